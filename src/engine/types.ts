@@ -83,3 +83,30 @@ export interface Trace {
     outputVariance: Float32Array;
   };
 }
+
+/** A PyTorch nn.Linear: weight (out, in) row-major, optional bias (out). y = x·Wᵀ + b. */
+export interface Linear {
+  weight: Matrix;
+  bias?: Float32Array;
+}
+
+/**
+ * Every trainable tensor of the model, in PyTorch layouts. The safetensors names are given
+ * beside each field; dim, attnDim, vocabSize and contextLength follow from the shapes.
+ */
+export interface Weights {
+  tokEmb: Matrix; // tok_emb.weight (vocabSize, dim)
+  posEmb: Matrix; // pos_emb.weight (contextLength, dim)
+  selfAttn: {
+    query: Linear; // self_attn.W_query.weight (attnDim, dim) [+ .bias (attnDim)]
+    key: Linear; // self_attn.W_key.*
+    value: Linear; // self_attn.W_value.*
+  };
+  mha: {
+    query: Linear; // mha.W_query.weight (attnDim, dim) [+ .bias]
+    key: Linear; // mha.W_key.*
+    value: Linear; // mha.W_value.*
+    outProj: Linear; // mha.out_proj.weight (attnDim, attnDim) + mha.out_proj.bias (attnDim)
+  };
+  norm: { scale: Float32Array; shift: Float32Array }; // norm.scale, norm.shift (attnDim)
+}
