@@ -16,6 +16,7 @@
 // (the upper 16 bits of a binary32). Everything is converted to Float32Array. Data is read with
 // DataView at explicit little-endian offsets, so unaligned tensors and big-endian hosts work
 // and no read can leave the buffer.
+import { EngineError } from '../config';
 
 /** The header-size cap of the reference implementation. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -42,12 +43,12 @@ export interface SafetensorsFile {
   readonly metadata: Record<string, string>;
 }
 
-/** A malformed or unsupported safetensors file; the message names the tensor and the problem. */
-export class SafetensorsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SafetensorsError';
-  }
+/**
+ * A malformed or unsupported safetensors file; the message names the tensor and the problem.
+ * An EngineError, so every caller that shows engine errors to a person shows these too.
+ */
+export class SafetensorsError extends EngineError {
+  override readonly name = 'SafetensorsError';
 }
 
 /** IEEE 754 binary16 bit pattern → number (exact: every half is a float32). */

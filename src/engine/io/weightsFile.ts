@@ -3,6 +3,7 @@
 // safetensors.torch.save_file loads here and a file written here loads in PyTorch.
 // Like nanoGPT's loader, every tensor's shape is checked and a mismatch names the tensor.
 import * as fs from 'node:fs';
+import { EngineError } from '../config';
 import type { Linear, Matrix, Weights } from '../types';
 import { readSafetensors, SafetensorsError, writeSafetensors, type SafeTensor } from './safetensors';
 
@@ -29,12 +30,9 @@ export interface LoadedWeights {
   sizes: WeightSizes;
 }
 
-/** A weights file that is missing a tensor, has a wrong shape, or disagrees with the settings. */
-export class WeightsFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WeightsFileError';
-  }
+/** A weights file that is unreadable, is missing a tensor, has a wrong shape, or disagrees with the settings. */
+export class WeightsFileError extends EngineError {
+  override readonly name = 'WeightsFileError';
 }
 
 /** Tensor names, in the order the stages create them. */
