@@ -1,0 +1,42 @@
+// Stage 6, multi-head attention (book section 3.6.2, MultiHeadAttention): one projection to
+// attnDim, split into `heads` causal heads of headDim = attnDim / heads columns each, their
+// contexts put side by side again and mixed by an output projection.
+//   Q, K, V = x·W_qᵀ, x·W_kᵀ, x·W_vᵀ                                 (T, attnDim)
+//   head h uses columns h·headDim .. (h+1)·headDim − 1               (T, headDim)
+//     (what view(T, heads, headDim).transpose(0, 1) selects in PyTorch)
+//   z_h = causal attention of head h, scaled by √headDim, own dropout mask
+//   concat = [z_0 | z_1 | ... ]                                      (T, attnDim)
+//   output = concat·W_oᵀ + b_o                                       (T, attnDim)
+
+import { concatColumns, linear, sliceColumns } from '../tensor';
+import type { HeadTrace, Matrix, Trace, Weights } from '../types';
+import { causalAttention, type DropoutSource } from './causalAttention';
+
+export function multiHeadAttention(
+  inputs: Matrix,
+  weights: Weights['mha'],
+  heads: number,
+  dropout: DropoutSource,
+  beforeHead: (head: number) => void = () => {},
+): Trace['multiHead'] {
+  const queries = linear(inputs, weights.query); // (T, dim) -> (T, attnDim)
+  const keys = linear(inputs, weights.key);
+  const values = linear(inputs, weights.value);
+  const headDim = queries.cols / heads;
+  const headTraces: HeadTrace[] = [];
+  for (let h = 0; h < heads; h++) {
+    beforeHead(h);
+    const start = h * headDim;
+    headTraces.push(
+      causalAttention(
+        sliceColumns(queries, start, headDim), // (T, headDim)
+        sliceColumns(keys, start, headDim),
+        sliceColumns(values, start, headDim),
+        dropout,
+      ),
+    );
+  }
+  const concat = concatColumns(headTraces.map((head) => head.context)); // (T, attnDim)
+  const output = linear(concat, weights.outProj); // (T, attnDim)
+  return { heads: headTraces, concat, output };
+}

@@ -1,0 +1,168 @@
+// The trace as plain JSON for the CLI (`llm101 analyze --json`): matrices as nested arrays with one
+// row per token, every number written with the fewest digits that still read back as the same
+// float32, `null` for the masked (−∞) causal scores, and no NaN or Infinity anywhere.
+
+import { EngineError } from './config';
+import type { Matrix, Trace } from './types';
+
+export type JsonMatrix = number[][];
+export type JsonMaskedMatrix = (number | null)[][];
+
+export interface TraceJson {
+  config: {
+    tokenizer: string;
+    vocabSize: number;
+    dim: number;
+    attnDim: number;
+    heads: number;
+    headDim: number;
+    dropout: number;
+    seed: number;
+    contextLength: number;
+  };
+  tokens: { text: string; id: number; start: number; end: number }[];
+  embeddings: { token: JsonMatrix; position: JsonMatrix; input: JsonMatrix };
+  simple: { scores: JsonMatrix; weights: JsonMatrix; context: JsonMatrix };
+  selfAttention: {
+    queries: JsonMatrix;
+    keys: JsonMatrix;
+    values: JsonMatrix;
+    scores: JsonMatrix;
+    weights: JsonMatrix;
+    context: JsonMatrix;
+  };
+  causal: { maskedScores: JsonMaskedMatrix; weights: JsonMatrix; droppedWeights: JsonMatrix; context: JsonMatrix };
+  multiHead: {
+    heads: {
+      queries: JsonMatrix;
+      keys: JsonMatrix;
+      values: JsonMatrix;
+      weights: JsonMatrix;
+      droppedWeights: JsonMatrix;
+      context: JsonMatrix;
+    }[];
+    concat: JsonMatrix;
+    output: JsonMatrix;
+  };
+  layerNorm: {
+    input: JsonMatrix;
+    mean: number[];
+    variance: number[];
+    output: JsonMatrix;
+    outputMean: number[];
+    outputVariance: number[];
+  };
+}
+
+/**
+ * The shortest decimal that reads back as the same float32 (e.g. 0.1 rather than
+ * 0.10000000149011612). Starting at six significant digits gives the same answer as starting at
+ * one: a shorter decimal that reads back is within half a float32 ulp, so it is also the six-digit
+ * rounding (with zeros dropped by Number).
+ */
+export function float32ToJson(value: number): number {
+  const target = Math.fround(value);
+  for (let digits = 6; digits < 9; digits++) {
+    const shorter = Number(target.toPrecision(digits));
+    if (Math.fround(shorter) === target) return shorter;
+  }
+  return Number(target.toPrecision(9)); // 9 significant digits always identify a float32
+}
+
+function finite(value: number, where: string): number {
+  if (!Number.isFinite(value)) {
+    throw new EngineError(`${where} is ${value}: the weights are too large for float32; use smaller weights`);
+  }
+  return float32ToJson(value);
+}
+
+function matrixToJson(m: Matrix, where: string): JsonMatrix {
+  const rows: JsonMatrix = [];
+  for (let r = 0; r < m.rows; r++) {
+    const row: number[] = new Array<number>(m.cols);
+    for (let c = 0; c < m.cols; c++) row[c] = finite(m.data[r * m.cols + c]!, `${where}[${r}][${c}]`);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** −∞ (a masked score) becomes null; any other non-finite value is an error. */
+function maskedMatrixToJson(m: Matrix, where: string): JsonMaskedMatrix {
+  const rows: JsonMaskedMatrix = [];
+  for (let r = 0; r < m.rows; r++) {
+    const row: (number | null)[] = new Array<number | null>(m.cols);
+    for (let c = 0; c < m.cols; c++) {
+      const value = m.data[r * m.cols + c]!;
+      row[c] = value === -Infinity && c > r ? null : finite(value, `${where}[${r}][${c}]`);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+function vectorToJson(v: Float32Array, where: string): number[] {
+  return Array.from(v, (value, i) => finite(value, `${where}[${i}]`));
+}
+
+export function traceToJson(trace: Trace): TraceJson {
+  const { config } = trace;
+  const m = matrixToJson;
+  return {
+    config: {
+      tokenizer: config.tokenizer,
+      vocabSize: config.vocabSize,
+      dim: config.dim,
+      attnDim: config.attnDim,
+      heads: config.heads,
+      headDim: config.headDim,
+      dropout: config.dropout,
+      seed: config.seed,
+      contextLength: config.contextLength,
+    },
+    tokens: trace.tokens.map(({ text, id, start, end }) => ({ text, id, start, end })),
+    embeddings: {
+      token: m(trace.embeddings.token, 'embeddings.token'),
+      position: m(trace.embeddings.position, 'embeddings.position'),
+      input: m(trace.embeddings.input, 'embeddings.input'),
+    },
+    simple: {
+      scores: m(trace.simple.scores, 'simple.scores'),
+      weights: m(trace.simple.weights, 'simple.weights'),
+      context: m(trace.simple.context, 'simple.context'),
+    },
+    selfAttention: {
+      queries: m(trace.selfAttention.queries, 'selfAttention.queries'),
+      keys: m(trace.selfAttention.keys, 'selfAttention.keys'),
+      values: m(trace.selfAttention.values, 'selfAttention.values'),
+      scores: m(trace.selfAttention.scores, 'selfAttention.scores'),
+      weights: m(trace.selfAttention.weights, 'selfAttention.weights'),
+      context: m(trace.selfAttention.context, 'selfAttention.context'),
+    },
+    causal: {
+      maskedScores: maskedMatrixToJson(trace.causal.maskedScores, 'causal.maskedScores'),
+      weights: m(trace.causal.weights, 'causal.weights'),
+      droppedWeights: m(trace.causal.droppedWeights, 'causal.droppedWeights'),
+      context: m(trace.causal.context, 'causal.context'),
+    },
+    multiHead: {
+      heads: trace.multiHead.heads.map((head, h) => ({
+        queries: m(head.queries, `multiHead.heads[${h}].queries`),
+        keys: m(head.keys, `multiHead.heads[${h}].keys`),
+        values: m(head.values, `multiHead.heads[${h}].values`),
+        weights: m(head.weights, `multiHead.heads[${h}].weights`),
+        droppedWeights: m(head.droppedWeights, `multiHead.heads[${h}].droppedWeights`),
+        context: m(head.context, `multiHead.heads[${h}].context`),
+      })),
+      concat: m(trace.multiHead.concat, 'multiHead.concat'),
+      output: m(trace.multiHead.output, 'multiHead.output'),
+    },
+    layerNorm: {
+      input: m(trace.layerNorm.input, 'layerNorm.input'),
+      mean: vectorToJson(trace.layerNorm.mean, 'layerNorm.mean'),
+      variance: vectorToJson(trace.layerNorm.variance, 'layerNorm.variance'),
+      output: m(trace.layerNorm.output, 'layerNorm.output'),
+      outputMean: vectorToJson(trace.layerNorm.outputMean, 'layerNorm.outputMean'),
+      outputVariance: vectorToJson(trace.layerNorm.outputVariance, 'layerNorm.outputVariance'),
+    },
+  };
+}

@@ -1,0 +1,300 @@
+// Small float32 matrix ops over row-major Float32Array, one function per op.
+//
+// Numerics: every sum is accumulated in double (plain JS numbers) and rounded to float32 once when
+// it is stored, which is at least as accurate as PyTorch's float32 kernels; the fixture tests show
+// the two agree within 1e-5. Stores into a Float32Array round to nearest float32 by themselves.
+//
+// Speed: every product is a row·row dot product over contiguous memory (the right operand is
+// transposed once when needed), causal products skip the zero triangle, and nothing is allocated
+// per element.
+
+import type { Linear, Matrix } from './types';
+
+/** A zero matrix. (rows, cols) */
+export function createMatrix(rows: number, cols: number): Matrix {
+  return { rows, cols, data: new Float32Array(rows * cols) };
+}
+
+/** A matrix holding a copy of `values` (row-major, rounded to float32). (rows, cols) */
+export function matrixFrom(rows: number, cols: number, values: ArrayLike<number>): Matrix {
+  if (values.length !== rows * cols) {
+    throw new RangeError(`matrixFrom: ${values.length} values do not fill (${rows}, ${cols})`);
+  }
+  return { rows, cols, data: Float32Array.from(values) };
+}
+
+/** Element (row, col). */
+export function at(m: Matrix, row: number, col: number): number {
+  return m.data[row * m.cols + col]!;
+}
+
+export function copyMatrix(m: Matrix): Matrix {
+  return { rows: m.rows, cols: m.cols, data: m.data.slice() };
+}
+
+/** Rows `rowIds` of `table`, in that order: an embedding lookup. (table.rows, C) -> (ids, C) */
+export function takeRows(table: Matrix, rowIds: ArrayLike<number>): Matrix {
+  const cols = table.cols;
+  const out = createMatrix(rowIds.length, cols);
+  for (let i = 0; i < rowIds.length; i++) {
+    const row = rowIds[i]!;
+    if (!Number.isInteger(row) || row < 0 || row >= table.rows) {
+      throw new RangeError(`takeRows: row ${row} is outside 0..${table.rows - 1}`);
+    }
+    out.data.set(table.data.subarray(row * cols, (row + 1) * cols), i * cols);
+  }
+  return out;
+}
+
+/** a + b elementwise. (R, C) + (R, C) -> (R, C) */
+export function add(a: Matrix, b: Matrix): Matrix {
+  assertSameShape('add', a, b);
+  const out = createMatrix(a.rows, a.cols);
+  const x = a.data;
+  const y = b.data;
+  const z = out.data;
+  for (let i = 0; i < z.length; i++) z[i] = x[i]! + y[i]!;
+  return out;
+}
+
+/** (R, C) -> (C, R) */
+export function transpose(m: Matrix): Matrix {
+  const { rows, cols } = m;
+  const out = createMatrix(cols, rows);
+  const src = m.data;
+  const dst = out.data;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c]!;
+  }
+  return out;
+}
+
+/** Σ_t a[aStart + t] · b[bStart + t] for t < length, in double with four independent sums. */
+function dot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, length: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let t = 0;
+  for (; t + 3 < length; t += 4) {
+    s0 += a[aStart + t]! * b[bStart + t]!;
+    s1 += a[aStart + t + 1]! * b[bStart + t + 1]!;
+    s2 += a[aStart + t + 2]! * b[bStart + t + 2]!;
+    s3 += a[aStart + t + 3]! * b[bStart + t + 3]!;
+  }
+  for (; t < length; t++) s0 += a[aStart + t]! * b[bStart + t]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/**
+ * out[i][j] = a[i] · b[j] for rows of a (n, k) and rows of b (m, k), i.e. a·bᵀ, into out (n, m).
+ * `lowerOnly` computes only j <= i (the rest is left as it is); `symmetric` (a is b) computes
+ * j <= i and mirrors, which is exact because both halves sum the same products in the same order.
+ */
+function matmulTransposedKernel(
+  out: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  n: number,
+  m: number,
+  k: number,
+  lowerOnly: boolean,
+  symmetric: boolean,
+): void {
+  for (let i = 0; i < n; i++) {
+    const jEnd = lowerOnly || symmetric ? Math.min(i + 1, m) : m;
+    const outRow = i * m;
+    for (let j = 0; j < jEnd; j++) {
+      const value = dot(a, i * k, b, j * k, k);
+      out[outRow + j] = value;
+      if (symmetric) out[j * m + i] = value;
+    }
+  }
+}
+
+/**
+ * a · bᵀ for a (n, k) and b (m, k) -> (n, m): attention scores Q·Kᵀ, or x·Wᵀ.
+ * With `causal`, only j <= i is computed and the rest stays 0 (mask it with `causalMask_`).
+ */
+export function matmulTransposed(a: Matrix, b: Matrix, options: { causal?: boolean } = {}): Matrix {
+  if (a.cols !== b.cols) {
+    throw new RangeError(`matmulTransposed: (${a.rows}, ${a.cols})·(${b.rows}, ${b.cols})ᵀ do not fit`);
+  }
+  const out = createMatrix(a.rows, b.rows);
+  const symmetric = a === b && !options.causal;
+  matmulTransposedKernel(out.data, a.data, b.data, a.rows, b.rows, a.cols, options.causal ?? false, symmetric);
+  return out;
+}
+
+/**
+ * a · b for a (n, k) and b (k, m) -> (n, m): attention weights times values.
+ * With `causal`, a is taken as lower-triangular (a[i][t] = 0 for t > i) and those terms are skipped.
+ */
+export function matmul(a: Matrix, b: Matrix, options: { causal?: boolean } = {}): Matrix {
+  if (a.cols !== b.rows) {
+    throw new RangeError(`matmul: (${a.rows}, ${a.cols})·(${b.rows}, ${b.cols}) do not fit`);
+  }
+  const n = a.rows;
+  const k = a.cols;
+  const m = b.cols;
+  const bT = transpose(b).data; // (m, k): each output element becomes one contiguous dot product
+  const out = createMatrix(n, m);
+  const x = a.data;
+  const y = out.data;
+  for (let i = 0; i < n; i++) {
+    const length = options.causal ? Math.min(i + 1, k) : k;
+    for (let j = 0; j < m; j++) y[i * m + j] = dot(x, i * k, bT, j * k, length);
+  }
+  return out;
+}
+
+/** nn.Linear: y = x·Wᵀ + b for x (T, in), W (out, in), b (out) -> (T, out). */
+export function linear(x: Matrix, layer: Linear): Matrix {
+  const { weight, bias } = layer;
+  if (x.cols !== weight.cols) {
+    throw new RangeError(`linear: input has ${x.cols} features but the weight is (${weight.rows}, ${weight.cols})`);
+  }
+  const rows = x.rows;
+  const inFeatures = x.cols;
+  const outFeatures = weight.rows;
+  const out = createMatrix(rows, outFeatures);
+  const xs = x.data;
+  const w = weight.data;
+  const y = out.data;
+  for (let t = 0; t < rows; t++) {
+    for (let o = 0; o < outFeatures; o++) {
+      const sum = dot(xs, t * inFeatures, w, o * inFeatures, inFeatures);
+      y[t * outFeatures + o] = bias ? sum + bias[o]! : sum;
+    }
+  }
+  return out;
+}
+
+/** In place: every element above the diagonal (j > i) becomes -Infinity. Returns `scores`. (T, T) */
+export function causalMask_(scores: Matrix): Matrix {
+  const { rows, cols, data } = scores;
+  for (let i = 0; i < rows; i++) {
+    if (i + 1 < cols) data.fill(-Infinity, i * cols + i + 1, (i + 1) * cols);
+  }
+  return scores;
+}
+
+/**
+ * Row-wise softmax of scores / divisor: w[i][j] = exp(s[i][j]/d − max_i) / Σ_j exp(s[i][j]/d − max_i).
+ * Subtracting the row maximum keeps exp from overflowing; -Infinity gives exactly 0, and a row
+ * that is all -Infinity gives all 0. The divisor is rounded to float32 first and each scaled score
+ * is rounded to float32, as PyTorch does when it divides a float32 tensor by a Python float.
+ */
+export function softmaxRows(scores: Matrix, divisor = 1): Matrix {
+  const { rows, cols } = scores;
+  const out = createMatrix(rows, cols);
+  const d = Math.fround(divisor);
+  const s = scores.data;
+  const w = out.data;
+  const exps = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) {
+    const row = i * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) {
+      const scaled = Math.fround(s[row + j]! / d);
+      exps[j] = scaled;
+      if (scaled > max) max = scaled;
+    }
+    if (max === -Infinity) continue; // fully masked row: leave zeros
+    let sum = 0;
+    for (let j = 0; j < cols; j++) {
+      const scaled = exps[j]!;
+      const e = scaled === -Infinity ? 0 : Math.exp(scaled - max);
+      exps[j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < cols; j++) w[row + j] = exps[j]! / sum;
+  }
+  return out;
+}
+
+/**
+ * Inverted dropout with a given keep-mask: kept entries become fround(w · fround(1/fround(1 − p)))
+ * (the exact scale nn.Dropout uses), dropped entries 0. (R, C) with mask (R·C) -> (R, C)
+ */
+export function applyDropout(weights: Matrix, keep: Uint8Array, p: number): Matrix {
+  if (keep.length !== weights.data.length) {
+    throw new RangeError(`applyDropout: mask of ${keep.length} for ${weights.data.length} weights`);
+  }
+  const scale = Math.fround(1 / Math.fround(1 - p));
+  const out = createMatrix(weights.rows, weights.cols);
+  const w = weights.data;
+  const y = out.data;
+  for (let i = 0; i < y.length; i++) y[i] = keep[i] ? w[i]! * scale : 0;
+  return out;
+}
+
+/** Columns start .. start+count−1 of m. (R, C) -> (R, count) */
+export function sliceColumns(m: Matrix, start: number, count: number): Matrix {
+  if (start < 0 || count < 0 || start + count > m.cols) {
+    throw new RangeError(`sliceColumns: ${start}..${start + count - 1} outside ${m.cols} columns`);
+  }
+  const out = createMatrix(m.rows, count);
+  for (let r = 0; r < m.rows; r++) {
+    out.data.set(m.data.subarray(r * m.cols + start, r * m.cols + start + count), r * count);
+  }
+  return out;
+}
+
+/** Side by side: [p0 | p1 | ...]. each (R, Ci) -> (R, ΣCi) */
+export function concatColumns(parts: readonly Matrix[]): Matrix {
+  const first = parts[0];
+  if (!first) throw new RangeError('concatColumns: nothing to concatenate');
+  const rows = first.rows;
+  let cols = 0;
+  for (const part of parts) {
+    if (part.rows !== rows) throw new RangeError('concatColumns: parts have different row counts');
+    cols += part.cols;
+  }
+  const out = createMatrix(rows, cols);
+  let offset = 0;
+  for (const part of parts) {
+    for (let r = 0; r < rows; r++) {
+      out.data.set(part.data.subarray(r * part.cols, (r + 1) * part.cols), r * cols + offset);
+    }
+    offset += part.cols;
+  }
+  return out;
+}
+
+/** Mean of each row. (R, C) -> (R) */
+export function rowMean(m: Matrix): Float32Array {
+  const out = new Float32Array(m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < m.cols; c++) sum += m.data[r * m.cols + c]!;
+    out[r] = sum / m.cols;
+  }
+  return out;
+}
+
+/**
+ * Biased variance of each row, Σ(x − mean)² / C (torch's unbiased=False), taken around the row's
+ * own double-precision mean as torch's Welford reduction does. (R, C) -> (R)
+ */
+export function rowVariance(m: Matrix): Float32Array {
+  const out = new Float32Array(m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < m.cols; c++) sum += m.data[r * m.cols + c]!;
+    const mean = sum / m.cols;
+    let squares = 0;
+    for (let c = 0; c < m.cols; c++) {
+      const centred = m.data[r * m.cols + c]! - mean;
+      squares += centred * centred;
+    }
+    out[r] = squares / m.cols;
+  }
+  return out;
+}
+
+function assertSameShape(op: string, a: Matrix, b: Matrix): void {
+  if (a.rows !== b.rows || a.cols !== b.cols) {
+    throw new RangeError(`${op}: shapes (${a.rows}, ${a.cols}) and (${b.rows}, ${b.cols}) differ`);
+  }
+}
