@@ -2,7 +2,8 @@
 //   dist/extension.js  the extension host side (Node, CommonJS, `vscode` external)
 //   dist/worker.js     the engine in a worker thread (Node, CommonJS)
 //   dist/cli.js        `llm101` on the command line (Node, CommonJS, shebang)
-//   dist/webview.js    the panel app (browser, IIFE) + dist/webview.css
+//   dist/webview.js    the panel app (browser, IIFE), plus the codicon font it uses
+//   out/test/extension/*.js  the mocha suites that run inside VS Code (not shipped)
 // Flags: --watch rebuilds on change, --production minifies and drops source maps.
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
@@ -32,7 +33,24 @@ const builds = [
     format: 'iife',
     target: 'es2022',
   },
-].filter((b) => b.entryPoints.every((e) => fs.existsSync(e)));
+  {
+    ...node,
+    entryPoints: fs.existsSync('test/extension')
+      ? fs.readdirSync('test/extension').filter((f) => f.endsWith('.ts')).map((f) => `test/extension/${f}`)
+      : [],
+    outdir: 'out/test/extension',
+    external: ['vscode', 'mocha'],
+  },
+].filter((b) => b.entryPoints.length > 0 && b.entryPoints.every((e) => fs.existsSync(e)));
+
+/** The codicon font and stylesheet the panel's icons and vscode-elements use. */
+function copyAssets() {
+  fs.mkdirSync('dist', { recursive: true });
+  for (const file of ['codicon.css', 'codicon.ttf']) {
+    fs.copyFileSync(`node_modules/@vscode/codicons/dist/${file}`, `dist/${file}`);
+  }
+}
+copyAssets();
 
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
@@ -40,7 +58,12 @@ if (watch) {
   console.log(`watching ${builds.length} bundles…`);
 } else {
   const t0 = Date.now();
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  // Every bundle is attempted even when one fails, so one broken entry point does not hide the rest.
+  const results = await Promise.allSettled(builds.map((b) => esbuild.build(b)));
+  if (results.some((r) => r.status === 'rejected')) {
+    console.error('build failed');
+    process.exit(1);
+  }
   if (fs.existsSync('dist/cli.js')) fs.chmodSync('dist/cli.js', 0o755);
-  console.log(`built ${builds.map((b) => b.outfile).join(', ')} in ${Date.now() - t0} ms`);
+  console.log(`built ${builds.map((b) => b.outfile ?? b.outdir).join(', ')} in ${Date.now() - t0} ms`);
 }

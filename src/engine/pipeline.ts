@@ -1,0 +1,192 @@
+// From text and settings to a trace: load the corpus, build the tokenizer, take the weights
+// (seeded or from a file), tokenize, check the length, run the stages. Used by the worker thread
+// behind the extension and by the CLI, so both compute exactly the same thing.
+import * as fs from 'node:fs';
+import { EngineError } from './config';
+import { createTokenizer } from './tokenizer';
+import { loadCorpus } from './corpus';
+import { initWeights } from './init';
+import { readWeightsFile } from './io/weightsFile';
+import { runTrace } from './trace';
+import { pca2 } from './pca';
+import type { EngineConfig, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
+import type { PanelTrace } from '../shared/protocol';
+
+export interface AnalyzeOptions {
+  tokenizer: TokenizerKind;
+  /** Vocabulary size the BPE tokenizer trains to. */
+  bpeVocabSize: number;
+  /** A .txt file or folder of .txt files (word and bpe vocabularies). */
+  corpusPath: string;
+  /** A safetensors file; when set, dim, attnDim and contextLength come from its shapes. */
+  weightsPath?: string;
+  dim: number;
+  attnDim: number;
+  heads: number;
+  dropout: number;
+  seed: number;
+  contextLength: number;
+  qkvBias: boolean;
+}
+
+export interface AnalyzeRequest extends AnalyzeOptions {
+  text: string;
+  /** Longest input, in tokens, analyzed without asking (the extension's llm101.maxTokens). */
+  maxTokens?: number;
+}
+
+export type AnalyzeResult =
+  | { kind: 'trace'; trace: Trace; unknownCount: number; elapsedMs: number }
+  | { kind: 'tooManyTokens'; message: string; count: number; limit: number; cutAt: number; elapsedMs: number };
+
+/** What the worker thread sends back. */
+export type WorkerReply =
+  | { id: number; type: 'progress'; stage: string }
+  | { id: number; type: 'result'; result: AnalyzeResult }
+  | { id: number; type: 'error'; message: string; userFacing: boolean };
+
+export interface AnalyzeHooks {
+  signal?: AbortSignal;
+  onProgress?: (stage: string) => void;
+}
+
+/**
+ * Keeps the expensive pieces between runs: the corpus text, the trained tokenizer (BPE training
+ * takes seconds on a big corpus), and the weights, each keyed by everything it depends on.
+ */
+export class Analyzer {
+  private corpus = new Memo<string>();
+  private tokenizers = new Memo<Tokenizer>();
+  private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength'> }>();
+
+  analyze(request: AnalyzeRequest, hooks: AnalyzeHooks = {}): AnalyzeResult {
+    const started = performance.now();
+    const { signal, onProgress } = hooks;
+    const tokenizer = this.tokenizer(request, hooks);
+    onProgress?.('tokenizing');
+    const tokens = tokenizer.encode(request.text);
+    const limit = request.maxTokens;
+    if (limit !== undefined && tokens.length > limit) {
+      const last = tokens[limit - 1];
+      return {
+        kind: 'tooManyTokens',
+        count: tokens.length,
+        limit,
+        cutAt: last ? last.end : 0,
+        message: `The text has ${tokens.length.toLocaleString('en-US')} tokens, more than llm101.maxTokens (${limit.toLocaleString('en-US')}). Analyze the first ${limit.toLocaleString('en-US')} tokens, or select less text, or raise the setting.`,
+        elapsedMs: performance.now() - started,
+      };
+    }
+    const { weights, sizes } = this.weightsFor(request, tokenizer.vocabSize);
+    const config: EngineConfig = {
+      tokenizer: request.tokenizer,
+      vocabSize: tokenizer.vocabSize,
+      dim: sizes.dim,
+      attnDim: sizes.attnDim,
+      heads: request.heads,
+      dropout: request.dropout,
+      seed: request.seed,
+      contextLength: sizes.contextLength,
+      qkvBias: request.qkvBias,
+    };
+    const trace = runTrace(tokens, config, weights, { signal, onProgress: (stage) => onProgress?.(stage) });
+    return { kind: 'trace', trace, unknownCount: countUnknown(tokens, tokenizer), elapsedMs: performance.now() - started };
+  }
+
+  private tokenizer(request: AnalyzeRequest, hooks: AnalyzeHooks): Tokenizer {
+    const kind = request.tokenizer;
+    if (kind === 'gpt2') return this.tokenizers.get('gpt2', () => createTokenizer({ kind }));
+    const corpus = this.corpusText(request.corpusPath);
+    const key = `${kind}\u0000${request.corpusPath}\u0000${corpus.length}\u0000${kind === 'bpe' ? request.bpeVocabSize : ''}`;
+    return this.tokenizers.get(key, () => {
+      hooks.onProgress?.(kind === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
+      return createTokenizer({
+        kind, corpus, vocabSize: request.bpeVocabSize, signal: hooks.signal,
+        onProgress: (fraction: number) => hooks.onProgress?.(`training the BPE vocabulary ${(fraction * 100).toFixed(0)}%`),
+      });
+    });
+  }
+
+  private corpusText(corpusPath: string): string {
+    // Keyed by modification time and size so an edited corpus is read again.
+    const key = `${corpusPath}\u0000${fileStamp(corpusPath)}`;
+    return this.corpus.get(key, () => loadCorpus(corpusPath));
+  }
+
+  private weightsFor(request: AnalyzeRequest, vocabSize: number) {
+    if (request.weightsPath) {
+      const path = request.weightsPath;
+      return this.weights.get(`file\u0000${path}\u0000${fileStamp(path)}\u0000${vocabSize}`, () => {
+        const loaded = readWeightsFile(path, { vocabSize }, { vocabSize: `the ${request.tokenizer} tokenizer's vocabulary` });
+        return { weights: loaded.weights, sizes: loaded.sizes };
+      });
+    }
+    const sizes = { dim: request.dim, attnDim: request.attnDim, contextLength: request.contextLength };
+    const config: EngineConfig = {
+      tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed, qkvBias: request.qkvBias,
+    };
+    const key = JSON.stringify(['seeded', vocabSize, sizes, request.seed, request.qkvBias]);
+    return this.weights.get(key, () => ({ weights: initWeights(config), sizes }));
+  }
+}
+
+/** A one-entry cache: a new key replaces the old value (memory stays bounded by one of each). */
+class Memo<T> {
+  private key: string | undefined;
+  private value: T | undefined;
+  get(key: string, make: () => T): T {
+    if (this.key !== key || this.value === undefined) {
+      this.value = undefined;
+      this.value = make();
+      this.key = key;
+    }
+    return this.value;
+  }
+}
+
+function fileStamp(path: string): string {
+  try {
+    const stat = fs.statSync(path);
+    return `${stat.mtimeMs}:${stat.size}`;
+  } catch {
+    return 'missing'; // the loader reports the missing path with its fix
+  }
+}
+
+function countUnknown(tokens: readonly Token[], tokenizer: Tokenizer): number {
+  if (tokenizer.kind !== 'word') return 0;
+  let unknown = 0;
+  for (const token of tokens) if (tokenizer.idToToken(token.id) === '<|unk|>') unknown++;
+  return unknown;
+}
+
+/** Errors whose message is meant for the user as it is (bad input, not a bug). */
+export function isUserFacing(err: unknown): boolean {
+  return err instanceof EngineError;
+}
+
+/** What the panel needs of a trace (no Q/K/V of the heads; plus the embedding PCA). */
+export function toPanelTrace(result: Extract<AnalyzeResult, { kind: 'trace' }>): PanelTrace {
+  const { trace } = result;
+  return {
+    config: trace.config,
+    tokens: trace.tokens,
+    unknownCount: result.unknownCount,
+    embeddings: { ...trace.embeddings, pca: pca2(trace.embeddings.input) },
+    simple: trace.simple,
+    selfAttention: trace.selfAttention,
+    causal: trace.causal,
+    multiHead: {
+      heads: trace.multiHead.heads.map(({ scores, weights, droppedWeights, context }) => ({ scores, weights, droppedWeights, context })),
+      concat: trace.multiHead.concat,
+      output: trace.multiHead.output,
+    },
+    layerNorm: {
+      mean: trace.layerNorm.mean,
+      variance: trace.layerNorm.variance,
+      output: trace.layerNorm.output,
+      outputMean: trace.layerNorm.outputMean,
+      outputVariance: trace.layerNorm.outputVariance,
+    },
+  };
+}

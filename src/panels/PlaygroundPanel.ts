@@ -1,0 +1,312 @@
+// The one Playground panel: owns the WebviewPanel, runs the engine for the text it shows, posts
+// the trace, and answers the webview's messages. The webview only draws.
+import * as vscode from 'vscode';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
+import { readSettings, knobValues, writeKnob } from '../settings';
+import { EngineClient, CancelledError } from '../host/engineClient';
+import { toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
+import { exportCsv, exportJson, exportPng } from './exports';
+
+export const VIEW_TYPE = 'llm101.playground';
+
+/** What the panel shows: the text and where it came from (to map tokens back to the editor). */
+export interface PanelSource {
+  text: string;
+  title: string;
+  /** Where it came from, e.g. "poems/sea.txt:3-5" (shown under the panel's heading). */
+  origin?: string;
+  /** Document and offset of text[0] in it, when the text came from an editor. */
+  uri?: string;
+  offset?: number;
+}
+
+/** Persisted by the webview (getState/setState) so a reloaded window restores the panel. */
+export interface PanelState {
+  source: PanelSource;
+}
+
+const highlight = vscode.window.createTextEditorDecorationType({
+  backgroundColor: new vscode.ThemeColor('editor.findMatchHighlightBackground'),
+  borderColor: new vscode.ThemeColor('editor.findMatchBorder'),
+  borderStyle: 'solid',
+  borderWidth: '1px',
+});
+
+export class PlaygroundPanel {
+  static current: PlaygroundPanel | undefined;
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private ready = false;
+  private queue: HostMessage[] = [];
+  private runId = 0;
+  private last: AnalyzeResult | undefined;
+  /** The message the panel shows inline, while it shows one. */
+  lastError: string | undefined;
+  private readonly rendered = new Map<number, (ms: number) => void>();
+
+  /** Opens (or reveals and updates) the panel for `source`. */
+  static show(context: vscode.ExtensionContext, engine: EngineClient, source: PanelSource): PlaygroundPanel {
+    if (PlaygroundPanel.current) {
+      PlaygroundPanel.current.panel.reveal(undefined, true);
+    } else {
+      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'LLM 101', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
+        enableScripts: true,
+        retainContextWhenHidden: true,
+        localResourceRoots: PlaygroundPanel.roots(context),
+      });
+      PlaygroundPanel.current = new PlaygroundPanel(panel, context, engine, source);
+    }
+    const current = PlaygroundPanel.current;
+    void current.analyze(source);
+    return current;
+  }
+
+  /** Restores a panel after a window reload (registered as the webview panel serializer). */
+  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, engine: EngineClient, state: unknown): void {
+    const source = isPanelState(state) ? state.source : undefined;
+    panel.webview.options = { enableScripts: true, localResourceRoots: PlaygroundPanel.roots(context) };
+    PlaygroundPanel.current?.dispose();
+    PlaygroundPanel.current = new PlaygroundPanel(panel, context, engine, source ?? samplePoemSource(context));
+    void PlaygroundPanel.current.analyze(PlaygroundPanel.current.source);
+  }
+
+  private static roots(context: vscode.ExtensionContext): vscode.Uri[] {
+    return [vscode.Uri.joinPath(context.extensionUri, 'dist'), vscode.Uri.joinPath(context.extensionUri, 'media')];
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly context: vscode.ExtensionContext,
+    private readonly engine: EngineClient,
+    private source: PanelSource,
+  ) {
+    panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'icon.svg');
+    panel.webview.html = this.html();
+    panel.onDidDispose(() => this.dispose(), null, this.disposables);
+    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this.disposables);
+  }
+
+  get lastResult(): AnalyzeResult | undefined {
+    return this.last;
+  }
+
+  get currentSource(): PanelSource {
+    return this.source;
+  }
+
+  /** Runs the engine on `source` with the current settings and posts the trace or the error. */
+  async analyze(source: PanelSource): Promise<AnalyzeResult | undefined> {
+    this.source = source;
+    this.panel.title = `LLM 101: ${snippet(source.title)}`;
+    const runId = ++this.runId;
+    const settings = readSettings(this.context.extensionPath);
+    this.post({ type: 'knobs', values: knobValues(settings) });
+    this.post({ type: 'busy', runId, stage: 'starting' });
+    const work = this.engine.run({ ...settings, text: source.text }, (stage) => this.post({ type: 'busy', runId, stage }));
+    // Show a cancellable notification only when the run is slow enough to notice.
+    const slow = setTimeout(() => {
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'LLM 101: analyzing', cancellable: true },
+        (_progress, token) => {
+          token.onCancellationRequested(() => this.engine.cancel());
+          return work.catch(() => undefined);
+        },
+      );
+    }, 400);
+    try {
+      const result = await work;
+      if (runId !== this.runId) return undefined;
+      if (result.kind === 'tooManyTokens') {
+        this.showError(runId, result.message);
+        void this.offerTruncation(source, result.message, result.cutAt, result.limit);
+        return result;
+      }
+      this.last = result;
+      this.lastError = undefined;
+      this.post({
+        type: 'trace', runId, title: source.title, source: source.text,
+        trace: toPanelTrace(result), elapsedMs: result.elapsedMs,
+      });
+      return result;
+    } catch (err) {
+      if (runId !== this.runId) return undefined;
+      this.showError(runId, err instanceof CancelledError ? 'Analysis cancelled.' : errorMessage(err));
+      return undefined;
+    } finally {
+      clearTimeout(slow);
+    }
+  }
+
+  /** Re-runs on the same text: settings changed. */
+  rerun(): Promise<AnalyzeResult | undefined> {
+    return this.analyze(this.source);
+  }
+
+  reveal(section: SectionId): void {
+    this.panel.reveal(undefined, false);
+    this.post({ type: 'reveal', section });
+  }
+
+  /** Resolves when the webview reports that run `runId` is painted (for timing and tests). */
+  whenRendered(runId = this.runId): Promise<number> {
+    return new Promise((resolve) => {
+      const previous = this.rendered.get(runId);
+      this.rendered.set(runId, (ms) => { previous?.(ms); resolve(ms); });
+    });
+  }
+
+  get currentRunId(): number {
+    return this.runId;
+  }
+
+  dispose(): void {
+    if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
+    this.engine.cancel();
+    for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
+    this.panel.dispose();
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+  }
+
+  private async offerTruncation(source: PanelSource, message: string, cutAt: number, limit: number): Promise<void> {
+    const action = `Analyze the first ${limit} tokens`;
+    const choice = await vscode.window.showWarningMessage(message, action);
+    if (choice === action) await this.analyze({ ...source, text: source.text.slice(0, cutAt) });
+  }
+
+  private showError(runId: number, message: string): void {
+    this.lastError = message;
+    this.post({ type: 'error', runId, message });
+  }
+
+  private post(message: HostMessage): void {
+    if (!this.ready) {
+      // Before the webview says it is ready only the newest message of each kind matters.
+      this.queue = this.queue.filter((m) => m.type !== message.type);
+      this.queue.push(message);
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  private receive(raw: unknown): void {
+    const message = parseWebviewMessage(raw);
+    if (!message) {
+      console.warn('[llm101] ignored a malformed message from the webview', raw);
+      return;
+    }
+    void this.handle(message).catch((err) => void vscode.window.showErrorMessage(`LLM 101: ${errorMessage(err)}`));
+  }
+
+  private async handle(message: WebviewMessage): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        for (const queued of this.queue.splice(0)) void this.panel.webview.postMessage(queued);
+        return;
+      case 'setKnob':
+        // The configuration listener re-runs the engine once the setting is written.
+        await writeKnob(message.knob, message.value);
+        return;
+      case 'hoverToken':
+        this.highlightToken(message.index);
+        return;
+      case 'rendered':
+        this.rendered.get(message.runId)?.(message.ms);
+        this.rendered.delete(message.runId);
+        return;
+      case 'exportPng':
+        return exportPng(message.name, message.dataUrl);
+      case 'exportJson':
+        if (this.last?.kind === 'trace') await exportJson(this.last.trace);
+        return;
+      case 'exportCsv':
+        if (this.last?.kind === 'trace') await exportCsv(this.last.trace, message.matrix);
+        return;
+      case 'log':
+        if (message.level === 'error') console.error(`[llm101 webview] ${message.message}`);
+        else console.log(`[llm101 webview] ${message.message}`);
+        return;
+    }
+  }
+
+  private highlightToken(index: number | null): void {
+    const { uri, offset } = this.source;
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
+    if (!editor || offset === undefined) return;
+    const token = index === null || this.last?.kind !== 'trace' ? undefined : this.last.trace.tokens[index];
+    if (!token) {
+      editor.setDecorations(highlight, []);
+      return;
+    }
+    const doc = editor.document;
+    const range = new vscode.Range(doc.positionAt(offset + token.start), doc.positionAt(offset + token.end));
+    editor.setDecorations(highlight, [range]);
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = randomUUID().replace(/-/g, '');
+    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, ...p)).toString();
+    const csp = [
+      "default-src 'none'",
+      `img-src ${webview.cspSource} data:`,
+      `style-src ${webview.cspSource} 'unsafe-inline'`,
+      `font-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${asset('dist', 'codicon.css')}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${asset('media', 'panel.css')}">
+<title>LLM 101 Playground</title>
+</head>
+<body>
+<div id="app" data-state="loading"><p class="placeholder">Loading the playground…</p></div>
+<script nonce="${nonce}" src="${asset('dist', 'webview.js')}"></script>
+</body>
+</html>`;
+  }
+}
+
+export function isPanelState(value: unknown): value is PanelState {
+  if (typeof value !== 'object' || value === null) return false;
+  const source = (value as { source?: unknown }).source;
+  return typeof source === 'object' && source !== null && typeof (source as PanelSource).text === 'string'
+    && typeof (source as PanelSource).title === 'string';
+}
+
+/** The first poem's first stanza: what "Open Playground" shows. */
+export function samplePoemSource(context: vscode.ExtensionContext): PanelSource {
+  return { text: readSamplePoem(context.extensionPath), title: 'sample poem' };
+}
+
+function readSamplePoem(extensionPath: string): string {
+  const dir = path.join(extensionPath, 'media', 'corpus');
+  try {
+    const first = fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort()[0];
+    if (first) {
+      const lines = fs.readFileSync(path.join(dir, first), 'utf8').split('\n').slice(2);
+      const stanza = lines.slice(0, Math.max(1, lines.indexOf(''))).join('\n').trim();
+      if (stanza) return stanza;
+    }
+  } catch {
+    // fall through to the built-in line
+  }
+  return 'Your journey starts with one step';
+}
+
+export function snippet(text: string, max = 24): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

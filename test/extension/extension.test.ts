@@ -1,0 +1,135 @@
+// Runs inside a real VS Code extension host (code-server 4.100 = VS Code 1.100).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Llm101Api } from '../../src/extension';
+
+const EXT_ID = 'llm101.llm101-playground';
+
+interface Manifest {
+  contributes: {
+    commands: { command: string }[];
+    configuration: { properties: Record<string, { default?: unknown; description?: string; markdownDescription?: string }> };
+  };
+}
+
+async function api(): Promise<Llm101Api> {
+  const ext = vscode.extensions.getExtension<Llm101Api>(EXT_ID);
+  assert.ok(ext, `${EXT_ID} is not installed in the extension host`);
+  return ext.activate();
+}
+
+function manifest(): Manifest {
+  const ext = vscode.extensions.getExtension(EXT_ID);
+  assert.ok(ext);
+  return JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.json'), 'utf8')) as Manifest;
+}
+
+async function openPoem(): Promise<vscode.TextEditor> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the test workspace is open');
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder.uri, 'poem.txt'));
+  return vscode.window.showTextDocument(doc);
+}
+
+async function setting(key: string, value: unknown): Promise<void> {
+  await vscode.workspace.getConfiguration('llm101').update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+/** Polls until `check` returns a value (not undefined) or the time is up. */
+async function until<T>(what: string, check: () => T | undefined, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+suite('LLM 101 Playground in the extension host', () => {
+  suiteTeardown(async () => {
+    for (const key of ['heads', 'dropout']) await setting(key, undefined);
+  });
+
+  test('activates', async () => {
+    const ext = vscode.extensions.getExtension(EXT_ID);
+    assert.ok(ext);
+    await ext.activate();
+    assert.equal(ext.isActive, true);
+  });
+
+  test('every command in contributes.commands is registered', async () => {
+    await api();
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const declared = manifest().contributes.commands.map((c) => c.command);
+    assert.ok(declared.length >= 2);
+    const missing = declared.filter((c) => !registered.has(c));
+    assert.deepEqual(missing, [], `declared but not registered: ${missing.join(', ')}`);
+  });
+
+  test('every setting has a default and a description', () => {
+    const properties = manifest().contributes.configuration.properties;
+    const keys = Object.keys(properties);
+    assert.ok(keys.length >= 10, `only ${keys.length} settings`);
+    for (const key of keys) {
+      const p = properties[key];
+      assert.ok(p && 'default' in p, `${key} has no default`);
+      assert.ok(p.description || p.markdownDescription, `${key} has no description`);
+      assert.deepEqual(vscode.workspace.getConfiguration().inspect(key)?.defaultValue, p.default, `${key}: VS Code sees another default`);
+    }
+  });
+
+  test('analyze with no editor open shows a message and does not throw', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const result = await vscode.commands.executeCommand('llm101.analyzeSelection');
+    assert.equal(result, undefined);
+  });
+
+  test('analyze on a whitespace-only selection shows a message and opens no panel', async () => {
+    const editor = await openPoem();
+    const blankLine = editor.document.lineAt(2).range; // the poem ends with a blank line
+    editor.selection = new vscode.Selection(blankLine.start, editor.document.lineAt(2).rangeIncludingLineBreak.end);
+    (await api()).panel()?.dispose();
+    const result = await vscode.commands.executeCommand('llm101.analyzeSelection');
+    assert.equal(result, undefined);
+    assert.equal((await api()).panel(), undefined);
+  });
+
+  test('analyze on a selection opens the panel and posts a trace with one row per token', async () => {
+    const editor = await openPoem();
+    const line = editor.document.lineAt(0);
+    editor.selection = new vscode.Selection(line.range.start, line.range.end);
+    await vscode.commands.executeCommand('llm101.analyzeSelection');
+    const p = (await api()).panel();
+    assert.ok(p, 'the command opened the panel');
+    const result = await until('a trace', () => (p.lastResult?.kind === 'trace' ? p.lastResult : undefined));
+    // "The sea reads the shore one wave at a time." -> 10 word tokens + "." = 11 with the word tokenizer.
+    assert.equal(result.trace.tokens.length, 11);
+    assert.equal(result.trace.causal.weights.rows, 11);
+    assert.equal(result.trace.multiHead.heads.length, vscode.workspace.getConfiguration('llm101').get('heads'));
+    await p.whenRendered(); // the webview painted it
+  });
+
+  test('a settings change re-renders the open panel', async () => {
+    const p = (await api()).panel();
+    assert.ok(p);
+    await setting('heads', 4);
+    const result = await until('a trace with 4 heads', () =>
+      p.lastResult?.kind === 'trace' && p.lastResult.trace.config.heads === 4 ? p.lastResult : undefined);
+    assert.equal(result.trace.multiHead.heads.length, 4);
+  });
+
+  test('an invalid setting shows the inline error with the fix, and the panel keeps working', async () => {
+    const p = (await api()).panel();
+    assert.ok(p);
+    await setting('heads', 5);
+    const error = await until('the inline error', () => p.lastError);
+    assert.match(error, /heads \(5\) must divide attnDim \(28\)/);
+    assert.match(error, /1, 2, 4, 7, 14, 28/);
+    await setting('heads', 7);
+    await until('a trace with 7 heads again', () =>
+      p.lastResult?.kind === 'trace' && p.lastResult.trace.config.heads === 7 && p.lastError === undefined ? p.lastResult : undefined);
+  });
+});

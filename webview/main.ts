@@ -1,0 +1,462 @@
+// The panel app: receives a trace from the extension host and draws it. It computes nothing
+// about the model; the only arithmetic here is for display (scaling a score for a tooltip).
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import type { Chart } from 'chart.js';
+import type { Matrix } from '../src/engine/types';
+import {
+  parseHostMessage, KNOBS, type HostMessage, type Knob, type KnobValues, type PanelTrace, type SectionId, type WebviewMessage,
+} from '../src/shared/protocol';
+import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
+import { pcaChart, layerNormChart } from './charts';
+import { colorOf, css } from './colors';
+
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+const vscode = acquireVsCodeApi();
+const post = (m: WebviewMessage) => vscode.postMessage(m);
+
+const app = document.getElementById('app') as HTMLElement;
+const tooltip = Object.assign(document.createElement('div'), { id: 'tooltip', hidden: true, role: 'tooltip' });
+document.body.append(tooltip);
+
+let maps: Heatmap[] = [];
+let charts: Chart[] = [];
+let current: { trace: PanelTrace; labels: string[]; runId: number; title: string; elapsedMs: number } | undefined;
+const views = { embeddings: 'input' as 'token' | 'position' | 'input', self: 'weights' as 'scores' | 'weights', simple: 'weights' as 'scores' | 'weights' };
+
+// ---------- messages ----------
+window.addEventListener('message', (event: MessageEvent) => {
+  const message = parseHostMessage(event.data);
+  if (!message) {
+    post({ type: 'log', level: 'error', message: `ignored a malformed message: ${String((event.data as { type?: unknown })?.type)}` });
+    return;
+  }
+  handle(message);
+});
+window.addEventListener('error', (e) => post({ type: 'log', level: 'error', message: e.message }));
+
+function handle(message: HostMessage): void {
+  switch (message.type) {
+    case 'trace': {
+      const t0 = performance.now();
+      vscode.setState({ source: { text: message.source, title: message.title } });
+      current = { trace: message.trace, labels: labelsOf(message.trace), runId: message.runId, title: message.title, elapsedMs: message.elapsedMs };
+      render();
+      requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
+      return;
+    }
+    case 'busy':
+      setStatus(`Computing… ${message.stage}`, 'busy');
+      return;
+    case 'error':
+      showError(message.message);
+      return;
+    case 'knobs':
+      setKnobs(message.values);
+      return;
+    case 'reveal':
+      document.getElementById(message.section)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+      return;
+    case 'highlightToken':
+      highlightEverywhere(message.index, false);
+      return;
+  }
+}
+
+// ---------- layout ----------
+const toolbar = buildToolbar();
+const status = Object.assign(document.createElement('div'), { id: 'status', role: 'status' });
+const errorBox = Object.assign(document.createElement('div'), { id: 'error', role: 'alert', hidden: true });
+const content = Object.assign(document.createElement('main'), { id: 'content' });
+app.replaceChildren(toolbar, status, errorBox, content);
+app.dataset.state = 'waiting';
+setStatus('Waiting for text: select some in an editor and run “LLM 101: Analyze Selection”.', 'idle');
+
+function setStatus(text: string, state: string): void {
+  status.textContent = text;
+  status.dataset.state = state;
+}
+
+function showError(message: string): void {
+  errorBox.hidden = false;
+  errorBox.replaceChildren(Object.assign(document.createElement('strong'), { textContent: 'Cannot analyze: ' }), document.createTextNode(message));
+  app.dataset.state = 'error';
+  setStatus(current ? 'Showing the last result that worked.' : '', 'error');
+}
+
+function buildToolbar(): HTMLElement {
+  const bar = Object.assign(document.createElement('form'), { id: 'knobs' });
+  bar.addEventListener('submit', (e) => e.preventDefault());
+  const field = (knob: Knob, label: string, attrs: Record<string, string>) => {
+    const wrap = Object.assign(document.createElement('label'), { className: 'knob' });
+    const input = document.createElement('vscode-textfield');
+    input.id = `knob-${knob}`;
+    input.setAttribute('type', 'number');
+    for (const [k, v] of Object.entries(attrs)) input.setAttribute(k, v);
+    input.addEventListener('change', () => {
+      const value = Number((input as unknown as { value: string }).value);
+      if (Number.isFinite(value)) post({ type: 'setKnob', knob, value });
+    });
+    wrap.append(Object.assign(document.createElement('span'), { textContent: label }), input);
+    return wrap;
+  };
+  const tokenizer = Object.assign(document.createElement('label'), { className: 'knob' });
+  const select = document.createElement('vscode-single-select');
+  select.id = 'knob-tokenizer';
+  for (const kind of ['word', 'bpe', 'gpt2']) {
+    const option = document.createElement('vscode-option');
+    option.setAttribute('value', kind);
+    option.textContent = kind;
+    select.append(option);
+  }
+  select.addEventListener('change', () => post({ type: 'setKnob', knob: 'tokenizer', value: (select as unknown as { value: string }).value }));
+  tokenizer.append(Object.assign(document.createElement('span'), { textContent: 'tokenizer' }), select);
+
+  const exportJson = document.createElement('vscode-button');
+  exportJson.id = 'export-json';
+  exportJson.setAttribute('secondary', '');
+  exportJson.textContent = 'Export trace (JSON)';
+  exportJson.addEventListener('click', () => post({ type: 'exportJson' }));
+
+  bar.append(
+    field('heads', 'heads', { min: '1', step: '1' }),
+    field('dropout', 'dropout', { min: '0', max: '0.99', step: '0.05' }),
+    field('seed', 'seed', { min: '0', step: '1' }),
+    field('dim', 'dim', { min: '1', step: '1' }),
+    tokenizer,
+    exportJson,
+  );
+  return bar;
+}
+
+function setKnobs(values: KnobValues): void {
+  for (const knob of KNOBS) {
+    const el = document.getElementById(`knob-${knob}`) as unknown as { value: string } | null;
+    if (el && document.activeElement !== (el as unknown)) el.value = String(values[knob]);
+  }
+}
+
+// ---------- rendering ----------
+function labelsOf(trace: PanelTrace): string[] {
+  return trace.tokens.map((t) => visible(t.text));
+}
+
+/** Whitespace made visible: a token's text as a label. */
+function visible(text: string): string {
+  return text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→').replace(/\r/g, '␍') || '∅';
+}
+
+function render(): void {
+  if (!current) return;
+  const { trace, labels, elapsedMs } = current;
+  for (const chart of charts) chart.destroy();
+  charts = [];
+  maps = [];
+  errorBox.hidden = true;
+  app.dataset.state = 'ready';
+  const c = trace.config;
+  setStatus(`${trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads of ${c.headDim} · dropout ${c.dropout} · seed ${c.seed} · ${elapsedMs.toFixed(0)} ms`, 'ready');
+  content.replaceChildren(
+    tokensSection(trace),
+    embeddingsSection(trace, labels),
+    simpleSection(trace, labels),
+    selfSection(trace, labels),
+    causalSection(trace, labels),
+    headsSection(trace, labels),
+    layerNormSection(trace, labels),
+  );
+  layoutMaps();
+}
+
+function section(id: SectionId, step: number, heading: string, formula: string, intro: string): HTMLElement {
+  const el = Object.assign(document.createElement('section'), { id });
+  const h = Object.assign(document.createElement('h2'), { textContent: `${step}. ${heading}` });
+  const f = Object.assign(document.createElement('code'), { className: 'formula', textContent: formula });
+  const p = Object.assign(document.createElement('p'), { className: 'intro', textContent: intro });
+  el.append(h, f, p);
+  return el;
+}
+
+function figure(spec: HeatmapSpec, caption?: string): HTMLElement {
+  const map = new Heatmap(spec, { tooltip, onHoverToken: (i) => highlightEverywhere(i, true) });
+  maps.push(map);
+  const fig = Object.assign(document.createElement('figure'), { className: 'map' });
+  const cap = document.createElement('figcaption');
+  cap.append(Object.assign(document.createElement('span'), { textContent: spec.title }));
+  const shape = Object.assign(document.createElement('span'), { className: 'shape', textContent: `${spec.matrix.rows}×${spec.matrix.cols}` });
+  const png = iconButton('file-media', `Save ${spec.title} as PNG`, () => post({ type: 'exportPng', name: spec.name, dataUrl: map.canvas.toDataURL('image/png') }));
+  const csv = iconButton('table', `Save ${spec.title} as CSV`, () => post({ type: 'exportCsv', matrix: spec.name }));
+  cap.append(shape, png, csv);
+  const scroll = Object.assign(document.createElement('div'), { className: 'map-scroll' });
+  scroll.append(map.canvas);
+  fig.append(cap, scroll, legend(map));
+  if (caption) fig.append(Object.assign(document.createElement('p'), { className: 'note', textContent: caption }));
+  return fig;
+}
+
+function iconButton(icon: string, label: string, onClick: () => void): HTMLElement {
+  const b = Object.assign(document.createElement('button'), { className: 'icon', title: label, type: 'button' });
+  b.setAttribute('aria-label', label);
+  b.append(Object.assign(document.createElement('i'), { className: `codicon codicon-${icon}` }));
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function legend(map: Heatmap): HTMLElement {
+  const { min, max, kind } = map.colorScale;
+  const el = Object.assign(document.createElement('div'), { className: 'legend' });
+  const lo = kind === 'diverging' ? -Math.max(Math.abs(min), Math.abs(max)) : min;
+  const hi = kind === 'diverging' ? -lo : max;
+  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(map.colorScale, lo + ((hi - lo) * i) / 10)));
+  const bar = Object.assign(document.createElement('span'), { className: 'bar' });
+  bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
+  el.append(Object.assign(document.createElement('span'), { textContent: formatCell(lo) }), bar, Object.assign(document.createElement('span'), { textContent: formatCell(hi) }));
+  return el;
+}
+
+function layoutMaps(): void {
+  for (const map of maps) {
+    const width = map.canvas.closest('figure')?.clientWidth ?? content.clientWidth;
+    map.draw(Math.max(200, width - 8));
+  }
+}
+let resizeTimer: number | undefined;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = window.setTimeout(layoutMaps, 120);
+});
+
+function highlightEverywhere(index: number | null, fromPanel: boolean): void {
+  for (const map of maps) map.highlight(index);
+  for (const chip of content.querySelectorAll<HTMLElement>('.chip')) chip.classList.toggle('hot', Number(chip.dataset.index) === index);
+  if (fromPanel) post({ type: 'hoverToken', index });
+}
+
+const at = (m: Matrix, r: number, c: number) => m.data[r * m.cols + c] ?? 0;
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : 'masked');
+
+function attentionDescribe(labels: string[], scores: Matrix, weights: Matrix, scale: number, dropped?: Matrix) {
+  return (r: number, c: number) => {
+    const s = at(scores, r, c);
+    const lines = [`query ${r} “${labels[r]}” → key ${c} “${labels[c]}”`, `raw score ${fmt(s)}`];
+    if (scale !== 1) lines.push(`scaled score ${Number.isFinite(s) ? (s / scale).toFixed(4) : 'masked (−∞)'}`);
+    lines.push(`weight ${fmt(at(weights, r, c))}`);
+    if (dropped) {
+      const d = at(dropped, r, c);
+      const w = at(weights, r, c);
+      lines.push(c > r ? 'future token: masked' : d === 0 && w > 0 ? 'dropped by dropout' : `after dropout ${d.toFixed(4)}`);
+    }
+    return lines;
+  };
+}
+
+const valueDescribe = (labels: string[], m: Matrix, what: string) => (r: number, c: number) =>
+  [`token ${r} “${labels[r]}”`, `${what} ${c}: ${at(m, r, c).toFixed(5)}`];
+
+function tokensSection(trace: PanelTrace): HTMLElement {
+  const el = section('tokens', 1, 'Tokens', `ids = encode(text)   (T = ${trace.tokens.length})`,
+    `The ${trace.config.tokenizer} tokenizer splits the text into tokens and maps each to its id in a vocabulary of ${trace.config.vocabSize.toLocaleString()}.`);
+  const chips = Object.assign(document.createElement('div'), { className: 'chips' });
+  trace.tokens.forEach((t, i) => {
+    const chip = Object.assign(document.createElement('span'), { className: `chip c${i % 2}` });
+    chip.dataset.index = String(i);
+    chip.title = `token ${i}: id ${t.id}, characters ${t.start}–${t.end}`;
+    chip.append(Object.assign(document.createElement('span'), { className: 'text', textContent: visible(t.text) }),
+      Object.assign(document.createElement('span'), { className: 'id', textContent: String(t.id) }));
+    chip.addEventListener('mouseenter', () => highlightEverywhere(i, true));
+    chip.addEventListener('mouseleave', () => highlightEverywhere(null, true));
+    chips.append(chip);
+  });
+  el.append(chips);
+  const share = trace.tokens.length ? trace.unknownCount / trace.tokens.length : 0;
+  if (trace.unknownCount > 0) {
+    const hint = Object.assign(document.createElement('p'), { className: share > 0.2 ? 'hint warn' : 'hint', id: 'unk-share' });
+    hint.textContent = `${trace.unknownCount} of ${trace.tokens.length} tokens (${(share * 100).toFixed(0)}%) are <|unk|>: words the corpus never had.` +
+      (share > 0.2 ? ' Switch the tokenizer to bpe or gpt2, which never produce unknown tokens.' : '');
+    el.append(hint);
+  }
+  return el;
+}
+
+function embeddingsSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const d = trace.config.dim;
+  const el = section('embeddings', 2, 'Embeddings', `x = tok_emb[ids] + pos_emb[0..T)   (T×${d})`,
+    'Each id picks a row of the token embedding; each position adds a row of the positional embedding. Their sum is what attention sees.');
+  const pick = toggle(['token', 'position', 'input'], views.embeddings, (v) => {
+    views.embeddings = v;
+    rerenderAt('embeddings');
+  });
+  const m = trace.embeddings[views.embeddings];
+  const names = { token: 'token embedding', position: 'positional embedding', input: 'input = token + position' };
+  const grid = Object.assign(document.createElement('div'), { className: 'pair' });
+  const scatter = Object.assign(document.createElement('figure'), { className: 'chart', id: 'pca' });
+  scatter.append(Object.assign(document.createElement('figcaption'), { textContent: 'input embeddings, first two principal components' }));
+  const canvas = document.createElement('canvas');
+  const box = Object.assign(document.createElement('div'), { className: 'chart-box' });
+  box.append(canvas);
+  scatter.append(box);
+  grid.append(figure({
+    name: `embeddings.${views.embeddings}`, title: names[views.embeddings], matrix: m, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, m, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+  }), scatter);
+  el.append(pick, grid);
+  requestAnimationFrame(() => charts.push(pcaChart(canvas, trace, labels)));
+  return el;
+}
+
+function toggle<T extends string>(options: T[], value: T, onPick: (v: T) => void): HTMLElement {
+  const group = Object.assign(document.createElement('div'), { className: 'toggle', role: 'radiogroup' });
+  for (const option of options) {
+    const b = Object.assign(document.createElement('button'), { type: 'button', textContent: option });
+    b.setAttribute('role', 'radio');
+    b.setAttribute('aria-checked', String(option === value));
+    b.dataset.value = option;
+    b.addEventListener('click', () => onPick(option));
+    group.append(b);
+  }
+  return group;
+}
+
+function rerenderAt(id: SectionId): void {
+  render();
+  document.getElementById(id)?.scrollIntoView({ block: 'start' });
+}
+
+function simpleSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const s = trace.simple;
+  const el = section('attention-simple', 3, 'Simple attention (no trainable weights)',
+    'ω = x·xᵀ   α = softmax(ω)   z = α·x   (T×T, T×T, T×d)',
+    'Every token scores every other token by a dot product of their embeddings; softmax turns each row into weights that sum to 1; the context vector is the weighted sum of embeddings.');
+  const pick = toggle(['scores', 'weights'], views.simple, (v) => { views.simple = v; rerenderAt('attention-simple'); });
+  const m = views.simple === 'scores' ? s.scores : s.weights;
+  el.append(pick, figure({
+    name: `simple.${views.simple}`, title: views.simple === 'scores' ? 'attention scores ω' : 'attention weights α', matrix: m,
+    rowLabels: labels, colLabels: labels, scale: views.simple === 'scores' ? 'diverging' : 'sequential',
+    range: views.simple === 'weights' ? [0, 1] : undefined,
+    describe: attentionDescribe(labels, s.scores, s.weights, 1), rowsAreTokens: true, colsAreTokens: true,
+  }), figure({
+    name: 'simple.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+  }));
+  return el;
+}
+
+function selfSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const s = trace.selfAttention;
+  const dk = trace.config.attnDim;
+  const el = section('attention-self', 4, 'Self-attention with trainable Q, K, V',
+    `Q = x·W_qᵀ  K = x·W_kᵀ  V = x·W_vᵀ   α = softmax(Q·Kᵀ / √${dk})   z = α·V   (T×${dk})`,
+    'Trainable matrices turn each embedding into a query, a key and a value. Scores are scaled by √d_k so softmax does not saturate.');
+  const pick = toggle(['scores', 'weights'], views.self, (v) => { views.self = v; rerenderAt('attention-self'); });
+  const m = views.self === 'scores' ? s.scores : s.weights;
+  el.append(pick, figure({
+    name: `selfAttention.${views.self}`, title: views.self === 'scores' ? 'scores Q·Kᵀ' : 'attention weights', matrix: m,
+    rowLabels: labels, colLabels: labels, scale: views.self === 'scores' ? 'diverging' : 'sequential',
+    range: views.self === 'weights' ? [0, 1] : undefined,
+    describe: attentionDescribe(labels, s.scores, s.weights, Math.sqrt(dk)), rowsAreTokens: true, colsAreTokens: true,
+  }), figure({
+    name: 'selfAttention.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+  }));
+  return el;
+}
+
+function droppedTest(weights: Matrix, droppedWeights: Matrix) {
+  return (r: number, c: number) => c <= r && at(weights, r, c) > 0 && at(droppedWeights, r, c) === 0;
+}
+
+function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const s = trace.causal;
+  const dk = trace.config.attnDim;
+  const p = trace.config.dropout;
+  const el = section('attention-causal', 5, 'Causal attention with dropout',
+    `α = softmax(mask(Q·Kᵀ) / √${dk})   α' = dropout(α, p = ${p})   z = α'·V`,
+    `A token may only look back: scores above the diagonal are masked (hatched) before softmax. In training, dropout zeroes each weight with probability ${p} (crossed cells) and scales the rest by 1/(1−p) = ${(1 / (1 - p)).toFixed(3)}.`);
+  const describe = attentionDescribe(labels, s.maskedScores, s.weights, Math.sqrt(dk), s.droppedWeights);
+  const pair = Object.assign(document.createElement('div'), { className: 'pair' });
+  const max = Math.max(1, ...Array.from(s.droppedWeights.data));
+  pair.append(figure({
+    name: 'causal.weights', title: 'weights before dropout', matrix: s.weights, rowLabels: labels, colLabels: labels,
+    scale: 'sequential', range: [0, max], describe, rowsAreTokens: true, colsAreTokens: true,
+    dropped: undefined,
+  }), figure({
+    name: 'causal.droppedWeights', title: 'weights after dropout', matrix: s.droppedWeights, rowLabels: labels, colLabels: labels,
+    scale: 'sequential', range: [0, max], dropped: droppedTest(s.weights, s.droppedWeights), describe,
+    rowsAreTokens: true, colsAreTokens: true,
+  }));
+  el.append(pair, figure({
+    name: 'causal.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+  }));
+  return el;
+}
+
+function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const m = trace.multiHead;
+  const c = trace.config;
+  const el = section('attention-heads', 6, `Multi-head attention (${c.heads} heads)`,
+    `head_h = causal attention on ${c.headDim} of ${c.attnDim} columns   out = concat(head_1…head_${c.heads})·W_oᵀ + b   (T×${c.attnDim})`,
+    'Each head has its own slice of the query, key and value projections and learns its own pattern; their contexts are concatenated and mixed by an output projection.');
+  const grid = Object.assign(document.createElement('div'), { className: 'heads', id: 'head-grid' });
+  const max = Math.max(1, ...m.heads.map((h) => Math.max(...Array.from(h.droppedWeights.data))));
+  m.heads.forEach((head, h) => {
+    grid.append(figure({
+      name: `multiHead.heads.${h}.droppedWeights`, title: `head ${h + 1}`, matrix: head.droppedWeights, rowLabels: labels, colLabels: labels,
+      scale: 'sequential', range: [0, max], dropped: droppedTest(head.weights, head.droppedWeights),
+      describe: attentionDescribe(labels, head.scores, head.weights, Math.sqrt(c.headDim), head.droppedWeights),
+      rowsAreTokens: true, colsAreTokens: true,
+    }));
+  });
+  const pair = Object.assign(document.createElement('div'), { className: 'pair' });
+  pair.append(figure({
+    name: 'multiHead.concat', title: 'concatenated head contexts', matrix: m.concat, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, m.concat, 'column'), rowsAreTokens: true, colsAreTokens: false,
+  }), figure({
+    name: 'multiHead.output', title: 'output projection', matrix: m.output, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, m.output, 'column'), rowsAreTokens: true, colsAreTokens: false,
+  }));
+  el.append(grid, pair);
+  return el;
+}
+
+function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const ln = trace.layerNorm;
+  const el = section('layernorm', 7, 'Layer normalisation',
+    'y = scale · (x − μ) / √(σ² + 1e-5) + shift   per token, over its columns',
+    'Each token\'s multi-head output is shifted to mean 0 and scaled to variance 1 (then scale and shift, 1 and 0 before training).');
+  const fig = Object.assign(document.createElement('figure'), { className: 'chart', id: 'layernorm-chart' });
+  const box = Object.assign(document.createElement('div'), { className: 'chart-box wide' });
+  const canvas = document.createElement('canvas');
+  box.append(canvas);
+  fig.append(box);
+  const table = document.createElement('table');
+  table.id = 'layernorm-table';
+  table.innerHTML = '<thead><tr><th>#</th><th>token</th><th>mean before</th><th>variance before</th><th>mean after</th><th>variance after</th></tr></thead>';
+  const body = document.createElement('tbody');
+  const rows = Math.min(labels.length, 512);
+  for (let i = 0; i < rows; i++) {
+    const tr = document.createElement('tr');
+    for (const cell of [String(i), labels[i] ?? '', ln.mean[i], ln.variance[i], ln.outputMean[i], ln.outputVariance[i]]) {
+      tr.append(Object.assign(document.createElement('td'), { textContent: typeof cell === 'number' ? cell.toFixed(5) : cell ?? '' }));
+    }
+    body.append(tr);
+  }
+  table.append(body);
+  const tableBox = Object.assign(document.createElement('div'), { className: 'table-box' });
+  tableBox.append(table);
+  el.append(fig, figure({
+    name: 'layerNorm.output', title: 'normalised output', matrix: ln.output, rowLabels: labels, scale: 'diverging',
+    describe: valueDescribe(labels, ln.output, 'column'), rowsAreTokens: true, colsAreTokens: false,
+  }), tableBox);
+  requestAnimationFrame(() => charts.push(layerNormChart(canvas, trace, labels)));
+  return el;
+}
+
+post({ type: 'ready' });
