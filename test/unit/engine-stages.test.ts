@@ -1,0 +1,77 @@
+// Every stage of the engine against PyTorch (scripts/gen_fixtures.py) for every fixture shape:
+// heads 7, attnDim ≠ dim, qkvBias on, T = 1, T = contextLength, no dropout, the default dims.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runTrace } from '../../src/engine/trace';
+import type { Matrix, Trace } from '../../src/engine/types';
+import { assertClose, maxAbsDiff } from './assertClose';
+import { caseNames, loadCase, tokensFromIds } from './engine-fixtures';
+
+/** The trace's tensors under the fixture names ('causal.weights', 'multiHead.heads.2.context', ...). */
+export function traceTensors(trace: Trace): Map<string, Matrix | Float32Array> {
+  const named = new Map<string, Matrix | Float32Array>();
+  const stages = {
+    embeddings: trace.embeddings,
+    simple: trace.simple,
+    selfAttention: trace.selfAttention,
+    causal: trace.causal,
+    layerNorm: trace.layerNorm,
+  };
+  for (const [stage, parts] of Object.entries(stages)) {
+    for (const [part, value] of Object.entries(parts)) named.set(`${stage}.${part}`, value as Matrix | Float32Array);
+  }
+  trace.multiHead.heads.forEach((head, h) => {
+    for (const [part, value] of Object.entries(head)) named.set(`multiHead.heads.${h}.${part}`, value);
+  });
+  named.set('multiHead.concat', trace.multiHead.concat);
+  named.set('multiHead.output', trace.multiHead.output);
+  return named;
+}
+
+const worstPerStage = new Map<string, number>();
+
+for (const name of caseNames()) {
+  describe(`PyTorch fixture ${name}`, () => {
+    const fixture = loadCase(name);
+    const trace = runTrace(tokensFromIds(fixture.ids), fixture.config, fixture.weights);
+    const ours = traceTensors(trace);
+
+    test('the trace has every tensor PyTorch produced, and no other', () => {
+      assert.deepEqual([...ours.keys()].sort(), [...fixture.reference.keys()].sort());
+    });
+
+    for (const [stage, expected] of fixture.reference) {
+      test(`${stage} matches PyTorch float32 within 1e-5`, () => {
+        const actual = ours.get(stage);
+        assert.ok(actual, `the trace lacks ${stage}`);
+        const diff = assertClose(actual, expected, { atol: 1e-5, label: `${name} ${stage}` });
+        const exact = fixture.reference64?.get(stage);
+        const diff64 = exact ? assertClose(actual, exact, { atol: 1e-5, label: `${name} ${stage} (float64)` }) : NaN;
+        console.log(`stage ${name} ${stage}: max abs diff = ${diff.toExponential(2)} (vs float64 ${diff64.toExponential(2)})`);
+        const key = stage.replace(/heads\.\d+/, 'heads.*');
+        worstPerStage.set(key, Math.max(worstPerStage.get(key) ?? 0, diff));
+      });
+    }
+
+    test('dropout masks equal PyTorch exactly (same entries zeroed)', () => {
+      const pairs: [string, Matrix][] = [['causal.droppedWeights', trace.causal.droppedWeights]];
+      trace.multiHead.heads.forEach((head, h) => pairs.push([`multiHead.heads.${h}.droppedWeights`, head.droppedWeights]));
+      for (const [stage, ours] of pairs) {
+        const theirs = fixture.reference.get(stage)!;
+        const weights = fixture.reference.get(stage.replace('droppedWeights', 'weights'))!;
+        for (let i = 0; i < ours.data.length; i++) {
+          if (weights.data[i] === 0) continue; // above the diagonal: 0 whether kept or not
+          assert.equal(ours.data[i] === 0, theirs.data[i] === 0, `${name} ${stage} entry ${i}`);
+        }
+      }
+    });
+  });
+}
+
+test('largest difference per stage over all fixtures', () => {
+  assert.ok(worstPerStage.size > 20, 'the stage tests ran');
+  for (const [stage, diff] of [...worstPerStage].sort()) console.log(`worst ${stage}: max abs diff = ${diff.toExponential(2)}`);
+  // a sanity check of the helper itself: it must see a difference where there is one
+  assert.equal(maxAbsDiff([1, 2, 3], [1, 2.5, 3]).index, 1);
+});
