@@ -189,12 +189,16 @@ test('disagreement with expected sizes names the tensor, both values and where t
     [
       { vocabSize: 512 },
       { vocabSize: "the bpe tokenizer's vocabulary" },
-      /^the weights file has vocabSize 12 \(rows of tok_emb\.weight\) but the bpe tokenizer's vocabulary gives 512; use the tokenizer and corpus the weights were made with$/,
+      /^vocabSize is 12 in the file \(rows of tok_emb\.weight\) but the bpe tokenizer's vocabulary gives 512; use the tokenizer and corpus the weights were made with$/,
     ],
-    [{ dim: 28 }, { dim: '--dim' }, /^the weights file has dim 6 \(columns of tok_emb\.weight\) but --dim gives 28; drop the setting or make it 6$/],
-    [{ attnDim: 8 }, { attnDim: '--attn-dim' }, /attnDim 4 \(rows of self_attn\.W_query\.weight\) but --attn-dim gives 8/],
-    [{ contextLength: 256 }, {}, /contextLength 5 \(rows of pos_emb\.weight\) but the settings gives 256; drop the setting or make it 5/],
-    [{ qkvBias: true }, { qkvBias: '--qkv-bias' }, /^the weights file has no query\/key\/value biases .* but --qkv-bias asks for them/],
+    [{ dim: 28 }, { dim: '--dim' }, /^dim is 6 in the file \(columns of tok_emb\.weight\) but --dim gives 28; drop --dim or make it 6$/],
+    [{ attnDim: 8 }, { attnDim: '--attn-dim' }, /^attnDim is 4 in the file \(rows of self_attn\.W_query\.weight\) but --attn-dim gives 8; drop --attn-dim or make it 4$/],
+    [{ contextLength: 256 }, {}, /^contextLength is 5 in the file \(rows of pos_emb\.weight\) but 256 was expected; expect 5$/],
+    [
+      { qkvBias: true },
+      { qkvBias: '--qkv-bias' },
+      /^the file has no query\/key\/value biases \(.*\) but --qkv-bias asks for them; drop --qkv-bias or use a file with biases$/,
+    ],
   ];
   for (const [expect, sources, pattern] of cases) throwsWeights(() => tensorsToWeights(tensors, expect, sources), pattern);
   // Agreeing expectations pass.
@@ -223,7 +227,7 @@ test('readWeightsFile: unreadable, not a file, and malformed files give one line
 
     const mismatch = path.join(dir, 'mismatch.safetensors');
     writeWeightsFile(mismatch, makeWeights(SIZES));
-    throwsWeights(() => readWeightsFile(mismatch, { dim: 28 }, { dim: '--dim' }), /^weights file .*mismatch\.safetensors: the weights file has dim 6 .* but --dim gives 28/);
+    throwsWeights(() => readWeightsFile(mismatch, { dim: 28 }, { dim: '--dim' }), /^weights file .*mismatch\.safetensors: dim is 6 in the file .* but --dim gives 28/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -232,7 +236,7 @@ test('readWeightsFile: unreadable, not a file, and malformed files give one line
 test('writeWeightsFile into a missing directory gives one clear line', () => {
   throwsWeights(
     () => writeWeightsFile(path.join(os.tmpdir(), 'llm101-no-such-dir', 'x', 'w.safetensors'), makeWeights(SIZES)),
-    /^cannot write weights file .*w\.safetensors: no such file$/,
+    /^cannot write weights file .*w\.safetensors: its folder does not exist; create it first$/,
   );
 });
 

@@ -223,19 +223,23 @@ function checkExpectations(sizes: WeightSizes, expect: ExpectedSizes, sources: E
   for (const key of ['vocabSize', 'dim', 'attnDim', 'contextLength', 'qkvBias'] as const) {
     const wanted = expect[key];
     if (wanted === undefined || wanted === sizes[key]) continue;
-    const source = sources[key] ?? 'the settings';
+    const source = sources[key];
     if (key === 'qkvBias') {
+      const asks = source ? `${source} asks for ${wanted ? 'them' : 'none'}` : `biases ${wanted ? 'were' : 'were not'} expected`;
+      const fix = source ? `drop ${source} or use` : 'use';
       throw new WeightsFileError(
-        sizes.qkvBias
-          ? `the weights file has query/key/value biases but ${source} asks for none; drop the setting or use a file without biases`
-          : `the weights file has no query/key/value biases (${SIZE_ORIGIN.qkvBias}) but ${source} asks for them; drop the setting or use a file with biases`,
+        `the file has ${sizes.qkvBias ? '' : 'no '}query/key/value biases (${SIZE_ORIGIN.qkvBias}) but ${asks}; ` +
+          `${fix} a file ${sizes.qkvBias ? 'without' : 'with'} biases`,
       );
     }
+    const fix =
+      key === 'vocabSize'
+        ? 'use the tokenizer and corpus the weights were made with'
+        : source
+          ? `drop ${source} or make it ${sizes[key]}`
+          : `expect ${sizes[key]}`;
     throw new WeightsFileError(
-      `the weights file has ${key} ${sizes[key]} (${SIZE_ORIGIN[key]}) but ${source} gives ${wanted}; ` +
-        (key === 'vocabSize'
-          ? 'use the tokenizer and corpus the weights were made with'
-          : `drop the setting or make it ${sizes[key]}`),
+      `${key} is ${sizes[key]} in the file (${SIZE_ORIGIN[key]}) but ${source ? `${source} gives ${wanted}` : `${wanted} was expected`}; ${fix}`,
     );
   }
 }
@@ -281,7 +285,10 @@ export function writeWeightsFile(path: string, weights: Weights): void {
   try {
     fs.writeFileSync(path, bytes);
   } catch (err) {
-    throw new WeightsFileError(`cannot write weights file ${path}: ${systemReason(err)}`);
+    const missingFolder = (err as { code?: unknown } | null)?.code === 'ENOENT';
+    throw new WeightsFileError(
+      `cannot write weights file ${path}: ${missingFolder ? 'its folder does not exist; create it first' : systemReason(err)}`,
+    );
   }
 }
 

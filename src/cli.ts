@@ -1,0 +1,606 @@
+// `llm101`: the engine on the command line. Same tokenizers, weights and trace as the panel.
+//
+//   llm101 analyze  [input] [model options] [--json]   one trace of every stage
+//   llm101 tokenize [input] [tokenizer options] [--json]
+//
+// Each subcommand is one entry of COMMANDS (options + handler), so adding one (e.g. `bench`) is
+// adding an entry. runCli() does the work and returns the exit code, so tests call it in-process;
+// only the last lines of this file touch `process`.
+//
+// Exit codes: 0 success, 2 a problem the user can fix (one line on stderr saying how),
+// 1 an internal error (one line, please report).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { version } from '../package.json';
+import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS, checkTokens, divisors, validateConfig } from './engine/config';
+import { loadCorpus, resolveCorpusPath } from './engine/corpus';
+import { journeyExample } from './engine/examples';
+import { initWeights } from './engine/init';
+import { readWeightsFile, writeWeightsFile, type ExpectationSources, type ExpectedSizes } from './engine/io/weightsFile';
+import { traceToJson } from './engine/serialize';
+import { createTokenizer } from './engine/tokenizer';
+import { runTrace } from './engine/trace';
+import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
+
+/** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  /** Read only for the `-` input. */
+  stdin?: AsyncIterable<string | Uint8Array>;
+}
+
+/** A mistake in the command line or the input; exit code 2 and the message on one line. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | undefined>;
+
+interface Command {
+  summary: string;
+  usage: string;
+  /** Lines of option help, shown by `llm101 <cmd> --help`. */
+  help: string[];
+  options: Options;
+  /** `positionals` holds only `-` (read standard input), if given. */
+  run(values: Values, io: CliIo, positionals: readonly string[]): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// options shared by the subcommands
+
+const INPUT_OPTIONS: Options = {
+  text: { type: 'string' },
+  file: { type: 'string' },
+};
+const TOKENIZER_OPTIONS: Options = {
+  tokenizer: { type: 'string' },
+  corpus: { type: 'string' },
+  'vocab-size': { type: 'string' },
+};
+const COMMON_OPTIONS: Options = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
+
+const INPUT_HELP = [
+  '  --text STR            the text to use',
+  '  --file PATH           read the text from a file (UTF-8)',
+  '  -                     read the text from standard input',
+];
+const TOKENIZER_HELP = [
+  `  --tokenizer KIND      ${TOKENIZER_KINDS.join(' | ')} (default ${DEFAULT_CONFIG.tokenizer})`,
+  '  --corpus PATH         a .txt file or a folder of .txt files to build the word/bpe vocabulary',
+  '                        (default: the bundled poems)',
+  '  --vocab-size N        bpe vocabulary size, at least 256 (default 512)',
+];
+
+// ---------------------------------------------------------------------------------------------
+// tokenize
+
+const tokenize: Command = {
+  summary: 'show the tokens of a text with their ids and offsets',
+  usage: 'llm101 tokenize (--text STR | --file PATH | -) [--tokenizer KIND] [--corpus PATH] [--vocab-size N] [--json]',
+  help: [...INPUT_HELP, ...TOKENIZER_HELP, '  --json                print {tokenizer, vocabSize, tokens: [{id, text, start, end}]}'],
+  options: { ...INPUT_OPTIONS, ...TOKENIZER_OPTIONS, ...COMMON_OPTIONS },
+  async run(values, io, positionals) {
+    const text = await readInput(values, io, positionals, 'tokenize');
+    const tokenizer = await buildTokenizer(values);
+    const tokens = tokenizer.encode(text);
+    if (values.json) {
+      const json = { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, tokens: tokens.map(tokenJson) };
+      io.stdout.write(`${JSON.stringify(json)}\n`);
+      return;
+    }
+    io.stdout.write(`${tokens.length} tokens · ${tokenizer.kind} tokenizer (vocabulary ${tokenizer.vocabSize})\n`);
+    io.stdout.write(tokenTable(tokens, tokenizer));
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// analyze
+
+const analyze: Command = {
+  summary: 'run every stage (embeddings, attention, multi-head, layer norm) and show the trace',
+  usage: 'llm101 analyze (--text STR | --file PATH | - | --example journey) [options] [--json]',
+  help: [
+    ...INPUT_HELP,
+    '  --example journey     the book\'s chapter 3 example ("Your journey starts with one step")',
+    ...TOKENIZER_HELP,
+    `  --dim N               embedding size (default ${DEFAULT_CONFIG.dim})`,
+    '  --attn-dim N          output size of the attention modules (default: dim)',
+    `  --heads N             attention heads, must divide attn-dim (default ${DEFAULT_CONFIG.heads})`,
+    `  --dropout P           dropout on attention weights, 0 <= P < 1 (default ${DEFAULT_CONFIG.dropout})`,
+    `  --seed N              seed for the initial weights and dropout masks (default ${DEFAULT_CONFIG.seed})`,
+    `  --context-length N    most tokens the model takes (default ${DEFAULT_CONFIG.contextLength})`,
+    '  --qkv-bias            give the query/key/value projections a bias',
+    '  --weights FILE        load weights from a .safetensors file (sizes come from its shapes)',
+    '  --save-weights FILE   write the weights used to a .safetensors file',
+    '  --json                print the whole trace as one JSON object',
+  ],
+  options: {
+    ...INPUT_OPTIONS,
+    ...TOKENIZER_OPTIONS,
+    example: { type: 'string' },
+    dim: { type: 'string' },
+    'attn-dim': { type: 'string' },
+    heads: { type: 'string' },
+    dropout: { type: 'string' },
+    seed: { type: 'string' },
+    'context-length': { type: 'string' },
+    'qkv-bias': { type: 'boolean' },
+    weights: { type: 'string' },
+    'save-weights': { type: 'string' },
+    ...COMMON_OPTIONS,
+  },
+  async run(values, io, positionals) {
+    const { trace, weights, tokenizer } =
+      values.example !== undefined ? await analyzeExample(values, positionals) : await analyzeText(values, io, positionals);
+    if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
+    io.stdout.write(values.json ? `${JSON.stringify(traceToJson(trace))}\n` : summarize(trace, tokenizer));
+  },
+};
+
+const EXAMPLES = ['journey'] as const;
+
+interface Analysis {
+  trace: Trace;
+  /** The weights the trace used, for --save-weights. */
+  weights: Weights;
+  /** Absent for the book example, whose tokens are hand-made. */
+  tokenizer?: Tokenizer;
+}
+
+async function analyzeExample(values: Values, positionals: readonly string[]): Promise<Analysis> {
+  if (!(EXAMPLES as readonly string[]).includes(String(values.example))) {
+    throw new UsageError(`unknown example ${JSON.stringify(values.example)}; use --example ${EXAMPLES.join(' | ')}`);
+  }
+  // The example fixes its text, tokenizer and weights; only dropout and seed can vary.
+  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'attn-dim', 'heads', 'context-length', 'qkv-bias', 'weights'];
+  const clash = positionals.includes('-') ? '' : fixed.find((name) => values[name] !== undefined);
+  if (clash !== undefined) {
+    const flag = clash === '' ? '-' : `--${clash}`;
+    throw new UsageError(`--example journey brings its own input and weights; drop ${flag} (only --dropout and --seed apply)`);
+  }
+  const dropout = optionalNumber(values, 'dropout');
+  const seed = optionalInteger(values, 'seed');
+  const example = journeyExample({ ...(dropout !== undefined && { dropout }), ...(seed !== undefined && { seed }) });
+  return { trace: runTrace(example.tokens, example.config, example.weights), weights: example.weights };
+}
+
+async function analyzeText(values: Values, io: CliIo, positionals: readonly string[]): Promise<Analysis> {
+  const text = await readInput(values, io, positionals, 'analyze');
+  const tokenizer = await buildTokenizer(values);
+  const tokens = tokenizer.encode(text);
+  if (tokens.length === 0) {
+    throw new UsageError(`the ${tokenizer.kind} tokenizer finds no tokens in ${show(text.slice(0, 40))}; give some words with --text`);
+  }
+
+  const dim = optionalInteger(values, 'dim');
+  const attnDim = optionalInteger(values, 'attn-dim');
+  const contextLength = optionalInteger(values, 'context-length');
+  const qkvBias = values['qkv-bias'] === true;
+  let config: EngineConfig = {
+    ...DEFAULT_CONFIG,
+    tokenizer: tokenizer.kind,
+    vocabSize: tokenizer.vocabSize,
+    dim: dim ?? DEFAULT_CONFIG.dim,
+    attnDim: attnDim ?? dim ?? DEFAULT_CONFIG.attnDim,
+    heads: optionalInteger(values, 'heads') ?? DEFAULT_CONFIG.heads,
+    dropout: optionalNumber(values, 'dropout') ?? DEFAULT_CONFIG.dropout,
+    seed: optionalInteger(values, 'seed') ?? DEFAULT_CONFIG.seed,
+    contextLength: contextLength ?? DEFAULT_CONFIG.contextLength,
+    qkvBias,
+  };
+
+  let weights: Weights;
+  if (typeof values.weights === 'string') {
+    // The file decides the sizes; any size given on the command line must agree with it.
+    const expect: ExpectedSizes = {
+      vocabSize: tokenizer.vocabSize,
+      ...(dim !== undefined && { dim }),
+      ...(attnDim !== undefined && { attnDim }),
+      ...(contextLength !== undefined && { contextLength }),
+      ...(qkvBias && { qkvBias }),
+    };
+    const sources: ExpectationSources = {
+      vocabSize: `the ${tokenizer.kind} tokenizer's vocabulary`,
+      dim: '--dim',
+      attnDim: '--attn-dim',
+      contextLength: '--context-length',
+      qkvBias: '--qkv-bias',
+    };
+    const loaded = readWeightsFile(values.weights, expect, sources);
+    weights = loaded.weights;
+    config = { ...config, ...loaded.sizes };
+    if (values.heads === undefined && config.attnDim % config.heads !== 0) {
+      // Say where attnDim came from: the user never typed it.
+      throw new UsageError(
+        `the default ${config.heads} heads do not divide attnDim ${config.attnDim} of weights file ${values.weights}; ` +
+          `give --heads ${divisors(config.attnDim).join(' | ')}`,
+      );
+    }
+    validateConfig(config);
+    checkTokens(tokens, config.contextLength, config.vocabSize);
+  } else {
+    // Check before initialising: a bad size should not cost a large random init first.
+    validateConfig(config);
+    checkTokens(tokens, config.contextLength, config.vocabSize);
+    weights = initWeights(config);
+  }
+  return { trace: runTrace(tokens, config, weights), weights, tokenizer };
+}
+
+// ---------------------------------------------------------------------------------------------
+// input, tokenizer, numbers
+
+/** The text from --text, --file or `-`; exactly one of them, and not empty. */
+async function readInput(values: Values, io: CliIo, positionals: readonly string[], command: string): Promise<string> {
+  const text = await readInputSource(values, io, positionals, command);
+  if (text.length === 0) throw new UsageError(`the text is empty; give some words, e.g. llm101 ${command} --text "Hello, world"`);
+  return text;
+}
+
+async function readInputSource(values: Values, io: CliIo, positionals: readonly string[], command: string): Promise<string> {
+  const sources = [
+    values.text !== undefined && '--text',
+    values.file !== undefined && '--file',
+    positionals.includes('-') && '-',
+  ].filter((s): s is string => typeof s === 'string');
+  if (sources.length === 0) {
+    throw new UsageError(`no input; give --text "...", --file PATH or - (standard input), e.g. llm101 ${command} --text "Hello, world"`);
+  }
+  if (sources.length > 1) throw new UsageError(`give only one input, not ${sources.join(' and ')}`);
+  if (typeof values.text === 'string') return values.text;
+  if (typeof values.file === 'string') {
+    try {
+      return fs.readFileSync(values.file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --file ${values.file}: ${systemReason(err)}`);
+    }
+  }
+  if (!io.stdin) throw new UsageError('standard input is not available; use --text or --file');
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The package's root: dist/cli.js (the bundle) and src/cli.ts (tests via tsx) are one level below. */
+const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+async function buildTokenizer(values: Values): Promise<Tokenizer> {
+  const kind = (values.tokenizer ?? DEFAULT_CONFIG.tokenizer) as string;
+  if (!(TOKENIZER_KINDS as readonly string[]).includes(kind)) {
+    throw new UsageError(`unknown tokenizer ${show(kind)}; use --tokenizer ${TOKENIZER_KINDS.join(' | ')}`);
+  }
+  const vocabSize = optionalInteger(values, 'vocab-size');
+  if (vocabSize !== undefined && kind !== 'bpe') {
+    throw new UsageError(`--vocab-size sets the size of the bpe vocabulary; the ${kind} tokenizer's is fixed, so drop --vocab-size or add --tokenizer bpe`);
+  }
+  if (kind === 'gpt2') {
+    if (values.corpus !== undefined) throw new UsageError('the gpt2 tokenizer has its own vocabulary and uses no corpus; drop --corpus');
+    return createTokenizer({ kind });
+  }
+  // Relative paths are taken from the current folder; no --corpus means the bundled poems.
+  const corpus = loadCorpus(resolveCorpusPath(PACKAGE_ROOT, typeof values.corpus === 'string' ? values.corpus : undefined));
+  return createTokenizer({ kind: kind as TokenizerKind, corpus, ...(vocabSize !== undefined && { vocabSize }) });
+}
+
+function optionalInteger(values: Values, name: string): number | undefined {
+  const raw = values[name];
+  if (typeof raw !== 'string') return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(value)) {
+    throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function optionalNumber(values: Values, name: string): number | undefined {
+  const raw = values[name];
+  if (typeof raw !== 'string') return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} takes a number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// human-readable output
+
+function tokenJson(token: Token) {
+  return { id: token.id, text: token.text, start: token.start, end: token.end };
+}
+
+/** Aligned columns; every cell is already a string. */
+function table(rows: string[][], indent = '  '): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+}
+
+const show = (text: string) => JSON.stringify(text);
+
+function tokenTable(tokens: readonly Token[], tokenizer?: Tokenizer): string {
+  const header = ['#', 'id', 'text', 'span', ...(tokenizer ? ['vocabulary entry'] : [])];
+  const rows = tokens.map((t, i) => [
+    String(i),
+    String(t.id),
+    show(t.text),
+    `[${t.start}, ${t.end})`,
+    ...(tokenizer ? [show(tokenizer.idToToken(t.id))] : []),
+  ]);
+  return table([header, ...rows]);
+}
+
+const shape = (m: Matrix) => `(${m.rows}, ${m.cols})`;
+/** Four decimals, padded so a column of signed numbers lines up; tiny values print as 0. */
+const fixed4 = (x: number) => (Math.abs(x) < 5e-5 ? 0 : x).toFixed(4).padStart(7);
+
+function argmaxRow(m: Matrix, row: number): number {
+  let best = 0;
+  for (let c = 1; c < m.cols; c++) if ((m.data[row * m.cols + c] ?? -Infinity) > (m.data[row * m.cols + best] ?? -Infinity)) best = c;
+  return best;
+}
+
+/**
+ * The short summary printed without --json: tokens, shapes per stage, a few highlights.
+ * With the tokenizer, the token table also shows each token's vocabulary entry (e.g. <|unk|>).
+ */
+export function summarize(trace: Trace, tokenizer?: Tokenizer): string {
+  const { config, tokens } = trace;
+  const T = tokens.length;
+  const label = (i: number) => show(tokens[i]?.text ?? '?');
+  const out: string[] = [];
+  out.push(
+    `${config.tokenizer} tokenizer (vocabulary ${config.vocabSize}) · dim ${config.dim} · attnDim ${config.attnDim} · ` +
+      `${config.heads} heads × ${config.headDim} · dropout ${config.dropout} · seed ${config.seed} · context ${config.contextLength}` +
+      (config.qkvBias ? ' · qkv bias' : ''),
+    '',
+    `Tokens (${T})`,
+    tokenTable(tokens, tokenizer),
+    'Shapes',
+    table([
+      ['embeddings', `token, position, input ${shape(trace.embeddings.input)}`],
+      ['simple attention', `scores, weights ${shape(trace.simple.weights)} · context ${shape(trace.simple.context)}`],
+      ['self-attention', `queries, keys, values ${shape(trace.selfAttention.queries)} · weights ${shape(trace.selfAttention.weights)} · context ${shape(trace.selfAttention.context)}`],
+      ['causal attention', `masked scores, weights, dropped ${shape(trace.causal.weights)} · context ${shape(trace.causal.context)}`],
+      [
+        'multi-head',
+        `${trace.multiHead.heads.length} heads × context ${trace.multiHead.heads[0] ? shape(trace.multiHead.heads[0].context) : '-'} · concat, output ${shape(trace.multiHead.output)}`,
+      ],
+      ['layer norm', `input, output ${shape(trace.layerNorm.output)}`],
+    ]),
+    'Causal attention: the earlier token each token attends to most (weight before dropout)',
+    table(
+      tokens.map((_, i) => {
+        const j = argmaxRow(trace.causal.weights, i);
+        return [label(i), '→', label(j), fixed4(trace.causal.weights.data[i * T + j] ?? NaN).trim()];
+      }),
+    ),
+    'Layer norm per token: mean and variance before → after',
+    table(
+      tokens.map((_, i) => [
+        label(i),
+        `mean ${fixed4(trace.layerNorm.mean[i] ?? NaN)} → ${fixed4(trace.layerNorm.outputMean[i] ?? NaN)}`,
+        `variance ${fixed4(trace.layerNorm.variance[i] ?? NaN)} → ${fixed4(trace.layerNorm.outputVariance[i] ?? NaN)}`,
+      ]),
+    ),
+    'Run with --json for every number.',
+  );
+  return `${out.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// dispatch
+
+const COMMANDS: Record<string, Command> = { analyze, tokenize };
+
+function mainHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    `llm101 ${version}: what the first layers of a GPT-style model do with a text`,
+    '',
+    'Usage: llm101 <command> [options]',
+    '',
+    'Commands:',
+    ...names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name]?.summary ?? ''}`),
+    '',
+    'Run "llm101 <command> --help" for its options; "llm101 --version" prints the version.',
+    'Example: llm101 analyze --text "Your journey starts with one step" --heads 4',
+    '',
+  ].join('\n');
+}
+
+function commandHelp(name: string, command: Command): string {
+  return [`llm101 ${name}: ${command.summary}`, '', `Usage: ${command.usage}`, '', 'Options:', ...command.help, '  -h, --help            show this help', ''].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let commandName: string | undefined;
+  try {
+    const [first, ...rest] = argv;
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      const topic = first === 'help' ? rest[0] : undefined;
+      const command = topic !== undefined ? COMMANDS[topic] : undefined;
+      if (topic !== undefined && !command) throw new UsageError(unknownCommand(topic));
+      io.stdout.write(command && topic ? commandHelp(topic, command) : mainHelp());
+      return 0;
+    }
+    if (first === '--version' || first === '-v') {
+      io.stdout.write(`${version}\n`);
+      return 0;
+    }
+    const command = Object.prototype.hasOwnProperty.call(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (!command) throw new UsageError(unknownCommand(first));
+    commandName = first;
+
+    const { values, positionals } = parseCommandArgs(first, command, rest);
+    if (values.help) {
+      io.stdout.write(commandHelp(first, command));
+      return 0;
+    }
+    await command.run(values, io, positionals);
+    return 0;
+  } catch (err) {
+    const userError = err instanceof UsageError || err instanceof EngineError;
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(
+      userError
+        ? `llm101: ${oneLine(message)}\n`
+        : `llm101: internal error${commandName ? ` in ${commandName}` : ''}: ${oneLine(message)} (please report this)\n`,
+    );
+    return userError ? 2 : 1;
+  }
+}
+
+function parseCommandArgs(name: string, command: Command, args: string[]): { values: Values; positionals: string[] } {
+  let parsed: { values: Values; positionals: string[]; tokens: { kind: string; name?: string }[] };
+  try {
+    parsed = parseArgs({
+      args: joinNegativeValues(args, command.options),
+      options: command.options,
+      strict: true,
+      allowPositionals: true,
+      tokens: true,
+    }) as typeof parsed;
+  } catch (err) {
+    throw new UsageError(parseErrorMessage(name, command, err));
+  }
+  // parseArgs keeps the last of a repeated option; a repeated value is more likely a mistake.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || token.name === undefined || command.options[token.name]?.type !== 'string') continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice; give it once`);
+    seen.add(token.name);
+  }
+  const stray = parsed.positionals.find((p) => p !== '-');
+  if (stray !== undefined) {
+    throw new UsageError(`unexpected argument ${show(stray)} for llm101 ${name}; pass text with --text "..." (quote it) or - for standard input`);
+  }
+  return parsed;
+}
+
+/**
+ * `--dropout -0.1` would be refused by parseArgs as ambiguous (the value looks like an option);
+ * a negative number after a value-taking option is its value, so pass it as `--dropout=-0.1`
+ * and let the range check say what is wrong with it.
+ */
+function joinNegativeValues(args: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const next = args[i + 1];
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** node:util's parse errors, rewritten as one line that says what to do. */
+function parseErrorMessage(name: string, command: Command, err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const option = /'(-[^' ]*)/.exec(message)?.[1] ?? '';
+  const helpHint = `run "llm101 ${name} --help" for the options`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const suggestion = closest(option.replace(/^-+/, ''), Object.keys(command.options));
+    return `unknown option ${option} for llm101 ${name}${suggestion ? `; did you mean --${suggestion}?` : ''} (${helpHint})`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const key = option.replace(/^-+/, '').replace(/ .*/, '');
+    const spec = command.options[key];
+    if (spec?.type === 'boolean') return `${option} is a switch and takes no value; write ${option} alone`;
+    if (message.includes('ambiguous')) return `${option} needs a value; to pass a value starting with "-" write ${option}=VALUE`;
+    return `${option.replace(/ .*/, '')} needs a value, e.g. ${option.replace(/ .*/, '')} ${exampleValue(key)}`;
+  }
+  return `${oneLine(message)} (${helpHint})`;
+}
+
+function exampleValue(option: string): string {
+  const examples: Record<string, string> = {
+    text: '"Hello, world"',
+    file: 'notes.txt',
+    tokenizer: 'bpe',
+    corpus: 'poems/',
+    'vocab-size': '512',
+    example: 'journey',
+    dim: '28',
+    'attn-dim': '28',
+    heads: '7',
+    dropout: '0.4',
+    seed: '123',
+    'context-length': '256',
+    weights: 'model.safetensors',
+    'save-weights': 'model.safetensors',
+  };
+  return examples[option] ?? 'VALUE';
+}
+
+function unknownCommand(name: string): string {
+  const suggestion = closest(name, Object.keys(COMMANDS));
+  return `unknown command ${show(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')}; run "llm101 --help")`;
+}
+
+/** The candidate within edit distance 2 of `word`, if any: catches --atn-dim and --head. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const d = editDistance(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function systemReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'EACCES') return 'permission denied';
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// entry point (the bundle's main module only; tests import runCli)
+
+if (require.main === module) {
+  // `llm101 analyze --json | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then((code) => {
+    // Exit once stdout has drained, so a large trace piped to another program is not cut short.
+    process.stdout.write('', () => process.exit(code));
+  });
+}
