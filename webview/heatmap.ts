@@ -15,6 +15,8 @@ export interface HeatmapSpec {
   scale: ScaleKind;
   /** Fixed colour range, e.g. [0, 1] for attention weights. */
   range?: [number, number];
+  /** Cells that are not part of the computation (future tokens under the causal mask), hatched. */
+  masked?: (row: number, col: number) => boolean;
   /** Cells removed by dropout (drawn crossed). */
   dropped?: (row: number, col: number) => boolean;
   /** Tooltip lines for a cell. */
@@ -109,7 +111,7 @@ export class Heatmap {
     for (let i = 0; i < matrix.data.length; i++) {
       const v = matrix.data[i] ?? 0;
       const o = i * 4;
-      if (!Number.isFinite(v)) {
+      if (!Number.isFinite(v) || this.spec.masked?.(Math.floor(i / matrix.cols), i % matrix.cols)) {
         masked.push(i);
         image.data[o + 3] = 0;
         continue;
@@ -175,7 +177,7 @@ export class Heatmap {
       for (let r = 0; r < matrix.rows; r++) {
         for (let c = 0; c < matrix.cols; c++) {
           const v = matrix.data[r * matrix.cols + c] ?? 0;
-          if (!Number.isFinite(v) || dropped?.(r, c)) continue;
+          if (!Number.isFinite(v) || dropped?.(r, c) || this.spec.masked?.(r, c)) continue;
           ctx.fillStyle = inkOn(colorOf(this.scale, v));
           ctx.fillText(formatCell(v), left + c * cell + cell / 2, top + r * cell + cell / 2);
         }

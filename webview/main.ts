@@ -368,6 +368,9 @@ function selfSection(trace: PanelTrace, labels: string[]): HTMLElement {
   return el;
 }
 
+/** Above the diagonal: a key after the query, hidden by the causal mask. */
+const future = (r: number, c: number) => c > r;
+
 function droppedTest(weights: Matrix, droppedWeights: Matrix) {
   return (r: number, c: number) => c <= r && at(weights, r, c) > 0 && at(droppedWeights, r, c) === 0;
 }
@@ -384,12 +387,11 @@ function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const max = Math.max(1, ...Array.from(s.droppedWeights.data));
   pair.append(figure({
     name: 'causal.weights', title: 'weights before dropout', matrix: s.weights, rowLabels: labels, colLabels: labels,
-    scale: 'sequential', range: [0, max], describe, rowsAreTokens: true, colsAreTokens: true,
-    dropped: undefined,
+    scale: 'sequential', range: [0, max], describe, rowsAreTokens: true, colsAreTokens: true, masked: future,
   }), figure({
     name: 'causal.droppedWeights', title: 'weights after dropout', matrix: s.droppedWeights, rowLabels: labels, colLabels: labels,
     scale: 'sequential', range: [0, max], dropped: droppedTest(s.weights, s.droppedWeights), describe,
-    rowsAreTokens: true, colsAreTokens: true,
+    rowsAreTokens: true, colsAreTokens: true, masked: future,
   }));
   el.append(pair, figure({
     name: 'causal.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
@@ -409,7 +411,7 @@ function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   m.heads.forEach((head, h) => {
     grid.append(figure({
       name: `multiHead.heads.${h}.droppedWeights`, title: `head ${h + 1}`, matrix: head.droppedWeights, rowLabels: labels, colLabels: labels,
-      scale: 'sequential', range: [0, max], dropped: droppedTest(head.weights, head.droppedWeights),
+      scale: 'sequential', range: [0, max], dropped: droppedTest(head.weights, head.droppedWeights), masked: future,
       describe: attentionDescribe(labels, head.scores, head.weights, Math.sqrt(c.headDim), head.droppedWeights),
       rowsAreTokens: true, colsAreTokens: true,
     }));

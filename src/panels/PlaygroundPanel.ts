@@ -100,6 +100,7 @@ export class PlaygroundPanel {
   /** Runs the engine on `source` with the current settings and posts the trace or the error. */
   async analyze(source: PanelSource): Promise<AnalyzeResult | undefined> {
     this.source = source;
+    this.highlightToken(null);
     this.panel.title = `LLM 101: ${snippet(source.title)}`;
     const runId = ++this.runId;
     const settings = readSettings(this.context.extensionPath);
@@ -233,6 +234,7 @@ export class PlaygroundPanel {
   }
 
   private highlightToken(index: number | null): void {
+    for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
     const { uri, offset } = this.source;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
     if (!editor || offset === undefined) return;

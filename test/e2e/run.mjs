@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+// End-to-end tests in the real VS Code workbench (code-server 4.100 in Debian's Chromium, driven
+// by playwright-core), as a person would use the extension: open a poem, select a line, run the
+// command from the palette and from the context menu, look inside the panel, change settings,
+// switch theme, reload the window. Screenshots go to test-results/. Ends with "N passed, N failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const RESULTS = path.join(ROOT, 'test-results');
+fs.mkdirSync(RESULTS, { recursive: true });
+const EXT_ID = 'llm101.llm101-playground';
+const STEP_MS = 30_000;
+
+// The workspace is a copy of samples/ so the run never edits the repository.
+const workspace = fs.mkdtempSync('/tmp/llm101-ws-');
+fs.cpSync(path.join(ROOT, 'samples'), workspace, { recursive: true });
+const poemFile = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort()[0];
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    failed++;
+    failures.push(name);
+    console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 3).join(' | ')}`);
+  }
+}
+
+// Settings are changed the way a user edits .vscode/settings.json: the file changes on disk and
+// VS Code's file watcher picks it up.
+const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+fs.writeFileSync(settingsFile, JSON.stringify({ 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false }, null, 2));
+const writeSettings = (extra) => fs.writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(settingsFile, 'utf8')), ...extra }, null, 2));
+const server = await startCodeServer();
+const browser = await launchBrowser();
+const consoleErrors = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /llm101|webview\.js|LLM 101/i.test(m.text())) consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
+
+  const outer = `iframe.webview[src*="extensionId=${EXT_ID}"]`;
+  const web = page.frameLocator(outer).frameLocator('#active-frame');
+  const runCommand = async (title) => {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
+    await page.keyboard.type(title);
+    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: title.replace(/^.*: /, '') }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter');
+  };
+  const selectLine = async (n) => {
+    const line = page.locator('.monaco-editor .view-line').nth(n);
+    await line.click();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Shift+End');
+  };
+  const tokenCount = () => web.locator('#tokens .chip').count();
+  const waitForPanel = async () => {
+    await page.locator(outer).waitFor({ timeout: STEP_MS });
+    await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+  };
+
+  await check('workbench opens the sample poems', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: poemFile }).waitFor({ timeout: 90_000 });
+  });
+
+  await check(`${poemFile} opens in an editor`, async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: poemFile }).click();
+    await page.locator('.tabs-container .tab', { hasText: poemFile }).waitFor({ timeout: STEP_MS });
+    await page.locator('.monaco-editor .view-line').nth(2).waitFor({ timeout: STEP_MS });
+  });
+
+  await check('"LLM 101: Analyze Selection" from the command palette opens the panel', async () => {
+    await selectLine(2);
+    await runCommand('LLM 101: Analyze Selection');
+    await waitForPanel();
+  });
+
+  const sections = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
+  await check('the panel shows all seven sections in order', async () => {
+    const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
+    if (JSON.stringify(ids) !== JSON.stringify(sections)) throw new Error(`sections ${ids.join(', ')}`);
+  });
+
+  await check('every token-by-token heatmap has one row and one column per token', async () => {
+    const n = await tokenCount();
+    if (n < 3) throw new Error(`only ${n} tokens`);
+    const shapes = await web.locator('canvas[data-rows]').evaluateAll((els) => els.map((e) => [e.dataset.name, Number(e.dataset.rows), Number(e.dataset.cols)]));
+    if (shapes.length < 10) throw new Error(`only ${shapes.length} heatmaps`);
+    const wrongRows = shapes.filter(([, rows]) => rows !== n);
+    if (wrongRows.length) throw new Error(`rows ≠ ${n}: ${JSON.stringify(wrongRows)}`);
+    const square = shapes.filter(([name]) => /weights|scores|droppedWeights/.test(name));
+    if (square.some(([, , cols]) => cols !== n)) throw new Error(`square maps not ${n}×${n}: ${JSON.stringify(square)}`);
+  });
+
+  await check('heatmaps are painted, not blank', async () => {
+    const stats = await web.locator('canvas[data-name="causal.weights"]').evaluate((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set();
+      for (let i = 0; i < d.length; i += 16) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return { colours: colours.size, width: c.width, height: c.height };
+    });
+    if (stats.colours < 8 || stats.width < 100) throw new Error(JSON.stringify(stats));
+  });
+
+  await check('the head grid has llm101.heads (7) maps', async () => {
+    const heads = await web.locator('#head-grid canvas').count();
+    if (heads !== 7) throw new Error(`${heads} head maps`);
+  });
+
+  await page.screenshot({ path: path.join(RESULTS, 'panel-dark.png') });
+
+  await check('hovering a causal cell shows query, key, scores, weight and dropout', async () => {
+    const canvas = web.locator('canvas[data-name="causal.droppedWeights"]');
+    await canvas.scrollIntoViewIfNeeded();
+    const box = await canvas.boundingBox();
+    if (!box) throw new Error('no canvas box');
+    // A cell in the bottom row: the last query token looking at an earlier key token.
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height - 12);
+    const tip = web.locator('#tooltip');
+    await tip.waitFor({ state: 'visible', timeout: 5000 });
+    const text = await tip.innerText();
+    for (const part of ['query', 'key', 'raw score', 'scaled score', 'weight']) {
+      if (!text.includes(part)) throw new Error(`tooltip lacks "${part}": ${text}`);
+    }
+    await page.screenshot({ path: path.join(RESULTS, 'panel-hover.png') });
+  });
+
+  await check('changing llm101.heads and llm101.dropout in settings.json updates the panel', async () => {
+    writeSettings({ 'llm101.heads': 4, 'llm101.dropout': 0.1 });
+    await web.locator('#head-grid canvas').nth(3).waitFor({ timeout: STEP_MS });
+    await web.locator('#attention-causal .formula', { hasText: 'p = 0.1' }).waitFor({ timeout: STEP_MS });
+    const heads = await web.locator('#head-grid canvas').count();
+    if (heads !== 4) throw new Error(`${heads} head maps after heads = 4`);
+  });
+
+  await check('heads 5 with attnDim 28 shows the fix inline and keeps the panel', async () => {
+    writeSettings({ 'llm101.heads': 5 });
+    await web.locator('#error', { hasText: 'valid head counts: 1, 2, 4, 7, 14, 28' }).waitFor({ timeout: STEP_MS });
+    if ((await web.locator('main > section').count()) !== 7) throw new Error('the last good result disappeared');
+    writeSettings({ 'llm101.heads': 7, 'llm101.dropout': 0.4 });
+    await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+  });
+
+  await check('dropout 1.5 in settings.json gives a clear message', async () => {
+    writeSettings({ 'llm101.dropout': 1.5 });
+    await web.locator('#error', { hasText: 'dropout' }).waitFor({ timeout: STEP_MS });
+    writeSettings({ 'llm101.dropout': 0.4 });
+    await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+  });
+
+  await check('"Analyze Selection" from the editor context menu analyzes another line', async () => {
+    const before = await tokenCount();
+    await selectLine(4);
+    await page.locator('.monaco-editor .view-line').nth(4).click({ button: 'right' });
+    const item = page.locator('.monaco-menu .action-item', { hasText: 'Analyze Selection' });
+    await item.waitFor({ timeout: STEP_MS });
+    // Right-click collapses nothing: the selection survives, so the menu item is enabled.
+    await item.click();
+    const lineFive = fs.readFileSync(path.join(workspace, poemFile), 'utf8').split('\n')[4] ?? '';
+    const lastWord = lineFive.trim().split(/\W+/).filter(Boolean).pop() ?? '';
+    await web.locator('#tokens .chip').last().filter({ hasText: lastWord }).waitFor({ timeout: STEP_MS });
+    await web.locator('#tokens .chip').first().waitFor({ timeout: STEP_MS });
+    const after = await tokenCount();
+    if (after === 0) throw new Error('no tokens');
+    console.log(`     tokens: line 3 → ${before}, line 5 → ${after}`);
+  });
+
+  await check('light theme: the panel follows the workbench colours', async () => {
+    writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
+    await page.locator('.monaco-workbench.vs:not(.vs-dark)').waitFor({ timeout: STEP_MS });
+    // The webview's colours come from the theme: its background must now be light.
+    const light = async () => web.locator('body').evaluate((b) => {
+      const [r, g, bl] = getComputedStyle(b).backgroundColor.match(/\d+/g).map(Number);
+      return 0.2126 * r + 0.7152 * g + 0.0722 * bl > 200;
+    });
+    const end = Date.now() + 10_000;
+    while (!(await light())) {
+      if (Date.now() > end) throw new Error('the panel background stayed dark');
+      await page.waitForTimeout(200);
+    }
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(RESULTS, 'panel-light.png') });
+  });
+
+  await check('the panel comes back after "Developer: Reload Window"', async () => {
+    await runCommand('Developer: Reload Window');
+    await page.waitForTimeout(2000);
+    await waitForPanel();
+    if ((await tokenCount()) === 0) throw new Error('restored panel has no tokens');
+  });
+
+  await check('no errors from the extension or the webview in the console', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
+  });
+} catch (err) {
+  failed++;
+  console.log(`FAIL unexpected: ${err?.stack ?? err}`);
+} finally {
+  await browser.close().catch(() => {});
+  await server.stop();
+  fs.rmSync(workspace, { recursive: true, force: true });
+}
+console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
