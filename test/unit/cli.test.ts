@@ -1,0 +1,464 @@
+// The `llm101` CLI, in-process through runCli (and once as the built binary): the JSON trace has
+// every key of issue 4 with the right shapes, the book example works, and every user error exits
+// with code 2 and one line on stderr that says what to do.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { runCli } from '../../src/cli';
+import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors';
+import { assertClose } from './assertClose';
+import { FIXTURES, loadCase } from './engine-fixtures';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(args: string[], stdin?: string): Promise<Result> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    ...(stdin !== undefined && { stdin: Readable.from([Buffer.from(stdin)]) }),
+  });
+  return { code, stdout, stderr };
+}
+
+async function runJson(args: string[], stdin?: string): Promise<TraceJson> {
+  const result = await run([...args, '--json'], stdin);
+  assert.equal(result.stderr, '', result.stderr);
+  assert.equal(result.code, 0);
+  assert.ok(result.stdout.endsWith('\n') && result.stdout.indexOf('\n') === result.stdout.length - 1, 'exactly one JSON line');
+  return JSON.parse(result.stdout) as TraceJson;
+}
+
+type Rows = (number | null)[][];
+interface TraceJson {
+  config: Record<string, unknown>;
+  tokens: { text: string; id: number; start: number; end: number }[];
+  embeddings: Record<string, Rows>;
+  simple: Record<string, Rows>;
+  selfAttention: Record<string, Rows>;
+  causal: Record<string, Rows>;
+  multiHead: { heads: Record<string, Rows>[]; concat: Rows; output: Rows };
+  layerNorm: Record<string, Rows | number[]>;
+}
+
+/** The keys issue 4 lists, with each matrix's columns ('T' = one per token). */
+function expectedShapes(dim: number, attnDim: number, headDim: number) {
+  return {
+    embeddings: { token: dim, position: dim, input: dim },
+    simple: { scores: 'T', weights: 'T', context: dim },
+    selfAttention: { queries: attnDim, keys: attnDim, values: attnDim, scores: 'T', weights: 'T', context: attnDim },
+    causal: { maskedScores: 'T', weights: 'T', droppedWeights: 'T', context: attnDim },
+    head: { queries: headDim, keys: headDim, values: headDim, weights: 'T', droppedWeights: 'T', context: headDim },
+    multiHead: { concat: attnDim, output: attnDim },
+    layerNorm: { input: attnDim, output: attnDim },
+  } as const;
+}
+
+function assertMatrix(value: unknown, rows: number, cols: number, label: string, allowNull = false): void {
+  assert.ok(Array.isArray(value), `${label} is an array`);
+  assert.equal(value.length, rows, `${label}: ${rows} rows`);
+  for (const row of value as unknown[]) {
+    assert.ok(Array.isArray(row) && row.length === cols, `${label}: rows of ${cols}`);
+    for (const x of row as unknown[]) {
+      if (x === null && allowNull) continue;
+      assert.ok(typeof x === 'number' && Number.isFinite(x), `${label}: ${String(x)} is a finite number`);
+    }
+  }
+}
+
+function assertTraceShape(json: TraceJson, text: string | undefined, heads: number): void {
+  const T = json.tokens.length;
+  assert.ok(T > 0);
+  const { dim, attnDim, headDim } = json.config as { dim: number; attnDim: number; headDim: number };
+  for (const key of ['tokenizer', 'vocabSize', 'dim', 'attnDim', 'heads', 'headDim', 'dropout', 'seed', 'contextLength']) {
+    assert.ok(key in json.config, `config.${key}`);
+  }
+  assert.equal(json.config.heads, heads);
+  assert.equal(headDim * heads, attnDim);
+  for (const token of json.tokens) {
+    assert.deepEqual(Object.keys(token).sort(), ['end', 'id', 'start', 'text']);
+    if (text !== undefined) assert.equal(token.text, text.slice(token.start, token.end));
+  }
+  const shapes = expectedShapes(dim, attnDim, headDim);
+  const cols = (c: number | 'T') => (c === 'T' ? T : c);
+  for (const stage of ['embeddings', 'simple', 'selfAttention', 'causal'] as const) {
+    for (const [key, c] of Object.entries(shapes[stage])) {
+      assertMatrix(json[stage][key], T, cols(c), `${stage}.${key}`, stage === 'causal' && key === 'maskedScores');
+    }
+  }
+  assert.equal(json.multiHead.heads.length, heads);
+  json.multiHead.heads.forEach((head, h) => {
+    for (const [key, c] of Object.entries(shapes.head)) assertMatrix(head[key], T, cols(c), `multiHead.heads.${h}.${key}`);
+  });
+  for (const [key, c] of Object.entries(shapes.multiHead)) assertMatrix(json.multiHead[key as 'concat'], T, c, `multiHead.${key}`);
+  for (const [key, c] of Object.entries(shapes.layerNorm)) assertMatrix(json.layerNorm[key], T, c, `layerNorm.${key}`);
+  for (const key of ['mean', 'variance', 'outputMean', 'outputVariance']) {
+    const v = json.layerNorm[key] as unknown[];
+    assert.ok(Array.isArray(v) && v.length === T && v.every((x) => typeof x === 'number' && Number.isFinite(x)), `layerNorm.${key}`);
+  }
+  // maskedScores: null exactly above the diagonal; causal weights 0 there.
+  json.causal.maskedScores!.forEach((row, i) =>
+    row.forEach((x, j) => assert.equal(x === null, j > i, `maskedScores[${i}][${j}] = ${String(x)}`)),
+  );
+  json.causal.weights!.forEach((row, i) => row.forEach((x, j) => j > i && assert.equal(x, 0)));
+}
+
+const SAMPLE = 'Hello, do you like tea? In the sunlit terraces of the palace.';
+
+// ----------------------------------------------------------------------------- help and version
+
+test('--help, <cmd> --help, help <cmd> and --version print to stdout and exit 0', async () => {
+  const main = await run(['--help']);
+  assert.equal(main.code, 0);
+  assert.match(main.stdout, /Usage: llm101 <command>/);
+  assert.match(main.stdout, /analyze/);
+  assert.match(main.stdout, /tokenize/);
+  assert.equal((await run([])).stdout, main.stdout);
+
+  const analyzeHelp = await run(['analyze', '--help']);
+  assert.equal(analyzeHelp.code, 0);
+  for (const flag of ['--text', '--file', '--example', '--tokenizer', '--corpus', '--vocab-size', '--dim', '--attn-dim', '--heads', '--dropout', '--seed', '--context-length', '--qkv-bias', '--weights', '--save-weights', '--json']) {
+    assert.ok(analyzeHelp.stdout.includes(flag), `analyze --help lists ${flag}`);
+  }
+  assert.equal((await run(['help', 'analyze'])).stdout, analyzeHelp.stdout);
+  assert.match((await run(['tokenize', '-h'])).stdout, /Usage: llm101 tokenize/);
+
+  const version = await run(['--version']);
+  assert.equal(version.code, 0);
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(version.stdout, `${pkg.version}\n`);
+});
+
+// ----------------------------------------------------------------------------- analyze --json
+
+test('analyze --json prints one trace with every key and shape of issue 4, no NaN or Infinity', async () => {
+  const json = await runJson(['analyze', '--text', SAMPLE]);
+  assert.equal(json.tokens.length, 15);
+  assert.deepEqual(json.config, {
+    tokenizer: 'word',
+    vocabSize: json.config.vocabSize,
+    dim: 28,
+    attnDim: 28,
+    heads: 7,
+    headDim: 4,
+    dropout: 0.4,
+    seed: 123,
+    contextLength: 2048,
+  });
+  assertTraceShape(json, SAMPLE, 7);
+});
+
+test('analyze --json with other sizes, qkv bias, bpe and gpt2 tokenizers', async () => {
+  const json = await runJson(['analyze', '--text', SAMPLE, '--dim', '12', '--attn-dim', '10', '--heads', '5', '--qkv-bias', '--dropout', '0', '--context-length', '40']);
+  assert.equal(json.config.attnDim, 10);
+  assert.equal(json.config.headDim, 2);
+  assertTraceShape(json, SAMPLE, 5);
+  // dropout 0 keeps every weight
+  assert.deepEqual(json.causal.droppedWeights, json.causal.weights);
+
+  const bpe = await runJson(['analyze', '--text', 'Naïve café — 你好 🙂', '--tokenizer', 'bpe', '--vocab-size', '300', '--heads', '4']);
+  assert.equal(bpe.config.vocabSize, 300);
+  assertTraceShape(bpe, undefined, 4);
+
+  const gpt2 = await runJson(['analyze', '--text', 'Hello, world <|endoftext|> again', '--tokenizer', 'gpt2', '--dim', '8', '--heads', '2', '--context-length', '16']);
+  assert.equal(gpt2.config.vocabSize, 50257);
+  assert.ok(gpt2.tokens.some((t) => t.id === 50256));
+  assertTraceShape(gpt2, 'Hello, world <|endoftext|> again', 2);
+});
+
+test('T = 1 and T = contextLength both work', async () => {
+  assertTraceShape(await runJson(['analyze', '--text', 'tea']), 'tea', 7);
+  const full = await runJson(['analyze', '--text', 'one two three four', '--context-length', '4']);
+  assert.equal(full.tokens.length, 4);
+  assertTraceShape(full, 'one two three four', 7);
+});
+
+test('the same flags give byte-identical output; another seed gives other numbers', async () => {
+  const a = await run(['analyze', '--text', SAMPLE, '--json']);
+  const b = await run(['analyze', '--text', SAMPLE, '--json']);
+  const c = await run(['analyze', '--text', SAMPLE, '--json', '--seed', '7']);
+  assert.equal(a.stdout, b.stdout);
+  assert.notEqual(a.stdout, c.stdout);
+});
+
+test('--example journey reproduces the book chapter 3 tensors', async () => {
+  const json = await runJson(['analyze', '--example', 'journey']);
+  assert.deepEqual(
+    json.tokens.map((t) => t.text),
+    ['Your', 'journey', 'starts', 'with', 'one', 'step'],
+  );
+  assert.equal(json.config.dim, 3);
+  assert.equal(json.config.dropout, 0);
+  assertTraceShape(json, 'Your journey starts with one step', 2);
+  // Book section 3.6.2: context_vecs[0][0] of MultiHeadAttention(3, 2, 6, 0.0, num_heads=2).
+  assertClose(json.multiHead.output[0] as number[], [0.319, 0.4858], { atol: 5e-5, label: 'multi-head output row 0' });
+  // Book section 3.5.2: dropout(0.5) of the causal weights after torch.manual_seed(123) is
+  // exactly 0 or twice the weight.
+  const dropped = await runJson(['analyze', '--example', 'journey', '--dropout', '0.5', '--seed', '123']);
+  dropped.causal.droppedWeights!.forEach((row, i) =>
+    row.forEach((x, j) => {
+      const w = dropped.causal.weights![i]![j] as number;
+      assert.ok(x === 0 || Math.abs((x as number) - 2 * w) < 1e-6, `droppedWeights[${i}][${j}]`);
+    }),
+  );
+});
+
+test('analyze without --json prints a readable summary', async () => {
+  const { code, stdout, stderr } = await run(['analyze', '--text', SAMPLE]);
+  assert.equal(code, 0);
+  assert.equal(stderr, '');
+  assert.match(stdout, /word tokenizer \(vocabulary \d+\) · dim 28 · attnDim 28 · 7 heads × 4 · dropout 0\.4 · seed 123/);
+  assert.match(stdout, /Tokens \(15\)/);
+  assert.match(stdout, /"sunlit" +\[31, 37\) +"<\|unk\|>"/);
+  assert.match(stdout, /self-attention +queries, keys, values \(15, 28\) · weights \(15, 15\)/);
+  assert.match(stdout, /multi-head +7 heads × context \(15, 4\)/);
+  assert.match(stdout, /"Hello" +→ +"Hello" +1\.0000/);
+  assert.match(stdout, /variance +\d\.\d{4} →  (0\.99\d\d|1\.0000)/);
+  assert.doesNotMatch(stdout, /NaN|Infinity/);
+});
+
+test('input from --file and from standard input (-)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
+  try {
+    const file = path.join(dir, 'in.txt');
+    fs.writeFileSync(file, SAMPLE);
+    const fromText = await run(['analyze', '--text', SAMPLE, '--json']);
+    assert.equal((await run(['analyze', '--file', file, '--json'])).stdout, fromText.stdout);
+    assert.equal((await run(['analyze', '-', '--json'], SAMPLE)).stdout, fromText.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ----------------------------------------------------------------------------- tokenize
+
+test('tokenize --json lists id, text, start and end; without --json a readable table', async () => {
+  const text = 'Hello, do you like tea? <|endoftext|> In the sunlit terraces of the palace.';
+  const result = await run(['tokenize', '--text', text, '--json']);
+  assert.equal(result.code, 0);
+  const json = JSON.parse(result.stdout) as { tokenizer: string; vocabSize: number; tokens: TraceJson['tokens'] };
+  assert.equal(json.tokenizer, 'word');
+  assert.equal(json.tokens.length, 16);
+  for (const t of json.tokens) assert.equal(t.text, text.slice(t.start, t.end));
+
+  const gpt2 = JSON.parse((await run(['tokenize', '--text', 'Akwirw ier', '--tokenizer', 'gpt2', '--json'])).stdout) as typeof json;
+  assert.deepEqual(gpt2.tokens.map((t) => t.id), [33901, 86, 343, 86, 220, 959]);
+
+  const listing = await run(['tokenize', '--text', 'tea, please']);
+  assert.equal(listing.code, 0);
+  assert.match(listing.stdout, /^3 tokens · word tokenizer/);
+  assert.match(listing.stdout, /"please" +\[5, 11\)/);
+});
+
+test('tokenize trains bpe on a given corpus', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
+  try {
+    const corpus = path.join(dir, 'corpus.txt');
+    fs.writeFileSync(corpus, 'aaabdaaabac');
+    const json = JSON.parse((await run(['tokenize', '--text', 'aaabdaaabac', '--tokenizer', 'bpe', '--corpus', corpus, '--vocab-size', '259', '--json'])).stdout) as {
+      tokens: { id: number }[];
+    };
+    assert.deepEqual(json.tokens.map((t) => t.id), [258, 100, 258, 97, 99]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ----------------------------------------------------------------------------- weights files
+
+test('--save-weights then --weights reproduces the same trace', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
+  try {
+    const file = path.join(dir, 'w.safetensors');
+    const seeded = await run(['analyze', '--text', SAMPLE, '--dim', '8', '--heads', '2', '--qkv-bias', '--save-weights', file, '--json']);
+    assert.equal(seeded.code, 0, seeded.stderr);
+    const tensors = readSafetensors(fs.readFileSync(file)).tensors;
+    assert.deepEqual(tensors.get('tok_emb.weight')?.shape, [JSON.parse(seeded.stdout).config.vocabSize, 8]);
+    assert.ok(tensors.has('mha.W_value.bias'));
+    // Sizes and the qkv bias come from the file.
+    const loaded = await run(['analyze', '--text', SAMPLE, '--weights', file, '--heads', '2', '--json']);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.equal(loaded.stdout, seeded.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('weights written by PyTorch give PyTorch\'s numbers through the CLI', async (t) => {
+  if (!fs.existsSync(path.join(FIXTURES, 'default', 'weights.safetensors'))) {
+    t.skip('no PyTorch fixtures');
+    return;
+  }
+  const fixture = loadCase('default');
+  const { vocabSize, heads, dropout, seed } = fixture.config;
+  // A corpus whose word vocabulary is w00 … w(V-3) then <|endoftext|>, <|unk|>: id i is word i.
+  const words = Array.from({ length: vocabSize - 2 }, (_, i) => `w${String(i).padStart(2, '0')}`);
+  const text = fixture.ids.map((id) => (id < vocabSize - 2 ? words[id] : id === vocabSize - 2 ? '<|endoftext|>' : 'unknownword')).join(' ');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
+  try {
+    const corpus = path.join(dir, 'corpus.txt');
+    fs.writeFileSync(corpus, words.join(' '));
+    const json = await runJson([
+      'analyze', '--text', text, '--corpus', corpus,
+      '--weights', path.join(FIXTURES, 'default', 'weights.safetensors'),
+      '--heads', String(heads), '--dropout', String(dropout), '--seed', String(seed),
+    ]);
+    assert.deepEqual(json.tokens.map((t) => t.id), fixture.ids);
+    for (const name of ['embeddings.input', 'selfAttention.weights', 'causal.droppedWeights', 'multiHead.output', 'layerNorm.output']) {
+      const [stage, key] = name.split('.') as [keyof TraceJson, string];
+      const expected = fixture.reference.get(name);
+      assert.ok(expected, name);
+      assertClose((json[stage] as Record<string, Rows>)[key] as number[][], expected, { atol: 1e-5, label: name });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ----------------------------------------------------------------------------- errors
+
+/** Runs and checks: exit 2, nothing on stdout, exactly one line on stderr matching `pattern`. */
+async function expectUsageError(args: string[], pattern: RegExp, stdin?: string): Promise<string> {
+  const { code, stdout, stderr } = await run(args, stdin);
+  assert.equal(code, 2, `${args.join(' ')} → exit ${code}: ${stderr}`);
+  assert.equal(stdout, '');
+  assert.match(stderr, /^llm101: [^\n]+\n$/, `one line: ${JSON.stringify(stderr)}`);
+  assert.doesNotMatch(stderr, /\bat .*:\d+:\d+/, 'no stack trace');
+  assert.match(stderr, pattern);
+  return stderr;
+}
+
+test('command-line mistakes: unknown flag, command, value and stray arguments', async () => {
+  await expectUsageError(['analyze', '--text', 'hi', '--frobnicate'], /unknown option --frobnicate for llm101 analyze \(run "llm101 analyze --help" for the options\)/);
+  await expectUsageError(['analyze', '--text', 'hi', '--atn-dim', '4'], /unknown option --atn-dim .*did you mean --attn-dim\?/);
+  await expectUsageError(['tokenize', '--text', 'hi', '--heads', '2'], /unknown option --heads for llm101 tokenize/);
+  await expectUsageError(['analyse', '--text', 'hi'], /unknown command "analyse"; did you mean analyze\?/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dim'], /--dim needs a value, e.g\. --dim 28/);
+  await expectUsageError(['analyze', '--text', 'hi', '--json=yes'], /--json is a switch and takes no value/);
+  await expectUsageError(['analyze', '--text', 'hi', 'there'], /unexpected argument "there" .* --text "\.\.\." \(quote it\)/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dim', 'big'], /--dim takes a whole number, got "big"/);
+  await expectUsageError(['analyze', '--text', 'hi', '--text', 'again'], /--text is given twice; give it once/);
+  await expectUsageError(['analyze', '--tokenizer', 'bert', '--text', 'hi'], /unknown tokenizer "bert"; use --tokenizer word \| bpe \| gpt2/);
+  await expectUsageError(['analyze', '--text', 'hi', '--vocab-size', '300'], /--vocab-size sets the size of the bpe vocabulary; .* drop --vocab-size or add --tokenizer bpe/);
+  await expectUsageError(['analyze', '--example', 'journey', '--text', 'hi'], /--example journey brings its own input and weights; drop --text/);
+  await expectUsageError(['analyze', '--example', 'odyssey'], /unknown example "odyssey"; use --example journey/);
+});
+
+test('input problems: none, two, empty, no tokens, too many tokens, unreadable file', async () => {
+  await expectUsageError(['analyze'], /no input; give --text "\.\.\.", --file PATH or - \(standard input\)/);
+  await expectUsageError(['analyze', '--text', 'a', '-'], /give only one input, not --text and -/, 'b');
+  await expectUsageError(['analyze', '--text', ''], /the text is empty; give some words/);
+  await expectUsageError(['tokenize', '-'], /the text is empty/, '');
+  await expectUsageError(['analyze', '--text', '  \n\t '], /the word tokenizer finds no tokens in .*; give some words with --text/);
+  await expectUsageError(['analyze', '--text', 'one two three four five', '--context-length', '4'], /5 tokens but the context length is 4; .*--context-length/);
+  await expectUsageError(['analyze', '--file', '/no/such/input.txt'], /cannot read --file \/no\/such\/input\.txt: no such file/);
+  await expectUsageError(['analyze', '--text', 'hi', '--corpus', '/no/such/corpus'], /corpus path \/no\/such\/corpus does not exist/);
+});
+
+test('model settings: heads not dividing attnDim, dropout outside [0, 1), non-positive sizes', async () => {
+  await expectUsageError(['analyze', '--text', 'hi', '--heads', '5'], /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+  await expectUsageError(['analyze', '--text', 'hi', '--attn-dim', '9'], /heads \(7\) must divide attnDim \(9\); valid head counts: 1, 3, 9/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dropout', '1'], /dropout must be at least 0 and below 1 \(e\.g\. 0\.4\), got 1/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dropout', '-0.1'], /dropout must be at least 0 and below 1 .*got -0\.1/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dropout', 'half'], /--dropout takes a number, got "half"/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dim', '0'], /dim must be a positive whole number, got 0/);
+  await expectUsageError(['analyze', '--text', 'hi', '--seed', '-3'], /seed must be a whole number >= 0, got -3/);
+});
+
+test('weights file problems: unreadable, malformed, missing tensor, wrong shape, disagreement', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
+  try {
+    const good = path.join(dir, 'good.safetensors');
+    assert.equal((await run(['analyze', '--text', SAMPLE, '--dim', '8', '--heads', '2', '--save-weights', good, '--json'])).code, 0);
+    const tensors = readSafetensors(fs.readFileSync(good)).tensors;
+    const variant = (name: string, edit: (t: typeof tensors) => void): string => {
+      const copy = new Map(tensors);
+      edit(copy);
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, writeSafetensors(copy));
+      return file;
+    };
+    const analyzeWith = (file: string, ...extra: string[]) => ['analyze', '--text', SAMPLE, '--weights', file, '--heads', '2', ...extra];
+
+    await expectUsageError(analyzeWith(path.join(dir, 'absent.safetensors')), /cannot read weights file .*absent\.safetensors: no such file/);
+    await expectUsageError(analyzeWith(dir), /is not a regular file; give the path of a \.safetensors file/);
+    const garbage = path.join(dir, 'garbage.safetensors');
+    fs.writeFileSync(garbage, 'not weights');
+    await expectUsageError(analyzeWith(garbage), /weights file .*garbage\.safetensors: not a safetensors file/);
+    const truncated = path.join(dir, 'truncated.safetensors');
+    fs.writeFileSync(truncated, fs.readFileSync(good).subarray(0, 200));
+    await expectUsageError(analyzeWith(truncated), /truncated\.safetensors: truncated safetensors file|run past the end/);
+
+    await expectUsageError(analyzeWith(variant('missing.safetensors', (t) => t.delete('mha.out_proj.bias'))), /missing\.safetensors: missing tensor mha\.out_proj\.bias/);
+    await expectUsageError(
+      analyzeWith(variant('shape.safetensors', (t) => t.set('mha.W_key.weight', { shape: [8, 9], data: new Float32Array(72) }))),
+      /mha\.W_key\.weight has shape \[8, 9\], expected \[attnDim=8, dim=8\]/,
+    );
+    await expectUsageError(analyzeWith(good, '--dim', '16'), /dim is 8 in the file \(columns of tok_emb\.weight\) but --dim gives 16; drop --dim or make it 8/);
+    await expectUsageError(analyzeWith(good, '--attn-dim', '4'), /attnDim is 8 in the file .* but --attn-dim gives 4/);
+    await expectUsageError(analyzeWith(good, '--context-length', '64'), /contextLength is 2048 in the file \(rows of pos_emb\.weight\) but --context-length gives 64/);
+    await expectUsageError(analyzeWith(good, '--qkv-bias'), /the file has no query\/key\/value biases .* --qkv-bias asks for them/);
+    await expectUsageError(analyzeWith(good, '--tokenizer', 'gpt2'), /vocabSize is \d+ in the file \(rows of tok_emb\.weight\) but the gpt2 tokenizer's vocabulary gives 50257; use the tokenizer and corpus the weights were made with/);
+    await expectUsageError(['analyze', '--text', SAMPLE, '--weights', good], /the default 7 heads do not divide attnDim 8 of weights file .*; give --heads 1 \| 2 \| 4 \| 8/);
+    await expectUsageError(['analyze', '--text', SAMPLE, '--save-weights', path.join(dir, 'no', 'such', 'w.safetensors')], /its folder does not exist; create it first/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an internal error exits 1 with one line', async () => {
+  let stderr = '';
+  const code = await runCli(['analyze', '--text', 'hi'], {
+    stdout: {
+      write: () => {
+        throw new TypeError('stdout exploded');
+      },
+    },
+    stderr: { write: (text: string) => (stderr += text) },
+  });
+  assert.equal(code, 1);
+  assert.equal(stderr, 'llm101: internal error in analyze: stdout exploded (please report this)\n');
+});
+
+// ----------------------------------------------------------------------------- the built binary
+
+test('the built binary dist/cli.js runs analyze --json and reports errors with exit 2', () => {
+  const build = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(build.status, 0, `node esbuild.mjs failed: ${build.stderr}`);
+  const cli = path.join(ROOT, 'dist', 'cli.js');
+  assert.ok(fs.readFileSync(cli, 'utf8').startsWith('#!/usr/bin/env node'), 'shebang');
+
+  const ok = spawnSync(process.execPath, [cli, 'analyze', '--text', 'Your journey starts with one step', '--json'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    cwd: os.tmpdir(), // the bundled corpus is found relative to the binary, not the current folder
+  });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stderr, '');
+  const json = JSON.parse(ok.stdout) as TraceJson;
+  assertTraceShape(json, 'Your journey starts with one step', 7);
+
+  const bad = spawnSync(process.execPath, [cli, 'analyze', '--text', 'hi', '--heads', '5'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stdout, '');
+  assert.equal(bad.stderr, 'llm101: heads (5) must divide attnDim (28); valid head counts: 1, 2, 4, 7, 14, 28\n');
+
+  const piped = spawnSync(process.execPath, [cli, 'analyze', '-', '--dropout', '0', '--json'], {
+    input: 'Your journey starts with one step',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal((JSON.parse(piped.stdout) as TraceJson).tokens.length, 6);
+});
