@@ -136,6 +136,18 @@ class PositionHeap {
     return this.items[0] ?? 0;
   }
 
+  /** Empties the heap, returning its positions in ascending order (one sort beats n pops). */
+  takeAllSorted(): Int32Array {
+    const positions = this.items.subarray(0, this.size);
+    this.items = new Int32Array(4);
+    this.size = 0;
+    // Positions usually arrive in ascending order, and then the heap's array is already sorted.
+    for (let i = 1; i < positions.length; i++) {
+      if ((positions[i - 1] ?? 0) > (positions[i] ?? 0)) return positions.sort();
+    }
+    return positions;
+  }
+
   pop(): void {
     const last = --this.size;
     const position = this.items[last] ?? 0;
@@ -170,7 +182,8 @@ const POSITION_RANGE = 2 ** 26;
  *    a merge keeps the left node and unlinks the right one, so nodes stay in text order);
  *  - per pair, its exact count and a min-heap of the positions where it was created; an entry
  *    goes stale when a neighbouring merge destroys that occurrence and is skipped when met
- *    (a destroyed occurrence never comes back: a position's token ids only grow);
+ *    (a destroyed occurrence never comes back: the pair at a position only ever changes to a
+ *    pair made later, since merges only create pairs holding the newest token);
  *  - a max-heap over (count, earliest position) with one fresh entry per changed pair per step.
  * A merge then costs time in proportion to the occurrences it touches: O(N log N) in total.
  */
@@ -197,15 +210,16 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
     next[i] = i + 1 < n ? i + 1 : -1;
     prev[i] = i - 1;
   }
+  // (N) id of the pair (node i, next node), -1 if node i is unlinked or last. An entry of a
+  // pair's position heap is current exactly when pairAt[position] is still that pair.
+  const pairAt = new Int32Array(n).fill(-1);
 
-  const pairIdOf = new Map<number, number>();
   const pairLeft: number[] = [];
   const pairRight: number[] = [];
   const pairCount: number[] = [];
   const occurrences: PositionHeap[] = [];
   const newPair = (left: number, right: number, capacity: number): number => {
     const id = pairLeft.length;
-    pairIdOf.set(pairKey(left, right), id);
     pairLeft.push(left);
     pairRight.push(right);
     pairCount.push(0);
@@ -221,7 +235,7 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
     const key = ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
     bytePairCount[key] = (bytePairCount[key] ?? 0) + 1;
   }
-  const bytePairId = new Int32Array(65_536).fill(-1);
+  const bytePairId = new Int32Array(65_536).fill(-1); // (256 * 256)
   for (let key = 0; key < 65_536; key++) {
     const count = bytePairCount[key] ?? 0;
     if (count === 0) continue;
@@ -231,18 +245,15 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
   }
   for (let i = 0; i + 1 < n; i++) {
     const id = bytePairId[((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)] ?? -1;
+    pairAt[i] = id;
     occurrences[id]?.push(i);
   }
 
-  const isLive = (id: number, position: number): boolean => {
-    const right = next[position] ?? -1;
-    return right >= 0 && symbol[position] === pairLeft[id] && symbol[right] === pairRight[id];
-  };
-  /** The pair's first live position, dropping stale entries on the way; -1 if none. */
+  /** The pair's first current position, dropping stale entries on the way; -1 if none. */
   const firstPosition = (id: number): number => {
     const heap = occurrences[id];
     if (heap === undefined) return -1;
-    while (heap.size > 0 && !isLive(id, heap.top)) heap.pop();
+    while (heap.size > 0 && pairAt[heap.top] !== id) heap.pop();
     return heap.size > 0 ? heap.top : -1;
   };
   // Higher count first; for equal counts the earlier first position first.
@@ -265,18 +276,37 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
       changed.push(id);
     }
   };
-  const addOccurrence = (left: number, right: number, position: number): void => {
-    const id = pairIdOf.get(pairKey(left, right)) ?? newPair(left, right, 4);
+  const addOccurrence = (id: number, position: number): void => {
+    pairAt[position] = id;
     pairCount[id] = (pairCount[id] ?? 0) + 1;
     occurrences[id]?.push(position);
     markChanged(id);
   };
-  const removeOccurrence = (left: number, right: number): void => {
+  const removeOccurrence = (id: number): void => {
     // Its position stays in the pair's heap and is recognised as stale later.
-    const id = pairIdOf.get(pairKey(left, right));
-    if (id === undefined) return; // cannot happen: every live pair has an id
     pairCount[id] = (pairCount[id] ?? 0) - 1;
     markChanged(id);
+  };
+
+  // Every pair a step creates contains the step's new token, so it is a new pair: it is found by
+  // its other token, in tables stamped with the new token's id (no reset between steps).
+  const pairWithOnRight = new Int32Array(vocabSize); // (vocab) id of (merged, y) by y
+  const stampOnRight = new Int32Array(vocabSize).fill(-1);
+  const pairWithOnLeft = new Int32Array(vocabSize); // (vocab) id of (x, merged) by x
+  const stampOnLeft = new Int32Array(vocabSize).fill(-1);
+  const pairWithMerged = (left: number, right: number, merged: number): number => {
+    if (left === merged) {
+      if (stampOnRight[right] !== merged) {
+        stampOnRight[right] = merged;
+        pairWithOnRight[right] = newPair(left, right, 4);
+      }
+      return pairWithOnRight[right] ?? -1;
+    }
+    if (stampOnLeft[left] !== merged) {
+      stampOnLeft[left] = merged;
+      pairWithOnLeft[left] = newPair(left, right, 4);
+    }
+    return pairWithOnLeft[left] ?? -1;
   };
 
   let reportedPercent = 0;
@@ -299,23 +329,24 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
     const left = pairLeft[chosen] ?? 0;
     const right = pairRight[chosen] ?? 0;
     const merged = BPE_MIN_VOCAB + merges.length;
-    const heap = occurrences[chosen];
-    while (heap !== undefined && heap.size > 0) {
-      const at = heap.top; // ascending: the merges happen left to right
-      heap.pop();
-      if (!isLive(chosen, at)) continue; // stale, or overlapped by the merge just before ("aaa")
+    // Ascending, so the merges happen left to right. The chosen pair gets no new occurrences
+    // (new pairs all hold the new token), so its heap can be emptied up front.
+    for (const at of occurrences[chosen]?.takeAllSorted() ?? []) {
+      if (pairAt[at] !== chosen) continue; // stale, or overlapped by the merge just before ("aaa")
       const gone = next[at] ?? -1; // the right half, about to be unlinked
       const after = next[gone] ?? -1;
       const before = prev[at] ?? -1;
-      if (before >= 0) removeOccurrence(symbol[before] ?? 0, left);
-      if (after >= 0) removeOccurrence(right, symbol[after] ?? 0);
+      if (before >= 0) removeOccurrence(pairAt[before] ?? -1);
+      if (after >= 0) removeOccurrence(pairAt[gone] ?? -1);
       pairCount[chosen] = (pairCount[chosen] ?? 0) - 1;
       symbol[at] = merged;
       next[at] = after;
       if (after >= 0) prev[after] = at;
       next[gone] = -2;
-      if (before >= 0) addOccurrence(symbol[before] ?? 0, merged, before);
-      if (after >= 0) addOccurrence(merged, symbol[after] ?? 0, at);
+      pairAt[gone] = -1;
+      pairAt[at] = -1;
+      if (before >= 0) addOccurrence(pairWithMerged(symbol[before] ?? 0, merged, merged), before);
+      if (after >= 0) addOccurrence(pairWithMerged(merged, symbol[after] ?? 0, merged), at);
     }
     merges.push([left, right]);
 
