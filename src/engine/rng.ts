@@ -69,12 +69,7 @@ export class TorchGenerator {
   /** The next raw 32-bit draw, tempered, as an unsigned integer. */
   nextUint32(): number {
     if (this.index >= N) this.twist();
-    let y = this.state[this.index++]!;
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
+    return temper(this.state[this.index++]!);
   }
 
   /** One float32 uniform in [0, 1): 24 random bits. */
@@ -138,10 +133,40 @@ export class TorchGenerator {
    */
   dropoutMask(keep: Uint8Array, p: number): Uint8Array {
     if (p === 0) return keep.fill(1);
-    const keepBelow = 1 - p;
-    for (let i = 0; i < keep.length; i++) keep[i] = this.uniform64() < keepBelow ? 1 : 0;
+    // uniform64() < 1 − p, inlined over each block of state words because a (T, T) mask takes
+    // millions of draws; both sides are scaled by 2^53, which is exact.
+    const keepBelow = (1 - p) * TWO_POW_53;
+    const state = this.state;
+    const count = keep.length;
+    let i = 0;
+    while (i < count) {
+      if (this.index >= N - 1) {
+        // fewer than two words left in this block: draw across the twist the plain way
+        keep[i++] = this.uniform64() < 1 - p ? 1 : 0;
+        continue;
+      }
+      let index = this.index;
+      const pairs = Math.min((N - index) >> 1, count - i);
+      for (let k = 0; k < pairs; k++) {
+        const hi = temper(state[index]!);
+        const lo = temper(state[index + 1]!);
+        index += 2;
+        keep[i++] = (hi & 0x1fffff) * TWO_POW_32 + lo < keepBelow ? 1 : 0;
+      }
+      this.index = index;
+    }
     return keep;
   }
+}
+
+/** MT19937's output tempering of one state word, as an unsigned 32-bit integer. */
+function temper(word: number): number {
+  let y = word;
+  y ^= y >>> 11;
+  y ^= (y << 7) & 0x9d2c5680;
+  y ^= (y << 15) & 0xefc60000;
+  y ^= y >>> 18;
+  return y >>> 0;
 }
 
 /**

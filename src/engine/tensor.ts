@@ -87,9 +87,12 @@ function dot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, l
 }
 
 /**
- * out[i][j] = a[i] · b[j] for rows of a (n, k) and rows of b (m, k), i.e. a·bᵀ, into out (n, m).
- * `lowerOnly` computes only j <= i (the rest is left as it is); `symmetric` (a is b) computes
- * j <= i and mirrors, which is exact because both halves sum the same products in the same order.
+ * out[i][j] = Σ_t a[i][t] · b[j][t] for a (n, k) and b (m, k), i.e. a·bᵀ, into out (n, m).
+ * - lowerOutput: only j <= i is computed (the rest of out is left as it is);
+ * - lowerInput: a is lower-triangular, so t runs only to min(i, k − 1);
+ * - symmetric (a is b): j <= i is computed and mirrored, exact because both halves would sum the
+ *   same products in the same order.
+ * Four outputs are computed together so each a[i][t] is loaded once for four products.
  */
 function matmulTransposedKernel(
   out: Float32Array,
@@ -98,16 +101,40 @@ function matmulTransposedKernel(
   n: number,
   m: number,
   k: number,
-  lowerOnly: boolean,
+  lowerOutput: boolean,
+  lowerInput: boolean,
   symmetric: boolean,
 ): void {
   for (let i = 0; i < n; i++) {
-    const jEnd = lowerOnly || symmetric ? Math.min(i + 1, m) : m;
+    const jEnd = lowerOutput || symmetric ? Math.min(i + 1, m) : m;
+    const tEnd = lowerInput ? Math.min(i + 1, k) : k;
+    const aRow = i * k;
     const outRow = i * m;
-    for (let j = 0; j < jEnd; j++) {
-      const value = dot(a, i * k, b, j * k, k);
-      out[outRow + j] = value;
-      if (symmetric) out[j * m + i] = value;
+    let j = 0;
+    for (; j + 3 < jEnd; j += 4) {
+      const b0 = j * k;
+      const b1 = b0 + k;
+      const b2 = b1 + k;
+      const b3 = b2 + k;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let t = 0; t < tEnd; t++) {
+        const av = a[aRow + t]!;
+        s0 += av * b[b0 + t]!;
+        s1 += av * b[b1 + t]!;
+        s2 += av * b[b2 + t]!;
+        s3 += av * b[b3 + t]!;
+      }
+      out[outRow + j] = s0;
+      out[outRow + j + 1] = s1;
+      out[outRow + j + 2] = s2;
+      out[outRow + j + 3] = s3;
+    }
+    for (; j < jEnd; j++) out[outRow + j] = dot(a, aRow, b, j * k, tEnd);
+    if (symmetric) {
+      for (let jj = 0; jj < i; jj++) out[jj * m + i] = out[outRow + jj]!;
     }
   }
 }
@@ -121,8 +148,9 @@ export function matmulTransposed(a: Matrix, b: Matrix, options: { causal?: boole
     throw new RangeError(`matmulTransposed: (${a.rows}, ${a.cols})·(${b.rows}, ${b.cols})ᵀ do not fit`);
   }
   const out = createMatrix(a.rows, b.rows);
-  const symmetric = a === b && !options.causal;
-  matmulTransposedKernel(out.data, a.data, b.data, a.rows, b.rows, a.cols, options.causal ?? false, symmetric);
+  const causal = options.causal ?? false;
+  const symmetric = a === b && !causal;
+  matmulTransposedKernel(out.data, a.data, b.data, a.rows, b.rows, a.cols, causal, false, symmetric);
   return out;
 }
 
@@ -134,17 +162,9 @@ export function matmul(a: Matrix, b: Matrix, options: { causal?: boolean } = {})
   if (a.cols !== b.rows) {
     throw new RangeError(`matmul: (${a.rows}, ${a.cols})·(${b.rows}, ${b.cols}) do not fit`);
   }
-  const n = a.rows;
-  const k = a.cols;
-  const m = b.cols;
-  const bT = transpose(b).data; // (m, k): each output element becomes one contiguous dot product
-  const out = createMatrix(n, m);
-  const x = a.data;
-  const y = out.data;
-  for (let i = 0; i < n; i++) {
-    const length = options.causal ? Math.min(i + 1, k) : k;
-    for (let j = 0; j < m; j++) y[i * m + j] = dot(x, i * k, bT, j * k, length);
-  }
+  const out = createMatrix(a.rows, b.cols);
+  // b transposed once (m, k): every output element becomes a contiguous dot product.
+  matmulTransposedKernel(out.data, a.data, transpose(b).data, a.rows, b.cols, a.cols, false, options.causal ?? false, false);
   return out;
 }
 
@@ -179,13 +199,48 @@ export function causalMask_(scores: Matrix): Matrix {
   return scores;
 }
 
+// exp for softmax. V8's Math.exp is a call into C++ that cannot be inlined; at T = 2048 the trace
+// takes ~24 million exponentials, so this inlinable version matters. Cody-Waite reduction
+// x = k·ln2 + r with |r| <= ln2/2, a degree-12 Taylor polynomial for e^r (truncation error below
+// 1e-15 relative), then a table lookup for 2^k. Tested against Math.exp in engine-tensor.test.ts.
+const LN2_HI = 0.6931471803691238; // ln 2 split so that k·LN2_HI is exact for |k| < 2^11
+const LN2_LO = 1.9082149292705877e-10;
+const MIN_EXPONENT = -1080;
+const POWERS_OF_TWO = Float64Array.from({ length: -MIN_EXPONENT + 1 }, (_, i) => 2 ** (i + MIN_EXPONENT));
+
+/** e^x for x <= 0 (softmax arguments after subtracting the row maximum); 0 below −745. */
+export function expNonPositive(x: number): number {
+  if (x < -745) return 0;
+  const k = Math.round(x * Math.LOG2E);
+  const r = x - k * LN2_HI - k * LN2_LO;
+  const p =
+    1 +
+    r *
+      (1 +
+        r *
+          (1 / 2 +
+            r *
+              (1 / 6 +
+                r *
+                  (1 / 24 +
+                    r *
+                      (1 / 120 +
+                        r *
+                          (1 / 720 +
+                            r *
+                              (1 / 5040 +
+                                r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r / 479001600)))))))))));
+  return p * POWERS_OF_TWO[k - MIN_EXPONENT]!;
+}
+
 /**
  * Row-wise softmax of scores / divisor: w[i][j] = exp(s[i][j]/d − max_i) / Σ_j exp(s[i][j]/d − max_i).
  * Subtracting the row maximum keeps exp from overflowing; -Infinity gives exactly 0, and a row
  * that is all -Infinity gives all 0. The divisor is rounded to float32 first and each scaled score
  * is rounded to float32, as PyTorch does when it divides a float32 tensor by a Python float.
+ * With `causal`, entries above the diagonal are taken as masked (0) without being read.
  */
-export function softmaxRows(scores: Matrix, divisor = 1): Matrix {
+export function softmaxRows(scores: Matrix, divisor = 1, options: { causal?: boolean } = {}): Matrix {
   const { rows, cols } = scores;
   const out = createMatrix(rows, cols);
   const d = Math.fround(divisor);
@@ -194,21 +249,23 @@ export function softmaxRows(scores: Matrix, divisor = 1): Matrix {
   const exps = new Float64Array(cols);
   for (let i = 0; i < rows; i++) {
     const row = i * cols;
+    const end = options.causal ? Math.min(i + 1, cols) : cols;
     let max = -Infinity;
-    for (let j = 0; j < cols; j++) {
+    for (let j = 0; j < end; j++) {
       const scaled = Math.fround(s[row + j]! / d);
       exps[j] = scaled;
       if (scaled > max) max = scaled;
     }
     if (max === -Infinity) continue; // fully masked row: leave zeros
     let sum = 0;
-    for (let j = 0; j < cols; j++) {
+    for (let j = 0; j < end; j++) {
       const scaled = exps[j]!;
-      const e = scaled === -Infinity ? 0 : Math.exp(scaled - max);
+      const e = scaled === -Infinity ? 0 : expNonPositive(scaled - max);
       exps[j] = e;
       sum += e;
     }
-    for (let j = 0; j < cols; j++) w[row + j] = exps[j]! / sum;
+    const inverse = 1 / sum;
+    for (let j = 0; j < end; j++) w[row + j] = exps[j]! * inverse;
   }
   return out;
 }

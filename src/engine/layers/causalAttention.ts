@@ -14,11 +14,13 @@ import type { HeadTrace, Matrix } from '../types';
 export interface DropoutSource {
   readonly p: number;
   readonly generator: TorchGenerator;
+  /** Scratch for the keep-mask, reused by every matrix of a trace (a (T, T) mask is large). */
+  keep?: Uint8Array;
 }
 
 export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, dropout: DropoutSource): HeadTrace {
   const attnScores = causalMask_(matmulTransposed(queries, keys, { causal: true })); // (T, T)
-  const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols)); // (T, T), 0 above the diagonal
+  const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols), { causal: true }); // (T, T), 0 above the diagonal
   const droppedWeights = dropoutWeights(attnWeights, dropout); // (T, T)
   const contextVecs = matmul(droppedWeights, values, { causal: true }); // (T, T)·(T, d) -> (T, d)
   return { queries, keys, values, scores: attnScores, weights: attnWeights, droppedWeights, context: contextVecs };
@@ -30,6 +32,8 @@ export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, d
  */
 export function dropoutWeights(attnWeights: Matrix, dropout: DropoutSource): Matrix {
   if (dropout.p === 0) return copyMatrix(attnWeights);
-  const keep = dropout.generator.dropoutMask(new Uint8Array(attnWeights.data.length), dropout.p);
+  const size = attnWeights.data.length;
+  if (dropout.keep?.length !== size) dropout.keep = new Uint8Array(size);
+  const keep = dropout.generator.dropoutMask(dropout.keep, dropout.p);
   return applyDropout(attnWeights, keep, dropout.p);
 }
