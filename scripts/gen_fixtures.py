@@ -204,7 +204,7 @@ def flatten(out):
 
 def engine_weights(model):
     """The model's parameters under the engine's safetensors names."""
-    return {name: p for name, p in model.state_dict().items()}
+    return dict(model.state_dict())
 
 
 # --------------------------------------------------------------------------- stage fixtures
