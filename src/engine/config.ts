@@ -66,6 +66,39 @@ export function validateConfig(config: EngineConfig): void {
   if (typeof config.qkvBias !== 'boolean') {
     throw new EngineError(`qkvBias must be true or false, got ${String(config.qkvBias)}`);
   }
+  const { vocabSize, dim, attnDim, contextLength } = config;
+  const weightCount = (vocabSize + contextLength) * dim + 6 * attnDim * (dim + 1) + attnDim * (attnDim + 3);
+  if (weightCount > MAX_WEIGHTS) {
+    throw new EngineError(
+      `the model would have ${weightCount.toLocaleString('en-US')} weights, above the ${MAX_WEIGHTS.toLocaleString('en-US')} ` +
+        `this playground allows; lower dim, attnDim, contextLength or the vocabulary size`,
+    );
+  }
+}
+
+/** At most this many float32 weights (1 GiB). */
+export const MAX_WEIGHTS = 2 ** 28;
+/** At most this many bytes of (T, T) matrices in one trace. */
+export const MAX_TRACE_BYTES = 2 ** 31;
+
+/**
+ * Bytes of the (T, T) matrices a trace keeps: simple scores and weights, self-attention scores
+ * and weights, causal masked scores, weights and dropped weights, and per head scores, weights
+ * and dropped weights (float32), plus one byte per entry for the dropout mask.
+ */
+export function traceMatrixBytes(tokenCount: number, heads: number): number {
+  return ((7 + 3 * heads) * 4 + 1) * tokenCount * tokenCount;
+}
+
+/** Refuses a trace too large for memory, saying how many tokens would fit. */
+export function checkTraceSize(tokenCount: number, heads: number): void {
+  const bytes = traceMatrixBytes(tokenCount, heads);
+  if (bytes <= MAX_TRACE_BYTES) return;
+  const fits = Math.floor(Math.sqrt(MAX_TRACE_BYTES / traceMatrixBytes(1, heads)));
+  throw new EngineError(
+    `tracing ${tokenCount} tokens with ${heads} heads needs about ${(bytes / 2 ** 30).toFixed(1)} GiB; ` +
+      `select at most ${fits} tokens or use fewer heads`,
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
 // Runs the stages in the order the book teaches them and keeps every intermediate, so the panel and
 // the CLI can show each number.
 
-import { CancelledError, EngineError, checkTokens, validateConfig } from './config';
+import { CancelledError, EngineError, checkTokens, checkTraceSize, validateConfig } from './config';
 import { causalAttention } from './layers/causalAttention';
 import { embeddings } from './layers/embedding';
 import { layerNorm } from './layers/layerNorm';
@@ -35,6 +35,7 @@ export function runTrace(tokens: Token[], config: EngineConfig, weights: Weights
   validateConfig(config);
   checkWeights(config, weights);
   checkTokens(tokens, config.contextLength, config.vocabSize);
+  checkTraceSize(tokens.length, config.heads);
   const ids = tokens.map((token) => token.id);
   const headDim = config.attnDim / config.heads;
   // One fresh generator for all masks: causal first, then head 0, 1, ... (as torch would draw

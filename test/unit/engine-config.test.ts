@@ -2,7 +2,15 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CancelledError, DEFAULT_CONFIG, EngineError, checkTokens, divisors, validateConfig } from '../../src/engine/config';
+import {
+  CancelledError,
+  DEFAULT_CONFIG,
+  EngineError,
+  checkTokens,
+  checkTraceSize,
+  divisors,
+  validateConfig,
+} from '../../src/engine/config';
 import { journeyExample } from '../../src/engine/examples';
 import { initWeights } from '../../src/engine/init';
 import { STAGES, checkWeights, runTrace } from '../../src/engine/trace';
@@ -71,6 +79,16 @@ test('unknown tokenizer names the valid ones', () => {
 
 test('qkvBias must be a boolean', () => {
   rejects({ qkvBias: 'yes' }, /^qkvBias must be true or false/);
+});
+
+test('a model too large for memory is refused with the sizes to lower', () => {
+  rejects({ dim: 8192, contextLength: 65536 }, /^the model would have \d{3},\d{3},\d{3} weights, above the 268,435,456 .*lower dim/);
+  validateConfig({ ...good, vocabSize: 50257, dim: 768, attnDim: 768, heads: 12, contextLength: 1024 }); // GPT-2 small sizes
+});
+
+test('a trace too large for memory says how many tokens fit', () => {
+  checkTraceSize(2048, 7); // the defaults fit
+  assert.throws(() => checkTraceSize(8192, 7), /^EngineError: tracing 8192 tokens with 7 heads needs about 7\.1 GiB; select at most 4\d{3} tokens or use fewer heads$/);
 });
 
 test('empty input: "the text has no tokens; select some text"', () => {
