@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { runCli } from '../../src/cli';
+import { runCli, writeJson } from '../../src/cli';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors';
 import { assertClose } from './assertClose';
 import { FIXTURES, loadCase } from './engine-fixtures';
@@ -115,6 +115,30 @@ function assertTraceShape(json: TraceJson, text: string | undefined, heads: numb
 }
 
 const SAMPLE = 'Hello, do you like tea? In the sunlit terraces of the palace.';
+
+// ----------------------------------------------------------------------------- JSON writer
+
+test('writeJson writes exactly what JSON.stringify gives, in chunks', () => {
+  const values: unknown[] = [
+    { a: [[1, 2.5, null], [-0, 1e-7, 3]], b: 'x"y\n', c: undefined, d: { e: [] }, f: [{ g: true }, []], h: null },
+    [],
+    {},
+    'text',
+    42,
+    [[[1]], [[2, 3]]],
+  ];
+  for (const value of values) {
+    const chunks: string[] = [];
+    writeJson(value, (chunk) => chunks.push(chunk));
+    assert.equal(chunks.join(''), JSON.stringify(value));
+  }
+  // A large value arrives in several chunks of about 1 MB.
+  const big = { rows: Array.from({ length: 500 }, (_, i) => Array.from({ length: 500 }, (_, j) => i * 1000 + j + 0.125)) };
+  const chunks: string[] = [];
+  writeJson(big, (chunk) => chunks.push(chunk));
+  assert.ok(chunks.length > 1);
+  assert.equal(chunks.join(''), JSON.stringify(big));
+});
 
 // ----------------------------------------------------------------------------- help and version
 
