@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS, checkTokens, divisors, va
 import { loadCorpus, resolveCorpusPath } from './engine/corpus';
 import { journeyExample } from './engine/examples';
 import { initWeights } from './engine/init';
+import { fsErrorReason } from './engine/io/fsErrors';
 import { readWeightsFile, writeWeightsFile, type ExpectationSources, type ExpectedSizes } from './engine/io/weightsFile';
 import { traceToJson } from './engine/serialize';
 import { createTokenizer } from './engine/tokenizer';
@@ -261,7 +262,7 @@ async function readInputSource(values: Values, io: CliIo, positionals: readonly 
     try {
       return fs.readFileSync(values.file, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read --file ${values.file}: ${systemReason(err)}`);
+      throw new UsageError(`cannot read --file ${values.file}: ${fsErrorReason(err)}`);
     }
   }
   if (!io.stdin) throw new UsageError('standard input is not available; use --text or --file');
@@ -629,14 +630,6 @@ function editDistance(a: string, b: string): number {
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
-}
-
-function systemReason(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'it is a directory';
-  if (code === 'EACCES') return 'permission denied';
-  return err instanceof Error ? err.message : String(err);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { EngineError } from '../config';
 import type { Linear, Matrix, Weights } from '../types';
+import { fsErrorReason } from './fsErrors';
 import { readSafetensors, SafetensorsError, writeSafetensors, type SafeTensor } from './safetensors';
 
 /** The sizes a weights file fixes through its shapes. */
@@ -267,7 +268,7 @@ export function readWeightsFile(path: string, expect: ExpectedSizes = {}, source
     bytes = fs.readFileSync(path);
   } catch (err) {
     if (err instanceof WeightsFileError) throw err;
-    throw new WeightsFileError(`cannot read ${prefix}: ${systemReason(err)}`);
+    throw new WeightsFileError(`cannot read ${prefix}: ${fsErrorReason(err)}`);
   }
   try {
     return tensorsToWeights(readSafetensors(bytes).tensors, expect, sources);
@@ -287,19 +288,7 @@ export function writeWeightsFile(path: string, weights: Weights): void {
   } catch (err) {
     const missingFolder = (err as { code?: unknown } | null)?.code === 'ENOENT';
     throw new WeightsFileError(
-      `cannot write weights file ${path}: ${missingFolder ? 'its folder does not exist; create it first' : systemReason(err)}`,
+      `cannot write weights file ${path}: ${missingFolder ? 'its folder does not exist; create it first' : fsErrorReason(err)}`,
     );
   }
-}
-
-function systemReason(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file',
-    EACCES: 'permission denied',
-    EISDIR: 'it is a directory',
-    ENOTDIR: 'a part of the path is not a directory',
-  };
-  if (typeof code === 'string' && reasons[code]) return reasons[code];
-  return err instanceof Error ? err.message : String(err);
 }
