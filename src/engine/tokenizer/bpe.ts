@@ -106,62 +106,46 @@ class MaxHeap {
   }
 }
 
-/** A min-heap of positions: where one pair occurs (entries may be stale; see `trainBpe`). */
-class PositionHeap {
+/**
+ * The positions where one pair was created, in ascending order. Appending keeps the order because
+ * a pair receives all its occurrences in the merge step that creates it, and that step walks the
+ * text left to right (see `trainBpe`). Entries go stale as neighbouring merges destroy them;
+ * `head` skips the stale ones at the front.
+ */
+class PositionList {
   private items: Int32Array;
-  size = 0;
+  private head = 0;
+  private size = 0;
 
   constructor(capacity: number) {
     this.items = new Int32Array(Math.max(capacity, 4));
   }
 
   push(position: number): void {
+    if (this.size > 0 && position <= (this.items[this.size - 1] ?? 0)) {
+      throw new Error(`BPE training bug: position ${position} appended out of order`);
+    }
     if (this.size === this.items.length) {
       const items = new Int32Array(this.size * 2);
       items.set(this.items);
       this.items = items;
     }
-    let i = this.size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const parentPosition = this.items[parent] ?? 0;
-      if (parentPosition <= position) break;
-      this.items[i] = parentPosition;
-      i = parent;
-    }
-    this.items[i] = position;
+    this.items[this.size++] = position;
   }
 
-  get top(): number {
-    return this.items[0] ?? 0;
+  /** The first position for which `isCurrent` holds, dropping the stale ones before it; -1 if none. */
+  first(isCurrent: (position: number) => boolean): number {
+    while (this.head < this.size && !isCurrent(this.items[this.head] ?? 0)) this.head++;
+    return this.head < this.size ? (this.items[this.head] ?? 0) : -1;
   }
 
-  /** Empties the heap, returning its positions in ascending order (one sort beats n pops). */
-  takeAllSorted(): Int32Array {
-    const positions = this.items.subarray(0, this.size);
-    this.items = new Int32Array(4);
+  /** Empties the list, returning what it held (stale entries included), in ascending order. */
+  takeAll(): Int32Array {
+    const positions = this.items.subarray(this.head, this.size);
+    this.items = new Int32Array(0);
+    this.head = 0;
     this.size = 0;
-    // Positions usually arrive in ascending order, and then the heap's array is already sorted.
-    for (let i = 1; i < positions.length; i++) {
-      if ((positions[i - 1] ?? 0) > (positions[i] ?? 0)) return positions.sort();
-    }
     return positions;
-  }
-
-  pop(): void {
-    const last = --this.size;
-    const position = this.items[last] ?? 0;
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= last) break;
-      if (child + 1 < last && (this.items[child + 1] ?? 0) < (this.items[child] ?? 0)) child++;
-      const childPosition = this.items[child] ?? 0;
-      if (childPosition >= position) break;
-      this.items[i] = childPosition;
-      i = child;
-    }
-    this.items[i] = position;
   }
 }
 
@@ -180,12 +164,14 @@ const POSITION_RANGE = 2 ** 26;
  * Instead of recounting the whole text at every step, it keeps:
  *  - the text as a doubly linked list of tokens over the byte positions (node i starts as byte i;
  *    a merge keeps the left node and unlinks the right one, so nodes stay in text order);
- *  - per pair, its exact count and a min-heap of the positions where it was created; an entry
- *    goes stale when a neighbouring merge destroys that occurrence and is skipped when met
- *    (a destroyed occurrence never comes back: the pair at a position only ever changes to a
- *    pair made later, since merges only create pairs holding the newest token);
+ *  - per pair, its exact count and the ascending list of positions where it was created. A step
+ *    only ever creates pairs that hold its new token, so every pair gets all its occurrences in
+ *    the step that makes it, in text order, and later only loses them. A lost occurrence stays
+ *    in the list as a stale entry, recognised by `pairAt` and skipped when met; it never comes
+ *    back, since the pair at a position only changes to a pair made later;
  *  - a max-heap over (count, earliest position) with one fresh entry per changed pair per step.
- * A merge then costs time in proportion to the occurrences it touches: O(N log N) in total.
+ * A merge step then costs time in proportion to the occurrences it touches, so the whole run is
+ * O(N) list work plus O(changes · log) heap work, instead of a full recount per merge.
  */
 export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOptions = {}): BpeModel {
   checkBpeVocabSize(vocabSize);
@@ -211,24 +197,23 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
     prev[i] = i - 1;
   }
   // (N) id of the pair (node i, next node), -1 if node i is unlinked or last. An entry of a
-  // pair's position heap is current exactly when pairAt[position] is still that pair.
+  // pair's position list is current exactly when pairAt[position] is still that pair.
   const pairAt = new Int32Array(n).fill(-1);
 
   const pairLeft: number[] = [];
   const pairRight: number[] = [];
   const pairCount: number[] = [];
-  const occurrences: PositionHeap[] = [];
+  const occurrences: PositionList[] = [];
   const newPair = (left: number, right: number, capacity: number): number => {
     const id = pairLeft.length;
     pairLeft.push(left);
     pairRight.push(right);
     pairCount.push(0);
-    occurrences.push(new PositionHeap(capacity));
+    occurrences.push(new PositionList(capacity));
     return id;
   };
 
-  // Initial counts of the byte pairs; positions are pushed in ascending order, so each position
-  // heap starts out sorted and every push is O(1).
+  // The byte pairs: counts first, so that each position list is allocated at its final size.
   const bytePairCount = new Int32Array(65_536); // (256 * 256)
   for (let i = 0; i + 1 < n; i++) {
     if ((i & 0xfffff) === 0) stopIfAborted(signal);
@@ -250,12 +235,7 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
   }
 
   /** The pair's first current position, dropping stale entries on the way; -1 if none. */
-  const firstPosition = (id: number): number => {
-    const heap = occurrences[id];
-    if (heap === undefined) return -1;
-    while (heap.size > 0 && pairAt[heap.top] !== id) heap.pop();
-    return heap.size > 0 ? heap.top : -1;
-  };
+  const firstPosition = (id: number): number => occurrences[id]?.first((position) => pairAt[position] === id) ?? -1;
   // Higher count first; for equal counts the earlier first position first.
   const priority = (count: number, first: number): number => count * POSITION_RANGE + (POSITION_RANGE - 1 - first);
 
@@ -283,7 +263,7 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
     markChanged(id);
   };
   const removeOccurrence = (id: number): void => {
-    // Its position stays in the pair's heap and is recognised as stale later.
+    // Its position stays in the pair's list and is recognised as stale later.
     pairCount[id] = (pairCount[id] ?? 0) - 1;
     markChanged(id);
   };
@@ -330,8 +310,8 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
     const right = pairRight[chosen] ?? 0;
     const merged = BPE_MIN_VOCAB + merges.length;
     // Ascending, so the merges happen left to right. The chosen pair gets no new occurrences
-    // (new pairs all hold the new token), so its heap can be emptied up front.
-    for (const at of occurrences[chosen]?.takeAllSorted() ?? []) {
+    // (new pairs all hold the new token), so its list can be emptied up front.
+    for (const at of occurrences[chosen]?.takeAll() ?? []) {
       if (pairAt[at] !== chosen) continue; // stale, or overlapped by the merge just before ("aaa")
       const gone = next[at] ?? -1; // the right half, about to be unlinked
       const after = next[gone] ?? -1;

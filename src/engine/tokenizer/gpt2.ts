@@ -33,7 +33,7 @@ function loadTables(): Gpt2Tables {
     if (firstId === undefined) continue;
     const offset = Number.parseInt(firstId, 10);
     encoded.forEach((b64, i) => {
-      tokenBytes[offset + i] = new Uint8Array(Buffer.from(b64, 'base64'));
+      tokenBytes[offset + i] = Buffer.from(b64, 'base64'); // a Buffer is a Uint8Array
     });
   }
   if (tokenBytes.length !== GPT2_END_OF_TEXT_ID || tokenBytes.some((bytes) => bytes === undefined)) {
