@@ -20,7 +20,7 @@ import { initWeights } from './engine/init';
 import { fsErrorReason } from './engine/io/fsErrors';
 import { readWeightsFile, writeWeightsFile, type ExpectationSources, type ExpectedSizes } from './engine/io/weightsFile';
 import { traceToJson } from './engine/serialize';
-import { createTokenizer } from './engine/tokenizer';
+import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
 
@@ -73,7 +73,7 @@ const TOKENIZER_HELP = [
   `  --tokenizer KIND      ${TOKENIZER_KINDS.join(' | ')} (default ${DEFAULT_CONFIG.tokenizer})`,
   '  --corpus PATH         a .txt file or a folder of .txt files to build the word/bpe vocabulary',
   '                        (default: the bundled poems)',
-  '  --vocab-size N        bpe vocabulary size, at least 256 (default 512)',
+  `  --vocab-size N        bpe vocabulary size, ${BPE_MIN_VOCAB} to ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -226,10 +226,8 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
           `give --heads ${divisors(config.attnDim).join(' | ')}`,
       );
     }
-    validateConfig(config);
-    checkTokens(tokens, config.contextLength, config.vocabSize);
   } else {
-    // Check before initialising: a bad size should not cost a large random init first.
+    // Check before initialising (runTrace checks again): a bad size should not cost a large init.
     validateConfig(config);
     checkTokens(tokens, config.contextLength, config.vocabSize);
     weights = initWeights(config);
