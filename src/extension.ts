@@ -5,19 +5,25 @@ import { EngineClient } from './host/engineClient';
 import { PlaygroundPanel, VIEW_TYPE } from './panels/PlaygroundPanel';
 import { analyzeSelection, openPlayground } from './commands/analyze';
 import { SECTION } from './settings';
+import { TokenFeatures } from './editor/tokens';
 
 export interface Llm101Api {
   /** The open panel, for tests and other extensions. */
   panel(): PlaygroundPanel | undefined;
+  /** The status-bar count and token boundaries. */
+  tokens: TokenFeatures;
 }
 
 export function activate(context: vscode.ExtensionContext): Llm101Api {
   const engine = new EngineClient(path.join(context.extensionPath, 'dist'));
-  context.subscriptions.push({ dispose: () => engine.dispose() });
+  const tokens = new TokenFeatures(context);
+  context.subscriptions.push({ dispose: () => engine.dispose() }, tokens);
 
   const commands: Record<string, (...args: unknown[]) => unknown> = {
     'llm101.analyzeSelection': () => analyzeSelection(context, engine),
     'llm101.openPlayground': (section?: unknown) => openPlayground(context, engine, section),
+    'llm101.showTokenBoundaries': () => tokens.toggleBoundaries(),
+    'llm101.pickTokenizer': () => tokens.pickTokenizer(),
   };
   for (const [id, run] of Object.entries(commands)) {
     context.subscriptions.push(vscode.commands.registerCommand(id, run));
@@ -31,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
       if (event.affectsConfiguration(SECTION)) void PlaygroundPanel.current?.rerun();
     }),
   );
-  return { panel: () => PlaygroundPanel.current };
+  return { panel: () => PlaygroundPanel.current, tokens };
 }
 
 export function deactivate(): void {

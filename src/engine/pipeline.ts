@@ -39,10 +39,25 @@ export type AnalyzeResult =
   | { kind: 'trace'; trace: Trace; unknownCount: number; elapsedMs: number }
   | { kind: 'tooManyTokens'; message: string; count: number; limit: number; cutAt: number; elapsedMs: number };
 
-/** What the worker thread sends back. */
+/** Just the tokenizer: for the status bar count and the token boundaries in the editor. */
+export type TokenizeRequest = Pick<AnalyzeOptions, 'tokenizer' | 'bpeVocabSize' | 'corpusPath'> & { text: string };
+
+export interface TokenizeResult {
+  tokens: Token[];
+  /** The vocabulary entry of each token (e.g. "Ġthe" pieces shown as text). */
+  pieces: string[];
+  tokenizer: TokenizerKind;
+  vocabSize: number;
+}
+
+/** What the worker thread is asked and what it sends back. */
+export type WorkerRequest =
+  | { id: number; op: 'analyze'; request: AnalyzeRequest }
+  | { id: number; op: 'tokenize'; request: TokenizeRequest };
+
 export type WorkerReply =
   | { id: number; type: 'progress'; stage: string }
-  | { id: number; type: 'result'; result: AnalyzeResult }
+  | { id: number; type: 'result'; result: AnalyzeResult | TokenizeResult }
   | { id: number; type: 'error'; message: string; userFacing: boolean };
 
 export interface AnalyzeHooks {
@@ -93,7 +108,13 @@ export class Analyzer {
     return { kind: 'trace', trace, unknownCount: countUnknown(tokens, tokenizer), elapsedMs: performance.now() - started };
   }
 
-  private tokenizer(request: AnalyzeRequest, hooks: AnalyzeHooks): Tokenizer {
+  tokenize(request: TokenizeRequest, hooks: AnalyzeHooks = {}): TokenizeResult {
+    const tokenizer = this.tokenizer(request, hooks);
+    const tokens = tokenizer.encode(request.text);
+    return { tokens, pieces: tokens.map((t) => tokenizer.idToToken(t.id)), tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize };
+  }
+
+  private tokenizer(request: TokenizeRequest | AnalyzeRequest, hooks: AnalyzeHooks): Tokenizer {
     const kind = request.tokenizer;
     if (kind === 'gpt2') return this.tokenizers.get('gpt2', () => createTokenizer({ kind }));
     const corpus = this.corpusText(request.corpusPath);

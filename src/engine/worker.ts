@@ -1,15 +1,17 @@
 // The engine's worker thread: one Analyzer (with its caches) answering one request at a time.
 import { parentPort } from 'node:worker_threads';
-import { Analyzer, isUserFacing, type AnalyzeRequest, type WorkerReply } from './pipeline';
+import { Analyzer, isUserFacing, type WorkerReply, type WorkerRequest } from './pipeline';
 
 const analyzer = new Analyzer();
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
 
-port.on('message', ({ id, request }: { id: number; request: AnalyzeRequest }) => {
-  const reply = (message: WorkerReply) => port.postMessage(message);
+port.on('message', (message: WorkerRequest) => {
+  const { id } = message;
+  const reply = (answer: WorkerReply) => port.postMessage(answer);
   try {
-    const result = analyzer.analyze(request, { onProgress: (stage) => reply({ id, type: 'progress', stage }) });
+    const hooks = { onProgress: (stage: string) => reply({ id, type: 'progress', stage }) };
+    const result = message.op === 'analyze' ? analyzer.analyze(message.request, hooks) : analyzer.tokenize(message.request, hooks);
     reply({ id, type: 'result', result });
   } catch (err) {
     const userFacing = isUserFacing(err);

@@ -1,10 +1,10 @@
 // Runs the engine in a worker thread so the extension host never blocks on a long selection.
-// One run at a time: a new run cancels the one in flight. Cancelling terminates the worker (the
-// only way to stop a synchronous computation at once); the next run starts a fresh one, which
-// costs a re-trained BPE vocabulary at most (cached again after that run).
+// Analyses: one at a time, a new one cancels the one in flight. Cancelling terminates the worker
+// (the only way to stop a synchronous computation at once); the next request starts a fresh one,
+// which costs a re-trained BPE vocabulary at most. Tokenize requests queue behind each other.
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
-import type { AnalyzeRequest, AnalyzeResult, WorkerReply } from '../engine/pipeline';
+import type { AnalyzeRequest, AnalyzeResult, TokenizeRequest, TokenizeResult, WorkerReply, WorkerRequest } from '../engine/pipeline';
 
 export class CancelledError extends Error {
   constructor() {
@@ -13,69 +13,75 @@ export class CancelledError extends Error {
 }
 
 interface Pending {
-  id: number;
-  resolve: (r: AnalyzeResult) => void;
-  reject: (e: Error) => void;
+  op: WorkerRequest['op'];
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
   onProgress?: (stage: string) => void;
 }
 
 export class EngineClient {
   private worker: Worker | undefined;
-  private pending: Pending | undefined;
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
   constructor(private readonly distDir: string) {}
 
   run(request: AnalyzeRequest, onProgress?: (stage: string) => void): Promise<AnalyzeResult> {
     this.cancel();
-    const worker = this.ensureWorker();
-    const id = this.nextId++;
-    return new Promise<AnalyzeResult>((resolve, reject) => {
-      this.pending = { id, resolve, reject, onProgress };
-      worker.postMessage({ id, request });
-    });
+    return this.send({ id: this.nextId++, op: 'analyze', request }, onProgress);
   }
 
-  /** Stops the run in flight, if any; its promise rejects with CancelledError. */
+  tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
+    return this.send({ id: this.nextId++, op: 'tokenize', request });
+  }
+
+  /** Stops the analysis in flight, if any; its promise (and any queued behind it) rejects with CancelledError. */
   cancel(): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = undefined;
-    void this.worker?.terminate();
-    this.worker = undefined;
-    pending.reject(new CancelledError());
+    if (![...this.pending.values()].some((p) => p.op === 'analyze')) return;
+    this.stop(new CancelledError());
   }
 
   dispose(): void {
-    this.cancel();
-    void this.worker?.terminate();
+    this.stop(new CancelledError());
+  }
+
+  private stop(reason: Error): void {
+    const worker = this.worker;
     this.worker = undefined;
+    void worker?.terminate();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(reason);
+  }
+
+  private send<T>(message: WorkerRequest, onProgress?: (stage: string) => void): Promise<T> {
+    const worker = this.ensureWorker();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(message.id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, onProgress });
+      worker.postMessage(message);
+    });
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(path.join(this.distDir, 'worker.js'));
     worker.on('message', (reply: WorkerReply) => {
-      const pending = this.pending;
-      if (!pending || reply.id !== pending.id) return;
+      const pending = this.pending.get(reply.id);
+      if (!pending) return;
       if (reply.type === 'progress') {
         pending.onProgress?.(reply.stage);
         return;
       }
-      this.pending = undefined;
+      this.pending.delete(reply.id);
       if (reply.type === 'result') pending.resolve(reply.result);
-      else pending.reject(Object.assign(new Error(reply.message), { userFacing: reply.userFacing }));
+      else pending.reject(new Error(reply.message));
     });
     const fail = (err: Error) => {
-      if (this.worker === worker) this.worker = undefined;
-      const pending = this.pending;
-      this.pending = undefined;
-      pending?.reject(new Error(`the engine stopped unexpectedly: ${err.message}`));
+      if (this.worker !== worker) return;
+      this.stop(new Error(`the engine stopped unexpectedly: ${err.message}`));
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (this.worker === worker) fail(new Error(`worker exited with code ${code}`));
-    });
+    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
     this.worker = worker;
     return worker;
   }

@@ -133,3 +133,42 @@ suite('LLM 101 Playground in the extension host', () => {
       p.lastResult?.kind === 'trace' && p.lastResult.trace.config.heads === 7 && p.lastError === undefined ? p.lastResult : undefined);
   });
 });
+
+suite('Tokens in the editor', () => {
+  test('the status bar counts the selection\'s tokens with the current tokenizer', async () => {
+    const { tokens } = await api();
+    const editor = await openPoem();
+    const line = editor.document.lineAt(1); // "Every token remembers the tokens before it."
+    editor.selection = new vscode.Selection(line.range.start, line.range.end);
+    await tokens.update();
+    assert.deepEqual(tokens.lastCount, { tokens: 8, tokenizer: 'word', chars: line.text.length });
+    await setting('tokenizer', 'gpt2');
+    await tokens.update();
+    assert.equal(tokens.lastCount?.tokenizer, 'gpt2');
+    // GPT-2: "Every", " token", " remembers", " the", " tokens", " before", " it", "." = 8 as well;
+    // the whole document differs between the two tokenizers.
+    editor.selection = new vscode.Selection(0, 0, 0, 0);
+    await tokens.update();
+    const gpt2Count = tokens.lastCount?.tokens;
+    await setting('tokenizer', undefined);
+    await tokens.update();
+    assert.equal(tokens.lastCount?.tokenizer, 'word');
+    assert.ok(gpt2Count && tokens.lastCount && gpt2Count !== tokens.lastCount.tokens + 1000, 'both counted');
+    assert.equal(tokens.lastCount.chars, editor.document.getText().length);
+  });
+
+  test('Show Token Boundaries decorates every token of the selection, and toggles off', async () => {
+    const { tokens } = await api();
+    const editor = await openPoem();
+    const line = editor.document.lineAt(0); // "The sea reads the shore one wave at a time."
+    editor.selection = new vscode.Selection(line.range.start, line.range.end);
+    const on = await vscode.commands.executeCommand<boolean>('llm101.showTokenBoundaries');
+    assert.equal(on, true);
+    await tokens.update();
+    const texts = tokens.lastBoundaries.map((r) => editor.document.getText(r));
+    assert.deepEqual(texts.sort(), ['.', 'The', 'a', 'at', 'one', 'reads', 'sea', 'shore', 'the', 'time', 'wave'].sort());
+    const off = await vscode.commands.executeCommand<boolean>('llm101.showTokenBoundaries');
+    assert.equal(off, false);
+    assert.equal(tokens.lastBoundaries.length, 0);
+  });
+});
