@@ -420,7 +420,7 @@ export function summarize(trace: Trace, tokenizer?: Tokenizer): string {
       ],
       ['layer norm', `input, output ${shape(trace.layerNorm.output)}`],
     ]),
-    'Causal attention: the earlier token each token attends to most (weight before dropout)',
+    'Causal attention: the token (itself or an earlier one) each token attends to most, weight before dropout',
     table(
       tokens.map((_, i) => {
         const j = argmaxRow(trace.causal.weights, i);
