@@ -5,6 +5,7 @@
 #   package     builds the .vsix and checks what it holds
 #   exthost     mocha suites inside a real VS Code extension host (test/extension)
 #   e2e         Playwright in the real VS Code workbench (test/e2e), screenshots in test-results/
+#   report      the standalone HTML report from the CLI, opened offline in Chromium
 # The last line is "N passed, N failed" summed over all levels; the exit code is non-zero on any failure.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +46,7 @@ step unit node --import tsx --test --test-reporter=spec test/unit/*.test.ts
 step package node --import tsx --test --test-reporter=spec test/package/*.test.ts
 step exthost node test/extension/runTest.cjs
 step e2e node test/e2e/run.mjs
+step report node test/e2e/report.mjs
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

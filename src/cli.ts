@@ -23,6 +23,8 @@ import { traceToJson } from './engine/serialize';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
+import { countUnknown, toPanelTrace } from './engine/pipeline';
+import { buildReport } from './report';
 
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
 export interface CliIo {
@@ -118,6 +120,7 @@ const analyze: Command = {
     '  --weights FILE        load weights from a .safetensors file (sizes come from its shapes)',
     '  --save-weights FILE   write the weights used to a .safetensors file',
     '  --json                print the whole trace as one JSON object',
+    '  --html OUT.html       write a standalone report (the panel, offline, in any browser)',
   ],
   options: {
     ...INPUT_OPTIONS,
@@ -132,12 +135,26 @@ const analyze: Command = {
     'qkv-bias': { type: 'boolean' },
     weights: { type: 'string' },
     'save-weights': { type: 'string' },
+    html: { type: 'string' },
     ...COMMON_OPTIONS,
   },
   async run(values, io, positionals) {
     const { trace, weights, tokenizer } =
       values.example !== undefined ? await analyzeExample(values, positionals) : await analyzeText(values, io, positionals);
     if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
+    if (typeof values.html === 'string') {
+      const unknownCount = tokenizer ? countUnknown(trace.tokens, tokenizer) : 0;
+      const panelTrace = toPanelTrace({ kind: 'trace', trace, unknownCount, elapsedMs: 0 });
+      const text = trace.tokens.map((t) => t.text).join(' ');
+      const html = buildReport({ trace: panelTrace, title: text, text, elapsedMs: 0 }, PACKAGE_ROOT);
+      try {
+        fs.writeFileSync(values.html, html);
+      } catch (err) {
+        throw new UsageError(`cannot write ${values.html}: ${fsErrorReason(err)}`);
+      }
+      if (!values.json) io.stdout.write(`wrote ${values.html} (${(html.length / 1024).toFixed(0)} KiB): open it in a browser\n`);
+      if (!values.json) return;
+    }
     if (values.json) {
       writeJson(traceToJson(trace), (chunk) => io.stdout.write(chunk));
       io.stdout.write('\n');

@@ -33,6 +33,7 @@ export function pcaChart(canvas: HTMLCanvasElement, trace: PanelTrace, labels: s
     options: {
       responsive: true,
       maintainAspectRatio: false,
+      layout: { padding: { right: 70, top: 10 } }, // room for the last point's token label
       plugins: {
         legend: { display: false },
         tooltip: { callbacks: { label: (item) => `${labels[item.dataIndex] ?? ''}  (${item.parsed.x?.toFixed(3)}, ${item.parsed.y?.toFixed(3)})` } },

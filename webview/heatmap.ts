@@ -2,7 +2,7 @@
 // both axes, numbers inside cells when they fit, masked cells hatched, dropped cells crossed,
 // a tooltip on hover and an outline on the highlighted token.
 import type { Matrix } from '../src/engine/types';
-import { colorOf, css, finiteRange, inkOn, type Scale, type ScaleKind } from './colors';
+import { colorOf, finiteRange, inkOn, type Scale, type ScaleKind } from './colors';
 
 export interface HeatmapSpec {
   /** Path of the matrix in the trace, e.g. "causal.weights": used for ids and CSV export. */

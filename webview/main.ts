@@ -62,12 +62,24 @@ function handle(message: HostMessage): void {
       setKnobs(message.values);
       return;
     case 'reveal':
-      document.getElementById(message.section)?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+      // Before the first trace there is nothing to scroll to yet: remember it for render().
+      pendingReveal = message.section;
+      if (current) revealPending();
       return;
     case 'highlightToken':
       highlightEverywhere(message.index, false);
       return;
   }
+}
+
+let pendingReveal: SectionId | undefined;
+function revealPending(): void {
+  const target = pendingReveal && document.getElementById(pendingReveal);
+  if (!target) return;
+  pendingReveal = undefined;
+  target.scrollIntoView({ block: 'start' });
+  target.classList.add('flash');
+  setTimeout(() => target.classList.remove('flash'), 1200);
 }
 
 // ---------- layout ----------
@@ -162,7 +174,7 @@ function render(): void {
   errorBox.hidden = true;
   app.dataset.state = 'ready';
   const c = trace.config;
-  setStatus(`${trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads of ${c.headDim} · dropout ${c.dropout} · seed ${c.seed} · ${elapsedMs.toFixed(0)} ms`, 'ready');
+  setStatus(`${trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${elapsedMs.toFixed(0)} ms`, 'ready');
   content.replaceChildren(
     tokensSection(trace),
     embeddingsSection(trace, labels),
@@ -173,6 +185,7 @@ function render(): void {
     layerNormSection(trace, labels),
   );
   layoutMaps();
+  revealPending();
 }
 
 function section(id: SectionId, step: number, heading: string, formula: string, intro: string): HTMLElement {

@@ -174,7 +174,7 @@ function fileStamp(path: string): string {
   }
 }
 
-function countUnknown(tokens: readonly Token[], tokenizer: Tokenizer): number {
+export function countUnknown(tokens: readonly Token[], tokenizer: Tokenizer): number {
   if (tokenizer.kind !== 'word') return 0;
   let unknown = 0;
   for (const token of tokens) if (tokenizer.idToToken(token.id) === '<|unk|>') unknown++;
