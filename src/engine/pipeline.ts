@@ -72,7 +72,7 @@ export interface AnalyzeHooks {
 export class Analyzer {
   private corpus = new Memo<string>();
   private tokenizers = new Memo<Tokenizer>();
-  private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength'> }>();
+  private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> }>();
 
   analyze(request: AnalyzeRequest, hooks: AnalyzeHooks = {}): AnalyzeResult {
     const started = performance.now();
@@ -102,7 +102,7 @@ export class Analyzer {
       dropout: request.dropout,
       seed: request.seed,
       contextLength: sizes.contextLength,
-      qkvBias: request.qkvBias,
+      qkvBias: sizes.qkvBias,
     };
     const trace = runTrace(tokens, config, weights, { signal, onProgress: (stage) => onProgress?.(stage) });
     return { kind: 'trace', trace, unknownCount: countUnknown(tokens, tokenizer), elapsedMs: performance.now() - started };
@@ -142,10 +142,8 @@ export class Analyzer {
         return { weights: loaded.weights, sizes: loaded.sizes };
       });
     }
-    const sizes = { dim: request.dim, attnDim: request.attnDim, contextLength: request.contextLength };
-    const config: EngineConfig = {
-      tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed, qkvBias: request.qkvBias,
-    };
+    const sizes = { dim: request.dim, attnDim: request.attnDim, contextLength: request.contextLength, qkvBias: request.qkvBias };
+    const config: EngineConfig = { tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed };
     const key = JSON.stringify(['seeded', vocabSize, sizes, request.seed, request.qkvBias]);
     return this.weights.get(key, () => ({ weights: initWeights(config), sizes }));
   }

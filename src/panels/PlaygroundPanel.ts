@@ -40,11 +40,14 @@ export class PlaygroundPanel {
 
   private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
+  private disposed = false;
   private queue: HostMessage[] = [];
   private runId = 0;
   private last: AnalyzeResult | undefined;
   /** The message the panel shows inline, while it shows one. */
   lastError: string | undefined;
+  /** The newest run that has finished (trace, message or error), for tests and timing. */
+  settledRunId = 0;
   private readonly rendered = new Map<number, (ms: number) => void>();
 
   /** Opens (or reveals and updates) the panel for `source`. */
@@ -119,7 +122,7 @@ export class PlaygroundPanel {
     }, 400);
     try {
       const result = await work;
-      if (runId !== this.runId) return undefined;
+      if (runId !== this.runId || this.disposed) return undefined;
       if (result.kind === 'tooManyTokens') {
         this.showError(runId, result.message);
         void this.offerTruncation(source, result.message, result.cutAt, result.limit);
@@ -133,11 +136,12 @@ export class PlaygroundPanel {
       });
       return result;
     } catch (err) {
-      if (runId !== this.runId) return undefined;
+      if (runId !== this.runId || this.disposed) return undefined;
       this.showError(runId, err instanceof CancelledError ? 'Analysis cancelled.' : errorMessage(err));
       return undefined;
     } finally {
       clearTimeout(slow);
+      this.settledRunId = Math.max(this.settledRunId, runId);
     }
   }
 
@@ -164,6 +168,8 @@ export class PlaygroundPanel {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
     this.engine.cancel();
     for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
@@ -183,6 +189,7 @@ export class PlaygroundPanel {
   }
 
   private post(message: HostMessage): void {
+    if (this.disposed) return;
     if (!this.ready) {
       // Before the webview says it is ready only the newest message of each kind matters.
       this.queue = this.queue.filter((m) => m.type !== message.type);

@@ -1,6 +1,7 @@
 // Runs inside a real VS Code extension host (code-server 4.100 = VS Code 1.100).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Llm101Api } from '../../src/extension';
@@ -170,5 +171,87 @@ suite('Tokens in the editor', () => {
     const off = await vscode.commands.executeCommand<boolean>('llm101.showTokenBoundaries');
     assert.equal(off, false);
     assert.equal(tokens.lastBoundaries.length, 0);
+  });
+});
+
+suite('Bad input leaves the editor and the panel working', () => {
+  const scratch = path.join(os.tmpdir(), `llm101-ext-${process.pid}`);
+  suiteSetup(() => fs.mkdirSync(scratch, { recursive: true }));
+  suiteTeardown(async () => {
+    for (const key of ['maxTokens', 'corpusPath', 'weightsPath', 'dropout', 'tokenizer']) await setting(key, undefined);
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  async function analyzeText(text: string) {
+    const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(text.length));
+    await vscode.commands.executeCommand('llm101.analyzeSelection');
+    const p = (await api()).panel();
+    assert.ok(p, 'the panel is open');
+    return p;
+  }
+
+  async function nextOutcome(p: NonNullable<ReturnType<Llm101Api['panel']>>) {
+    const run = p.currentRunId;
+    await until('the run to finish', () => (p.settledRunId >= run ? true : undefined));
+    return { error: p.lastError, result: p.lastResult };
+  }
+
+  test('5,000 tokens with maxTokens 1,024: a message with the limit and no trace for them', async () => {
+    await setting('maxTokens', 1024);
+    const words = Array.from({ length: 5000 }, (_, i) => ['sea', 'tide', 'light', 'page'][i % 4]).join(' ');
+    const p = await analyzeText(words);
+    const { error } = await nextOutcome(p);
+    assert.match(error ?? '', /5,000 tokens, more than llm101\.maxTokens \(1,024\)/);
+    const result = await p.analyze({ text: words, title: 'words' });
+    assert.equal(result?.kind, 'tooManyTokens');
+    if (result?.kind === 'tooManyTokens') {
+      // The offered cut ends exactly after token 1,024.
+      assert.equal(words.slice(0, result.cutAt).split(' ').length, 1024);
+    }
+    await setting('maxTokens', undefined);
+  });
+
+  test('a missing corpusPath names the path and the setting', async () => {
+    await setting('corpusPath', path.join(scratch, 'no-such-corpus'));
+    const p = await analyzeText('The tide returns.');
+    const { error } = await nextOutcome(p);
+    assert.match(error ?? '', /no-such-corpus/);
+    await setting('corpusPath', undefined);
+    await nextOutcome(p);
+    assert.equal(p.lastError, undefined, 'working again with the bundled poems');
+  });
+
+  test('a broken weights file gives a clear message, then the panel recovers', async () => {
+    const broken = path.join(scratch, 'broken.safetensors');
+    fs.writeFileSync(broken, Buffer.from([1, 2, 3, 4, 5]));
+    await setting('weightsPath', broken);
+    const p = await analyzeText('The tide returns.');
+    const { error } = await nextOutcome(p);
+    assert.match(error ?? '', /broken\.safetensors/);
+    await setting('weightsPath', undefined);
+    await nextOutcome(p);
+    assert.equal(p.lastError, undefined);
+  });
+
+  test('closing the panel during a run neither throws nor breaks the next run', async () => {
+    const p = await analyzeText('Night shift, seventh floor, the city hums.');
+    p.dispose();
+    assert.equal((await api()).panel(), undefined);
+    const again = await analyzeText('The kitchen at six.');
+    const { error, result } = await nextOutcome(again);
+    assert.equal(error, undefined);
+    assert.equal(result?.kind, 'trace');
+  });
+
+  test('Open Playground shows a sample poem and can jump to a section', async () => {
+    (await api()).panel()?.dispose();
+    await vscode.commands.executeCommand('llm101.openPlayground', 'layernorm');
+    const p = (await api()).panel();
+    assert.ok(p);
+    const { result } = await nextOutcome(p);
+    assert.equal(result?.kind, 'trace');
+    assert.ok(p.currentSource.text.length > 20, 'a poem, not a fragment');
   });
 });
