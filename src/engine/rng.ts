@@ -185,8 +185,3 @@ function boxMuller16(values: Float32Array, start: number, mean: number, std: num
     values[j + 8] = f(radius * f(Math.sin(theta))) * std + mean;
   }
 }
-
-/** The scale nn.Dropout gives kept values: fround(1 / fround(1 − p)) (checked at p = 0.15). */
-export function dropoutScale(p: number): number {
-  return Math.fround(1 / Math.fround(1 - p));
-}

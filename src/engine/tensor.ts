@@ -23,11 +23,6 @@ export function matrixFrom(rows: number, cols: number, values: ArrayLike<number>
   return { rows, cols, data: Float32Array.from(values) };
 }
 
-/** Element (row, col). */
-export function at(m: Matrix, row: number, col: number): number {
-  return m.data[row * m.cols + col]!;
-}
-
 export function copyMatrix(m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: m.data.slice() };
 }
@@ -270,15 +265,20 @@ export function softmaxRows(scores: Matrix, divisor = 1, options: { causal?: boo
   return out;
 }
 
+/** The scale nn.Dropout gives kept values: fround(1 / fround(1 − p)) (checked against torch at p = 0.15). */
+export function dropoutScale(p: number): number {
+  return Math.fround(1 / Math.fround(1 - p));
+}
+
 /**
- * Inverted dropout with a given keep-mask: kept entries become fround(w · fround(1/fround(1 − p)))
- * (the exact scale nn.Dropout uses), dropped entries 0. (R, C) with mask (R·C) -> (R, C)
+ * Inverted dropout with a given keep-mask: kept entries become fround(w · dropoutScale(p)), dropped
+ * entries 0. (R, C) with mask (R·C) -> (R, C)
  */
 export function applyDropout(weights: Matrix, keep: Uint8Array, p: number): Matrix {
   if (keep.length !== weights.data.length) {
     throw new RangeError(`applyDropout: mask of ${keep.length} for ${weights.data.length} weights`);
   }
-  const scale = Math.fround(1 / Math.fround(1 - p));
+  const scale = dropoutScale(p);
   const out = createMatrix(weights.rows, weights.cols);
   const w = weights.data;
   const y = out.data;

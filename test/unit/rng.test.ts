@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TorchGenerator, dropoutScale } from '../../src/engine/rng';
-import { applyDropout, matrixFrom } from '../../src/engine/tensor';
+import { TorchGenerator } from '../../src/engine/rng';
+import { applyDropout, dropoutScale, matrixFrom } from '../../src/engine/tensor';
 import { assertClose, maxAbsDiff } from './assertClose';
 import { readJson } from './engine-fixtures';
 
