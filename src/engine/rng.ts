@@ -24,7 +24,8 @@ const TWO_POW_24 = 16777216;
 const TWO_PI_F32 = Math.fround(2 * Math.PI);
 
 export class TorchGenerator {
-  private readonly state = new Uint32Array(N);
+  /** The 624 state words, as int32 so the JIT keeps every bit operation in integer registers. */
+  private readonly state = new Int32Array(N);
   private index = N;
   /** The sine half of the last scalar Box-Muller pair, used by the next scalar normal. */
   private cachedNormal: number | undefined;
@@ -39,10 +40,10 @@ export class TorchGenerator {
       throw new RangeError(`seed must be a whole number >= 0, got ${seed}`);
     }
     const state = this.state;
-    state[0] = seed % TWO_POW_32;
+    state[0] = seed % TWO_POW_32; // stored modulo 2^32 as int32: the same 32 bits
     for (let i = 1; i < N; i++) {
       const prev = state[i - 1]!;
-      state[i] = Math.imul(1812433253, prev ^ (prev >>> 30)) + i;
+      state[i] = (Math.imul(1812433253, prev ^ (prev >>> 30)) + i) | 0;
     }
     this.index = N;
     this.cachedNormal = undefined;
@@ -52,17 +53,18 @@ export class TorchGenerator {
   private twist(): void {
     const state = this.state;
     let i = 0;
-    // Three loops instead of `% N` on every index: this runs once per 624 draws.
+    // Three loops instead of `% N` on every index, and MATRIX_A selected without a branch (the
+    // low bit is random, so a branch would be mispredicted half the time).
     for (; i < N - M; i++) {
       const y = (state[i]! & UPPER_MASK) | (state[i + 1]! & LOWER_MASK);
-      state[i] = state[i + M]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+      state[i] = state[i + M]! ^ (y >>> 1) ^ (MATRIX_A & -(y & 1));
     }
     for (; i < N - 1; i++) {
       const y = (state[i]! & UPPER_MASK) | (state[i + 1]! & LOWER_MASK);
-      state[i] = state[i + M - N]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+      state[i] = state[i + M - N]! ^ (y >>> 1) ^ (MATRIX_A & -(y & 1));
     }
     const y = (state[N - 1]! & UPPER_MASK) | (state[0]! & LOWER_MASK);
-    state[N - 1] = state[M - 1]! ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
+    state[N - 1] = state[M - 1]! ^ (y >>> 1) ^ (MATRIX_A & -(y & 1));
     this.index = 0;
   }
 
@@ -134,8 +136,12 @@ export class TorchGenerator {
   dropoutMask(keep: Uint8Array, p: number): Uint8Array {
     if (p === 0) return keep.fill(1);
     // uniform64() < 1 − p, inlined over each block of state words because a (T, T) mask takes
-    // millions of draws; both sides are scaled by 2^53, which is exact.
-    const keepBelow = (1 - p) * TWO_POW_53;
+    // millions of draws. With x = (hi mod 2^21)·2^32 + lo, u = x / 2^53, so the test is
+    // x < ceil((1 − p)·2^53) = limitHi·2^32 + limitLo: decided by hi alone except when hi equals
+    // limitHi, so lo (drawn all the same) is tempered only then.
+    const limit = Math.ceil((1 - p) * TWO_POW_53);
+    const limitHi = Math.floor(limit / TWO_POW_32);
+    const limitLo = limit - limitHi * TWO_POW_32;
     const state = this.state;
     const count = keep.length;
     let i = 0;
@@ -148,10 +154,9 @@ export class TorchGenerator {
       let index = this.index;
       const pairs = Math.min((N - index) >> 1, count - i);
       for (let k = 0; k < pairs; k++) {
-        const hi = temper(state[index]!);
-        const lo = temper(state[index + 1]!);
+        const hi = temper(state[index]!) & 0x1fffff;
+        keep[i++] = hi < limitHi || (hi === limitHi && temper(state[index + 1]!) < limitLo) ? 1 : 0;
         index += 2;
-        keep[i++] = (hi & 0x1fffff) * TWO_POW_32 + lo < keepBelow ? 1 : 0;
       }
       this.index = index;
     }

@@ -87,7 +87,6 @@ function dot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, l
  * - lowerInput: a is lower-triangular, so t runs only to min(i, k − 1);
  * - symmetric (a is b): j <= i is computed and mirrored, exact because both halves would sum the
  *   same products in the same order.
- * Four outputs are computed together so each a[i][t] is loaded once for four products.
  */
 function matmulTransposedKernel(
   out: Float32Array,
@@ -103,35 +102,50 @@ function matmulTransposedKernel(
   for (let i = 0; i < n; i++) {
     const jEnd = lowerOutput || symmetric ? Math.min(i + 1, m) : m;
     const tEnd = lowerInput ? Math.min(i + 1, k) : k;
-    const aRow = i * k;
-    const outRow = i * m;
-    let j = 0;
-    for (; j + 3 < jEnd; j += 4) {
-      const b0 = j * k;
-      const b1 = b0 + k;
-      const b2 = b1 + k;
-      const b3 = b2 + k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let t = 0; t < tEnd; t++) {
-        const av = a[aRow + t]!;
-        s0 += av * b[b0 + t]!;
-        s1 += av * b[b1 + t]!;
-        s2 += av * b[b2 + t]!;
-        s3 += av * b[b3 + t]!;
-      }
-      out[outRow + j] = s0;
-      out[outRow + j + 1] = s1;
-      out[outRow + j + 2] = s2;
-      out[outRow + j + 3] = s3;
-    }
-    for (; j < jEnd; j++) out[outRow + j] = dot(a, aRow, b, j * k, tEnd);
+    dotRows(out, i * m, a, i * k, b, k, jEnd, tEnd);
     if (symmetric) {
-      for (let jj = 0; jj < i; jj++) out[jj * m + i] = out[outRow + jj]!;
+      for (let j = 0; j < i; j++) out[j * m + i] = out[i * m + j]!;
     }
   }
+}
+
+/**
+ * out[outStart + j] = Σ_{t < tEnd} a[aStart + t] · b[j·k + t] for j < jEnd: one output row.
+ * Four outputs are computed together so each a[t] is loaded once for four products.
+ */
+function dotRows(
+  out: Float32Array,
+  outStart: number,
+  a: Float32Array,
+  aStart: number,
+  b: Float32Array,
+  k: number,
+  jEnd: number,
+  tEnd: number,
+): void {
+  let j = 0;
+  for (; j + 3 < jEnd; j += 4) {
+    const b0 = j * k;
+    const b1 = b0 + k;
+    const b2 = b1 + k;
+    const b3 = b2 + k;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let t = 0; t < tEnd; t++) {
+      const av = a[aStart + t]!;
+      s0 += av * b[b0 + t]!;
+      s1 += av * b[b1 + t]!;
+      s2 += av * b[b2 + t]!;
+      s3 += av * b[b3 + t]!;
+    }
+    out[outStart + j] = s0;
+    out[outStart + j + 1] = s1;
+    out[outStart + j + 2] = s2;
+    out[outStart + j + 3] = s3;
+  }
+  for (; j < jEnd; j++) out[outStart + j] = dot(a, aStart, b, j * k, tEnd);
 }
 
 /**
@@ -194,40 +208,6 @@ export function causalMask_(scores: Matrix): Matrix {
   return scores;
 }
 
-// exp for softmax. V8's Math.exp is a call into C++ that cannot be inlined; at T = 2048 the trace
-// takes ~24 million exponentials, so this inlinable version matters. Cody-Waite reduction
-// x = k·ln2 + r with |r| <= ln2/2, a degree-12 Taylor polynomial for e^r (truncation error below
-// 1e-15 relative), then a table lookup for 2^k. Tested against Math.exp in engine-tensor.test.ts.
-const LN2_HI = 0.6931471803691238; // ln 2 split so that k·LN2_HI is exact for |k| < 2^11
-const LN2_LO = 1.9082149292705877e-10;
-const MIN_EXPONENT = -1080;
-const POWERS_OF_TWO = Float64Array.from({ length: -MIN_EXPONENT + 1 }, (_, i) => 2 ** (i + MIN_EXPONENT));
-
-/** e^x for x <= 0 (softmax arguments after subtracting the row maximum); 0 below −745. */
-export function expNonPositive(x: number): number {
-  if (x < -745) return 0;
-  const k = Math.round(x * Math.LOG2E);
-  const r = x - k * LN2_HI - k * LN2_LO;
-  const p =
-    1 +
-    r *
-      (1 +
-        r *
-          (1 / 2 +
-            r *
-              (1 / 6 +
-                r *
-                  (1 / 24 +
-                    r *
-                      (1 / 120 +
-                        r *
-                          (1 / 720 +
-                            r *
-                              (1 / 5040 +
-                                r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r / 479001600)))))))))));
-  return p * POWERS_OF_TWO[k - MIN_EXPONENT]!;
-}
-
 /**
  * Row-wise softmax of scores / divisor: w[i][j] = exp(s[i][j]/d − max_i) / Σ_j exp(s[i][j]/d − max_i).
  * Subtracting the row maximum keeps exp from overflowing; -Infinity gives exactly 0, and a row
@@ -238,31 +218,31 @@ export function expNonPositive(x: number): number {
 export function softmaxRows(scores: Matrix, divisor = 1, options: { causal?: boolean } = {}): Matrix {
   const { rows, cols } = scores;
   const out = createMatrix(rows, cols);
-  const d = Math.fround(divisor);
-  const s = scores.data;
-  const w = out.data;
-  const exps = new Float64Array(cols);
+  const causal = options.causal ?? false;
+  const exps = new Float64Array(cols); // one row of scaled scores, then of exponentials
   for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    const end = options.causal ? Math.min(i + 1, cols) : cols;
-    let max = -Infinity;
-    for (let j = 0; j < end; j++) {
-      const scaled = Math.fround(s[row + j]! / d);
-      exps[j] = scaled;
-      if (scaled > max) max = scaled;
-    }
-    if (max === -Infinity) continue; // fully masked row: leave zeros
-    let sum = 0;
-    for (let j = 0; j < end; j++) {
-      const scaled = exps[j]!;
-      const e = scaled === -Infinity ? 0 : expNonPositive(scaled - max);
-      exps[j] = e;
-      sum += e;
-    }
-    const inverse = 1 / sum;
-    for (let j = 0; j < end; j++) w[row + j] = exps[j]! * inverse;
+    softmaxRow(out.data, scores.data, i * cols, causal ? Math.min(i + 1, cols) : cols, Math.fround(divisor), exps);
   }
   return out;
+}
+
+/** Softmax of s[start .. start+length) / d into out at the same place (a small function the JIT optimises early). */
+function softmaxRow(out: Float32Array, s: Float32Array, start: number, length: number, d: number, exps: Float64Array): void {
+  let max = -Infinity;
+  for (let j = 0; j < length; j++) {
+    const scaled = Math.fround(s[start + j]! / d);
+    exps[j] = scaled;
+    if (scaled > max) max = scaled;
+  }
+  if (max === -Infinity) return; // fully masked row: leave zeros
+  let sum = 0;
+  for (let j = 0; j < length; j++) {
+    const e = Math.exp(exps[j]! - max); // exp(−∞) = 0
+    exps[j] = e;
+    sum += e;
+  }
+  const inverse = 1 / sum;
+  for (let j = 0; j < length; j++) out[start + j] = exps[j]! * inverse;
 }
 
 /** The scale nn.Dropout gives kept values: fround(1 / fround(1 − p)) (checked against torch at p = 0.15). */

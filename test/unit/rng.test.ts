@@ -142,3 +142,18 @@ test('seeds must be whole numbers >= 0', () => {
   assert.throws(() => new TorchGenerator(-1), /seed must be a whole number/);
   assert.throws(() => new TorchGenerator(1.5), /seed must be a whole number/);
 });
+
+test('dropoutMask draws exactly what uniform64() < 1 − p would decide, across twists', () => {
+  for (const p of [0.1, 0.25, 1 / 3, 0.5, 0.9, 0.999, 1e-9]) {
+    for (const offset of [0, 1, 623]) {
+      // an odd number of earlier draws puts the pairs across the 624-word blocks
+      const fast = new TorchGenerator(99);
+      const plain = new TorchGenerator(99);
+      for (let i = 0; i < offset; i++) fast.nextUint32(), plain.nextUint32();
+      const keep = fast.dropoutMask(new Uint8Array(5000), p);
+      const expected = Array.from({ length: 5000 }, () => (plain.uniform64() < 1 - p ? 1 : 0));
+      assert.deepEqual(Array.from(keep), expected, `p ${p}, offset ${offset}`);
+      assert.equal(fast.nextUint32(), plain.nextUint32(), 'both consumed the same number of draws');
+    }
+  }
+});
