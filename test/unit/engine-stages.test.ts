@@ -9,7 +9,7 @@ import { assertClose, maxAbsDiff } from './assertClose';
 import { caseNames, loadCase, tokensFromIds } from './engine-fixtures';
 
 /** The trace's tensors under the fixture names ('causal.weights', 'multiHead.heads.2.context', ...). */
-export function traceTensors(trace: Trace): Map<string, Matrix | Float32Array> {
+function traceTensors(trace: Trace): Map<string, Matrix | Float32Array> {
   const named = new Map<string, Matrix | Float32Array>();
   const stages = {
     embeddings: trace.embeddings,
