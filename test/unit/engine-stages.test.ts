@@ -46,8 +46,13 @@ for (const name of caseNames()) {
         const actual = ours.get(stage);
         assert.ok(actual, `the trace lacks ${stage}`);
         const diff = assertClose(actual, expected, { atol: 1e-5, label: `${name} ${stage}` });
+        // The float64 run keeps its intermediates in double while the engine (like PyTorch) stores
+        // each stage in float32, so the two may differ by a float32 ulp of the value (7.6e-6 near
+        // 84, a typical diagonal of x·xᵀ at dim 28): hence the relative part.
         const exact = fixture.reference64?.get(stage);
-        const diff64 = exact ? assertClose(actual, exact, { atol: 1e-5, label: `${name} ${stage} (float64)` }) : NaN;
+        const diff64 = exact
+          ? assertClose(actual, exact, { atol: 1e-5, rtol: 2 ** -23, label: `${name} ${stage} (float64)` })
+          : NaN;
         console.log(`stage ${name} ${stage}: max abs diff = ${diff.toExponential(2)} (vs float64 ${diff64.toExponential(2)})`);
         const key = stage.replace(/heads\.\d+/, 'heads.*');
         worstPerStage.set(key, Math.max(worstPerStage.get(key) ?? 0, diff));
