@@ -1,13 +1,13 @@
 // Small float32 matrix ops over row-major Float32Array, one function per op.
 //
-// Numerics: every sum is accumulated in double (plain JS numbers) and rounded to float32 once when
-// it is stored, which is at least as accurate as PyTorch's float32 kernels; the fixture tests show
-// the two agree within 1e-5. Stores into a Float32Array round to nearest float32 by themselves.
-//
-// Speed: every product is a row·row dot product over contiguous memory (the right operand is
-// transposed once when needed), causal products skip the zero triangle, and nothing is allocated
-// per element.
+// Every matrix product (matmul, matmulTransposed, linear) is one call into kernels.ts: a
+// WebAssembly SIMD kernel that sums float32 products in float32, as PyTorch's float32 BLAS does,
+// skips the masked triangle of causal products and splits large products across threads. The
+// other ops are plain loops; reductions (softmax, means, variances) accumulate in double and
+// round to float32 once when stored. The fixture tests show every stage agrees with PyTorch
+// within 1e-5.
 
+import { matmulInto } from './kernels';
 import type { Linear, Matrix } from './types';
 
 /** A zero matrix. (rows, cols) */
@@ -64,102 +64,17 @@ export function transpose(m: Matrix): Matrix {
   return out;
 }
 
-/** Σ_t a[aStart + t] · b[bStart + t] for t < length, in double with four independent sums. */
-function dot(a: Float32Array, aStart: number, b: Float32Array, bStart: number, length: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let t = 0;
-  for (; t + 3 < length; t += 4) {
-    s0 += a[aStart + t]! * b[bStart + t]!;
-    s1 += a[aStart + t + 1]! * b[bStart + t + 1]!;
-    s2 += a[aStart + t + 2]! * b[bStart + t + 2]!;
-    s3 += a[aStart + t + 3]! * b[bStart + t + 3]!;
-  }
-  for (; t < length; t++) s0 += a[aStart + t]! * b[bStart + t]!;
-  return s0 + s1 + (s2 + s3);
-}
-
 /**
- * out[i][j] = Σ_t a[i][t] · b[j][t] for a (n, k) and b (m, k), i.e. a·bᵀ, into out (n, m).
- * - lowerOutput: only j <= i is computed (the rest of out is left as it is);
- * - lowerInput: a is lower-triangular, so t runs only to min(i, k − 1);
- * - symmetric (a is b): j <= i is computed and mirrored, exact because both halves would sum the
- *   same products in the same order.
- */
-function matmulTransposedKernel(
-  out: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  n: number,
-  m: number,
-  k: number,
-  lowerOutput: boolean,
-  lowerInput: boolean,
-  symmetric: boolean,
-): void {
-  for (let i = 0; i < n; i++) {
-    const jEnd = lowerOutput || symmetric ? Math.min(i + 1, m) : m;
-    const tEnd = lowerInput ? Math.min(i + 1, k) : k;
-    dotRows(out, i * m, a, i * k, b, k, jEnd, tEnd);
-    if (symmetric) {
-      for (let j = 0; j < i; j++) out[j * m + i] = out[i * m + j]!;
-    }
-  }
-}
-
-/**
- * out[outStart + j] = Σ_{t < tEnd} a[aStart + t] · b[j·k + t] for j < jEnd: one output row.
- * Four outputs are computed together so each a[t] is loaded once for four products.
- */
-function dotRows(
-  out: Float32Array,
-  outStart: number,
-  a: Float32Array,
-  aStart: number,
-  b: Float32Array,
-  k: number,
-  jEnd: number,
-  tEnd: number,
-): void {
-  let j = 0;
-  for (; j + 3 < jEnd; j += 4) {
-    const b0 = j * k;
-    const b1 = b0 + k;
-    const b2 = b1 + k;
-    const b3 = b2 + k;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let t = 0; t < tEnd; t++) {
-      const av = a[aStart + t]!;
-      s0 += av * b[b0 + t]!;
-      s1 += av * b[b1 + t]!;
-      s2 += av * b[b2 + t]!;
-      s3 += av * b[b3 + t]!;
-    }
-    out[outStart + j] = s0;
-    out[outStart + j + 1] = s1;
-    out[outStart + j + 2] = s2;
-    out[outStart + j + 3] = s3;
-  }
-  for (; j < jEnd; j++) out[outStart + j] = dot(a, aStart, b, j * k, tEnd);
-}
-
-/**
- * a · bᵀ for a (n, k) and b (m, k) -> (n, m): attention scores Q·Kᵀ, or x·Wᵀ.
+ * a · bᵀ for a (n, k) and b (m, k) -> (n, m): attention scores Q·Kᵀ, or x·xᵀ.
  * With `causal`, only j <= i is computed and the rest stays 0 (mask it with `causalMask_`).
+ * x·xᵀ comes out exactly symmetric: both halves sum the same products in the same order.
  */
 export function matmulTransposed(a: Matrix, b: Matrix, options: { causal?: boolean } = {}): Matrix {
   if (a.cols !== b.cols) {
     throw new RangeError(`matmulTransposed: (${a.rows}, ${a.cols})·(${b.rows}, ${b.cols})ᵀ do not fit`);
   }
   const out = createMatrix(a.rows, b.rows);
-  const causal = options.causal ?? false;
-  const symmetric = a === b && !causal;
-  matmulTransposedKernel(out.data, a.data, b.data, a.rows, b.rows, a.cols, causal, false, symmetric);
+  matmulInto(out.data, a.data, b.data, a.rows, b.rows, a.cols, { bTransposed: true, lowerOutput: options.causal ?? false });
   return out;
 }
 
@@ -172,8 +87,7 @@ export function matmul(a: Matrix, b: Matrix, options: { causal?: boolean } = {})
     throw new RangeError(`matmul: (${a.rows}, ${a.cols})·(${b.rows}, ${b.cols}) do not fit`);
   }
   const out = createMatrix(a.rows, b.cols);
-  // b transposed once (m, k): every output element becomes a contiguous dot product.
-  matmulTransposedKernel(out.data, a.data, transpose(b).data, a.rows, b.cols, a.cols, false, options.causal ?? false, false);
+  matmulInto(out.data, a.data, b.data, a.rows, b.cols, a.cols, { bTransposed: false, lowerInput: options.causal ?? false });
   return out;
 }
 
@@ -183,18 +97,13 @@ export function linear(x: Matrix, layer: Linear): Matrix {
   if (x.cols !== weight.cols) {
     throw new RangeError(`linear: input has ${x.cols} features but the weight is (${weight.rows}, ${weight.cols})`);
   }
-  const rows = x.rows;
-  const inFeatures = x.cols;
-  const outFeatures = weight.rows;
-  const out = createMatrix(rows, outFeatures);
-  const xs = x.data;
-  const w = weight.data;
-  const y = out.data;
-  for (let t = 0; t < rows; t++) {
-    for (let o = 0; o < outFeatures; o++) {
-      const sum = dot(xs, t * inFeatures, w, o * inFeatures, inFeatures);
-      y[t * outFeatures + o] = bias ? sum + bias[o]! : sum;
-    }
+  const out = createMatrix(x.rows, weight.rows);
+  matmulInto(out.data, x.data, weight.data, x.rows, weight.rows, x.cols, { bTransposed: true });
+  if (bias) {
+    const y = out.data;
+    const outFeatures = weight.rows;
+    // float32 sum + float32 bias, rounded once: the float32 addition PyTorch does
+    for (let t = 0; t < x.rows; t++) for (let o = 0; o < outFeatures; o++) y[t * outFeatures + o]! += bias[o]!;
   }
   return out;
 }

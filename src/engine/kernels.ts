@@ -1,0 +1,300 @@
+// The one matrix-product kernel of the engine: every stage's Q·Kᵀ, weights·V and nn.Linear goes
+// through matmulInto, and so does `llm101 bench`.
+//
+// How it is fast:
+// - The inner loop is WebAssembly SIMD (kernels.wat, assembled into kernelsWasm.ts): a 6×4
+//   register block of float64x2 accumulators over B packed in column panels of 4, so each loaded
+//   A value feeds 4 products and each loaded B vector 6.
+// - Causal products skip the masked triangle: Q·Kᵀ computes only the column panels that reach the
+//   diagonal, weights·V stops each row block's sum after its last row.
+// - Large products are split by rows across helper threads (worker_threads) that share the
+//   WebAssembly memory (a SharedArrayBuffer). The calling thread takes the first part, wakes the
+//   helpers with Atomics.notify and waits for them with Atomics.wait, so the engine stays
+//   synchronous. Splits fall on multiples of the 6-row block, and each element's sum has the same
+//   terms in the same order whoever computes it: one thread or many give bit-for-bit the same result.
+// - Nothing is allocated per call beyond growing the shared workspace when a product is larger
+//   than any before.
+//
+// Numerics: the float32 inputs are widened to float64, so every product is exact, each sum runs
+// in double in increasing t, and the result is rounded to float32 once. That is more accurate
+// than PyTorch's float32 BLAS (the fixture tests compare with a float64 run too, within 1e-5,
+// which a float32 sum of ~30 terms near 84 already misses by 2 ulp); it costs half the lanes of
+// float32 SIMD.
+
+import * as os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { KERNELS_WASM_BASE64 } from './kernelsWasm';
+
+export interface MatmulOptions {
+  /** b is given transposed, (m, k): out = a·bᵀ (x·Wᵀ, Q·Kᵀ). Otherwise b is (k, m). */
+  bTransposed: boolean;
+  /** Only out[i][j] with j <= i is written (the rest of out is left as it is). */
+  lowerOutput?: boolean;
+  /** a is lower-triangular (a[i][t] = 0 for t > i) and those terms are skipped. */
+  lowerInput?: boolean;
+}
+
+type Gemm = (
+  a: number,
+  b: number,
+  c: number,
+  rowStart: number,
+  rowEnd: number,
+  panels: number,
+  k: number,
+  lowerOutput: number,
+  lowerInput: number,
+) => void;
+
+/** Rows per register block of the kernel; thread splits fall on multiples of it. */
+const ROW_BLOCK = 6;
+/** Columns per packed panel of B. */
+const PANEL = 4;
+/** Products with fewer multiply-adds than this stay on the calling thread (waking a helper costs more). */
+const MIN_PARALLEL_MACS = 1 << 20;
+const PAGE_BYTES = 65536;
+/** 1 GiB of shared memory at most: more than a (T, T) product the trace limits allow. */
+const MAX_PAGES = 16384;
+
+// The control block at the start of the shared memory (Int32 slots).
+const GENERATION = 0; // bumped by the caller to post a job
+const JOB = 1; // a, b, c, panels, k, lowerOutput, lowerInput: slots 1..7
+const HELPER_SLOTS = 16; // helper h: rowStart, rowEnd, done at 16 + 3h ..
+const MAX_HELPERS = 15;
+const CONTROL_BYTES = 256;
+
+/**
+ * A helper thread: the same module on the same memory, waiting for jobs. Plain JavaScript run
+ * with `eval`, so it works the same from dist/cli.js, dist/worker.js and the tests (no bundle
+ * entry point or file path to find). A failed job reports −generation so the caller can throw.
+ */
+const HELPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, helper } = workerData;
+const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
+const base = ${HELPER_SLOTS} + 3 * helper;
+let seen = workerData.generation;
+Atomics.store(control, base + 2, -0x7fffffff); // ready: 'done' holds no generation yet
+for (;;) {
+  Atomics.wait(control, ${GENERATION}, seen);
+  const generation = Atomics.load(control, ${GENERATION});
+  if (generation === seen) continue;
+  seen = generation;
+  if (generation < 0) break; // stop
+  const rowStart = control[base], rowEnd = control[base + 1];
+  let result = generation;
+  if (rowStart < rowEnd) {
+    try {
+      gemm(control[${JOB}], control[${JOB + 1}], control[${JOB + 2}], rowStart, rowEnd,
+        control[${JOB + 3}], control[${JOB + 4}], control[${JOB + 5}], control[${JOB + 6}]);
+    } catch (err) {
+      result = -generation;
+    }
+  }
+  Atomics.store(control, base + 2, result);
+  Atomics.notify(control, base + 2);
+}
+`;
+
+interface KernelState {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  gemm: Gemm;
+  heap: Float64Array;
+  control: Int32Array;
+  helpers: Worker[];
+}
+
+let state: KernelState | undefined;
+let threads = defaultThreads();
+
+function defaultThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(2, cores));
+}
+
+/** Threads the kernel uses for large products (the calling one included); 1 turns helpers off. */
+export function setKernelThreads(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_HELPERS + 1) {
+    throw new RangeError(`kernel threads must be a whole number from 1 to ${MAX_HELPERS + 1}, got ${count}`);
+  }
+  threads = count;
+  if (state) startHelpers(state);
+}
+
+export function kernelThreads(): number {
+  return threads;
+}
+
+/** Helper threads that have started and answer jobs (they start in the background). */
+export function readyHelpers(): number {
+  if (!state) return 0;
+  let ready = 0;
+  for (let h = 0; h < Math.min(state.helpers.length, threads - 1); h++) {
+    if (Atomics.load(state.control, HELPER_SLOTS + 3 * h + 2) !== 0) ready++;
+  }
+  return ready;
+}
+
+/**
+ * Starts the kernel and its helpers now and returns once the helpers answer (or after
+ * `timeoutMs`), so a benchmark does not time their start-up. Products work without it.
+ */
+export function warmUpKernel(timeoutMs = 5000): number {
+  const s = kernelState();
+  const wanted = Math.min(s.helpers.length, threads - 1);
+  const deadline = performance.now() + timeoutMs;
+  while (readyHelpers() < wanted && performance.now() < deadline) {
+    Atomics.wait(s.control, CONTROL_BYTES / 4 - 1, 0, 5); // a 5 ms sleep; nobody notifies this slot
+  }
+  return readyHelpers();
+}
+
+function kernelState(): KernelState {
+  if (state) return state;
+  const module = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm as Gemm;
+  const buffer = memory.buffer as unknown as SharedArrayBuffer;
+  state = { module, memory, gemm, heap: new Float64Array(buffer), control: new Int32Array(buffer, 0, CONTROL_BYTES / 4), helpers: [] };
+  startHelpers(state);
+  return state;
+}
+
+function startHelpers(s: KernelState): void {
+  while (s.helpers.length < threads - 1) {
+    const helper = s.helpers.length;
+    Atomics.store(s.control, HELPER_SLOTS + 3 * helper + 2, 0); // not ready
+    const worker = new Worker(HELPER_SOURCE, {
+      eval: true,
+      workerData: { module: s.module, memory: s.memory, helper, generation: Atomics.load(s.control, GENERATION) },
+    });
+    worker.unref(); // an idle helper must not keep the CLI or a test run alive
+    s.helpers.push(worker);
+  }
+}
+
+/** Makes the workspace at least `bytes` long. */
+function reserve(s: KernelState, bytes: number): void {
+  const have = s.memory.buffer.byteLength;
+  if (bytes <= have) return;
+  const pages = Math.ceil((bytes - have) / PAGE_BYTES);
+  if (have / PAGE_BYTES + pages > MAX_PAGES) {
+    throw new RangeError(`matmul workspace of ${(bytes / 2 ** 20).toFixed(0)} MiB exceeds the kernel's ${MAX_PAGES / 16} MiB`);
+  }
+  s.memory.grow(pages);
+  s.heap = new Float64Array(s.memory.buffer as unknown as SharedArrayBuffer);
+}
+
+const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
+/**
+ * out (n, m) = a (n, k) · b, with b (k, m) or, with bTransposed, b (m, k) and out = a·bᵀ.
+ * `out` is overwritten (or, with lowerOutput, its lower triangle j <= i).
+ */
+export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, n: number, m: number, k: number, options: MatmulOptions): void {
+  if (a.length !== n * k || b.length !== m * k || out.length !== n * m) {
+    throw new RangeError(`matmulInto: buffers of ${a.length}, ${b.length}, ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  }
+  if (n === 0 || m === 0) return;
+  const lowerOutput = options.lowerOutput ?? false;
+  const lowerInput = options.lowerInput ?? false;
+  const s = kernelState();
+  const panels = Math.ceil(m / PANEL);
+  const ldc = panels * PANEL;
+  // workspace of doubles: A (n, k) | B in panels (panels, k, 4) | C (n, ldc), byte offsets
+  const aAt = CONTROL_BYTES;
+  const bAt = align16(aAt + 8 * n * k);
+  const cAt = align16(bAt + 8 * ldc * k);
+  reserve(s, cAt + 8 * n * ldc);
+  const heap = s.heap;
+  heap.set(a, aAt >> 3); // widened to float64 by the typed-array copy
+  packPanels(heap, bAt >> 3, b, m, k, options.bTransposed);
+
+  runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput);
+
+  // rounded to float32 by the typed-array copy
+  const c = cAt >> 3;
+  if (!lowerOutput && ldc === m) {
+    out.set(heap.subarray(c, c + n * m));
+  } else {
+    for (let i = 0; i < n; i++) {
+      const cols = lowerOutput ? Math.min(i + 1, m) : m;
+      out.set(heap.subarray(c + i * ldc, c + i * ldc + cols), i * m);
+    }
+  }
+}
+
+/** B into panels of 4 columns, t-major inside a panel, zeros past column m. */
+function packPanels(heap: Float64Array, at: number, b: Float32Array, m: number, k: number, transposed: boolean): void {
+  const panels = Math.ceil(m / PANEL);
+  for (let p = 0; p < panels; p++) {
+    const panel = at + p * PANEL * k;
+    const width = Math.min(PANEL, m - p * PANEL);
+    if (width < PANEL) heap.fill(0, panel, panel + PANEL * k);
+    for (let jj = 0; jj < width; jj++) {
+      const j = p * PANEL + jj;
+      if (transposed) {
+        // b (m, k): row j of b becomes column jj of the panel
+        const row = j * k;
+        for (let t = 0; t < k; t++) heap[panel + t * PANEL + jj] = b[row + t]!;
+      } else {
+        // b (k, m): column j of b
+        for (let t = 0; t < k; t++) heap[panel + t * PANEL + jj] = b[t * m + j]!;
+      }
+    }
+  }
+}
+
+/** Rows 0..n−1 of the product, split across the calling thread and the ready helpers. */
+function runGemm(s: KernelState, a: number, b: number, c: number, n: number, panels: number, k: number, lowerOutput: boolean, lowerInput: boolean): void {
+  const lo = lowerOutput ? 1 : 0;
+  const li = lowerInput ? 1 : 0;
+  const helpers = Math.min(s.helpers.length, threads - 1);
+  const ready: number[] = [];
+  if (helpers > 0 && n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK) {
+    for (let h = 0; h < helpers; h++) if (Atomics.load(s.control, HELPER_SLOTS + 3 * h + 2) !== 0) ready.push(h);
+  }
+  if (ready.length === 0) {
+    s.gemm(a, b, c, 0, n, panels, k, lo, li);
+    return;
+  }
+  const parts = ready.length + 1;
+  const causal = lowerOutput || lowerInput;
+  // Part q ends at row n·(q/parts) (even work per row) or n·√(q/parts) (work growing with the row
+  // in a causal product), rounded to a multiple of the row block so every block is whole.
+  const boundary = (q: number): number => {
+    if (q >= parts) return n;
+    const share = causal ? Math.sqrt(q / parts) : q / parts;
+    return Math.min(n, Math.round((n * share) / ROW_BLOCK) * ROW_BLOCK);
+  };
+  const control = s.control;
+  control[JOB] = a;
+  control[JOB + 1] = b;
+  control[JOB + 2] = c;
+  control[JOB + 3] = panels;
+  control[JOB + 4] = k;
+  control[JOB + 5] = lo;
+  control[JOB + 6] = li;
+  for (let h = 0; h < s.helpers.length; h++) {
+    const q = ready.indexOf(h);
+    control[HELPER_SLOTS + 3 * h] = q < 0 ? 0 : boundary(q + 1);
+    control[HELPER_SLOTS + 3 * h + 1] = q < 0 ? 0 : boundary(q + 2);
+  }
+  const generation = (Atomics.load(control, GENERATION) % 0x3fffffff) + 1;
+  Atomics.store(control, GENERATION, generation);
+  Atomics.notify(control, GENERATION);
+
+  s.gemm(a, b, c, 0, boundary(1), panels, k, lo, li);
+
+  for (const h of ready) {
+    const done = HELPER_SLOTS + 3 * h + 2;
+    for (;;) {
+      const value = Atomics.load(control, done);
+      if (value === generation) break;
+      if (value === -generation) throw new Error(`matmul helper thread ${h} failed`);
+      Atomics.wait(control, done, value, 1000);
+    }
+  }
+}
