@@ -2,6 +2,7 @@
 //
 //   llm101 analyze  [input] [model options] [--json]   one trace of every stage
 //   llm101 tokenize [input] [tokenizer options] [--json]
+//   llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--json]   time one layer
 //
 // Each subcommand is one entry of COMMANDS (options + handler), so adding one (e.g. `bench`) is
 // adding an entry. runCli() does the work and returns the exit code, so tests call it in-process;
@@ -13,11 +14,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../package.json';
+import { benchLayer, type BenchLayer } from './engine/bench';
 import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS, checkTokens, divisors, validateConfig } from './engine/config';
 import { loadCorpus, resolveCorpusPath } from './engine/corpus';
 import { journeyExample } from './engine/examples';
+import { kernelThreads } from './engine/kernels';
 import { initWeights } from './engine/init';
 import { fsErrorReason } from './engine/io/fsErrors';
+import { writeSafetensors } from './engine/io/safetensors';
 import { readWeightsFile, writeWeightsFile, type ExpectationSources, type ExpectedSizes } from './engine/io/weightsFile';
 import { traceToJson } from './engine/serialize';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
@@ -253,6 +257,79 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
 }
 
 // ---------------------------------------------------------------------------------------------
+// bench
+
+const bench: Command = {
+  summary: 'time one attention layer (multi-head causal attention + layer norm) on random input',
+  usage: 'llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--save FILE] [--json]',
+  help: [
+    '  --seq T               tokens',
+    '  --dim D               model width (input and attention size)',
+    '  --heads H             attention heads, must divide dim',
+    '  --reps N              timed runs after 2 warm-up runs; the median is reported (default 5)',
+    `  --threads N           threads for the matrix products, 1 to 16 (default ${kernelThreads()})`,
+    '  --seed N              seed for the random input and weights (default 7)',
+    '  --save FILE           write the input, weights and output to a .safetensors file',
+    '  --json                print {msPerLayer, gflops, threads, seq, dim, heads, ...} on one line',
+  ],
+  options: {
+    seq: { type: 'string' },
+    dim: { type: 'string' },
+    heads: { type: 'string' },
+    reps: { type: 'string' },
+    threads: { type: 'string' },
+    seed: { type: 'string' },
+    save: { type: 'string' },
+    ...COMMON_OPTIONS,
+  },
+  async run(values, io) {
+    const required = (name: string): number => {
+      const value = optionalInteger(values, name);
+      if (value === undefined) throw new UsageError(`--${name} is required, e.g. llm101 bench --seq 512 --dim 768 --heads 12`);
+      return value;
+    };
+    const shape = { seq: required('seq'), dim: required('dim'), heads: required('heads') };
+    const reps = optionalInteger(values, 'reps') ?? 5;
+    const threads = optionalInteger(values, 'threads') ?? kernelThreads();
+    if (threads < 1 || threads > 16) throw new UsageError(`--threads must be from 1 to 16, got ${threads}`);
+    const seed = optionalInteger(values, 'seed');
+    const { output, layer, ...result } = benchLayer({ ...shape, reps, threads, ...(seed !== undefined && { seed }) });
+    if (typeof values.save === 'string') saveBenchLayer(values.save, layer, output);
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    io.stdout.write(
+      `T ${result.seq} · dim ${result.dim} · ${result.heads} heads × ${result.headDim} · ${result.threads} thread${result.threads === 1 ? '' : 's'}: ` +
+        `${result.msPerLayer.toFixed(2)} ms per layer (median of ${result.reps}), ${result.gflops.toFixed(1)} GFLOP/s\n`,
+    );
+  },
+};
+
+/** The bench layer as tensors another runtime can load: input, weights in PyTorch layouts, output. */
+function saveBenchLayer(file: string, layer: BenchLayer, output: Matrix): void {
+  const matrix = (m: Matrix) => ({ shape: [m.rows, m.cols], data: m.data });
+  const vector = (v: Float32Array) => ({ shape: [v.length], data: v });
+  const { mha, norm } = layer;
+  const tensors = new Map([
+    ['input', matrix(layer.input)],
+    ['mha.W_query.weight', matrix(mha.query.weight)],
+    ['mha.W_key.weight', matrix(mha.key.weight)],
+    ['mha.W_value.weight', matrix(mha.value.weight)],
+    ['mha.out_proj.weight', matrix(mha.outProj.weight)],
+    ['mha.out_proj.bias', vector(mha.outProj.bias ?? new Float32Array(layer.input.cols))],
+    ['norm.scale', vector(norm.scale)],
+    ['norm.shift', vector(norm.shift)],
+    ['output', matrix(output)],
+  ]);
+  try {
+    fs.writeFileSync(file, writeSafetensors(tensors, { heads: String(layer.heads) }));
+  } catch (err) {
+    throw new UsageError(`cannot write --save ${file}: ${fsErrorReason(err)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // input, tokenizer, numbers
 
 /** The text from --text, --file or `-`; exactly one of them, and not empty. */
@@ -460,7 +537,7 @@ export function summarize(trace: Trace, tokenizer?: Tokenizer): string {
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
-const COMMANDS: Record<string, Command> = { analyze, tokenize };
+const COMMANDS: Record<string, Command> = { analyze, tokenize, bench };
 
 function mainHelp(): string {
   const names = Object.keys(COMMANDS);
@@ -610,6 +687,10 @@ function exampleValue(option: string): string {
     'context-length': '256',
     weights: 'model.safetensors',
     'save-weights': 'model.safetensors',
+    seq: '512',
+    reps: '5',
+    threads: '2',
+    save: 'layer.safetensors',
   };
   return examples[option] ?? 'VALUE';
 }

@@ -1,0 +1,234 @@
+// `npm run bench` at the repository root: one attention layer (multi-head causal attention + layer
+// norm) timed in three runtimes in one run, on the same input and weights:
+//   ours   `llm101 bench` (dist/cli.js, in a child process so no other runtime's threads run
+//          beside it), which also saves its input, weights and output;
+//   onnx   onnxruntime-node, 2 intra-op threads, on an ONNX graph of the layer (onnx-layer.mjs);
+//   tfjs   @tensorflow/tfjs-backend-wasm (single-threaded in Node), each head a plain 2-D matmul.
+// Prints ms (median of --reps runs after 2 warm-ups), GFLOP/s (the same FLOP count for all three,
+// see layerFlops in src/engine/bench.ts), the ratios ours/onnx and ours/tfjs, the largest
+// difference of each anchor's output from ours, and the load average around each shape (the
+// machine is shared: ratios measured in one run are what count).
+//
+//   node bench/run.mjs [--reps N] [--shapes 128x256x8,512x768x12,...] [--json FILE]
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildLayerModel } from './onnx-layer.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const require = createRequire(import.meta.url);
+const ort = require('onnxruntime-node');
+const tf = require('@tensorflow/tfjs-core');
+require('@tensorflow/tfjs-backend-wasm');
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '7' },
+    shapes: { type: 'string', default: '128x256x8,512x768x12,2048x768x12' },
+    json: { type: 'string' },
+  },
+});
+const reps = Number(args.reps);
+const shapes = args.shapes.split(',').map((text) => {
+  const [seq, dim, heads] = text.split('x').map(Number);
+  return { seq, dim, heads };
+});
+const WARMUP = 2;
+const ORT_THREADS = 2;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Every dense FLOP of the layer, causal halves counted as done (as layerFlops in src/engine/bench.ts). */
+function layerFlops({ seq: T, dim }) {
+  return 8 * T * dim * dim + T * dim + 4 * T * T * dim;
+}
+
+/** A float32 .safetensors file as name -> Float32Array, plus its metadata. */
+function readSafetensors(file) {
+  const bytes = fs.readFileSync(file);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  const start = 8 + headerLength;
+  const tensors = new Map();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    if (entry.dtype !== 'F32') throw new Error(`${file}: ${name} is ${entry.dtype}, expected F32`);
+    const [from, to] = entry.data_offsets;
+    const copy = new Uint8Array(bytes.subarray(start + from, start + to));
+    tensors.set(name, new Float32Array(copy.buffer));
+  }
+  return { tensors, metadata: header.__metadata__ ?? {} };
+}
+
+function maxAbsDiff(a, b) {
+  if (a.length !== b.length) throw new Error(`outputs of ${a.length} and ${b.length} values`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) worst = d; // NaN wins
+  }
+  return worst;
+}
+
+/** Times `run` (which returns the output) after warm-ups; median ms and the last output. */
+async function time(run) {
+  let output;
+  for (let i = 0; i < WARMUP; i++) output = await run();
+  const samples = [];
+  for (let i = 0; i < reps; i++) {
+    const started = performance.now();
+    output = await run();
+    samples.push(performance.now() - started);
+  }
+  return { ms: median(samples), samples, output };
+}
+
+function ours(shape, saveTo) {
+  const cli = path.join(root, 'dist', 'cli.js');
+  const argv = [cli, 'bench', '--seq', String(shape.seq), '--dim', String(shape.dim), '--heads', String(shape.heads)];
+  argv.push('--reps', String(reps), '--save', saveTo, '--json');
+  const result = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 20 }));
+  return { ms: result.msPerLayer, samples: result.samplesMs, threads: result.threads };
+}
+
+async function onnxRuntime(shape, tensors) {
+  const model = buildLayerModel(shape, tensors);
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: ORT_THREADS,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const x = new ort.Tensor('float32', tensors.get('input'), [shape.seq, shape.dim]);
+  try {
+    return await time(async () => (await session.run({ x })).y.data);
+  } finally {
+    await session.release();
+  }
+}
+
+/** (rows, cols) -> (cols, rows), so every tfjs product is a plain matMul(a, b). */
+function transposed(data, rows, cols) {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+async function tfjsWasm({ seq: T, dim: D, heads: H }, tensors) {
+  const hd = D / H;
+  const weight = (name) => tf.tensor2d(transposed(tensors.get(name), D, D), [D, D]);
+  const wq = weight('mha.W_query.weight');
+  const wk = weight('mha.W_key.weight');
+  const wv = weight('mha.W_value.weight');
+  const wo = weight('mha.out_proj.weight');
+  const bo = tf.tensor1d(tensors.get('mha.out_proj.bias'));
+  const scale = tf.tensor1d(tensors.get('norm.scale'));
+  const shift = tf.tensor1d(tensors.get('norm.shift'));
+  const maskValues = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) maskValues[i * T + j] = -Infinity;
+  const mask = tf.tensor2d(maskValues, [T, T]);
+  const x = tf.tensor2d(tensors.get('input'), [T, D]);
+  const sqrtHeadDim = tf.scalar(Math.sqrt(hd));
+  const eps = tf.scalar(1e-5);
+  const layer = () =>
+    tf.tidy(() => {
+      const q = tf.matMul(x, wq);
+      const k = tf.matMul(x, wk);
+      const v = tf.matMul(x, wv);
+      const contexts = [];
+      for (let h = 0; h < H; h++) {
+        const qh = tf.slice(q, [0, h * hd], [T, hd]);
+        const khT = tf.transpose(tf.slice(k, [0, h * hd], [T, hd]));
+        const vh = tf.slice(v, [0, h * hd], [T, hd]);
+        const scores = tf.add(tf.div(tf.matMul(qh, khT), sqrtHeadDim), mask);
+        contexts.push(tf.matMul(tf.softmax(scores), vh));
+      }
+      const attended = tf.add(tf.matMul(tf.concat(contexts, 1), wo), bo);
+      const mean = tf.mean(attended, -1, true);
+      const centred = tf.sub(attended, mean);
+      const variance = tf.mean(tf.square(centred), -1, true);
+      return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(variance, eps))), scale), shift);
+    });
+  try {
+    return await time(() => {
+      const y = layer();
+      const data = y.dataSync();
+      y.dispose();
+      return data;
+    });
+  } finally {
+    tf.dispose([wq, wk, wv, wo, bo, scale, shift, mask, x, sqrtHeadDim, eps]);
+  }
+}
+
+const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+async function main() {
+  if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` first');
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const started = os.loadavg();
+  const rows = [];
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-bench-'));
+  try {
+    for (const shape of shapes) {
+      const load = os.loadavg()[0];
+      const saved = path.join(scratch, `layer-${shape.seq}x${shape.dim}x${shape.heads}.safetensors`);
+      const ourRun = ours(shape, saved);
+      const { tensors } = readSafetensors(saved);
+      const reference = tensors.get('output');
+      const onnx = await onnxRuntime(shape, tensors);
+      const tfjs = await tfjsWasm(shape, tensors);
+      const flops = layerFlops(shape);
+      rows.push({
+        ...shape,
+        oursMs: ourRun.ms,
+        oursThreads: ourRun.threads,
+        onnxMs: onnx.ms,
+        tfjsMs: tfjs.ms,
+        oursGflops: flops / ourRun.ms / 1e6,
+        onnxGflops: flops / onnx.ms / 1e6,
+        tfjsGflops: flops / tfjs.ms / 1e6,
+        oursOverOnnx: ourRun.ms / onnx.ms,
+        oursOverTfjs: ourRun.ms / tfjs.ms,
+        maxDiffOnnx: maxAbsDiff(onnx.output, reference),
+        maxDiffTfjs: maxAbsDiff(tfjs.output, reference),
+        loadBefore: load,
+        loadAfter: os.loadavg()[0],
+        samples: { ours: ourRun.samples, onnx: onnx.samples, tfjs: tfjs.samples },
+      });
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const header = ['T', 'dim', 'heads', 'ours ms', 'onnx ms', 'tfjs ms', 'ours GF/s', 'onnx GF/s', 'tfjs GF/s', 'ours/onnx', 'ours/tfjs', 'max|Δ| onnx', 'max|Δ| tfjs', 'load 1m'];
+  const table = rows.map((r) => [
+    String(r.seq), String(r.dim), String(r.heads),
+    fmt(r.oursMs, 2), fmt(r.onnxMs, 2), fmt(r.tfjsMs, 2),
+    fmt(r.oursGflops), fmt(r.onnxGflops), fmt(r.tfjsGflops),
+    `${fmt(r.oursOverOnnx, 2)}×`, `${fmt(r.oursOverTfjs, 2)}×`,
+    r.maxDiffOnnx.toExponential(1), r.maxDiffTfjs.toExponential(1),
+    `${fmt(r.loadBefore, 2)} → ${fmt(r.loadAfter, 2)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`\nOne attention layer (multi-head causal attention + layer norm), median of ${reps} runs after ${WARMUP} warm-ups`);
+  console.log(`${cpu}, ${os.availableParallelism()} cores, node ${process.version}; ours on ${rows[0]?.oursThreads ?? '?'} threads, onnxruntime-node ${ort.env.versions?.common ?? ''} on ${ORT_THREADS} intra-op threads, tfjs-wasm ${tf.version_core} on 1 thread (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})`);
+  console.log(`load average (1, 5, 15 min) before: ${started.map((x) => x.toFixed(2)).join(', ')}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}\n`);
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of table) console.log(line(row));
+  console.log('\nGFLOP/s = the dense layer FLOPs (causal halves counted as done) / time; max|Δ| = largest difference of the anchor\'s output from ours.');
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ reps, rows, loadBefore: started, loadAfter: os.loadavg() }, null, 2));
+}
+
+await main();

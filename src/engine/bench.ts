@@ -1,0 +1,153 @@
+// Times one full attention layer, the way the trace computes it: the multi-head stage (Q/K/V
+// projections, causal scores, mask, softmax, weights·V per head, output projection) followed by
+// layer norm, on seeded random input and weights. It calls the stage functions themselves, so it
+// times exactly the kernels the panel and the CLI use; only dropout is off (p = 0, as at inference).
+
+import { EngineError } from './config';
+import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from './kernels';
+import { layerNorm } from './layers/layerNorm';
+import { multiHeadAttention } from './layers/multiHead';
+import { TorchGenerator } from './rng';
+import { createMatrix } from './tensor';
+import type { Linear, Matrix, Weights } from './types';
+
+export interface BenchShape {
+  /** Tokens T. */
+  seq: number;
+  /** Model width: the input's dim and attnDim alike. */
+  dim: number;
+  heads: number;
+}
+
+export interface BenchOptions extends BenchShape {
+  /** Timed runs after the warm-up; the result is their median. */
+  reps: number;
+  /** Threads for the matrix products (1 = the calling thread only). */
+  threads: number;
+  /** Untimed runs first (JIT, helper threads, workspace growth). */
+  warmup?: number;
+  seed?: number;
+}
+
+export interface BenchLayer {
+  input: Matrix; // (T, dim)
+  mha: Weights['mha'];
+  norm: Weights['norm'];
+  heads: number;
+}
+
+export interface BenchResult {
+  msPerLayer: number;
+  gflops: number;
+  threads: number;
+  seq: number;
+  dim: number;
+  heads: number;
+  headDim: number;
+  reps: number;
+  warmup: number;
+  /** Every timed run, in order, ms. */
+  samplesMs: number[];
+  /** What gflops divides by msPerLayer: see layerFlops. */
+  flopsPerLayer: number;
+}
+
+/**
+ * Floating-point operations of one layer, counted as a dense implementation does them, so our
+ * GFLOP/s compares with runtimes that compute the full (T, T) maps: a multiply-add is 2, and the
+ * causal halves count as done although the kernel skips them.
+ *   Q, K, V and output projections   4 · 2·T·dim·dim  (+ T·dim for the output bias)
+ *   scores Q·Kᵀ, all heads            2·T·T·dim
+ *   weights·V, all heads              2·T·T·dim
+ * Softmax and layer norm (O(T·T·heads) and O(T·dim) of exp, add, divide) are not counted.
+ */
+export function layerFlops({ seq: T, dim }: BenchShape): number {
+  return 8 * T * dim * dim + T * dim + 4 * T * T * dim;
+}
+
+/** Checks a shape with messages that say the fix. */
+export function checkBenchShape({ seq, dim, heads }: BenchShape): void {
+  for (const [name, value] of [['seq', seq], ['dim', dim], ['heads', heads]] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new EngineError(`--${name} must be a positive whole number, got ${value}`);
+  }
+  if (dim % heads !== 0) throw new EngineError(`heads (${heads}) must divide dim (${dim})`);
+}
+
+/**
+ * Seeded input and weights: x ~ N(0, 1); projections ~ N(0, 1/dim) so activations stay near unit
+ * scale; an output bias and a layer-norm scale and shift that are not 1 and 0, so every
+ * parameter shows in the output.
+ */
+export function makeBenchLayer(shape: BenchShape, seed = 7): BenchLayer {
+  checkBenchShape(shape);
+  const { seq, dim, heads } = shape;
+  const generator = new TorchGenerator(seed);
+  const normal = (count: number, std: number, mean = 0): Float32Array => {
+    const values = generator.normal_(new Float32Array(count));
+    for (let i = 0; i < count; i++) values[i] = mean + std * values[i]!;
+    return values;
+  };
+  const matrix = (rows: number, cols: number, std: number): Matrix => ({ rows, cols, data: normal(rows * cols, std) });
+  const projection = (bias: boolean): Linear => ({
+    weight: matrix(dim, dim, 1 / Math.sqrt(dim)),
+    ...(bias && { bias: normal(dim, 0.1) }),
+  });
+  const input = matrix(seq, dim, 1);
+  const mha = { query: projection(false), key: projection(false), value: projection(false), outProj: projection(true) };
+  const norm = { scale: normal(dim, 0.1, 1), shift: normal(dim, 0.1) };
+  return { input, mha, norm, heads };
+}
+
+/** One layer forward: multi-head causal attention then layer norm. (T, dim) -> (T, dim) */
+export function runBenchLayer(layer: BenchLayer): Matrix {
+  // p = 0 draws no masks; the generator is never used
+  const dropout = { p: 0, generator: new TorchGenerator(0) };
+  const attended = multiHeadAttention(layer.input, layer.mha, layer.heads, dropout);
+  return layerNorm(attended.output, layer.norm).output;
+}
+
+/** Median of the timed runs after `warmup` untimed ones. */
+export function benchLayer(options: BenchOptions): BenchResult & { output: Matrix; layer: BenchLayer } {
+  const { seq, dim, heads, reps } = options;
+  const warmup = options.warmup ?? 2;
+  if (!Number.isSafeInteger(reps) || reps < 1) throw new EngineError(`--reps must be a positive whole number, got ${reps}`);
+  const layer = makeBenchLayer({ seq, dim, heads }, options.seed);
+  const previousThreads = kernelThreads();
+  setKernelThreads(options.threads);
+  try {
+    warmUpKernel();
+    let output = createMatrix(seq, dim);
+    for (let i = 0; i < warmup; i++) output = runBenchLayer(layer);
+    const samplesMs: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const started = performance.now();
+      output = runBenchLayer(layer);
+      samplesMs.push(performance.now() - started);
+    }
+    const msPerLayer = median(samplesMs);
+    const flopsPerLayer = layerFlops({ seq, dim, heads });
+    return {
+      msPerLayer,
+      gflops: flopsPerLayer / (msPerLayer * 1e6),
+      threads: 1 + Math.min(readyHelpers(), options.threads - 1),
+      seq,
+      dim,
+      heads,
+      headDim: dim / heads,
+      reps,
+      warmup,
+      samplesMs,
+      flopsPerLayer,
+      output,
+      layer,
+    };
+  } finally {
+    setKernelThreads(previousThreads);
+  }
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
