@@ -4,7 +4,7 @@
 //          beside it), which also saves its input, weights and output;
 //   onnx   onnxruntime-node, 2 intra-op threads, on an ONNX graph of the layer (onnx-layer.mjs);
 //   tfjs   @tensorflow/tfjs-backend-wasm (single-threaded in Node), each head a plain 2-D matmul.
-// Prints ms (median of --reps runs after 2 warm-ups), GFLOP/s (the same FLOP count for all three,
+// Prints ms (median of --reps runs after a warm-up), GFLOP/s (the same FLOP count for all three,
 // see layerFlops in src/engine/bench.ts), the ratios ours/onnx and ours/tfjs, the largest
 // difference of each anchor's output from ours, and the load average around each shape (the
 // machine is shared: ratios measured in one run are what count).
@@ -38,7 +38,9 @@ const shapes = args.shapes.split(',').map((text) => {
   const [seq, dim, heads] = text.split('x').map(Number);
   return { seq, dim, heads };
 });
-const WARMUP = 2;
+// Warm-up as `llm101 bench` does it: at least 2 untimed runs, and more until 0.5 s has passed.
+const WARMUP_RUNS = 2;
+const WARMUP_MS = 500;
 const ORT_THREADS = 2;
 
 function median(values) {
@@ -82,7 +84,8 @@ function maxAbsDiff(a, b) {
 /** Times `run` (which returns the output) after warm-ups; median ms and the last output. */
 async function time(run) {
   let output;
-  for (let i = 0; i < WARMUP; i++) output = await run();
+  const warmupStarted = performance.now();
+  for (let i = 0; i < WARMUP_RUNS || (performance.now() - warmupStarted < WARMUP_MS && i < 100); i++) output = await run();
   const samples = [];
   for (let i = 0; i < reps; i++) {
     const started = performance.now();
@@ -221,7 +224,7 @@ async function main() {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`\nOne attention layer (multi-head causal attention + layer norm), median of ${reps} runs after ${WARMUP} warm-ups`);
+  console.log(`\nOne attention layer (multi-head causal attention + layer norm), median of ${reps} runs after >= ${WARMUP_RUNS} warm-up runs and >= ${WARMUP_MS} ms`);
   console.log(`${cpu}, ${os.availableParallelism()} cores, node ${process.version}; ours on ${rows[0]?.oursThreads ?? '?'} threads, onnxruntime-node ${ort.env.versions?.common ?? ''} on ${ORT_THREADS} intra-op threads, tfjs-wasm ${tf.version_core} on 1 thread (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})`);
   console.log(`load average (1, 5, 15 min) before: ${started.map((x) => x.toFixed(2)).join(', ')}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}\n`);
   console.log(line(header));

@@ -266,7 +266,7 @@ const bench: Command = {
     '  --seq T               tokens',
     '  --dim D               model width (input and attention size)',
     '  --heads H             attention heads, must divide dim',
-    '  --reps N              timed runs after 2 warm-up runs; the median is reported (default 5)',
+    '  --reps N              timed runs after a warm-up of at least 0.5 s; the median is reported (default 5)',
     `  --threads N           threads for the matrix products, 1 to 16 (default ${kernelThreads()})`,
     '  --seed N              seed for the random input and weights (default 7)',
     '  --save FILE           write the input, weights and output to a .safetensors file',

@@ -24,7 +24,10 @@ export interface BenchOptions extends BenchShape {
   reps: number;
   /** Threads for the matrix products (1 = the calling thread only). */
   threads: number;
-  /** Untimed runs first (JIT, helper threads, workspace growth). */
+  /**
+   * Untimed runs first (JIT tiers, helper threads, workspace growth): at least this many, and
+   * more until WARMUP_MS have passed (a small layer needs dozens of runs before V8 optimises it).
+   */
   warmup?: number;
   seed?: number;
 }
@@ -106,10 +109,13 @@ export function runBenchLayer(layer: BenchLayer): Matrix {
   return layerNorm(attended.output, layer.norm).output;
 }
 
-/** Median of the timed runs after `warmup` untimed ones. */
+/** Warm-up runs continue until this much time has passed (or 100 runs). */
+export const WARMUP_MS = 500;
+
+/** Median of the timed runs after the untimed warm-up runs. */
 export function benchLayer(options: BenchOptions): BenchResult & { output: Matrix; layer: BenchLayer } {
   const { seq, dim, heads, reps } = options;
-  const warmup = options.warmup ?? 2;
+  const minWarmup = options.warmup ?? 2;
   if (!Number.isSafeInteger(reps) || reps < 1) throw new EngineError(`--reps must be a positive whole number, got ${reps}`);
   const layer = makeBenchLayer({ seq, dim, heads }, options.seed);
   const previousThreads = kernelThreads();
@@ -117,7 +123,12 @@ export function benchLayer(options: BenchOptions): BenchResult & { output: Matri
   try {
     warmUpKernel();
     let output = createMatrix(seq, dim);
-    for (let i = 0; i < warmup; i++) output = runBenchLayer(layer);
+    let warmup = 0;
+    const warmupStarted = performance.now();
+    while (warmup < minWarmup || (performance.now() - warmupStarted < WARMUP_MS && warmup < 100)) {
+      output = runBenchLayer(layer);
+      warmup++;
+    }
     const samplesMs: number[] = [];
     for (let i = 0; i < reps; i++) {
       const started = performance.now();

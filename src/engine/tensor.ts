@@ -1,10 +1,11 @@
 // Small float32 matrix ops over row-major Float32Array, one function per op.
 //
 // Every matrix product (matmul, matmulTransposed, linear) is one call into kernels.ts: a
-// WebAssembly SIMD kernel that sums exact products in double and rounds once to float32, skips
-// the masked triangle of causal products and splits large products across threads. The other
-// ops are plain loops; reductions (softmax, means, variances) also accumulate in double and round
-// to float32 once when stored. The fixture tests show every stage agrees with PyTorch within 1e-5.
+// WebAssembly SIMD kernel that sums float32 products in float32 as PyTorch's float32 BLAS does,
+// skips the masked triangle of causal products and splits large products across threads. The
+// other ops are plain loops; reductions (softmax, means, variances) accumulate in double and
+// round to float32 once when stored. The fixture tests show every stage agrees with PyTorch
+// within 1e-5.
 
 import { matmulInto } from './kernels';
 import type { Linear, Matrix } from './types';
