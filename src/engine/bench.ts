@@ -3,7 +3,7 @@
 // layer norm, on seeded random input and weights. It calls the stage functions themselves, so it
 // times exactly the kernels the panel and the CLI use; only dropout is off (p = 0, as at inference).
 
-import { EngineError } from './config';
+import { EngineError, MAX_TRACE_BYTES } from './config';
 import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from './kernels';
 import { layerNorm } from './layers/layerNorm';
 import { multiHeadAttention } from './layers/multiHead';
@@ -68,12 +68,35 @@ export function layerFlops({ seq: T, dim }: BenchShape): number {
   return 8 * T * dim * dim + T * dim + 4 * T * T * dim;
 }
 
-/** Checks a shape with messages that say the fix. */
-export function checkBenchShape({ seq, dim, heads }: BenchShape): void {
+/**
+ * Bytes one bench layer holds at its peak: every head's scores, weights and dropped weights
+ * (T, T) are kept until the layer returns, as in a trace; about a dozen (T, dim) matrices; and the
+ * kernel's workspace for the largest product, a (T, T)·(T, headDim) with its packed copies.
+ */
+export function benchLayerBytes({ seq: T, dim, heads }: BenchShape): number {
+  return 4 * (3 * heads * T * T + 12 * T * dim + (T * T + 2 * T * (dim / heads + 8)));
+}
+
+/** Checks a shape with messages that say the fix; refuses a layer too large for memory up front. */
+export function checkBenchShape(shape: BenchShape): void {
+  const { seq, dim, heads } = shape;
   for (const [name, value] of [['seq', seq], ['dim', dim], ['heads', heads]] as const) {
     if (!Number.isSafeInteger(value) || value < 1) throw new EngineError(`--${name} must be a positive whole number, got ${value}`);
   }
   if (dim % heads !== 0) throw new EngineError(`heads (${heads}) must divide dim (${dim})`);
+  const bytes = benchLayerBytes(shape);
+  if (bytes > MAX_TRACE_BYTES) {
+    let fits = 1; // the most tokens that fit, by bisection
+    for (let high = seq; fits < high; ) {
+      const middle = Math.ceil((fits + high) / 2);
+      if (benchLayerBytes({ ...shape, seq: middle }) <= MAX_TRACE_BYTES) fits = middle;
+      else high = middle - 1;
+    }
+    throw new EngineError(
+      `a layer of ${seq} tokens with ${heads} heads needs about ${(bytes / 2 ** 30).toFixed(1)} GiB, above the ` +
+        `${MAX_TRACE_BYTES / 2 ** 30} GiB allowed; use --seq ${fits} or less, or fewer --heads`,
+    );
+  }
 }
 
 /**

@@ -108,6 +108,12 @@ interface KernelState {
 
 let state: KernelState | undefined;
 let threads = defaultThreads();
+/** Products split across threads so far (tests check that the threaded path ran). */
+let splitProducts = 0;
+
+export function splitProductCount(): number {
+  return splitProducts;
+}
 
 function defaultThreads(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -259,6 +265,7 @@ function runGemm(s: KernelState, a: number, b: number, c: number, n: number, pan
     s.gemm(a, b, c, 0, n, panels, k, lo, li);
     return;
   }
+  splitProducts++;
   const parts = ready.length + 1;
   const causal = lowerOutput || lowerInput;
   // Part q ends at row n·(q/parts) (even work per row) or n·√(q/parts) (work growing with the row

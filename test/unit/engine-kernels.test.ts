@@ -1,0 +1,160 @@
+// The matrix kernel (src/engine/kernels.ts) against a plain float32 loop that sums in the order
+// the kernel promises (Σ_t fl(a·b) in float32, increasing t), for odd sizes around the 6×8 block;
+// the threaded path against the single-thread one, bit for bit; and the checked-in WebAssembly
+// against its .wat source.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { initWeights } from '../../src/engine/init';
+import { kernelThreads, matmulInto, readyHelpers, setKernelThreads, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
+import { KERNELS_WAT_SHA256 } from '../../src/engine/kernelsWasm';
+import { TorchGenerator } from '../../src/engine/rng';
+import { runTrace } from '../../src/engine/trace';
+import type { EngineConfig, Matrix } from '../../src/engine/types';
+import { assertClose } from './assertClose';
+import { tokensFromIds } from './engine-fixtures';
+
+function randomValues(count: number, seed: number): Float32Array {
+  return new TorchGenerator(seed).normal_(new Float32Array(count));
+}
+
+/** out (n, m) the plain way: one element at a time, float32 product and float32 sum per step. */
+function plainProduct(a: Float32Array, b: Float32Array, n: number, m: number, k: number, options: MatmulOptions): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < (options.lowerOutput ? Math.min(i + 1, m) : m); j++) {
+      let sum = 0;
+      for (let t = 0; t < k; t++) {
+        const bValue = options.bTransposed ? b[j * k + t]! : b[t * m + j]!;
+        sum = f(sum + f(a[i * k + t]! * bValue));
+      }
+      out[i * m + j] = sum;
+    }
+  }
+  return out;
+}
+
+function lowerTriangular(values: Float32Array, n: number, k: number): Float32Array {
+  for (let i = 0; i < n; i++) for (let t = i + 1; t < k; t++) values[i * k + t] = 0;
+  return values;
+}
+
+const SIZES = [1, 3, 17, 65];
+
+test('matmulInto equals the plain float32 loop exactly for 1, 3, 17, 65 rows/cols/depth', () => {
+  let cases = 0;
+  for (const n of SIZES) {
+    for (const m of SIZES) {
+      for (const k of [1, 3, 17, 65, 130]) {
+        for (const bTransposed of [true, false]) {
+          const a = randomValues(n * k, n * 1000 + k);
+          const b = randomValues(m * k, m * 7 + k);
+          const options = { bTransposed };
+          const out = new Float32Array(n * m).fill(NaN);
+          matmulInto(out, a, b, n, m, k, options);
+          assert.deepEqual(out, plainProduct(a, b, n, m, k, options), `(${n}, ${k})·(${k}, ${m}) bTransposed ${bTransposed}`);
+          cases++;
+        }
+      }
+    }
+  }
+  assert.equal(cases, 160);
+});
+
+test('causal products: lowerOutput leaves j > i untouched, lowerInput skips only zero terms', () => {
+  for (const n of [1, 3, 7, 17, 65]) {
+    for (const k of [1, 5, 64]) {
+      // Q·Kᵀ: (n, k)·(n, k)ᵀ, only j <= i written; the rest keeps its sentinel
+      const q = randomValues(n * k, n + k);
+      const keys = randomValues(n * k, n * k + 1);
+      const scores = new Float32Array(n * n).fill(7);
+      matmulInto(scores, q, keys, n, n, k, { bTransposed: true, lowerOutput: true });
+      const full = plainProduct(q, keys, n, n, k, { bTransposed: true });
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) assert.equal(scores[i * n + j], j <= i ? full[i * n + j] : 7, `Q·Kᵀ [${i}][${j}] of ${n}`);
+      }
+    }
+    // weights·V: (n, n) lower-triangular · (n, m)
+    for (const m of [1, 8, 17, 64]) {
+      const weights = lowerTriangular(randomValues(n * n, n), n, n);
+      const values = randomValues(n * m, m);
+      const out = new Float32Array(n * m);
+      matmulInto(out, weights, values, n, m, n, { bTransposed: false, lowerInput: true });
+      // the skipped terms are 0·v = ±0, which leave a float32 sum as it is
+      assertClose(out, plainProduct(weights, values, n, m, n, { bTransposed: false }), { atol: 0, label: `weights·V ${n}×${m}` });
+    }
+  }
+});
+
+test('matmulInto refuses buffers that do not fit the sizes', () => {
+  assert.throws(() => matmulInto(new Float32Array(5), new Float32Array(6), new Float32Array(6), 2, 2, 3, { bTransposed: true }), /buffers of 6, 6, 5 floats for \(2, 3\)·\(3, 2\)/);
+  assert.throws(() => matmulInto(new Float32Array(4), new Float32Array(5), new Float32Array(6), 2, 2, 3, { bTransposed: true }), RangeError);
+});
+
+test('two threads give bit-for-bit the single-thread product (plain and causal, T not a multiple of 6)', () => {
+  const previous = kernelThreads();
+  try {
+    setKernelThreads(2);
+    assert.equal(warmUpKernel(30_000), 1, 'the helper thread starts');
+    const splitBefore = splitProductCount();
+    const shapes: [number, number, number, MatmulOptions][] = [
+      [301, 257, 129, { bTransposed: true }], // x·Wᵀ
+      [299, 131, 300, { bTransposed: false }], // (299, 300)·(300, 131)
+      [517, 517, 64, { bTransposed: true, lowerOutput: true }], // Q·Kᵀ
+      [517, 64, 517, { bTransposed: false, lowerInput: true }], // weights·V
+    ];
+    for (const [n, m, k, options] of shapes) {
+      assert.ok(n * m * k >= 1 << 20, 'large enough to be split');
+      const a = options.lowerInput ? lowerTriangular(randomValues(n * k, n), n, k) : randomValues(n * k, n);
+      const b = randomValues(m * k, m);
+      const split = new Float32Array(n * m);
+      matmulInto(split, a, b, n, m, k, options);
+      setKernelThreads(1);
+      const single = new Float32Array(n * m);
+      matmulInto(single, a, b, n, m, k, options);
+      setKernelThreads(2);
+      assert.deepEqual(split, single, `(${n}, ${k})·(${k}, ${m}) ${JSON.stringify(options)}`);
+    }
+    assert.equal(splitProductCount() - splitBefore, shapes.length, 'every product was split across the two threads');
+    assert.equal(readyHelpers(), 1);
+  } finally {
+    setKernelThreads(previous);
+  }
+});
+
+test('a whole trace is the same on one thread and on two', () => {
+  const config: EngineConfig = { tokenizer: 'word', vocabSize: 50, dim: 96, attnDim: 96, heads: 4, dropout: 0.2, seed: 3, contextLength: 400, qkvBias: true };
+  const weights = initWeights(config);
+  const tokens = tokensFromIds(Array.from({ length: 397 }, (_, i) => (i * 7) % 50));
+  const previous = kernelThreads();
+  try {
+    setKernelThreads(2);
+    warmUpKernel(30_000);
+    const two = runTrace(tokens, config, weights);
+    setKernelThreads(1);
+    const one = runTrace(tokens, config, weights);
+    const matrices = (trace: typeof one): Matrix[] => [
+      trace.simple.scores, trace.simple.context, trace.selfAttention.queries, trace.selfAttention.scores, trace.selfAttention.context,
+      trace.causal.maskedScores, trace.causal.context, ...trace.multiHead.heads.flatMap((h) => [h.scores, h.weights, h.context]),
+      trace.multiHead.output, trace.layerNorm.output,
+    ];
+    const ours = matrices(two);
+    matrices(one).forEach((m, i) => assert.deepEqual(ours[i]!.data, m.data, `matrix ${i}`));
+  } finally {
+    setKernelThreads(previous);
+  }
+});
+
+test('setKernelThreads takes 1 to 16', () => {
+  assert.throws(() => setKernelThreads(0), /from 1 to 16, got 0/);
+  assert.throws(() => setKernelThreads(1.5), /from 1 to 16/);
+});
+
+test('kernelsWasm.ts was assembled from the current kernels.wat (npm run build:kernels --prefix bench)', () => {
+  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'engine', 'kernels.wat'));
+  assert.equal(createHash('sha256').update(source).digest('hex'), KERNELS_WAT_SHA256);
+});
