@@ -25,7 +25,9 @@ function sample(stops: readonly Rgb[], t: number): Rgb {
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 
-export type ScaleKind = 'sequential' | 'diverging';
+/** sequential: linear min..max; log: log10 from min to max (attention weights of long texts,
+ *  which are about 1/T each, would all look alike on a linear scale); diverging: centred on 0. */
+export type ScaleKind = 'sequential' | 'log' | 'diverging';
 
 export interface Scale {
   kind: ScaleKind;
@@ -38,6 +40,11 @@ export function colorOf(scale: Scale, value: number): Rgb {
   if (scale.kind === 'diverging') {
     const m = Math.max(Math.abs(scale.min), Math.abs(scale.max)) || 1;
     return sample(DIVERGING, 0.5 + value / (2 * m));
+  }
+  if (scale.kind === 'log') {
+    if (!(value > 0)) return sample(VIRIDIS, 0);
+    const lo = Math.log(scale.min);
+    return sample(VIRIDIS, (Math.log(value) - lo) / (Math.log(scale.max) - lo || 1));
   }
   const span = scale.max - scale.min || 1;
   return sample(VIRIDIS, (value - scale.min) / span);

@@ -1,6 +1,8 @@
-// A labelled heatmap on one <canvas>: cells through ImageData (fast at any size), token labels on
-// both axes, numbers inside cells when they fit, masked cells hatched, dropped cells crossed,
-// a tooltip on hover and an outline on the highlighted token.
+// A labelled heatmap on one <canvas>. The matrix is turned into an image once (one pixel per
+// cell, through ImageData) and every paint draws a window of it scaled to the canvas, so 5 tokens
+// and 5,000 cost the same. On top: token labels, numbers when cells are big enough, hatched masked
+// cells, crossed dropped cells, outlines for the hovered cell and the highlighted token. Large
+// maps zoom (Ctrl+wheel), pan (drag) and show a minimap; double-click resets the view.
 import type { Matrix } from '../src/engine/types';
 import { colorOf, finiteRange, inkOn, type Scale, type ScaleKind } from './colors';
 
@@ -31,134 +33,200 @@ export interface HeatmapHost {
   tooltip: HTMLElement;
 }
 
+/** The visible window of the matrix, in cells. */
+interface View {
+  r0: number;
+  c0: number;
+  rows: number;
+  cols: number;
+}
+
 const FONT = '11px var(--vscode-editor-font-family, monospace)';
 const MAX_CELL = 44;
 const MIN_LABELLED_CELL = 10;
+/** Above this many rows or columns a map starts zoomed out with a minimap once zoomed in. */
+export const LARGE = 128;
+const MIN_VIEW = 8;
+/** Tallest a map gets, in CSS pixels: long texts shrink rows to fit (zoom in to read them). */
+const MAX_HEIGHT = 560;
+
+const themeVar = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
 export class Heatmap {
   readonly canvas: HTMLCanvasElement;
-  private readonly base = document.createElement('canvas');
-  private layout = { left: 0, top: 0, cell: 0, width: 0, height: 0 };
+  private readonly pixels = document.createElement('canvas');
+  private width = 0;
+  private view: View;
+  /** cw × ch: a cell's width and height in CSS pixels (fractions when a long text is shrunk). */
+  private layout = { left: 0, top: 0, cw: 1, ch: 1, rowLabels: false, colLabels: false };
   private highlighted: number | null = null;
   private hoverCell: [number, number] | null = null;
+  private drag: { x: number; y: number; view: View } | undefined;
   private readonly scale: Scale;
 
   constructor(readonly spec: HeatmapSpec, private readonly host: HeatmapHost) {
+    const { rows, cols } = spec.matrix;
+    this.view = { r0: 0, c0: 0, rows, cols };
     this.canvas = document.createElement('canvas');
     this.canvas.id = `map-${spec.name.replace(/\./g, '-')}`;
-    this.canvas.dataset.rows = String(spec.matrix.rows);
-    this.canvas.dataset.cols = String(spec.matrix.cols);
+    this.canvas.dataset.rows = String(rows);
+    this.canvas.dataset.cols = String(cols);
     this.canvas.dataset.name = spec.name;
     this.canvas.setAttribute('role', 'img');
-    this.canvas.setAttribute('aria-label', `${spec.title}: ${spec.matrix.rows} × ${spec.matrix.cols}`);
+    this.canvas.setAttribute('aria-label', `${spec.title}: ${rows} × ${cols}`);
     const [min, max] = spec.range ?? finiteRange(spec.matrix.data);
     this.scale = { kind: spec.scale, min, max };
+    this.paintPixels();
     this.canvas.addEventListener('mousemove', (e) => this.onMove(e));
     this.canvas.addEventListener('mouseleave', () => this.onLeave());
+    if (rows > LARGE || cols > LARGE) {
+      this.canvas.classList.add('zoomable');
+      this.canvas.title = 'Ctrl+scroll to zoom, drag to pan, double-click to reset';
+      this.canvas.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
+      this.canvas.addEventListener('mousedown', (e) => {
+        this.drag = { x: e.offsetX, y: e.offsetY, view: { ...this.view } };
+      });
+      window.addEventListener('mouseup', () => { this.drag = undefined; });
+      this.canvas.addEventListener('dblclick', () => this.setView({ r0: 0, c0: 0, rows, cols }));
+    }
   }
 
   get colorScale(): Scale {
     return this.scale;
   }
 
+  /** Whether draw() has laid the map out for a width yet. */
+  get laidOut(): boolean {
+    return this.width > 0;
+  }
+
+  /** The visible window (rows, cols and offsets), e.g. for tests of zooming. */
+  get visible(): Readonly<View> {
+    return this.view;
+  }
+
   /** Lays the map out for `width` CSS pixels and paints it. */
   draw(width: number): void {
-    const { matrix, rowLabels } = this.spec;
-    const ctx = this.base.getContext('2d');
+    this.width = width;
+    const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
     ctx.font = FONT;
-    const colLabels = this.colLabels();
-    const guessCell = Math.floor((width - 60) / Math.max(1, matrix.cols));
-    const labelled = guessCell >= MIN_LABELLED_CELL && matrix.rows <= 200;
-    const widest = (labels: readonly string[]) => labels.reduce((w, l) => Math.max(w, ctx.measureText(l).width), 0);
-    const left = labelled ? Math.min(120, Math.ceil(widest(rowLabels)) + 10) : 6;
-    const top = labelled ? Math.min(90, Math.ceil(widest(colLabels) * 0.72) + 14) : 6;
-    const cell = Math.max(1, Math.min(MAX_CELL, Math.floor((width - left - 4) / Math.max(1, matrix.cols))));
-    const w = left + cell * matrix.cols + 4;
-    const h = top + cell * matrix.rows + 4;
-    this.layout = { left, top, cell, width: w, height: h };
-
+    const { rows, cols } = this.view;
+    const widest = (labels: readonly string[]) => labels.slice(0, 400).reduce((w, l) => Math.max(w, ctx.measureText(clip(l)).width), 0);
+    const guess = (width - 60) / Math.max(1, cols);
+    const colLabels = guess >= MIN_LABELLED_CELL;
+    const rowGuess = Math.min(guess >= 1 ? Math.min(MAX_CELL, Math.floor(guess)) : guess, MAX_HEIGHT / Math.max(1, rows));
+    const rowLabels = rowGuess >= MIN_LABELLED_CELL;
+    const left = rowLabels ? Math.min(120, Math.ceil(widest(this.spec.rowLabels)) + 10) : 4;
+    const top = colLabels ? Math.min(90, Math.ceil(widest(this.colLabels()) * 0.72) + 14) : 4;
+    const fit = (width - left - 4) / Math.max(1, cols);
+    const cw = fit >= 1 ? Math.min(MAX_CELL, Math.floor(fit)) : fit;
+    // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
+    const ch = Math.min(cw, MAX_HEIGHT / Math.max(1, rows));
+    this.layout = { left, top, cw, ch, rowLabels: ch >= MIN_LABELLED_CELL, colLabels };
+    const w = Math.ceil(left + cw * cols + 4);
+    const h = Math.ceil(top + ch * rows + 4);
     const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.base, this.canvas]) {
-      c.width = Math.ceil(w * dpr);
-      c.height = Math.ceil(h * dpr);
-    }
+    this.canvas.width = Math.ceil(w * dpr);
+    this.canvas.height = Math.ceil(h * dpr);
     this.canvas.style.width = `${w}px`;
     this.canvas.style.height = `${h}px`;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.font = FONT;
-    this.paintCells(ctx);
-    if (labelled) this.paintLabels(ctx, colLabels);
-    this.present();
+    this.paint();
   }
 
   /** Outlines token `index` (row and/or column) or clears the outline. */
   highlight(index: number | null): void {
+    if (index === this.highlighted) return;
     this.highlighted = index;
-    this.present();
+    this.paint();
+  }
+
+  /** Shows a window of the matrix (clamped to it) and repaints. */
+  setView(view: View): void {
+    const { rows, cols } = this.spec.matrix;
+    const vr = Math.max(Math.min(MIN_VIEW, rows), Math.min(rows, Math.round(view.rows)));
+    const vc = Math.max(Math.min(MIN_VIEW, cols), Math.min(cols, Math.round(view.cols)));
+    this.view = {
+      rows: vr,
+      cols: vc,
+      r0: Math.max(0, Math.min(rows - vr, Math.round(view.r0))),
+      c0: Math.max(0, Math.min(cols - vc, Math.round(view.c0))),
+    };
+    this.canvas.dataset.view = `${this.view.r0},${this.view.c0},${this.view.rows},${this.view.cols}`;
+    this.draw(this.width);
   }
 
   private colLabels(): readonly string[] {
     return this.spec.colLabels ?? Array.from({ length: this.spec.matrix.cols }, (_, i) => String(i));
   }
 
-  private paintCells(ctx: CanvasRenderingContext2D): void {
-    const { matrix } = this.spec;
-    const { left, top, cell } = this.layout;
-    // One pixel per cell, scaled up without smoothing: the same code path for 5 or 5,000 tokens.
-    const image = new ImageData(matrix.cols, matrix.rows);
-    const masked: number[] = [];
+  /** The whole matrix as an image, one pixel per cell; masked cells transparent. */
+  private paintPixels(): void {
+    const { matrix, masked } = this.spec;
+    this.pixels.width = Math.max(1, matrix.cols);
+    this.pixels.height = Math.max(1, matrix.rows);
+    const image = new ImageData(this.pixels.width, this.pixels.height);
     for (let i = 0; i < matrix.data.length; i++) {
       const v = matrix.data[i] ?? 0;
-      const o = i * 4;
-      if (!Number.isFinite(v) || this.spec.masked?.(Math.floor(i / matrix.cols), i % matrix.cols)) {
-        masked.push(i);
-        image.data[o + 3] = 0;
-        continue;
-      }
+      if (!Number.isFinite(v) || masked?.(Math.floor(i / matrix.cols), i % matrix.cols)) continue;
       const [r, g, b] = colorOf(this.scale, v);
-      image.data[o] = r;
-      image.data[o + 1] = g;
-      image.data[o + 2] = b;
-      image.data[o + 3] = 255;
+      image.data[i * 4] = r;
+      image.data[i * 4 + 1] = g;
+      image.data[i * 4 + 2] = b;
+      image.data[i * 4 + 3] = 255;
     }
-    const pixels = document.createElement('canvas');
-    pixels.width = matrix.cols;
-    pixels.height = matrix.rows;
-    pixels.getContext('2d')?.putImageData(image, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(pixels, left, top, cell * matrix.cols, cell * matrix.rows);
+    this.pixels.getContext('2d')?.putImageData(image, 0, 0);
+  }
 
-    const style = getComputedStyle(document.body);
-    const fg = style.getPropertyValue('--vscode-foreground').trim() || '#888';
-    if (cell >= 6) {
-      // Masked (future) positions: a light hatch so "not computed" differs from "zero".
-      ctx.strokeStyle = fg;
-      ctx.globalAlpha = 0.25;
-      ctx.lineWidth = 1;
-      for (const i of masked) {
-        const x = left + (i % matrix.cols) * cell;
-        const y = top + Math.floor(i / matrix.cols) * cell;
-        ctx.beginPath();
-        for (let d = -cell; d < cell; d += 5) {
-          ctx.moveTo(x + Math.max(0, d), y + Math.max(0, -d));
-          ctx.lineTo(x + Math.min(cell, cell + d), y + Math.min(cell, cell - d));
-        }
-        ctx.stroke();
-      }
-      ctx.globalAlpha = 1;
-    }
-    const dropped = this.spec.dropped;
-    if (dropped && cell >= 8) {
-      ctx.lineWidth = Math.max(1, cell / 14);
-      for (let r = 0; r < matrix.rows; r++) {
-        for (let c = 0; c < matrix.cols; c++) {
-          if (!dropped(r, c)) continue;
-          const x = left + c * cell;
-          const y = top + r * cell;
+  private paint(): void {
+    const ctx = this.canvas.getContext('2d');
+    if (!ctx || !this.width) return;
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const { left, top, cw, ch } = this.layout;
+    const { r0, c0, rows, cols } = this.view;
+    // Enlarged cells stay crisp; shrunk images are averaged so no row vanishes.
+    ctx.imageSmoothingEnabled = cw < 1 || ch < 1;
+    ctx.drawImage(this.pixels, c0, r0, cols, rows, left, top, cw * cols, ch * rows);
+    const fg = themeVar('--vscode-foreground', '#888');
+    if (Math.min(cw, ch) >= 6) this.paintMarks(ctx, fg);
+    this.paintLabels(ctx, fg);
+    this.paintOutlines(ctx, fg);
+    if (rows < this.spec.matrix.rows || cols < this.spec.matrix.cols) this.paintMinimap(ctx, fg);
+  }
+
+  /** Hatching for masked cells, crosses for dropped ones, numbers when they fit: visible cells only. */
+  private paintMarks(ctx: CanvasRenderingContext2D, fg: string): void {
+    const { matrix, masked, dropped } = this.spec;
+    const { left, top, cw, ch } = this.layout;
+    const cell = Math.min(cw, ch);
+    const { r0, c0, rows, cols } = this.view;
+    const showNumbers = cell >= 34;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.font = `${cell >= 40 ? 11 : 10}px var(--vscode-editor-font-family, monospace)`;
+    for (let r = r0; r < r0 + rows; r++) {
+      for (let c = c0; c < c0 + cols; c++) {
+        const x = left + (c - c0) * cw;
+        const y = top + (r - r0) * ch;
+        const v = matrix.data[r * matrix.cols + c] ?? 0;
+        if (!Number.isFinite(v) || masked?.(r, c)) {
+          ctx.strokeStyle = fg;
+          ctx.globalAlpha = 0.25;
+          ctx.lineWidth = 1;
+          ctx.beginPath();
+          for (let d = -cell; d < cell; d += 5) {
+            ctx.moveTo(x + Math.max(0, d), y + Math.max(0, -d));
+            ctx.lineTo(x + Math.min(cell, cell + d), y + Math.min(cell, cell - d));
+          }
+          ctx.stroke();
+          ctx.globalAlpha = 1;
+        } else if (dropped?.(r, c) && cell >= 8) {
           ctx.fillStyle = 'rgba(0,0,0,0.35)';
           ctx.fillRect(x, y, cell, cell);
           ctx.strokeStyle = '#ff5c5c';
+          ctx.lineWidth = Math.max(1, cell / 14);
           const m = cell * 0.28;
           ctx.beginPath();
           ctx.moveTo(x + m, y + m);
@@ -166,79 +234,109 @@ export class Heatmap {
           ctx.moveTo(x + cell - m, y + m);
           ctx.lineTo(x + m, y + cell - m);
           ctx.stroke();
-        }
-      }
-    }
-    if (cell >= 34) {
-      // The numbers themselves, when a cell is big enough to hold them.
-      ctx.textAlign = 'center';
-      ctx.textBaseline = 'middle';
-      ctx.font = `${cell >= 40 ? 11 : 10}px var(--vscode-editor-font-family, monospace)`;
-      for (let r = 0; r < matrix.rows; r++) {
-        for (let c = 0; c < matrix.cols; c++) {
-          const v = matrix.data[r * matrix.cols + c] ?? 0;
-          if (!Number.isFinite(v) || dropped?.(r, c) || this.spec.masked?.(r, c)) continue;
+        } else if (showNumbers) {
           ctx.fillStyle = inkOn(colorOf(this.scale, v));
-          ctx.fillText(formatCell(v), left + c * cell + cell / 2, top + r * cell + cell / 2);
+          ctx.fillText(formatCell(v), x + cell / 2, y + cell / 2);
         }
       }
-      ctx.font = FONT;
+    }
+    ctx.font = FONT;
+  }
+
+  private paintLabels(ctx: CanvasRenderingContext2D, fg: string): void {
+    const { left, top, cw, ch, rowLabels, colLabels } = this.layout;
+    const { r0, c0, rows, cols } = this.view;
+    const labels = this.colLabels();
+    ctx.font = FONT;
+    ctx.fillStyle = fg;
+    ctx.textBaseline = 'middle';
+    if (rowLabels) {
+      ctx.textAlign = 'right';
+      for (let r = r0; r < r0 + rows; r++) ctx.fillText(clip(this.spec.rowLabels[r] ?? ''), left - 5, top + (r - r0) * ch + ch / 2);
+    }
+    if (colLabels) {
+      ctx.textAlign = 'left';
+      for (let c = c0; c < c0 + cols; c++) {
+        ctx.save();
+        ctx.translate(left + (c - c0) * cw + cw / 2, top - 5);
+        ctx.rotate(-Math.PI / 4);
+        ctx.fillText(clip(labels[c] ?? ''), 0, 0);
+        ctx.restore();
+      }
     }
   }
 
-  private paintLabels(ctx: CanvasRenderingContext2D, colLabels: readonly string[]): void {
-    const { left, top, cell } = this.layout;
-    const fg = getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim() || '#888';
-    ctx.fillStyle = fg;
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    this.spec.rowLabels.forEach((label, r) => ctx.fillText(clip(label), left - 5, top + r * cell + cell / 2));
-    ctx.textAlign = 'left';
-    colLabels.forEach((label, c) => {
-      ctx.save();
-      ctx.translate(left + c * cell + cell / 2, top - 5);
-      ctx.rotate(-Math.PI / 4);
-      ctx.fillText(clip(label), 0, 0);
-      ctx.restore();
-    });
-  }
-
-  /** Copies the painted base and draws the outlines on top. */
-  private present(): void {
-    const ctx = this.canvas.getContext('2d');
-    if (!ctx) return;
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    ctx.drawImage(this.base, 0, 0);
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const { left, top, cell } = this.layout;
-    const { rows, cols } = this.spec.matrix;
-    const focus = getComputedStyle(document.body).getPropertyValue('--vscode-focusBorder').trim() || '#0090f1';
-    ctx.strokeStyle = focus;
+  private paintOutlines(ctx: CanvasRenderingContext2D, fg: string): void {
+    const { left, top, cw, ch } = this.layout;
+    const { r0, c0, rows, cols } = this.view;
     ctx.lineWidth = 2;
+    ctx.strokeStyle = themeVar('--vscode-focusBorder', '#0090f1');
     const i = this.highlighted;
     if (i !== null) {
-      if (this.spec.rowsAreTokens && i < rows) ctx.strokeRect(left - 1, top + i * cell - 1, cols * cell + 2, cell + 2);
-      if (this.spec.colsAreTokens && i < cols) ctx.strokeRect(left + i * cell - 1, top - 1, cell + 2, rows * cell + 2);
+      if (this.spec.rowsAreTokens && i >= r0 && i < r0 + rows) ctx.strokeRect(left - 1, top + (i - r0) * ch - 1, cols * cw + 2, Math.max(ch, 1) + 2);
+      if (this.spec.colsAreTokens && i >= c0 && i < c0 + cols) ctx.strokeRect(left + (i - c0) * cw - 1, top - 1, Math.max(cw, 1) + 2, rows * ch + 2);
     }
-    if (this.hoverCell) {
+    if (this.hoverCell && Math.min(cw, ch) >= 3) {
       const [r, c] = this.hoverCell;
-      ctx.strokeStyle = getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim() || '#fff';
-      ctx.strokeRect(left + c * cell, top + r * cell, cell, cell);
+      ctx.strokeStyle = fg;
+      ctx.strokeRect(left + (c - c0) * cw, top + (r - r0) * ch, cw, ch);
     }
+  }
+
+  /** The whole map in a corner, with the visible window outlined. */
+  private paintMinimap(ctx: CanvasRenderingContext2D, fg: string): void {
+    const { rows, cols } = this.spec.matrix;
+    const size = 110;
+    const k = size / Math.max(rows, cols);
+    const w = cols * k;
+    const h = rows * k;
+    const x = this.canvas.width / (window.devicePixelRatio || 1) - w - 10;
+    const y = this.layout.top + 6;
+    ctx.fillStyle = themeVar('--vscode-editor-background', '#1e1e1e');
+    ctx.fillRect(x - 3, y - 3, w + 6, h + 6);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(this.pixels, x, y, w, h);
+    ctx.strokeStyle = fg;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(x - 3, y - 3, w + 6, h + 6);
+    ctx.strokeStyle = themeVar('--vscode-focusBorder', '#0090f1');
+    ctx.lineWidth = 2;
+    ctx.strokeRect(x + this.view.c0 * k, y + this.view.r0 * k, Math.max(2, this.view.cols * k), Math.max(2, this.view.rows * k));
   }
 
   /** The cell under a mouse position, or null outside the grid. */
   cellAt(offsetX: number, offsetY: number): [number, number] | null {
-    const { left, top, cell } = this.layout;
-    const c = Math.floor((offsetX - left) / cell);
-    const r = Math.floor((offsetY - top) / cell);
-    const { rows, cols } = this.spec.matrix;
-    return r >= 0 && r < rows && c >= 0 && c < cols ? [r, c] : null;
+    const { left, top, cw, ch } = this.layout;
+    const c = Math.floor((offsetX - left) / cw);
+    const r = Math.floor((offsetY - top) / ch);
+    return r >= 0 && r < this.view.rows && c >= 0 && c < this.view.cols ? [r + this.view.r0, c + this.view.c0] : null;
+  }
+
+  private onWheel(e: WheelEvent): void {
+    // Plain scrolling keeps scrolling the page; Ctrl (or a pinch, which sends Ctrl) zooms.
+    if (!e.ctrlKey && !e.metaKey) return;
+    e.preventDefault();
+    const { left, top, cw, ch } = this.layout;
+    const factor = e.deltaY < 0 ? 0.8 : 1.25;
+    // Keep the cell under the pointer where it is.
+    const fc = (e.offsetX - left) / cw;
+    const fr = (e.offsetY - top) / ch;
+    const rows = this.view.rows * factor;
+    const cols = this.view.cols * factor;
+    this.setView({
+      rows, cols,
+      r0: this.view.r0 + fr - (fr / this.view.rows) * rows,
+      c0: this.view.c0 + fc - (fc / this.view.cols) * cols,
+    });
   }
 
   private onMove(e: MouseEvent): void {
+    if (this.drag) {
+      const { cw, ch } = this.layout;
+      const from = this.drag.view;
+      this.setView({ ...from, r0: from.r0 - (e.offsetY - this.drag.y) / ch, c0: from.c0 - (e.offsetX - this.drag.x) / cw });
+      return;
+    }
     const hit = this.cellAt(e.offsetX, e.offsetY);
     const tip = this.host.tooltip;
     if (!hit) {
@@ -250,7 +348,7 @@ export class Heatmap {
       this.hoverCell = hit;
       tip.replaceChildren(...this.spec.describe(r, c).map((line) => Object.assign(document.createElement('div'), { textContent: line })));
       this.host.onHoverToken(this.spec.rowsAreTokens ? r : this.spec.colsAreTokens ? c : null);
-      this.present();
+      this.paint();
     }
     tip.hidden = false;
     const x = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 8);
@@ -264,7 +362,7 @@ export class Heatmap {
     if (this.hoverCell) {
       this.hoverCell = null;
       this.host.onHoverToken(null);
-      this.present();
+      this.paint();
     }
   }
 }

@@ -7,7 +7,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
 import type { Matrix } from '../src/engine/types';
 import {
-  parseHostMessage, KNOBS, type HostMessage, type Knob, type KnobValues, type PanelTrace, type SectionId, type WebviewMessage,
+  parseHostMessage, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelTrace, type SectionId, type WebviewMessage,
 } from '../src/shared/protocol';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
@@ -68,6 +68,9 @@ function handle(message: HostMessage): void {
       return;
     case 'highlightToken':
       highlightEverywhere(message.index, false);
+      return;
+    case 'group':
+      receiveGroup(message.runId, message.group, message.data);
       return;
   }
 }
@@ -186,6 +189,7 @@ function render(): void {
   );
   layoutMaps();
   revealPending();
+  requestVisibleGroups();
 }
 
 function section(id: SectionId, step: number, heading: string, formula: string, intro: string): HTMLElement {
@@ -227,18 +231,24 @@ function legend(map: Heatmap): HTMLElement {
   const el = Object.assign(document.createElement('div'), { className: 'legend' });
   const lo = kind === 'diverging' ? -Math.max(Math.abs(min), Math.abs(max)) : min;
   const hi = kind === 'diverging' ? -lo : max;
-  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(map.colorScale, lo + ((hi - lo) * i) / 10)));
+  const at = (f: number) => (kind === 'log' ? lo * (hi / lo) ** f : lo + (hi - lo) * f);
+  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(map.colorScale, at(i / 10))));
   const bar = Object.assign(document.createElement('span'), { className: 'bar' });
   bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
-  el.append(Object.assign(document.createElement('span'), { textContent: formatCell(lo) }), bar, Object.assign(document.createElement('span'), { textContent: formatCell(hi) }));
+  const label = (v: number) => (kind === 'log' ? (v < 0.01 ? v.toExponential(0) : formatCell(v)) : formatCell(v));
+  el.append(Object.assign(document.createElement('span'), { textContent: label(lo) }), bar,
+    Object.assign(document.createElement('span'), { textContent: kind === 'log' ? `${label(hi)} (log scale)` : label(hi) }));
   return el;
 }
 
+function layoutMap(map: Heatmap): void {
+  const width = map.canvas.closest('figure')?.clientWidth ?? content.clientWidth;
+  map.draw(Math.max(200, width - 8));
+}
+
 function layoutMaps(): void {
-  for (const map of maps) {
-    const width = map.canvas.closest('figure')?.clientWidth ?? content.clientWidth;
-    map.draw(Math.max(200, width - 8));
-  }
+  maps = maps.filter((m) => m.canvas.isConnected);
+  for (const map of maps) layoutMap(map);
 }
 let resizeTimer: number | undefined;
 window.addEventListener('resize', () => {
@@ -342,17 +352,29 @@ function rerenderAt(id: SectionId): void {
   document.getElementById(id)?.scrollIntoView({ block: 'start' });
 }
 
+/** A section whose data has not been sent yet (long texts): asked for when it comes into view. */
+function pendingSection(el: HTMLElement, group: LazyGroup): HTMLElement {
+  el.append(pendingSlot(group, 'The maps of this stage load when it is shown…'));
+  return el;
+}
+
+function pendingSlot(group: LazyGroup, text: string): HTMLElement {
+  const slot = Object.assign(document.createElement('figure'), { className: 'map pending', textContent: text });
+  slot.dataset.group = group;
+  return slot;
+}
+
 function simpleSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const s = trace.simple;
   const el = section('attention-simple', 3, 'Simple attention (no trainable weights)',
     'ω = x·xᵀ   α = softmax(ω)   z = α·x   (T×T, T×T, T×d)',
     'Every token scores every other token by a dot product of their embeddings; softmax turns each row into weights that sum to 1; the context vector is the weighted sum of embeddings.');
+  if (!s) return pendingSection(el, 'simple');
   const pick = toggle(['scores', 'weights'], views.simple, (v) => { views.simple = v; rerenderAt('attention-simple'); });
   const m = views.simple === 'scores' ? s.scores : s.weights;
   el.append(pick, figure({
     name: `simple.${views.simple}`, title: views.simple === 'scores' ? 'attention scores ω' : 'attention weights α', matrix: m,
-    rowLabels: labels, colLabels: labels, scale: views.simple === 'scores' ? 'diverging' : 'sequential',
-    range: views.simple === 'weights' ? [0, 1] : undefined,
+    rowLabels: labels, colLabels: labels, ...(views.simple === 'scores' ? { scale: 'diverging' } : weightScale(labels.length)),
     describe: attentionDescribe(labels, s.scores, s.weights, 1), rowsAreTokens: true, colsAreTokens: true,
   }), figure({
     name: 'simple.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
@@ -367,12 +389,12 @@ function selfSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const el = section('attention-self', 4, 'Self-attention with trainable Q, K, V',
     `Q = x·W_qᵀ  K = x·W_kᵀ  V = x·W_vᵀ   α = softmax(Q·Kᵀ / √${dk})   z = α·V   (T×${dk})`,
     'Trainable matrices turn each embedding into a query, a key and a value. Scores are scaled by √d_k so softmax does not saturate.');
+  if (!s) return pendingSection(el, 'selfAttention');
   const pick = toggle(['scores', 'weights'], views.self, (v) => { views.self = v; rerenderAt('attention-self'); });
   const m = views.self === 'scores' ? s.scores : s.weights;
   el.append(pick, figure({
     name: `selfAttention.${views.self}`, title: views.self === 'scores' ? 'scores Q·Kᵀ' : 'attention weights', matrix: m,
-    rowLabels: labels, colLabels: labels, scale: views.self === 'scores' ? 'diverging' : 'sequential',
-    range: views.self === 'weights' ? [0, 1] : undefined,
+    rowLabels: labels, colLabels: labels, ...(views.self === 'scores' ? { scale: 'diverging' } : weightScale(labels.length)),
     describe: attentionDescribe(labels, s.scores, s.weights, Math.sqrt(dk)), rowsAreTokens: true, colsAreTokens: true,
   }), figure({
     name: 'selfAttention.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
@@ -395,15 +417,16 @@ function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const el = section('attention-causal', 5, 'Causal attention with dropout',
     `α = softmax(mask(Q·Kᵀ) / √${dk})   α' = dropout(α, p = ${p})   z = α'·V`,
     `A token may only look back: scores above the diagonal are masked (hatched) before softmax. In training, dropout zeroes each weight with probability ${p} (crossed cells) and scales the rest by 1/(1−p) = ${(1 / (1 - p)).toFixed(3)}.`);
+  if (!s) return pendingSection(el, 'causal');
   const describe = attentionDescribe(labels, s.maskedScores, s.weights, Math.sqrt(dk), s.droppedWeights);
   const pair = Object.assign(document.createElement('div'), { className: 'pair' });
-  const max = Math.max(1, ...Array.from(s.droppedWeights.data));
+  const colours = weightScale(labels.length, p);
   pair.append(figure({
     name: 'causal.weights', title: 'weights before dropout', matrix: s.weights, rowLabels: labels, colLabels: labels,
-    scale: 'sequential', range: [0, max], describe, rowsAreTokens: true, colsAreTokens: true, masked: future,
+    ...colours, describe, rowsAreTokens: true, colsAreTokens: true, masked: future,
   }), figure({
     name: 'causal.droppedWeights', title: 'weights after dropout', matrix: s.droppedWeights, rowLabels: labels, colLabels: labels,
-    scale: 'sequential', range: [0, max], dropped: droppedTest(s.weights, s.droppedWeights), describe,
+    ...colours, dropped: droppedTest(s.weights, s.droppedWeights), describe,
     rowsAreTokens: true, colsAreTokens: true, masked: future,
   }));
   el.append(pair, figure({
@@ -420,14 +443,12 @@ function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
     `head_h = causal attention on ${c.headDim} of ${c.attnDim} columns   out = concat(head_1…head_${c.heads})·W_oᵀ + b   (T×${c.attnDim})`,
     'Each head has its own slice of the query, key and value projections and learns its own pattern; their contexts are concatenated and mixed by an output projection.');
   const grid = Object.assign(document.createElement('div'), { className: 'heads', id: 'head-grid' });
-  const max = Math.max(1, ...m.heads.map((h) => Math.max(...Array.from(h.droppedWeights.data))));
   m.heads.forEach((head, h) => {
-    grid.append(figure({
-      name: `multiHead.heads.${h}.droppedWeights`, title: `head ${h + 1}`, matrix: head.droppedWeights, rowLabels: labels, colLabels: labels,
-      scale: 'sequential', range: [0, max], dropped: droppedTest(head.weights, head.droppedWeights), masked: future,
-      describe: attentionDescribe(labels, head.scores, head.weights, Math.sqrt(c.headDim), head.droppedWeights),
-      rowsAreTokens: true, colsAreTokens: true,
-    }));
+    if (head) {
+      grid.append(headFigure(trace, labels, head, h));
+      return;
+    }
+    grid.append(pendingSlot(`head:${h}`, `head ${h + 1}: loads when shown…`));
   });
   const pair = Object.assign(document.createElement('div'), { className: 'pair' });
   pair.append(figure({
@@ -439,6 +460,68 @@ function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   }));
   el.append(grid, pair);
   return el;
+}
+
+/**
+ * Colours for attention weights, which lie in [0, 1] (after dropout up to 1/(1−p)). Long texts
+ * spread each row over many keys (about 1/T each), so above 32 tokens the scale is logarithmic
+ * from 1/(4T) up.
+ */
+function weightScale(tokens: number, p = 0): Pick<HeatmapSpec, 'scale' | 'range'> {
+  const top = 1 / (1 - p);
+  return tokens > 32 ? { scale: 'log', range: [1 / (4 * tokens), top] } : { scale: 'sequential', range: [0, top] };
+}
+
+function headFigure(trace: PanelTrace, labels: string[], head: PanelHead, h: number): HTMLElement {
+  const c = trace.config;
+  return figure({
+    name: `multiHead.heads.${h}.droppedWeights`, title: `head ${h + 1}`, matrix: head.droppedWeights, rowLabels: labels, colLabels: labels,
+    ...weightScale(labels.length, c.dropout), dropped: droppedTest(head.weights, head.droppedWeights), masked: future,
+    describe: attentionDescribe(labels, head.scores, head.weights, Math.sqrt(c.headDim), head.droppedWeights),
+    rowsAreTokens: true, colsAreTokens: true,
+  });
+}
+
+/** Asks the host for every pending group that is on screen or within 400 px of it. */
+function requestVisibleGroups(): void {
+  if (!current) return;
+  for (const slot of document.querySelectorAll<HTMLElement>('figure.pending[data-group]:not([data-requested])')) {
+    const box = slot.getBoundingClientRect();
+    if (box.bottom < -400 || box.top > window.innerHeight + 400) continue;
+    slot.dataset.requested = '1';
+    post({ type: 'requestGroup', runId: current.runId, group: slot.dataset.group as LazyGroup });
+  }
+}
+let scrollTimer: number | undefined;
+window.addEventListener('scroll', () => {
+  clearTimeout(scrollTimer);
+  scrollTimer = window.setTimeout(requestVisibleGroups, 80);
+}, { passive: true });
+
+const GROUP_SECTIONS = {
+  simple: ['attention-simple', simpleSection],
+  selfAttention: ['attention-self', selfSection],
+  causal: ['attention-causal', causalSection],
+} as const;
+
+function receiveGroup(runId: number, group: LazyGroup, data: object): void {
+  if (!current || runId !== current.runId) return;
+  const { trace, labels } = current;
+  if (group.startsWith('head:')) {
+    const index = Number(group.slice(5));
+    const head = data as PanelHead;
+    trace.multiHead.heads[index] = head;
+    document.querySelector(`figure.pending[data-group="${group}"]`)?.replaceWith(headFigure(trace, labels, head, index));
+  } else {
+    const key = group as keyof typeof GROUP_SECTIONS;
+    (trace as unknown as Record<string, object>)[key] = data;
+    const [id, build] = GROUP_SECTIONS[key];
+    document.getElementById(id)?.replaceWith(build(trace, labels));
+  }
+  // Maps whose canvas left the page are dropped; the new ones are laid out.
+  maps = maps.filter((m) => m.canvas.isConnected);
+  for (const map of maps) if (!map.laidOut) layoutMap(map);
+  requestVisibleGroups();
 }
 
 function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {

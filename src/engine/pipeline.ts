@@ -10,7 +10,7 @@ import { readWeightsFile } from './io/weightsFile';
 import { runTrace } from './trace';
 import { pca2 } from './pca';
 import type { EngineConfig, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
-import type { PanelTrace } from '../shared/protocol';
+import type { LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
 
 export interface AnalyzeOptions {
   tokenizer: TokenizerKind;
@@ -184,19 +184,35 @@ export function isUserFacing(err: unknown): boolean {
   return err instanceof EngineError;
 }
 
+/** Above this many tokens the T×T stages and heads are sent to the panel only when shown. */
+export const LAZY_ABOVE = 256;
+
+export function panelHead(head: Trace['multiHead']['heads'][number]): PanelHead {
+  const { scores, weights, droppedWeights, context } = head;
+  return { scores, weights, droppedWeights, context };
+}
+
+/** One lazily sent part of a trace, or undefined when the trace has no such part. */
+export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
+  if (group === 'simple' || group === 'selfAttention' || group === 'causal') return trace[group];
+  const head = trace.multiHead.heads[Number(group.slice('head:'.length))];
+  return head && panelHead(head);
+}
+
 /** What the panel needs of a trace (no Q/K/V of the heads; plus the embedding PCA). */
 export function toPanelTrace(result: Extract<AnalyzeResult, { kind: 'trace' }>): PanelTrace {
+  const lazy = result.trace.tokens.length > LAZY_ABOVE;
   const { trace } = result;
   return {
     config: trace.config,
     tokens: trace.tokens,
     unknownCount: result.unknownCount,
     embeddings: { ...trace.embeddings, pca: pca2(trace.embeddings.input) },
-    simple: trace.simple,
-    selfAttention: trace.selfAttention,
-    causal: trace.causal,
+    simple: lazy ? null : trace.simple,
+    selfAttention: lazy ? null : trace.selfAttention,
+    causal: lazy ? null : trace.causal,
     multiHead: {
-      heads: trace.multiHead.heads.map(({ scores, weights, droppedWeights, context }) => ({ scores, weights, droppedWeights, context })),
+      heads: trace.multiHead.heads.map((head) => (lazy ? null : panelHead(head))),
       concat: trace.multiHead.concat,
       output: trace.multiHead.output,
     },

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
 import { readSettings, knobValues, writeKnob } from '../settings';
 import { EngineClient, CancelledError } from '../host/engineClient';
-import { toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
+import { panelGroup, toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
 import { exportCsv, exportJson, exportPng } from './exports';
 
 export const VIEW_TYPE = 'llm101.playground';
@@ -221,6 +221,11 @@ export class PlaygroundPanel {
       case 'hoverToken':
         this.highlightToken(message.index);
         return;
+      case 'requestGroup': {
+        const data = message.runId === this.runId && this.last?.kind === 'trace' ? panelGroup(this.last.trace, message.group) : undefined;
+        if (data) this.post({ type: 'group', runId: message.runId, group: message.group, data });
+        return;
+      }
       case 'rendered':
         this.rendered.get(message.runId)?.(message.ms);
         this.rendered.delete(message.runId);

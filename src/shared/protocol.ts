@@ -27,11 +27,14 @@ export interface PanelTrace {
   unknownCount: number;
   /** pca: the input embeddings projected on their first two principal components (T, 2). */
   embeddings: { token: Matrix; position: Matrix; input: Matrix; pca: Matrix };
-  simple: { scores: Matrix; weights: Matrix; context: Matrix };
-  selfAttention: { queries: Matrix; keys: Matrix; values: Matrix; scores: Matrix; weights: Matrix; context: Matrix };
-  causal: { maskedScores: Matrix; weights: Matrix; droppedWeights: Matrix; context: Matrix };
+  // For long texts the T×T stages are null here and sent on request ('requestGroup') when their
+  // section is shown: a 2,048-token trace has hundreds of MB of them.
+  simple: { scores: Matrix; weights: Matrix; context: Matrix } | null;
+  selfAttention: { queries: Matrix; keys: Matrix; values: Matrix; scores: Matrix; weights: Matrix; context: Matrix } | null;
+  causal: { maskedScores: Matrix; weights: Matrix; droppedWeights: Matrix; context: Matrix } | null;
   multiHead: {
-    heads: { scores: Matrix; weights: Matrix; droppedWeights: Matrix; context: Matrix }[];
+    /** One entry per head; null until requested as group `head:<index>` (long texts). */
+    heads: (PanelHead | null)[];
     concat: Matrix;
     output: Matrix;
   };
@@ -42,6 +45,17 @@ export interface PanelTrace {
     outputMean: Float32Array;
     outputVariance: Float32Array;
   };
+}
+
+/** The parts of a trace that are sent on request: a stage, or one head by index. */
+export type LazyGroup = 'simple' | 'selfAttention' | 'causal' | `head:${number}`;
+export const isLazyGroup = (v: unknown): v is LazyGroup => typeof v === 'string' && /^(simple|selfAttention|causal|head:\d{1,4})$/.test(v);
+
+export interface PanelHead {
+  scores: Matrix;
+  weights: Matrix;
+  droppedWeights: Matrix;
+  context: Matrix;
 }
 
 export interface KnobValues {
@@ -58,6 +72,7 @@ export type HostMessage =
   | { type: 'busy'; runId: number; stage: string }
   | { type: 'error'; runId: number; message: string }
   | { type: 'knobs'; values: KnobValues }
+  | { type: 'group'; runId: number; group: LazyGroup; data: object }
   | { type: 'reveal'; section: SectionId }
   | { type: 'highlightToken'; index: number | null };
 
@@ -66,6 +81,7 @@ export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'setKnob'; knob: Knob; value: number | string }
   | { type: 'hoverToken'; index: number | null }
+  | { type: 'requestGroup'; runId: number; group: LazyGroup }
   | { type: 'exportPng'; name: string; dataUrl: string }
   | { type: 'exportJson' }
   | { type: 'exportCsv'; matrix: string }
@@ -93,6 +109,8 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
       return isStr(raw.name, 200) && isStr(raw.dataUrl, 64 << 20) && raw.dataUrl.startsWith('data:image/png;base64,')
         ? { type: 'exportPng', name: raw.name, dataUrl: raw.dataUrl }
         : undefined;
+    case 'requestGroup':
+      return isInt(raw.runId) && isLazyGroup(raw.group) ? { type: 'requestGroup', runId: raw.runId, group: raw.group } : undefined;
     case 'exportCsv':
       return isStr(raw.matrix, 200) ? { type: 'exportCsv', matrix: raw.matrix } : undefined;
     case 'rendered':
@@ -120,8 +138,13 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       const rows = t.tokens.length;
       const matrices = collectMatrices(t);
       if (matrices.some((m) => !isMatrix(m))) return undefined;
-      if (!isObject(t.causal) || !isMatrix(t.causal.weights) || t.causal.weights.rows !== rows) return undefined;
+      if (!isObject(t.layerNorm) || !isMatrix(t.layerNorm.output) || t.layerNorm.output.rows !== rows) return undefined;
       return raw as HostMessage;
+    }
+    case 'group': {
+      if (!isInt(raw.runId) || !isLazyGroup(raw.group) || !isObject(raw.data)) return undefined;
+      const matrices = collectMatrices(raw.data);
+      return matrices.length > 0 && matrices.every(isMatrix) ? (raw as HostMessage) : undefined;
     }
     case 'busy':
       return isInt(raw.runId) && isStr(raw.stage, 200) ? (raw as HostMessage) : undefined;

@@ -15,9 +15,16 @@ const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 30_000;
 
 // The workspace is a copy of samples/ so the run never edits the repository.
-const workspace = fs.mkdtempSync('/tmp/llm101-ws-');
+const workspace = fs.mkdtempSync('/tmp/poems-ws-');
 fs.cpSync(path.join(ROOT, 'samples'), workspace, { recursive: true });
 const poemFile = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort()[0];
+// Long texts of exactly N word tokens, for the timing of selection-to-painted-panel.
+const SIZES = [128, 512, 2048];
+const WORDS = ['sea', 'light', 'page', 'tide', 'window', 'kitchen', 'word', 'night', 'the', 'a'];
+for (const n of SIZES) {
+  const text = Array.from({ length: n }, (_, i) => WORDS[(i * 7 + (i >> 3)) % WORDS.length]).join(' ');
+  fs.writeFileSync(path.join(workspace, `zz-tokens-${n}.txt`), `${text}\n`);
+}
 
 let passed = 0;
 let failed = 0;
@@ -48,7 +55,8 @@ try {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   const page = await context.newPage();
   page.on('console', (m) => {
-    if (m.type() === 'error' && /llm101|webview\.js|LLM 101/i.test(m.text())) consoleErrors.push(m.text());
+    const ours = /\[llm101|dist\/(extension|webview|worker)\.js|LLM 101/.test(m.text()) || /dist\/webview\.js/.test(m.location()?.url ?? '');
+    if (m.type() === 'error' && ours) consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
@@ -203,6 +211,44 @@ try {
     await waitForPanel();
     if ((await tokenCount()) === 0) throw new Error('restored panel has no tokens');
   });
+
+  for (const n of SIZES) {
+    await check(`a ${n}-token selection opens a usable panel (timed)`, async () => {
+      const file = `zz-tokens-${n}.txt`;
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).click();
+      await page.locator('.tabs-container .tab', { hasText: file }).waitFor({ timeout: STEP_MS });
+      await page.locator('.monaco-editor .view-line').first().click();
+      await page.keyboard.press('Control+A');
+      const t0 = Date.now();
+      await runCommand('LLM 101: Analyze Selection');
+      await web.locator(`canvas[data-name="layerNorm.output"][data-rows="${n}"]`).waitFor({ timeout: 120_000 });
+      await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+      const painted = Date.now() - t0;
+      if ((await tokenCount()) !== n) throw new Error(`${await tokenCount()} chips`);
+      // Long texts send their T×T maps when the section is shown: time that too.
+      await web.locator('#attention-causal').scrollIntoViewIfNeeded();
+      await web.locator(`canvas[data-name="causal.weights"][data-rows="${n}"]`).waitFor({ timeout: 120_000 });
+      console.log(`     ${n} tokens: selection → painted panel ${painted} ms, → causal maps shown ${Date.now() - t0} ms`);
+      if (n > 256) {
+        // Per-head maps arrive when their section is shown.
+        await web.locator('#attention-heads').scrollIntoViewIfNeeded();
+        await web.locator(`#head-grid canvas[data-rows="${n}"]`).first().waitFor({ timeout: 60_000 });
+        await page.screenshot({ path: path.join(RESULTS, `panel-${n}-heads.png`) });
+        await web.locator('#attention-causal').scrollIntoViewIfNeeded();
+        const canvas = web.locator('canvas[data-name="causal.droppedWeights"]');
+        const box = await canvas.boundingBox();
+        if (!box) throw new Error('no causal map');
+        await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.7);
+        await page.keyboard.down('Control');
+        for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -100); // zoom in around the pointer
+        await page.keyboard.up('Control');
+        const view = await canvas.getAttribute('data-view');
+        if (!view || Number(view.split(',')[2]) >= n) throw new Error(`did not zoom: ${view}`);
+        await web.locator('#tooltip').waitFor({ state: 'visible', timeout: 5000 }).catch(() => {});
+        await page.screenshot({ path: path.join(RESULTS, `panel-${n}-zoomed.png`) });
+      }
+    });
+  }
 
   await check('no errors from the extension or the webview in the console', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
