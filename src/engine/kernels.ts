@@ -1,5 +1,5 @@
-// The one matrix-product kernel of the engine: every stage's Q·Kᵀ, weights·V and nn.Linear goes
-// through matmulInto, and so does `llm101 bench`.
+// The engine's kernels: every stage's matrix product (Q·Kᵀ, weights·V, nn.Linear) goes through
+// matmulInto and every softmax through softmaxRowsInto, and so does `llm101 bench`.
 //
 // How it is fast:
 // - The inner loop is WebAssembly SIMD (kernels.wat, assembled into kernelsWasm.ts): a 6×8
@@ -7,7 +7,9 @@
 //   A value feeds 8 products and each loaded B vector 6.
 // - Causal products skip the masked triangle: Q·Kᵀ computes only the column panels that reach the
 //   diagonal, weights·V stops each row block's sum after its last row.
-// - Large products are split by rows across helper threads (worker_threads) that share the
+// - Softmax runs in the same module: scaling and the maximum in float32x4, exponentials and their
+//   sum in float64x2 with an inlinable polynomial (V8's Math.exp is a call per element).
+// - Large products and softmaxes are split by rows across helper threads (worker_threads) that share the
 //   WebAssembly memory (a SharedArrayBuffer). The calling thread takes the first part, wakes the
 //   helpers with Atomics.notify and waits for them with Atomics.wait, so the engine stays
 //   synchronous. Splits fall on multiples of the 6-row block, and each element's sum has the same
@@ -34,6 +36,7 @@ export interface MatmulOptions {
   lowerInput?: boolean;
 }
 
+type Softmax = (s: number, rowStart: number, rowEnd: number, cols: number, divisor: number, causal: number, scratch: number) => void;
 type Gemm = (
   a: number,
   b: number,
@@ -52,13 +55,18 @@ const ROW_BLOCK = 6;
 const PANEL = 8;
 /** Products with fewer multiply-adds than this stay on the calling thread (waking a helper costs more). */
 const MIN_PARALLEL_MACS = 1 << 20;
+/** Softmaxes over fewer entries than this stay on the calling thread. */
+const MIN_PARALLEL_ENTRIES = 1 << 16;
 const PAGE_BYTES = 65536;
 /** 1 GiB of shared memory at most: more than a (T, T) product the trace limits allow. */
 const MAX_PAGES = 16384;
 
 // The control block at the start of the shared memory (Int32 slots).
 const GENERATION = 0; // bumped by the caller to post a job
-const JOB = 1; // a, b, c, panels, k, lowerOutput, lowerInput: slots 1..7
+const JOB_KIND = 1; // GEMM or SOFTMAX
+const JOB = 2; // gemm: a, b, c, panels, k, lowerOutput, lowerInput; softmax: s, cols, divisor (float32 bits), causal, scratch
+const GEMM = 0;
+const SOFTMAX = 1;
 const HELPER_SLOTS = 16; // helper h: rowStart, rowEnd, done at 16 + 3h ..
 const MAX_HELPERS = 15;
 const CONTROL_BYTES = 256;
@@ -71,8 +79,10 @@ const CONTROL_BYTES = 256;
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, helper } = workerData;
-const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+const { gemm, softmax } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
+const controlFloats = new Float32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
+const job = ${JOB};
 const base = ${HELPER_SLOTS} + 3 * helper;
 let seen = workerData.generation;
 Atomics.store(control, base + 2, -0x7fffffff); // ready: 'done' holds no generation yet
@@ -86,8 +96,14 @@ for (;;) {
   let result = generation;
   if (rowStart < rowEnd) {
     try {
-      gemm(control[${JOB}], control[${JOB + 1}], control[${JOB + 2}], rowStart, rowEnd,
-        control[${JOB + 3}], control[${JOB + 4}], control[${JOB + 5}], control[${JOB + 6}]);
+      if (control[${JOB_KIND}] === ${GEMM}) {
+        gemm(control[job], control[job + 1], control[job + 2], rowStart, rowEnd,
+          control[job + 3], control[job + 4], control[job + 5], control[job + 6]);
+      } else {
+        // each thread has its own scratch row of doubles after the calling thread's
+        softmax(control[job], rowStart, rowEnd, control[job + 1], controlFloats[job + 2], control[job + 3],
+          control[job + 4] + 8 * control[job + 1] * (helper + 1));
+      }
     } catch (err) {
       result = -generation;
     }
@@ -101,14 +117,16 @@ interface KernelState {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   gemm: Gemm;
+  softmax: Softmax;
   heap: Float32Array;
   control: Int32Array;
+  controlFloats: Float32Array;
   helpers: Worker[];
 }
 
 let state: KernelState | undefined;
 let threads = defaultThreads();
-/** Products split across threads so far (tests check that the threaded path ran). */
+/** Products and softmaxes split across threads so far (tests check that the threaded path ran). */
 let splitProducts = 0;
 
 export function splitProductCount(): number {
@@ -161,9 +179,18 @@ function kernelState(): KernelState {
   if (state) return state;
   const module = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-  const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm as Gemm;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
-  state = { module, memory, gemm, heap: new Float32Array(buffer), control: new Int32Array(buffer, 0, CONTROL_BYTES / 4), helpers: [] };
+  state = {
+    module,
+    memory,
+    gemm: exports.gemm as Gemm,
+    softmax: exports.softmax as Softmax,
+    heap: new Float32Array(buffer),
+    control: new Int32Array(buffer, 0, CONTROL_BYTES / 4),
+    controlFloats: new Float32Array(buffer, 0, CONTROL_BYTES / 4),
+    helpers: [],
+  };
   startHelpers(state);
   return state;
 }
@@ -256,33 +283,47 @@ function packPanels(heap: Float32Array, at: number, b: Float32Array, m: number, 
 function runGemm(s: KernelState, a: number, b: number, c: number, n: number, panels: number, k: number, lowerOutput: boolean, lowerInput: boolean): void {
   const lo = lowerOutput ? 1 : 0;
   const li = lowerInput ? 1 : 0;
+  const split = n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK;
+  runRows(s, n, split, lowerOutput || lowerInput, ROW_BLOCK, GEMM, [a, b, c, panels, k, lo, li], (rowStart, rowEnd) =>
+    s.gemm(a, b, c, rowStart, rowEnd, panels, k, lo, li),
+  );
+}
+
+/**
+ * Runs `job` over rows 0..n−1: alone when `split` is false or no helper is ready, otherwise the
+ * calling thread takes the first part and each ready helper one more. Part q ends at row
+ * n·(q/parts) (even work per row) or n·√(q/parts) (`causal`: work growing with the row), rounded
+ * to a multiple of `block` so the kernel's row blocks are the same whoever computes them.
+ */
+function runRows(
+  s: KernelState,
+  n: number,
+  split: boolean,
+  causal: boolean,
+  block: number,
+  kind: number,
+  args: readonly number[],
+  run: (rowStart: number, rowEnd: number) => void,
+): void {
   const helpers = Math.min(s.helpers.length, threads - 1);
   const ready: number[] = [];
-  if (helpers > 0 && n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK) {
+  if (split && helpers > 0) {
     for (let h = 0; h < helpers; h++) if (Atomics.load(s.control, HELPER_SLOTS + 3 * h + 2) !== 0) ready.push(h);
   }
   if (ready.length === 0) {
-    s.gemm(a, b, c, 0, n, panels, k, lo, li);
+    run(0, n);
     return;
   }
   splitProducts++;
   const parts = ready.length + 1;
-  const causal = lowerOutput || lowerInput;
-  // Part q ends at row n·(q/parts) (even work per row) or n·√(q/parts) (work growing with the row
-  // in a causal product), rounded to a multiple of the row block so every block is whole.
   const boundary = (q: number): number => {
     if (q >= parts) return n;
     const share = causal ? Math.sqrt(q / parts) : q / parts;
-    return Math.min(n, Math.round((n * share) / ROW_BLOCK) * ROW_BLOCK);
+    return Math.min(n, Math.round((n * share) / block) * block);
   };
   const control = s.control;
-  control[JOB] = a;
-  control[JOB + 1] = b;
-  control[JOB + 2] = c;
-  control[JOB + 3] = panels;
-  control[JOB + 4] = k;
-  control[JOB + 5] = lo;
-  control[JOB + 6] = li;
+  control[JOB_KIND] = kind;
+  args.forEach((value, i) => (control[JOB + i] = value));
   for (let h = 0; h < s.helpers.length; h++) {
     const q = ready.indexOf(h);
     control[HELPER_SLOTS + 3 * h] = q < 0 ? 0 : boundary(q + 1);
@@ -292,15 +333,51 @@ function runGemm(s: KernelState, a: number, b: number, c: number, n: number, pan
   Atomics.store(control, GENERATION, generation);
   Atomics.notify(control, GENERATION);
 
-  s.gemm(a, b, c, 0, boundary(1), panels, k, lo, li);
+  run(0, boundary(1));
 
   for (const h of ready) {
     const done = HELPER_SLOTS + 3 * h + 2;
     for (;;) {
       const value = Atomics.load(control, done);
       if (value === generation) break;
-      if (value === -generation) throw new Error(`matmul helper thread ${h} failed`);
+      if (value === -generation) throw new Error(`kernel helper thread ${h} failed`);
       Atomics.wait(control, done, value, 1000);
     }
+  }
+}
+
+/**
+ * Row-wise softmax of scores / divisor into out, both (rows, cols); the numerics are specified
+ * at softmaxRows in tensor.ts. With `causal`, row i covers columns 0..i and out's other entries
+ * are left as they are.
+ */
+export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: number, cols: number, divisor: number, causal: boolean): void {
+  if (scores.length !== rows * cols || out.length !== rows * cols) {
+    throw new RangeError(`softmaxRowsInto: buffers of ${scores.length} and ${out.length} floats for (${rows}, ${cols})`);
+  }
+  if (rows === 0 || cols === 0) return;
+  const s = kernelState();
+  // workspace: S (rows, cols) float32 | one scratch row of doubles per thread
+  const sAt = CONTROL_BYTES;
+  const scratchAt = align16(sAt + 4 * rows * cols);
+  reserve(s, scratchAt + 8 * (cols + 1) * (MAX_HELPERS + 1));
+  const heap = s.heap;
+  const at = sAt >> 2;
+  const length = (i: number): number => (causal ? Math.min(i + 1, cols) : cols);
+  if (causal) {
+    for (let i = 0; i < rows; i++) heap.set(scores.subarray(i * cols, i * cols + length(i)), at + i * cols);
+  } else {
+    heap.set(scores, at);
+  }
+  const d = Math.fround(divisor);
+  s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
+  const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0, scratchAt];
+  runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, causal, 1, SOFTMAX, args, (rowStart, rowEnd) =>
+    s.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0, scratchAt),
+  );
+  if (causal) {
+    for (let i = 0; i < rows; i++) out.set(heap.subarray(at + i * cols, at + i * cols + length(i)), i * cols);
+  } else {
+    out.set(heap.subarray(at, at + rows * cols));
   }
 }

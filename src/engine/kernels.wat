@@ -137,4 +137,106 @@
             (br $panel)))
         (local.set $i (i32.add (local.get $last) (i32.const 1)))
         (br $rows))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; Softmax of rows rowStart .. rowEnd−1 of S (rows of `cols` float32, in place), as tensor.ts
+  ;; specifies it: scaled = fl(s / divisor); w = exp(scaled − max) / Σ exp(scaled − max), with the
+  ;; exponentials and their sum in double and each w rounded to float32 once. With `causal`, row i
+  ;; covers columns 0 .. i only (the rest is not read or written). −∞ gives 0; a row that is all −∞
+  ;; becomes 0. `scratch` holds one row of doubles for the calling thread.
+
+  ;; e^x for two doubles x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split so k·LN2_HI is exact),
+  ;; a degree-12 Taylor polynomial for e^r (truncation below 2e-16 relative), times 2^k built in the
+  ;; exponent bits. x is clamped at −708 (e^−708 ≈ 3e-308, which rounds to float32 0 like e^−∞).
+  (func $exp2x (param $x v128) (result v128)
+    (local $k v128) (local $r v128)
+    (local.set $x (f64x2.max (local.get $x) (f64x2.splat (f64.const -708))))
+    (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) (f64x2.splat (f64.const 1.4426950408889634)))))
+    (local.set $r (f64x2.sub
+      (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) (f64x2.splat (f64.const 0.6931471803691238))))
+      (f64x2.mul (local.get $k) (f64x2.splat (f64.const 1.9082149292705877e-10)))))
+    (f64x2.mul
+      (f64x2.add (f64x2.splat (f64.const 1.0)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 1.0)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.5)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.16666666666666666)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.041666666666666664)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.008333333333333333)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.001388888888888889)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.0001984126984126984)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.48015873015873e-05)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.7557319223985893e-06)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.755731922398589e-07)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.505210838544172e-08)) (f64x2.mul (local.get $r) (f64x2.splat (f64.const 2.08767569878681e-09))))))))))))))))))))))))))
+      (i64x2.shl
+        (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k))) (i64x2.splat (i64.const 1023)))
+        (i32.const 52))))
+
+  (func (export "softmax")
+    (param $s i32) (param $rowStart i32) (param $rowEnd i32) (param $cols i32) (param $divisor f32)
+    (param $causal i32) (param $scratch i32)
+    (local $i i32) (local $row i32) (local $len i32) (local $j i32) (local $x f32) (local $max f32)
+    (local $vmax v128) (local $d v128) (local $m v128) (local $e v128) (local $sum v128) (local $inverse v128)
+    (local.set $d (f32x4.splat (local.get $divisor)))
+    (local.set $i (local.get $rowStart))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rowEnd)))
+        (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $i) (local.get $cols)) (i32.const 2))))
+        (local.set $len (local.get $cols))
+        (if (local.get $causal)
+          (then (if (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $cols))
+            (then (local.set $len (i32.add (local.get $i) (i32.const 1)))))))
+        ;; scale in place (float32 division, one rounding) and find the maximum
+        (local.set $vmax (f32x4.splat (f32.const -inf)))
+        (local.set $j (i32.const 0))
+        (block $quadsDone
+          (loop $quads
+            (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $len)))
+            (local.set $e (f32x4.div (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $d)))
+            (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))
+            (local.set $vmax (f32x4.max (local.get $vmax) (local.get $e)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $quads)))
+        (local.set $max (f32.max
+          (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
+          (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax)))))
+        (block $tailDone
+          (loop $tail
+            (br_if $tailDone (i32.ge_u (local.get $j) (local.get $len)))
+            (local.set $x (f32.div (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $divisor)))
+            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $x))
+            (local.set $max (f32.max (local.get $max) (local.get $x)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $tail)))
+        (if (f32.eq (local.get $max) (f32.const -inf))
+          (then
+            ;; fully masked row: zeros
+            (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $len) (i32.const 2))))
+          (else
+            ;; exponentials into scratch (double), two at a time; an odd last one is paired with −∞
+            (local.set $m (f64x2.splat (f64.promote_f32 (local.get $max))))
+            (local.set $sum (f64x2.splat (f64.const 0)))
+            (local.set $j (i32.const 0))
+            (block $pairsDone
+              (loop $pairs
+                (br_if $pairsDone (i32.ge_u (local.get $j) (local.get $len)))
+                (local.set $e (call $exp2x (f64x2.sub
+                  (f64x2.promote_low_f32x4
+                    (if (result v128) (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $len))
+                      (then (v128.load64_zero (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
+                      (else (f32x4.replace_lane 1
+                        (v128.load32_zero (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                        (f32.const -inf)))))
+                  (local.get $m))))
+                (v128.store (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 3))) (local.get $e))
+                (local.set $sum (f64x2.add (local.get $sum) (local.get $e)))
+                (local.set $j (i32.add (local.get $j) (i32.const 2)))
+                (br $pairs)))
+            ;; w = e · (1 / Σ e), rounded to float32
+            (local.set $inverse (f64x2.splat (f64.div (f64.const 1)
+              (f64.add (f64x2.extract_lane 0 (local.get $sum)) (f64x2.extract_lane 1 (local.get $sum))))))
+            (local.set $j (i32.const 0))
+            (block $writeDone
+              (loop $write
+                (br_if $writeDone (i32.ge_u (local.get $j) (local.get $len)))
+                (local.set $e (f32x4.demote_f64x2_zero (f64x2.mul
+                  (v128.load (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 3))))
+                  (local.get $inverse))))
+                (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $len))
+                  (then (v128.store64_lane 0 (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e)))
+                  (else (v128.store32_lane 0 (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))))
+                (local.set $j (i32.add (local.get $j) (i32.const 2)))
+                (br $write)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
 )

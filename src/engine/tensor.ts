@@ -7,7 +7,7 @@
 // round to float32 once when stored. The fixture tests show every stage agrees with PyTorch
 // within 1e-5.
 
-import { matmulInto } from './kernels';
+import { matmulInto, softmaxRowsInto } from './kernels';
 import type { Linear, Matrix } from './types';
 
 /** A zero matrix. (rows, cols) */
@@ -123,35 +123,13 @@ export function causalMask_(scores: Matrix): Matrix {
  * that is all -Infinity gives all 0. The divisor is rounded to float32 first and each scaled score
  * is rounded to float32, as PyTorch does when it divides a float32 tensor by a Python float.
  * With `causal`, entries above the diagonal are taken as masked (0) without being read.
+ * Exponentials and their sum are in double, each weight rounded to float32 once (kernels.ts).
  */
 export function softmaxRows(scores: Matrix, divisor = 1, options: { causal?: boolean } = {}): Matrix {
   const { rows, cols } = scores;
   const out = createMatrix(rows, cols);
-  const causal = options.causal ?? false;
-  const exps = new Float64Array(cols); // one row of scaled scores, then of exponentials
-  for (let i = 0; i < rows; i++) {
-    softmaxRow(out.data, scores.data, i * cols, causal ? Math.min(i + 1, cols) : cols, Math.fround(divisor), exps);
-  }
+  softmaxRowsInto(out.data, scores.data, rows, cols, divisor, options.causal ?? false);
   return out;
-}
-
-/** Softmax of s[start .. start+length) / d into out at the same place (a small function the JIT optimises early). */
-function softmaxRow(out: Float32Array, s: Float32Array, start: number, length: number, d: number, exps: Float64Array): void {
-  let max = -Infinity;
-  for (let j = 0; j < length; j++) {
-    const scaled = Math.fround(s[start + j]! / d);
-    exps[j] = scaled;
-    if (scaled > max) max = scaled;
-  }
-  if (max === -Infinity) return; // fully masked row: leave zeros
-  let sum = 0;
-  for (let j = 0; j < length; j++) {
-    const e = Math.exp(exps[j]! - max); // exp(−∞) = 0
-    exps[j] = e;
-    sum += e;
-  }
-  const inverse = 1 / sum;
-  for (let j = 0; j < length; j++) out[start + j] = exps[j]! * inverse;
 }
 
 /** The scale nn.Dropout gives kept values: fround(1 / fround(1 − p)) (checked against torch at p = 0.15). */

@@ -1,7 +1,7 @@
-// The matrix kernel (src/engine/kernels.ts) against a plain float32 loop that sums in the order
-// the kernel promises (Σ_t fl(a·b) in float32, increasing t), for odd sizes around the 6×8 block;
-// the threaded path against the single-thread one, bit for bit; and the checked-in WebAssembly
-// against its .wat source.
+// The kernels (src/engine/kernels.ts): the matrix product against a plain float32 loop that sums
+// in the order the kernel promises (Σ_t fl(a·b) in float32, increasing t), for odd sizes around
+// the 6×8 block; softmax against Math.exp in double; the threaded paths against the single-thread
+// ones, bit for bit; and the checked-in WebAssembly against its .wat source.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { initWeights } from '../../src/engine/init';
-import { kernelThreads, matmulInto, readyHelpers, setKernelThreads, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
+import { kernelThreads, matmulInto, readyHelpers, setKernelThreads, softmaxRowsInto, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
 import { KERNELS_WAT_SHA256 } from '../../src/engine/kernelsWasm';
 import { TorchGenerator } from '../../src/engine/rng';
 import { runTrace } from '../../src/engine/trace';
@@ -144,6 +144,67 @@ test('a whole trace is the same on one thread and on two', () => {
     ];
     const ours = matrices(two);
     matrices(one).forEach((m, i) => assert.deepEqual(ours[i]!.data, m.data, `matrix ${i}`));
+  } finally {
+    setKernelThreads(previous);
+  }
+});
+
+/** softmax(s / d) per row with Math.exp in double, each result rounded to float32 (the specification). */
+function plainSoftmax(scores: Float32Array, rows: number, cols: number, divisor: number, causal: boolean): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const d = Math.fround(divisor);
+  for (let i = 0; i < rows; i++) {
+    const length = causal ? Math.min(i + 1, cols) : cols;
+    const scaled = Array.from(scores.subarray(i * cols, i * cols + length), (x) => Math.fround(x / d));
+    const max = Math.max(...scaled);
+    if (max === -Infinity) continue;
+    const exps = scaled.map((x) => Math.exp(x - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    exps.forEach((e, j) => (out[i * cols + j] = e / sum));
+  }
+  return out;
+}
+
+test('softmaxRowsInto equals Math.exp softmax for odd sizes, causal or not, with −∞ and all-masked rows', () => {
+  for (const rows of [1, 3, 17, 65]) {
+    for (const cols of [1, 3, 17, 65]) {
+      for (const causal of [false, true]) {
+        const scores = randomValues(rows * cols, rows * 100 + cols).map((x) => x * 40); // differences up to ~300
+        scores[0] = -Infinity; // a masked entry; row 0 of a 1-column matrix is then all −∞
+        if (rows > 2) scores.fill(-Infinity, 2 * cols, 3 * cols); // an all-masked row
+        const out = new Float32Array(rows * cols).fill(causal ? 5 : NaN);
+        softmaxRowsInto(out, scores, rows, cols, 8, causal);
+        const expected = plainSoftmax(scores, rows, cols, 8, causal);
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < cols; j++) {
+            const at = i * cols + j;
+            if (causal && j > i) assert.equal(out[at], 5, 'above the diagonal is not written');
+            else assert.ok(Math.abs(out[at]! - expected[at]!) <= 2 ** -24 * expected[at]!, `${rows}×${cols} causal ${causal} [${i}][${j}]: ${out[at]} vs ${expected[at]}`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('softmax on two threads is bit-for-bit the single-thread one', () => {
+  const previous = kernelThreads();
+  try {
+    setKernelThreads(2);
+    warmUpKernel(30_000);
+    for (const causal of [false, true]) {
+      const n = 397;
+      const scores = randomValues(n * n, 5).map((x) => x * 10);
+      const before = splitProductCount();
+      const two = new Float32Array(n * n);
+      softmaxRowsInto(two, scores, n, n, 3, causal);
+      assert.equal(splitProductCount() - before, 1, 'split across the threads');
+      setKernelThreads(1);
+      const one = new Float32Array(n * n);
+      softmaxRowsInto(one, scores, n, n, 3, causal);
+      setKernelThreads(2);
+      assert.deepEqual(two, one);
+    }
   } finally {
     setKernelThreads(previous);
   }
