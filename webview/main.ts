@@ -7,7 +7,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
 import type { Matrix } from '../src/engine/types';
 import {
-  parseHostMessage, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelTrace, type SectionId, type WebviewMessage,
+  parseHostMessage, isLowerTriangle, unpackLower, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelTrace, type SectionId, type WebviewMessage,
 } from '../src/shared/protocol';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
@@ -504,8 +504,18 @@ const GROUP_SECTIONS = {
   causal: ['attention-causal', causalSection],
 } as const;
 
-function receiveGroup(runId: number, group: LazyGroup, data: object): void {
+/** Packed lower triangles back to full matrices (layout only). */
+function unpackAll<T>(value: T): T {
+  if (isLowerTriangle(value)) return unpackLower(value) as T;
+  if (value && typeof value === 'object' && !(value instanceof Float32Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpackAll(v)])) as T;
+  }
+  return value;
+}
+
+function receiveGroup(runId: number, group: LazyGroup, packed: object): void {
   if (!current || runId !== current.runId) return;
+  const data = unpackAll(packed);
   const { trace, labels } = current;
   if (group.startsWith('head:')) {
     const index = Number(group.slice(5));

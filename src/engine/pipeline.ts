@@ -10,7 +10,7 @@ import { readWeightsFile } from './io/weightsFile';
 import { runTrace } from './trace';
 import { pca2 } from './pca';
 import type { EngineConfig, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
-import type { LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
+import { packLower, type LazyGroup, type PanelHead, type PanelTrace } from '../shared/protocol';
 
 export interface AnalyzeOptions {
   tokenizer: TokenizerKind;
@@ -192,11 +192,19 @@ export function panelHead(head: Trace['multiHead']['heads'][number]): PanelHead 
   return { scores, weights, droppedWeights, context };
 }
 
-/** One lazily sent part of a trace, or undefined when the trace has no such part. */
+/**
+ * One lazily sent part of a trace, or undefined when the trace has no such part. Causal maps
+ * travel as lower triangles (half the bytes); the webview unpacks them.
+ */
 export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
-  if (group === 'simple' || group === 'selfAttention' || group === 'causal') return trace[group];
+  if (group === 'simple' || group === 'selfAttention') return trace[group];
+  if (group === 'causal') {
+    const { maskedScores, weights, droppedWeights, context } = trace.causal;
+    return { maskedScores: packLower(maskedScores, 'masked'), weights: packLower(weights, 'zero'), droppedWeights: packLower(droppedWeights, 'zero'), context };
+  }
   const head = trace.multiHead.heads[Number(group.slice('head:'.length))];
-  return head && panelHead(head);
+  if (!head) return undefined;
+  return { scores: packLower(head.scores, 'masked'), weights: packLower(head.weights, 'zero'), droppedWeights: packLower(head.droppedWeights, 'zero'), context: head.context };
 }
 
 /** What the panel needs of a trace (no Q/K/V of the heads; plus the embedding PCA). */

@@ -72,6 +72,7 @@ export type HostMessage =
   | { type: 'busy'; runId: number; stage: string }
   | { type: 'error'; runId: number; message: string }
   | { type: 'knobs'; values: KnobValues }
+  // `data` is the group's part of PanelTrace, its causal T×T matrices packed as LowerTriangle.
   | { type: 'group'; runId: number; group: LazyGroup; data: object }
   | { type: 'reveal'; section: SectionId }
   | { type: 'highlightToken'; index: number | null };
@@ -124,6 +125,34 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
   }
 }
 
+/**
+ * A causal (lower-triangular) T×T matrix sent as its lower triangle only, row by row: half the
+ * bytes over the panel's channel. `above` says what the upper triangle holds: masked scores
+ * (-Infinity) or zero weights.
+ */
+export interface LowerTriangle {
+  rows: number;
+  cols: number;
+  lower: Float32Array; // (T·(T+1)/2)
+  above: 'masked' | 'zero';
+}
+
+export function packLower(m: Matrix, above: LowerTriangle['above']): LowerTriangle {
+  const lower = new Float32Array((m.rows * (m.rows + 1)) / 2);
+  for (let r = 0, o = 0; r < m.rows; o += r + 1, r++) lower.set(m.data.subarray(r * m.cols, r * m.cols + r + 1), o);
+  return { rows: m.rows, cols: m.cols, lower, above };
+}
+
+export function unpackLower(p: LowerTriangle): Matrix {
+  const data = new Float32Array(p.rows * p.cols).fill(p.above === 'masked' ? -Infinity : 0);
+  for (let r = 0, o = 0; r < p.rows; o += r + 1, r++) data.set(p.lower.subarray(o, o + r + 1), r * p.cols);
+  return { rows: p.rows, cols: p.cols, data };
+}
+
+export const isLowerTriangle = (v: unknown): v is LowerTriangle =>
+  isObject(v) && isInt(v.rows) && v.rows === v.cols && v.lower instanceof Float32Array &&
+  v.lower.length === (v.rows * (v.rows + 1)) / 2 && (v.above === 'masked' || v.above === 'zero');
+
 const isMatrix = (v: unknown): v is Matrix =>
   isObject(v) && isInt(v.rows) && isInt(v.cols) && v.data instanceof Float32Array && v.data.length === v.rows * v.cols;
 
@@ -144,7 +173,7 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
     case 'group': {
       if (!isInt(raw.runId) || !isLazyGroup(raw.group) || !isObject(raw.data)) return undefined;
       const matrices = collectMatrices(raw.data);
-      return matrices.length > 0 && matrices.every(isMatrix) ? (raw as HostMessage) : undefined;
+      return matrices.length > 0 && matrices.every((m) => isMatrix(m) || isLowerTriangle(m)) ? (raw as HostMessage) : undefined;
     }
     case 'busy':
       return isInt(raw.runId) && isStr(raw.stage, 200) ? (raw as HostMessage) : undefined;
@@ -164,7 +193,7 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
 /** Every object under `value` that looks like a matrix (has rows/cols/data), for validation. */
 function collectMatrices(value: unknown, out: unknown[] = [], depth = 0): unknown[] {
   if (!isObject(value) || depth > 6) return out;
-  if ('rows' in value && 'cols' in value && 'data' in value) {
+  if ('rows' in value && 'cols' in value && ('data' in value || 'lower' in value)) {
     out.push(value);
     return out;
   }
