@@ -149,7 +149,10 @@ test('dropoutMask draws exactly what uniform64() < 1 − p would decide, across 
       // an odd number of earlier draws puts the pairs across the 624-word blocks
       const fast = new TorchGenerator(99);
       const plain = new TorchGenerator(99);
-      for (let i = 0; i < offset; i++) fast.nextUint32(), plain.nextUint32();
+      for (let i = 0; i < offset; i++) {
+        fast.nextUint32();
+        plain.nextUint32();
+      }
       const keep = fast.dropoutMask(new Uint8Array(5000), p);
       const expected = Array.from({ length: 5000 }, () => (plain.uniform64() < 1 - p ? 1 : 0));
       assert.deepEqual(Array.from(keep), expected, `p ${p}, offset ${offset}`);
