@@ -12,21 +12,14 @@ import { pca2 } from './pca';
 import type { EngineConfig, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
 import { packLower, type LazyGroup, type PanelHead, type PanelTrace } from '../shared/protocol';
 
-export interface AnalyzeOptions {
-  tokenizer: TokenizerKind;
+/** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
+export interface AnalyzeOptions extends Omit<EngineConfig, 'vocabSize'> {
   /** Vocabulary size the BPE tokenizer trains to. */
   bpeVocabSize: number;
   /** A .txt file or folder of .txt files (word and bpe vocabularies). */
   corpusPath: string;
-  /** A safetensors file; when set, dim, attnDim and contextLength come from its shapes. */
+  /** A safetensors file; when set, dim, attnDim, contextLength and qkvBias come from its shapes. */
   weightsPath?: string;
-  dim: number;
-  attnDim: number;
-  heads: number;
-  dropout: number;
-  seed: number;
-  contextLength: number;
-  qkvBias: boolean;
 }
 
 export interface AnalyzeRequest extends AnalyzeOptions {

@@ -11,6 +11,7 @@ import {
   writeSafetensors,
   type SafeTensor,
 } from '../../src/engine/io/safetensors';
+import { seededRandom } from './tokenizer-random';
 
 /** Assembles a file from a header object (or raw header text) and data bytes. */
 function makeFile(header: unknown, data: Uint8Array = new Uint8Array(0), headerLength?: number): Uint8Array {
@@ -49,17 +50,6 @@ function throwsSafetensors(bytes: Uint8Array, ...patterns: RegExp[]): void {
   );
 }
 
-/** mulberry32: a tiny seeded generator so the fuzz cases are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sample = (): Map<string, SafeTensor> =>
   new Map<string, SafeTensor>([
@@ -375,7 +365,7 @@ function fuzzOnce(bytes: Uint8Array): 'ok' | 'error' {
 }
 
 test('fuzz: random bytes, with and without a plausible length prefix', () => {
-  const rand = mulberry32(0xc0ffee);
+  const rand = seededRandom(0xc0ffee);
   const start = Date.now();
   for (let i = 0; i < 3000; i++) {
     const bytes = new Uint8Array(Math.floor(rand() * 256));
@@ -392,7 +382,7 @@ test('fuzz: random bytes, with and without a plausible length prefix', () => {
 });
 
 test('fuzz: random mutations of a valid file', () => {
-  const rand = mulberry32(1234);
+  const rand = seededRandom(1234);
   const base = writeSafetensors(sample(), { format: 'pt' });
   const headerLength = new DataView(base.buffer).getUint32(0, true);
   const interesting = [0x00, 0x20, 0x22, 0x2c, 0x2d, 0x30, 0x31, 0x39, 0x3a, 0x5b, 0x5d, 0x7b, 0x7d, 0xff];
