@@ -4,12 +4,15 @@
 //          beside it), which also saves its input, weights and output;
 //   onnx   onnxruntime-node, 2 intra-op threads, on an ONNX graph of the layer (onnx-layer.mjs);
 //   tfjs   @tensorflow/tfjs-backend-wasm (single-threaded in Node), each head a plain 2-D matmul.
-// Prints ms (median of --reps runs after a warm-up), GFLOP/s (the same FLOP count for all three,
-// see layerFlops in src/engine/bench.ts), the ratios ours/onnx and ours/tfjs, the largest
-// difference of each anchor's output from ours, and the load average around each shape (the
-// machine is shared: ratios measured in one run are what count).
+// The three take turns in --rounds rounds per shape (each round: ours, onnx, tfjs, each the median
+// of --reps runs after a warm-up), so a change in the machine's load hits all three alike. Prints
+// per shape the median over rounds of each time, GFLOP/s (the same FLOP count for all three, see
+// layerFlops in src/engine/bench.ts), the median over rounds of the ratios ours/onnx and ours/tfjs
+// (each ratio taken within one round), the largest difference of each anchor's output from ours,
+// and the load average around the shape (the machine is shared: ratios measured in one run are
+// what count).
 //
-//   node bench/run.mjs [--reps N] [--shapes 128x256x8,512x768x12,...] [--json FILE]
+//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--json FILE]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,12 +31,14 @@ require('@tensorflow/tfjs-backend-wasm');
 
 const { values: args } = parseArgs({
   options: {
-    reps: { type: 'string', default: '7' },
+    reps: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     shapes: { type: 'string', default: '128x256x8,512x768x12,2048x768x12' },
     json: { type: 'string' },
   },
 });
 const reps = Number(args.reps);
+const rounds = Number(args.rounds);
 const shapes = args.shapes.split(',').map((text) => {
   const [seq, dim, heads] = text.split('x').map(Number);
   return { seq, dim, heads };
@@ -98,7 +103,8 @@ async function time(run) {
 function ours(shape, saveTo) {
   const cli = path.join(root, 'dist', 'cli.js');
   const argv = [cli, 'bench', '--seq', String(shape.seq), '--dim', String(shape.dim), '--heads', String(shape.heads)];
-  argv.push('--reps', String(reps), '--save', saveTo, '--json');
+  argv.push('--reps', String(reps), '--json');
+  if (saveTo) argv.push('--save', saveTo);
   const result = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 20 }));
   return { ms: result.msPerLayer, samples: result.samplesMs, threads: result.threads };
 }
@@ -185,28 +191,40 @@ async function main() {
     for (const shape of shapes) {
       const load = os.loadavg()[0];
       const saved = path.join(scratch, `layer-${shape.seq}x${shape.dim}x${shape.heads}.safetensors`);
-      const ourRun = ours(shape, saved);
-      const { tensors } = readSafetensors(saved);
-      const reference = tensors.get('output');
-      const onnx = await onnxRuntime(shape, tensors);
-      const tfjs = await tfjsWasm(shape, tensors);
+      const turns = [];
+      let tensors;
+      let diffs;
+      for (let round = 0; round < rounds; round++) {
+        const ourRun = ours(shape, round === 0 ? saved : undefined);
+        if (round === 0) tensors = readSafetensors(saved).tensors;
+        const onnx = await onnxRuntime(shape, tensors);
+        const tfjs = await tfjsWasm(shape, tensors);
+        if (round === 0) {
+          const reference = tensors.get('output');
+          diffs = { onnx: maxAbsDiff(onnx.output, reference), tfjs: maxAbsDiff(tfjs.output, reference) };
+        }
+        turns.push({ ours: ourRun, onnx, tfjs });
+      }
       const flops = layerFlops(shape);
+      const oursMs = median(turns.map((t) => t.ours.ms));
+      const onnxMs = median(turns.map((t) => t.onnx.ms));
+      const tfjsMs = median(turns.map((t) => t.tfjs.ms));
       rows.push({
         ...shape,
-        oursMs: ourRun.ms,
-        oursThreads: ourRun.threads,
-        onnxMs: onnx.ms,
-        tfjsMs: tfjs.ms,
-        oursGflops: flops / ourRun.ms / 1e6,
-        onnxGflops: flops / onnx.ms / 1e6,
-        tfjsGflops: flops / tfjs.ms / 1e6,
-        oursOverOnnx: ourRun.ms / onnx.ms,
-        oursOverTfjs: ourRun.ms / tfjs.ms,
-        maxDiffOnnx: maxAbsDiff(onnx.output, reference),
-        maxDiffTfjs: maxAbsDiff(tfjs.output, reference),
+        oursMs,
+        oursThreads: Math.min(...turns.map((t) => t.ours.threads)),
+        onnxMs,
+        tfjsMs,
+        oursGflops: flops / oursMs / 1e6,
+        onnxGflops: flops / onnxMs / 1e6,
+        tfjsGflops: flops / tfjsMs / 1e6,
+        oursOverOnnx: median(turns.map((t) => t.ours.ms / t.onnx.ms)),
+        oursOverTfjs: median(turns.map((t) => t.ours.ms / t.tfjs.ms)),
+        maxDiffOnnx: diffs.onnx,
+        maxDiffTfjs: diffs.tfjs,
         loadBefore: load,
         loadAfter: os.loadavg()[0],
-        samples: { ours: ourRun.samples, onnx: onnx.samples, tfjs: tfjs.samples },
+        rounds: turns.map((t) => ({ ours: t.ours.samples, onnx: t.onnx.samples, tfjs: t.tfjs.samples })),
       });
     }
   } finally {
@@ -224,14 +242,14 @@ async function main() {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`\nOne attention layer (multi-head causal attention + layer norm), median of ${reps} runs after >= ${WARMUP_RUNS} warm-up runs and >= ${WARMUP_MS} ms`);
+  console.log(`\nOne attention layer (multi-head causal attention + layer norm): ${rounds} rounds of ours, onnx, tfjs in turn, each the median of ${reps} runs after >= ${WARMUP_RUNS} warm-up runs and >= ${WARMUP_MS} ms; times are medians over the rounds, ratios the medians of the per-round ratios`);
   console.log(`${cpu}, ${os.availableParallelism()} cores, node ${process.version}; ours on ${rows[0]?.oursThreads ?? '?'} threads, onnxruntime-node ${ort.env.versions?.common ?? ''} on ${ORT_THREADS} intra-op threads, tfjs-wasm ${tf.version_core} on 1 thread (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')})`);
   console.log(`load average (1, 5, 15 min) before: ${started.map((x) => x.toFixed(2)).join(', ')}; after: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}\n`);
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of table) console.log(line(row));
   console.log('\nGFLOP/s = the dense layer FLOPs (causal halves counted as done) / time; max|Δ| = largest difference of the anchor\'s output from ours.');
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ reps, rows, loadBefore: started, loadAfter: os.loadavg() }, null, 2));
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ reps, rounds, rows, loadBefore: started, loadAfter: os.loadavg() }, null, 2));
 }
 
 await main();
