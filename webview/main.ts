@@ -115,10 +115,12 @@ function buildToolbar(): HTMLElement {
     input.id = `knob-${knob}`;
     input.setAttribute('type', 'number');
     for (const [k, v] of Object.entries(attrs)) input.setAttribute(k, v);
-    input.addEventListener('change', () => {
+    const commit = () => {
       const value = Number((input as unknown as { value: string }).value);
       if (Number.isFinite(value)) post({ type: 'setKnob', knob, value });
-    });
+    };
+    input.addEventListener('change', commit);
+    input.addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Enter') commit(); });
     wrap.append(Object.assign(document.createElement('span'), { textContent: label }), input);
     return wrap;
   };

@@ -171,6 +171,21 @@ try {
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
   });
 
+  await check('the heads control in the panel re-runs the engine and writes the setting', async () => {
+    const field = web.locator('#knob-heads input');
+    await field.fill('2');
+    await field.press('Tab'); // the field commits its value on change (Enter or leaving it)
+    const end = Date.now() + STEP_MS;
+    while ((await web.locator('#head-grid canvas').count()) !== 2) {
+      if (Date.now() > end) throw new Error(`${await web.locator('#head-grid canvas').count()} head maps after setting 2 in the panel`);
+      await page.waitForTimeout(200);
+    }
+    const written = JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.heads'];
+    if (written !== 2) throw new Error(`.vscode/settings.json has llm101.heads = ${written}`);
+    writeSettings({ 'llm101.heads': 7 });
+    await web.locator('#head-grid canvas').nth(6).waitFor({ timeout: STEP_MS });
+  });
+
   await check('"Analyze Selection" from the editor context menu analyzes another line', async () => {
     const before = await tokenCount();
     await selectLine(4);
