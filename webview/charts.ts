@@ -1,11 +1,11 @@
 // The two chart.js charts: a PCA scatter of the input embeddings and the layer-norm statistics.
 import {
   Chart, ScatterController, BarController, LinearScale, CategoryScale, PointElement, BarElement,
-  Tooltip, Legend, type ChartConfiguration,
+  Tooltip, Legend, Title, type ChartConfiguration,
 } from 'chart.js';
 import type { PanelTrace } from '../src/shared/protocol';
 
-Chart.register(ScatterController, BarController, LinearScale, CategoryScale, PointElement, BarElement, Tooltip, Legend);
+Chart.register(ScatterController, BarController, LinearScale, CategoryScale, PointElement, BarElement, Tooltip, Legend, Title);
 
 const themeColor = (name: string, fallback: string) =>
   getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
@@ -58,25 +58,27 @@ export function pcaChart(canvas: HTMLCanvasElement, trace: PanelTrace, labels: s
   return new Chart(canvas, config);
 }
 
-export function layerNormChart(canvas: HTMLCanvasElement, trace: PanelTrace, labels: string[]): Chart {
+/** Per-token statistic before and after layer norm: one chart for means, one for variances. */
+export function layerNormChart(canvas: HTMLCanvasElement, labels: string[], stat: 'mean' | 'variance', before: Float32Array, after: Float32Array): Chart {
   applyTheme();
-  const ln = trace.layerNorm;
   const config: ChartConfiguration<'bar'> = {
     type: 'bar',
     data: {
       labels,
       datasets: [
-        { label: 'mean before', data: Array.from(ln.mean), backgroundColor: BEFORE[0] },
-        { label: 'variance before', data: Array.from(ln.variance), backgroundColor: BEFORE[1] },
-        { label: 'mean after', data: Array.from(ln.outputMean), backgroundColor: AFTER[0] },
-        { label: 'variance after', data: Array.from(ln.outputVariance), backgroundColor: AFTER[1] },
+        { label: `${stat} before`, data: Array.from(before), backgroundColor: BEFORE[1] },
+        { label: `${stat} after`, data: Array.from(after), backgroundColor: AFTER[1] },
       ],
     },
     options: {
       responsive: true,
       maintainAspectRatio: false,
-      plugins: { legend: { position: 'top' }, tooltip: { callbacks: { label: (i) => `${i.dataset.label}: ${Number(i.parsed.y).toFixed(5)}` } } },
-      scales: { x: { ticks: { autoSkip: true, maxRotation: 45 } }, y: { beginAtZero: true } },
+      plugins: {
+        legend: { position: 'top' },
+        title: { display: true, text: stat === 'mean' ? 'mean per token (after ≈ 0)' : 'variance per token (after ≈ 1)' },
+        tooltip: { callbacks: { label: (i) => `${i.dataset.label}: ${Number(i.parsed.y).toFixed(5)}` } },
+      },
+      scales: { x: { ticks: { autoSkip: true, maxRotation: 45 } }, y: stat === 'variance' ? { beginAtZero: true } : {} },
     },
   };
   return new Chart(canvas, config);

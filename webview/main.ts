@@ -541,11 +541,16 @@ function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const el = section('layernorm', 7, 'Layer normalisation',
     'y = scale · (x − μ) / √(σ² + 1e-5) + shift   per token, over its columns',
     'Each token\'s multi-head output is shifted to mean 0 and scaled to variance 1 (then scale and shift, 1 and 0 before training).');
-  const fig = Object.assign(document.createElement('figure'), { className: 'chart', id: 'layernorm-chart' });
-  const box = Object.assign(document.createElement('div'), { className: 'chart-box wide' });
-  const canvas = document.createElement('canvas');
-  box.append(canvas);
-  fig.append(box);
+  const fig = Object.assign(document.createElement('figure'), { className: 'chart pair', id: 'layernorm-chart' });
+  const chartCanvas = () => {
+    const box = Object.assign(document.createElement('div'), { className: 'chart-box wide' });
+    const canvas = document.createElement('canvas');
+    box.append(canvas);
+    fig.append(box);
+    return canvas;
+  };
+  const meanCanvas = chartCanvas();
+  const varianceCanvas = chartCanvas();
   const table = document.createElement('table');
   table.id = 'layernorm-table';
   table.innerHTML = '<thead><tr><th>#</th><th>token</th><th>mean before</th><th>variance before</th><th>mean after</th><th>variance after</th></tr></thead>';
@@ -565,7 +570,10 @@ function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
     name: 'layerNorm.output', title: 'normalised output', matrix: ln.output, rowLabels: labels, scale: 'diverging',
     describe: valueDescribe(labels, ln.output, 'column'), rowsAreTokens: true, colsAreTokens: false,
   }), tableBox);
-  requestAnimationFrame(() => charts.push(layerNormChart(canvas, trace, labels)));
+  requestAnimationFrame(() => charts.push(
+    layerNormChart(meanCanvas, labels, 'mean', ln.mean, ln.outputMean),
+    layerNormChart(varianceCanvas, labels, 'variance', ln.variance, ln.outputVariance),
+  ));
   return el;
 }
 

@@ -77,6 +77,14 @@ try {
     await page.keyboard.press('Shift+End');
   };
   const tokenCount = () => web.locator('#tokens .chip').count();
+  const shootSections = async (theme) => {
+    for (const id of ['attention-heads', 'layernorm', 'embeddings']) {
+      await web.locator(`#${id}`).scrollIntoViewIfNeeded();
+      await web.locator(`#${id} h2`).evaluate((h) => h.scrollIntoView({ block: 'start' }));
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: path.join(RESULTS, `panel-${id}-${theme}.png`) });
+    }
+  };
   const waitForPanel = async () => {
     await page.locator(outer).waitFor({ timeout: STEP_MS });
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
@@ -131,6 +139,7 @@ try {
   });
 
   await page.screenshot({ path: path.join(RESULTS, 'panel-dark.png') });
+  await shootSections('dark');
 
   await check('hovering a causal cell shows query, key, scores, weight and dropout', async () => {
     const canvas = web.locator('canvas[data-name="causal.droppedWeights"]');
@@ -192,12 +201,13 @@ try {
     await page.locator('.monaco-editor .view-line').nth(4).click({ button: 'right' });
     const item = page.locator('.monaco-menu .action-item', { hasText: 'Analyze Selection' });
     await item.waitFor({ timeout: STEP_MS });
-    // Right-click collapses nothing: the selection survives, so the menu item is enabled.
-    await item.click();
+    // Right-click keeps the selection, so the item is enabled; hover first so the menu settles.
+    await item.hover();
+    await item.click({ delay: 30 });
     const lineFive = fs.readFileSync(path.join(workspace, poemFile), 'utf8').split('\n')[4] ?? '';
     const lastWord = lineFive.trim().split(/\W+/).filter(Boolean).pop() ?? '';
-    await web.locator('#tokens .chip').last().filter({ hasText: lastWord }).waitFor({ timeout: STEP_MS });
-    await web.locator('#tokens .chip').first().waitFor({ timeout: STEP_MS });
+    await web.locator('#tokens .chip .text').last().filter({ hasText: new RegExp(`^${lastWord}$`) }).waitFor({ timeout: STEP_MS });
+    if (await page.locator('.monaco-menu').isVisible()) throw new Error('the context menu is still open');
     const after = await tokenCount();
     if (after === 0) throw new Error('no tokens');
     console.log(`     tokens: line 3 → ${before}, line 5 → ${after}`);
@@ -218,6 +228,7 @@ try {
     }
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(RESULTS, 'panel-light.png') });
+    await shootSections('light');
   });
 
   await check('the panel comes back after "Developer: Reload Window"', async () => {
