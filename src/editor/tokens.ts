@@ -19,13 +19,19 @@ const TOKENIZERS: { kind: TokenizerKind; detail: string }[] = [
   { kind: 'gpt2', detail: 'GPT-2\'s BPE, 50,257 tokens, shipped offline' },
 ];
 
+// Alternating subtle backgrounds, plus an underline in two chart colours so the boundary between
+// two tokens stays visible on top of the selection highlight.
 const evenToken = vscode.window.createTextEditorDecorationType({
   backgroundColor: new vscode.ThemeColor('editor.wordHighlightBackground'),
-  borderRadius: '2px',
+  borderStyle: 'solid',
+  borderWidth: '0 0 2px 0',
+  borderColor: new vscode.ThemeColor('charts.blue'),
 });
 const oddToken = vscode.window.createTextEditorDecorationType({
   backgroundColor: new vscode.ThemeColor('editor.wordHighlightStrongBackground'),
-  borderRadius: '2px',
+  borderStyle: 'solid',
+  borderWidth: '0 0 2px 0',
+  borderColor: new vscode.ThemeColor('charts.orange'),
 });
 
 export class TokenFeatures implements vscode.Disposable {

@@ -100,6 +100,20 @@ try {
     await page.locator('.monaco-editor .view-line').nth(2).waitFor({ timeout: STEP_MS });
   });
 
+  await check('the status bar counts the selected tokens, and Show Token Boundaries marks them', async () => {
+    await selectLine(2);
+    const item = page.locator('.statusbar-item', { hasText: /\d+ tokens · word/ });
+    await item.waitFor({ timeout: STEP_MS });
+    const words = (fs.readFileSync(path.join(workspace, poemFile), 'utf8').split('\n')[2] ?? '').trim().split(/\s+/).length;
+    await page.locator('.statusbar-item', { hasText: `${words} tokens · word` }).waitFor({ timeout: STEP_MS });
+    await runCommand('LLM 101: Show Token Boundaries');
+    await page.waitForTimeout(800);
+    const marked = await page.locator('.monaco-editor .view-overlays > div > div[class*="ced-"]').count();
+    if (marked < words) throw new Error(`${marked} decorated ranges for ${words} tokens`);
+    await page.screenshot({ path: path.join(RESULTS, 'editor-token-boundaries.png') });
+    await runCommand('LLM 101: Show Token Boundaries'); // off again
+  });
+
   await check('"LLM 101: Analyze Selection" from the command palette opens the panel', async () => {
     await selectLine(2);
     await runCommand('LLM 101: Analyze Selection');
