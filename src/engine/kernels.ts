@@ -65,16 +65,60 @@ const MAX_PAGES = 16384;
 const GENERATION = 0; // bumped by the caller to post a job
 const JOB_KIND = 1; // GEMM or SOFTMAX
 const JOB = 2; // gemm: a, b, c, panels, k, lowerOutput, lowerInput; softmax: s, cols, divisor (float32 bits), causal, scratch
+const ROWS = 9; // rows of the job
+const CHUNK_ROWS = 10; // rows per chunk (a multiple of the kernel's row block)
+const CHUNKS = 11;
+const NEXT = 12; // (generation & 0x7fff) << 16 | next chunk to take
+const FINISHED = 13; // chunks done
+const FAILED = 14; // the generation of a job a helper failed
+const ACTIVE_HELPERS = 15; // helpers 0 .. ACTIVE_HELPERS−1 take part
+const HELPER_CHUNKS = 16; // chunks computed by helpers, ever (tests check the threaded path ran)
+const READY = 32; // READY + h: 1 once helper h has started
 const GEMM = 0;
 const SOFTMAX = 1;
-const HELPER_SLOTS = 16; // helper h: rowStart, rowEnd, done at 16 + 3h ..
 const MAX_HELPERS = 15;
 const CONTROL_BYTES = 256;
+/** A job is cut into about this many chunks per thread, taken in turn by whichever thread is free. */
+const CHUNKS_PER_THREAD = 8;
+
+/**
+ * Takes chunks of the posted job until none is left: the same loop in the calling thread and in
+ * every helper. A chunk is claimed by compare-and-swap on NEXT, which carries the job's
+ * generation, so a thread that read one job's parameters can never claim a chunk of the next.
+ * Kept as source text so the helpers (below) run exactly this code.
+ */
+const TAKE_CHUNKS_SOURCE = `function takeChunks(control, generation, run) {
+  const tag = (generation & 0x7fff) << 16;
+  const chunks = control[${CHUNKS}], chunkRows = control[${CHUNK_ROWS}], rows = control[${ROWS}];
+  let taken = 0;
+  for (;;) {
+    const value = Atomics.load(control, ${NEXT});
+    if ((value & ~0xffff) !== tag || (value & 0xffff) >= chunks) return taken;
+    if (Atomics.compareExchange(control, ${NEXT}, value, value + 1) !== value) continue;
+    const rowStart = (value & 0xffff) * chunkRows;
+    try {
+      run(rowStart, Math.min(rows, rowStart + chunkRows));
+    } catch (err) {
+      Atomics.store(control, ${FAILED}, generation);
+    }
+    taken++;
+    Atomics.add(control, ${FINISHED}, 1);
+    Atomics.notify(control, ${FINISHED});
+  }
+}`;
+
+// the same source the helpers run
+const takeChunks = new Function(`${TAKE_CHUNKS_SOURCE}; return takeChunks;`)() as (
+  control: Int32Array,
+  generation: number,
+  run: (rowStart: number, rowEnd: number) => void,
+) => number;
 
 /**
  * A helper thread: the same module on the same memory, waiting for jobs. Plain JavaScript run
  * with `eval`, so it works the same from dist/cli.js, dist/worker.js and the tests (no bundle
- * entry point or file path to find). A failed job reports −generation so the caller can throw.
+ * entry point or file path to find). A helper that wakes late finds the chunks taken and sleeps
+ * again: the calling thread never waits for a helper that has not started a chunk.
  */
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -83,33 +127,23 @@ const { gemm, softmax } = new WebAssembly.Instance(module, { env: { memory } }).
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const controlFloats = new Float32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const job = ${JOB};
-const base = ${HELPER_SLOTS} + 3 * helper;
+${TAKE_CHUNKS_SOURCE}
 let seen = workerData.generation;
-Atomics.store(control, base + 2, -0x7fffffff); // ready: 'done' holds no generation yet
+Atomics.store(control, ${READY} + helper, 1);
 for (;;) {
   Atomics.wait(control, ${GENERATION}, seen);
   const generation = Atomics.load(control, ${GENERATION});
   if (generation === seen) continue;
   seen = generation;
-  if (generation < 0) break; // stop
-  const rowStart = control[base], rowEnd = control[base + 1];
-  let result = generation;
-  if (rowStart < rowEnd) {
-    try {
-      if (control[${JOB_KIND}] === ${GEMM}) {
-        gemm(control[job], control[job + 1], control[job + 2], rowStart, rowEnd,
-          control[job + 3], control[job + 4], control[job + 5], control[job + 6]);
-      } else {
-        // each thread has its own scratch row of doubles after the calling thread's
-        softmax(control[job], rowStart, rowEnd, control[job + 1], controlFloats[job + 2], control[job + 3],
-          control[job + 4] + 8 * control[job + 1] * (helper + 1));
-      }
-    } catch (err) {
-      result = -generation;
-    }
-  }
-  Atomics.store(control, base + 2, result);
-  Atomics.notify(control, base + 2);
+  if (helper >= Atomics.load(control, ${ACTIVE_HELPERS})) continue;
+  // read before claiming a chunk; takeChunks claims only if the job is still this generation's
+  const p = control.slice(job, job + 7);
+  const divisor = controlFloats[job + 2];
+  const run = control[${JOB_KIND}] === ${GEMM}
+    ? (rowStart, rowEnd) => gemm(p[0], p[1], p[2], rowStart, rowEnd, p[3], p[4], p[5], p[6])
+    // each thread has its own scratch row of cols + 2 doubles after the calling thread's
+    : (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], divisor, p[3], p[4] + 8 * (p[1] + 2) * (helper + 1));
+  Atomics.add(control, ${HELPER_CHUNKS}, takeChunks(control, generation, run));
 }
 `;
 
@@ -126,11 +160,16 @@ interface KernelState {
 
 let state: KernelState | undefined;
 let threads = defaultThreads();
-/** Products and softmaxes split across threads so far (tests check that the threaded path ran). */
+/** Products and softmaxes posted to the helper threads so far. */
 let splitProducts = 0;
 
 export function splitProductCount(): number {
   return splitProducts;
+}
+
+/** Chunks the helper threads have computed so far (tests check that the threaded path ran). */
+export function helperChunkCount(): number {
+  return state ? Atomics.load(state.control, HELPER_CHUNKS) : 0;
 }
 
 function defaultThreads(): number {
@@ -156,7 +195,7 @@ export function readyHelpers(): number {
   if (!state) return 0;
   let ready = 0;
   for (let h = 0; h < Math.min(state.helpers.length, threads - 1); h++) {
-    if (Atomics.load(state.control, HELPER_SLOTS + 3 * h + 2) !== 0) ready++;
+    if (Atomics.load(state.control, READY + h) === 1) ready++;
   }
   return ready;
 }
@@ -198,7 +237,6 @@ function kernelState(): KernelState {
 function startHelpers(s: KernelState): void {
   while (s.helpers.length < threads - 1) {
     const helper = s.helpers.length;
-    Atomics.store(s.control, HELPER_SLOTS + 3 * helper + 2, 0); // not ready
     const worker = new Worker(HELPER_SOURCE, {
       eval: true,
       workerData: { module: s.module, memory: s.memory, helper, generation: Atomics.load(s.control, GENERATION) },
@@ -284,66 +322,57 @@ function runGemm(s: KernelState, a: number, b: number, c: number, n: number, pan
   const lo = lowerOutput ? 1 : 0;
   const li = lowerInput ? 1 : 0;
   const split = n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK;
-  runRows(s, n, split, lowerOutput || lowerInput, ROW_BLOCK, GEMM, [a, b, c, panels, k, lo, li], (rowStart, rowEnd) =>
+  runRows(s, n, split, ROW_BLOCK, GEMM, [a, b, c, panels, k, lo, li], (rowStart, rowEnd) =>
     s.gemm(a, b, c, rowStart, rowEnd, panels, k, lo, li),
   );
 }
 
 /**
- * Runs `job` over rows 0..n−1: alone when `split` is false or no helper is ready, otherwise the
- * calling thread takes the first part and each ready helper one more. Part q ends at row
- * n·(q/parts) (even work per row) or n·√(q/parts) (`causal`: work growing with the row), rounded
- * to a multiple of `block` so the kernel's row blocks are the same whoever computes them.
+ * Runs `run` over rows 0..n−1: alone when `split` is false or only one thread is wanted, otherwise
+ * in chunks of a multiple of `block` rows that the calling thread and the helpers take in turn
+ * (`args` tell the helpers what to run). Chunk borders fall on multiples of `block`, so the
+ * kernel's row blocks, and every result, are the same whoever computes them.
  */
 function runRows(
   s: KernelState,
   n: number,
   split: boolean,
-  causal: boolean,
   block: number,
   kind: number,
   args: readonly number[],
   run: (rowStart: number, rowEnd: number) => void,
 ): void {
   const helpers = Math.min(s.helpers.length, threads - 1);
-  const ready: number[] = [];
-  if (split && helpers > 0) {
-    for (let h = 0; h < helpers; h++) if (Atomics.load(s.control, HELPER_SLOTS + 3 * h + 2) !== 0) ready.push(h);
-  }
-  if (ready.length === 0) {
+  if (!split || helpers === 0) {
     run(0, n);
     return;
   }
   splitProducts++;
-  const parts = ready.length + 1;
-  const boundary = (q: number): number => {
-    if (q >= parts) return n;
-    const share = causal ? Math.sqrt(q / parts) : q / parts;
-    return Math.min(n, Math.round((n * share) / block) * block);
-  };
+  const chunkRows = Math.max(block, Math.ceil(n / (CHUNKS_PER_THREAD * (helpers + 1)) / block) * block);
   const control = s.control;
+  const generation = (Atomics.load(control, GENERATION) % 0x3fffffff) + 1;
+  // Close the last job before its parameters change: a helper still reading them can claim
+  // nothing (NEXT no longer carries that job's generation, nor any free chunk).
+  Atomics.store(control, NEXT, ((generation & 0x7fff) << 16) | 0xffff);
   control[JOB_KIND] = kind;
   args.forEach((value, i) => (control[JOB + i] = value));
-  for (let h = 0; h < s.helpers.length; h++) {
-    const q = ready.indexOf(h);
-    control[HELPER_SLOTS + 3 * h] = q < 0 ? 0 : boundary(q + 1);
-    control[HELPER_SLOTS + 3 * h + 1] = q < 0 ? 0 : boundary(q + 2);
-  }
-  const generation = (Atomics.load(control, GENERATION) % 0x3fffffff) + 1;
+  control[ROWS] = n;
+  control[CHUNK_ROWS] = chunkRows;
+  control[CHUNKS] = Math.ceil(n / chunkRows);
+  control[ACTIVE_HELPERS] = helpers;
+  Atomics.store(control, FINISHED, 0);
+  Atomics.store(control, NEXT, (generation & 0x7fff) << 16);
   Atomics.store(control, GENERATION, generation);
   Atomics.notify(control, GENERATION);
 
-  run(0, boundary(1));
+  takeChunks(control, generation, run);
 
-  for (const h of ready) {
-    const done = HELPER_SLOTS + 3 * h + 2;
-    for (;;) {
-      const value = Atomics.load(control, done);
-      if (value === generation) break;
-      if (value === -generation) throw new Error(`kernel helper thread ${h} failed`);
-      Atomics.wait(control, done, value, 1000);
-    }
+  // wait for the chunks a helper took and is still computing
+  const chunks = control[CHUNKS]!;
+  for (let finished = Atomics.load(control, FINISHED); finished < chunks; finished = Atomics.load(control, FINISHED)) {
+    Atomics.wait(control, FINISHED, finished, 1000);
   }
+  if (Atomics.load(control, FAILED) === generation) throw new Error('a kernel helper thread failed');
 }
 
 /**
@@ -357,10 +386,11 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   }
   if (rows === 0 || cols === 0) return;
   const s = kernelState();
-  // workspace: S (rows, cols) float32 | one scratch row of doubles per thread
+  // workspace: S (rows, cols) float32 | a scratch row of cols + 2 doubles per thread (the kernel
+  // writes exponentials in pairs, so an odd row fills one slot past its end)
   const sAt = CONTROL_BYTES;
   const scratchAt = align16(sAt + 4 * rows * cols);
-  reserve(s, scratchAt + 8 * (cols + 1) * (MAX_HELPERS + 1));
+  reserve(s, scratchAt + 8 * (cols + 2) * (MAX_HELPERS + 1));
   const heap = s.heap;
   const at = sAt >> 2;
   const length = (i: number): number => (causal ? Math.min(i + 1, cols) : cols);
@@ -372,7 +402,7 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   const d = Math.fround(divisor);
   s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
   const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0, scratchAt];
-  runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, causal, 1, SOFTMAX, args, (rowStart, rowEnd) =>
+  runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, 1, SOFTMAX, args, (rowStart, rowEnd) =>
     s.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0, scratchAt),
   );
   if (causal) {

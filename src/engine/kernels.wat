@@ -143,7 +143,7 @@
   ;; specifies it: scaled = fl(s / divisor); w = exp(scaled − max) / Σ exp(scaled − max), with the
   ;; exponentials and their sum in double and each w rounded to float32 once. With `causal`, row i
   ;; covers columns 0 .. i only (the rest is not read or written). −∞ gives 0; a row that is all −∞
-  ;; becomes 0. `scratch` holds one row of doubles for the calling thread.
+  ;; becomes 0. `scratch` holds cols + 1 doubles for the calling thread (pairs: an odd row writes one past its end).
 
   ;; e^x for two doubles x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split so k·LN2_HI is exact),
   ;; a degree-12 Taylor polynomial for e^r (truncation below 2e-16 relative), times 2^k built in the
