@@ -10,6 +10,7 @@ const EXT_ID = 'llm101.llm101-playground';
 
 interface Manifest {
   contributes: {
+    walkthroughs: { steps: { id: string; description: string; media: { markdown: string } }[] }[];
     commands: { command: string }[];
     configuration: { properties: Record<string, { default?: unknown; description?: string; markdownDescription?: string }> };
   };
@@ -79,6 +80,21 @@ suite('LLM 101 Playground in the extension host', () => {
       assert.ok(p && 'default' in p, `${key} has no default`);
       assert.ok(p.description || p.markdownDescription, `${key} has no description`);
       assert.deepEqual(vscode.workspace.getConfiguration().inspect(key)?.defaultValue, p.default, `${key}: VS Code sees another default`);
+    }
+  });
+
+  test('the walkthrough teaches the seven stages in order, each step opening its section', async () => {
+    const ext = vscode.extensions.getExtension(EXT_ID);
+    assert.ok(ext);
+    const steps = manifest().contributes.walkthroughs[0]?.steps ?? [];
+    assert.deepEqual(steps.map((s) => s.id), ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm']);
+    const registered = new Set(await vscode.commands.getCommands(true));
+    for (const step of steps) {
+      assert.ok(fs.existsSync(path.join(ext.extensionPath, step.media.markdown)), `${step.media.markdown} is missing`);
+      const link = /\(command:([\w.]+)\?([^)]+)\)/.exec(step.description);
+      assert.ok(link, `${step.id} has no command link`);
+      assert.ok(registered.has(link[1] ?? ''), `${link[1]} is not registered`);
+      assert.deepEqual(JSON.parse(decodeURIComponent(link[2] ?? '')), [step.id]);
     }
   });
 
