@@ -9,11 +9,13 @@
 //   diagonal, weights·V stops each row block's sum after its last row.
 // - Softmax runs in the same module: scaling and the maximum in float32x4, exponentials and their
 //   sum in float64x2 with an inlinable polynomial (V8's Math.exp is a call per element).
-// - Large products and softmaxes are split by rows across helper threads (worker_threads) that share the
-//   WebAssembly memory (a SharedArrayBuffer). The calling thread takes the first part, wakes the
-//   helpers with Atomics.notify and waits for them with Atomics.wait, so the engine stays
-//   synchronous. Splits fall on multiples of the 6-row block, and each element's sum has the same
-//   terms in the same order whoever computes it: one thread or many give bit-for-bit the same result.
+// - Large products and softmaxes are cut into row chunks that the calling thread and helper
+//   threads (worker_threads sharing the WebAssembly memory, a SharedArrayBuffer) take in turn: the
+//   caller wakes the helpers with Atomics.notify, computes chunks itself, and waits with
+//   Atomics.wait only for chunks a helper is still computing, so the engine stays synchronous and
+//   a helper descheduled on a busy machine holds nothing up. Chunks start at multiples of the
+//   6-row block and each element's sum has the same terms in the same order whoever computes it:
+//   one thread or many give bit-for-bit the same result.
 // - Nothing is allocated per call beyond growing the shared workspace when a product is larger
 //   than any before.
 //
