@@ -107,6 +107,17 @@ export class Analyzer {
     return { tokens, pieces: tokens.map((t) => tokenizer.idToToken(t.id)), tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize };
   }
 
+  /** The buffers of the cached weights: a caller that hands a trace's buffers on must keep these. */
+  cachedBuffers(): Set<ArrayBufferLike> {
+    const buffers = new Set<ArrayBufferLike>();
+    const visit = (v: unknown): void => {
+      if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
+      else if (v && typeof v === 'object') for (const child of Object.values(v)) visit(child);
+    };
+    visit(this.weights.current);
+    return buffers;
+  }
+
   private tokenizer(request: TokenizeRequest | AnalyzeRequest, hooks: AnalyzeHooks): Tokenizer {
     const kind = request.tokenizer;
     if (kind === 'gpt2') return this.tokenizers.get('gpt2', () => createTokenizer({ kind }));
@@ -146,6 +157,9 @@ export class Analyzer {
 class Memo<T> {
   private key: string | undefined;
   private value: T | undefined;
+  get current(): T | undefined {
+    return this.value;
+  }
   get(key: string, make: () => T): T {
     if (this.key !== key || this.value === undefined) {
       this.value = undefined;
