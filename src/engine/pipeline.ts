@@ -199,12 +199,19 @@ export function panelHead(head: Trace['multiHead']['heads'][number]): PanelHead 
   return { scores, weights, droppedWeights, context };
 }
 
+/** The panel draws the self-attention maps, not Q, K and V (3 × T × attnDim it would not show). */
+function panelSelfAttention(trace: Trace): NonNullable<PanelTrace['selfAttention']> {
+  const { scores, weights, context } = trace.selfAttention;
+  return { scores, weights, context };
+}
+
 /**
  * One lazily sent part of a trace, or undefined when the trace has no such part. Causal maps
  * travel as lower triangles (half the bytes); the webview unpacks them.
  */
 export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
-  if (group === 'simple' || group === 'selfAttention') return trace[group];
+  if (group === 'simple') return trace.simple;
+  if (group === 'selfAttention') return panelSelfAttention(trace);
   if (group === 'causal') {
     const { maskedScores, weights, droppedWeights, context } = trace.causal;
     return { maskedScores: packLower(maskedScores, 'masked'), weights: packLower(weights, 'zero'), droppedWeights: packLower(droppedWeights, 'zero'), context };
@@ -224,7 +231,7 @@ export function toPanelTrace(result: Extract<AnalyzeResult, { kind: 'trace' }>):
     unknownCount: result.unknownCount,
     embeddings: { ...trace.embeddings, pca: pca2(trace.embeddings.input) },
     simple: lazy ? null : trace.simple,
-    selfAttention: lazy ? null : trace.selfAttention,
+    selfAttention: lazy ? null : panelSelfAttention(trace),
     causal: lazy ? null : trace.causal,
     multiHead: {
       heads: trace.multiHead.heads.map((head) => (lazy ? null : panelHead(head))),

@@ -30,7 +30,7 @@ export interface PanelTrace {
   // For long texts the T×T stages are null here and sent on request ('requestGroup') when their
   // section is shown: a 2,048-token trace has hundreds of MB of them.
   simple: { scores: Matrix; weights: Matrix; context: Matrix } | null;
-  selfAttention: { queries: Matrix; keys: Matrix; values: Matrix; scores: Matrix; weights: Matrix; context: Matrix } | null;
+  selfAttention: { scores: Matrix; weights: Matrix; context: Matrix } | null;
   causal: { maskedScores: Matrix; weights: Matrix; droppedWeights: Matrix; context: Matrix } | null;
   multiHead: {
     /** One entry per head; null until requested as group `head:<index>` (long texts). */
