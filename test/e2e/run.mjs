@@ -245,6 +245,16 @@ try {
     await shootSections('light');
   });
 
+  await check('high-contrast theme: the panel follows', async () => {
+    writeSettings({ 'workbench.colorTheme': 'Default High Contrast' });
+    await page.locator('.monaco-workbench.hc-black').waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(800);
+    await web.locator('#attention-causal h2').evaluate((h) => h.scrollIntoView({ block: 'start' }));
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(RESULTS, 'panel-attention-causal-hc.png') });
+    writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
+  });
+
   await check('the panel comes back after "Developer: Reload Window"', async () => {
     await runCommand('Developer: Reload Window');
     await page.waitForTimeout(2000);
