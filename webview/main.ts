@@ -366,43 +366,39 @@ function pendingSlot(group: LazyGroup, text: string): HTMLElement {
   return slot;
 }
 
-function simpleSection(trace: PanelTrace, labels: string[]): HTMLElement {
-  const s = trace.simple;
-  const el = section('attention-simple', 3, 'Simple attention (no trainable weights)',
-    'ω = x·xᵀ   α = softmax(ω)   z = α·x   (T×T, T×T, T×d)',
-    'Every token scores every other token by a dot product of their embeddings; softmax turns each row into weights that sum to 1; the context vector is the weighted sum of embeddings.');
-  if (!s) return pendingSection(el, 'simple');
-  const pick = toggle(['scores', 'weights'], views.simple, (v) => { views.simple = v; rerenderAt('attention-simple'); });
-  const m = views.simple === 'scores' ? s.scores : s.weights;
+/** The body shared by the two non-causal stages: a scores/weights toggle, the map, the context. */
+function scoresAndWeights(
+  el: HTMLElement, labels: string[], stage: 'simple' | 'selfAttention', view: 'self' | 'simple', scoreTitle: string, scale: number,
+  s: { scores: Matrix; weights: Matrix; context: Matrix },
+): HTMLElement {
+  const pick = toggle(['scores', 'weights'], views[view], (v) => { views[view] = v; rerenderAt(el.id as SectionId); });
+  const showScores = views[view] === 'scores';
   el.append(pick, figure({
-    name: `simple.${views.simple}`, title: views.simple === 'scores' ? 'attention scores ω' : 'attention weights α', matrix: m,
-    rowLabels: labels, colLabels: labels, ...(views.simple === 'scores' ? { scale: 'diverging' } : weightScale(labels.length)),
-    describe: attentionDescribe(labels, s.scores, s.weights, 1), rowsAreTokens: true, colsAreTokens: true,
+    name: `${stage}.${views[view]}`, title: showScores ? scoreTitle : 'attention weights', matrix: showScores ? s.scores : s.weights,
+    rowLabels: labels, colLabels: labels, ...(showScores ? { scale: 'diverging' } : weightScale(labels.length)),
+    describe: attentionDescribe(labels, s.scores, s.weights, scale), rowsAreTokens: true, colsAreTokens: true,
   }), figure({
-    name: 'simple.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
+    name: `${stage}.context`, title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
     describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
   }));
   return el;
 }
 
+function simpleSection(trace: PanelTrace, labels: string[]): HTMLElement {
+  const el = section('attention-simple', 3, 'Simple attention (no trainable weights)',
+    'ω = x·xᵀ   α = softmax(ω)   z = α·x   (T×T, T×T, T×d)',
+    'Every token scores every other token by a dot product of their embeddings; softmax turns each row into weights that sum to 1; the context vector is the weighted sum of embeddings.');
+  return trace.simple ? scoresAndWeights(el, labels, 'simple', 'simple', 'attention scores ω', 1, trace.simple) : pendingSection(el, 'simple');
+}
+
 function selfSection(trace: PanelTrace, labels: string[]): HTMLElement {
-  const s = trace.selfAttention;
   const dk = trace.config.attnDim;
   const el = section('attention-self', 4, 'Self-attention with trainable Q, K, V',
     `Q = x·W_qᵀ  K = x·W_kᵀ  V = x·W_vᵀ   α = softmax(Q·Kᵀ / √${dk})   z = α·V   (T×${dk})`,
     'Trainable matrices turn each embedding into a query, a key and a value. Scores are scaled by √d_k so softmax does not saturate.');
-  if (!s) return pendingSection(el, 'selfAttention');
-  const pick = toggle(['scores', 'weights'], views.self, (v) => { views.self = v; rerenderAt('attention-self'); });
-  const m = views.self === 'scores' ? s.scores : s.weights;
-  el.append(pick, figure({
-    name: `selfAttention.${views.self}`, title: views.self === 'scores' ? 'scores Q·Kᵀ' : 'attention weights', matrix: m,
-    rowLabels: labels, colLabels: labels, ...(views.self === 'scores' ? { scale: 'diverging' } : weightScale(labels.length)),
-    describe: attentionDescribe(labels, s.scores, s.weights, Math.sqrt(dk)), rowsAreTokens: true, colsAreTokens: true,
-  }), figure({
-    name: 'selfAttention.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
-  }));
-  return el;
+  return trace.selfAttention
+    ? scoresAndWeights(el, labels, 'selfAttention', 'self', 'scores Q·Kᵀ', Math.sqrt(dk), trace.selfAttention)
+    : pendingSection(el, 'selfAttention');
 }
 
 /** Above the diagonal: a key after the query, hidden by the causal mask. */

@@ -47,6 +47,12 @@ try {
       const heads = await page.locator('#head-grid canvas').count();
       if (heads !== 4) throw new Error(`${heads} heads`);
     });
+    await check(`${scheme}: the scores/weights toggle swaps the self-attention map`, async () => {
+      await page.locator('#attention-self .toggle button[data-value="scores"]').click();
+      await page.locator('#attention-self canvas[data-name="selfAttention.scores"]').waitFor({ timeout: 5000 });
+      await page.locator('#attention-self .toggle button[data-value="weights"]').click();
+      await page.locator('#attention-self canvas[data-name="selfAttention.weights"]').waitFor({ timeout: 5000 });
+    });
     await check(`${scheme}: no errors in the page`, async () => {
       if (errors.length) throw new Error(errors.join(' | '));
     });
