@@ -15,8 +15,9 @@ export interface Llm101Api {
 }
 
 export function activate(context: vscode.ExtensionContext): Llm101Api {
-  const engine = new EngineClient(path.join(context.extensionPath, 'dist'));
-  const tokens = new TokenFeatures(context);
+  const bpeCache = path.join(context.globalStorageUri.fsPath, 'bpe');
+  const engine = new EngineClient(path.join(context.extensionPath, 'dist'), bpeCache);
+  const tokens = new TokenFeatures(context, bpeCache);
   context.subscriptions.push({ dispose: () => engine.dispose() }, tokens);
 
   const commands: Record<string, (...args: unknown[]) => unknown> = {

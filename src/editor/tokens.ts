@@ -45,8 +45,8 @@ export class TokenFeatures implements vscode.Disposable {
   /** The ranges decorated by the last boundary update. */
   lastBoundaries: vscode.Range[] = [];
 
-  constructor(private readonly context: vscode.ExtensionContext) {
-    this.engine = new EngineClient(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath);
+  constructor(private readonly context: vscode.ExtensionContext, bpeCacheDir: string) {
+    this.engine = new EngineClient(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, bpeCacheDir);
     this.item.name = 'LLM 101 token count';
     this.item.command = 'llm101.pickTokenizer';
     this.disposables.push(

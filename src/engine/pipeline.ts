@@ -3,7 +3,8 @@
 // behind the extension and by the CLI, so both compute exactly the same thing.
 import * as fs from 'node:fs';
 import { EngineError } from './config';
-import { createTokenizer } from './tokenizer';
+import { bpeCacheKey, cacheBpeModel, createTokenizer, getCachedBpeModel, parseBpeModel } from './tokenizer';
+import * as path from 'node:path';
 import { loadCorpus } from './corpus';
 import { initWeights } from './init';
 import { readWeightsFile } from './io/weightsFile';
@@ -65,6 +66,12 @@ export interface AnalyzeHooks {
 export class Analyzer {
   private corpus = new Memo<string>();
   private tokenizers = new Memo<Tokenizer>();
+  /**
+   * `bpeCacheDir`: a folder where trained BPE models are kept as JSON, so another worker (the
+   * status bar's) or the next session loads them instead of training again.
+   */
+  constructor(private readonly bpeCacheDir?: string) {}
+
   private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> }>();
 
   analyze(request: AnalyzeRequest, hooks: AnalyzeHooks = {}): AnalyzeResult {
@@ -125,11 +132,39 @@ export class Analyzer {
     const key = `${kind}\u0000${request.corpusPath}\u0000${corpus.length}\u0000${kind === 'bpe' ? request.bpeVocabSize : ''}`;
     return this.tokenizers.get(key, () => {
       hooks.onProgress?.(kind === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
+      if (kind === 'bpe') return this.bpeThroughDisk(corpus, request.bpeVocabSize, hooks);
       return createTokenizer({
         kind, corpus, vocabSize: request.bpeVocabSize, signal: hooks.signal,
         onProgress: (fraction: number) => hooks.onProgress?.(`training the BPE vocabulary ${(fraction * 100).toFixed(0)}%`),
       });
     });
+  }
+
+  private bpeThroughDisk(corpus: string, vocabSize: number, hooks: AnalyzeHooks): Tokenizer {
+    const key = bpeCacheKey(corpus, vocabSize);
+    const file = this.bpeCacheDir && path.join(this.bpeCacheDir, `bpe-${key.slice(0, 32)}.json`);
+    if (file && !getCachedBpeModel(key)) {
+      try {
+        cacheBpeModel(key, parseBpeModel(JSON.parse(fs.readFileSync(file, 'utf8'))));
+      } catch {
+        // no usable cached model: train below
+      }
+    }
+    const tokenizer = createTokenizer({
+      kind: 'bpe', corpus, vocabSize, signal: hooks.signal,
+      onProgress: (fraction: number) => hooks.onProgress?.(`training the BPE vocabulary ${(fraction * 100).toFixed(0)}%`),
+    });
+    const model = getCachedBpeModel(key);
+    if (file && model && !fs.existsSync(file)) {
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(`${file}.tmp`, JSON.stringify(model));
+        fs.renameSync(`${file}.tmp`, file); // whole or not at all, should two workers race
+      } catch {
+        // a read-only or full disk only costs training again next time
+      }
+    }
+    return tokenizer;
   }
 
   private corpusText(corpusPath: string): string {

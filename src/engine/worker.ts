@@ -1,8 +1,8 @@
 // The engine's worker thread: one Analyzer (with its caches) answering one request at a time.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { Analyzer, isUserFacing, type WorkerReply, type WorkerRequest } from './pipeline';
 
-const analyzer = new Analyzer();
+const analyzer = new Analyzer((workerData as { bpeCacheDir?: string } | null)?.bpeCacheDir);
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
 

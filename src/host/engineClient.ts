@@ -24,7 +24,8 @@ export class EngineClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  constructor(private readonly distDir: string) {}
+  /** `bpeCacheDir`: where the worker keeps trained BPE models (the extension's global storage). */
+  constructor(private readonly distDir: string, private readonly bpeCacheDir?: string) {}
 
   run(request: AnalyzeRequest, onProgress?: (stage: string) => void): Promise<AnalyzeResult> {
     this.cancel();
@@ -64,7 +65,7 @@ export class EngineClient {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(path.join(this.distDir, 'worker.js'));
+    const worker = new Worker(path.join(this.distDir, 'worker.js'), { workerData: { bpeCacheDir: this.bpeCacheDir } });
     worker.on('message', (reply: WorkerReply) => {
       const pending = this.pending.get(reply.id);
       if (!pending) return;

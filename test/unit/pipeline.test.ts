@@ -1,0 +1,75 @@
+// The pipeline the extension's worker runs: settings + text -> trace, its caches and limits.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Analyzer, LAZY_ABOVE, panelGroup, toPanelTrace, type AnalyzeRequest } from '../../src/engine/pipeline';
+import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
+import { DEFAULT_CONFIG } from '../../src/engine/config';
+import { isLowerTriangle } from '../../src/shared/protocol';
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-pipeline-'));
+const corpusPath = path.join(scratch, 'corpus.txt');
+fs.writeFileSync(corpusPath, 'the sea and the tide and the sea again\n'.repeat(20));
+
+const request = (text: string, extra: Partial<AnalyzeRequest> = {}): AnalyzeRequest => ({
+  ...DEFAULT_CONFIG, text, corpusPath, bpeVocabSize: 300, ...extra,
+});
+
+test('a trace for the text with the settings given, unknown words counted', () => {
+  const result = new Analyzer().analyze(request('the sea and the moon', { heads: 4 }));
+  assert.equal(result.kind, 'trace');
+  if (result.kind !== 'trace') return;
+  assert.equal(result.trace.tokens.length, 5);
+  assert.equal(result.trace.multiHead.heads.length, 4);
+  assert.equal(result.unknownCount, 1, '"moon" is not in the corpus');
+});
+
+test('more tokens than maxTokens: a message and the offset where the first maxTokens end', () => {
+  const text = 'the sea and the tide and the sea';
+  const result = new Analyzer().analyze(request(text, { maxTokens: 3 }));
+  assert.equal(result.kind, 'tooManyTokens');
+  if (result.kind !== 'tooManyTokens') return;
+  assert.equal(result.count, 8);
+  assert.equal(text.slice(0, result.cutAt), 'the sea and');
+  assert.match(result.message, /8 tokens, more than llm101\.maxTokens \(3\)/);
+});
+
+test('trained BPE models are kept on disk and loaded instead of trained again', () => {
+  const cacheDir = path.join(scratch, 'bpe-cache');
+  const first = new Analyzer(cacheDir).tokenize({ text: 'the sea', tokenizer: 'bpe', bpeVocabSize: 300, corpusPath });
+  const files = fs.readdirSync(cacheDir);
+  assert.equal(files.length, 1, 'one model file written');
+  // Replace the stored model with one that has no merges: a loaded model must show it.
+  const corpus = fs.readFileSync(corpusPath, 'utf8');
+  const file = path.join(cacheDir, `bpe-${bpeCacheKey(corpus, 300).slice(0, 32)}.json`);
+  assert.ok(fs.existsSync(file));
+  const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.writeFileSync(file, JSON.stringify({ ...stored, merges: [] }));
+  clearBpeCache();
+  const second = new Analyzer(cacheDir).tokenize({ text: 'the sea', tokenizer: 'bpe', bpeVocabSize: 300, corpusPath });
+  assert.ok(first.tokens.length < 7, `trained model merges: ${first.tokens.length} tokens`);
+  assert.equal(second.tokens.length, 7, 'bytes only: the model came from the file');
+  fs.writeFileSync(file, '{ not json');
+  clearBpeCache();
+  const third = new Analyzer(cacheDir).tokenize({ text: 'the sea', tokenizer: 'bpe', bpeVocabSize: 300, corpusPath });
+  assert.deepEqual(third.tokens.map((t) => t.id), first.tokens.map((t) => t.id), 'a broken file means training again');
+});
+
+test('long texts: the panel trace leaves T×T stages to be requested, causal maps packed', () => {
+  const text = Array.from({ length: LAZY_ABOVE + 1 }, () => 'sea').join(' ');
+  const result = new Analyzer().analyze(request(text, { heads: 2, dim: 8, attnDim: 8 }));
+  assert.equal(result.kind, 'trace');
+  if (result.kind !== 'trace') return;
+  const panel = toPanelTrace(result);
+  assert.equal(panel.simple, null);
+  assert.equal(panel.causal, null);
+  assert.deepEqual(panel.multiHead.heads, [null, null]);
+  const causal = panelGroup(result.trace, 'causal') as Record<string, unknown>;
+  assert.ok(isLowerTriangle(causal.weights));
+  assert.ok(panelGroup(result.trace, 'head:1'));
+  assert.equal(panelGroup(result.trace, 'head:2'), undefined);
+  const short = new Analyzer().analyze(request('the sea'));
+  assert.ok(short.kind === 'trace' && toPanelTrace(short).causal !== null);
+});
