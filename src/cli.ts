@@ -23,7 +23,7 @@ import { initWeights } from './engine/init';
 import { fsErrorReason } from './engine/io/fsErrors';
 import { writeSafetensors } from './engine/io/safetensors';
 import { readWeightsFile, writeWeightsFile, type ExpectationSources, type ExpectedSizes } from './engine/io/weightsFile';
-import { traceToJson } from './engine/serialize';
+import { traceToJson, writeJson } from './engine/serialize';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
@@ -407,49 +407,6 @@ function optionalNumber(values: Values, name: string): number | undefined {
 // ---------------------------------------------------------------------------------------------
 // output
 
-/**
- * What JSON.stringify(value) gives, for plain data, written in chunks of about 1 MB: the trace of
- * a long input (about 20 T×T matrices) is larger than the longest string V8 can hold.
- */
-export function writeJson(value: unknown, write: (chunk: string) => void): void {
-  let pending = '';
-  const emit = (text: string): void => {
-    pending += text;
-    if (pending.length >= 1 << 20) {
-      write(pending);
-      pending = '';
-    }
-  };
-  const visit = (item: unknown): void => {
-    if (Array.isArray(item)) {
-      // A row of numbers is small: stringify it whole.
-      if (!item.some((x) => typeof x === 'object' && x !== null)) {
-        emit(JSON.stringify(item));
-        return;
-      }
-      emit('[');
-      item.forEach((x, i) => {
-        if (i > 0) emit(',');
-        visit(x);
-      });
-      emit(']');
-    } else if (typeof item === 'object' && item !== null) {
-      emit('{');
-      let first = true;
-      for (const [key, x] of Object.entries(item)) {
-        if (x === undefined || typeof x === 'function') continue; // as JSON.stringify skips them
-        emit(`${first ? '' : ','}${JSON.stringify(key)}:`);
-        first = false;
-        visit(x);
-      }
-      emit('}');
-    } else {
-      emit(JSON.stringify(item) ?? 'null');
-    }
-  };
-  visit(value);
-  if (pending.length > 0) write(pending);
-}
 
 function tokenJson(token: Token) {
   return { id: token.id, text: token.text, start: token.start, end: token.end };

@@ -166,3 +166,47 @@ export function traceToJson(trace: Trace): TraceJson {
     },
   };
 }
+
+/**
+ * What JSON.stringify(value) gives, for plain data, written in chunks of about 1 MB: the trace of
+ * a long input (about 20 T×T matrices) is larger than the longest string V8 can hold.
+ */
+export function writeJson(value: unknown, write: (chunk: string) => void): void {
+  let pending = '';
+  const emit = (text: string): void => {
+    pending += text;
+    if (pending.length >= 1 << 20) {
+      write(pending);
+      pending = '';
+    }
+  };
+  const visit = (item: unknown): void => {
+    if (Array.isArray(item)) {
+      // A row of numbers is small: stringify it whole.
+      if (!item.some((x) => typeof x === 'object' && x !== null)) {
+        emit(JSON.stringify(item));
+        return;
+      }
+      emit('[');
+      item.forEach((x, i) => {
+        if (i > 0) emit(',');
+        visit(x);
+      });
+      emit(']');
+    } else if (typeof item === 'object' && item !== null) {
+      emit('{');
+      let first = true;
+      for (const [key, x] of Object.entries(item)) {
+        if (x === undefined || typeof x === 'function') continue; // as JSON.stringify skips them
+        emit(`${first ? '' : ','}${JSON.stringify(key)}:`);
+        first = false;
+        visit(x);
+      }
+      emit('}');
+    } else {
+      emit(JSON.stringify(item) ?? 'null');
+    }
+  };
+  visit(value);
+  if (pending.length > 0) write(pending);
+}

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { Trace } from '../engine/types';
 import { findMatrix, matrixToCsv } from '../engine/csv';
-import { traceToJson } from '../engine/serialize';
+import { traceToJson, writeJson } from '../engine/serialize';
 
 async function saveAs(defaultName: string, filters: Record<string, string[]>, bytes: Uint8Array): Promise<void> {
   const base = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.env.HOME ?? '/');
@@ -20,8 +20,10 @@ export async function exportPng(name: string, dataUrl: string): Promise<void> {
 }
 
 export async function exportJson(trace: Trace): Promise<void> {
-  const text = JSON.stringify(traceToJson(trace), null, 1);
-  await saveAs('llm101-trace.json', { JSON: ['json'] }, Buffer.from(text, 'utf8'));
+  // In chunks: a long text's trace is larger than the longest string V8 can hold.
+  const chunks: Buffer[] = [];
+  writeJson(traceToJson(trace), (chunk) => chunks.push(Buffer.from(chunk, 'utf8')));
+  await saveAs('llm101-trace.json', { JSON: ['json'] }, Buffer.concat(chunks));
 }
 
 /** `path` names a matrix in the trace, e.g. "causal.weights" or "multiHead.heads.3.context". */
