@@ -194,6 +194,26 @@ try {
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
   });
 
+  await check('Export trace (JSON) saves the whole trace through the save dialog', async () => {
+    const target = path.join(workspace, 'llm101-trace.json');
+    await web.locator('#export-json').click();
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(300);
+    await input.fill(target);
+    await page.keyboard.press('Enter');
+    const end = Date.now() + STEP_MS;
+    while (!fs.existsSync(target)) {
+      if (Date.now() > end) throw new Error('no file written');
+      await page.waitForTimeout(200);
+    }
+    await page.waitForTimeout(300);
+    const saved = JSON.parse(fs.readFileSync(target, 'utf8'));
+    const n = await tokenCount();
+    if (saved.tokens?.length !== n || saved.causal?.maskedScores?.[0]?.[1] !== null) throw new Error(`unexpected trace: ${Object.keys(saved)}`);
+    if (saved.multiHead.heads.length !== 7) throw new Error(`${saved.multiHead.heads.length} heads in the file`);
+  });
+
   await check('the heads control in the panel re-runs the engine and writes the setting', async () => {
     const field = web.locator('#knob-heads input');
     await field.fill('2');
