@@ -194,24 +194,37 @@ try {
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
   });
 
-  await check('Export trace (JSON) saves the whole trace through the save dialog', async () => {
-    const target = path.join(workspace, 'llm101-trace.json');
-    await web.locator('#export-json').click();
+  /** Clicks an export control, answers the save dialog with `file`, waits for it on disk. */
+  const exportTo = async (control, file) => {
+    await control.click();
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ timeout: STEP_MS });
     await page.waitForTimeout(300);
-    await input.fill(target);
+    await input.fill(file);
     await page.keyboard.press('Enter');
     const end = Date.now() + STEP_MS;
-    while (!fs.existsSync(target)) {
-      if (Date.now() > end) throw new Error('no file written');
+    while (!fs.existsSync(file)) {
+      if (Date.now() > end) throw new Error(`${path.basename(file)} was not written`);
       await page.waitForTimeout(200);
     }
     await page.waitForTimeout(300);
-    const saved = JSON.parse(fs.readFileSync(target, 'utf8'));
+    return fs.readFileSync(file);
+  };
+
+  await check('Export trace (JSON) saves the whole trace through the save dialog', async () => {
+    const saved = JSON.parse(String(await exportTo(web.locator('#export-json'), path.join(workspace, 'llm101-trace.json'))));
     const n = await tokenCount();
     if (saved.tokens?.length !== n || saved.causal?.maskedScores?.[0]?.[1] !== null) throw new Error(`unexpected trace: ${Object.keys(saved)}`);
     if (saved.multiHead.heads.length !== 7) throw new Error(`${saved.multiHead.heads.length} heads in the file`);
+  });
+
+  await check('a map saves as PNG and as CSV', async () => {
+    const fig = web.locator('figure', { has: web.locator('canvas[data-name="causal.weights"]') });
+    const png = await exportTo(fig.locator('button.icon').first(), path.join(workspace, 'causal-weights.png'));
+    if (png.subarray(1, 4).toString() !== 'PNG' || png.length < 500) throw new Error(`not a PNG (${png.length} bytes)`);
+    const csv = String(await exportTo(fig.locator('button.icon').nth(1), path.join(workspace, 'causal-weights.csv'))).trim().split('\n');
+    const n = await tokenCount();
+    if (csv.length !== n + 1 || csv[1].split(',').length !== n + 1) throw new Error(`CSV is ${csv.length} lines`);
   });
 
   await check('the heads control in the panel re-runs the engine and writes the setting', async () => {
