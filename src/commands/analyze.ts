@@ -16,9 +16,7 @@ export function sourceFromEditor(editor: vscode.TextEditor): PanelSource | strin
       ? 'LLM 101: the selection is only whitespace. Select some words and run Analyze Selection again.'
       : 'LLM 101: the document is empty. Type or open some text, select it and run Analyze Selection.';
   }
-  const name = doc.isUntitled ? doc.uri.path : vscode.workspace.asRelativePath(doc.uri);
-  const lines = range.start.line === range.end.line ? `${range.start.line + 1}` : `${range.start.line + 1}-${range.end.line + 1}`;
-  return { text, title: text, origin: `${name}:${lines}`, uri: doc.uri.toString(), offset: doc.offsetAt(range.start) };
+  return { text, title: text, uri: doc.uri.toString(), offset: doc.offsetAt(range.start) };
 }
 
 export async function analyzeSelection(context: vscode.ExtensionContext, engine: EngineClient): Promise<PlaygroundPanel | undefined> {

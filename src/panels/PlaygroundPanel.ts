@@ -16,8 +16,6 @@ export const VIEW_TYPE = 'llm101.playground';
 export interface PanelSource {
   text: string;
   title: string;
-  /** Where it came from, e.g. "poems/sea.txt:3-5" (shown under the panel's heading). */
-  origin?: string;
   /** Document and offset of text[0] in it, when the text came from an editor. */
   uri?: string;
   offset?: number;
