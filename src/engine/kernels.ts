@@ -2,9 +2,9 @@
 // matmulInto and every softmax through softmaxRowsInto, and so does `llm101 bench`.
 //
 // How it is fast:
-// - The inner loop is WebAssembly SIMD (kernels.wat, assembled into kernelsWasm.ts): a 6×8
+// - The inner loop is WebAssembly SIMD (kernels.wat, assembled into kernelsWasm.ts): a 5×8
 //   register block of float32x4 accumulators over B packed in column panels of 8, so each loaded
-//   A value feeds 8 products and each loaded B vector 6.
+//   A value feeds 8 products and each loaded B vector 5 (6 rows would not fit V8's registers).
 // - Causal products skip the masked triangle: Q·Kᵀ computes only the column panels that reach the
 //   diagonal, weights·V stops each row block's sum after its last row.
 // - Softmax runs in the same module: scaling and the maximum in float32x4, exponentials and their
@@ -14,7 +14,7 @@
 //   caller wakes the helpers with Atomics.notify, computes chunks itself, and waits with
 //   Atomics.wait only for chunks a helper is still computing, so the engine stays synchronous and
 //   a helper descheduled on a busy machine holds nothing up. Chunks start at multiples of the
-//   6-row block and each element's sum has the same terms in the same order whoever computes it:
+//   5-row block and each element's sum has the same terms in the same order whoever computes it:
 //   one thread or many give bit-for-bit the same result.
 // - Nothing is allocated per call beyond growing the shared workspace when a product is larger
 //   than any before.
@@ -52,7 +52,7 @@ type Gemm = (
 ) => void;
 
 /** Rows per register block of the kernel; thread splits fall on multiples of it. */
-const ROW_BLOCK = 6;
+const ROW_BLOCK = 5;
 /** Columns per packed panel of B. */
 const PANEL = 8;
 /** Products with fewer multiply-adds than this stay on the calling thread (waking a helper costs more). */
@@ -282,7 +282,16 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const cAt = align16(bAt + 4 * ldc * k);
   reserve(s, cAt + 4 * n * ldc);
   const heap = s.heap;
-  heap.set(a, aAt >> 2);
+  if (lowerInput) {
+    // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
+    // and at T = 2048 the upper half of a weights map is pages never touched (not worth faulting in)
+    for (let i = 0; i < n; i++) {
+      const cols = Math.min(k, (Math.floor(i / ROW_BLOCK) + 1) * ROW_BLOCK);
+      heap.set(a.subarray(i * k, i * k + cols), (aAt >> 2) + i * k);
+    }
+  } else {
+    heap.set(a, aAt >> 2);
+  }
   packPanels(heap, bAt >> 2, b, m, k, options.bTransposed);
 
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput);

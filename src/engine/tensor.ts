@@ -23,10 +23,6 @@ export function matrixFrom(rows: number, cols: number, values: ArrayLike<number>
   return { rows, cols, data: Float32Array.from(values) };
 }
 
-export function copyMatrix(m: Matrix): Matrix {
-  return { rows: m.rows, cols: m.cols, data: m.data.slice() };
-}
-
 /** Rows `rowIds` of `table`, in that order: an embedding lookup. (table.rows, C) -> (ids, C) */
 export function takeRows(table: Matrix, rowIds: ArrayLike<number>): Matrix {
   const cols = table.cols;

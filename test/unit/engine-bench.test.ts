@@ -154,7 +154,7 @@ test('bench refuses bad sizes with exit 2 and one line that says the fix', async
 test('a layer too large for memory is refused up front with the estimate and what fits', async () => {
   const { code, stderr } = await run(['bench', '--seq', '8192', '--dim', '768', '--heads', '12']);
   assert.equal(code, 2);
-  assert.match(stderr, /^llm101: a layer of 8192 tokens with 12 heads needs about 9\.5 GiB, above the 2 GiB allowed; use --seq (\d+) or less, or fewer --heads\n$/);
+  assert.match(stderr, /^llm101: a layer of 8192 tokens with 12 heads needs about 6\.5 GiB, above the 2 GiB allowed; use --seq (\d+) or less, or fewer --heads\n$/);
   const fits = Number(/--seq (\d+)/.exec(stderr)![1]);
   assert.ok(benchLayerBytes({ seq: fits, dim: 768, heads: 12 }) <= MAX_TRACE_BYTES);
   assert.ok(benchLayerBytes({ seq: fits + 1, dim: 768, heads: 12 }) > MAX_TRACE_BYTES);

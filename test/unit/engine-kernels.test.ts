@@ -1,6 +1,6 @@
 // The kernels (src/engine/kernels.ts): the matrix product against a plain float32 loop that sums
 // in the order the kernel promises (Σ_t fl(a·b) in float32, increasing t), for odd sizes around
-// the 6×8 block; softmax against Math.exp in double; the threaded paths against the single-thread
+// the 5×8 block; softmax against Math.exp in double; the threaded paths against the single-thread
 // ones, bit for bit; and the checked-in WebAssembly against its .wat source.
 
 import assert from 'node:assert/strict';
@@ -95,7 +95,7 @@ test('matmulInto refuses buffers that do not fit the sizes', () => {
   assert.throws(() => matmulInto(new Float32Array(4), new Float32Array(5), new Float32Array(6), 2, 2, 3, { bTransposed: true }), RangeError);
 });
 
-test('two threads give bit-for-bit the single-thread product (plain and causal, T not a multiple of 6)', () => {
+test('two threads give bit-for-bit the single-thread product (plain and causal, T not a multiple of 5)', () => {
   const previous = kernelThreads();
   try {
     setKernelThreads(2);

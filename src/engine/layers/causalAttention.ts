@@ -7,7 +7,7 @@
 // The same function is one head of multi-head attention (stage 6).
 
 import type { TorchGenerator } from '../rng';
-import { applyDropout, causalMask_, copyMatrix, matmul, matmulTransposed, softmaxRows } from '../tensor';
+import { applyDropout, causalMask_, matmul, matmulTransposed, softmaxRows } from '../tensor';
 import type { HeadTrace, Matrix } from '../types';
 
 /** Where dropout masks come from: every call draws one mask over its whole (T, T) matrix. */
@@ -21,17 +21,19 @@ export interface DropoutSource {
 export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, dropout: DropoutSource): HeadTrace {
   const attnScores = causalMask_(matmulTransposed(queries, keys, { causal: true })); // (T, T)
   const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols), { causal: true }); // (T, T), 0 above the diagonal
-  const droppedWeights = dropoutWeights(attnWeights, dropout); // (T, T)
+  const droppedWeights = dropoutWeights(attnWeights, dropout); // (T, T), attnWeights itself at p = 0
   const contextVecs = matmul(droppedWeights, values, { causal: true }); // (T, T)·(T, d) -> (T, d)
   return { queries, keys, values, scores: attnScores, weights: attnWeights, droppedWeights, context: contextVecs };
 }
 
 /**
  * nn.Dropout in training mode over the whole matrix, row-major, masked entries included (they
- * consume draws too). p = 0 draws nothing and returns an unchanged copy.
+ * consume draws too). p = 0 draws nothing and returns attnWeights itself: no stage writes to a
+ * trace's matrices after computing them, and a fresh (T, T) copy costs page faults (16 MB at
+ * T = 2048, per head).
  */
 export function dropoutWeights(attnWeights: Matrix, dropout: DropoutSource): Matrix {
-  if (dropout.p === 0) return copyMatrix(attnWeights);
+  if (dropout.p === 0) return attnWeights;
   const size = attnWeights.data.length;
   if (dropout.keep?.length !== size) dropout.keep = new Uint8Array(size);
   const keep = dropout.generator.dropoutMask(dropout.keep, dropout.p);
