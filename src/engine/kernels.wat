@@ -142,17 +142,21 @@
   ;; e^x for two doubles x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split so k·LN2_HI is exact),
   ;; a degree-12 Taylor polynomial for e^r (truncation below 2e-16 relative), times 2^k built in the
   ;; exponent bits. x is clamped at −708 (e^−708 ≈ 3e-308, which rounds to float32 0 like e^−∞).
+  ;; pmax (one maxpd on x64; max handles NaN and −0 in about eight instructions) clamps the same:
+  ;; x is never −0 here, and NaN stays NaN either way.
   (func $exp2x (param $x v128) (result v128)
     (local $k v128) (local $r v128)
-    (local.set $x (f64x2.max (local.get $x) (f64x2.splat (f64.const -708))))
+    (local.set $x (f64x2.pmax (local.get $x) (f64x2.splat (f64.const -708))))
     (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) (f64x2.splat (f64.const 1.4426950408889634)))))
     (local.set $r (f64x2.sub
       (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) (f64x2.splat (f64.const 0.6931471803691238))))
       (f64x2.mul (local.get $k) (f64x2.splat (f64.const 1.9082149292705877e-10)))))
     (f64x2.mul
       (f64x2.add (f64x2.splat (f64.const 1.0)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 1.0)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.5)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.16666666666666666)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.041666666666666664)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.008333333333333333)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.001388888888888889)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.0001984126984126984)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.48015873015873e-05)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.7557319223985893e-06)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.755731922398589e-07)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.505210838544172e-08)) (f64x2.mul (local.get $r) (f64x2.splat (f64.const 2.08767569878681e-09))))))))))))))))))))))))))
+      ;; 2^k: k + 1023 + 2^52 (exact, k is a whole number in −1022 .. 0) holds k + 1023 in its low
+      ;; mantissa bits, which the shift moves into the exponent (no float-to-integer conversion)
       (i64x2.shl
-        (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k))) (i64x2.splat (i64.const 1023)))
+        (f64x2.add (local.get $k) (f64x2.splat (f64.const 4503599627371519)))
         (i32.const 52))))
 
   (func (export "softmax")

@@ -184,11 +184,12 @@ export function concatColumns(parts: readonly Matrix[]): Matrix {
 
 /** Mean of each row. (R, C) -> (R) */
 export function rowMean(m: Matrix): Float32Array {
-  const out = new Float32Array(m.rows);
-  for (let r = 0; r < m.rows; r++) {
+  const { rows, cols, data } = m;
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
     let sum = 0;
-    for (let c = 0; c < m.cols; c++) sum += m.data[r * m.cols + c]!;
-    out[r] = sum / m.cols;
+    for (let c = 0; c < cols; c++) sum += data[r * cols + c]!;
+    out[r] = sum / cols;
   }
   return out;
 }
@@ -198,17 +199,18 @@ export function rowMean(m: Matrix): Float32Array {
  * own double-precision mean as torch's Welford reduction does. (R, C) -> (R)
  */
 export function rowVariance(m: Matrix): Float32Array {
-  const out = new Float32Array(m.rows);
-  for (let r = 0; r < m.rows; r++) {
+  const { rows, cols, data } = m;
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
     let sum = 0;
-    for (let c = 0; c < m.cols; c++) sum += m.data[r * m.cols + c]!;
-    const mean = sum / m.cols;
+    for (let c = 0; c < cols; c++) sum += data[r * cols + c]!;
+    const mean = sum / cols;
     let squares = 0;
-    for (let c = 0; c < m.cols; c++) {
-      const centred = m.data[r * m.cols + c]! - mean;
+    for (let c = 0; c < cols; c++) {
+      const centred = data[r * cols + c]! - mean;
       squares += centred * centred;
     }
-    out[r] = squares / m.cols;
+    out[r] = squares / cols;
   }
   return out;
 }

@@ -16,12 +16,15 @@ export function layerNorm(x: Matrix, norm: Weights['norm']): Trace['layerNorm'] 
   const output = createMatrix(rows, cols);
   const f = Math.fround;
   const eps = f(LAYER_NORM_EPS);
+  const { scale, shift } = norm; // (C)
+  const inputs = x.data; // (T, C)
+  const outputs = output.data; // (T, C)
   for (let t = 0; t < rows; t++) {
     const mu = mean[t]!;
     const std = f(Math.sqrt(f(variance[t]! + eps)));
     for (let c = 0; c < cols; c++) {
-      const normed = f(f(x.data[t * cols + c]! - mu) / std);
-      output.data[t * cols + c] = f(norm.scale[c]! * normed) + norm.shift[c]!;
+      const normed = f(f(inputs[t * cols + c]! - mu) / std);
+      outputs[t * cols + c] = f(scale[c]! * normed) + shift[c]!;
     }
   }
   return {
