@@ -38,6 +38,8 @@ export interface MatmulOptions {
   lowerInput?: boolean;
 }
 
+/** B (m, k) or (k, m) at byte address src into panels of 8 columns at dst (kernels.wat). */
+type Pack = (src: number, dst: number, m: number, k: number, transposed: number) => void;
 type Softmax = (s: number, rowStart: number, rowEnd: number, cols: number, divisor: number, causal: number, scratch: number) => void;
 type Gemm = (
   a: number,
@@ -153,6 +155,7 @@ interface KernelState {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   gemm: Gemm;
+  pack: Pack;
   softmax: Softmax;
   heap: Float32Array;
   control: Int32Array;
@@ -226,6 +229,7 @@ function kernelState(): KernelState {
     module,
     memory,
     gemm: exports.gemm as Gemm,
+    pack: exports.pack as Pack,
     softmax: exports.softmax as Softmax,
     heap: new Float32Array(buffer),
     control: new Int32Array(buffer, 0, CONTROL_BYTES / 4),
@@ -276,11 +280,12 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const s = kernelState();
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
-  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc), byte offsets
+  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k), byte offsets
   const aAt = CONTROL_BYTES;
   const bAt = align16(aAt + 4 * n * k);
   const cAt = align16(bAt + 4 * ldc * k);
-  reserve(s, cAt + 4 * n * ldc);
+  const rawBAt = align16(cAt + 4 * n * ldc);
+  reserve(s, rawBAt + 4 * m * k);
   const heap = s.heap;
   if (lowerInput) {
     // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
@@ -292,7 +297,8 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   } else {
     heap.set(a, aAt >> 2);
   }
-  packPanels(heap, bAt >> 2, b, m, k, options.bTransposed);
+  heap.set(b, rawBAt >> 2);
+  s.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0);
 
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput);
 
@@ -303,27 +309,6 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
     for (let i = 0; i < n; i++) {
       const cols = lowerOutput ? Math.min(i + 1, m) : m;
       out.set(heap.subarray(c + i * ldc, c + i * ldc + cols), i * m);
-    }
-  }
-}
-
-/** B into panels of 8 columns, t-major inside a panel, zeros past column m. */
-function packPanels(heap: Float32Array, at: number, b: Float32Array, m: number, k: number, transposed: boolean): void {
-  const panels = Math.ceil(m / PANEL);
-  for (let p = 0; p < panels; p++) {
-    const panel = at + p * PANEL * k;
-    const width = Math.min(PANEL, m - p * PANEL);
-    if (width < PANEL) heap.fill(0, panel, panel + PANEL * k);
-    for (let jj = 0; jj < width; jj++) {
-      const j = p * PANEL + jj;
-      if (transposed) {
-        // b (m, k): row j of b becomes column jj of the panel
-        const row = j * k;
-        for (let t = 0; t < k; t++) heap[panel + t * PANEL + jj] = b[row + t]!;
-      } else {
-        // b (k, m): column j of b
-        for (let t = 0; t < k; t++) heap[panel + t * PANEL + jj] = b[t * m + j]!;
-      }
     }
   }
 }
