@@ -72,10 +72,10 @@ export function layerFlops({ seq: T, dim }: BenchShape): number {
  * Bytes one bench layer holds at its peak: every head's scores and weights (T, T) are kept until
  * the layer returns, as in a trace (at p = 0 the dropped weights are the weights themselves);
  * about a dozen (T, dim) matrices; and the kernel's workspace for the largest product, a
- * (T, T)·(T, headDim) with its packed copies.
+ * (T, T)·(T, headDim) with V as given, packed, and the (T, headDim) result.
  */
 export function benchLayerBytes({ seq: T, dim, heads }: BenchShape): number {
-  return 4 * (2 * heads * T * T + 12 * T * dim + (T * T + 2 * T * (dim / heads + 8)));
+  return 4 * (2 * heads * T * T + 12 * T * dim + (T * T + 3 * T * (dim / heads + 8)));
 }
 
 /** Checks a shape with messages that say the fix; refuses a layer too large for memory up front. */
