@@ -18,9 +18,10 @@
 (module
   (import "env" "memory" (memory 1 16384 shared))
 
-  ;; 5 rows × 8 columns: ten accumulators, two B vectors and one broadcast A value. V8 keeps two of
-  ;; x64's sixteen xmm registers as scratch, so a 6-row block (fifteen values) spills inside the
-  ;; loop: measured on one thread, (420, 768)·(768, 768) at 27 GFLOP/s with 6 rows, 50 with 5.
+  ;; 5 rows × 8 columns: ten accumulators, two B vectors and one broadcast A value. Measured on one
+  ;; thread, (420, 768)·(768, 768) ran at 27 GFLOP/s with 6 rows, 50 with 5 (39 with 3, 43 with 4,
+  ;; 32 with 7): most likely a 6-row block's fifteen live vectors spill, V8 keeping some of x64's
+  ;; sixteen xmm registers as scratch (not checked in V8's generated code).
   (func $tile5x8 (param $a i32) (param $lda i32) (param $b i32) (param $c i32) (param $ldc i32) (param $tEnd i32)
     (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32)
     (local $o i32) (local $oEnd i32) (local $x v128) (local $b0 v128) (local $b1 v128)
