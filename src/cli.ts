@@ -27,7 +27,7 @@ import { traceToJson, writeJson } from './engine/serialize';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
-import { countUnknown, toPanelTrace } from './engine/pipeline';
+import { countUnknown, toPanelTrace, traceResult } from './engine/pipeline';
 import { buildReport } from './report';
 
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
@@ -148,7 +148,7 @@ const analyze: Command = {
     if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
     if (typeof values.html === 'string') {
       const unknownCount = tokenizer ? countUnknown(trace.tokens, tokenizer) : 0;
-      const panelTrace = toPanelTrace({ kind: 'trace', trace, unknownCount, elapsedMs: 0 });
+      const panelTrace = toPanelTrace(traceResult(trace, unknownCount, performance.now()));
       const text = trace.tokens.map((t) => t.text).join(' ');
       const html = buildReport({ trace: panelTrace, title: text, text, elapsedMs: 0 }, PACKAGE_ROOT);
       try {

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import type { Knob, KnobValues } from './shared/protocol';
 import type { AnalyzeOptions } from './engine/pipeline';
 import type { TokenizerKind } from './engine/types';
+import { DEFAULT_CONFIG } from './engine/config';
+import { BPE_DEFAULT_VOCAB } from './engine/tokenizer';
 
 export const SECTION = 'llm101';
 
@@ -12,24 +14,27 @@ export interface PlaygroundSettings extends AnalyzeOptions {
   maxTokens: number;
 }
 
-/** The settings as the engine wants them; paths resolved, attnDim 0 meaning "same as dim". */
+/**
+ * The settings as the engine wants them; paths resolved, attnDim 0 meaning "same as dim".
+ * package.json declares the defaults VS Code returns; the engine's are only the typed fallback.
+ */
 export function readSettings(extensionPath: string): PlaygroundSettings {
   const cfg = vscode.workspace.getConfiguration(SECTION);
-  const dim = cfg.get<number>('dim', 28);
+  const dim = cfg.get<number>('dim', DEFAULT_CONFIG.dim);
   const attnDim = cfg.get<number>('attnDim', 0);
   return {
-    tokenizer: cfg.get<string>('tokenizer', 'word') as TokenizerKind,
-    bpeVocabSize: cfg.get<number>('bpeVocabSize', 512),
+    tokenizer: cfg.get<string>('tokenizer', DEFAULT_CONFIG.tokenizer) as TokenizerKind,
+    bpeVocabSize: cfg.get<number>('bpeVocabSize', BPE_DEFAULT_VOCAB),
     corpusPath: resolvePath(cfg.get<string>('corpusPath', '')) ?? path.join(extensionPath, 'media', 'corpus'),
     weightsPath: resolvePath(cfg.get<string>('weightsPath', '')),
     dim,
     attnDim: attnDim > 0 ? attnDim : dim,
-    heads: cfg.get<number>('heads', 7),
-    dropout: cfg.get<number>('dropout', 0.4),
-    seed: cfg.get<number>('seed', 123),
-    contextLength: cfg.get<number>('contextLength', 2048),
-    qkvBias: cfg.get<boolean>('qkvBias', false),
-    maxTokens: cfg.get<number>('maxTokens', 2048),
+    heads: cfg.get<number>('heads', DEFAULT_CONFIG.heads),
+    dropout: cfg.get<number>('dropout', DEFAULT_CONFIG.dropout),
+    seed: cfg.get<number>('seed', DEFAULT_CONFIG.seed),
+    contextLength: cfg.get<number>('contextLength', DEFAULT_CONFIG.contextLength),
+    qkvBias: cfg.get<boolean>('qkvBias', DEFAULT_CONFIG.qkvBias),
+    maxTokens: cfg.get<number>('maxTokens', DEFAULT_CONFIG.contextLength),
   };
 }
 

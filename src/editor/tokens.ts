@@ -2,7 +2,8 @@
 // boundaries drawn on the selection, and a quick pick to switch tokenizer. Tokenizing runs in its
 // own worker so a long document never blocks typing, and a newer request replaces an older one.
 import * as vscode from 'vscode';
-import { EngineClient, CancelledError } from '../host/engineClient';
+import { EngineClient } from '../host/engineClient';
+import { CancelledError } from '../engine/config';
 import { readSettings, SECTION } from '../settings';
 import type { TokenizeResult } from '../engine/pipeline';
 import type { TokenizerKind } from '../engine/types';

@@ -10,7 +10,7 @@ import { initWeights } from './init';
 import { readWeightsFile } from './io/weightsFile';
 import { runTrace } from './trace';
 import { pca2 } from './pca';
-import type { EngineConfig, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
+import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
 import { packLower, type LazyGroup, type PanelHead, type PanelTrace } from '../shared/protocol';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
@@ -30,7 +30,7 @@ export interface AnalyzeRequest extends AnalyzeOptions {
 }
 
 export type AnalyzeResult =
-  | { kind: 'trace'; trace: Trace; unknownCount: number; elapsedMs: number }
+  | TraceResult
   | { kind: 'tooManyTokens'; message: string; count: number; limit: number; cutAt: number; elapsedMs: number };
 
 /** Just the tokenizer: for the status bar count and the token boundaries in the editor. */
@@ -42,6 +42,21 @@ export interface TokenizeResult {
   pieces: string[];
   tokenizer: TokenizerKind;
   vocabSize: number;
+}
+
+/** A finished trace with what the panel shows beside it. */
+export interface TraceResult {
+  kind: 'trace';
+  trace: Trace;
+  unknownCount: number;
+  /** The input embeddings on their first two principal components (T, 2), for the scatter plot. */
+  pca: Matrix;
+  elapsedMs: number;
+}
+
+/** Wraps a trace for the panel; the PCA is computed here, in the engine's thread, not the host's. */
+export function traceResult(trace: Trace, unknownCount: number, started: number): TraceResult {
+  return { kind: 'trace', trace, unknownCount, pca: pca2(trace.embeddings.input), elapsedMs: performance.now() - started };
 }
 
 /** What the worker thread is asked and what it sends back. */
@@ -105,7 +120,7 @@ export class Analyzer {
       qkvBias: sizes.qkvBias,
     };
     const trace = runTrace(tokens, config, weights, { signal, onProgress: (stage) => onProgress?.(stage) });
-    return { kind: 'trace', trace, unknownCount: countUnknown(tokens, tokenizer), elapsedMs: performance.now() - started };
+    return traceResult(trace, countUnknown(tokens, tokenizer), started);
   }
 
   tokenize(request: TokenizeRequest, hooks: AnalyzeHooks = {}): TokenizeResult {
@@ -257,14 +272,14 @@ export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
 }
 
 /** What the panel needs of a trace (no Q/K/V of the heads; plus the embedding PCA). */
-export function toPanelTrace(result: Extract<AnalyzeResult, { kind: 'trace' }>): PanelTrace {
+export function toPanelTrace(result: TraceResult): PanelTrace {
   const lazy = result.trace.tokens.length > LAZY_ABOVE;
   const { trace } = result;
   return {
     config: trace.config,
     tokens: trace.tokens,
     unknownCount: result.unknownCount,
-    embeddings: { ...trace.embeddings, pca: pca2(trace.embeddings.input) },
+    embeddings: { ...trace.embeddings, pca: result.pca },
     simple: lazy ? null : trace.simple,
     selfAttention: lazy ? null : panelSelfAttention(trace),
     causal: lazy ? null : trace.causal,

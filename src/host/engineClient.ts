@@ -1,16 +1,12 @@
 // Runs the engine in a worker thread so the extension host never blocks on a long selection.
 // Analyses: one at a time, a new one cancels the one in flight. Cancelling terminates the worker
 // (the only way to stop a synchronous computation at once); the next request starts a fresh one,
-// which costs a re-trained BPE vocabulary at most. Tokenize requests queue behind each other.
+// which reloads its tokenizer (trained BPE models come from the disk cache). Tokenize requests
+// queue behind each other.
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
+import { CancelledError } from '../engine/config';
 import type { AnalyzeRequest, AnalyzeResult, TokenizeRequest, TokenizeResult, WorkerReply, WorkerRequest } from '../engine/pipeline';
-
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-  }
-}
 
 interface Pending {
   op: WorkerRequest['op'];

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
 import { readSettings, knobValues, writeKnob } from '../settings';
-import { EngineClient, CancelledError } from '../host/engineClient';
+import { EngineClient } from '../host/engineClient';
+import { CancelledError } from '../engine/config';
 import { panelGroup, toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
 import { exportCsv, exportJson, exportPng } from './exports';
 
