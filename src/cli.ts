@@ -261,7 +261,7 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
 
 const bench: Command = {
   summary: 'time one attention layer (multi-head causal attention + layer norm) on random input',
-  usage: 'llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--save FILE] [--json]',
+  usage: 'llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--traced] [--save FILE] [--json]',
   help: [
     '  --seq T               tokens',
     '  --dim D               model width (input and attention size)',
@@ -269,6 +269,8 @@ const bench: Command = {
     '  --reps N              timed runs after a warm-up of at least 0.5 s; the median is reported (default 5)',
     `  --threads N           threads for the matrix products, 1 to 16 (default ${kernelThreads()})`,
     '  --seed N              seed for the random input and weights (default 7)',
+    "  --traced              time the layer as the panel's trace runs it, keeping every head's (T, T)",
+    '                        scores and weights (default: inference, keeping only the output)',
     '  --save FILE           write the input, weights and output to a .safetensors file',
     '  --json                print {msPerLayer, gflops, threads, seq, dim, heads, ...} on one line',
   ],
@@ -279,6 +281,7 @@ const bench: Command = {
     reps: { type: 'string' },
     threads: { type: 'string' },
     seed: { type: 'string' },
+    traced: { type: 'boolean' },
     save: { type: 'string' },
     ...COMMON_OPTIONS,
   },
@@ -293,14 +296,14 @@ const bench: Command = {
     const threads = optionalInteger(values, 'threads') ?? kernelThreads();
     if (threads < 1 || threads > 16) throw new UsageError(`--threads must be from 1 to 16, got ${threads}`);
     const seed = optionalInteger(values, 'seed');
-    const { output, layer, ...result } = benchLayer({ ...shape, reps, threads, ...(seed !== undefined && { seed }) });
+    const { output, layer, ...result } = benchLayer({ ...shape, reps, threads, traced: values.traced === true, ...(seed !== undefined && { seed }) });
     if (typeof values.save === 'string') saveBenchLayer(values.save, layer, output);
     if (values.json) {
       io.stdout.write(`${JSON.stringify(result)}\n`);
       return;
     }
     io.stdout.write(
-      `T ${result.seq} · dim ${result.dim} · ${result.heads} heads × ${result.headDim} · ${result.threads} thread${result.threads === 1 ? '' : 's'}: ` +
+      `T ${result.seq} · dim ${result.dim} · ${result.heads} heads × ${result.headDim} · ${result.threads} thread${result.threads === 1 ? '' : 's'} · ${result.form}: ` +
         `${result.msPerLayer.toFixed(2)} ms per layer (median of ${result.reps}), ${result.gflops.toFixed(1)} GFLOP/s\n`,
     );
   },

@@ -1,12 +1,16 @@
-// Times one full attention layer, the way the trace computes it: the multi-head stage (Q/K/V
-// projections, causal scores, mask, softmax, weights·V per head, output projection) followed by
-// layer norm, on seeded random input and weights. It calls the stage functions themselves, so it
-// times exactly the kernels the panel and the CLI use; only dropout is off (p = 0, as at inference).
+// Times one full attention layer: the multi-head stage (Q/K/V projections, causal scores, mask,
+// softmax, weights·V per head, output projection) followed by layer norm, on seeded random input
+// and weights, with dropout off (p = 0, as at inference). It calls the engine's stage functions,
+// so it times the kernels the panel and the CLI use, in one of two forms:
+// - inference (the default, what onnxruntime and tfjs compute in `npm run bench`): multiHeadForward,
+//   which keeps only the output;
+// - traced (--traced): multiHeadAttention as the panel's trace runs it, keeping every head's
+//   scores and weights, (T, T) each.
 
 import { EngineError, MAX_TRACE_BYTES } from './config';
 import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from './kernels';
 import { layerNorm } from './layers/layerNorm';
-import { multiHeadAttention } from './layers/multiHead';
+import { multiHeadAttention, multiHeadForward } from './layers/multiHead';
 import { TorchGenerator } from './rng';
 import { createMatrix } from './tensor';
 import type { Linear, Matrix, Weights } from './types';
@@ -30,6 +34,8 @@ export interface BenchOptions extends BenchShape {
    */
   warmup?: number;
   seed?: number;
+  /** Time the traced form (every head's maps kept) instead of the inference form. */
+  traced?: boolean;
 }
 
 export interface BenchLayer {
@@ -53,6 +59,8 @@ export interface BenchResult {
   samplesMs: number[];
   /** What gflops divides by msPerLayer: see layerFlops. */
   flopsPerLayer: number;
+  /** 'inference' (output only) or 'traced' (every head's maps kept, as in the panel). */
+  form: 'inference' | 'traced';
 }
 
 /**
@@ -125,8 +133,12 @@ export function makeBenchLayer(shape: BenchShape, seed = 7): BenchLayer {
   return { input, mha, norm, heads };
 }
 
-/** One layer forward: multi-head causal attention then layer norm. (T, dim) -> (T, dim) */
-export function runBenchLayer(layer: BenchLayer): Matrix {
+/**
+ * One layer forward: multi-head causal attention then layer norm. (T, dim) -> (T, dim)
+ * Both forms give the same output, bit for bit.
+ */
+export function runBenchLayer(layer: BenchLayer, traced = false): Matrix {
+  if (!traced) return layerNorm(multiHeadForward(layer.input, layer.mha, layer.heads), layer.norm).output;
   // p = 0 draws no masks; the generator is never used
   const dropout = { p: 0, generator: new TorchGenerator(0) };
   const attended = multiHeadAttention(layer.input, layer.mha, layer.heads, dropout);
@@ -140,6 +152,7 @@ export const WARMUP_MS = 500;
 export function benchLayer(options: BenchOptions): BenchResult & { output: Matrix; layer: BenchLayer } {
   const { seq, dim, heads, reps } = options;
   const minWarmup = options.warmup ?? 2;
+  const traced = options.traced ?? false;
   if (!Number.isSafeInteger(reps) || reps < 1) throw new EngineError(`--reps must be a positive whole number, got ${reps}`);
   const layer = makeBenchLayer({ seq, dim, heads }, options.seed);
   const previousThreads = kernelThreads();
@@ -150,13 +163,13 @@ export function benchLayer(options: BenchOptions): BenchResult & { output: Matri
     let warmup = 0;
     const warmupStarted = performance.now();
     while (warmup < minWarmup || (performance.now() - warmupStarted < WARMUP_MS && warmup < 100)) {
-      output = runBenchLayer(layer);
+      output = runBenchLayer(layer, traced);
       warmup++;
     }
     const samplesMs: number[] = [];
     for (let i = 0; i < reps; i++) {
       const started = performance.now();
-      output = runBenchLayer(layer);
+      output = runBenchLayer(layer, traced);
       samplesMs.push(performance.now() - started);
     }
     const msPerLayer = median(samplesMs);
@@ -173,6 +186,7 @@ export function benchLayer(options: BenchOptions): BenchResult & { output: Matri
       warmup,
       samplesMs,
       flopsPerLayer,
+      form: traced ? 'traced' : 'inference',
       output,
       layer,
     };

@@ -407,3 +407,80 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
     out.set(heap.subarray(at, at + rows * cols));
   }
 }
+
+/**
+ * Causal attention of every head at inference, for `multiHeadForward`: for head h, which reads
+ * columns h·headDim .. (h+1)·headDim − 1 of queries, keys and values (each (T, attnDim)),
+ *   weights = softmax_row(Q_h·K_hᵀ / divisor) over j <= i,   context[:, head h] = weights · V_h,
+ * into context (T, attnDim). The (T, T) scores and weights stay in the kernel's workspace, which
+ * the next head overwrites: nothing (T, T) is copied in or out or allocated, where the traced
+ * form (causalAttention) keeps two fresh (T, T) maps per head. Every number is bit-for-bit the
+ * traced form's at p = 0: the same products (row blocks, panels and sums) and the same softmax
+ * per row; only the workspace's row stride differs, which no sum depends on.
+ */
+export function causalHeadsInto(
+  context: Float32Array,
+  queries: Float32Array,
+  keys: Float32Array,
+  values: Float32Array,
+  T: number,
+  attnDim: number,
+  heads: number,
+  divisor: number,
+): void {
+  const size = T * attnDim;
+  if (queries.length !== size || keys.length !== size || values.length !== size || context.length !== size) {
+    throw new RangeError(`causalHeadsInto: buffers of ${queries.length}, ${keys.length}, ${values.length}, ${context.length} floats for (${T}, ${attnDim})`);
+  }
+  if (attnDim % heads !== 0) throw new RangeError(`causalHeadsInto: heads (${heads}) must divide attnDim (${attnDim})`);
+  if (T === 0 || attnDim === 0) return;
+  const s = kernelState();
+  const headDim = attnDim / heads;
+  const tPanels = Math.ceil(T / PANEL);
+  const ldS = tPanels * PANEL; // the scores' row stride, and the k of weights·V (t >= T is never read)
+  const dPanels = Math.ceil(headDim / PANEL);
+  const ldC = dPanels * PANEL;
+  // workspace: Q_h (T, headDim) | K_h packed (tPanels, headDim, 8) | S (T, ldS) |
+  // V_h as given (ldS, headDim), rows T.. zero | V_h packed (dPanels, ldS, 8) | C (T, ldC) | K_h as given (T, headDim) |
+  // the softmax's scratch rows
+  const qAt = CONTROL_BYTES;
+  const kAt = align16(qAt + 4 * T * headDim);
+  const sAt = align16(kAt + 4 * ldS * headDim);
+  const rawVAt = align16(sAt + 4 * T * ldS);
+  const vAt = align16(rawVAt + 4 * ldS * headDim);
+  const cAt = align16(vAt + 4 * ldC * ldS);
+  const rawKAt = align16(cAt + 4 * T * ldC);
+  const scratchAt = align16(rawKAt + 4 * T * headDim); // the softmax's, as in softmaxRowsInto
+  reserve(s, scratchAt + 8 * (ldS + 2) * (MAX_HELPERS + 1));
+  const gather = (into: number, from: Float32Array, start: number): void => {
+    const heap = s.heap;
+    for (let i = 0; i < T; i++) heap.set(from.subarray(i * attnDim + start, i * attnDim + start + headDim), (into >> 2) + i * headDim);
+  };
+  s.heap.fill(0, (rawVAt >> 2) + T * headDim, (rawVAt >> 2) + ldS * headDim);
+  const d = Math.fround(divisor);
+  s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
+  const divisorBits = s.control[JOB + 2]!;
+  const softmaxSplit = T * T >= MIN_PARALLEL_ENTRIES && T >= 2; // as softmaxRowsInto splits a (T, T) map
+  for (let h = 0; h < heads; h++) {
+    const start = h * headDim;
+    gather(qAt, queries, start);
+    gather(rawKAt, keys, start);
+    gather(rawVAt, values, start);
+    s.pack(rawKAt, kAt, T, headDim, 1);
+    s.pack(rawVAt, vAt, headDim, ldS, 0);
+    runGemm(s, qAt, kAt, sAt, T, tPanels, headDim, true, false);
+    runRows(s, T, softmaxSplit, 1, SOFTMAX, [sAt, ldS, divisorBits, 1, scratchAt], (rowStart, rowEnd) =>
+      s.softmax(sAt, rowStart, rowEnd, ldS, d, 1, scratchAt),
+    );
+    // Q·Kᵀ wrote whole panels up to each 5-row block's last row: the scores above the diagonal
+    // inside a block are still there, and weights·V reads a row up to its block's end
+    const heap = s.heap;
+    for (let i = 0; i < T; i++) {
+      const blockEnd = Math.min(T, (Math.floor(i / ROW_BLOCK) + 1) * ROW_BLOCK);
+      if (i + 1 < blockEnd) heap.fill(0, (sAt >> 2) + i * ldS + i + 1, (sAt >> 2) + i * ldS + blockEnd);
+    }
+    runGemm(s, sAt, vAt, cAt, T, dPanels, ldS, false, true);
+    const c = cAt >> 2;
+    for (let i = 0; i < T; i++) context.set(heap.subarray(c + i * ldC, c + i * ldC + headDim), i * attnDim + start);
+  }
+}

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { runCli } from '../../src/cli';
 import { benchLayer, benchLayerBytes, layerFlops, makeBenchLayer, runBenchLayer, type BenchLayer } from '../../src/engine/bench';
 import { EngineError, MAX_TRACE_BYTES } from '../../src/engine/config';
+import { kernelThreads, setKernelThreads, warmUpKernel } from '../../src/engine/kernels';
 import { initWeights } from '../../src/engine/init';
 import { readSafetensors } from '../../src/engine/io/safetensors';
 import { runTrace } from '../../src/engine/trace';
@@ -80,6 +81,39 @@ test('the bench layer is multi-head causal attention plus layer norm (plain doub
   }
 });
 
+test('the inference form (heads in the kernel workspace) equals the traced form bit for bit, on 1 and 2 threads', () => {
+  const previous = kernelThreads();
+  try {
+    // T not a multiple of 5 or 8, head widths not a multiple of 8, one head, one token, and a
+    // size large enough for the products and softmaxes to be split between threads
+    const shapes = [
+      { seq: 1, dim: 4, heads: 2 },
+      { seq: 13, dim: 21, heads: 7 },
+      { seq: 37, dim: 12, heads: 1 },
+      { seq: 203, dim: 60, heads: 5 },
+      { seq: 301, dim: 96, heads: 4 },
+    ];
+    for (const threads of [1, 2]) {
+      setKernelThreads(threads);
+      warmUpKernel(30_000);
+      for (const shape of shapes) {
+        const layer = makeBenchLayer(shape, 3);
+        const traced = runBenchLayer(layer, true);
+        const inference = runBenchLayer(layer);
+        assert.deepEqual(inference.data, traced.data, `${JSON.stringify(shape)} on ${threads} threads`);
+      }
+    }
+  } finally {
+    setKernelThreads(previous);
+  }
+});
+
+test('bench --traced times the traced form', async () => {
+  const { code, stdout } = await run(['bench', '--seq', '5', '--dim', '8', '--heads', '2', '--reps', '1', '--threads', '1', '--traced', '--json']);
+  assert.equal(code, 0);
+  assert.equal((JSON.parse(stdout) as { form: string }).form, 'traced');
+});
+
 test('bench --json prints one line with msPerLayer, gflops, threads and the shape', async () => {
   for (const threads of ['1', '2']) {
     const { code, stdout, stderr } = await run(['bench', '--seq', '7', '--dim', '12', '--heads', '3', '--reps', '1', '--threads', threads, '--json']);
@@ -87,7 +121,8 @@ test('bench --json prints one line with msPerLayer, gflops, threads and the shap
     assert.equal(code, 0);
     assert.equal(stdout.indexOf('\n'), stdout.length - 1, 'exactly one line');
     const result = JSON.parse(stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(result).sort(), ['dim', 'flopsPerLayer', 'gflops', 'headDim', 'heads', 'msPerLayer', 'reps', 'samplesMs', 'seq', 'threads', 'warmup']);
+    assert.deepEqual(Object.keys(result).sort(), ['dim', 'flopsPerLayer', 'form', 'gflops', 'headDim', 'heads', 'msPerLayer', 'reps', 'samplesMs', 'seq', 'threads', 'warmup']);
+    assert.equal(result.form, 'inference');
     assert.deepEqual([result.seq, result.dim, result.heads, result.headDim, result.reps], [7, 12, 3, 4, 1]);
     assert.ok(typeof result.msPerLayer === 'number' && result.msPerLayer > 0);
     assert.deepEqual(result.samplesMs, [result.msPerLayer]);
@@ -102,7 +137,7 @@ test('bench --json prints one line with msPerLayer, gflops, threads and the shap
 test('bench without --json prints one summary line', async () => {
   const { code, stdout } = await run(['bench', '--seq', '5', '--dim', '8', '--heads', '2', '--reps', '3', '--threads', '1']);
   assert.equal(code, 0);
-  assert.match(stdout, /^T 5 · dim 8 · 2 heads × 4 · 1 thread: \d+\.\d\d ms per layer \(median of 3\), \d+\.\d GFLOP\/s\n$/);
+  assert.match(stdout, /^T 5 · dim 8 · 2 heads × 4 · 1 thread · inference: \d+\.\d\d ms per layer \(median of 3\), \d+\.\d GFLOP\/s\n$/);
 });
 
 test('layerFlops counts the dense layer: 4 projections and 2 full (T, T) products', () => {
