@@ -7,8 +7,8 @@
 //   A value feeds 8 products and each loaded B vector 5 (6 rows measured half as fast: kernels.wat).
 // - Causal products skip the masked triangle: Q·Kᵀ computes only the column panels that reach the
 //   diagonal, weights·V stops each row block's sum after its last row.
-// - Softmax runs in the same module: scaling and the maximum in float32x4, exponentials and their
-//   sum in float64x2 with an inlinable polynomial (V8's Math.exp is a call per element).
+// - Softmax runs in the same module, in place: scaling, the maximum and the exponentials (an
+//   inlinable polynomial; V8's Math.exp is a call per element) in float32x4, their sum in double.
 // - Large products and softmaxes are cut into row chunks that the calling thread and helper
 //   threads (worker_threads sharing the WebAssembly memory, a SharedArrayBuffer) take in turn: the
 //   caller wakes the helpers with Atomics.notify, computes chunks itself, and waits with
@@ -39,8 +39,8 @@ export interface MatmulOptions {
 }
 
 /** B (m, k) or (k, m) at byte address src into panels of 8 columns at dst (kernels.wat). */
-type Pack = (src: number, dst: number, m: number, k: number, transposed: number) => void;
-type Softmax = (s: number, rowStart: number, rowEnd: number, cols: number, divisor: number, causal: number, scratch: number) => void;
+type Pack = (src: number, dst: number, m: number, k: number, transposed: number, ld: number) => void;
+type Softmax = (s: number, rowStart: number, rowEnd: number, cols: number, divisor: number, causal: number) => void;
 type Gemm = (
   a: number,
   b: number,
@@ -51,6 +51,8 @@ type Gemm = (
   k: number,
   lowerOutput: number,
   lowerInput: number,
+  lda: number,
+  ldc: number,
 ) => void;
 
 /** Rows per register block of the kernel; thread splits fall on multiples of it. */
@@ -68,15 +70,15 @@ const MAX_PAGES = 16384;
 // The control block at the start of the shared memory (Int32 slots).
 const GENERATION = 0; // bumped by the caller to post a job
 const JOB_KIND = 1; // GEMM or SOFTMAX
-const JOB = 2; // gemm: a, b, c, panels, k, lowerOutput, lowerInput; softmax: s, cols, divisor (float32 bits), causal, scratch
-const ROWS = 9; // rows of the job
-const CHUNK_ROWS = 10; // rows per chunk (a multiple of the kernel's row block)
-const CHUNKS = 11;
-const NEXT = 12; // (generation & 0x7fff) << 16 | next chunk to take
-const FINISHED = 13; // chunks done
-const FAILED = 14; // the generation of a job a helper failed
-const ACTIVE_HELPERS = 15; // helpers 0 .. ACTIVE_HELPERS−1 take part
-const HELPER_CHUNKS = 16; // chunks computed by helpers, ever (tests check the threaded path ran)
+const JOB = 2; // gemm: a, b, c, panels, k, lowerOutput, lowerInput, lda, ldc; softmax: s, cols, divisor (float32 bits), causal
+const ROWS = 11; // rows of the job
+const CHUNK_ROWS = 12; // rows per chunk (a multiple of the kernel's row block)
+const CHUNKS = 13;
+const NEXT = 14; // (generation & 0x7fff) << 16 | next chunk to take
+const FINISHED = 15; // chunks done
+const FAILED = 16; // the generation of a job a helper failed
+const ACTIVE_HELPERS = 17; // helpers 0 .. ACTIVE_HELPERS−1 take part
+const HELPER_CHUNKS = 18; // chunks computed by helpers, ever (tests check the threaded path ran)
 const READY = 32; // READY + h: 1 once helper h has started
 const GEMM = 0;
 const SOFTMAX = 1;
@@ -141,12 +143,11 @@ for (;;) {
   seen = generation;
   if (helper >= Atomics.load(control, ${ACTIVE_HELPERS})) continue;
   // read before claiming a chunk; takeChunks claims only if the job is still this generation's
-  const p = control.slice(job, job + 7);
+  const p = control.slice(job, job + 9);
   const divisor = controlFloats[job + 2];
   const run = control[${JOB_KIND}] === ${GEMM}
-    ? (rowStart, rowEnd) => gemm(p[0], p[1], p[2], rowStart, rowEnd, p[3], p[4], p[5], p[6])
-    // each thread has its own scratch row of cols + 2 doubles after the calling thread's
-    : (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], divisor, p[3], p[4] + 8 * (p[1] + 2) * (helper + 1));
+    ? (rowStart, rowEnd) => gemm(p[0], p[1], p[2], rowStart, rowEnd, p[3], p[4], p[5], p[6], p[7], p[8])
+    : (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], divisor, p[3]);
   Atomics.add(control, ${HELPER_CHUNKS}, takeChunks(control, generation, run));
 }
 `;
@@ -298,9 +299,9 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
     heap.set(a, aAt >> 2);
   }
   heap.set(b, rawBAt >> 2);
-  s.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0);
+  s.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
 
-  runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput);
+  runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
 
   const c = cAt >> 2;
   if (!lowerOutput && ldc === m) {
@@ -313,13 +314,28 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   }
 }
 
-/** Rows 0..n−1 of the product, split across the calling thread and the ready helpers. */
-function runGemm(s: KernelState, a: number, b: number, c: number, n: number, panels: number, k: number, lowerOutput: boolean, lowerInput: boolean): void {
+/**
+ * Rows 0..n−1 of the product, split across the calling thread and the ready helpers. Byte
+ * addresses a, b, c; lda and ldc are A's and C's row strides in elements (kernels.wat).
+ */
+function runGemm(
+  s: KernelState,
+  a: number,
+  b: number,
+  c: number,
+  n: number,
+  panels: number,
+  k: number,
+  lowerOutput: boolean,
+  lowerInput: boolean,
+  lda: number,
+  ldc: number,
+): void {
   const lo = lowerOutput ? 1 : 0;
   const li = lowerInput ? 1 : 0;
   const split = n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK;
-  runRows(s, n, split, ROW_BLOCK, GEMM, [a, b, c, panels, k, lo, li], (rowStart, rowEnd) =>
-    s.gemm(a, b, c, rowStart, rowEnd, panels, k, lo, li),
+  runRows(s, n, split, ROW_BLOCK, GEMM, [a, b, c, panels, k, lo, li, lda, ldc], (rowStart, rowEnd) =>
+    s.gemm(a, b, c, rowStart, rowEnd, panels, k, lo, li, lda, ldc),
   );
 }
 
@@ -382,11 +398,9 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   }
   if (rows === 0 || cols === 0) return;
   const s = kernelState();
-  // workspace: S (rows, cols) float32 | a scratch row of cols + 2 doubles per thread (the kernel
-  // writes exponentials in pairs, so an odd row fills one slot past its end)
+  // workspace: S (rows, cols) float32, computed in place
   const sAt = CONTROL_BYTES;
-  const scratchAt = align16(sAt + 4 * rows * cols);
-  reserve(s, scratchAt + 8 * (cols + 2) * (MAX_HELPERS + 1));
+  reserve(s, sAt + 4 * rows * cols);
   const heap = s.heap;
   const at = sAt >> 2;
   const length = (i: number): number => (causal ? Math.min(i + 1, cols) : cols);
@@ -397,9 +411,9 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   }
   const d = Math.fround(divisor);
   s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
-  const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0, scratchAt];
+  const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0];
   runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, 1, SOFTMAX, args, (rowStart, rowEnd) =>
-    s.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0, scratchAt),
+    s.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0),
   );
   if (causal) {
     for (let i = 0; i < rows; i++) out.set(heap.subarray(at + i * cols, at + i * cols + length(i)), i * cols);
@@ -408,79 +422,102 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   }
 }
 
+
+/** One projection's weight (out, in) as nn.Linear holds it, and its bias (out) if any. */
+export interface ProjectionWeights {
+  weight: Float32Array;
+  bias?: Float32Array;
+}
+
 /**
- * Causal attention of every head at inference, for `multiHeadForward`: for head h, which reads
- * columns h·headDim .. (h+1)·headDim − 1 of queries, keys and values (each (T, attnDim)),
- *   weights = softmax_row(Q_h·K_hᵀ / divisor) over j <= i,   context[:, head h] = weights · V_h,
- * into context (T, attnDim). The (T, T) scores and weights stay in the kernel's workspace, which
- * the next head overwrites: nothing (T, T) is copied in or out or allocated, where the traced
- * form (causalAttention) keeps two fresh (T, T) maps per head. Every number is bit-for-bit the
- * traced form's at p = 0: the same products (row blocks, panels and sums) and the same softmax
- * per row; only the workspace's row stride differs, which no sum depends on.
+ * Multi-head causal attention at inference (no dropout), for `multiHeadForward`, kept entirely in
+ * the kernel's workspace: Q, K, V = x·W_qᵀ, x·W_kᵀ, x·W_vᵀ (T, attnDim); for head h, which owns
+ * columns h·headDim .. (h+1)·headDim − 1,
+ *   weights = softmax_row(Q_h·K_hᵀ / √headDim) over j <= i,   concat[:, head h] = weights · V_h;
+ * out (T, attnDim) = concat·W_oᵀ + b_o. Only `out` leaves the workspace: no Q, K, V, concat or
+ * (T, T) map is allocated or copied out, where the traced form (multiHeadAttention) allocates all
+ * of them, two fresh (T, T) maps per head, and fresh pages cost about 1.5 ms per MB on these
+ * machines. Every number is bit-for-bit the traced form's at p = 0: the same products (row
+ * blocks, panels and sums, read through row strides instead of copies) and the same softmax.
  */
-export function causalHeadsInto(
-  context: Float32Array,
-  queries: Float32Array,
-  keys: Float32Array,
-  values: Float32Array,
+export function multiHeadForwardInto(
+  out: Float32Array,
+  inputs: Float32Array,
   T: number,
-  attnDim: number,
+  dim: number,
   heads: number,
-  divisor: number,
+  weights: { query: ProjectionWeights; key: ProjectionWeights; value: ProjectionWeights; outProj: ProjectionWeights },
 ): void {
-  const size = T * attnDim;
-  if (queries.length !== size || keys.length !== size || values.length !== size || context.length !== size) {
-    throw new RangeError(`causalHeadsInto: buffers of ${queries.length}, ${keys.length}, ${values.length}, ${context.length} floats for (${T}, ${attnDim})`);
+  const attnDim = weights.query.weight.length / dim;
+  if (!Number.isInteger(attnDim) || inputs.length !== T * dim || out.length !== T * attnDim || attnDim % heads !== 0) {
+    throw new RangeError(`multiHeadForwardInto: x of ${inputs.length} floats, W_q of ${weights.query.weight.length}, out of ${out.length} for T ${T}, dim ${dim}, ${heads} heads`);
   }
-  if (attnDim % heads !== 0) throw new RangeError(`causalHeadsInto: heads (${heads}) must divide attnDim (${attnDim})`);
   if (T === 0 || attnDim === 0) return;
   const s = kernelState();
   const headDim = attnDim / heads;
+  const projectionPanels = Math.ceil(attnDim / PANEL);
+  const ldP = projectionPanels * PANEL; // row stride of Q, K, V and the output
+  const ldCat = Math.ceil((attnDim + PANEL) / 4) * 4; // a head's last panel may write 7 columns past its own
   const tPanels = Math.ceil(T / PANEL);
-  const ldS = tPanels * PANEL; // the scores' row stride, and the k of weights·V (t >= T is never read)
+  const ldS = tPanels * PANEL;
   const dPanels = Math.ceil(headDim / PANEL);
-  const ldC = dPanels * PANEL;
-  // workspace: Q_h (T, headDim) | K_h packed (tPanels, headDim, 8) | S (T, ldS) |
-  // V_h as given (ldS, headDim), rows T.. zero | V_h packed (dPanels, ldS, 8) | C (T, ldC) | K_h as given (T, headDim) |
-  // the softmax's scratch rows
-  const qAt = CONTROL_BYTES;
-  const kAt = align16(qAt + 4 * T * headDim);
-  const sAt = align16(kAt + 4 * ldS * headDim);
-  const rawVAt = align16(sAt + 4 * T * ldS);
-  const vAt = align16(rawVAt + 4 * ldS * headDim);
-  const cAt = align16(vAt + 4 * ldC * ldS);
-  const rawKAt = align16(cAt + 4 * T * ldC);
-  const scratchAt = align16(rawKAt + 4 * T * headDim); // the softmax's, as in softmaxRowsInto
-  reserve(s, scratchAt + 8 * (ldS + 2) * (MAX_HELPERS + 1));
-  const gather = (into: number, from: Float32Array, start: number): void => {
-    const heap = s.heap;
-    for (let i = 0; i < T; i++) heap.set(from.subarray(i * attnDim + start, i * attnDim + start + headDim), (into >> 2) + i * headDim);
+  const widest = Math.max(dim, attnDim);
+  // workspace (byte offsets): x (T, dim) | a weight as given | packed | Q | K | V (T, ldP) |
+  // concat (T, ldCat) | K_h packed (tPanels, headDim, 8) | S (T, ldS) | V_h packed (dPanels, T, 8) | out (T, ldP)
+  let end = CONTROL_BYTES;
+  const place = (bytes: number): number => {
+    const at = end;
+    end = align16(end + bytes);
+    return at;
   };
-  s.heap.fill(0, (rawVAt >> 2) + T * headDim, (rawVAt >> 2) + ldS * headDim);
-  const d = Math.fround(divisor);
+  const xAt = place(4 * T * dim);
+  const rawWAt = place(4 * attnDim * widest);
+  const packedWAt = place(4 * ldP * widest);
+  const [qAt, kAt, vAt] = [place(4 * T * ldP), place(4 * T * ldP), place(4 * T * ldP)];
+  const catAt = place(4 * T * ldCat);
+  const packedKAt = place(4 * ldS * headDim);
+  const sAt = place(4 * T * ldS);
+  const packedVAt = place(4 * dPanels * PANEL * T);
+  const outAt = place(4 * T * ldP);
+  reserve(s, end);
+  s.heap.set(inputs, xAt >> 2);
+
+  // y (T, ldP) = a (T, k)·Wᵀ + b, a with row stride lda
+  const project = (a: number, lda: number, k: number, projection: ProjectionWeights, y: number): void => {
+    s.heap.set(projection.weight, rawWAt >> 2);
+    s.pack(rawWAt, packedWAt, attnDim, k, 1, k);
+    runGemm(s, a, packedWAt, y, T, projectionPanels, k, false, false, lda, ldP);
+    const bias = projection.bias;
+    if (!bias) return;
+    const heap = s.heap;
+    // float32 sum + float32 bias, rounded once, as `linear` adds it
+    for (let t = 0, row = y >> 2; t < T; t++, row += ldP) for (let o = 0; o < attnDim; o++) heap[row + o]! += bias[o]!;
+  };
+  project(xAt, dim, dim, weights.query, qAt);
+  project(xAt, dim, dim, weights.key, kAt);
+  project(xAt, dim, dim, weights.value, vAt);
+
+  const d = Math.fround(Math.sqrt(headDim));
   s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
   const divisorBits = s.control[JOB + 2]!;
   const softmaxSplit = T * T >= MIN_PARALLEL_ENTRIES && T >= 2; // as softmaxRowsInto splits a (T, T) map
   for (let h = 0; h < heads; h++) {
-    const start = h * headDim;
-    gather(qAt, queries, start);
-    gather(rawKAt, keys, start);
-    gather(rawVAt, values, start);
-    s.pack(rawKAt, kAt, T, headDim, 1);
-    s.pack(rawVAt, vAt, headDim, ldS, 0);
-    runGemm(s, qAt, kAt, sAt, T, tPanels, headDim, true, false);
-    runRows(s, T, softmaxSplit, 1, SOFTMAX, [sAt, ldS, divisorBits, 1, scratchAt], (rowStart, rowEnd) =>
-      s.softmax(sAt, rowStart, rowEnd, ldS, d, 1, scratchAt),
-    );
-    // Q·Kᵀ wrote whole panels up to each 5-row block's last row: the scores above the diagonal
-    // inside a block are still there, and weights·V reads a row up to its block's end
+    const column = 4 * h * headDim; // the head's first column, in bytes
+    s.pack(kAt + column, packedKAt, T, headDim, 1, ldP);
+    runGemm(s, qAt + column, packedKAt, sAt, T, tPanels, headDim, true, false, ldP, ldS);
+    runRows(s, T, softmaxSplit, 1, SOFTMAX, [sAt, ldS, divisorBits, 1], (rowStart, rowEnd) => s.softmax(sAt, rowStart, rowEnd, ldS, d, 1));
+    // Q·Kᵀ wrote whole panels up to each 5-row block's last row, so scores above the diagonal
+    // inside a block are still there; weights·V reads a row up to its block's end: zero them
     const heap = s.heap;
     for (let i = 0; i < T; i++) {
       const blockEnd = Math.min(T, (Math.floor(i / ROW_BLOCK) + 1) * ROW_BLOCK);
       if (i + 1 < blockEnd) heap.fill(0, (sAt >> 2) + i * ldS + i + 1, (sAt >> 2) + i * ldS + blockEnd);
     }
-    runGemm(s, sAt, vAt, cAt, T, dPanels, ldS, false, true);
-    const c = cAt >> 2;
-    for (let i = 0; i < T; i++) context.set(heap.subarray(c + i * ldC, c + i * ldC + headDim), i * attnDim + start);
+    s.pack(vAt + column, packedVAt, headDim, T, 0, ldP);
+    runGemm(s, sAt, packedVAt, catAt + column, T, dPanels, T, false, true, ldS, ldCat);
   }
+
+  project(catAt, ldCat, attnDim, weights.outProj, outAt);
+  const heap = s.heap;
+  for (let t = 0; t < T; t++) out.set(heap.subarray((outAt >> 2) + t * ldP, (outAt >> 2) + t * ldP + attnDim), t * attnDim);
 }

@@ -3,10 +3,11 @@
 ;; (wat2wasm from the `wabt` npm package); a unit test checks that the two match.
 ;;
 ;; gemm computes rows rowStart .. rowEnd−1 of C = A · B for
-;;   A (n, k) float32 row-major, row stride k;
+;;   A (n, k) float32 row-major, row stride lda >= k (elements);
 ;;   B packed in column panels of 8: panel p holds B[t][8p .. 8p+7] for t = 0 .. k−1, i.e.
 ;;     k·8 consecutive float32 (columns past m are zeros);
-;;   C (n, ldc) float32 row-major with ldc = 8·panels, so every panel stores whole.
+;;   C (n, ·) float32 row-major, row stride ldc (elements); every panel stores whole, 8 columns,
+;;     so a row's last panel writes up to 8·panels − 1 columns past the row's start.
 ;; Each C element is Σ_t fl(A[i][t]·B[t][j]) summed in float32 in increasing t, starting from 0
 ;; (float32 products and sums as a float32 BLAS, without fused multiply-add), whichever block
 ;; computes it; blocks of 5 rows start at multiples of 5 from row 0, so a caller that splits rows
@@ -89,11 +90,11 @@
   ;; Byte addresses a, b, c; sizes in elements. See the header for the layouts and flags.
   (func (export "gemm")
     (param $a i32) (param $b i32) (param $c i32) (param $rowStart i32) (param $rowEnd i32)
-    (param $panels i32) (param $k i32) (param $lowerOutput i32) (param $lowerInput i32)
+    (param $panels i32) (param $k i32) (param $lowerOutput i32) (param $lowerInput i32) (param $ldaElements i32) (param $ldcElements i32)
     (local $i i32) (local $p i32) (local $pEnd i32) (local $tEnd i32) (local $last i32)
     (local $lda i32) (local $ldc i32) (local $panelBytes i32) (local $aRow i32) (local $cRow i32)
-    (local.set $lda (i32.shl (local.get $k) (i32.const 2)))
-    (local.set $ldc (i32.shl (local.get $panels) (i32.const 5)))
+    (local.set $lda (i32.shl (local.get $ldaElements) (i32.const 2)))
+    (local.set $ldc (i32.shl (local.get $ldcElements) (i32.const 2)))
     (local.set $panelBytes (i32.shl (local.get $k) (i32.const 5)))
     (local.set $i (local.get $rowStart))
     ;; blocks of 5 rows, then single rows; `last` is the block's last row
@@ -136,13 +137,14 @@
   ;; ---------------------------------------------------------------------------------------------
   ;; B (byte address src) into panels of 8 columns at dst, the layout gemm reads: panel p holds
   ;; B[t][8p .. 8p+7] for t = 0 .. k−1, zeros past column m. B is (m, k) with `transposed` (row j
-  ;; is column j of the product: x·Wᵀ, Q·Kᵀ), otherwise (k, m). A 768 × 768 weight, copied in and
+  ;; is column j of the product: x·Wᵀ, Q·Kᵀ), otherwise (k, m); its rows are ld elements apart
+  ;; (ld > the row's length when B is a head's columns of a wider matrix). A 768 × 768 weight, copied in and
   ;; packed here: 0.27 ms, against 0.78 ms for the same loop over typed arrays in JavaScript.
-  (func (export "pack") (param $src i32) (param $dst i32) (param $m i32) (param $k i32) (param $transposed i32)
+  (func (export "pack") (param $src i32) (param $dst i32) (param $m i32) (param $k i32) (param $transposed i32) (param $ld i32)
     (local $j i32) (local $from i32) (local $to i32) (local $toEnd i32) (local $tStep i32) (local $jStep i32)
     ;; byte steps through B along t (down a column of the product's operand) and along j
-    (local.set $tStep (select (i32.const 4) (i32.shl (local.get $m) (i32.const 2)) (local.get $transposed)))
-    (local.set $jStep (select (i32.shl (local.get $k) (i32.const 2)) (i32.const 4) (local.get $transposed)))
+    (local.set $tStep (select (i32.const 4) (i32.shl (local.get $ld) (i32.const 2)) (local.get $transposed)))
+    (local.set $jStep (select (i32.shl (local.get $ld) (i32.const 2)) (i32.const 4) (local.get $transposed)))
     (if (i32.and (local.get $m) (i32.const 7))
       (then (memory.fill
         (i32.add (local.get $dst) (i32.mul (i32.shr_u (local.get $m) (i32.const 3)) (i32.shl (local.get $k) (i32.const 5))))
@@ -168,36 +170,37 @@
 
   ;; ---------------------------------------------------------------------------------------------
   ;; Softmax of rows rowStart .. rowEnd−1 of S (rows of `cols` float32, in place), as tensor.ts
-  ;; specifies it: scaled = fl(s / divisor); w = exp(scaled − max) / Σ exp(scaled − max), with the
-  ;; exponentials and their sum in double and each w rounded to float32 once. With `causal`, row i
-  ;; covers columns 0 .. i only (the rest is not read or written). −∞ gives 0; a row that is all −∞
-  ;; becomes 0. `scratch` holds cols + 1 doubles for the calling thread (pairs: an odd row writes one past its end).
+  ;; specifies it: scaled = fl(s / divisor); w = exp(scaled − max) / Σ exp(scaled − max). The
+  ;; exponentials are float32 (four lanes), their sum is double, w = fl(e · fl(1 / Σ)). With
+  ;; `causal`, row i covers columns 0 .. i only (the rest is not read or written). −∞ gives 0; a
+  ;; row that is all −∞ becomes 0.
+  ;; (PyTorch's CPU softmax also takes float32 exponentials; ours was double until measured at
+  ;; 0.62 ms per (512, 512) causal map on two threads, mostly the double polynomial.)
 
-  ;; e^x for two doubles x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split so k·LN2_HI is exact),
-  ;; a degree-12 Taylor polynomial for e^r (truncation below 2e-16 relative), times 2^k built in the
-  ;; exponent bits. x is clamped at −708 (e^−708 ≈ 3e-308, which rounds to float32 0 like e^−∞).
-  ;; pmax (one maxpd on x64; max handles NaN and −0 in about eight instructions) clamps the same:
-  ;; x is never −0 here, and NaN stays NaN either way.
-  (func $exp2x (param $x v128) (result v128)
-    (local $k v128) (local $r v128)
-    (local.set $x (f64x2.pmax (local.get $x) (f64x2.splat (f64.const -708))))
-    (local.set $k (f64x2.nearest (f64x2.mul (local.get $x) (f64x2.splat (f64.const 1.4426950408889634)))))
-    (local.set $r (f64x2.sub
-      (f64x2.sub (local.get $x) (f64x2.mul (local.get $k) (f64x2.splat (f64.const 0.6931471803691238))))
-      (f64x2.mul (local.get $k) (f64x2.splat (f64.const 1.9082149292705877e-10)))))
-    (f64x2.mul
-      (f64x2.add (f64x2.splat (f64.const 1.0)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 1.0)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.5)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.16666666666666666)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.041666666666666664)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.008333333333333333)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.001388888888888889)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 0.0001984126984126984)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.48015873015873e-05)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.7557319223985893e-06)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.755731922398589e-07)) (f64x2.mul (local.get $r) (f64x2.add (f64x2.splat (f64.const 2.505210838544172e-08)) (f64x2.mul (local.get $r) (f64x2.splat (f64.const 2.08767569878681e-09))))))))))))))))))))))))))
-      ;; 2^k: k + 1023 + 2^52 (exact, k is a whole number in −1022 .. 0) holds k + 1023 in its low
-      ;; mantissa bits, which the shift moves into the exponent (no float-to-integer conversion)
-      (i64x2.shl
-        (f64x2.add (local.get $k) (f64x2.splat (f64.const 4503599627371519)))
-        (i32.const 52))))
+  ;; e^x for four float32 x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split in two so k·LN2_HI is
+  ;; exact: LN2_HI has 12 significant bits, k at most 7), a degree-7 Taylor polynomial for e^r
+  ;; (truncation below r⁸/8! ≈ 5e-9, a tenth of a float32 ulp), times 2^k built in the exponent bits.
+  ;; Below −87 e^x is under float32's smallest normal (1.2e-38) and the result is 0, as for −∞.
+  (func $exp4 (param $x v128) (result v128)
+    (local $k v128) (local $r v128) (local $under v128)
+    (local.set $under (f32x4.lt (local.get $x) (f32x4.splat (f32.const -87))))
+    (local.set $x (f32x4.pmax (local.get $x) (f32x4.splat (f32.const -87))))
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
+    (local.set $r (f32x4.sub
+      (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693145751953125))))
+      (f32x4.mul (local.get $k) (f32x4.splat (f32.const 1.428606765330187e-06)))))
+    (v128.andnot
+      (f32x4.mul
+        (f32x4.add (f32x4.splat (f32.const 1.0)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 1.0)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.16666667)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.041666668)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.008333334)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.0013888889)) (f32x4.mul (local.get $r) (f32x4.splat (f32.const 0.0001984127))))))))))))))))
+        ;; 2^k for whole k in −126 .. 0: k + 127 in the exponent bits
+        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23)))
+      (local.get $under)))
 
   (func (export "softmax")
-    (param $s i32) (param $rowStart i32) (param $rowEnd i32) (param $cols i32) (param $divisor f32)
-    (param $causal i32) (param $scratch i32)
-    (local $i i32) (local $row i32) (local $len i32) (local $j i32) (local $x f32) (local $max f32)
-    (local $vmax v128) (local $d v128) (local $m v128) (local $e v128) (local $sum v128) (local $inverse v128)
+    (param $s i32) (param $rowStart i32) (param $rowEnd i32) (param $cols i32) (param $divisor f32) (param $causal i32)
+    (local $i i32) (local $row i32) (local $len i32) (local $j i32) (local $at i32) (local $x f32) (local $max f32)
+    (local $vmax v128) (local $d v128) (local $m v128) (local $e v128) (local $sumLo v128) (local $sumHi v128)
+    (local $tail f64) (local $inverse v128)
     (local.set $d (f32x4.splat (local.get $divisor)))
     (local.set $i (local.get $rowStart))
     (block $rowsDone
@@ -214,8 +217,9 @@
         (block $quadsDone
           (loop $quads
             (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $len)))
-            (local.set $e (f32x4.div (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $d)))
-            (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))
+            (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $e (f32x4.div (v128.load (local.get $at)) (local.get $d)))
+            (v128.store (local.get $at) (local.get $e))
             (local.set $vmax (f32x4.max (local.get $vmax) (local.get $e)))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $quads)))
@@ -225,8 +229,9 @@
         (block $tailDone
           (loop $tail
             (br_if $tailDone (i32.ge_u (local.get $j) (local.get $len)))
-            (local.set $x (f32.div (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $divisor)))
-            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $x))
+            (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $x (f32.div (f32.load (local.get $at)) (local.get $divisor)))
+            (f32.store (local.get $at) (local.get $x))
             (local.set $max (f32.max (local.get $max) (local.get $x)))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $tail)))
@@ -235,40 +240,52 @@
             ;; fully masked row: zeros
             (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $len) (i32.const 2))))
           (else
-            ;; exponentials into scratch (double), two at a time; an odd last one is paired with −∞
-            (local.set $m (f64x2.splat (f64.promote_f32 (local.get $max))))
-            (local.set $sum (f64x2.splat (f64.const 0)))
+            ;; exponentials in place, four at a time, summed in double (two pairs of lanes)
+            (local.set $m (f32x4.splat (local.get $max)))
+            (local.set $sumLo (f64x2.splat (f64.const 0)))
+            (local.set $sumHi (f64x2.splat (f64.const 0)))
             (local.set $j (i32.const 0))
-            (block $pairsDone
-              (loop $pairs
-                (br_if $pairsDone (i32.ge_u (local.get $j) (local.get $len)))
-                (local.set $e (call $exp2x (f64x2.sub
-                  (f64x2.promote_low_f32x4
-                    (if (result v128) (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $len))
-                      (then (v128.load64_zero (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
-                      (else (f32x4.replace_lane 1
-                        (v128.load32_zero (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
-                        (f32.const -inf)))))
-                  (local.get $m))))
-                (v128.store (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 3))) (local.get $e))
-                (local.set $sum (f64x2.add (local.get $sum) (local.get $e)))
-                (local.set $j (i32.add (local.get $j) (i32.const 2)))
-                (br $pairs)))
-            ;; w = e · (1 / Σ e), rounded to float32
-            (local.set $inverse (f64x2.splat (f64.div (f64.const 1)
-              (f64.add (f64x2.extract_lane 0 (local.get $sum)) (f64x2.extract_lane 1 (local.get $sum))))))
+            (block $expDone
+              (loop $exp
+                (br_if $expDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $len)))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (local.get $m))))
+                (v128.store (local.get $at) (local.get $e))
+                (local.set $sumLo (f64x2.add (local.get $sumLo) (f64x2.promote_low_f32x4 (local.get $e))))
+                (local.set $sumHi (f64x2.add (local.get $sumHi) (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $exp)))
+            ;; the last len mod 4, one lane at a time (nothing past the row is read or written)
+            (local.set $tail (f64.const 0))
+            (block $tailExpDone
+              (loop $tailExp
+                (br_if $tailExpDone (i32.ge_u (local.get $j) (local.get $len)))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (local.set $x (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $at)) (local.get $max))))))
+                (f32.store (local.get $at) (local.get $x))
+                (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (local.get $x))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $tailExp)))
+            ;; w = e · fl(1 / Σ e)
+            (local.set $sumLo (f64x2.add (local.get $sumLo) (local.get $sumHi)))
+            (local.set $inverse (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1)
+              (f64.add (f64.add (f64x2.extract_lane 0 (local.get $sumLo)) (f64x2.extract_lane 1 (local.get $sumLo))) (local.get $tail))))))
             (local.set $j (i32.const 0))
             (block $writeDone
               (loop $write
-                (br_if $writeDone (i32.ge_u (local.get $j) (local.get $len)))
-                (local.set $e (f32x4.demote_f64x2_zero (f64x2.mul
-                  (v128.load (i32.add (local.get $scratch) (i32.shl (local.get $j) (i32.const 3))))
-                  (local.get $inverse))))
-                (if (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $len))
-                  (then (v128.store64_lane 0 (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e)))
-                  (else (v128.store32_lane 0 (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))))
-                (local.set $j (i32.add (local.get $j) (i32.const 2)))
-                (br $write)))))
+                (br_if $writeDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $len)))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (v128.store (local.get $at) (f32x4.mul (v128.load (local.get $at)) (local.get $inverse)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $write)))
+            (block $tailWriteDone
+              (loop $tailWrite
+                (br_if $tailWriteDone (i32.ge_u (local.get $j) (local.get $len)))
+                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                (f32.store (local.get $at) (f32.mul (f32.load (local.get $at)) (f32x4.extract_lane 0 (local.get $inverse))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $tailWrite)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
 )

@@ -81,6 +81,10 @@ test('the bench layer is multi-head causal attention plus layer norm (plain doub
   }
 });
 
+function randomBias(size: number, seed: number): Float32Array {
+  return Float32Array.from({ length: size }, (_, i) => Math.sin(seed * 97 + i * 13.1) * 0.3);
+}
+
 test('the inference form (heads in the kernel workspace) equals the traced form bit for bit, on 1 and 2 threads', () => {
   const previous = kernelThreads();
   try {
@@ -98,9 +102,15 @@ test('the inference form (heads in the kernel workspace) equals the traced form 
       warmUpKernel(30_000);
       for (const shape of shapes) {
         const layer = makeBenchLayer(shape, 3);
-        const traced = runBenchLayer(layer, true);
-        const inference = runBenchLayer(layer);
-        assert.deepEqual(inference.data, traced.data, `${JSON.stringify(shape)} on ${threads} threads`);
+        assert.deepEqual(runBenchLayer(layer).data, runBenchLayer(layer, true).data, `${JSON.stringify(shape)} on ${threads} threads`);
+        // with Q/K/V biases too (qkvBias), and without the output bias
+        const bias = (seed: number) => randomBias(shape.dim, seed);
+        const { query, key, value, outProj } = layer.mha;
+        const biased = {
+          ...layer,
+          mha: { query: { ...query, bias: bias(1) }, key: { ...key, bias: bias(2) }, value: { ...value, bias: bias(3) }, outProj: { weight: outProj.weight } },
+        };
+        assert.deepEqual(runBenchLayer(biased).data, runBenchLayer(biased, true).data, `${JSON.stringify(shape)} with qkv biases on ${threads} threads`);
       }
     }
   } finally {

@@ -22,9 +22,10 @@ export function layerNorm(x: Matrix, norm: Weights['norm']): Trace['layerNorm'] 
   for (let t = 0; t < rows; t++) {
     const mu = mean[t]!;
     const std = f(Math.sqrt(f(variance[t]! + eps)));
+    const row = t * cols;
     for (let c = 0; c < cols; c++) {
-      const normed = f(f(inputs[t * cols + c]! - mu) / std);
-      outputs[t * cols + c] = f(scale[c]! * normed) + shift[c]!;
+      const normed = f(f(inputs[row + c]! - mu) / std);
+      outputs[row + c] = f(scale[c]! * normed) + shift[c]!;
     }
   }
   return {

@@ -8,7 +8,7 @@
 //   concat = [z_0 | z_1 | ... ]                                      (T, attnDim)
 //   output = concat·W_oᵀ + b_o                                       (T, attnDim)
 
-import { causalHeadsInto } from '../kernels';
+import { multiHeadForwardInto } from '../kernels';
 import { concatColumns, createMatrix, linear, sliceColumns } from '../tensor';
 import type { HeadTrace, Matrix, Trace, Weights } from '../types';
 import { causalAttention, type DropoutSource } from './causalAttention';
@@ -44,17 +44,18 @@ export function multiHeadAttention(
 
 /**
  * The same layer at inference (no dropout), keeping only its output: what `llm101 bench` times
- * beside onnxruntime and tfjs, which keep no per-head maps either. The heads run in the kernel's
- * workspace (causalHeadsInto), so no (T, T) map is allocated: the traced form allocates two per
- * head, 24 MB per layer at T = 512 and 12 heads, and on these machines fresh pages cost about
- * 1.5 ms per MB. Its output is bit-for-bit multiHeadAttention's at p = 0 (a unit test checks).
+ * beside onnxruntime and tfjs, which keep no per-head maps either. It runs in the kernel's
+ * workspace (multiHeadForwardInto), so only the output is allocated, and its output is bit for
+ * bit multiHeadAttention's at p = 0 (a unit test checks). (T, dim) -> (T, attnDim)
  */
 export function multiHeadForward(inputs: Matrix, weights: Weights['mha'], heads: number): Matrix {
-  const queries = linear(inputs, weights.query); // (T, dim) -> (T, attnDim)
-  const keys = linear(inputs, weights.key);
-  const values = linear(inputs, weights.value);
-  const headDim = queries.cols / heads;
-  const concat = createMatrix(queries.rows, queries.cols); // (T, attnDim)
-  causalHeadsInto(concat.data, queries.data, keys.data, values.data, queries.rows, queries.cols, heads, Math.sqrt(headDim));
-  return linear(concat, weights.outProj); // (T, attnDim)
+  const output = createMatrix(inputs.rows, weights.query.weight.rows);
+  const projection = ({ weight, bias }: Weights['mha']['query']) => ({ weight: weight.data, ...(bias && { bias }) });
+  multiHeadForwardInto(output.data, inputs.data, inputs.rows, inputs.cols, heads, {
+    query: projection(weights.query),
+    key: projection(weights.key),
+    value: projection(weights.value),
+    outProj: projection(weights.outProj),
+  });
+  return output;
 }
