@@ -9,7 +9,7 @@
 
 import { EngineError, MAX_TRACE_BYTES } from './config';
 import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from './kernels';
-import { layerNorm } from './layers/layerNorm';
+import { layerNorm, layerNormInto } from './layers/layerNorm';
 import { multiHeadAttention, multiHeadForward } from './layers/multiHead';
 import { TorchGenerator } from './rng';
 import { createMatrix } from './tensor';
@@ -138,7 +138,11 @@ export function makeBenchLayer(shape: BenchShape, seed = 7): BenchLayer {
  * Both forms give the same output, bit for bit.
  */
 export function runBenchLayer(layer: BenchLayer, traced = false): Matrix {
-  if (!traced) return layerNorm(multiHeadForward(layer.input, layer.mha, layer.heads), layer.norm).output;
+  if (!traced) {
+    const attended = multiHeadForward(layer.input, layer.mha, layer.heads);
+    layerNormInto(attended.data, attended, layer.norm); // in place: the one (T, dim) allocated
+    return attended;
+  }
   // p = 0 draws no masks; the generator is never used
   const dropout = { p: 0, generator: new TorchGenerator(0) };
   const attended = multiHeadAttention(layer.input, layer.mha, layer.heads, dropout);

@@ -10,24 +10,8 @@ import type { Matrix, Trace, Weights } from '../types';
 export const LAYER_NORM_EPS = 1e-5;
 
 export function layerNorm(x: Matrix, norm: Weights['norm']): Trace['layerNorm'] {
-  const { rows, cols } = x;
-  const mean = rowMean(x); // (T)
-  const variance = rowVariance(x); // (T)
-  const output = createMatrix(rows, cols);
-  const f = Math.fround;
-  const eps = f(LAYER_NORM_EPS);
-  const { scale, shift } = norm; // (C)
-  const inputs = x.data; // (T, C)
-  const outputs = output.data; // (T, C)
-  for (let t = 0; t < rows; t++) {
-    const mu = mean[t]!;
-    const std = f(Math.sqrt(f(variance[t]! + eps)));
-    const row = t * cols;
-    for (let c = 0; c < cols; c++) {
-      const normed = f(f(inputs[row + c]! - mu) / std);
-      outputs[row + c] = f(scale[c]! * normed) + shift[c]!;
-    }
-  }
+  const output = createMatrix(x.rows, x.cols);
+  const { mean, variance } = layerNormInto(output.data, x, norm);
   return {
     input: x,
     mean,
@@ -36,4 +20,29 @@ export function layerNorm(x: Matrix, norm: Weights['norm']): Trace['layerNorm'] 
     outputMean: rowMean(output),
     outputVariance: rowVariance(output),
   };
+}
+
+/**
+ * y = layer norm of x into out (T, C), which may be x's own data (in place: each row's mean and
+ * variance are taken before the row is written). Returns the mean and variance. (T, C)
+ */
+export function layerNormInto(out: Float32Array, x: Matrix, norm: Weights['norm']): { mean: Float32Array; variance: Float32Array } {
+  const { rows, cols } = x;
+  if (out.length !== rows * cols) throw new RangeError(`layerNormInto: ${out.length} floats for (${rows}, ${cols})`);
+  const mean = rowMean(x); // (T)
+  const variance = rowVariance(x); // (T)
+  const f = Math.fround;
+  const eps = f(LAYER_NORM_EPS);
+  const { scale, shift } = norm; // (C)
+  const inputs = x.data; // (T, C)
+  for (let t = 0; t < rows; t++) {
+    const mu = mean[t]!;
+    const std = f(Math.sqrt(f(variance[t]! + eps)));
+    const row = t * cols;
+    for (let c = 0; c < cols; c++) {
+      const normed = f(f(inputs[row + c]! - mu) / std);
+      out[row + c] = f(scale[c]! * normed) + shift[c]!;
+    }
+  }
+  return { mean, variance };
 }
