@@ -45,11 +45,14 @@ export function multiHeadAttention(
 /**
  * The same layer at inference (no dropout), keeping only its output: what `llm101 bench` times
  * beside onnxruntime and tfjs, which keep no per-head maps either. It runs in the kernel's
- * workspace (multiHeadForwardInto), so only the output is allocated, and its output is bit for
- * bit multiHeadAttention's at p = 0 (a unit test checks). (T, dim) -> (T, attnDim)
+ * workspace (multiHeadForwardInto), so only the output is allocated (or none, with `into`), and
+ * its output is bit for bit multiHeadAttention's at p = 0 (a unit test checks). (T, dim) -> (T, attnDim)
  */
-export function multiHeadForward(inputs: Matrix, weights: Weights['mha'], heads: number): Matrix {
-  const output = createMatrix(inputs.rows, weights.query.weight.rows);
+export function multiHeadForward(inputs: Matrix, weights: Weights['mha'], heads: number, into?: Matrix): Matrix {
+  const output = into ?? createMatrix(inputs.rows, weights.query.weight.rows);
+  if (output.rows !== inputs.rows || output.cols !== weights.query.weight.rows) {
+    throw new RangeError(`multiHeadForward: output (${output.rows}, ${output.cols}) for (${inputs.rows}, ${weights.query.weight.rows})`);
+  }
   const projection = ({ weight, bias }: Weights['mha']['query']) => ({ weight: weight.data, ...(bias && { bias }) });
   multiHeadForwardInto(output.data, inputs.data, inputs.rows, inputs.cols, heads, {
     query: projection(weights.query),
