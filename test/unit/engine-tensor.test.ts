@@ -108,6 +108,13 @@ test('causalMask_ puts −∞ above the diagonal only', () => {
   assert.deepEqual(Array.from(m.data), [1, -Infinity, -Infinity, 4, 5, -Infinity, 7, 8, 9]);
 });
 
+test('applyDropout with causal computes j <= i only and equals the full one on causal weights', () => {
+  const n = 7;
+  const w = matrixFrom(n, n, Array.from({ length: n * n }, (_, at) => (at % n <= Math.floor(at / n) ? 0.1 + at / 100 : 0)));
+  const keep = Uint8Array.from({ length: n * n }, (_, at) => (at * 5) % 3 === 0 ? 0 : 1);
+  assert.deepEqual(applyDropout(w, keep, 0.4, { causal: true }).data, applyDropout(w, keep, 0.4).data);
+});
+
 test('applyDropout keeps w·fround(1/fround(1−p)) or 0', () => {
   const w = matrixFrom(1, 4, [0.5, 0.25, 1, 0.3]);
   const out = applyDropout(w, Uint8Array.from([1, 0, 1, 1]), 0.15);

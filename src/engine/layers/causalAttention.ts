@@ -21,7 +21,7 @@ export interface DropoutSource {
 export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, dropout: DropoutSource): HeadTrace {
   const attnScores = causalMask_(matmulTransposed(queries, keys, { causal: true })); // (T, T)
   const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols), { causal: true }); // (T, T), 0 above the diagonal
-  const droppedWeights = dropoutWeights(attnWeights, dropout); // (T, T), attnWeights itself at p = 0
+  const droppedWeights = dropoutWeights(attnWeights, dropout, { causal: true }); // (T, T), attnWeights itself at p = 0
   const contextVecs = matmul(droppedWeights, values, { causal: true }); // (T, T)·(T, d) -> (T, d)
   return { queries, keys, values, scores: attnScores, weights: attnWeights, droppedWeights, context: contextVecs };
 }
@@ -30,12 +30,12 @@ export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, d
  * nn.Dropout in training mode over the whole matrix, row-major, masked entries included (they
  * consume draws too). p = 0 draws nothing and returns attnWeights itself: no stage writes to a
  * trace's matrices after computing them, and a fresh (T, T) copy costs page faults (16 MB at
- * T = 2048, per head).
+ * T = 2048, per head). With `causal`, attnWeights is 0 above the diagonal (see applyDropout).
  */
-export function dropoutWeights(attnWeights: Matrix, dropout: DropoutSource): Matrix {
+export function dropoutWeights(attnWeights: Matrix, dropout: DropoutSource, options: { causal?: boolean } = {}): Matrix {
   if (dropout.p === 0) return attnWeights;
   const size = attnWeights.data.length;
   if (dropout.keep?.length !== size) dropout.keep = new Uint8Array(size);
   const keep = dropout.generator.dropoutMask(dropout.keep, dropout.p);
-  return applyDropout(attnWeights, keep, dropout.p);
+  return applyDropout(attnWeights, keep, dropout.p, options);
 }
