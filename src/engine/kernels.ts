@@ -41,6 +41,8 @@ export interface MatmulOptions {
 /** B (m, k) or (k, m) at byte address src into panels of 8 columns at dst (kernels.wat). */
 type Pack = (src: number, dst: number, m: number, k: number, transposed: number, ld: number) => void;
 type Softmax = (s: number, rowStart: number, rowEnd: number, cols: number, divisor: number, causal: number) => void;
+type ClearBlockUpper = (s: number, rows: number, ld: number) => void;
+type CopyBlock = (src: number, ldSrc: number, dst: number, ldDst: number, rows: number, cols: number) => void;
 type Gemm = (
   a: number,
   b: number,
@@ -69,19 +71,25 @@ const MAX_PAGES = 16384;
 
 // The control block at the start of the shared memory (Int32 slots).
 const GENERATION = 0; // bumped by the caller to post a job
-const JOB_KIND = 1; // GEMM or SOFTMAX
-const JOB = 2; // gemm: a, b, c, panels, k, lowerOutput, lowerInput, lda, ldc; softmax: s, cols, divisor (float32 bits), causal
-const ROWS = 11; // rows of the job
-const CHUNK_ROWS = 12; // rows per chunk (a multiple of the kernel's row block)
-const CHUNKS = 13;
-const NEXT = 14; // (generation & 0x7fff) << 16 | next chunk to take
-const FINISHED = 15; // chunks done
-const FAILED = 16; // the generation of a job a helper failed
-const ACTIVE_HELPERS = 17; // helpers 0 .. ACTIVE_HELPERS−1 take part
-const HELPER_CHUNKS = 18; // chunks computed by helpers, ever (tests check the threaded path ran)
+const JOB_KIND = 1; // GEMM, SOFTMAX or HEADS
+// The job's parameters, JOB .. JOB + JOB_SLOTS − 1:
+//   gemm: a, b, c, panels, k, lowerOutput, lowerInput, lda, ldc
+//   softmax: s, cols, divisor (float32 bits), causal
+//   heads: see HEADS_SOURCE
+const JOB = 2;
+const JOB_SLOTS = 11;
+const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
+const CHUNK_ROWS = ROWS + 1; // rows per chunk (a multiple of the kernel's row block)
+const CHUNKS = ROWS + 2;
+const NEXT = ROWS + 3; // (generation & 0x7fff) << 16 | next chunk to take
+const FINISHED = ROWS + 4; // chunks done
+const FAILED = ROWS + 5; // the generation of a job a helper failed
+const ACTIVE_HELPERS = ROWS + 6; // helpers 0 .. ACTIVE_HELPERS−1 take part
+const HELPER_CHUNKS = ROWS + 7; // chunks computed by helpers, ever (tests check the threaded path ran)
 const READY = 32; // READY + h: 1 once helper h has started
 const GEMM = 0;
 const SOFTMAX = 1;
+const HEADS = 2;
 const MAX_HELPERS = 15;
 const CONTROL_BYTES = 256;
 /** A job is cut into about this many chunks per thread, taken in turn by whichever thread is free. */
@@ -121,6 +129,56 @@ const takeChunks = new Function(`${TAKE_CHUNKS_SOURCE}; return takeChunks;`)() a
 ) => number;
 
 /**
+ * Heads headStart .. headEnd−1 of causal attention at inference, each whole on the calling thread
+ * (multiHeadForwardInto shares heads, not rows, between threads: no thread waits for another
+ * inside a head). `k` is the module's exports; `p` the job's parameters, byte addresses and
+ * element strides:
+ *   [q, k, v, concat, ldP, ldCat, T, headDim, workspace, slotBytes, divisor bits]
+ * Head h reads columns h·headDim .. of Q, K, V (row stride ldP) and writes the same columns of
+ * concat (row stride ldCat). Each thread works in its own slot of the workspace:
+ *   K_h packed (tPanels, headDim, 8) | S (T, ldS) | V_h packed (dPanels, T, 8) | C (T, 8·dPanels)
+ * C is copied into concat because a panel of 8 columns would write past a head whose width is
+ * not a multiple of 8, into the next head's columns, which another thread may have written.
+ * Kept as source text so the helpers (below) run exactly this code.
+ */
+const HEADS_SOURCE = `function runHeads(k, headStart, headEnd, p, divisor, slot) {
+  const [qAt, kAt, vAt, catAt, ldP, ldCat, T, headDim, workspace, slotBytes] = p;
+  const align16 = (bytes) => Math.ceil(bytes / 16) * 16;
+  const tPanels = Math.ceil(T / ${PANEL}), ldS = tPanels * ${PANEL}, dPanels = Math.ceil(headDim / ${PANEL});
+  const packedK = workspace + slot * slotBytes;
+  const scores = align16(packedK + 4 * ldS * headDim);
+  const packedV = align16(scores + 4 * T * ldS);
+  const context = align16(packedV + 4 * dPanels * ${PANEL} * T);
+  for (let h = headStart; h < headEnd; h++) {
+    const column = 4 * h * headDim;
+    k.pack(kAt + column, packedK, T, headDim, 1, ldP);
+    k.gemm(qAt + column, packedK, scores, 0, T, tPanels, headDim, 1, 0, ldP, ldS);
+    k.softmax(scores, 0, T, ldS, divisor, 1);
+    k.clearBlockUpper(scores, T, ldS);
+    k.pack(vAt + column, packedV, headDim, T, 0, ldP);
+    k.gemm(scores, packedV, context, 0, T, dPanels, T, 0, 1, ldS, dPanels * ${PANEL});
+    k.copyBlock(context, dPanels * ${PANEL}, catAt + column, ldCat, T, headDim);
+  }
+}`;
+
+// the same source the helpers run
+const runHeads = new Function(`${HEADS_SOURCE}; return runHeads;`)() as (
+  k: WebAssembly.Exports,
+  headStart: number,
+  headEnd: number,
+  p: ArrayLike<number>,
+  divisor: number,
+  slot: number,
+) => void;
+
+/** Bytes of one thread's slot of the heads workspace (HEADS_SOURCE's layout, each part 16-aligned). */
+function headSlotBytes(T: number, headDim: number): number {
+  const ldS = Math.ceil(T / PANEL) * PANEL;
+  const dPanels = Math.ceil(headDim / PANEL);
+  return align16(4 * ldS * headDim) + align16(4 * T * ldS) + 2 * align16(4 * dPanels * PANEL * T);
+}
+
+/**
  * A helper thread: the same module on the same memory, waiting for jobs. Plain JavaScript run
  * with `eval`, so it works the same from dist/cli.js, dist/worker.js and the tests (no bundle
  * entry point or file path to find). A helper that wakes late finds the chunks taken and sleeps
@@ -129,11 +187,13 @@ const takeChunks = new Function(`${TAKE_CHUNKS_SOURCE}; return takeChunks;`)() a
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, helper } = workerData;
-const { gemm, softmax } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { gemm, softmax } = exports;
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const controlFloats = new Float32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const job = ${JOB};
 ${TAKE_CHUNKS_SOURCE}
+${HEADS_SOURCE}
 let seen = workerData.generation;
 Atomics.store(control, ${READY} + helper, 1);
 for (;;) {
@@ -143,17 +203,22 @@ for (;;) {
   seen = generation;
   if (helper >= Atomics.load(control, ${ACTIVE_HELPERS})) continue;
   // read before claiming a chunk; takeChunks claims only if the job is still this generation's
-  const p = control.slice(job, job + 9);
-  const divisor = controlFloats[job + 2];
-  const run = control[${JOB_KIND}] === ${GEMM}
+  const p = control.slice(job, job + ${JOB_SLOTS});
+  const kind = control[${JOB_KIND}];
+  const softmaxDivisor = controlFloats[job + 2], headsDivisor = controlFloats[job + 10];
+  const run = kind === ${GEMM}
     ? (rowStart, rowEnd) => gemm(p[0], p[1], p[2], rowStart, rowEnd, p[3], p[4], p[5], p[6], p[7], p[8])
-    : (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], divisor, p[3]);
+    : kind === ${SOFTMAX}
+      ? (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], softmaxDivisor, p[3])
+      // slot 0 is the calling thread's
+      : (headStart, headEnd) => runHeads(exports, headStart, headEnd, p, headsDivisor, helper + 1);
   Atomics.add(control, ${HELPER_CHUNKS}, takeChunks(control, generation, run));
 }
 `;
 
 interface KernelState {
   module: WebAssembly.Module;
+  exports: WebAssembly.Exports;
   memory: WebAssembly.Memory;
   gemm: Gemm;
   pack: Pack;
@@ -228,6 +293,7 @@ function kernelState(): KernelState {
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
   state = {
     module,
+    exports,
     memory,
     gemm: exports.gemm as Gemm,
     pack: exports.pack as Pack,
@@ -437,8 +503,10 @@ export interface ProjectionWeights {
  * out (T, attnDim) = concat·W_oᵀ + b_o. Only `out` leaves the workspace: no Q, K, V, concat or
  * (T, T) map is allocated or copied out, where the traced form (multiHeadAttention) allocates all
  * of them, two fresh (T, T) maps per head, and fresh pages cost about 1.5 ms per MB on these
- * machines. Every number is bit-for-bit the traced form's at p = 0: the same products (row
- * blocks, panels and sums, read through row strides instead of copies) and the same softmax.
+ * machines. The heads are shared between threads a whole head at a time (HEADS_SOURCE), the
+ * projections a block of rows at a time. Every number is bit-for-bit the traced form's at p = 0:
+ * the same products (row blocks, panels and sums, read through row strides instead of copies)
+ * and the same softmax.
  */
 export function multiHeadForwardInto(
   out: Float32Array,
@@ -457,13 +525,12 @@ export function multiHeadForwardInto(
   const headDim = attnDim / heads;
   const projectionPanels = Math.ceil(attnDim / PANEL);
   const ldP = projectionPanels * PANEL; // row stride of Q, K, V and the output
-  const ldCat = Math.ceil((attnDim + PANEL) / 4) * 4; // a head's last panel may write 7 columns past its own
-  const tPanels = Math.ceil(T / PANEL);
-  const ldS = tPanels * PANEL;
-  const dPanels = Math.ceil(headDim / PANEL);
+  const ldCat = attnDim; // concat's row stride
   const widest = Math.max(dim, attnDim);
+  const threadsUsed = 1 + Math.min(s.helpers.length, threads - 1);
+  const slotBytes = headSlotBytes(T, headDim);
   // workspace (byte offsets): x (T, dim) | a weight as given | packed | Q | K | V (T, ldP) |
-  // concat (T, ldCat) | K_h packed (tPanels, headDim, 8) | S (T, ldS) | V_h packed (dPanels, T, 8) | out (T, ldP)
+  // concat (T, ldCat) | out (T, ldP) | one slot per thread for the heads (HEADS_SOURCE)
   let end = CONTROL_BYTES;
   const place = (bytes: number): number => {
     const at = end;
@@ -475,10 +542,8 @@ export function multiHeadForwardInto(
   const packedWAt = place(4 * ldP * widest);
   const [qAt, kAt, vAt] = [place(4 * T * ldP), place(4 * T * ldP), place(4 * T * ldP)];
   const catAt = place(4 * T * ldCat);
-  const packedKAt = place(4 * ldS * headDim);
-  const sAt = place(4 * T * ldS);
-  const packedVAt = place(4 * dPanels * PANEL * T);
   const outAt = place(4 * T * ldP);
+  const slotsAt = place(slotBytes * threadsUsed);
   reserve(s, end);
   s.heap.set(inputs, xAt >> 2);
 
@@ -498,24 +563,12 @@ export function multiHeadForwardInto(
   project(xAt, dim, dim, weights.value, vAt);
 
   const d = Math.fround(Math.sqrt(headDim));
-  s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
-  const divisorBits = s.control[JOB + 2]!;
-  const softmaxSplit = T * T >= MIN_PARALLEL_ENTRIES && T >= 2; // as softmaxRowsInto splits a (T, T) map
-  for (let h = 0; h < heads; h++) {
-    const column = 4 * h * headDim; // the head's first column, in bytes
-    s.pack(kAt + column, packedKAt, T, headDim, 1, ldP);
-    runGemm(s, qAt + column, packedKAt, sAt, T, tPanels, headDim, true, false, ldP, ldS);
-    runRows(s, T, softmaxSplit, 1, SOFTMAX, [sAt, ldS, divisorBits, 1], (rowStart, rowEnd) => s.softmax(sAt, rowStart, rowEnd, ldS, d, 1));
-    // Q·Kᵀ wrote whole panels up to each 5-row block's last row, so scores above the diagonal
-    // inside a block are still there; weights·V reads a row up to its block's end: zero them
-    const heap = s.heap;
-    for (let i = 0; i < T; i++) {
-      const blockEnd = Math.min(T, (Math.floor(i / ROW_BLOCK) + 1) * ROW_BLOCK);
-      if (i + 1 < blockEnd) heap.fill(0, (sAt >> 2) + i * ldS + i + 1, (sAt >> 2) + i * ldS + blockEnd);
-    }
-    s.pack(vAt + column, packedVAt, headDim, T, 0, ldP);
-    runGemm(s, sAt, packedVAt, catAt + column, T, dPanels, T, false, true, ldS, ldCat);
-  }
+  s.controlFloats[JOB + 10] = d; // the helpers read the divisor as float32 bits
+  const args = [qAt, kAt, vAt, catAt, ldP, ldCat, T, headDim, slotsAt, slotBytes, s.control[JOB + 10]!];
+  // heads, not rows, are shared: worth waking a helper when there are two heads or more and the
+  // products are large enough (as runGemm decides)
+  const split = heads >= 2 && T * T * attnDim >= MIN_PARALLEL_MACS;
+  runRows(s, heads, split, 1, HEADS, args, (headStart, headEnd) => runHeads(s.exports, headStart, headEnd, args, d, 0));
 
   project(catAt, ldCat, attnDim, weights.outProj, outAt);
   const heap = s.heap;

@@ -169,6 +169,41 @@
         (br $columns))))
 
   ;; ---------------------------------------------------------------------------------------------
+  ;; After a causal Q·Kᵀ and softmax in place (S with row stride ld): gemm wrote whole panels up to
+  ;; each 5-row block's last row, so scores above the diagonal inside a block are still there, and
+  ;; weights·V (lowerInput) reads each row up to its block's end. Zeroes S[i][i+1 .. blockEnd−1].
+  (func (export "clearBlockUpper") (param $s i32) (param $rows i32) (param $ld i32)
+    (local $i i32) (local $j i32) (local $end i32) (local $row i32)
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $end (i32.mul (i32.add (i32.div_u (local.get $i) (i32.const 5)) (i32.const 1)) (i32.const 5)))
+        (if (i32.gt_u (local.get $end) (local.get $rows)) (then (local.set $end (local.get $rows))))
+        (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $i) (local.get $ld)) (i32.const 2))))
+        (local.set $j (i32.add (local.get $i) (i32.const 1)))
+        (block $colsDone
+          (loop $cols
+            (br_if $colsDone (i32.ge_u (local.get $j) (local.get $end)))
+            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (f32.const 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $cols)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; cols columns of rows rows from src (row stride ldSrc) to dst (row stride ldDst); strides in elements.
+  (func (export "copyBlock") (param $src i32) (param $ldSrc i32) (param $dst i32) (param $ldDst i32) (param $rows i32) (param $cols i32)
+    (local $i i32)
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $rows)))
+        (memory.copy
+          (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $ldDst)) (i32.const 2)))
+          (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $ldSrc)) (i32.const 2)))
+          (i32.shl (local.get $cols) (i32.const 2)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; ---------------------------------------------------------------------------------------------
   ;; Softmax of rows rowStart .. rowEnd−1 of S (rows of `cols` float32, in place), as tensor.ts
   ;; specifies it: scaled = fl(s / divisor); w = exp(scaled − max) / Σ exp(scaled − max). The
   ;; exponentials are float32 (four lanes), their sum is double, w = fl(e · fl(1 / Σ)). With
