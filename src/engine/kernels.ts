@@ -41,8 +41,6 @@ export interface MatmulOptions {
 /** B (m, k) or (k, m) at byte address src into panels of 8 columns at dst (kernels.wat). */
 type Pack = (src: number, dst: number, m: number, k: number, transposed: number, ld: number) => void;
 type Softmax = (s: number, rowStart: number, rowEnd: number, cols: number, divisor: number, causal: number) => void;
-type ClearBlockUpper = (s: number, rows: number, ld: number) => void;
-type CopyBlock = (src: number, ldSrc: number, dst: number, ldDst: number, rows: number, cols: number) => void;
 type Gemm = (
   a: number,
   b: number,
