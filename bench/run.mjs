@@ -1,7 +1,9 @@
 // `npm run bench` at the repository root: one attention layer (multi-head causal attention + layer
 // norm) timed in three runtimes in one run, on the same input and weights:
 //   ours   `llm101 bench` (dist/cli.js, in a child process so no other runtime's threads run
-//          beside it), which also saves its input, weights and output;
+//          beside it), which also saves its input, weights and output: the inference form, which
+//          keeps only the output, as the anchors do; and, for reference, `llm101 bench --traced`,
+//          the layer as the panel's trace runs it (every head's (T, T) scores and weights kept);
 //   onnx   onnxruntime-node, 2 intra-op threads, on an ONNX graph of the layer (onnx-layer.mjs);
 //   tfjs   @tensorflow/tfjs-backend-wasm (single-threaded in Node), each head a plain 2-D matmul.
 // The three take turns in --rounds rounds per shape (each round: ours, onnx, tfjs, each the median
@@ -100,11 +102,12 @@ async function time(run) {
   return { ms: median(samples), samples, output };
 }
 
-function ours(shape, saveTo) {
+function ours(shape, saveTo, traced = false) {
   const cli = path.join(root, 'dist', 'cli.js');
   const argv = [cli, 'bench', '--seq', String(shape.seq), '--dim', String(shape.dim), '--heads', String(shape.heads)];
   argv.push('--reps', String(reps), '--json');
   if (saveTo) argv.push('--save', saveTo);
+  if (traced) argv.push('--traced');
   const result = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 20 }));
   return { ms: result.msPerLayer, samples: result.samplesMs, threads: result.threads };
 }
@@ -199,11 +202,12 @@ async function main() {
         if (round === 0) tensors = readSafetensors(saved).tensors;
         const onnx = await onnxRuntime(shape, tensors);
         const tfjs = await tfjsWasm(shape, tensors);
+        const traced = ours(shape, undefined, true);
         if (round === 0) {
           const reference = tensors.get('output');
           diffs = { onnx: maxAbsDiff(onnx.output, reference), tfjs: maxAbsDiff(tfjs.output, reference) };
         }
-        turns.push({ ours: ourRun, onnx, tfjs });
+        turns.push({ ours: ourRun, onnx, tfjs, traced });
       }
       const flops = layerFlops(shape);
       const oursMs = median(turns.map((t) => t.ours.ms));
@@ -212,6 +216,7 @@ async function main() {
       rows.push({
         ...shape,
         oursMs,
+        tracedMs: median(turns.map((t) => t.traced.ms)),
         oursThreads: Math.min(...turns.map((t) => t.ours.threads)),
         onnxMs,
         tfjsMs,
@@ -224,16 +229,16 @@ async function main() {
         maxDiffTfjs: diffs.tfjs,
         loadBefore: load,
         loadAfter: os.loadavg()[0],
-        rounds: turns.map((t) => ({ ours: t.ours.samples, onnx: t.onnx.samples, tfjs: t.tfjs.samples })),
+        rounds: turns.map((t) => ({ ours: t.ours.samples, onnx: t.onnx.samples, tfjs: t.tfjs.samples, traced: t.traced.samples })),
       });
     }
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
-  const header = ['T', 'dim', 'heads', 'ours ms', 'onnx ms', 'tfjs ms', 'ours GF/s', 'onnx GF/s', 'tfjs GF/s', 'ours/onnx', 'ours/tfjs', 'max|Δ| onnx', 'max|Δ| tfjs', 'load 1m'];
+  const header = ['T', 'dim', 'heads', 'ours ms', 'traced ms', 'onnx ms', 'tfjs ms', 'ours GF/s', 'onnx GF/s', 'tfjs GF/s', 'ours/onnx', 'ours/tfjs', 'max|Δ| onnx', 'max|Δ| tfjs', 'load 1m'];
   const table = rows.map((r) => [
     String(r.seq), String(r.dim), String(r.heads),
-    fmt(r.oursMs, 2), fmt(r.onnxMs, 2), fmt(r.tfjsMs, 2),
+    fmt(r.oursMs, 2), fmt(r.tracedMs, 2), fmt(r.onnxMs, 2), fmt(r.tfjsMs, 2),
     fmt(r.oursGflops), fmt(r.onnxGflops), fmt(r.tfjsGflops),
     `${fmt(r.oursOverOnnx, 2)}×`, `${fmt(r.oursOverTfjs, 2)}×`,
     r.maxDiffOnnx.toExponential(1), r.maxDiffTfjs.toExponential(1),
@@ -248,7 +253,8 @@ async function main() {
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of table) console.log(line(row));
-  console.log('\nGFLOP/s = the dense layer FLOPs (causal halves counted as done) / time; max|Δ| = largest difference of the anchor\'s output from ours.');
+  console.log('\nours = the inference form (only the output kept, as onnx and tfjs); traced = the same layer as the panel\'s trace runs it, every head\'s (T, T) scores and weights kept (not in the ratios).');
+  console.log('GFLOP/s = the dense layer FLOPs (causal halves counted as done) / time; max|Δ| = largest difference of the anchor\'s output from ours.');
   if (args.json) fs.writeFileSync(args.json, JSON.stringify({ reps, rounds, rows, loadBefore: started, loadAfter: os.loadavg() }, null, 2));
 }
 
