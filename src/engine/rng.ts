@@ -155,7 +155,10 @@ export class TorchGenerator {
       const pairs = Math.min((N - index) >> 1, count - i);
       for (let k = 0; k < pairs; k++) {
         const hi = temper(state[index]!) & 0x1fffff;
-        keep[i++] = hi < limitHi || (hi === limitHi && temper(state[index + 1]!) < limitLo) ? 1 : 0;
+        // (hi − limitHi) >>> 31 is hi < limitHi without a branch (both are below 2^21): kept with
+        // probability 1 − p, a branch on it would be mispredicted about half the time; hi equal to
+        // limitHi (1 in 2^21 draws) takes the branch
+        keep[i++] = hi === limitHi ? (temper(state[index + 1]!) < limitLo ? 1 : 0) : (hi - limitHi) >>> 31;
         index += 2;
       }
       this.index = index;

@@ -150,7 +150,8 @@ export function applyDropout(weights: Matrix, keep: Uint8Array, p: number, optio
   const y = out.data;
   for (let r = 0; r < rows; r++) {
     const end = r * cols + (options.causal ? Math.min(r + 1, cols) : cols);
-    for (let i = r * cols; i < end; i++) y[i] = keep[i] ? w[i]! * scale : 0;
+    // w·scale·keep without a branch on the random mask; + 0 turns −0 (negative w dropped) into 0
+    for (let i = r * cols; i < end; i++) y[i] = w[i]! * scale * keep[i]! + 0;
   }
   return out;
 }
