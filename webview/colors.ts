@@ -1,7 +1,7 @@
 // Colour scales for the heatmaps. Both are perceptually ordered and keep enough contrast against
 // dark, light and high-contrast editor backgrounds (neither end is pure black or pure white).
 
-type Rgb = readonly [number, number, number];
+export type Rgb = readonly [number, number, number];
 
 // Viridis (van der Walt & Smith, matplotlib, CC0) sampled at 9 evenly spaced points.
 const VIRIDIS: Rgb[] = [
@@ -25,15 +25,9 @@ function sample(stops: readonly Rgb[], t: number): Rgb {
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 
-/** sequential: linear min..max; log: log10 from min to max (attention weights of long texts,
- *  which are about 1/T each, would all look alike on a linear scale); diverging: centred on 0. */
-export type ScaleKind = 'sequential' | 'log' | 'diverging';
-
-export interface Scale {
-  kind: ScaleKind;
-  min: number;
-  max: number;
-}
+// The scale types are shared with the host, which encodes long texts' maps on the same scales.
+import type { Scale, ScaleKind } from '../src/shared/protocol';
+export type { Scale, ScaleKind };
 
 /** RGB for `value` on the scale (diverging scales are centred on 0). */
 export function colorOf(scale: Scale, value: number): Rgb {

@@ -3,17 +3,19 @@
 // and 5,000 cost the same. On top: token labels, numbers when cells are big enough, hatched masked
 // cells, crossed dropped cells, outlines for the hovered cell and the highlighted token. Large
 // maps zoom (Ctrl+wheel), pan (drag) and show a minimap; double-click resets the view.
-import type { Matrix } from '../src/engine/types';
-import { colorOf, finiteRange, inkOn, type Scale, type ScaleKind } from './colors';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes, type PanelMap } from '../src/shared/protocol';
+import { colorOf, finiteRange, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
 
 export interface HeatmapSpec {
   /** Path of the matrix in the trace, e.g. "causal.weights": used for ids and CSV export. */
   name: string;
   title: string;
-  matrix: Matrix;
+  /** Exact values, or display codes (long texts) whose scale and masked/dropped cells come with them. */
+  matrix: PanelMap;
   rowLabels: readonly string[];
   /** Column labels; numbers 0..cols-1 when absent (embedding dimensions). */
   colLabels?: readonly string[];
+  /** The colour scale of an exact matrix (codes carry their own). */
   scale: ScaleKind;
   /** Fixed colour range, e.g. [0, 1] for attention weights. */
   range?: [number, number];
@@ -23,6 +25,11 @@ export interface HeatmapSpec {
   dropped?: (row: number, col: number) => boolean;
   /** Tooltip lines for a cell. */
   describe: (row: number, col: number) => string[];
+  /**
+   * The exact value of a cell of a coded map, or undefined while the host is asked for it (call
+   * refresh() when it arrives): the numbers drawn in cells zoomed in far enough.
+   */
+  exact?: (row: number, col: number) => number | undefined;
   /** Whether rows/cols are tokens (then hovering highlights the token everywhere). */
   rowsAreTokens: boolean;
   colsAreTokens: boolean;
@@ -44,11 +51,15 @@ interface View {
 const FONT = '11px var(--vscode-editor-font-family, monospace)';
 const MAX_CELL = 44;
 const MIN_LABELLED_CELL = 10;
+/** Cells at least this wide show their value. */
+const SHOW_NUMBERS = 34;
 /** Above this many rows or columns a map starts zoomed out with a minimap once zoomed in. */
 export const LARGE = 128;
 const MIN_VIEW = 8;
 /** Tallest a map gets, in CSS pixels: long texts shrink rows to fit (zoom in to read them). */
 const MAX_HEIGHT = 560;
+
+const isCodes = (m: PanelMap): m is MapCodes => 'codes' in m;
 
 const themeVar = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
@@ -74,8 +85,9 @@ export class Heatmap {
     this.canvas.dataset.name = spec.name;
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', `${spec.title}: ${rows} × ${cols}`);
-    const [min, max] = spec.range ?? finiteRange(spec.matrix.data);
-    this.scale = { kind: spec.scale, min, max };
+    const m = spec.matrix;
+    const [min, max] = isCodes(m) ? [m.scale.min, m.scale.max] : spec.range ?? finiteRange(m.data);
+    this.scale = { kind: isCodes(m) ? m.scale.kind : spec.scale, min, max };
     this.paintPixels();
     this.canvas.addEventListener('mousemove', (e) => this.onMove(e));
     this.canvas.addEventListener('mouseleave', () => this.onLeave());
@@ -160,20 +172,48 @@ export class Heatmap {
     return this.spec.colLabels ?? Array.from({ length: this.spec.matrix.cols }, (_, i) => String(i));
   }
 
+  /** Shows exact values that have arrived since: in the tooltip, and as numbers when zoomed in. */
+  refresh(): void {
+    if (this.hoverCell && !this.host.tooltip.hidden) this.showTooltip(...this.hoverCell);
+    if (isCodes(this.spec.matrix) && Math.min(this.layout.cw, this.layout.ch) >= SHOW_NUMBERS) this.paint();
+  }
+
+  /** What is drawn in a cell: its value (exact, or the level's for codes), masked, dropped. */
+  private cell(r: number, c: number): { value: number; masked: boolean; dropped: boolean } {
+    const { matrix, masked, dropped } = this.spec;
+    if (isCodes(matrix)) {
+      const code = codeAt(matrix, r, c);
+      return { value: code < MAP_LEVELS ? levelValue(matrix.scale, code) : 0, masked: code === CODE_MASKED, dropped: code === CODE_DROPPED };
+    }
+    const value = matrix.data[r * matrix.cols + c] ?? 0;
+    return { value, masked: !Number.isFinite(value) || (masked?.(r, c) ?? false), dropped: dropped?.(r, c) ?? false };
+  }
+
   /** The whole matrix as an image, one pixel per cell; masked cells transparent. */
   private paintPixels(): void {
-    const { matrix, masked } = this.spec;
-    this.pixels.width = Math.max(1, matrix.cols);
-    this.pixels.height = Math.max(1, matrix.rows);
+    const { matrix } = this.spec;
+    const { rows, cols } = matrix;
+    this.pixels.width = Math.max(1, cols);
+    this.pixels.height = Math.max(1, rows);
     const image = new ImageData(this.pixels.width, this.pixels.height);
-    for (let i = 0; i < matrix.data.length; i++) {
-      const v = matrix.data[i] ?? 0;
-      if (!Number.isFinite(v) || masked?.(Math.floor(i / matrix.cols), i % matrix.cols)) continue;
-      const [r, g, b] = colorOf(this.scale, v);
-      image.data[i * 4] = r;
-      image.data[i * 4 + 1] = g;
-      image.data[i * 4 + 2] = b;
-      image.data[i * 4 + 3] = 255;
+    // One 32-bit write a pixel: a 2,048-token map is 4 million of them.
+    const pixels = new Uint32Array(image.data.buffer);
+    if (isCodes(matrix)) {
+      // One colour a code; a dropped weight is drawn as the 0 it became, as for exact maps.
+      const palette = new Uint32Array(256);
+      for (let k = 0; k < MAP_LEVELS; k++) palette[k] = rgba(colorOf(this.scale, levelValue(matrix.scale, k)));
+      palette[CODE_DROPPED] = rgba(colorOf(this.scale, 0));
+      const { codes, lower } = matrix;
+      for (let r = 0, o = 0; r < rows; r++) {
+        const end = lower ? r + 1 : cols;
+        for (let c = 0; c < end; c++, o++) pixels[r * cols + c] = palette[codes[o]!]!; // CODE_MASKED stays 0: transparent
+      }
+    } else {
+      for (let i = 0; i < matrix.data.length; i++) {
+        const v = matrix.data[i] ?? 0;
+        if (!Number.isFinite(v) || this.spec.masked?.(Math.floor(i / cols), i % cols)) continue;
+        pixels[i] = rgba(colorOf(this.scale, v));
+      }
     }
     this.pixels.getContext('2d')?.putImageData(image, 0, 0);
   }
@@ -198,11 +238,11 @@ export class Heatmap {
 
   /** Hatching for masked cells, crosses for dropped ones, numbers when they fit: visible cells only. */
   private paintMarks(ctx: CanvasRenderingContext2D, fg: string): void {
-    const { matrix, masked, dropped } = this.spec;
     const { left, top, cw, ch } = this.layout;
     const cell = Math.min(cw, ch);
+    const coded = isCodes(this.spec.matrix);
     const { r0, c0, rows, cols } = this.view;
-    const showNumbers = cell >= 34;
+    const showNumbers = cell >= SHOW_NUMBERS;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.font = `${cell >= 40 ? 11 : 10}px var(--vscode-editor-font-family, monospace)`;
@@ -210,8 +250,8 @@ export class Heatmap {
       for (let c = c0; c < c0 + cols; c++) {
         const x = left + (c - c0) * cw;
         const y = top + (r - r0) * ch;
-        const v = matrix.data[r * matrix.cols + c] ?? 0;
-        if (!Number.isFinite(v) || masked?.(r, c)) {
+        const { value, masked, dropped } = this.cell(r, c);
+        if (masked) {
           ctx.strokeStyle = fg;
           ctx.globalAlpha = 0.25;
           ctx.lineWidth = 1;
@@ -222,7 +262,7 @@ export class Heatmap {
           }
           ctx.stroke();
           ctx.globalAlpha = 1;
-        } else if (dropped?.(r, c) && cell >= 8) {
+        } else if (dropped && cell >= 8) {
           ctx.fillStyle = 'rgba(0,0,0,0.35)';
           ctx.fillRect(x, y, cell, cell);
           ctx.strokeStyle = '#ff5c5c';
@@ -235,6 +275,9 @@ export class Heatmap {
           ctx.lineTo(x + m, y + cell - m);
           ctx.stroke();
         } else if (showNumbers) {
+          // A coded map's number is the exact value, once the host has sent it.
+          const v = coded ? this.spec.exact?.(r, c) : value;
+          if (v === undefined) continue;
           ctx.fillStyle = inkOn(colorOf(this.scale, v));
           ctx.fillText(formatCell(v), x + cell / 2, y + cell / 2);
         }
@@ -346,7 +389,7 @@ export class Heatmap {
     const [r, c] = hit;
     if (!this.hoverCell || this.hoverCell[0] !== r || this.hoverCell[1] !== c) {
       this.hoverCell = hit;
-      tip.replaceChildren(...this.spec.describe(r, c).map((line) => Object.assign(document.createElement('div'), { textContent: line })));
+      this.showTooltip(r, c);
       this.host.onHoverToken(this.spec.rowsAreTokens ? r : this.spec.colsAreTokens ? c : null);
       this.paint();
     }
@@ -355,6 +398,10 @@ export class Heatmap {
     const y = e.clientY + 16 + tip.offsetHeight > window.innerHeight ? e.clientY - tip.offsetHeight - 10 : e.clientY + 16;
     tip.style.left = `${Math.max(4, x)}px`;
     tip.style.top = `${Math.max(4, y)}px`;
+  }
+
+  private showTooltip(r: number, c: number): void {
+    this.host.tooltip.replaceChildren(...this.spec.describe(r, c).map((line) => Object.assign(document.createElement('div'), { textContent: line })));
   }
 
   private onLeave(): void {
@@ -366,6 +413,9 @@ export class Heatmap {
     }
   }
 }
+
+/** An opaque colour as one little-endian RGBA word of ImageData. */
+const rgba = ([r, g, b]: Rgb) => (((255 << 24) | ((b & 255) << 16) | ((g & 255) << 8) | (r & 255)) >>> 0);
 
 export function formatCell(v: number): string {
   const a = Math.abs(v);

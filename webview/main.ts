@@ -5,10 +5,11 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
-import type { Matrix } from '../src/engine/types';
 import {
-  parseHostMessage, isLowerTriangle, unpackLower, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelTrace, type SectionId, type WebviewMessage,
+  parseHostMessage, weightScale as weightScaleFor, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead,
+  type PanelMap, type PanelTrace, type SectionId, type WebviewMessage,
 } from '../src/shared/protocol';
+import { ExactCells } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
 import { colorOf, css } from './colors';
@@ -27,6 +28,8 @@ const tooltip = Object.assign(document.createElement('div'), { id: 'tooltip', hi
 document.body.append(tooltip);
 
 let maps: Heatmap[] = [];
+/** Exact values of coded maps (long texts), asked of the host per block of cells. */
+const cells = new ExactCells((ask) => { if (current) post({ type: 'requestCells', runId: current.runId, ...ask }); });
 let charts: Chart[] = [];
 let current: { trace: PanelTrace; labels: string[]; runId: number; title: string; elapsedMs: number } | undefined;
 const views = { embeddings: 'input' as 'token' | 'position' | 'input', self: 'weights' as 'scores' | 'weights', simple: 'weights' as 'scores' | 'weights' };
@@ -47,6 +50,7 @@ function handle(message: HostMessage): void {
     case 'trace': {
       const t0 = performance.now();
       vscode.setState({ source: { text: message.source, title: message.title } });
+      cells.clear();
       current = { trace: message.trace, labels: labelsOf(message.trace), runId: message.runId, title: message.title, elapsedMs: message.elapsedMs };
       render();
       requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
@@ -71,6 +75,11 @@ function handle(message: HostMessage): void {
       return;
     case 'group':
       receiveGroup(message.runId, message.group, message.data);
+      return;
+    case 'cells':
+      if (message.runId !== current?.runId) return;
+      cells.accept(message);
+      for (const map of maps) map.refresh();
       return;
   }
 }
@@ -204,6 +213,8 @@ function section(id: SectionId, step: number, heading: string, formula: string, 
 }
 
 function figure(spec: HeatmapSpec, caption?: string): HTMLElement {
+  // A coded map's numbers (zoomed in) are its exact values, asked of the host by its path.
+  if ('codes' in spec.matrix) spec = { ...spec, exact: (r, c) => cells.value(spec.name, r, c) };
   const map = new Heatmap(spec, { tooltip, onHoverToken: (i) => highlightEverywhere(i, true) });
   maps.push(map);
   const fig = Object.assign(document.createElement('figure'), { className: 'map' });
@@ -264,26 +275,37 @@ function highlightEverywhere(index: number | null, fromPanel: boolean): void {
   if (fromPanel) post({ type: 'hoverToken', index });
 }
 
-const at = (m: Matrix, r: number, c: number) => m.data[r * m.cols + c] ?? 0;
-const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : 'masked');
+/** A cell's exact value, or undefined while the host is asked for it. */
+type CellValue = (r: number, c: number) => number | undefined;
 
-function attentionDescribe(labels: string[], scores: Matrix, weights: Matrix, scale: number, dropped?: Matrix) {
+/** Exact values of the matrix at `path`: from the trace when it came exact, else from the host. */
+function exactOf(m: PanelMap | undefined, path: string): CellValue {
+  return m && 'data' in m ? (r, c) => m.data[r * m.cols + c] ?? 0 : (r, c) => cells.value(path, r, c);
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : 'masked');
+const ASKING = 'exact values: asking the extension…';
+
+function attentionDescribe(labels: string[], scores: CellValue, weights: CellValue, scale: number, dropped?: CellValue) {
   return (r: number, c: number) => {
-    const s = at(scores, r, c);
-    const lines = [`query ${r} “${labels[r]}” → key ${c} “${labels[c]}”`, `raw score ${fmt(s)}`];
+    const lines = [`query ${r} “${labels[r]}” → key ${c} “${labels[c]}”`];
+    // All asked at once, so a missing block is one request.
+    const s = scores(r, c);
+    const w = weights(r, c);
+    const d = dropped?.(r, c);
+    if (s === undefined || w === undefined || (dropped && d === undefined)) return [...lines, ASKING];
+    lines.push(`raw score ${fmt(s)}`);
     if (scale !== 1) lines.push(`scaled score ${Number.isFinite(s) ? (s / scale).toFixed(4) : 'masked (−∞)'}`);
-    lines.push(`weight ${fmt(at(weights, r, c))}`);
-    if (dropped) {
-      const d = at(dropped, r, c);
-      const w = at(weights, r, c);
-      lines.push(c > r ? 'future token: masked' : d === 0 && w > 0 ? 'dropped by dropout' : `after dropout ${d.toFixed(4)}`);
-    }
+    lines.push(`weight ${fmt(w)}`);
+    if (d !== undefined) lines.push(c > r ? 'future token: masked' : d === 0 && w > 0 ? 'dropped by dropout' : `after dropout ${d.toFixed(4)}`);
     return lines;
   };
 }
 
-const valueDescribe = (labels: string[], m: Matrix, what: string) => (r: number, c: number) =>
-  [`token ${r} “${labels[r]}”`, `${what} ${c}: ${at(m, r, c).toFixed(5)}`];
+const valueDescribe = (labels: string[], value: CellValue, what: string) => (r: number, c: number) => {
+  const v = value(r, c);
+  return [`token ${r} “${labels[r]}”`, v === undefined ? ASKING : `${what} ${c}: ${v.toFixed(5)}`];
+};
 
 function tokensSection(trace: PanelTrace): HTMLElement {
   const el = section('tokens', 1, 'Tokens', `ids = encode(text)   (T = ${trace.tokens.length})`,
@@ -329,7 +351,7 @@ function embeddingsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   scatter.append(box);
   grid.append(figure({
     name: `embeddings.${views.embeddings}`, title: names[views.embeddings], matrix: m, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, m, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(m, `embeddings.${views.embeddings}`), 'dimension'), rowsAreTokens: true, colsAreTokens: false,
   }), scatter);
   el.append(pick, grid);
   requestAnimationFrame(() => charts.push(pcaChart(canvas, trace, labels)));
@@ -369,17 +391,18 @@ function pendingSlot(group: LazyGroup, text: string): HTMLElement {
 /** The body shared by the two non-causal stages: a scores/weights toggle, the map, the context. */
 function scoresAndWeights(
   el: HTMLElement, labels: string[], stage: 'simple' | 'selfAttention', view: 'self' | 'simple', scoreTitle: string, scale: number,
-  s: { scores: Matrix; weights: Matrix; context: Matrix },
+  s: { scores: PanelMap; weights: PanelMap; context: PanelMap },
 ): HTMLElement {
   const pick = toggle(['scores', 'weights'], views[view], (v) => { views[view] = v; rerenderAt(el.id as SectionId); });
   const showScores = views[view] === 'scores';
   el.append(pick, figure({
     name: `${stage}.${views[view]}`, title: showScores ? scoreTitle : 'attention weights', matrix: showScores ? s.scores : s.weights,
     rowLabels: labels, colLabels: labels, ...(showScores ? { scale: 'diverging' } : weightScale(labels.length)),
-    describe: attentionDescribe(labels, s.scores, s.weights, scale), rowsAreTokens: true, colsAreTokens: true,
+    describe: attentionDescribe(labels, exactOf(s.scores, `${stage}.scores`), exactOf(s.weights, `${stage}.weights`), scale),
+    rowsAreTokens: true, colsAreTokens: true,
   }), figure({
     name: `${stage}.context`, title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(s.context, `${stage}.context`), 'dimension'), rowsAreTokens: true, colsAreTokens: false,
   }));
   return el;
 }
@@ -404,8 +427,11 @@ function selfSection(trace: PanelTrace, labels: string[]): HTMLElement {
 /** Above the diagonal: a key after the query, hidden by the causal mask. */
 const future = (r: number, c: number) => c > r;
 
-function droppedTest(weights: Matrix, droppedWeights: Matrix) {
-  return (r: number, c: number) => c <= r && at(weights, r, c) > 0 && at(droppedWeights, r, c) === 0;
+/** Cells dropout zeroed, for exact maps (coded maps mark them in their codes). */
+function droppedTest(weights: PanelMap | undefined, droppedWeights: PanelMap) {
+  if (!weights || !('data' in weights) || !('data' in droppedWeights)) return undefined;
+  const cols = weights.cols;
+  return (r: number, c: number) => c <= r && (weights.data[r * cols + c] ?? 0) > 0 && droppedWeights.data[r * cols + c] === 0;
 }
 
 function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
@@ -416,7 +442,8 @@ function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
     `α = softmax(mask(Q·Kᵀ) / √${dk})   α' = dropout(α, p = ${p})   z = α'·V`,
     `A token may only look back: scores above the diagonal are masked (hatched) before softmax. In training, dropout zeroes each weight with probability ${p} (crossed cells) and scales the rest by 1/(1−p) = ${(1 / (1 - p)).toFixed(3)}.`);
   if (!s) return pendingSection(el, 'causal');
-  const describe = attentionDescribe(labels, s.maskedScores, s.weights, Math.sqrt(dk), s.droppedWeights);
+  const describe = attentionDescribe(labels, exactOf(s.maskedScores, 'causal.maskedScores'), exactOf(s.weights, 'causal.weights'),
+    Math.sqrt(dk), exactOf(s.droppedWeights, 'causal.droppedWeights'));
   const pair = Object.assign(document.createElement('div'), { className: 'pair' });
   const colours = weightScale(labels.length, p);
   pair.append(figure({
@@ -429,7 +456,7 @@ function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
   }));
   el.append(pair, figure({
     name: 'causal.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, s.context, 'dimension'), rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(s.context, 'causal.context'), 'dimension'), rowsAreTokens: true, colsAreTokens: false,
   }));
   return el;
 }
@@ -451,23 +478,19 @@ function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const pair = Object.assign(document.createElement('div'), { className: 'pair' });
   pair.append(figure({
     name: 'multiHead.concat', title: 'concatenated head contexts', matrix: m.concat, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, m.concat, 'column'), rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(m.concat, 'multiHead.concat'), 'column'), rowsAreTokens: true, colsAreTokens: false,
   }), figure({
     name: 'multiHead.output', title: 'output projection', matrix: m.output, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, m.output, 'column'), rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(m.output, 'multiHead.output'), 'column'), rowsAreTokens: true, colsAreTokens: false,
   }));
   el.append(grid, pair);
   return el;
 }
 
-/**
- * Colours for attention weights, which lie in [0, 1] (after dropout up to 1/(1−p)). Long texts
- * spread each row over many keys (about 1/T each), so above 32 tokens the scale is logarithmic
- * from 1/(4T) up.
- */
+/** Colours for exact attention weights: the shared rule the host also encodes long texts with. */
 function weightScale(tokens: number, p = 0): Pick<HeatmapSpec, 'scale' | 'range'> {
-  const top = 1 / (1 - p);
-  return tokens > 32 ? { scale: 'log', range: [1 / (4 * tokens), top] } : { scale: 'sequential', range: [0, top] };
+  const { kind, range } = weightScaleFor(tokens, p);
+  return { scale: kind, range };
 }
 
 function headFigure(trace: PanelTrace, labels: string[], head: PanelHead, h: number): HTMLElement {
@@ -475,17 +498,27 @@ function headFigure(trace: PanelTrace, labels: string[], head: PanelHead, h: num
   return figure({
     name: `multiHead.heads.${h}.droppedWeights`, title: `head ${h + 1}`, matrix: head.droppedWeights, rowLabels: labels, colLabels: labels,
     ...weightScale(labels.length, c.dropout), dropped: droppedTest(head.weights, head.droppedWeights), masked: future,
-    describe: attentionDescribe(labels, head.scores, head.weights, Math.sqrt(c.headDim), head.droppedWeights),
+    describe: attentionDescribe(labels, exactOf(head.scores, `multiHead.heads.${h}.scores`), exactOf(head.weights, `multiHead.heads.${h}.weights`),
+      Math.sqrt(c.headDim), exactOf(head.droppedWeights, `multiHead.heads.${h}.droppedWeights`)),
     rowsAreTokens: true, colsAreTokens: true,
   });
 }
 
-/** Asks the host for every pending group that is on screen or within 400 px of it. */
+/**
+ * Asks the host for every pending group that is on screen or within 400 px of it, nearest the
+ * middle of the screen first: the host answers in order over one channel, so the section the
+ * user scrolled to comes before its neighbours.
+ */
 function requestVisibleGroups(): void {
   if (!current) return;
+  const wanted: { slot: HTMLElement; fromMiddle: number }[] = [];
   for (const slot of document.querySelectorAll<HTMLElement>('figure.pending[data-group]:not([data-requested])')) {
     const box = slot.getBoundingClientRect();
     if (box.bottom < -400 || box.top > window.innerHeight + 400) continue;
+    wanted.push({ slot, fromMiddle: Math.abs((box.top + box.bottom) / 2 - window.innerHeight / 2) });
+  }
+  wanted.sort((a, b) => a.fromMiddle - b.fromMiddle);
+  for (const { slot } of wanted) {
     slot.dataset.requested = '1';
     post({ type: 'requestGroup', runId: current.runId, group: slot.dataset.group as LazyGroup });
   }
@@ -502,18 +535,8 @@ const GROUP_SECTIONS = {
   causal: ['attention-causal', causalSection],
 } as const;
 
-/** Packed lower triangles back to full matrices (layout only). */
-function unpackAll<T>(value: T): T {
-  if (isLowerTriangle(value)) return unpackLower(value) as T;
-  if (value && typeof value === 'object' && !(value instanceof Float32Array)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpackAll(v)])) as T;
-  }
-  return value;
-}
-
-function receiveGroup(runId: number, group: LazyGroup, packed: object): void {
+function receiveGroup(runId: number, group: LazyGroup, data: object): void {
   if (!current || runId !== current.runId) return;
-  const data = unpackAll(packed);
   const { trace, labels } = current;
   if (group.startsWith('head:')) {
     const index = Number(group.slice(5));
@@ -564,7 +587,7 @@ function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   tableBox.append(table);
   el.append(fig, figure({
     name: 'layerNorm.output', title: 'normalised output', matrix: ln.output, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, ln.output, 'column'), rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(ln.output, 'layerNorm.output'), 'column'), rowsAreTokens: true, colsAreTokens: false,
   }), tableBox);
   requestAnimationFrame(() => charts.push(
     layerNormChart(meanCanvas, labels, 'mean', ln.mean, ln.outputMean),

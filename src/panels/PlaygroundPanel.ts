@@ -8,7 +8,7 @@ import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMess
 import { readSettings, knobValues, writeKnob } from '../settings';
 import { EngineClient } from '../host/engineClient';
 import { CancelledError } from '../engine/config';
-import { panelGroup, toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
+import { cellWindow, panelGroup, toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
 import { exportCsv, exportJson, exportPng } from './exports';
 
 export const VIEW_TYPE = 'llm101.playground';
@@ -131,7 +131,7 @@ export class PlaygroundPanel {
       this.lastError = undefined;
       this.post({
         type: 'trace', runId, title: source.title, source: source.text,
-        trace: toPanelTrace(result), elapsedMs: result.elapsedMs,
+        trace: toPanelTrace(result, { mapsAsCodes: true }), elapsedMs: result.elapsedMs,
       });
       return result;
     } catch (err) {
@@ -223,6 +223,14 @@ export class PlaygroundPanel {
       case 'requestGroup': {
         const data = message.runId === this.runId && this.last?.kind === 'trace' ? panelGroup(this.last.trace, message.group) : undefined;
         if (data) this.post({ type: 'group', runId: message.runId, group: message.group, data });
+        return;
+      }
+      case 'requestCells': {
+        if (message.runId !== this.runId || this.last?.kind !== 'trace') return;
+        const { paths, r0, c0, rows, cols } = message;
+        const window = cellWindow(this.last.trace, paths, r0, c0, rows, cols);
+        if (window) this.post({ type: 'cells', runId: message.runId, paths, ...window });
+        else console.warn(`[llm101] no cells ${r0},${c0} ${rows}×${cols} of ${paths.join(', ')}`);
         return;
       }
       case 'rendered':

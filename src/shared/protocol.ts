@@ -19,29 +19,37 @@ export type SectionId = (typeof SECTIONS)[number];
 export const KNOBS = ['heads', 'dropout', 'seed', 'dim', 'tokenizer'] as const;
 export type Knob = (typeof KNOBS)[number];
 
-/** What the panel shows: a trace as it crosses postMessage (Float32Arrays travel as binary). */
+/**
+ * A heatmap's cells as they cross postMessage: exact (up to LAZY_ABOVE tokens) or, for long
+ * texts, one display code a cell (MapCodes: a quarter of the bytes, the panel asks the host for
+ * the exact values of the cells it hovers or zooms into with 'requestCells').
+ */
+export type PanelMap = Matrix | MapCodes;
+
+/** What the panel shows: a trace as it crosses postMessage (typed arrays travel as binary). */
 export interface PanelTrace {
   config: EngineConfig & { headDim: number };
   tokens: Token[];
   /** How many of the tokens are the tokenizer's unknown token (word tokenizer only). */
   unknownCount: number;
   /** pca: the input embeddings projected on their first two principal components (T, 2). */
-  embeddings: { token: Matrix; position: Matrix; input: Matrix; pca: Matrix };
+  embeddings: { token: PanelMap; position: PanelMap; input: PanelMap; pca: Matrix };
   // For long texts the T×T stages are null here and sent on request ('requestGroup') when their
   // section is shown: a 2,048-token trace has hundreds of MB of them.
-  simple: { scores: Matrix; weights: Matrix; context: Matrix } | null;
-  selfAttention: { scores: Matrix; weights: Matrix; context: Matrix } | null;
-  causal: { maskedScores: Matrix; weights: Matrix; droppedWeights: Matrix; context: Matrix } | null;
+  simple: { scores: PanelMap; weights: PanelMap; context: PanelMap } | null;
+  selfAttention: { scores: PanelMap; weights: PanelMap; context: PanelMap } | null;
+  /** maskedScores: absent when the maps are codes (only the tooltip reads it: asked per cell). */
+  causal: { maskedScores?: Matrix; weights: PanelMap; droppedWeights: PanelMap; context: PanelMap } | null;
   multiHead: {
     /** One entry per head; null until requested as group `head:<index>` (long texts). */
     heads: (PanelHead | null)[];
-    concat: Matrix;
-    output: Matrix;
+    concat: PanelMap;
+    output: PanelMap;
   };
   layerNorm: {
     mean: Float32Array;
     variance: Float32Array;
-    output: Matrix;
+    output: PanelMap;
     outputMean: Float32Array;
     outputVariance: Float32Array;
   };
@@ -51,11 +59,12 @@ export interface PanelTrace {
 export type LazyGroup = 'simple' | 'selfAttention' | 'causal' | `head:${number}`;
 export const isLazyGroup = (v: unknown): v is LazyGroup => typeof v === 'string' && /^(simple|selfAttention|causal|head:\d{1,4})$/.test(v);
 
+/** A head as the panel draws it: its weights after dropout; the rest only for the tooltip (absent with codes). */
 export interface PanelHead {
-  scores: Matrix;
-  weights: Matrix;
-  droppedWeights: Matrix;
-  context: Matrix;
+  scores?: Matrix;
+  weights?: Matrix;
+  droppedWeights: PanelMap;
+  context?: Matrix;
 }
 
 export interface KnobValues {
@@ -72,8 +81,10 @@ export type HostMessage =
   | { type: 'busy'; runId: number; stage: string }
   | { type: 'error'; runId: number; message: string }
   | { type: 'knobs'; values: KnobValues }
-  // `data` is the group's part of PanelTrace, its causal T×T matrices packed as LowerTriangle.
+  // `data` is the group's part of PanelTrace, its maps as MapCodes (causal ones as lower triangles).
   | { type: 'group'; runId: number; group: LazyGroup; data: object }
+  // The exact values of a window of cells, one Float32Array (rows·cols, row by row) per path.
+  | { type: 'cells'; runId: number; paths: string[]; r0: number; c0: number; rows: number; cols: number; values: Float32Array[] }
   | { type: 'reveal'; section: SectionId }
   | { type: 'highlightToken'; index: number | null };
 
@@ -83,11 +94,28 @@ export type WebviewMessage =
   | { type: 'setKnob'; knob: Knob; value: number | string }
   | { type: 'hoverToken'; index: number | null }
   | { type: 'requestGroup'; runId: number; group: LazyGroup }
+  // Exact values of a window of the matrices at `paths` (e.g. "causal.weights"), for hover and zoom.
+  | CellsRequest
   | { type: 'exportPng'; name: string; dataUrl: string }
   | { type: 'exportJson' }
   | { type: 'exportCsv'; matrix: string }
   | { type: 'rendered'; runId: number; ms: number }
   | { type: 'log'; level: 'info' | 'error'; message: string };
+
+export interface CellsRequest {
+  type: 'requestCells';
+  runId: number;
+  /** Matrices of the trace by path, as for CSV export: "causal.maskedScores", "multiHead.heads.3.weights". */
+  paths: string[];
+  r0: number;
+  c0: number;
+  rows: number;
+  cols: number;
+}
+/** The largest window a 'requestCells' may ask for, per side: a tooltip's block or a zoomed view. */
+export const MAX_CELLS_SIDE = 64;
+export const MAX_CELL_PATHS = 4;
+const isMatrixPath = (v: unknown): v is string => typeof v === 'string' && v.length <= 100 && /^[A-Za-z]+(\.(\d{1,4}|[A-Za-z]+)){1,3}$/.test(v);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
@@ -112,6 +140,13 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
         : undefined;
     case 'requestGroup':
       return isInt(raw.runId) && isLazyGroup(raw.group) ? { type: 'requestGroup', runId: raw.runId, group: raw.group } : undefined;
+    case 'requestCells': {
+      const { runId, paths, r0, c0, rows, cols } = raw;
+      const side = (v: unknown) => isInt(v) && v >= 1 && v <= MAX_CELLS_SIDE;
+      if (!isInt(runId) || !isInt(r0) || !isInt(c0) || r0 < 0 || c0 < 0 || !side(rows) || !side(cols)) return undefined;
+      if (!Array.isArray(paths) || paths.length < 1 || paths.length > MAX_CELL_PATHS || !paths.every(isMatrixPath)) return undefined;
+      return { type: 'requestCells', runId, paths: [...paths] as string[], r0, c0, rows: rows as number, cols: cols as number };
+    }
     case 'exportCsv':
       return isStr(raw.matrix, 200) ? { type: 'exportCsv', matrix: raw.matrix } : undefined;
     case 'rendered':
@@ -124,34 +159,6 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
       return undefined;
   }
 }
-
-/**
- * A causal (lower-triangular) T×T matrix sent as its lower triangle only, row by row: half the
- * bytes over the panel's channel. `above` says what the upper triangle holds: masked scores
- * (-Infinity) or zero weights.
- */
-export interface LowerTriangle {
-  rows: number;
-  cols: number;
-  lower: Float32Array; // (T·(T+1)/2)
-  above: 'masked' | 'zero';
-}
-
-export function packLower(m: Matrix, above: LowerTriangle['above']): LowerTriangle {
-  const lower = new Float32Array((m.rows * (m.rows + 1)) / 2);
-  for (let r = 0, o = 0; r < m.rows; o += r + 1, r++) lower.set(m.data.subarray(r * m.cols, r * m.cols + r + 1), o);
-  return { rows: m.rows, cols: m.cols, lower, above };
-}
-
-export function unpackLower(p: LowerTriangle): Matrix {
-  const data = new Float32Array(p.rows * p.cols).fill(p.above === 'masked' ? -Infinity : 0);
-  for (let r = 0, o = 0; r < p.rows; o += r + 1, r++) data.set(p.lower.subarray(o, o + r + 1), r * p.cols);
-  return { rows: p.rows, cols: p.cols, data };
-}
-
-export const isLowerTriangle = (v: unknown): v is LowerTriangle =>
-  isObject(v) && isInt(v.rows) && v.rows === v.cols && v.lower instanceof Float32Array &&
-  v.lower.length === (v.rows * (v.rows + 1)) / 2 && (v.above === 'masked' || v.above === 'zero');
 
 const isMatrix = (v: unknown): v is Matrix =>
   isObject(v) && isInt(v.rows) && isInt(v.cols) && v.data instanceof Float32Array && v.data.length === v.rows * v.cols;
@@ -166,14 +173,20 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       if (!Array.isArray(t.tokens) || !isObject(t.config)) return undefined;
       const rows = t.tokens.length;
       const matrices = collectMatrices(t);
-      if (matrices.some((m) => !isMatrix(m))) return undefined;
-      if (!isObject(t.layerNorm) || !isMatrix(t.layerNorm.output) || t.layerNorm.output.rows !== rows) return undefined;
+      if (!matrices.every(isPanelMap)) return undefined;
+      if (!isObject(t.layerNorm) || !isPanelMap(t.layerNorm.output) || t.layerNorm.output.rows !== rows) return undefined;
       return raw as HostMessage;
     }
     case 'group': {
       if (!isInt(raw.runId) || !isLazyGroup(raw.group) || !isObject(raw.data)) return undefined;
       const matrices = collectMatrices(raw.data);
-      return matrices.length > 0 && matrices.every((m) => isMatrix(m) || isLowerTriangle(m)) ? (raw as HostMessage) : undefined;
+      return matrices.length > 0 && matrices.every(isPanelMap) ? (raw as HostMessage) : undefined;
+    }
+    case 'cells': {
+      const { runId, paths, r0, c0, rows, cols, values } = raw;
+      if (!isInt(runId) || !isInt(r0) || !isInt(c0) || !isInt(rows) || !isInt(cols) || rows < 1 || cols < 1) return undefined;
+      if (!Array.isArray(paths) || !paths.every(isMatrixPath) || !Array.isArray(values) || values.length !== paths.length) return undefined;
+      return values.every((v) => v instanceof Float32Array && v.length === rows * cols) ? (raw as HostMessage) : undefined;
     }
     case 'busy':
       return isInt(raw.runId) && isStr(raw.stage, 200) ? (raw as HostMessage) : undefined;
@@ -193,13 +206,126 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
 /** Every object under `value` that looks like a matrix (has rows/cols/data), for validation. */
 function collectMatrices(value: unknown, out: unknown[] = [], depth = 0): unknown[] {
   if (!isObject(value) || depth > 6) return out;
-  if ('rows' in value && 'cols' in value && ('data' in value || 'lower' in value)) {
+  if ('rows' in value && 'cols' in value && ('data' in value || 'codes' in value)) {
     out.push(value);
     return out;
   }
   for (const child of Object.values(value)) {
     if (Array.isArray(child)) for (const item of child) collectMatrices(item, out, depth + 1);
-    else if (!(child instanceof Float32Array)) collectMatrices(child, out, depth + 1);
+    else if (!ArrayBuffer.isView(child)) collectMatrices(child, out, depth + 1);
   }
   return out;
 }
+
+// ---- colour scales and display codes ----
+
+/**
+ * sequential: linear min..max; log: log10 from min to max (attention weights of long texts,
+ * which are about 1/T each, would all look alike on a linear scale); diverging: centred on 0.
+ */
+export type ScaleKind = 'sequential' | 'log' | 'diverging';
+
+export interface Scale {
+  kind: ScaleKind;
+  min: number;
+  max: number;
+}
+
+/**
+ * The one rule for colouring attention weights, used by the panel for exact maps and by the host
+ * when it encodes codes. Weights lie in [0, 1] (after dropout up to 1/(1−p)). Long texts spread
+ * each row over many keys (about 1/T each), so above 32 tokens the scale is logarithmic from
+ * 1/(4T) up.
+ */
+export function weightScale(tokens: number, dropout = 0): { kind: ScaleKind; range: [number, number] } {
+  const top = 1 / (1 - dropout);
+  return tokens > 32 ? { kind: 'log', range: [1 / (4 * tokens), top] } : { kind: 'sequential', range: [0, top] };
+}
+
+/**
+ * A heatmap as display codes, one byte a cell: codes 0..MAP_LEVELS-1 are evenly spaced positions
+ * on `scale` (in log space for a log scale), CODE_DROPPED a weight that dropout zeroed,
+ * CODE_MASKED a cell outside the computation (hatched). With `lower`, only the lower triangle is
+ * sent, row by row (T·(T+1)/2 codes), and every cell above the diagonal is masked. Half a level
+ * is 1/506 of the colour ramp: below one step of an 8-bit colour channel for our ramps.
+ */
+export interface MapCodes {
+  rows: number;
+  cols: number;
+  scale: Scale;
+  lower: boolean;
+  codes: Uint8Array; // (rows·cols) or, with lower, (rows·(rows+1)/2)
+}
+
+export const MAP_LEVELS = 254;
+export const CODE_DROPPED = 254;
+export const CODE_MASKED = 255;
+
+/** The value a level stands for (the exact value within half a level of it). */
+export function levelValue(scale: Scale, level: number): number {
+  const t = level / (MAP_LEVELS - 1);
+  return scale.kind === 'log' ? scale.min * (scale.max / scale.min) ** t : scale.min + (scale.max - scale.min) * t;
+}
+
+/**
+ * Encodes `m` for display. `range` fixes the scale's ends (attention weights); without it they are
+ * the finite min and max of the cells sent. `before`: the weights before dropout, so a cell that
+ * was positive there and is 0 in `m` is coded CODE_DROPPED.
+ */
+export function encodeMap(
+  m: Matrix, scale: { kind: ScaleKind; range?: readonly [number, number] }, options: { lower?: boolean; before?: Matrix } = {},
+): MapCodes {
+  const lower = options.lower ?? false;
+  const { rows, cols, data } = m;
+  if (lower && rows !== cols) throw new Error(`a lower triangle needs a square matrix, not ${rows}×${cols}`);
+  const rowEnd = (r: number) => (lower ? r + 1 : cols);
+  let [min, max] = scale.range ?? [Infinity, -Infinity];
+  if (!scale.range) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0, end = rowEnd(r); c < end; c++) {
+        const v = data[r * cols + c] ?? NaN;
+        if (!Number.isFinite(v)) continue; // masked scores (−∞) take no part in the range
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    if (min > max) [min, max] = [0, 1]; // nothing finite: every cell is masked anyway
+  }
+  const map: MapCodes = { rows, cols, scale: { kind: scale.kind, min, max }, lower, codes: new Uint8Array(lower ? (rows * (rows + 1)) / 2 : rows * cols) };
+  const before = options.before?.data;
+  // Level = round(position on the scale · (MAP_LEVELS − 1)), the position clamped to [0, 1]; on a
+  // log scale it is measured in log space and 0 or less is the bottom.
+  const log = scale.kind === 'log';
+  const origin = log ? Math.log(min) : min;
+  const perLevel = (log ? Math.log(max / min) : max - min) / (MAP_LEVELS - 1) || 1;
+  const { codes } = map;
+  for (let r = 0, o = 0; r < rows; r++) {
+    for (let c = 0, end = rowEnd(r), i = r * cols; c < end; c++, o++, i++) {
+      const v = data[i]!;
+      if (!Number.isFinite(v)) codes[o] = CODE_MASKED;
+      else if (before && v === 0 && before[i]! > 0) codes[o] = CODE_DROPPED;
+      else {
+        const level = Math.round(((log ? (v > 0 ? Math.log(v) : -Infinity) : v) - origin) / perLevel);
+        codes[o] = level < 0 ? 0 : level > MAP_LEVELS - 1 ? MAP_LEVELS - 1 : level;
+      }
+    }
+  }
+  return map;
+}
+
+/** The code of cell (r, c). */
+export function codeAt(map: MapCodes, r: number, c: number): number {
+  if (!map.lower) return map.codes[r * map.cols + c] ?? CODE_MASKED;
+  return c > r ? CODE_MASKED : map.codes[(r * (r + 1)) / 2 + c] ?? CODE_MASKED;
+}
+
+export const isMapCodes = (v: unknown): v is MapCodes => {
+  if (!isObject(v) || !isInt(v.rows) || !isInt(v.cols) || typeof v.lower !== 'boolean' || !(v.codes instanceof Uint8Array)) return false;
+  const s = v.scale;
+  if (!isObject(s) || !['sequential', 'log', 'diverging'].includes(s.kind as string) || !Number.isFinite(s.min) || !Number.isFinite(s.max)) return false;
+  if (s.kind === 'log' && !((s.min as number) > 0 && (s.max as number) > (s.min as number))) return false;
+  if (v.lower) return v.rows === v.cols && v.codes.length === (v.rows * (v.rows + 1)) / 2;
+  return v.codes.length === v.rows * v.cols;
+};
+
+export const isPanelMap = (v: unknown): v is PanelMap => isMatrix(v) || isMapCodes(v);

@@ -316,6 +316,7 @@ try {
         // Per-head maps arrive when their section is shown.
         await web.locator('#attention-heads').scrollIntoViewIfNeeded();
         await web.locator(`#head-grid canvas[data-rows="${n}"]`).first().waitFor({ timeout: 60_000 });
+        console.log(`     ${n} tokens: → first head map shown ${Date.now() - t0} ms`);
         await page.screenshot({ path: path.join(RESULTS, `panel-${n}-heads.png`) });
         await web.locator('#attention-causal').scrollIntoViewIfNeeded();
         const canvas = web.locator('canvas[data-name="causal.droppedWeights"]');
@@ -327,7 +328,14 @@ try {
         await page.keyboard.up('Control');
         const view = await canvas.getAttribute('data-view');
         if (!view || Number(view.split(',')[2]) >= n) throw new Error(`did not zoom: ${view}`);
-        await web.locator('#tooltip').waitFor({ state: 'visible', timeout: 5000 }).catch(() => {});
+        // Long texts' maps arrive as display codes: the tooltip asks the extension for the exact
+        // values of the hovered cell, and shows them once they are back.
+        await page.mouse.move(box.x + box.width * 0.3 + 3, box.y + box.height * 0.7 + 3);
+        const tip = web.locator('#tooltip');
+        await tip.filter({ hasText: 'scaled score' }).waitFor({ state: 'visible', timeout: STEP_MS });
+        const text = await tip.innerText();
+        if (!/raw score (-?\d+\.\d{4}|masked)/.test(text) || !/weight \d\.\d{4}/.test(text)) throw new Error(`tooltip: ${text}`);
+        if (!/future token: masked|dropped by dropout|after dropout/.test(text)) throw new Error(`tooltip lacks dropout: ${text}`);
         await page.screenshot({ path: path.join(RESULTS, `panel-${n}-zoomed.png`) });
       }
     });

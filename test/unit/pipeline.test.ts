@@ -4,10 +4,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Analyzer, LAZY_ABOVE, panelGroup, toPanelTrace, type AnalyzeRequest } from '../../src/engine/pipeline';
+import { Analyzer, LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, type AnalyzeRequest } from '../../src/engine/pipeline';
 import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { isLowerTriangle } from '../../src/shared/protocol';
+import { CODE_DROPPED, codeAt, isMapCodes, parseHostMessage } from '../../src/shared/protocol';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-pipeline-'));
 const corpusPath = path.join(scratch, 'corpus.txt');
@@ -57,7 +57,7 @@ test('trained BPE models are kept on disk and loaded instead of trained again', 
   assert.deepEqual(third.tokens.map((t) => t.id), first.tokens.map((t) => t.id), 'a broken file means training again');
 });
 
-test('long texts: the panel trace leaves T×T stages to be requested, causal maps packed', () => {
+test('long texts: the panel trace leaves T×T stages to be requested, maps as display codes', () => {
   const text = Array.from({ length: LAZY_ABOVE + 1 }, () => 'sea').join(' ');
   const result = new Analyzer().analyze(request(text, { heads: 2, dim: 8, attnDim: 8 }));
   assert.equal(result.kind, 'trace');
@@ -66,10 +66,46 @@ test('long texts: the panel trace leaves T×T stages to be requested, causal map
   assert.equal(panel.simple, null);
   assert.equal(panel.causal, null);
   assert.deepEqual(panel.multiHead.heads, [null, null]);
+  const coded = toPanelTrace(result, { mapsAsCodes: true });
+  assert.ok(isMapCodes(coded.layerNorm.output), 'the panel gets (T, d) maps as codes');
+  assert.ok(parseHostMessage({ type: 'trace', runId: 1, title: 't', source: text, trace: coded, elapsedMs: 1 }), 'and its validator takes them');
+  assert.ok(panel.layerNorm.output && 'data' in panel.layerNorm.output, 'the report keeps them exact');
   const causal = panelGroup(result.trace, 'causal') as Record<string, unknown>;
-  assert.ok(isLowerTriangle(causal.weights));
-  assert.ok(panelGroup(result.trace, 'head:1'));
+  assert.ok(isMapCodes(causal.weights) && causal.weights.lower);
+  assert.equal(causal.maskedScores, undefined, 'scores stay on the host (asked per cell)');
+  assert.ok(parseHostMessage({ type: 'group', runId: 1, group: 'causal', data: causal }));
+  const head = panelGroup(result.trace, 'head:1') as Record<string, unknown>;
+  assert.deepEqual(Object.keys(head), ['droppedWeights']);
+  // Every cell dropout zeroed is marked, and only those.
+  const { weights, droppedWeights } = result.trace.multiHead.heads[1]!;
+  const T = weights.rows;
+  let dropped = 0;
+  for (let r = 0; r < T; r++) {
+    for (let c = 0; c <= r; c++) {
+      const zeroed = weights.data[r * T + c]! > 0 && droppedWeights.data[r * T + c] === 0;
+      if (zeroed) dropped++;
+      assert.equal(codeAt(head.droppedWeights as never, r, c) === CODE_DROPPED, zeroed, `(${r}, ${c})`);
+    }
+  }
+  assert.ok(dropped > 0, 'dropout 0.4 zeroes some weights');
   assert.equal(panelGroup(result.trace, 'head:2'), undefined);
   const short = new Analyzer().analyze(request('the sea'));
   assert.ok(short.kind === 'trace' && toPanelTrace(short).causal !== null);
+});
+
+test('cellWindow: exact values of a window of several matrices, clipped at the edges', () => {
+  const result = new Analyzer().analyze(request('the sea and the tide and the sea again', { heads: 2, dim: 8, attnDim: 8 }));
+  assert.ok(result.kind === 'trace');
+  if (result.kind !== 'trace') return;
+  const { trace } = result;
+  const T = trace.tokens.length;
+  const window = cellWindow(trace, ['causal.maskedScores', 'multiHead.heads.1.weights'], 2, 3, 32, 32);
+  assert.ok(window);
+  assert.deepEqual([window.r0, window.c0, window.rows, window.cols], [2, 3, T - 2, T - 3]);
+  const [scores, weights] = window.values;
+  assert.equal(scores![0], trace.causal.maskedScores.data[2 * T + 3], '-Infinity above the diagonal comes back as is');
+  assert.equal(weights![window.cols + 1], trace.multiHead.heads[1]!.weights.data[3 * T + 4]);
+  assert.equal(cellWindow(trace, ['causal.nothing'], 0, 0, 4, 4), undefined, 'no such matrix');
+  assert.equal(cellWindow(trace, ['causal.weights', 'causal.context'], 0, 0, 4, 4), undefined, 'shapes differ');
+  assert.equal(cellWindow(trace, ['causal.weights'], T, 0, 4, 4), undefined, 'outside');
 });

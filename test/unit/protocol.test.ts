@@ -1,7 +1,10 @@
-// The host <-> webview contract: validators refuse what is malformed, packing is lossless.
+// The host <-> webview contract: validators refuse what is malformed; display codes stay within half a level.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { isLowerTriangle, packLower, parseHostMessage, parseWebviewMessage, unpackLower } from '../../src/shared/protocol';
+import {
+  CODE_DROPPED, CODE_MASKED, MAP_LEVELS, MAX_CELLS_SIDE, codeAt, encodeMap, isMapCodes, levelValue, parseHostMessage, parseWebviewMessage, weightScale,
+} from '../../src/shared/protocol';
+import { colorOf } from '../../webview/colors';
 import type { Matrix } from '../../src/engine/types';
 
 function causal(T: number, above: number): Matrix {
@@ -10,17 +13,83 @@ function causal(T: number, above: number): Matrix {
   return { rows: T, cols: T, data };
 }
 
-test('lower triangles pack to T(T+1)/2 values and unpack to the same matrix', () => {
-  for (const T of [1, 2, 7, 64]) {
-    const masked = causal(T, -Infinity);
-    const packed = packLower(masked, 'masked');
-    assert.equal(packed.lower.length, (T * (T + 1)) / 2);
-    assert.ok(isLowerTriangle(packed));
-    assert.deepEqual(Array.from(unpackLower(packed).data), Array.from(masked.data));
-    const zero = causal(T, 0);
-    assert.deepEqual(Array.from(unpackLower(packLower(zero, 'zero')).data), Array.from(zero.data));
+test('display codes: each cell decodes to within half a level of its value, on every scale', () => {
+  const T = 64;
+  const scores = causal(T, -Infinity);
+  const coded = encodeMap(scores, { kind: 'diverging' }, { lower: true });
+  assert.ok(isMapCodes(coded));
+  assert.equal(coded.codes.length, (T * (T + 1)) / 2);
+  // The range is that of the finite cells: the masked −∞ above the diagonal takes no part.
+  assert.deepEqual([coded.scale.min, coded.scale.max], [0, Math.fround(63 * 1.5)]);
+  const halfLevel = (coded.scale.max - coded.scale.min) / (2 * (MAP_LEVELS - 1));
+  for (let r = 0; r < T; r++) {
+    for (let c = 0; c < T; c++) {
+      const code = codeAt(coded, r, c);
+      if (c > r) {
+        assert.equal(code, CODE_MASKED);
+        continue;
+      }
+      const exact = scores.data[r * T + c]!;
+      assert.ok(Math.abs(levelValue(coded.scale, code) - exact) <= halfLevel * 1.0001, `(${r}, ${c})`);
+    }
   }
-  assert.equal(isLowerTriangle({ rows: 3, cols: 3, lower: new Float32Array(5), above: 'zero' }), false, 'wrong length');
+  // Log scale: relative error within half a level's ratio; 0 and values below the range go to the bottom.
+  const weights: Matrix = { rows: 2, cols: 3, data: Float32Array.from([1e-4, 0.003, 0.5, 0, 1e-9, 1]) };
+  const { kind, range } = weightScale(100);
+  const logCoded = encodeMap(weights, { kind, range });
+  const ratio = (range[1] / range[0]) ** (1 / (2 * (MAP_LEVELS - 1)));
+  for (const i of [1, 2, 5]) {
+    const back = levelValue(logCoded.scale, logCoded.codes[i]!);
+    const exact = weights.data[i]!;
+    assert.ok(back / exact <= ratio * 1.0001 && exact / back <= ratio * 1.0001, `${back} for ${exact}`);
+  }
+  assert.deepEqual([logCoded.codes[3], logCoded.codes[4]], [0, 0]);
+});
+
+test('display codes: a weight dropout zeroed is coded dropped; colours match the exact ones', () => {
+  const before: Matrix = { rows: 2, cols: 2, data: Float32Array.from([1, 0, 0.4, 0.6]) };
+  const after: Matrix = { rows: 2, cols: 2, data: Float32Array.from([0, 0, 0.8, 0]) };
+  const { kind, range } = weightScale(2, 0.5);
+  const coded = encodeMap(after, { kind, range }, { lower: true, before });
+  assert.deepEqual(Array.from(coded.codes), [CODE_DROPPED, Math.round(0.8 / 2 * (MAP_LEVELS - 1)), CODE_DROPPED]);
+  assert.equal(codeAt(coded, 0, 1), CODE_MASKED);
+  // What the panel paints from a code is, channel by channel, within 2 of the exact value's colour.
+  for (const scale of [{ kind: 'sequential', min: 0, max: 2 }, { kind: 'log', min: 1 / 8192, max: 2.5 }, { kind: 'diverging', min: -3, max: 7 }] as const) {
+    const values = Array.from({ length: 2001 }, (_, i) => scale.kind === 'log' ? scale.min * (scale.max / scale.min) ** (i / 2000) : scale.min + ((scale.max - scale.min) * i) / 2000);
+    const m = encodeMap({ rows: 1, cols: values.length, data: Float32Array.from(values) }, { kind: scale.kind, range: [scale.min, scale.max] });
+    values.forEach((v, i) => {
+      const exact = colorOf(m.scale, Math.fround(v));
+      const shown = colorOf(m.scale, levelValue(m.scale, m.codes[i]!));
+      for (let k = 0; k < 3; k++) assert.ok(Math.abs(exact[k]! - shown[k]!) <= 2, `${scale.kind} ${v}: ${exact} vs ${shown}`);
+    });
+  }
+});
+
+test('display codes: malformed maps are refused', () => {
+  const good = encodeMap(causal(4, 0), { kind: 'diverging' }, { lower: true });
+  assert.ok(isMapCodes(good));
+  assert.equal(isMapCodes({ ...good, codes: new Uint8Array(16) }), false, 'full length with lower');
+  assert.equal(isMapCodes({ ...good, codes: new Float32Array(10) }), false, 'not bytes');
+  assert.equal(isMapCodes({ ...good, cols: 5 }), false, 'lower but not square');
+  assert.equal(isMapCodes({ ...good, scale: { kind: 'log', min: 0, max: 1 } }), false, 'log from 0');
+  assert.equal(isMapCodes({ ...good, scale: { kind: 'rainbow', min: 0, max: 1 } }), false);
+  assert.throws(() => encodeMap({ rows: 2, cols: 3, data: new Float32Array(6) }, { kind: 'diverging' }, { lower: true }), /square/);
+});
+
+test('cell requests and replies: well-formed ones pass, anything else is refused', () => {
+  const ask = { type: 'requestCells', runId: 2, paths: ['causal.maskedScores', 'multiHead.heads.3.weights'], r0: 32, c0: 0, rows: 32, cols: 32 };
+  assert.deepEqual(parseWebviewMessage(ask), ask);
+  for (const bad of [
+    { ...ask, paths: [] }, { ...ask, paths: ['a.b', 'a.c', 'a.d', 'a.e', 'a.f'] }, { ...ask, paths: ['__proto__.x'] }, { ...ask, paths: ['causal'] },
+    { ...ask, rows: MAX_CELLS_SIDE + 1 }, { ...ask, cols: 0 }, { ...ask, r0: -1 }, { ...ask, c0: 1.5 }, { ...ask, runId: '2' },
+  ]) {
+    assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
+  }
+  const reply = { type: 'cells', runId: 2, paths: ['causal.weights'], r0: 0, c0: 0, rows: 2, cols: 3, values: [new Float32Array(6)] };
+  assert.ok(parseHostMessage(reply));
+  assert.equal(parseHostMessage({ ...reply, values: [new Float32Array(5)] }), undefined, 'wrong length');
+  assert.equal(parseHostMessage({ ...reply, values: [] }), undefined, 'one array per path');
+  assert.equal(parseHostMessage({ ...reply, values: [[0, 0, 0, 0, 0, 0]] }), undefined, 'not a Float32Array');
 });
 
 test('webview messages: well-formed ones pass, anything else is refused', () => {
@@ -35,11 +104,13 @@ test('webview messages: well-formed ones pass, anything else is refused', () => 
   }
 });
 
-test('host messages: a group with a malformed matrix is refused', () => {
-  const good = { type: 'group', runId: 1, group: 'causal', data: { weights: packLower(causal(4, 0), 'zero'), context: { rows: 4, cols: 2, data: new Float32Array(8) } } };
+test('host messages: a group with a malformed matrix or codes is refused', () => {
+  const weights = encodeMap(causal(4, 0), weightScale(4), { lower: true });
+  const good = { type: 'group', runId: 1, group: 'causal', data: { weights, context: { rows: 4, cols: 2, data: new Float32Array(8) } } };
   assert.ok(parseHostMessage(good));
   const short = { ...good, data: { context: { rows: 4, cols: 2, data: new Float32Array(7) } } };
   assert.equal(parseHostMessage(short), undefined);
+  assert.equal(parseHostMessage({ ...good, data: { weights: { ...weights, codes: weights.codes.subarray(1) } } }), undefined, 'codes cut short');
   assert.equal(parseHostMessage({ type: 'reveal', section: 'nowhere' }), undefined);
   assert.ok(parseHostMessage({ type: 'reveal', section: 'layernorm' }));
 });
