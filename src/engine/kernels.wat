@@ -212,30 +212,11 @@
   ;; (PyTorch's CPU softmax also takes float32 exponentials; ours was double until measured at
   ;; 0.62 ms per (512, 512) causal map on two threads, mostly the double polynomial.)
 
-  ;; e^x for four float32 x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split in two so k·LN2_HI is
-  ;; exact: LN2_HI has 12 significant bits, k at most 7), a degree-7 Taylor polynomial for e^r
-  ;; (truncation below r⁸/8! ≈ 5e-9, a tenth of a float32 ulp), times 2^k built in the exponent bits.
-  ;; Below −87 e^x is under float32's smallest normal (1.2e-38) and the result is 0, as for −∞.
-  (func $exp4 (param $x v128) (result v128)
-    (local $k v128) (local $r v128) (local $under v128)
-    (local.set $under (f32x4.lt (local.get $x) (f32x4.splat (f32.const -87))))
-    (local.set $x (f32x4.pmax (local.get $x) (f32x4.splat (f32.const -87))))
-    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
-    (local.set $r (f32x4.sub
-      (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693145751953125))))
-      (f32x4.mul (local.get $k) (f32x4.splat (f32.const 1.428606765330187e-06)))))
-    (v128.andnot
-      (f32x4.mul
-        (f32x4.add (f32x4.splat (f32.const 1.0)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 1.0)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.16666667)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.041666668)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.008333334)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.0013888889)) (f32x4.mul (local.get $r) (f32x4.splat (f32.const 0.0001984127))))))))))))))))
-        ;; 2^k for whole k in −126 .. 0: k + 127 in the exponent bits
-        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23)))
-      (local.get $under)))
-
   (func (export "softmax")
     (param $s i32) (param $rowStart i32) (param $rowEnd i32) (param $cols i32) (param $divisor f32) (param $causal i32)
     (local $i i32) (local $row i32) (local $len i32) (local $j i32) (local $at i32) (local $x f32) (local $max f32)
     (local $vmax v128) (local $d v128) (local $m v128) (local $e v128) (local $sumLo v128) (local $sumHi v128)
-    (local $tail f64) (local $inverse v128)
+    (local $inverse v128) (local $rest i32) (local $rest4 v128) (local $k v128) (local $r v128) (local $under v128)
     (local.set $d (f32x4.splat (local.get $divisor)))
     (local.set $i (local.get $rowStart))
     (block $rowsDone
@@ -275,37 +256,66 @@
             ;; fully masked row: zeros
             (memory.fill (local.get $row) (i32.const 0) (i32.shl (local.get $len) (i32.const 2))))
           (else
-            ;; exponentials in place, four at a time, summed in double (two pairs of lanes)
+            ;; exponentials in place, four at a time, summed in double (two pairs of lanes). The
+            ;; last len mod 4 are lanes of one more vector whose other lanes are −∞ (e = 0, adding
+            ;; nothing), so nothing past the row is read or written and one copy of the
+            ;; exponential serves every entry (V8 calls, not inlines, a WebAssembly function: as a
+            ;; function it took a third of the softmax's time).
+            ;; e^x for x <= 0: x = k·ln2 + r with |r| <= ln2/2 (ln2 split in two so k·LN2_HI is
+            ;; exact: LN2_HI has 12 significant bits, k at most 7), a degree-7 Taylor polynomial for
+            ;; e^r (truncation below r⁸/8! ≈ 5e-9, a tenth of a float32 ulp), times 2^k built in the
+            ;; exponent bits. Below −87 e^x is under float32's smallest normal (1.2e-38): 0, as for −∞.
             (local.set $m (f32x4.splat (local.get $max)))
             (local.set $sumLo (f64x2.splat (f64.const 0)))
             (local.set $sumHi (f64x2.splat (f64.const 0)))
             (local.set $j (i32.const 0))
             (block $expDone
               (loop $exp
-                (br_if $expDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $len)))
+                (br_if $expDone (i32.ge_u (local.get $j) (local.get $len)))
                 (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
-                (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $at)) (local.get $m))))
-                (v128.store (local.get $at) (local.get $e))
+                (local.set $rest (i32.sub (local.get $len) (local.get $j)))
+                (if (i32.ge_u (local.get $rest) (i32.const 4))
+                  (then (local.set $e (v128.load (local.get $at))))
+                  (else
+                    (local.set $e (f32x4.replace_lane 0 (f32x4.splat (f32.const -inf)) (f32.load (local.get $at))))
+                    (if (i32.gt_u (local.get $rest) (i32.const 1))
+                      (then (local.set $e (f32x4.replace_lane 1 (local.get $e) (f32.load offset=4 (local.get $at))))))
+                    (if (i32.gt_u (local.get $rest) (i32.const 2))
+                      (then (local.set $e (f32x4.replace_lane 2 (local.get $e) (f32.load offset=8 (local.get $at))))))))
+                (local.set $e (f32x4.sub (local.get $e) (local.get $m)))
+                (local.set $under (f32x4.lt (local.get $e) (f32x4.splat (f32.const -87))))
+                (local.set $e (f32x4.pmax (local.get $e) (f32x4.splat (f32.const -87))))
+                ;; k = round(x·log2 e) by adding 1.5·2^23, which leaves k in the low mantissa bits
+                ;; (|k| <= 126), so k is also had as an integer without a float-to-integer conversion
+                (local.set $k (f32x4.add (f32x4.mul (local.get $e) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
+                (local.set $rest4 (i32x4.add (i32x4.sub (local.get $k) (i32x4.splat (i32.const 0x4b400000))) (i32x4.splat (i32.const 127))))
+                (local.set $k (f32x4.sub (local.get $k) (f32x4.splat (f32.const 12582912))))
+                (local.set $r (f32x4.sub
+                  (f32x4.sub (local.get $e) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693145751953125))))
+                  (f32x4.mul (local.get $k) (f32x4.splat (f32.const 1.428606765330187e-06)))))
+                (local.set $e (v128.andnot
+                  (f32x4.mul
+                    (f32x4.add (f32x4.splat (f32.const 1.0)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 1.0)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.16666667)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.041666668)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.008333334)) (f32x4.mul (local.get $r) (f32x4.add (f32x4.splat (f32.const 0.0013888889)) (f32x4.mul (local.get $r) (f32x4.splat (f32.const 0.0001984127))))))))))))))))
+                    ;; 2^k for whole k in −126 .. 0: k + 127 in the exponent bits
+                    (i32x4.shl (local.get $rest4) (i32.const 23)))
+                  (local.get $under)))
+                (if (i32.ge_u (local.get $rest) (i32.const 4))
+                  (then (v128.store (local.get $at) (local.get $e)))
+                  (else
+                    (v128.store32_lane 0 (local.get $at) (local.get $e))
+                    (if (i32.gt_u (local.get $rest) (i32.const 1))
+                      (then (v128.store32_lane offset=4 1 (local.get $at) (local.get $e))))
+                    (if (i32.gt_u (local.get $rest) (i32.const 2))
+                      (then (v128.store32_lane offset=8 2 (local.get $at) (local.get $e))))))
                 (local.set $sumLo (f64x2.add (local.get $sumLo) (f64x2.promote_low_f32x4 (local.get $e))))
                 (local.set $sumHi (f64x2.add (local.get $sumHi) (f64x2.promote_low_f32x4
                   (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
                 (local.set $j (i32.add (local.get $j) (i32.const 4)))
                 (br $exp)))
-            ;; the last len mod 4, one lane at a time (nothing past the row is read or written)
-            (local.set $tail (f64.const 0))
-            (block $tailExpDone
-              (loop $tailExp
-                (br_if $tailExpDone (i32.ge_u (local.get $j) (local.get $len)))
-                (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
-                (local.set $x (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (f32.sub (f32.load (local.get $at)) (local.get $max))))))
-                (f32.store (local.get $at) (local.get $x))
-                (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (local.get $x))))
-                (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                (br $tailExp)))
             ;; w = e · fl(1 / Σ e)
             (local.set $sumLo (f64x2.add (local.get $sumLo) (local.get $sumHi)))
             (local.set $inverse (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1)
-              (f64.add (f64.add (f64x2.extract_lane 0 (local.get $sumLo)) (f64x2.extract_lane 1 (local.get $sumLo))) (local.get $tail))))))
+              (f64.add (f64x2.extract_lane 0 (local.get $sumLo)) (f64x2.extract_lane 1 (local.get $sumLo)))))))
             (local.set $j (i32.const 0))
             (block $writeDone
               (loop $write
