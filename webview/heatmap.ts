@@ -414,8 +414,8 @@ export class Heatmap {
   }
 }
 
-/** An opaque colour as one little-endian RGBA word of ImageData. */
-const rgba = ([r, g, b]: Rgb) => (((255 << 24) | ((b & 255) << 16) | ((g & 255) << 8) | (r & 255)) >>> 0);
+/** An opaque colour as one little-endian RGBA word of ImageData, channels rounded as ImageData rounds them. */
+const rgba = ([r, g, b]: Rgb) => (((255 << 24) | (Math.round(b) << 16) | (Math.round(g) << 8) | Math.round(r)) >>> 0);
 
 export function formatCell(v: number): string {
   const a = Math.abs(v);
