@@ -107,7 +107,8 @@ export async function startCodeServer({ extensionsDir, settings = {}, port = 0, 
     fs.rmSync(userDataDir, { recursive: true, force: true });
   })());
   const authority = `127.0.0.1:${listening}`;
-  return { port: listening, authority, baseUrl: `http://${authority}`, userDataDir, extensionsDir, exited, log: () => log, stop };
+  // pid: code-server's, which leads its own process group (the extension host is in it)
+  return { pid: child.pid, port: listening, authority, baseUrl: `http://${authority}`, userDataDir, extensionsDir, exited, log: () => log, stop };
 }
 
 /** Debian's Chromium under playwright-core; the flags keep it off the (closed) network. */

