@@ -3,6 +3,7 @@
 //   dist/worker.js     the engine in a worker thread (Node, CommonJS)
 //   dist/cli.js        `llm101` on the command line (Node, CommonJS, shebang)
 //   dist/webview.js    the panel app (browser, IIFE), plus the codicon font it uses
+//   dist/reportHost.js the standalone report's stand-in for the extension host (browser, IIFE)
 //   out/test/extension/*.js  the mocha suites that run inside VS Code (not shipped)
 // Flags: --watch rebuilds on change, --production minifies and drops source maps.
 import * as esbuild from 'esbuild';
@@ -32,6 +33,15 @@ const builds = [
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: ['webview/reportHost.ts'],
+    outfile: 'dist/reportHost.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: false, // inlined into reports, where a map file would not be found
   },
   {
     ...node,

@@ -27,7 +27,7 @@ import { traceToJson, writeJson } from './engine/serialize';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
-import { countUnknown, toPanelTrace, traceResult } from './engine/pipeline';
+import { countUnknown, traceResult } from './engine/pipeline';
 import { buildReport } from './report';
 
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
@@ -148,9 +148,8 @@ const analyze: Command = {
     if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
     if (typeof values.html === 'string') {
       const unknownCount = tokenizer ? countUnknown(trace.tokens, tokenizer) : 0;
-      const panelTrace = toPanelTrace(traceResult(trace, unknownCount, performance.now()));
       const text = trace.tokens.map((t) => t.text).join(' ');
-      const html = buildReport({ trace: panelTrace, title: text, text, elapsedMs: 0 }, PACKAGE_ROOT);
+      const html = buildReport({ result: traceResult(trace, unknownCount, performance.now()), title: text, text, elapsedMs: 0 }, PACKAGE_ROOT);
       try {
         fs.writeFileSync(values.html, html);
       } catch (err) {

@@ -1,8 +1,13 @@
 // `llm101 analyze --html OUT.html`: one self-contained HTML file with the panel's own webview
-// bundle and stylesheet inlined and the trace embedded, so it opens offline in any browser.
+// bundle and stylesheet inlined and the trace embedded, so it opens offline in any browser. A
+// small stand-in host (webview/reportHost.ts) answers the panel's messages from the page.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { HostMessage, PanelTrace } from './shared/protocol';
+import { panelGroup, toPanelTrace, tooltipCodes, type TraceResult } from './engine/pipeline';
+import type { Trace } from './engine/types';
+import {
+  BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type HostMessage, type LazyGroup, type PanelTrace, type ReportGroup,
+} from './shared/protocol';
 
 /** Default theme colours (VS Code's Dark Modern / Light Modern), chosen by the browser's scheme. */
 const THEME = `
@@ -29,71 +34,62 @@ body[data-mode="report"] #knobs, body[data-mode="report"] button.icon { display:
 `;
 
 /**
- * Matrices travel as base64 little-endian float32 (exact, and -Infinity survives), rebuilt into
- * Float32Arrays by the loader before the trace is handed to the panel app as a 'trace' message.
+ * Typed arrays travel as tagged base64 of their little-endian bytes (exact, and −∞ survives),
+ * revived by webview/reportHost.ts.
  */
-function encodeTrace(value: unknown): unknown {
-  if (value instanceof Float32Array) {
-    return { $f32: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+function encodeBinary(value: unknown): unknown {
+  if (value instanceof Float32Array || value instanceof Uint8Array) {
+    const tag = value instanceof Float32Array ? BINARY_TAGS.float32 : BINARY_TAGS.uint8;
+    return { [tag]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
-  if (Array.isArray(value)) return value.map(encodeTrace);
+  if (Array.isArray(value)) return value.map(encodeBinary);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeTrace(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeBinary(v)]));
   }
   return value;
 }
 
-const LOADER = `
-(function () {
-  function decode(v) {
-    if (Array.isArray(v)) return v.map(decode);
-    if (v && typeof v === 'object') {
-      if (typeof v.$f32 === 'string') {
-        var bin = atob(v.$f32), bytes = new Uint8Array(bin.length);
-        for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-        return new Float32Array(bytes.buffer);
-      }
-      var out = {};
-      for (var k in v) out[k] = decode(v[k]);
-      return out;
-    }
-    return v;
-  }
-  var state;
-  window.acquireVsCodeApi = function () {
-    return {
-      postMessage: function (m) {
-        if (m && m.type === 'ready') {
-          var message = decode(JSON.parse(document.getElementById('llm101-trace').textContent));
-          setTimeout(function () { window.postMessage(message, '*'); }, 0);
-        }
-      },
-      getState: function () { return state; },
-      setState: function (s) { state = s; },
-    };
-  };
-  document.body.dataset.mode = 'report';
-})();`;
+/** A JSON element of the page; every '<' escaped so that no "</script>" inside ends it early. */
+const jsonElement = (id: string, value: unknown) =>
+  `<script type="application/json" id="${id}">${JSON.stringify(encodeBinary(value)).replace(/</g, '\\u003c')}</script>`;
 
 export interface ReportInput {
-  trace: PanelTrace;
+  result: TraceResult;
   title: string;
   text: string;
   elapsedMs: number;
 }
 
-/** The report's HTML; `packageRoot` holds dist/webview.js and media/panel.css. */
+/**
+ * The groups a long text's panel trace leaves out (every T×T stage and head), each as the host
+ * would send it plus what its tooltips read, as display codes; hovered and zoomed cells of these
+ * maps show the codes' values, marked ≈. Exact float32 instead would make a report at default
+ * settings (dim 28, 7 heads) about 24 MB rather than 6.8 MB at 512 tokens, and 360 MB rather
+ * than 92 MB at 2,048.
+ */
+function lazyGroups(trace: PanelTrace, full: Trace): { group: LazyGroup; value: ReportGroup }[] {
+  const stages = (['simple', 'selfAttention', 'causal'] as const).filter((stage) => trace[stage] === null);
+  const heads = trace.multiHead.heads.flatMap((head, h): LazyGroup[] => (head === null ? [`head:${h}`] : []));
+  return [...stages, ...heads].map((group) => {
+    const data = panelGroup(full, group);
+    if (!data) throw new Error(`the trace has no ${group} to put in the report`);
+    return { group, value: { data, tooltip: tooltipCodes(full, group) } };
+  });
+}
+
+/** The report's HTML; `packageRoot` holds dist/webview.js, dist/reportHost.js and media/panel.css. */
 export function buildReport(input: ReportInput, packageRoot: string): string {
   const read = (...p: string[]) => {
     const file = path.join(packageRoot, ...p);
     if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run build first`);
     return fs.readFileSync(file, 'utf8');
   };
-  const message: HostMessage = { type: 'trace', runId: 1, title: input.title, source: input.text, trace: input.trace, elapsedMs: input.elapsedMs };
-  // </script> inside JSON would end the element early: escape every '<'.
-  const data = JSON.stringify(encodeTrace(message)).replace(/</g, '\\u003c');
+  // (T, d) maps stay exact: only the T×T ones are too big for float32 in a file.
+  const trace = toPanelTrace(input.result);
+  const message: HostMessage = { type: 'trace', runId: 1, title: input.title, source: input.text, trace, elapsedMs: input.elapsedMs };
+  const groups = lazyGroups(trace, input.result.trace).map(({ group, value }) => jsonElement(reportGroupId(group), value));
   const safeTitle = input.title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const script = read('dist', 'webview.js').replace(/<\/script/gi, '<\\/script');
+  const script = (file: string) => `<script>${read('dist', file).replace(/<\/script/gi, '<\\/script')}</script>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -105,9 +101,10 @@ ${read('media', 'panel.css')}</style>
 </head>
 <body>
 <div id="app" data-state="loading"><p class="placeholder">Loading…</p></div>
-<script type="application/json" id="llm101-trace">${data}</script>
-<script>${LOADER}</script>
-<script>${script}</script>
+${jsonElement(REPORT_TRACE_ID, message)}
+${groups.join('\n')}
+${script('reportHost.js')}
+${script('webview.js')}
 </body>
 </html>
 `;

@@ -5,6 +5,7 @@
 // maps zoom (Ctrl+wheel), pan (drag) and show a minimap; double-click resets the view.
 import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes, type PanelMap } from '../src/shared/protocol';
 import { colorOf, finiteRange, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
+import { showReading, type CellReading } from './cells';
 
 export interface HeatmapSpec {
   /** Path of the matrix in the trace, e.g. "causal.weights": used for ids and CSV export. */
@@ -26,10 +27,11 @@ export interface HeatmapSpec {
   /** Tooltip lines for a cell. */
   describe: (row: number, col: number) => string[];
   /**
-   * The exact value of a cell of a coded map, or undefined while the host is asked for it (call
-   * refresh() when it arrives): the numbers drawn in cells zoomed in far enough.
+   * The value of a cell of a coded map (exact from the extension's host, marked approximate in the
+   * report), or undefined while it is asked for (call refresh() when it arrives): the numbers drawn
+   * in cells zoomed in far enough.
    */
-  exact?: (row: number, col: number) => number | undefined;
+  exact?: (row: number, col: number) => CellReading | undefined;
   /** Whether rows/cols are tokens (then hovering highlights the token everywhere). */
   rowsAreTokens: boolean;
   colsAreTokens: boolean;
@@ -275,11 +277,11 @@ export class Heatmap {
           ctx.lineTo(x + m, y + cell - m);
           ctx.stroke();
         } else if (showNumbers) {
-          // A coded map's number is the exact value, once the host has sent it.
-          const v = coded ? this.spec.exact?.(r, c) : value;
-          if (v === undefined) continue;
-          ctx.fillStyle = inkOn(colorOf(this.scale, v));
-          ctx.fillText(formatCell(v), x + cell / 2, y + cell / 2);
+          // A coded map's number is the one the host sent, never the code's level unmarked.
+          const reading = coded ? this.spec.exact?.(r, c) : { value };
+          if (reading === undefined) continue;
+          ctx.fillStyle = inkOn(colorOf(this.scale, reading.value));
+          ctx.fillText(showReading(reading, formatCell, ''), x + cell / 2, y + cell / 2);
         }
       }
     }

@@ -9,7 +9,7 @@ import {
   parseHostMessage, weightScale as weightScaleFor, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead,
   type PanelMap, type PanelTrace, type SectionId, type WebviewMessage,
 } from '../src/shared/protocol';
-import { ExactCells } from './cells';
+import { ExactCells, showReading, type CellReading } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
 import { colorOf, css } from './colors';
@@ -213,7 +213,7 @@ function section(id: SectionId, step: number, heading: string, formula: string, 
 }
 
 function figure(spec: HeatmapSpec, caption?: string): HTMLElement {
-  // A coded map's numbers (zoomed in) are its exact values, asked of the host by its path.
+  // A coded map's numbers (zoomed in) are asked of the host by its path.
   if ('codes' in spec.matrix) spec = { ...spec, exact: (r, c) => cells.value(spec.name, r, c) };
   const map = new Heatmap(spec, { tooltip, onHoverToken: (i) => highlightEverywhere(i, true) });
   maps.push(map);
@@ -275,16 +275,19 @@ function highlightEverywhere(index: number | null, fromPanel: boolean): void {
   if (fromPanel) post({ type: 'hoverToken', index });
 }
 
-/** A cell's exact value, or undefined while the host is asked for it. */
-type CellValue = (r: number, c: number) => number | undefined;
+/** A cell's value, or undefined while the host is asked for it. */
+type CellValue = (r: number, c: number) => CellReading | undefined;
 
-/** Exact values of the matrix at `path`: from the trace when it came exact, else from the host. */
+/** Values of the matrix at `path`: from the trace when it came exact, else from the host. */
 function exactOf(m: PanelMap | undefined, path: string): CellValue {
-  return m && 'data' in m ? (r, c) => m.data[r * m.cols + c] ?? 0 : (r, c) => cells.value(path, r, c);
+  return m && 'data' in m ? (r, c) => ({ value: m.data[r * m.cols + c] ?? 0 }) : (r, c) => cells.value(path, r, c);
 }
 
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : 'masked');
 const ASKING = 'exact values: asking the extension…';
+/** The last line of a tooltip that shows values from the report's display codes. */
+const APPROXIMATE = '≈: to the colour scale\'s precision (the extension shows exact values)';
+const approximateNote = (readings: (CellReading | undefined)[]) => (readings.some((x) => x?.mark) ? [APPROXIMATE] : []);
 
 function attentionDescribe(labels: string[], scores: CellValue, weights: CellValue, scale: number, dropped?: CellValue) {
   return (r: number, c: number) => {
@@ -294,17 +297,20 @@ function attentionDescribe(labels: string[], scores: CellValue, weights: CellVal
     const w = weights(r, c);
     const d = dropped?.(r, c);
     if (s === undefined || w === undefined || (dropped && d === undefined)) return [...lines, ASKING];
-    lines.push(`raw score ${fmt(s)}`);
-    if (scale !== 1) lines.push(`scaled score ${Number.isFinite(s) ? (s / scale).toFixed(4) : 'masked (−∞)'}`);
-    lines.push(`weight ${fmt(w)}`);
-    if (d !== undefined) lines.push(c > r ? 'future token: masked' : d === 0 && w > 0 ? 'dropped by dropout' : `after dropout ${d.toFixed(4)}`);
-    return lines;
+    lines.push(`raw score ${showReading(s, fmt)}`);
+    if (scale !== 1) lines.push(`scaled score ${Number.isFinite(s.value) ? showReading({ ...s, value: s.value / scale }, fmt) : 'masked (−∞)'}`);
+    lines.push(`weight ${showReading(w, fmt)}`);
+    if (d !== undefined) {
+      lines.push(c > r ? 'future token: masked' : d.value === 0 && w.value > 0 ? 'dropped by dropout' : `after dropout ${showReading(d, fmt)}`);
+    }
+    return [...lines, ...approximateNote([s, w, d])];
   };
 }
 
 const valueDescribe = (labels: string[], value: CellValue, what: string) => (r: number, c: number) => {
   const v = value(r, c);
-  return [`token ${r} “${labels[r]}”`, v === undefined ? ASKING : `${what} ${c}: ${v.toFixed(5)}`];
+  if (v === undefined) return [`token ${r} “${labels[r]}”`, ASKING];
+  return [`token ${r} “${labels[r]}”`, `${what} ${c}: ${showReading(v, (x) => x.toFixed(5))}`, ...approximateNote([v])];
 };
 
 function tokensSection(trace: PanelTrace): HTMLElement {

@@ -287,6 +287,22 @@ export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
 }
 
 /**
+ * What the tooltips of a lazily sent group read beyond the group itself (the scores of causal
+ * maps, a head's weights before dropout), by matrix path, as display codes. The extension's host
+ * answers those with exact values from the trace it keeps; the standalone report, which has no
+ * host, embeds these and answers from them at the colour scale's precision.
+ */
+export function tooltipCodes(trace: Trace, group: LazyGroup): Record<string, MapCodes> {
+  const scoreCodes = (scores: Matrix) => encodeMap(scores, { kind: 'diverging' }, { lower: true });
+  if (group === 'causal') return { 'causal.maskedScores': scoreCodes(trace.causal.maskedScores) };
+  if (!group.startsWith('head:')) return {}; // simple and selfAttention send every map their tooltips read
+  const index = Number(group.slice('head:'.length));
+  const head = trace.multiHead.heads[index];
+  if (!head) return {};
+  return { [`multiHead.heads.${index}.scores`]: scoreCodes(head.scores), [`multiHead.heads.${index}.weights`]: causalCodes(trace, head.weights) };
+}
+
+/**
  * What the panel needs of a trace (no Q/K/V of the heads; plus the embedding PCA). Above
  * LAZY_ABOVE tokens the T×T stages are left out (sent by panelGroup when shown) and, with
  * `mapsAsCodes`, the (T, d) maps travel as display codes too (dim 768 makes each 6 MB); the

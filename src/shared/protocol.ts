@@ -83,8 +83,9 @@ export type HostMessage =
   | { type: 'knobs'; values: KnobValues }
   // `data` is the group's part of PanelTrace, its maps as MapCodes (causal ones as lower triangles).
   | { type: 'group'; runId: number; group: LazyGroup; data: object }
-  // The exact values of a window of cells, one Float32Array (rows·cols, row by row) per path.
-  | { type: 'cells'; runId: number; paths: string[]; r0: number; c0: number; rows: number; cols: number; values: Float32Array[] }
+  // The exact values of a window of cells, one Float32Array (rows·cols, row by row) per path;
+  // with `approximate`, the values their display codes stand for (the standalone report).
+  | CellsReply
   | { type: 'reveal'; section: SectionId }
   | { type: 'highlightToken'; index: number | null };
 
@@ -101,6 +102,23 @@ export type WebviewMessage =
   | { type: 'exportCsv'; matrix: string }
   | { type: 'rendered'; runId: number; ms: number }
   | { type: 'log'; level: 'info' | 'error'; message: string };
+
+export interface CellsReply {
+  type: 'cells';
+  runId: number;
+  paths: string[];
+  r0: number;
+  c0: number;
+  rows: number;
+  cols: number;
+  values: Float32Array[];
+  /**
+   * Set by the standalone report, which has no host to compute exact values: each value is its
+   * cell's display code decoded (codeValues), within half a colour level of the exact one; a value
+   * at or below `floors[i]` (the top of a log scale's lowest level) means "below floors[i]".
+   */
+  approximate?: { floors: number[] };
+}
 
 export interface CellsRequest {
   type: 'requestCells';
@@ -186,7 +204,13 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       const { runId, paths, r0, c0, rows, cols, values } = raw;
       if (!isInt(runId) || !isInt(r0) || !isInt(c0) || !isInt(rows) || !isInt(cols) || rows < 1 || cols < 1) return undefined;
       if (!Array.isArray(paths) || !paths.every(isMatrixPath) || !Array.isArray(values) || values.length !== paths.length) return undefined;
-      return values.every((v) => v instanceof Float32Array && v.length === rows * cols) ? (raw as HostMessage) : undefined;
+      if (!values.every((v) => v instanceof Float32Array && v.length === rows * cols)) return undefined;
+      const approx = raw.approximate;
+      if (approx !== undefined) {
+        const floors = isObject(approx) ? approx.floors : undefined;
+        if (!Array.isArray(floors) || floors.length !== paths.length || !floors.every((f) => typeof f === 'number' && !Number.isNaN(f))) return undefined;
+      }
+      return raw as HostMessage;
     }
     case 'busy':
       return isInt(raw.runId) && isStr(raw.stage, 200) ? (raw as HostMessage) : undefined;
@@ -215,6 +239,23 @@ function collectMatrices(value: unknown, out: unknown[] = [], depth = 0): unknow
     else if (!ArrayBuffer.isView(child)) collectMatrices(child, out, depth + 1);
   }
   return out;
+}
+
+// ---- the standalone report's page ----
+
+/**
+ * `llm101 analyze --html` writes the 'trace' message and each lazy group into JSON elements of the
+ * page; its stand-in host (webview/reportHost.ts) answers the panel from them. Typed arrays are
+ * written as { [BINARY_TAGS.float32 | BINARY_TAGS.uint8]: base64 of their little-endian bytes }.
+ */
+export const REPORT_TRACE_ID = 'llm101-trace';
+export const reportGroupId = (group: LazyGroup) => `llm101-group-${group.replace(':', '-')}`;
+export const BINARY_TAGS = { float32: '$f32', uint8: '$u8' } as const;
+
+/** A lazy group in the report: what the host would send, and what its tooltips read (tooltipCodes). */
+export interface ReportGroup {
+  data: object;
+  tooltip: Record<string, MapCodes>;
 }
 
 // ---- colour scales and display codes ----
@@ -317,6 +358,26 @@ export function encodeMap(
 export function codeAt(map: MapCodes, r: number, c: number): number {
   if (!map.lower) return map.codes[r * map.cols + c] ?? CODE_MASKED;
   return c > r ? CODE_MASKED : map.codes[(r * (r + 1)) / 2 + c] ?? CODE_MASKED;
+}
+
+/**
+ * The values the codes of a window stand for, row by row (rows·cols): a level its value, a dropped
+ * weight 0; a masked cell what the trace holds there: −∞ for scores (diverging scale), 0 for
+ * weights (above the diagonal of a causal map). `floor`: values at or below it stand for anything
+ * from 0 up to it (the top of a log scale's lowest level, where every smaller weight is coded);
+ * −∞ on linear scales, whose range covers every value coded.
+ */
+export function codeValues(map: MapCodes, r0: number, c0: number, rows: number, cols: number): { values: Float32Array; floor: number } {
+  const { scale } = map;
+  const values = new Float32Array(rows * cols);
+  const masked = scale.kind === 'diverging' ? -Infinity : 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const code = codeAt(map, r0 + r, c0 + c);
+      values[r * cols + c] = code < MAP_LEVELS ? levelValue(scale, code) : code === CODE_DROPPED ? 0 : masked;
+    }
+  }
+  return { values, floor: scale.kind === 'log' ? levelValue(scale, 0.5) : -Infinity };
 }
 
 export const isMapCodes = (v: unknown): v is MapCodes => {

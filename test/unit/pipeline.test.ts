@@ -4,10 +4,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Analyzer, LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, type AnalyzeRequest } from '../../src/engine/pipeline';
+import { Analyzer, LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, tooltipCodes, type AnalyzeRequest } from '../../src/engine/pipeline';
 import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { CODE_DROPPED, codeAt, isMapCodes, parseHostMessage } from '../../src/shared/protocol';
+import { CODE_DROPPED, CODE_MASKED, codeAt, isMapCodes, parseHostMessage } from '../../src/shared/protocol';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-pipeline-'));
 const corpusPath = path.join(scratch, 'corpus.txt');
@@ -89,6 +89,16 @@ test('long texts: the panel trace leaves T×T stages to be requested, maps as di
   }
   assert.ok(dropped > 0, 'dropout 0.4 zeroes some weights');
   assert.equal(panelGroup(result.trace, 'head:2'), undefined);
+  // What the report embeds for the tooltips the host would answer: every map they read beyond the group.
+  assert.deepEqual(Object.keys(tooltipCodes(result.trace, 'causal')), ['causal.maskedScores']);
+  const tips = tooltipCodes(result.trace, 'head:1');
+  assert.deepEqual(Object.keys(tips), ['multiHead.heads.1.scores', 'multiHead.heads.1.weights']);
+  const tipScores = tips['multiHead.heads.1.scores']!;
+  assert.ok(isMapCodes(tipScores) && tipScores.lower && tipScores.scale.kind === 'diverging');
+  assert.equal(codeAt(tipScores, 0, 1), CODE_MASKED);
+  assert.equal(tips['multiHead.heads.1.weights']!.scale.kind, 'log', 'on the scale the weights are drawn with');
+  assert.deepEqual(tooltipCodes(result.trace, 'simple'), {}, 'its group has every map its tooltip reads');
+  assert.deepEqual(tooltipCodes(result.trace, 'head:2'), {});
   const short = new Analyzer().analyze(request('the sea'));
   assert.ok(short.kind === 'trace' && toPanelTrace(short).causal !== null);
 });

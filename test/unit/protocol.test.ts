@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  CODE_DROPPED, CODE_MASKED, MAP_LEVELS, MAX_CELLS_SIDE, codeAt, encodeMap, isMapCodes, levelValue, parseHostMessage, parseWebviewMessage, weightScale,
+  CODE_DROPPED, CODE_MASKED, MAP_LEVELS, MAX_CELLS_SIDE, codeAt, codeValues, encodeMap, isMapCodes, levelValue, parseHostMessage, parseWebviewMessage,
+  weightScale,
 } from '../../src/shared/protocol';
 import { colorOf } from '../../webview/colors';
 import type { Matrix } from '../../src/engine/types';
@@ -90,6 +91,12 @@ test('cell requests and replies: well-formed ones pass, anything else is refused
   assert.equal(parseHostMessage({ ...reply, values: [new Float32Array(5)] }), undefined, 'wrong length');
   assert.equal(parseHostMessage({ ...reply, values: [] }), undefined, 'one array per path');
   assert.equal(parseHostMessage({ ...reply, values: [[0, 0, 0, 0, 0, 0]] }), undefined, 'not a Float32Array');
+  // The report's replies: values decoded from codes, one floor per path.
+  assert.ok(parseHostMessage({ ...reply, approximate: { floors: [0.001] } }));
+  assert.ok(parseHostMessage({ ...reply, approximate: { floors: [-Infinity] } }), 'linear scales have no floor');
+  for (const approximate of [true, {}, { floors: [] }, { floors: [0.1, 0.2] }, { floors: ['0.1'] }, { floors: [NaN] }, null]) {
+    assert.equal(parseHostMessage({ ...reply, approximate }), undefined, JSON.stringify(approximate));
+  }
 });
 
 test('webview messages: well-formed ones pass, anything else is refused', () => {
@@ -113,4 +120,36 @@ test('host messages: a group with a malformed matrix or codes is refused', () =>
   assert.equal(parseHostMessage({ ...good, data: { weights: { ...weights, codes: weights.codes.subarray(1) } } }), undefined, 'codes cut short');
   assert.equal(parseHostMessage({ type: 'reveal', section: 'nowhere' }), undefined);
   assert.ok(parseHostMessage({ type: 'reveal', section: 'layernorm' }));
+});
+
+test('codeValues: what the report shows of coded cells, each within half a level, below the floor only at the bottom', () => {
+  const T = 40;
+  const weights = causal(T, 0);
+  for (let i = 0; i < weights.data.length; i++) weights.data[i] = weights.data[i]! > 0 ? Math.fround(1 / (1 + weights.data[i]!)) : 0;
+  weights.data[3 * T + 1] = 1e-7; // far below a log scale's bottom (1/(4T))
+  const dropped: Matrix = { rows: T, cols: T, data: weights.data.map((w, i) => (i === 5 * T + 2 ? 0 : w)) };
+  const { kind, range } = weightScale(T, 0.4);
+  const coded = encodeMap(dropped, { kind, range }, { lower: true, before: weights });
+  const { values, floor } = codeValues(coded, 2, 0, 6, 4); // rows 2..7, cols 0..3: masked, dropped and bottom cells
+  const ratio = (range[1] / range[0]) ** (1 / (2 * (MAP_LEVELS - 1)));
+  assert.ok(Math.abs(floor - range[0] * ratio) < 1e-12, 'the floor is the top of the lowest level');
+  for (let r = 0; r < 6; r++) {
+    for (let c = 0; c < 4; c++) {
+      const exact = dropped.data[(r + 2) * T + c]!;
+      const shown = values[r * 4 + c]!;
+      if (c > r + 2 || exact === 0) assert.equal(shown, 0, `(${r + 2}, ${c}) masked or dropped: exactly 0`);
+      else if (exact <= floor) assert.ok(shown <= floor, `(${r + 2}, ${c}): ${exact} shown as below ${floor}`);
+      else assert.ok(shown > floor && shown / exact <= ratio * 1.0001 && exact / shown <= ratio * 1.0001, `(${r + 2}, ${c}): ${shown} for ${exact}`);
+    }
+  }
+  assert.ok(values[1 * 4 + 1]! <= floor, 'the 1e-7 weight is below the floor');
+  assert.equal(codeAt(coded, 5, 2), CODE_DROPPED);
+  // Scores: a diverging scale has no floor; masked cells are −∞, as in the trace.
+  const scores = causal(T, -Infinity);
+  const scoreCodes = encodeMap(scores, { kind: 'diverging' }, { lower: true });
+  const window = codeValues(scoreCodes, 0, 0, 3, 3);
+  assert.equal(window.floor, -Infinity);
+  assert.deepEqual([window.values[1], window.values[2], window.values[5]], [-Infinity, -Infinity, -Infinity]);
+  const half = (scoreCodes.scale.max - scoreCodes.scale.min) / (2 * (MAP_LEVELS - 1));
+  assert.ok(Math.abs(window.values[2 * 3 + 1]! - scores.data[2 * T + 1]!) <= half * 1.0001);
 });

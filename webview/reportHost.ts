@@ -1,0 +1,101 @@
+// The standalone report's stand-in for the extension host: src/report.ts inlines this bundle before
+// the panel app's, so the app's acquireVsCodeApi() gets an API whose postMessage is answered from
+// the data embedded in the page ('trace' on 'ready', 'group' on 'requestGroup', 'cells' on
+// 'requestCells'). Replies are posted in a later task, as a host's would arrive.
+import {
+  BINARY_TAGS, REPORT_TRACE_ID, codeValues, isMapCodes, parseWebviewMessage, reportGroupId,
+  type CellsRequest, type HostMessage, type LazyGroup, type MapCodes, type ReportGroup,
+} from '../src/shared/protocol';
+
+/** Rebuilds the typed arrays src/report.ts wrote as tagged base64. */
+function revive(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(revive);
+  if (!value || typeof value !== 'object') return value;
+  const tagged = value as Record<string, unknown>;
+  for (const [kind, tag] of Object.entries(BINARY_TAGS)) {
+    const base64 = tagged[tag];
+    if (typeof base64 !== 'string') continue;
+    const bin = atob(base64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return kind === 'float32' ? new Float32Array(bytes.buffer) : bytes;
+  }
+  return Object.fromEntries(Object.entries(tagged).map(([k, v]) => [k, revive(v)]));
+}
+
+/** The JSON element `id` of the page, revived; undefined when the page has none. */
+function embedded(id: string): unknown {
+  const text = document.getElementById(id)?.textContent;
+  return text ? revive(JSON.parse(text)) : undefined;
+}
+
+// Parsed on first request and kept: a group's cells are asked for many times while hovering.
+const groups = new Map<LazyGroup, ReportGroup | undefined>();
+function groupData(group: LazyGroup): ReportGroup | undefined {
+  if (!groups.has(group)) groups.set(group, embedded(reportGroupId(group)) as ReportGroup | undefined);
+  return groups.get(group);
+}
+
+/** The coded matrix at a path the panel asks cells of ("causal.maskedScores", "multiHead.heads.3.weights"). */
+function codesAt(path: string): MapCodes | undefined {
+  const match = /^(?:(simple|selfAttention|causal)|multiHead\.heads\.(\d+))\.([A-Za-z]+)$/.exec(path);
+  if (!match) return undefined;
+  const [, stage, head, key] = match;
+  const group = groupData((stage ?? `head:${head}`) as LazyGroup);
+  const map = group?.tooltip[path] ?? (group?.data as Record<string, unknown> | undefined)?.[key ?? ''];
+  return isMapCodes(map) ? map : undefined;
+}
+
+/** Answers a 'requestCells' as the host does (window clipped at the edges), from display codes. */
+function cellsReply({ runId, paths, r0, c0, rows, cols }: CellsRequest): HostMessage | undefined {
+  const maps = paths.map(codesAt);
+  const first = maps[0];
+  if (!first || maps.some((m) => !m || m.rows !== first.rows || m.cols !== first.cols)) return undefined;
+  const h = Math.min(rows, first.rows - r0);
+  const w = Math.min(cols, first.cols - c0);
+  if (h < 1 || w < 1) return undefined;
+  const decoded = (maps as MapCodes[]).map((m) => codeValues(m, r0, c0, h, w));
+  return {
+    type: 'cells', runId, paths, r0, c0, rows: h, cols: w,
+    values: decoded.map((d) => d.values), approximate: { floors: decoded.map((d) => d.floor) },
+  };
+}
+
+const reply = (message: HostMessage) => setTimeout(() => window.postMessage(message, '*'), 0);
+
+let state: unknown;
+let runId: number | undefined;
+(window as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => ({
+  postMessage(raw: unknown) {
+    const message = parseWebviewMessage(raw);
+    if (!message) return;
+    switch (message.type) {
+      case 'ready': {
+        const trace = embedded(REPORT_TRACE_ID) as Extract<HostMessage, { type: 'trace' }>;
+        runId = trace.runId;
+        reply(trace);
+        return;
+      }
+      case 'requestGroup': {
+        const group = message.runId === runId ? groupData(message.group) : undefined;
+        if (group) reply({ type: 'group', runId: message.runId, group: message.group, data: group.data });
+        else console.warn(`[llm101 report] no group ${message.group} in this report`);
+        return;
+      }
+      case 'requestCells': {
+        const cells = message.runId === runId ? cellsReply(message) : undefined;
+        if (cells) reply(cells);
+        else console.warn(`[llm101 report] no cells ${message.r0},${message.c0} of ${message.paths.join(', ')} in this report`);
+        return;
+      }
+      case 'log':
+        (message.level === 'error' ? console.error : console.info)(`[llm101] ${message.message}`);
+        return;
+      default:
+        return; // knobs, exports and hover echoes need the extension: the report hides their controls
+    }
+  },
+  getState: () => state,
+  setState: (s: unknown) => { state = s; },
+});
+document.body.dataset.mode = 'report';
