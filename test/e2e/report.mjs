@@ -26,6 +26,39 @@ const check = async (name, fn) => {
 
 const text = 'Every token remembers the tokens before it.';
 execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'analyze', '--text', text, '--heads', '4', '--html', out]);
+// Over LAZY_ABOVE (256) tokens: the T×T stages and heads come from the page's stand-in host.
+const longOut = path.join(RESULTS, 'report-long.html');
+const longTokens = 40 * 8;
+execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'analyze', '--text', Array(40).fill(text).join(' '), '--html', longOut]);
+
+/** Opaque pixels and distinct colours of a map's canvas: a drawn map has many of both. */
+const paint = (page, name) => page.locator(`canvas[data-name="${name}"]`).evaluate((canvas) => {
+  const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  const colours = new Set();
+  let opaque = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] !== 255) continue;
+    opaque++;
+    colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+  }
+  return { opaque, colours: colours.size, area: canvas.width * canvas.height };
+});
+const assertPainted = async (page, name) => {
+  const { opaque, colours, area } = await paint(page, name);
+  // A causal map fills a triangle: well over a fifth of its canvas, in many colours.
+  if (opaque < area / 5 || colours < 16) throw new Error(`${name}: ${opaque} of ${area} pixels painted, ${colours} colours`);
+};
+/** Hovers a cell of a map (fractions of its box) and returns the tooltip once it holds no pending line. */
+const hoverTooltip = async (page, name, fx, fy) => {
+  const box = await page.locator(`canvas[data-name="${name}"]`).boundingBox();
+  await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+  await page.waitForFunction(() => {
+    const tip = document.getElementById('tooltip');
+    return tip && !tip.hidden && tip.textContent.length > 0 && !tip.textContent.includes('asking');
+  }, null, { timeout: 15_000 });
+  return page.locator('#tooltip').innerText();
+};
+
 const browser = await launchBrowser();
 try {
   for (const scheme of ['dark', 'light']) {
@@ -53,12 +86,59 @@ try {
       await page.locator('#attention-self .toggle button[data-value="weights"]').click();
       await page.locator('#attention-self canvas[data-name="selfAttention.weights"]').waitFor({ timeout: 5000 });
     });
+    await check(`${scheme}: a short text's tooltip shows exact values, unmarked`, async () => {
+      await page.locator('#attention-causal').scrollIntoViewIfNeeded();
+      const tip = await hoverTooltip(page, 'causal.weights', 0.5, 0.9);
+      if (!/^weight \d\.\d{4}$/m.test(tip) || tip.includes('≈')) throw new Error(`tooltip: ${tip}`);
+      await page.mouse.move(0, 0);
+    });
     await check(`${scheme}: no errors in the page`, async () => {
       if (errors.length) throw new Error(errors.join(' | '));
     });
     await page.screenshot({ path: path.join(RESULTS, `report-${scheme}.png`), fullPage: false });
     await context.close();
   }
+  await check(`a long report (${(fs.statSync(longOut).size / 2 ** 20).toFixed(1)} MiB) paints its T×T sections and shows approximate values`, async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: 'dark', offline: true });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    try {
+      await page.goto(`file://${longOut}`);
+      await page.locator('#app[data-state="ready"]').waitFor({ timeout: 30_000 });
+      const chips = await page.locator('#tokens .chip').count();
+      if (chips !== longTokens) throw new Error(`${chips} chips, not ${longTokens}`);
+      // Each section is asked for as it scrolls into view, as in the extension.
+      for (const [section, names] of [
+        ['attention-simple', ['simple.weights']],
+        ['attention-self', ['selfAttention.weights']],
+        ['attention-causal', ['causal.weights', 'causal.droppedWeights']],
+      ]) {
+        await page.locator(`#${section}`).scrollIntoViewIfNeeded();
+        for (const name of names) {
+          await page.locator(`canvas[data-name="${name}"]`).waitFor({ timeout: 15_000 });
+          await assertPainted(page, name);
+        }
+      }
+      const tip = await hoverTooltip(page, 'causal.droppedWeights', 0.3, 0.8);
+      if (!/^raw score ≈ -?\d+\.\d{4}$/m.test(tip) || !/^weight [≈<] \d\.\d{4}$/m.test(tip) || !tip.includes('colour scale')) {
+        throw new Error(`causal tooltip: ${tip}`);
+      }
+      await page.mouse.move(0, 0);
+      await page.locator('#attention-heads').scrollIntoViewIfNeeded();
+      await page.locator('#head-grid canvas').nth(6).waitFor({ timeout: 15_000 });
+      const pending = await page.locator('#head-grid figure.pending').count();
+      if (pending) throw new Error(`${pending} heads still pending`);
+      for (let h = 0; h < 7; h++) await assertPainted(page, `multiHead.heads.${h}.droppedWeights`);
+      const headTip = await hoverTooltip(page, 'multiHead.heads.6.droppedWeights', 0.3, 0.8);
+      if (!/^raw score ≈ /m.test(headTip) || !/^weight [≈<] /m.test(headTip)) throw new Error(`head tooltip: ${headTip}`);
+      await page.screenshot({ path: path.join(RESULTS, 'report-long.png') });
+      if (errors.length) throw new Error(errors.join(' | '));
+    } finally {
+      await context.close();
+    }
+  });
 } finally {
   await browser.close();
 }
