@@ -44,8 +44,10 @@ function sampler(group) {
         const rssMb = Number(fields[21]) * pageMb;
         const known = peaks.get(pid);
         if (!known) {
+          // VS Code's forked processes say what they are with --type=… (extensionHost, ptyHost, …)
           const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-          peaks.set(pid, { command, peakMb: rssMb });
+          const kind = /--type=(\S+)/.exec(command)?.[1] ?? (command.split(' ')[1] ? path.basename(command.split(' ')[1]) : fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+          peaks.set(pid, { kind, peakMb: rssMb });
         } else if (rssMb > known.peakMb) known.peakMb = rssMb;
       } catch {
         // the process ended between the listing and the read
@@ -107,8 +109,4 @@ try {
 }
 const top = [...memory.peaks.values()].sort((a, b) => b.peakMb - a.peakMb).slice(0, 3);
 console.log(`settings ${JSON.stringify(settings)}; peak resident memory in code-server's processes:`);
-for (const { command, peakMb } of top) {
-  // VS Code's forked processes say what they are with --type=… (extensionHost, ptyHost, …)
-  const kind = /--type=(\S+)/.exec(command)?.[1] ?? path.basename(command.split(' ').find((word) => word.includes('/')) ?? command);
-  console.log(`  ${peakMb.toFixed(0).padStart(6)} MB  ${kind}`);
-}
+for (const { kind, peakMb } of top) console.log(`  ${peakMb.toFixed(0).padStart(6)} MB  ${kind}`);
