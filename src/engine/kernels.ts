@@ -1,5 +1,7 @@
 // The engine's kernels: every stage's matrix product (Q·Kᵀ, weights·V, nn.Linear) goes through
-// matmulInto and every softmax through softmaxRowsInto, and so does `llm101 bench`.
+// matmulInto and every softmax through softmaxRowsInto. multiHeadForwardInto runs a whole
+// multi-head layer at inference on the same kernel functions without leaving the workspace
+// (`llm101 bench`'s default form).
 //
 // How it is fast:
 // - The inner loop is WebAssembly SIMD (kernels.wat, assembled into kernelsWasm.ts): a 5×8
@@ -7,8 +9,8 @@
 //   A value feeds 8 products and each loaded B vector 5 (6 rows measured half as fast: kernels.wat).
 // - Causal products skip the masked triangle: Q·Kᵀ computes only the column panels that reach the
 //   diagonal, weights·V stops each row block's sum after its last row.
-// - Softmax runs in the same module, in place: scaling, the maximum and the exponentials (an
-//   inlinable polynomial; V8's Math.exp is a call per element) in float32x4, their sum in double.
+// - Softmax runs in the same module, in place: scaling, the maximum and the exponentials (a
+//   polynomial written inline; V8's Math.exp is a call per element) in float32x4, their sum in double.
 // - Large products and softmaxes are cut into row chunks that the calling thread and helper
 //   threads (worker_threads sharing the WebAssembly memory, a SharedArrayBuffer) take in turn: the
 //   caller wakes the helpers with Atomics.notify, computes chunks itself, and waits with
@@ -16,6 +18,7 @@
 //   a helper descheduled on a busy machine holds nothing up. Chunks start at multiples of the
 //   5-row block and each element's sum has the same terms in the same order whoever computes it:
 //   one thread or many give bit-for-bit the same result.
+// - multiHeadForwardInto shares heads between threads a whole head at a time (HEADS_SOURCE).
 // - Nothing is allocated per call beyond growing the shared workspace when a product is larger
 //   than any before.
 //
