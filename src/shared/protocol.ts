@@ -103,14 +103,24 @@ export type WebviewMessage =
   | { type: 'rendered'; runId: number; ms: number }
   | { type: 'log'; level: 'info' | 'error'; message: string };
 
-export interface CellsReply {
-  type: 'cells';
+/** A window of cells of one or more matrices of the same shape: rows r0.., columns c0.. */
+interface CellsWindow {
   runId: number;
+  /** Matrices of the trace by path, as for CSV export: "causal.maskedScores", "multiHead.heads.3.weights". */
   paths: string[];
   r0: number;
   c0: number;
   rows: number;
   cols: number;
+}
+
+export interface CellsRequest extends CellsWindow {
+  type: 'requestCells';
+}
+
+export interface CellsReply extends CellsWindow {
+  type: 'cells';
+  /** One Float32Array (rows·cols, row by row) per path. */
   values: Float32Array[];
   /**
    * Set by the standalone report, which has no host to compute exact values: each value is its
@@ -120,16 +130,6 @@ export interface CellsReply {
   approximate?: { floors: number[] };
 }
 
-export interface CellsRequest {
-  type: 'requestCells';
-  runId: number;
-  /** Matrices of the trace by path, as for CSV export: "causal.maskedScores", "multiHead.heads.3.weights". */
-  paths: string[];
-  r0: number;
-  c0: number;
-  rows: number;
-  cols: number;
-}
 /** The largest window a 'requestCells' may ask for, per side: a tooltip's block or a zoomed view. */
 export const MAX_CELLS_SIDE = 64;
 export const MAX_CELL_PATHS = 4;
