@@ -57,7 +57,6 @@ export interface ReportInput {
   result: TraceResult;
   title: string;
   text: string;
-  elapsedMs: number;
 }
 
 /**
@@ -86,7 +85,7 @@ export function buildReport(input: ReportInput, packageRoot: string): string {
   };
   // (T, d) maps stay exact: only the T×T ones are too big for float32 in a file.
   const trace = toPanelTrace(input.result);
-  const message: HostMessage = { type: 'trace', runId: 1, title: input.title, source: input.text, trace, elapsedMs: input.elapsedMs };
+  const message: HostMessage = { type: 'trace', runId: 1, title: input.title, source: input.text, trace, elapsedMs: input.result.elapsedMs };
   const groups = lazyGroups(trace, input.result.trace).map(({ group, value }) => jsonElement(reportGroupId(group), value));
   const safeTitle = input.title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const script = (file: string) => `<script>${read('dist', file).replace(/<\/script/gi, '<\\/script')}</script>`;

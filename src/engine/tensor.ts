@@ -119,8 +119,9 @@ export function causalMask_(scores: Matrix): Matrix {
  * that is all -Infinity gives all 0. The divisor is rounded to float32 first and each scaled score
  * is rounded to float32, as PyTorch does when it divides a float32 tensor by a Python float.
  * With `causal`, entries above the diagonal are taken as masked (0) without being read.
- * Exponentials are float32 (a polynomial within a few ulp), their sum double, and each weight is
- * fl(e · fl(1 / Σ)): within 4 float32 ulp of the exact softmax (kernels.wat).
+ * Exponentials are float32 (a polynomial within a few ulp) of x − max rounded to float32 (as
+ * PyTorch rounds it), their sum double, and each weight is fl(e · fl(1 / Σ)): within 4 float32 ulp
+ * of the exact softmax plus |x − max|·2^-24 relative for that rounding (kernels.wat).
  */
 export function softmaxRows(scores: Matrix, divisor = 1, options: { causal?: boolean } = {}): Matrix {
   const { rows, cols } = scores;
