@@ -3,11 +3,11 @@
 // small stand-in host (webview/reportHost.ts) answers the panel's messages from the page.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { panelGroup, toPanelTrace, tooltipCodes, type TraceResult } from './engine/pipeline';
+import { type TraceResult } from './engine/pipeline';
+import { panelGroup, toPanelTrace, tooltipCodes } from './display/panelTrace';
 import type { Trace } from './engine/types';
-import {
-  BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type HostMessage, type LazyGroup, type PanelTrace, type ReportGroup,
-} from './shared/protocol';
+import type { HostMessage, LazyGroup, PanelTrace } from './shared/protocol';
+import { BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from './display/reportPage';
 
 /** Default theme colours (VS Code's Dark Modern / Light Modern), chosen by the browser's scheme. */
 const THEME = `

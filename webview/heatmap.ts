@@ -3,7 +3,8 @@
 // and 5,000 cost the same. On top: token labels, numbers when cells are big enough, hatched masked
 // cells, crossed dropped cells, outlines for the hovered cell and the highlighted token. Large
 // maps zoom (Ctrl+wheel), pan (drag) and show a minimap; double-click resets the view.
-import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes, type PanelMap } from '../src/shared/protocol';
+import type { PanelMap } from '../src/shared/protocol';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../src/display/codes';
 import { colorOf, finiteRange, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
 import { showReading, type CellReading } from './cells';
 

@@ -5,10 +5,8 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
-import {
-  parseHostMessage, weightScale as weightScaleFor, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead,
-  type PanelMap, type PanelTrace, type SectionId, type WebviewMessage,
-} from '../src/shared/protocol';
+import { parseHostMessage, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelMap, type PanelTrace, type SectionId, type WebviewMessage } from '../src/shared/protocol';
+import { weightScale as weightScaleFor } from '../src/display/codes';
 import { ExactCells, showReading, type CellReading } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';

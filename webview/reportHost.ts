@@ -2,10 +2,9 @@
 // the panel app's, so the app's acquireVsCodeApi() gets an API whose postMessage is answered from
 // the data embedded in the page ('trace' on 'ready', 'group' on 'requestGroup', 'cells' on
 // 'requestCells'). Replies are posted in a later task, as a host's would arrive.
-import {
-  BINARY_TAGS, REPORT_TRACE_ID, codeValues, isMapCodes, parseWebviewMessage, reportGroupId,
-  type CellsRequest, type HostMessage, type LazyGroup, type MapCodes, type ReportGroup,
-} from '../src/shared/protocol';
+import { parseWebviewMessage, type CellsRequest, type HostMessage, type LazyGroup } from '../src/shared/protocol';
+import { codeValues, isMapCodes, type MapCodes } from '../src/display/codes';
+import { BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/display/reportPage';
 
 /** Rebuilds the typed arrays src/report.ts wrote as tagged base64. */
 function revive(value: unknown): unknown {

@@ -10,9 +10,7 @@ import { initWeights } from './init';
 import { readWeightsFile } from './io/weightsFile';
 import { runTrace } from './trace';
 import { pca2 } from './pca';
-import { findMatrix } from './csv';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
-import { encodeMap, weightScale, type LazyGroup, type MapCodes, type PanelHead, type PanelTrace } from '../shared/protocol';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
 export interface AnalyzeOptions extends Omit<EngineConfig, 'vocabSize'> {
@@ -240,118 +238,4 @@ export function countUnknown(tokens: readonly Token[], tokenizer: Tokenizer): nu
 /** Errors whose message is meant for the user as it is (bad input, not a bug). */
 export function isUserFacing(err: unknown): boolean {
   return err instanceof EngineError;
-}
-
-/** Above this many tokens the T×T stages and heads are sent to the panel only when shown. */
-export const LAZY_ABOVE = 256;
-
-export function panelHead(head: Trace['multiHead']['heads'][number]): PanelHead {
-  const { scores, weights, droppedWeights, context } = head;
-  return { scores, weights, droppedWeights, context };
-}
-
-/** The panel draws the self-attention maps, not Q, K and V (3 × T × attnDim it would not show). */
-function panelSelfAttention(trace: Trace): NonNullable<PanelTrace['selfAttention']> {
-  const { scores, weights, context } = trace.selfAttention;
-  return { scores, weights, context };
-}
-
-const diverging = (m: Matrix): MapCodes => encodeMap(m, { kind: 'diverging' });
-
-/** A causal weight map as codes: lower triangle, the weights' colour scale, dropped cells marked. */
-function causalCodes(trace: Trace, weights: Matrix, before?: Matrix): MapCodes {
-  return encodeMap(weights, weightScale(trace.tokens.length, trace.config.dropout), { lower: true, before });
-}
-
-/** A non-causal stage as codes: scores diverging, weights on the weights' scale (no dropout there). */
-function stageCodes(trace: Trace, stage: { scores: Matrix; weights: Matrix; context: Matrix }) {
-  return { scores: diverging(stage.scores), weights: encodeMap(stage.weights, weightScale(trace.tokens.length)), context: diverging(stage.context) };
-}
-
-/**
- * One lazily sent part of a trace (long texts), or undefined when the trace has no such part. Its
- * maps travel as display codes, a quarter of float32's bytes (causal ones as lower triangles, an
- * eighth); what only the tooltip reads (scores of causal maps, a head's weights before dropout)
- * stays on the host and is fetched per cell with 'requestCells'.
- */
-export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
-  if (group === 'simple') return stageCodes(trace, trace.simple);
-  if (group === 'selfAttention') return stageCodes(trace, trace.selfAttention);
-  if (group === 'causal') {
-    const { weights, droppedWeights, context } = trace.causal;
-    return { weights: causalCodes(trace, weights), droppedWeights: causalCodes(trace, droppedWeights, weights), context: diverging(context) };
-  }
-  const head = trace.multiHead.heads[Number(group.slice('head:'.length))];
-  if (!head) return undefined;
-  return { droppedWeights: causalCodes(trace, head.droppedWeights, head.weights) } satisfies PanelHead;
-}
-
-/**
- * What the tooltips of a lazily sent group read beyond the group itself (the scores of causal
- * maps, a head's weights before dropout), by matrix path, as display codes. The extension's host
- * answers those with exact values from the trace it keeps; the standalone report, which has no
- * host, embeds these and answers from them at the colour scale's precision.
- */
-export function tooltipCodes(trace: Trace, group: LazyGroup): Record<string, MapCodes> {
-  const scoreCodes = (scores: Matrix) => encodeMap(scores, { kind: 'diverging' }, { lower: true });
-  if (group === 'causal') return { 'causal.maskedScores': scoreCodes(trace.causal.maskedScores) };
-  if (!group.startsWith('head:')) return {}; // simple and selfAttention send every map their tooltips read
-  const index = Number(group.slice('head:'.length));
-  const head = trace.multiHead.heads[index];
-  if (!head) return {};
-  return { [`multiHead.heads.${index}.scores`]: scoreCodes(head.scores), [`multiHead.heads.${index}.weights`]: causalCodes(trace, head.weights) };
-}
-
-/**
- * What the panel needs of a trace (no Q/K/V of the heads; plus the embedding PCA). Above
- * LAZY_ABOVE tokens the T×T stages are left out (sent by panelGroup when shown) and, with
- * `mapsAsCodes`, the (T, d) maps travel as display codes too (dim 768 makes each 6 MB); the
- * standalone report, which has no host to ask for exact values, keeps them exact.
- */
-export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boolean } = {}): PanelTrace {
-  const lazy = result.trace.tokens.length > LAZY_ABOVE;
-  const map = lazy && options.mapsAsCodes ? diverging : (m: Matrix) => m;
-  const { trace } = result;
-  const { token, position, input } = trace.embeddings;
-  return {
-    config: trace.config,
-    tokens: trace.tokens,
-    unknownCount: result.unknownCount,
-    embeddings: { token: map(token), position: map(position), input: map(input), pca: result.pca },
-    simple: lazy ? null : trace.simple,
-    selfAttention: lazy ? null : panelSelfAttention(trace),
-    causal: lazy ? null : trace.causal,
-    multiHead: {
-      heads: trace.multiHead.heads.map((head) => (lazy ? null : panelHead(head))),
-      concat: map(trace.multiHead.concat),
-      output: map(trace.multiHead.output),
-    },
-    layerNorm: {
-      mean: trace.layerNorm.mean,
-      variance: trace.layerNorm.variance,
-      output: map(trace.layerNorm.output),
-      outputMean: trace.layerNorm.outputMean,
-      outputVariance: trace.layerNorm.outputVariance,
-    },
-  };
-}
-
-/**
- * The exact values of a window of the matrices at `paths` (one Float32Array each, row by row),
- * clipped to the matrices; undefined when a path names no matrix of the trace or the window lies
- * outside. Answers the panel's 'requestCells'.
- */
-export function cellWindow(trace: Trace, paths: readonly string[], r0: number, c0: number, rows: number, cols: number) {
-  const matrices = paths.map((p) => findMatrix(trace, p));
-  const first = matrices[0];
-  if (!first || matrices.some((m) => !m || m.rows !== first.rows || m.cols !== first.cols)) return undefined;
-  const h = Math.min(rows, first.rows - r0);
-  const w = Math.min(cols, first.cols - c0);
-  if (h < 1 || w < 1) return undefined;
-  const values = (matrices as Matrix[]).map((m) => {
-    const out = new Float32Array(h * w);
-    for (let r = 0; r < h; r++) out.set(m.data.subarray((r0 + r) * m.cols + c0, (r0 + r) * m.cols + c0 + w), r * w);
-    return out;
-  });
-  return { r0, c0, rows: h, cols: w, values };
 }

@@ -8,7 +8,8 @@ import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMess
 import { readSettings, knobValues, writeKnob } from '../settings';
 import { EngineClient } from '../host/engineClient';
 import { CancelledError } from '../engine/config';
-import { cellWindow, panelGroup, toPanelTrace, type AnalyzeResult } from '../engine/pipeline';
+import { type AnalyzeResult } from '../engine/pipeline';
+import { cellWindow, panelGroup, toPanelTrace } from '../display/panelTrace';
 import { exportCsv, exportJson, exportPng } from './exports';
 
 export const VIEW_TYPE = 'llm101.playground';

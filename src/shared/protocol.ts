@@ -2,6 +2,7 @@
 // these types; every message that crosses is checked with the validators below on receipt,
 // and anything unknown is ignored (and logged) rather than trusted.
 import type { Matrix, Token, EngineConfig } from '../engine/types';
+import { isMapCodes, type MapCodes } from '../display/codes';
 
 /** Section ids of the panel, in the order the product teaches the stages. */
 export const SECTIONS = [
@@ -87,13 +88,17 @@ export type HostMessage =
   // with `approximate`, the values their display codes stand for (the standalone report).
   | CellsReply
   | { type: 'reveal'; section: SectionId }
-  | { type: 'highlightToken'; index: number | null };
+  | { type: 'highlightToken'; index: number | null }
+  // A knob value the host would not write (e.g. heads that do not divide the dimension): shown
+  // next to that knob; the setting keeps its old value.
+  | { type: 'knobRefused'; knob: Knob; value: number | string; message: string };
 
 // ---- webview -> host ----
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'setKnob'; knob: Knob; value: number | string }
-  | { type: 'hoverToken'; index: number | null }
+  // index: the hovered token (a map's query row); key: the key column of a hovered cell, if any.
+  | { type: 'hoverToken'; index: number | null; key?: number | null }
   | { type: 'requestGroup'; runId: number; group: LazyGroup }
   // Exact values of a window of the matrices at `paths` (e.g. "causal.weights"), for hover and zoom.
   | CellsRequest
@@ -150,8 +155,11 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
       if (!(KNOBS as readonly unknown[]).includes(raw.knob)) return undefined;
       if (!(typeof raw.value === 'number' ? Number.isFinite(raw.value) : isStr(raw.value, 100))) return undefined;
       return { type: 'setKnob', knob: raw.knob as Knob, value: raw.value as number | string };
-    case 'hoverToken':
-      return raw.index === null || (isInt(raw.index) && raw.index >= 0) ? { type: 'hoverToken', index: raw.index } : undefined;
+    case 'hoverToken': {
+      const index = (v: unknown): v is number | null => v === null || (isInt(v) && v >= 0);
+      if (!index(raw.index) || !(raw.key === undefined || index(raw.key))) return undefined;
+      return raw.key === undefined ? { type: 'hoverToken', index: raw.index } : { type: 'hoverToken', index: raw.index, key: raw.key };
+    }
     case 'exportPng':
       return isStr(raw.name, 200) && isStr(raw.dataUrl, 64 << 20) && raw.dataUrl.startsWith('data:image/png;base64,')
         ? { type: 'exportPng', name: raw.name, dataUrl: raw.dataUrl }
@@ -222,6 +230,10 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       return (SECTIONS as readonly unknown[]).includes(raw.section) ? (raw as HostMessage) : undefined;
     case 'highlightToken':
       return raw.index === null || isInt(raw.index) ? (raw as HostMessage) : undefined;
+    case 'knobRefused':
+      return (KNOBS as readonly unknown[]).includes(raw.knob) && isStr(raw.message, 1000) && (typeof raw.value === 'number' || isStr(raw.value, 100))
+        ? (raw as HostMessage)
+        : undefined;
     default:
       return undefined;
   }
@@ -240,153 +252,5 @@ function collectMatrices(value: unknown, out: unknown[] = [], depth = 0): unknow
   }
   return out;
 }
-
-// ---- the standalone report's page ----
-
-/**
- * `llm101 analyze --html` writes the 'trace' message and each lazy group into JSON elements of the
- * page; its stand-in host (webview/reportHost.ts) answers the panel from them. Typed arrays are
- * written as { [BINARY_TAGS.float32 | BINARY_TAGS.uint8]: base64 of their little-endian bytes }.
- */
-export const REPORT_TRACE_ID = 'llm101-trace';
-export const reportGroupId = (group: LazyGroup) => `llm101-group-${group.replace(':', '-')}`;
-export const BINARY_TAGS = { float32: '$f32', uint8: '$u8' } as const;
-
-/** A lazy group in the report: what the host would send, and what its tooltips read (tooltipCodes). */
-export interface ReportGroup {
-  data: object;
-  tooltip: Record<string, MapCodes>;
-}
-
-// ---- colour scales and display codes ----
-
-/**
- * sequential: linear min..max; log: log10 from min to max (attention weights of long texts,
- * which are about 1/T each, would all look alike on a linear scale); diverging: centred on 0.
- */
-export type ScaleKind = 'sequential' | 'log' | 'diverging';
-
-export interface Scale {
-  kind: ScaleKind;
-  min: number;
-  max: number;
-}
-
-/**
- * The one rule for colouring attention weights, used by the panel for exact maps and by the host
- * when it encodes codes. Weights lie in [0, 1] (after dropout up to 1/(1−p)). Long texts spread
- * each row over many keys (about 1/T each), so above 32 tokens the scale is logarithmic from
- * 1/(4T) up.
- */
-export function weightScale(tokens: number, dropout = 0): { kind: ScaleKind; range: [number, number] } {
-  const top = 1 / (1 - dropout);
-  return tokens > 32 ? { kind: 'log', range: [1 / (4 * tokens), top] } : { kind: 'sequential', range: [0, top] };
-}
-
-/**
- * A heatmap as display codes, one byte a cell: codes 0..MAP_LEVELS-1 are evenly spaced positions
- * on `scale` (in log space for a log scale), CODE_DROPPED a weight that dropout zeroed,
- * CODE_MASKED a cell outside the computation (hatched). With `lower`, only the lower triangle is
- * sent, row by row (T·(T+1)/2 codes), and every cell above the diagonal is masked. Half a level
- * is 1/506 of the colour ramp: below one step of an 8-bit colour channel for our ramps.
- */
-export interface MapCodes {
-  rows: number;
-  cols: number;
-  scale: Scale;
-  lower: boolean;
-  codes: Uint8Array; // (rows·cols) or, with lower, (rows·(rows+1)/2)
-}
-
-export const MAP_LEVELS = 254;
-export const CODE_DROPPED = 254;
-export const CODE_MASKED = 255;
-
-/** The value a level stands for (the exact value within half a level of it). */
-export function levelValue(scale: Scale, level: number): number {
-  const t = level / (MAP_LEVELS - 1);
-  return scale.kind === 'log' ? scale.min * (scale.max / scale.min) ** t : scale.min + (scale.max - scale.min) * t;
-}
-
-/**
- * Encodes `m` for display. `range` fixes the scale's ends (attention weights); without it they are
- * the finite min and max of the cells sent. `before`: the weights before dropout, so a cell that
- * was positive there and is 0 in `m` is coded CODE_DROPPED.
- */
-export function encodeMap(
-  m: Matrix, scale: { kind: ScaleKind; range?: readonly [number, number] }, options: { lower?: boolean; before?: Matrix } = {},
-): MapCodes {
-  const lower = options.lower ?? false;
-  const { rows, cols, data } = m;
-  if (lower && rows !== cols) throw new Error(`a lower triangle needs a square matrix, not ${rows}×${cols}`);
-  const rowEnd = (r: number) => (lower ? r + 1 : cols);
-  let [min, max] = scale.range ?? [Infinity, -Infinity];
-  if (!scale.range) {
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0, end = rowEnd(r); c < end; c++) {
-        const v = data[r * cols + c] ?? NaN;
-        if (!Number.isFinite(v)) continue; // masked scores (−∞) take no part in the range
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-    }
-    if (min > max) [min, max] = [0, 1]; // nothing finite: every cell is masked anyway
-  }
-  const map: MapCodes = { rows, cols, scale: { kind: scale.kind, min, max }, lower, codes: new Uint8Array(lower ? (rows * (rows + 1)) / 2 : rows * cols) };
-  const before = options.before?.data;
-  // Level = round(position on the scale · (MAP_LEVELS − 1)), the position clamped to [0, 1]; on a
-  // log scale it is measured in log space and 0 or less is the bottom.
-  const log = scale.kind === 'log';
-  const origin = log ? Math.log(min) : min;
-  const perLevel = (log ? Math.log(max / min) : max - min) / (MAP_LEVELS - 1) || 1;
-  const { codes } = map;
-  for (let r = 0, o = 0; r < rows; r++) {
-    for (let c = 0, end = rowEnd(r), i = r * cols; c < end; c++, o++, i++) {
-      const v = data[i]!;
-      if (!Number.isFinite(v)) codes[o] = CODE_MASKED;
-      else if (before && v === 0 && before[i]! > 0) codes[o] = CODE_DROPPED;
-      else {
-        const level = Math.round(((log ? (v > 0 ? Math.log(v) : -Infinity) : v) - origin) / perLevel);
-        codes[o] = level < 0 ? 0 : level > MAP_LEVELS - 1 ? MAP_LEVELS - 1 : level;
-      }
-    }
-  }
-  return map;
-}
-
-/** The code of cell (r, c). */
-export function codeAt(map: MapCodes, r: number, c: number): number {
-  if (!map.lower) return map.codes[r * map.cols + c] ?? CODE_MASKED;
-  return c > r ? CODE_MASKED : map.codes[(r * (r + 1)) / 2 + c] ?? CODE_MASKED;
-}
-
-/**
- * The values the codes of a window stand for, row by row (rows·cols): a level its value, a dropped
- * weight 0; a masked cell what the trace holds there: −∞ for scores (diverging scale), 0 for
- * weights (above the diagonal of a causal map). `floor`: values at or below it stand for anything
- * from 0 up to it (the top of a log scale's lowest level, where every smaller weight is coded);
- * −∞ on linear scales, whose range covers every value coded.
- */
-export function codeValues(map: MapCodes, r0: number, c0: number, rows: number, cols: number): { values: Float32Array; floor: number } {
-  const { scale } = map;
-  const values = new Float32Array(rows * cols);
-  const masked = scale.kind === 'diverging' ? -Infinity : 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const code = codeAt(map, r0 + r, c0 + c);
-      values[r * cols + c] = code < MAP_LEVELS ? levelValue(scale, code) : code === CODE_DROPPED ? 0 : masked;
-    }
-  }
-  return { values, floor: scale.kind === 'log' ? levelValue(scale, 0.5) : -Infinity };
-}
-
-export const isMapCodes = (v: unknown): v is MapCodes => {
-  if (!isObject(v) || !isInt(v.rows) || !isInt(v.cols) || typeof v.lower !== 'boolean' || !(v.codes instanceof Uint8Array)) return false;
-  const s = v.scale;
-  if (!isObject(s) || !['sequential', 'log', 'diverging'].includes(s.kind as string) || !Number.isFinite(s.min) || !Number.isFinite(s.max)) return false;
-  if (s.kind === 'log' && !((s.min as number) > 0 && (s.max as number) > (s.min as number))) return false;
-  if (v.lower) return v.rows === v.cols && v.codes.length === (v.rows * (v.rows + 1)) / 2;
-  return v.codes.length === v.rows * v.cols;
-};
 
 export const isPanelMap = (v: unknown): v is PanelMap => isMatrix(v) || isMapCodes(v);

@@ -4,10 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Analyzer, LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, tooltipCodes, type AnalyzeRequest } from '../../src/engine/pipeline';
+import { Analyzer, type AnalyzeRequest } from '../../src/engine/pipeline';
+import { LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, tooltipCodes } from '../../src/display/panelTrace';
 import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { CODE_DROPPED, CODE_MASKED, codeAt, isMapCodes, parseHostMessage } from '../../src/shared/protocol';
+import { parseHostMessage } from '../../src/shared/protocol';
+import { CODE_DROPPED, CODE_MASKED, codeAt, isMapCodes } from '../../src/display/codes';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-pipeline-'));
 const corpusPath = path.join(scratch, 'corpus.txt');

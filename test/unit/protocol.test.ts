@@ -1,10 +1,8 @@
 // The host <-> webview contract: validators refuse what is malformed; display codes stay within half a level.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import {
-  CODE_DROPPED, CODE_MASKED, MAP_LEVELS, MAX_CELLS_SIDE, codeAt, codeValues, encodeMap, isMapCodes, levelValue, parseHostMessage, parseWebviewMessage,
-  weightScale,
-} from '../../src/shared/protocol';
+import { MAX_CELLS_SIDE, parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, codeValues, encodeMap, isMapCodes, levelValue, weightScale } from '../../src/display/codes';
 import { colorOf } from '../../webview/colors';
 import type { Matrix } from '../../src/engine/types';
 

@@ -1,0 +1,19 @@
+// The standalone report's page format: src/report.ts writes it, webview/reportHost.ts reads it.
+import type { LazyGroup } from '../shared/protocol';
+import type { MapCodes } from './codes';
+
+/**
+ * `llm101 analyze --html` writes the 'trace' message and each lazy group into JSON elements of the
+ * page; its stand-in host (webview/reportHost.ts) answers the panel from them. Typed arrays are
+ * written as { [BINARY_TAGS.float32 | BINARY_TAGS.uint8]: base64 of their little-endian bytes }.
+ */
+export const REPORT_TRACE_ID = 'llm101-trace';
+export const reportGroupId = (group: LazyGroup) => `llm101-group-${group.replace(':', '-')}`;
+export const BINARY_TAGS = { float32: '$f32', uint8: '$u8' } as const;
+
+/** A lazy group in the report: what the host would send, and what its tooltips read (tooltipCodes). */
+export interface ReportGroup {
+  data: object;
+  tooltip: Record<string, MapCodes>;
+}
+
