@@ -25,19 +25,25 @@ export function layerNorm(x: Matrix, norm: Weights['norm']): Trace['layerNorm'] 
 /**
  * y = layer norm of x into out (T, C), which may be x's own data (in place: each row's mean and
  * variance are taken before the row is written). Returns the mean and variance. (T, C)
+ * `eps` is the model's ε (GPT-2's config.json layer_norm_epsilon); the stages use 1e-5.
  */
-export function layerNormInto(out: Float32Array, x: Matrix, norm: Weights['norm']): { mean: Float32Array; variance: Float32Array } {
+export function layerNormInto(
+  out: Float32Array,
+  x: Matrix,
+  norm: Weights['norm'],
+  eps: number = LAYER_NORM_EPS,
+): { mean: Float32Array; variance: Float32Array } {
   const { rows, cols } = x;
   if (out.length !== rows * cols) throw new RangeError(`layerNormInto: ${out.length} floats for (${rows}, ${cols})`);
   const mean = rowMean(x); // (T)
   const variance = rowVariance(x); // (T)
   const f = Math.fround;
-  const eps = f(LAYER_NORM_EPS);
+  const epsilon = f(eps);
   const { scale, shift } = norm; // (C)
   const inputs = x.data; // (T, C)
   for (let t = 0; t < rows; t++) {
     const mu = mean[t]!;
-    const std = f(Math.sqrt(f(variance[t]! + eps)));
+    const std = f(Math.sqrt(f(variance[t]! + epsilon)));
     const row = t * cols;
     for (let c = 0; c < cols; c++) {
       const normed = f(f(inputs[row + c]! - mu) / std);

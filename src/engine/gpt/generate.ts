@@ -1,0 +1,211 @@
+// Text generation (book section 4.7, generate_text_simple, and 5.3, generate with temperature and
+// top-k): repeatedly run the model on the context, take the last position's logits, pick a token
+// (gpt/sampling.ts) and append it. The context is cropped to the last contextLength tokens before
+// every step, as the book's `idx[:, -context_size:]` does.
+//
+// Incremental decoding with a key/value cache: a block's keys and values of a position never
+// change once computed (causal attention: position t sees only 0..t), so each new token needs one
+// row through the model, attending to the cached keys and values, instead of the whole context.
+// Per head, the new row's scores q·Kᵀ (1, t+1), its softmax and weights·V (1, headDim) are the
+// same float32 sums in the same order as row t of the full causal product (kernels.ts sums each
+// element over k in increasing order, whatever rows are computed with it), so the cached path
+// gives the uncached path's logits bit for bit (a test checks). Once the context is full, the
+// crop shifts every position, which invalidates the cache: from then on each step re-runs the
+// last contextLength tokens, exactly the uncached step.
+
+import { CancelledError, EngineError } from '../config';
+import { matmulInto, softmaxRowsInto } from '../kernels';
+import { gptForward } from '../layers/gptModel';
+import { causalMultiHead, type BlockAttention } from '../layers/transformerBlock';
+import { TorchGenerator } from '../rng';
+import { createMatrix, linear } from '../tensor';
+import type { Matrix } from '../types';
+import { checkSamplingOptions, pickNextToken, type SamplingOptions } from './sampling';
+import type { GptModel } from './types';
+
+/**
+ * Keys and values of every cached position, per layer, head-major: (heads, contextLength, headDim),
+ * so head h's keys of positions 0..t−1 are one contiguous (t, headDim) block the kernel reads as is.
+ */
+export interface KvCache {
+  keys: Float32Array[]; // per layer (heads · contextLength · headDim)
+  values: Float32Array[];
+  /** Positions 0 .. length−1 are filled. */
+  length: number;
+}
+
+/** An empty cache for the model: layers · 2 · contextLength · dim floats (75 MB for GPT-2 small). */
+export function createKvCache(model: GptModel): KvCache {
+  const { layers, contextLength, dim } = model.config;
+  const make = () => Array.from({ length: layers }, () => new Float32Array(contextLength * dim));
+  return { keys: make(), values: make(), length: 0 };
+}
+
+/** Rows of `projected` (n, dim) into the cache at positions start .. start+n−1, split by head. */
+function storeRows(cache: Float32Array, projected: Matrix, start: number, heads: number, contextLength: number): void {
+  const dim = projected.cols;
+  const headDim = dim / heads;
+  for (let t = 0; t < projected.rows; t++) {
+    for (let h = 0; h < heads; h++) {
+      const from = t * dim + h * headDim;
+      cache.set(projected.data.subarray(from, from + headDim), (h * contextLength + start + t) * headDim);
+    }
+  }
+}
+
+/**
+ * Runs `ids` (the whole context) through the model from position 0, filling the cache with every
+ * layer's keys and values. Returns the last position's logits (vocab).
+ */
+export function prefill(model: GptModel, cache: KvCache, ids: readonly number[], signal?: AbortSignal): Float32Array {
+  const { heads, contextLength } = model.config;
+  cache.length = 0;
+  const attention = (layer: number): BlockAttention => (norm1, block) => {
+    // the projections multiHeadForward computes inside its workspace, kept here for later rows
+    storeRows(cache.keys[layer]!, linear(norm1, block.att.key), 0, heads, contextLength);
+    storeRows(cache.values[layer]!, linear(norm1, block.att.value), 0, heads, contextLength);
+    return causalMultiHead(norm1, block, heads);
+  };
+  const logits = gptForward(model, ids, { logits: 'last', attention, signal }).logits!;
+  cache.length = ids.length;
+  return logits.data;
+}
+
+/**
+ * One new token at position cache.length: its row through every block, attending to the cached
+ * keys and values (and its own, appended first). Returns its logits (vocab).
+ */
+export function decodeStep(model: GptModel, cache: KvCache, id: number): Float32Array {
+  const { heads, contextLength, dim } = model.config;
+  const position = cache.length;
+  if (position >= contextLength) throw new RangeError(`decodeStep: the cache holds all ${contextLength} positions`);
+  const headDim = dim / heads;
+  const count = position + 1; // positions the new row attends to
+  const attnScores = new Float32Array(count); // (1, t+1)
+  const attnWeights = new Float32Array(count);
+  const contextVec = new Float32Array(headDim); // (1, headDim)
+  const divisor = Math.sqrt(headDim);
+  const attention = (layer: number): BlockAttention => (norm1, block) => {
+    const queries = linear(norm1, block.att.query); // (1, dim)
+    const keys = cache.keys[layer]!;
+    const values = cache.values[layer]!;
+    storeRows(keys, linear(norm1, block.att.key), position, heads, contextLength);
+    storeRows(values, linear(norm1, block.att.value), position, heads, contextLength);
+    const concat = createMatrix(1, dim); // (1, dim): [z_0 | z_1 | …]
+    for (let h = 0; h < heads; h++) {
+      const headKeys = keys.subarray(h * contextLength * headDim, (h * contextLength + count) * headDim); // (t+1, headDim)
+      const headValues = values.subarray(h * contextLength * headDim, (h * contextLength + count) * headDim);
+      const query = queries.data.subarray(h * headDim, (h + 1) * headDim); // (1, headDim)
+      matmulInto(attnScores, query, headKeys, 1, count, headDim, { bTransposed: true }); // q·Kᵀ (1, t+1)
+      softmaxRowsInto(attnWeights, attnScores, 1, count, divisor, false); // nothing to mask: all positions <= t
+      matmulInto(contextVec, attnWeights, headValues, 1, headDim, count, { bTransposed: false }); // (1, headDim)
+      concat.data.set(contextVec, h * headDim);
+    }
+    return linear(concat, block.att.outProj); // (1, dim)
+  };
+  const logits = gptForward(model, [id], { logits: 'last', startPosition: position, attention }).logits!;
+  cache.length = count;
+  return logits.data;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to add (at least 1). */
+  maxNewTokens: number;
+  /** Seed of the sampler's TorchGenerator (default 123), as `torch.manual_seed(seed)` before the book's generate. */
+  seed?: number;
+  /** Stop before appending this id (the book's eos_id), e.g. 50256 (<|endoftext|>) for GPT-2. */
+  eosId?: number;
+  /** Use the key/value cache (default true); false re-runs the whole context every step, as the book does. */
+  cache?: boolean;
+  /** Checked before every step: once aborted, generation ends with reason 'cancelled'. */
+  signal?: AbortSignal;
+  /** Checked before every step, like signal (for callers without an AbortController). */
+  shouldStop?: () => boolean;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** 0 for the first new token. */
+  index: number;
+}
+
+export type GenerationEnd = { reason: 'length' | 'eos' | 'cancelled'; ids: number[] };
+
+/** Throws an EngineError with the fix for options the generator cannot use. */
+export function checkGenerateOptions(options: GenerateOptions): void {
+  checkSamplingOptions(options);
+  const { maxNewTokens, seed } = options;
+  if (!(Number.isSafeInteger(maxNewTokens) && maxNewTokens >= 1)) {
+    throw new EngineError(`max new tokens must be a whole number of at least 1, got ${String(maxNewTokens)}`);
+  }
+  if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
+    throw new EngineError(`seed must be a whole number >= 0, got ${String(seed)}`);
+  }
+}
+
+/**
+ * Yields each new token as soon as it is picked (the editor inserts it); the return value says
+ * why it ended and holds every generated id. Cancelling (signal or shouldStop) ends it quietly
+ * between two tokens. Same model, prompt and options: the same tokens, with or without the cache.
+ */
+export function* generateTokens(model: GptModel, prompt: readonly number[], options: GenerateOptions): Generator<GeneratedToken, GenerationEnd, void> {
+  checkGenerateOptions(options);
+  if (prompt.length === 0) throw new EngineError('the prompt has no tokens; select some text to continue');
+  const { contextLength } = model.config;
+  const generator = new TorchGenerator(options.seed ?? 123);
+  const useCache = options.cache ?? true;
+  const cache = useCache ? createKvCache(model) : undefined;
+  const tokens = [...prompt];
+  const generated: number[] = [];
+  const stopped = () => options.signal?.aborted === true || options.shouldStop?.() === true;
+  const cropped = () => tokens.slice(-contextLength); // idx[:, -context_size:]
+
+  // the next token's logits (vocab), from the last token picked (undefined: the prompt)
+  const step = (last: number | undefined): Float32Array => {
+    if (!cache) return lastLogits(model, cropped(), options.signal);
+    if (last !== undefined && cache.length < contextLength) return decodeStep(model, cache, last);
+    return prefill(model, cache, cropped(), options.signal); // the prompt, or the crop moved every position
+  };
+  let last: number | undefined;
+  for (let index = 0; index < options.maxNewTokens; index++) {
+    if (stopped()) return { reason: 'cancelled', ids: generated };
+    let logits: Float32Array;
+    try {
+      logits = step(last);
+    } catch (err) {
+      if (err instanceof CancelledError) return { reason: 'cancelled', ids: generated };
+      throw err;
+    }
+    const id = pickNextToken(logits, options, generator);
+    if (id === options.eosId) return { reason: 'eos', ids: generated };
+    tokens.push(id);
+    generated.push(id);
+    last = id;
+    yield { id, index };
+  }
+  return { reason: 'length', ids: generated };
+}
+
+function lastLogits(model: GptModel, ids: readonly number[], signal?: AbortSignal): Float32Array {
+  return gptForward(model, ids, { logits: 'last', signal }).logits!.data;
+}
+
+/** All of generateTokens at once: the new ids (without the prompt). */
+export function generate(model: GptModel, prompt: readonly number[], options: GenerateOptions): number[] {
+  const tokens = generateTokens(model, prompt, options);
+  for (let step = tokens.next(); ; step = tokens.next()) if (step.done) return step.value.ids;
+}
+
+/**
+ * generateTokens as an async iterator that lets the event loop run between tokens (a
+ * setImmediate turn), so a worker receives a cancel message while it generates.
+ */
+export async function* streamTokens(model: GptModel, prompt: readonly number[], options: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationEnd, void> {
+  const tokens = generateTokens(model, prompt, options);
+  for (;;) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const step = tokens.next();
+    if (step.done) return step.value;
+    yield step.value;
+  }
+}
