@@ -1,0 +1,420 @@
+// Every layer of the book's GPTModel in its training form: a forward that keeps what its backward
+// needs, and the backward beside it, over flat row-major float32 buffers (outputs first, sizes
+// last), as karpathy/llm.c's train_gpt2.c lays them out. N = B·T rows (the batch's windows one
+// after the other), C = dim.
+//
+// Why llm.c style and not a tape: the model is one fixed graph (embeddings, L identical blocks,
+// final norm, head), so the order of the backward is known when the code is written. Each
+// backward can be read on the same screen as its forward and its formula, the activations are
+// named fields of one struct (GptActivations in model.ts) allocated once for a batch size, and
+// nothing is allocated, recorded or replayed per op. A tape would earn its keep only if the graph
+// changed at run time.
+//
+// Numerics: products go through the kernel (matmulInto: float32 sums, both threads for large
+// ones) as PyTorch's float32 BLAS does, softmaxes through softmaxRowsInto; reductions that
+// PyTorch does in float32 (bias gradients, layer-norm backward sums, the loss) are done here in
+// double and rounded once, which keeps every gradient well inside the fixtures' 1e-5 / 1e-4.
+
+import { matmulInto, softmaxRowsInto } from '../kernels';
+import { GELU_CUBIC, geluInto } from '../layers/gelu';
+import { layerNormInto } from '../layers/layerNorm';
+import type { TorchGenerator } from '../rng';
+import { dropoutScale } from '../tensor';
+import type { Linear, Matrix } from '../types';
+import type { NormWeights } from '../gpt/types';
+
+/** out (cols, rows) = aᵀ for a (rows, cols). */
+export function transposeInto(out: Float32Array, a: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const row = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = a[row + c]!;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Embeddings (book 2.8): x[b, t] = tok_emb[ids[b, t]] + pos_emb[t]
+
+/** out (N, C) = tokEmb[ids] + posEmb[t], ids (N) as B windows of T. */
+export function embeddingForward(out: Float32Array, ids: Int32Array, tokEmb: Matrix, posEmb: Matrix, T: number): void {
+  const C = tokEmb.cols;
+  const tok = tokEmb.data;
+  const pos = posEmb.data;
+  for (let r = 0; r < ids.length; r++) {
+    const id = ids[r]!;
+    const t = r % T;
+    // float32 + float32, rounded once on the store, as torch adds the two lookups
+    for (let c = 0; c < C; c++) out[r * C + c] = tok[id * C + c]! + pos[t * C + c]!;
+  }
+}
+
+/**
+ * The lookups' backward is a scatter-add: dTokEmb[ids[r]] += dout[r], dPosEmb[r mod T] += dout[r].
+ * Both gradients are overwritten (rows no token used are 0). dout (N, C)
+ */
+export function embeddingBackward(dTokEmb: Float32Array, dPosEmb: Float32Array, dout: Float32Array, ids: Int32Array, T: number, C: number): void {
+  dTokEmb.fill(0);
+  dPosEmb.fill(0);
+  for (let r = 0; r < ids.length; r++) {
+    const tokRow = ids[r]! * C;
+    const posRow = (r % T) * C;
+    for (let c = 0; c < C; c++) {
+      const g = dout[r * C + c]!;
+      dTokEmb[tokRow + c]! += g;
+      dPosEmb[posRow + c]! += g;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Linear (nn.Linear): y = x·Wᵀ + b
+//   dx = dy·W,   dW = dyᵀ·x,   db = Σ_rows dy
+
+/** out (N, out) = x (N, in)·Wᵀ + b. */
+export function linearForward(out: Float32Array, x: Float32Array, layer: Linear, N: number): void {
+  const { weight, bias } = layer;
+  matmulInto(out, x, weight.data, N, weight.rows, weight.cols, { bTransposed: true });
+  if (!bias) return;
+  const outFeatures = weight.rows;
+  for (let r = 0; r < N; r++) for (let o = 0; o < outFeatures; o++) out[r * outFeatures + o]! += bias[o]!;
+}
+
+/**
+ * dx (N, in) = dy·W (overwritten; skipped when dx is undefined), dWeight (out, in) = dyᵀ·x and
+ * dBias (out) = column sums of dy (both overwritten). `scratch` holds dyᵀ: at least out·N floats.
+ */
+export function linearBackward(
+  dx: Float32Array | undefined,
+  dWeight: Float32Array,
+  dBias: Float32Array | undefined,
+  dy: Float32Array,
+  x: Float32Array,
+  layer: Linear,
+  N: number,
+  scratch: Float32Array,
+): void {
+  const outFeatures = layer.weight.rows;
+  const inFeatures = layer.weight.cols;
+  if (dx) matmulInto(dx, dy, layer.weight.data, N, inFeatures, outFeatures, { bTransposed: false }); // (N, out)·(out, in)
+  const dyT = scratch.subarray(0, outFeatures * N);
+  transposeInto(dyT, dy, N, outFeatures); // (N, out) -> (out, N)
+  matmulInto(dWeight, dyT, x, outFeatures, inFeatures, N, { bTransposed: false }); // (out, N)·(N, in)
+  if (!dBias) return;
+  for (let o = 0; o < outFeatures; o++) {
+    let sum = 0;
+    for (let r = 0; r < N; r++) sum += dyT[o * N + r]!;
+    dBias[o] = sum;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Layer norm (book 4.2): x̂ = (x − μ)/√(σ² + ε), y = scale·x̂ + shift, per row of C
+//   dx̂ = dy·scale;  dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / √(σ² + ε)
+//   dscale = Σ_rows dy·x̂,  dshift = Σ_rows dy
+
+export interface NormStats {
+  mean: Float32Array; // (N)
+  variance: Float32Array; // (N), biased
+}
+
+/** out (N, C) = layer norm of x; the inference layer's own function, so both agree bit for bit. */
+export function layerNormForward(out: Float32Array, x: Float32Array, norm: NormWeights, N: number, C: number): NormStats {
+  return layerNormInto(out, { rows: N, cols: C, data: x }, norm);
+}
+
+/**
+ * dx (N, C) += the input's gradient (accumulated: dx is the residual stream's gradient);
+ * dScale, dShift (C) overwritten. x is the norm's input, stats what its forward returned.
+ */
+export function layerNormBackward(
+  dx: Float32Array,
+  dScale: Float32Array,
+  dShift: Float32Array,
+  dy: Float32Array,
+  x: Float32Array,
+  stats: NormStats,
+  norm: NormWeights,
+  eps: number,
+  N: number,
+  C: number,
+): void {
+  const scale = norm.scale;
+  const scaleSums = new Float64Array(C);
+  const shiftSums = new Float64Array(C);
+  for (let r = 0; r < N; r++) {
+    const row = r * C;
+    const mu = stats.mean[r]!;
+    const rstd = 1 / Math.sqrt(stats.variance[r]! + eps);
+    let meanDnorm = 0;
+    let meanDnormNorm = 0;
+    for (let c = 0; c < C; c++) {
+      const normed = (x[row + c]! - mu) * rstd;
+      const g = dy[row + c]!;
+      const dnorm = g * scale[c]!;
+      meanDnorm += dnorm;
+      meanDnormNorm += dnorm * normed;
+      scaleSums[c]! += g * normed;
+      shiftSums[c]! += g;
+    }
+    meanDnorm /= C;
+    meanDnormNorm /= C;
+    for (let c = 0; c < C; c++) {
+      const normed = (x[row + c]! - mu) * rstd;
+      const dnorm = dy[row + c]! * scale[c]!;
+      dx[row + c]! += (dnorm - meanDnorm - normed * meanDnormNorm) * rstd;
+    }
+  }
+  dScale.set(scaleSums);
+  dShift.set(shiftSums);
+}
+
+// ------------------------------------------------------------------------------------------------
+// GELU, tanh approximation (book 4.3): g(x) = ½·x·(1 + tanh u), u = √(2/π)·(x + 0.044715·x³)
+//   g'(x) = ½·(1 + tanh u) + ½·x·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·x²)
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** out = GELU(x) elementwise: the inference layer's own function. (n) */
+export function geluForward(out: Float32Array, x: Float32Array): void {
+  geluInto(out, x);
+}
+
+/** dx = dy · g'(x) elementwise (overwritten; may be dy itself). (n) */
+export function geluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const th = Math.tanh(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v));
+    const slope = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
+    dx[i] = dy[i]! * slope;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Dropout (nn.Dropout in training): y = x·keep/(1 − p), keep ~ Bernoulli(1 − p) drawn per element
+// in row-major order from the generator, as torch draws it (rng.ts). dx = dy·keep/(1 − p).
+
+/** Draws `keep` and writes out = x·keep·scale (out may be x). p = 0 draws nothing and copies. */
+export function dropoutForward(out: Float32Array, keep: Uint8Array, x: Float32Array, p: number, generator: TorchGenerator): void {
+  if (p === 0) {
+    if (out !== x) out.set(x);
+    return;
+  }
+  generator.dropoutMask(keep, p);
+  const scale = dropoutScale(p);
+  // + 0 turns −0 (a dropped negative) into 0, as applyDropout does
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! * scale * keep[i]! + 0;
+}
+
+/** dx = dy·keep·scale (dx may be dy). p = 0: dx = dy. */
+export function dropoutBackward(dx: Float32Array, dy: Float32Array, keep: Uint8Array, p: number): void {
+  if (p === 0) {
+    if (dx !== dy) dx.set(dy);
+    return;
+  }
+  const scale = dropoutScale(p);
+  for (let i = 0; i < dy.length; i++) dx[i] = dy[i]! * scale * keep[i]! + 0;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Causal multi-head attention (book 3.6, MultiHeadAttention), per window b and head h, whose
+// queries, keys and values are columns h·headDim .. (h+1)·headDim − 1 of q, k, v (N, C):
+//   attnScores = Q·Kᵀ (T, T), −∞ above the diagonal
+//   attnWeights = softmax_row(attnScores / √headDim)
+//   dropped = dropout(attnWeights)                 (the whole (B, H, T, T) mask in one draw)
+//   contextVec = dropped · V (T, headDim), written to the same columns of ctx (N, C)
+// Backward (j <= i only; every upper-triangle gradient is 0):
+//   dDropped = dContext·Vᵀ,  dV = droppedᵀ·dContext,  dWeights = dDropped·keep/(1 − p)
+//   dScores[i][j] = attnWeights[i][j]·(dWeights[i][j] − Σ_k attnWeights[i][k]·dWeights[i][k]) / √headDim
+//   dQ = dScores·K,  dK = dScoresᵀ·Q
+
+export interface AttentionShape {
+  B: number;
+  T: number;
+  C: number;
+  heads: number;
+}
+
+/** Per-head scratch, reused by every head and layer: (T, T) maps and (T, headDim) slices. */
+export interface AttentionScratch {
+  squareA: Float32Array; // (T, T)
+  squareB: Float32Array; // (T, T)
+  sliceQ: Float32Array; // (T, headDim)
+  sliceK: Float32Array;
+  sliceV: Float32Array;
+  sliceOut: Float32Array;
+}
+
+export function createAttentionScratch(T: number, headDim: number): AttentionScratch {
+  return {
+    squareA: new Float32Array(T * T),
+    squareB: new Float32Array(T * T),
+    sliceQ: new Float32Array(T * headDim),
+    sliceK: new Float32Array(T * headDim),
+    sliceV: new Float32Array(T * headDim),
+    sliceOut: new Float32Array(T * headDim),
+  };
+}
+
+/** Columns h·hd .. of rows b·T .. b·T + T − 1 of m (N, C) into slice (T, hd). */
+function gatherHead(slice: Float32Array, m: Float32Array, b: number, h: number, shape: AttentionShape): void {
+  const { T, C } = shape;
+  const hd = C / shape.heads;
+  for (let t = 0; t < T; t++) {
+    const from = (b * T + t) * C + h * hd;
+    slice.set(m.subarray(from, from + hd), t * hd);
+  }
+}
+
+function scatterHead(m: Float32Array, slice: Float32Array, b: number, h: number, shape: AttentionShape): void {
+  const { T, C } = shape;
+  const hd = C / shape.heads;
+  for (let t = 0; t < T; t++) m.set(slice.subarray(t * hd, (t + 1) * hd), (b * T + t) * C + h * hd);
+}
+
+/**
+ * ctx (N, C) from q, k, v (N, C). attnWeights (B·H·T·T) keeps every head's softmax (0 above the
+ * diagonal; the buffer must start zeroed and is only ever written on and below it); `keep`
+ * (B·H·T·T) receives the dropout mask when p > 0.
+ */
+export function attentionForward(
+  ctx: Float32Array,
+  attnWeights: Float32Array,
+  keep: Uint8Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  shape: AttentionShape,
+  p: number,
+  generator: TorchGenerator | undefined,
+  scratch: AttentionScratch,
+): void {
+  const { B, T, C, heads } = shape;
+  const headDim = C / heads;
+  const divisor = Math.sqrt(headDim);
+  const { squareA: attnScores, squareB: dropped, sliceQ: queries, sliceK: keys, sliceV: values, sliceOut: contextVec } = scratch;
+  if (p > 0) {
+    if (!generator) throw new Error('attentionForward: dropout needs a generator');
+    generator.dropoutMask(keep, p); // torch draws the (B, H, T, T) mask in one call, row-major
+  }
+  const scale = dropoutScale(p);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < heads; h++) {
+      gatherHead(queries, q, b, h, shape);
+      gatherHead(keys, k, b, h, shape);
+      gatherHead(values, v, b, h, shape);
+      matmulInto(attnScores, queries, keys, T, T, headDim, { bTransposed: true, lowerOutput: true }); // (T, hd)·(T, hd)ᵀ
+      const map = (b * heads + h) * T * T;
+      const weights = attnWeights.subarray(map, map + T * T);
+      softmaxRowsInto(weights, attnScores, T, T, divisor, true); // (T, T), upper triangle untouched (0)
+      let mixed = weights;
+      if (p > 0) {
+        for (let i = 0; i < T; i++) {
+          for (let j = 0; j <= i; j++) dropped[i * T + j] = weights[i * T + j]! * scale * keep[map + i * T + j]!;
+          dropped.fill(0, i * T + i + 1, (i + 1) * T);
+        }
+        mixed = dropped;
+      }
+      matmulInto(contextVec, mixed, values, T, headDim, T, { bTransposed: false, lowerInput: true }); // (T, T)·(T, hd)
+      scatterHead(ctx, contextVec, b, h, shape);
+    }
+  }
+}
+
+/** dq, dk, dv (N, C) overwritten from dctx (N, C); the other arguments are the forward's. */
+export function attentionBackward(
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  dctx: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  attnWeights: Float32Array,
+  keep: Uint8Array,
+  shape: AttentionShape,
+  p: number,
+  scratch: AttentionScratch,
+): void {
+  const { B, T, C, heads } = shape;
+  const headDim = C / heads;
+  const divisor = Math.fround(Math.sqrt(headDim)); // torch divides by the float32 √headDim
+  const scale = dropoutScale(p);
+  const { squareA: grad, squareB: transposed, sliceQ: slice, sliceK: keys, sliceV: values, sliceOut: dContext } = scratch;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < heads; h++) {
+      const map = (b * heads + h) * T * T;
+      const weights = attnWeights.subarray(map, map + T * T);
+      gatherHead(dContext, dctx, b, h, shape);
+      gatherHead(values, v, b, h, shape);
+      // dV (T, hd) = droppedᵀ (T, T)·dContext (T, hd)
+      for (let i = 0; i < T; i++) {
+        for (let j = 0; j <= i; j++) {
+          const w = weights[i * T + j]!;
+          transposed[j * T + i] = p > 0 ? w * scale * keep[map + i * T + j]! : w;
+        }
+        for (let j = i + 1; j < T; j++) transposed[j * T + i] = 0;
+      }
+      matmulInto(slice, transposed, dContext, T, headDim, T, { bTransposed: false });
+      scatterHead(dv, slice, b, h, shape);
+      // dDropped (T, T) = dContext·Vᵀ, lower triangle only
+      matmulInto(grad, dContext, values, T, T, headDim, { bTransposed: true, lowerOutput: true });
+      // through dropout and softmax, into dScores (j <= i, 0 above for the lowerInput product)
+      for (let i = 0; i < T; i++) {
+        const row = i * T;
+        let dot = 0;
+        for (let j = 0; j <= i; j++) {
+          const dWeight = p > 0 ? grad[row + j]! * scale * keep[map + row + j]! : grad[row + j]!;
+          grad[row + j] = dWeight;
+          dot += weights[row + j]! * dWeight;
+        }
+        for (let j = 0; j <= i; j++) grad[row + j] = (weights[row + j]! * (grad[row + j]! - dot)) / divisor;
+        grad.fill(0, row + i + 1, row + T);
+      }
+      gatherHead(keys, k, b, h, shape);
+      matmulInto(slice, grad, keys, T, headDim, T, { bTransposed: false, lowerInput: true }); // dQ = dScores·K
+      scatterHead(dq, slice, b, h, shape);
+      transposeInto(transposed, grad, T, T);
+      gatherHead(keys, q, b, h, shape); // the queries, in the keys' slot
+      matmulInto(slice, transposed, keys, T, headDim, T, { bTransposed: false }); // dK = dScoresᵀ·Q
+      scatterHead(dk, slice, b, h, shape);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Output head and loss: F.cross_entropy(logits.flatten(0, 1), targets.flatten()), the mean over
+// all N positions of −log softmax(logits)[target]
+//   dlogits = (softmax(logits) − onehot(target)) / N
+
+/**
+ * probs (N, V) = softmax of logits (N, V), a separate buffer; returns the mean loss. A target
+ * whose float32 probability underflows takes its loss from the logits in double instead.
+ */
+export function crossEntropyForward(probs: Float32Array, logits: Float32Array, targets: Int32Array, V: number): number {
+  const N = targets.length;
+  softmaxRowsInto(probs, logits, N, V, 1, false);
+  let total = 0;
+  for (let r = 0; r < N; r++) {
+    const pTarget = probs[r * V + targets[r]!]!;
+    if (pTarget > 1e-30) {
+      total -= Math.log(pTarget);
+      continue;
+    }
+    let max = -Infinity;
+    for (let c = 0; c < V; c++) max = Math.max(max, logits[r * V + c]!);
+    let sum = 0;
+    for (let c = 0; c < V; c++) sum += Math.exp(logits[r * V + c]! - max);
+    total += Math.log(sum) + max - logits[r * V + targets[r]!]!;
+  }
+  return total / N;
+}
+
+/** dlogits (N, V) = (probs − onehot(targets)) / N (dlogits may be probs: in place). */
+export function crossEntropyBackward(dlogits: Float32Array, probs: Float32Array, targets: Int32Array, V: number): void {
+  const N = targets.length;
+  const inverse = 1 / N;
+  for (let r = 0; r < N; r++) {
+    const row = r * V;
+    for (let c = 0; c < V; c++) dlogits[row + c] = probs[row + c]! * inverse;
+    dlogits[row + targets[r]!] = (probs[row + targets[r]!]! - 1) * inverse;
+  }
+}
