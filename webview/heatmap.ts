@@ -1,8 +1,11 @@
 // A labelled heatmap on one <canvas>. The matrix is turned into an image once (one pixel per
 // cell, through ImageData) and every paint draws a window of it scaled to the canvas, so 5 tokens
 // and 5,000 cost the same. On top: token labels, numbers when cells are big enough, hatched masked
-// cells, crossed dropped cells, outlines for the hovered cell and the highlighted token. Large
-// maps zoom (Ctrl+wheel), pan (drag) and show a minimap; double-click resets the view.
+// cells, crossed dropped cells, outlines for the hovered cell and the highlighted query and key.
+// Both axes are named in the image (so an exported PNG keeps them); when the labels do not fit,
+// every few rows and columns get their index instead. Maps too big to label zoom (Ctrl+wheel or
+// zoomBy), pan (drag) and show a minimap; double-click resets the view. dispose() removes every
+// listener, the window's included.
 import type { PanelMap } from '../src/shared/protocol';
 import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../src/display/codes';
 import { colorOf, finiteRange, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
@@ -17,6 +20,9 @@ export interface HeatmapSpec {
   rowLabels: readonly string[];
   /** Column labels; numbers 0..cols-1 when absent (embedding dimensions). */
   colLabels?: readonly string[];
+  /** What the rows and the columns are, drawn beside the axes: "queries", "keys", "dimensions". */
+  rowAxis: string;
+  colAxis: string;
   /** The colour scale of an exact matrix (codes carry their own). */
   scale: ScaleKind;
   /** Fixed colour range, e.g. [0, 1] for attention weights. */
@@ -39,7 +45,8 @@ export interface HeatmapSpec {
 }
 
 export interface HeatmapHost {
-  onHoverToken(index: number | null): void;
+  /** query: the hovered row's token (or column's, when only columns are tokens); key: the hovered column's token. */
+  onHoverToken(query: number | null, key: number | null): void;
   tooltip: HTMLElement;
 }
 
@@ -52,12 +59,15 @@ interface View {
 }
 
 const FONT = '11px var(--vscode-editor-font-family, monospace)';
+const AXIS_FONT = 'italic 11px var(--vscode-font-family, sans-serif)';
+/** Room for an axis name: a line of AXIS_FONT. */
+const AXIS = 15;
 const MAX_CELL = 44;
 const MIN_LABELLED_CELL = 10;
 /** Cells at least this wide show their value. */
 const SHOW_NUMBERS = 34;
-/** Above this many rows or columns a map starts zoomed out with a minimap once zoomed in. */
-export const LARGE = 128;
+/** Above this many rows or columns a map can zoom (its labels would not fit a panel's width). */
+export const ZOOM_ABOVE = 32;
 const MIN_VIEW = 8;
 /** Tallest a map gets, in CSS pixels: long texts shrink rows to fit (zoom in to read them). */
 const MAX_HEIGHT = 560;
@@ -73,10 +83,15 @@ export class Heatmap {
   private view: View;
   /** cw × ch: a cell's width and height in CSS pixels (fractions when a long text is shrunk). */
   private layout = { left: 0, top: 0, cw: 1, ch: 1, rowLabels: false, colLabels: false };
-  private highlighted: number | null = null;
+  /** The highlighted query (row) and key (column) tokens. */
+  private highlighted: { query: number | null; key: number | null } = { query: null, key: null };
   private hoverCell: [number, number] | null = null;
   private drag: { x: number; y: number; view: View } | undefined;
   private readonly scale: Scale;
+  /** Ends every listener this map added (canvas and window). */
+  private readonly listeners = new AbortController();
+  /** Whether the map is big enough to zoom into (see ZOOM_ABOVE). */
+  readonly zoomable: boolean;
 
   constructor(readonly spec: HeatmapSpec, private readonly host: HeatmapHost) {
     const { rows, cols } = spec.matrix;
@@ -86,24 +101,53 @@ export class Heatmap {
     this.canvas.dataset.rows = String(rows);
     this.canvas.dataset.cols = String(cols);
     this.canvas.dataset.name = spec.name;
+    this.canvas.dataset.rowAxis = spec.rowAxis;
+    this.canvas.dataset.colAxis = spec.colAxis;
     this.canvas.setAttribute('role', 'img');
-    this.canvas.setAttribute('aria-label', `${spec.title}: ${rows} × ${cols}`);
+    this.canvas.setAttribute('aria-label', `${spec.title}: ${rows} rows (${spec.rowAxis}) × ${cols} columns (${spec.colAxis})`);
     const m = spec.matrix;
     const [min, max] = isCodes(m) ? [m.scale.min, m.scale.max] : spec.range ?? finiteRange(m.data);
     this.scale = { kind: isCodes(m) ? m.scale.kind : spec.scale, min, max };
     this.paintPixels();
-    this.canvas.addEventListener('mousemove', (e) => this.onMove(e));
-    this.canvas.addEventListener('mouseleave', () => this.onLeave());
-    if (rows > LARGE || cols > LARGE) {
+    const signal = this.listeners.signal;
+    this.canvas.addEventListener('mousemove', (e) => this.onMove(e), { signal });
+    this.canvas.addEventListener('mouseleave', () => this.onLeave(), { signal });
+    this.zoomable = rows > ZOOM_ABOVE || cols > ZOOM_ABOVE;
+    if (this.zoomable) {
       this.canvas.classList.add('zoomable');
-      this.canvas.title = 'Ctrl+scroll to zoom, drag to pan, double-click to reset';
-      this.canvas.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
+      this.canvas.title = 'Ctrl+scroll or the + and − buttons to zoom, drag to pan, double-click to reset';
+      this.canvas.addEventListener('wheel', (e) => this.onWheel(e), { passive: false, signal });
       this.canvas.addEventListener('mousedown', (e) => {
         this.drag = { x: e.offsetX, y: e.offsetY, view: { ...this.view } };
-      });
-      window.addEventListener('mouseup', () => { this.drag = undefined; });
-      this.canvas.addEventListener('dblclick', () => this.setView({ r0: 0, c0: 0, rows, cols }));
+      }, { signal });
+      window.addEventListener('mouseup', () => { this.drag = undefined; }, { signal });
+      this.canvas.addEventListener('dblclick', () => this.resetView(), { signal });
     }
+  }
+
+  /** Removes the map's listeners (the window's mouseup too); call when its section is replaced. */
+  dispose(): void {
+    this.listeners.abort();
+    this.drag = undefined;
+  }
+
+  /** Zooms around the middle of the view: factor < 1 shows fewer cells (larger, labelled). */
+  zoomBy(factor: number): void {
+    const { r0, c0, rows, cols } = this.view;
+    const nr = rows * factor;
+    const nc = cols * factor;
+    this.setView({ rows: nr, cols: nc, r0: r0 + (rows - nr) / 2, c0: c0 + (cols - nc) / 2 });
+  }
+
+  /** Shows the whole matrix again. */
+  resetView(): void {
+    const { rows, cols } = this.spec.matrix;
+    this.setView({ r0: 0, c0: 0, rows, cols });
+  }
+
+  /** Whether the view shows less than the whole matrix. */
+  get zoomed(): boolean {
+    return this.view.rows < this.spec.matrix.rows || this.view.cols < this.spec.matrix.cols;
   }
 
   get colorScale(): Scale {
@@ -132,8 +176,10 @@ export class Heatmap {
     const colLabels = guess >= MIN_LABELLED_CELL;
     const rowGuess = Math.min(guess >= 1 ? Math.min(MAX_CELL, Math.floor(guess)) : guess, MAX_HEIGHT / Math.max(1, rows));
     const rowLabels = rowGuess >= MIN_LABELLED_CELL;
-    const left = rowLabels ? Math.min(120, Math.ceil(widest(this.spec.rowLabels)) + 10) : 4;
-    const top = colLabels ? Math.min(90, Math.ceil(widest(this.colLabels()) * 0.72) + 14) : 4;
+    // Without labels, index ticks: as wide as the largest index.
+    const tickWidth = Math.ceil(ctx.measureText(String(this.spec.matrix.rows - 1)).width) + 8;
+    const left = AXIS + (rowLabels ? Math.min(120, Math.ceil(widest(this.spec.rowLabels)) + 10) : tickWidth);
+    const top = AXIS + (colLabels ? Math.min(90, Math.ceil(widest(this.colLabels()) * 0.72) + 14) : 14);
     const fit = (width - left - 4) / Math.max(1, cols);
     const cw = fit >= 1 ? Math.min(MAX_CELL, Math.floor(fit)) : fit;
     // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
@@ -149,10 +195,13 @@ export class Heatmap {
     this.paint();
   }
 
-  /** Outlines token `index` (row and/or column) or clears the outline. */
-  highlight(index: number | null): void {
-    if (index === this.highlighted) return;
-    this.highlighted = index;
+  /**
+   * Outlines the query token's row and the key token's column (a hovered cell), or one token's
+   * row and column (key omitted: a hovered token chip); null clears.
+   */
+  highlight(query: number | null, key: number | null = query): void {
+    if (query === this.highlighted.query && key === this.highlighted.key) return;
+    this.highlighted = { query, key };
     this.paint();
   }
 
@@ -293,9 +342,29 @@ export class Heatmap {
     const { left, top, cw, ch, rowLabels, colLabels } = this.layout;
     const { r0, c0, rows, cols } = this.view;
     const labels = this.colLabels();
-    ctx.font = FONT;
     ctx.fillStyle = fg;
     ctx.textBaseline = 'middle';
+    // Axis names: the columns' along the top edge, the rows' up the left edge.
+    ctx.font = AXIS_FONT;
+    ctx.textAlign = 'left';
+    ctx.fillText(`${this.spec.colAxis} →`, left, AXIS / 2);
+    ctx.save();
+    ctx.translate(AXIS / 2, top);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = 'right';
+    ctx.fillText(`← ${this.spec.rowAxis}`, 0, 0);
+    ctx.restore();
+    ctx.font = FONT;
+    if (!rowLabels) {
+      ctx.textAlign = 'right';
+      const step = tickStep(ch);
+      for (let r = Math.ceil(r0 / step) * step; r < r0 + rows; r += step) ctx.fillText(String(r), left - 4, top + (r - r0 + 0.5) * ch);
+    }
+    if (!colLabels) {
+      ctx.textAlign = 'center';
+      const step = tickStep(cw);
+      for (let c = Math.ceil(c0 / step) * step; c < c0 + cols; c += step) ctx.fillText(String(c), left + (c - c0 + 0.5) * cw, top - 7);
+    }
     if (rowLabels) {
       ctx.textAlign = 'right';
       for (let r = r0; r < r0 + rows; r++) ctx.fillText(clip(this.spec.rowLabels[r] ?? ''), left - 5, top + (r - r0) * ch + ch / 2);
@@ -317,11 +386,12 @@ export class Heatmap {
     const { r0, c0, rows, cols } = this.view;
     ctx.lineWidth = 2;
     ctx.strokeStyle = themeVar('--vscode-focusBorder', '#0090f1');
-    const i = this.highlighted;
-    if (i !== null) {
-      if (this.spec.rowsAreTokens && i >= r0 && i < r0 + rows) ctx.strokeRect(left - 1, top + (i - r0) * ch - 1, cols * cw + 2, Math.max(ch, 1) + 2);
-      if (this.spec.colsAreTokens && i >= c0 && i < c0 + cols) ctx.strokeRect(left + (i - c0) * cw - 1, top - 1, Math.max(cw, 1) + 2, rows * ch + 2);
-    }
+    const { query, key } = this.highlighted;
+    // A map whose only token axis is its columns highlights the query there.
+    const rowToken = this.spec.rowsAreTokens ? query : null;
+    const colToken = this.spec.colsAreTokens ? (this.spec.rowsAreTokens ? key : query) : null;
+    if (rowToken !== null && rowToken >= r0 && rowToken < r0 + rows) ctx.strokeRect(left - 1, top + (rowToken - r0) * ch - 1, cols * cw + 2, Math.max(ch, 1) + 2);
+    if (colToken !== null && colToken >= c0 && colToken < c0 + cols) ctx.strokeRect(left + (colToken - c0) * cw - 1, top - 1, Math.max(cw, 1) + 2, rows * ch + 2);
     if (this.hoverCell && Math.min(cw, ch) >= 3) {
       const [r, c] = this.hoverCell;
       ctx.strokeStyle = fg;
@@ -393,7 +463,8 @@ export class Heatmap {
     if (!this.hoverCell || this.hoverCell[0] !== r || this.hoverCell[1] !== c) {
       this.hoverCell = hit;
       this.showTooltip(r, c);
-      this.host.onHoverToken(this.spec.rowsAreTokens ? r : this.spec.colsAreTokens ? c : null);
+      const { rowsAreTokens, colsAreTokens } = this.spec;
+      this.host.onHoverToken(rowsAreTokens ? r : colsAreTokens ? c : null, rowsAreTokens && colsAreTokens ? c : null);
       this.paint();
     }
     tip.hidden = false;
@@ -411,7 +482,7 @@ export class Heatmap {
     this.host.tooltip.hidden = true;
     if (this.hoverCell) {
       this.hoverCell = null;
-      this.host.onHoverToken(null);
+      this.host.onHoverToken(null, null);
       this.paint();
     }
   }
@@ -426,6 +497,14 @@ export function formatCell(v: number): string {
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
   return v.toFixed(2).replace(/^(-?)0\./, '$1.');
+}
+
+/** Every how many rows (or columns) an index is drawn when labels do not fit: ticks ≥ 30 px apart. */
+export function tickStep(cell: number): number {
+  const want = 30 / Math.max(cell, 1e-6);
+  for (let base = 1; ; base *= 10) {
+    for (const k of [1, 2, 5]) if (k * base >= want) return k * base;
+  }
 }
 
 function clip(label: string, max = 14): string {

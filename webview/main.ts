@@ -5,12 +5,13 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
-import { parseHostMessage, KNOBS, type HostMessage, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelMap, type PanelTrace, type SectionId, type WebviewMessage } from '../src/shared/protocol';
-import { weightScale as weightScaleFor } from '../src/display/codes';
+import { parseHostMessage, KNOBS, type HostMessage, type JourneyAttention, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelMap, type PanelTrace, type SectionId, type WebviewMessage } from '../src/shared/protocol';
+import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, weightScale as weightScaleFor } from '../src/display/codes';
 import { ExactCells, showReading, type CellReading } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
 import { colorOf, css } from './colors';
+import { fixed, isSeeded, journeyNote, knobProblem, marksLegend, saturation, saturated, simpleAttentionNote, validHeads, visible, weightsNote, type Cells } from './notes';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;
@@ -30,6 +31,8 @@ let maps: Heatmap[] = [];
 const cells = new ExactCells((ask) => { if (current) post({ type: 'requestCells', runId: current.runId, ...ask }); });
 let charts: Chart[] = [];
 let current: { trace: PanelTrace; labels: string[]; runId: number; title: string; elapsedMs: number } | undefined;
+/** The knob values the host last reported (what the settings hold). */
+let knobs: KnobValues | undefined;
 const views = { embeddings: 'input' as 'token' | 'position' | 'input', self: 'weights' as 'scores' | 'weights', simple: 'weights' as 'scores' | 'weights' };
 
 // ---------- messages ----------
@@ -58,10 +61,15 @@ function handle(message: HostMessage): void {
       setStatus(`Computing… ${message.stage}`, 'busy');
       return;
     case 'error':
-      showError(message.message);
+      showError(message.message, message.section);
       return;
     case 'knobs':
+      knobs = message.values;
       setKnobs(message.values);
+      return;
+    case 'knobRefused':
+      showKnobMessage(message.knob, message.message);
+      if (knobs) setKnobs(knobs);
       return;
     case 'reveal':
       // Before the first trace there is nothing to scroll to yet: remember it for render().
@@ -69,7 +77,7 @@ function handle(message: HostMessage): void {
       if (current) revealPending();
       return;
     case 'highlightToken':
-      highlightEverywhere(message.index, false);
+      highlightEverywhere(message.index, null, false);
       return;
     case 'group':
       receiveGroup(message.runId, message.group, message.data);
@@ -106,32 +114,65 @@ function setStatus(text: string, state: string): void {
   status.dataset.state = state;
 }
 
-function showError(message: string): void {
+function showError(message: string, section?: SectionId): void {
   errorBox.hidden = false;
   errorBox.replaceChildren(Object.assign(document.createElement('strong'), { textContent: 'Cannot analyze: ' }), document.createTextNode(message));
   app.dataset.state = 'error';
   setStatus(current ? 'Showing the last result that worked.' : '', 'error');
+  // A setting made invalid elsewhere: also at the top of the stage it breaks, where the learner reads.
+  for (const old of content.querySelectorAll('.section-error')) old.remove();
+  const target = section && document.getElementById(section);
+  if (target) {
+    const box = Object.assign(document.createElement('div'), { className: 'section-error', role: 'alert', textContent: message });
+    target.querySelector('h2')?.after(box);
+  }
+}
+
+/** Sends a knob's new value, or shows why it cannot be written (the host checks again). */
+function commitKnob(knob: Knob, value: number | string): void {
+  const c = current?.trace.config;
+  const ctx = { heads: c?.heads ?? knobs?.heads ?? 1, dim: c?.dim ?? knobs?.dim ?? 1, attnDim: c?.attnDim ?? knobs?.dim ?? 1 };
+  if (knobs && String(knobs[knob]) === String(value)) {
+    showKnobMessage(knob, undefined);
+    return;
+  }
+  const problem = knobProblem(knob, value, ctx);
+  showKnobMessage(knob, problem);
+  if (problem) return;
+  post({ type: 'setKnob', knob, value: knob === 'tokenizer' ? String(value) : Number(value) });
+}
+
+/** The message under a knob (a refused value and its fix), or none. */
+function showKnobMessage(knob: Knob, message: string | undefined): void {
+  const box = document.getElementById(`knob-${knob}-message`);
+  if (!box) return;
+  box.hidden = !message;
+  box.textContent = message ?? '';
+  box.closest('.knob')?.classList.toggle('invalid', Boolean(message));
 }
 
 function buildToolbar(): HTMLElement {
   const bar = Object.assign(document.createElement('form'), { id: 'knobs' });
   bar.addEventListener('submit', (e) => e.preventDefault());
-  const field = (knob: Knob, label: string, attrs: Record<string, string>) => {
+  const knobBox = (knob: Knob, label: string, control: HTMLElement) => {
     const wrap = Object.assign(document.createElement('label'), { className: 'knob' });
+    const message = Object.assign(document.createElement('span'), { className: 'knob-message', id: `knob-${knob}-message`, hidden: true, role: 'alert' });
+    wrap.append(Object.assign(document.createElement('span'), { textContent: label }), control, message);
+    return wrap;
+  };
+  const field = (knob: Knob, label: string, attrs: Record<string, string>) => {
     const input = document.createElement('vscode-textfield');
     input.id = `knob-${knob}`;
     input.setAttribute('type', 'number');
     for (const [k, v] of Object.entries(attrs)) input.setAttribute(k, v);
-    const commit = () => {
-      const value = Number((input as unknown as { value: string }).value);
-      if (Number.isFinite(value)) post({ type: 'setKnob', knob, value });
-    };
+    const commit = () => commitKnob(knob, (input as unknown as { value: string }).value);
     input.addEventListener('change', commit);
     input.addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Enter') commit(); });
-    wrap.append(Object.assign(document.createElement('span'), { textContent: label }), input);
-    return wrap;
+    return knobBox(knob, label, input);
   };
-  const tokenizer = Object.assign(document.createElement('label'), { className: 'knob' });
+  // Heads: only the counts that divide the attention dimension are offered.
+  const heads = Object.assign(document.createElement('select'), { id: 'knob-heads', title: 'heads: the divisors of the attention dimension' });
+  heads.addEventListener('change', () => commitKnob('heads', heads.value));
   const select = document.createElement('vscode-single-select');
   select.id = 'knob-tokenizer';
   for (const kind of ['word', 'bpe', 'gpt2']) {
@@ -140,28 +181,45 @@ function buildToolbar(): HTMLElement {
     option.textContent = kind;
     select.append(option);
   }
-  select.addEventListener('change', () => post({ type: 'setKnob', knob: 'tokenizer', value: (select as unknown as { value: string }).value }));
-  tokenizer.append(Object.assign(document.createElement('span'), { textContent: 'tokenizer' }), select);
+  select.addEventListener('change', () => commitKnob('tokenizer', (select as unknown as { value: string }).value));
 
-  const exportJson = document.createElement('vscode-button');
-  exportJson.id = 'export-json';
-  exportJson.setAttribute('secondary', '');
-  exportJson.textContent = 'Export trace (JSON)';
+  const exportJson = Object.assign(document.createElement('button'), { id: 'export-json', type: 'button', className: 'export', title: 'Export the whole trace as JSON' });
+  exportJson.append(Object.assign(document.createElement('i'), { className: 'codicon codicon-json' }), document.createTextNode(' Export JSON'));
   exportJson.addEventListener('click', () => post({ type: 'exportJson' }));
 
   bar.append(
-    field('heads', 'heads', { min: '1', step: '1' }),
+    knobBox('heads', 'heads', heads),
     field('dropout', 'dropout', { min: '0', max: '0.99', step: '0.05' }),
     field('seed', 'seed', { min: '0', step: '1' }),
     field('dim', 'dim', { min: '1', step: '1' }),
-    tokenizer,
+    knobBox('tokenizer', 'tokenizer', select),
     exportJson,
   );
+  // Headings scrolled to must clear the sticky bar, whatever its height (see scroll-margin-top).
+  new ResizeObserver(() => document.documentElement.style.setProperty('--bar-height', `${bar.offsetHeight}px`)).observe(bar);
   return bar;
 }
 
+/** The heads select offers the divisors of the attention dimension (and a current invalid value, marked). */
+function setHeadsOptions(attnDim: number, heads: number): void {
+  const select = document.getElementById('knob-heads') as HTMLSelectElement | null;
+  if (!select) return;
+  const valid = validHeads(attnDim);
+  const options = valid.includes(heads) ? valid : [...valid, heads].sort((a, b) => a - b);
+  select.replaceChildren(...options.map((h) => {
+    const option = Object.assign(document.createElement('option'), { value: String(h), textContent: valid.includes(h) ? String(h) : `${h} ✗` });
+    if (!valid.includes(h)) option.disabled = true;
+    return option;
+  }));
+  select.value = String(heads);
+  select.dataset.attnDim = String(attnDim);
+}
+
 function setKnobs(values: KnobValues): void {
+  // Until a trace says otherwise, the attention dimension is dim (llm101.attnDim 0).
+  setHeadsOptions(current?.trace.config.attnDim ?? values.dim, values.heads);
   for (const knob of KNOBS) {
+    if (knob === 'heads') continue;
     const el = document.getElementById(`knob-${knob}`) as unknown as { value: string } | null;
     if (el && document.activeElement !== (el as unknown)) el.value = String(values[knob]);
   }
@@ -172,61 +230,123 @@ function labelsOf(trace: PanelTrace): string[] {
   return trace.tokens.map((t) => visible(t.text));
 }
 
-/** Whitespace made visible: a token's text as a label. */
-function visible(text: string): string {
-  return text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→').replace(/\r/g, '␍') || '∅';
-}
+type SectionBuilder = (trace: PanelTrace, labels: string[]) => HTMLElement;
+
+/** Each section is built on its own, so a toggle or a lazily sent stage replaces only its section. */
+const BUILDERS: Record<SectionId, SectionBuilder> = {
+  tokens: tokensSection,
+  embeddings: embeddingsSection,
+  'attention-simple': simpleSection,
+  'attention-self': selfSection,
+  'attention-causal': causalSection,
+  'attention-heads': headsSection,
+  layernorm: layerNormSection,
+};
 
 function render(): void {
   if (!current) return;
   const { trace, labels, elapsedMs } = current;
-  for (const chart of charts) chart.destroy();
-  charts = [];
-  maps = [];
+  retire(content);
   errorBox.hidden = true;
   app.dataset.state = 'ready';
   const c = trace.config;
+  // A trace ran with the settings as they are: messages about refused values are old news.
+  for (const knob of KNOBS) showKnobMessage(knob, undefined);
+  setHeadsOptions(c.attnDim, c.heads);
   setStatus(`${trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${elapsedMs.toFixed(0)} ms`, 'ready');
-  content.replaceChildren(
-    tokensSection(trace),
-    embeddingsSection(trace, labels),
-    simpleSection(trace, labels),
-    selfSection(trace, labels),
-    causalSection(trace, labels),
-    headsSection(trace, labels),
-    layerNormSection(trace, labels),
-  );
+  content.replaceChildren(...(Object.keys(BUILDERS) as SectionId[]).map((id) => BUILDERS[id](trace, labels)));
   layoutMaps();
   revealPending();
   requestVisibleGroups();
 }
 
-function section(id: SectionId, step: number, heading: string, formula: string, intro: string): HTMLElement {
+/** Disposes the maps and charts inside `el` (about to leave the page). */
+function retire(el: HTMLElement): void {
+  maps = maps.filter((map) => {
+    if (!el.contains(map.canvas)) return true;
+    map.dispose();
+    return false;
+  });
+  charts = charts.filter((chart) => {
+    if (!el.contains(chart.canvas)) return true;
+    chart.destroy();
+    return false;
+  });
+}
+
+/** Rebuilds one section in place (a toggle, a group that arrived); the rest of the page stays. */
+function replaceSection(id: SectionId): void {
+  const old = document.getElementById(id);
+  if (!current || !old) return;
+  const fresh = BUILDERS[id](current.trace, current.labels);
+  retire(old);
+  old.replaceWith(fresh);
+  for (const map of maps) if (!map.laidOut) layoutMap(map);
+  requestVisibleGroups();
+}
+
+function section(id: SectionId, step: number, heading: string, formula: string, intro: string, weights?: PanelTrace): HTMLElement {
   const el = Object.assign(document.createElement('section'), { id });
   const h = Object.assign(document.createElement('h2'), { textContent: `${step}. ${heading}` });
   const f = Object.assign(document.createElement('code'), { className: 'formula', textContent: formula });
   const p = Object.assign(document.createElement('p'), { className: 'intro', textContent: intro });
   el.append(h, f, p);
+  // Where the numbers come from weights, say whose: seeded and untrained, or a file.
+  if (weights) {
+    const note = Object.assign(document.createElement('p'), { className: 'weights-note' });
+    note.append(Object.assign(document.createElement('i'), { className: `codicon codicon-${isSeeded(weights.weightsSource) ? 'beaker' : 'file-binary'}` }),
+      document.createTextNode(` ${weightsNote(weights.weightsSource, weights.config.seed)}`));
+    el.append(note);
+  }
   return el;
 }
 
-function figure(spec: HeatmapSpec, caption?: string): HTMLElement {
+/** What a figure's colour bar says besides its range: what is measured, and whether the scale is shared. */
+interface FigureText {
+  /** What a colour stands for, with units: "attention weight (share of the query's attention)". */
+  measures: string;
+  /** "own scale" or what the scale is shared with. */
+  scale: string;
+  caption?: string;
+}
+
+function figure(spec: HeatmapSpec, text: FigureText): HTMLElement {
   // A coded map's numbers (zoomed in) are asked of the host by its path.
   if ('codes' in spec.matrix) spec = { ...spec, exact: (r, c) => cells.value(spec.name, r, c) };
-  const map = new Heatmap(spec, { tooltip, onHoverToken: (i) => highlightEverywhere(i, true) });
+  const map = new Heatmap(spec, { tooltip, onHoverToken: (query, key) => highlightEverywhere(query, key, true) });
   maps.push(map);
   const fig = Object.assign(document.createElement('figure'), { className: 'map' });
   const cap = document.createElement('figcaption');
-  cap.append(Object.assign(document.createElement('span'), { textContent: spec.title }));
+  cap.append(Object.assign(document.createElement('span'), { className: 'title', textContent: spec.title }));
   const shape = Object.assign(document.createElement('span'), { className: 'shape', textContent: `${spec.matrix.rows}×${spec.matrix.cols}` });
   const png = iconButton('file-media', `Save ${spec.title} as PNG`, () => post({ type: 'exportPng', name: spec.name, dataUrl: map.canvas.toDataURL('image/png') }));
   const csv = iconButton('table', `Save ${spec.title} as CSV`, () => post({ type: 'exportCsv', matrix: spec.name }));
   cap.append(shape, png, csv);
+  if (map.zoomable) cap.append(zoomControls(map));
   const scroll = Object.assign(document.createElement('div'), { className: 'map-scroll' });
   scroll.append(map.canvas);
-  fig.append(cap, scroll, legend(map));
-  if (caption) fig.append(Object.assign(document.createElement('p'), { className: 'note', textContent: caption }));
+  fig.append(cap, scroll, legend(map, text));
+  if (text.caption) fig.append(Object.assign(document.createElement('p'), { className: 'note', textContent: text.caption }));
   return fig;
+}
+
+/** Zoom out, zoom in, whole map: visible buttons, not only Ctrl+wheel (class "zoom": the report keeps them). */
+function zoomControls(map: Heatmap): HTMLElement {
+  const box = Object.assign(document.createElement('span'), { className: 'zoom-controls' });
+  const hint = Object.assign(document.createElement('span'), { className: 'zoom-hint', textContent: 'zoom in to read labels' });
+  const sync = () => { hint.hidden = map.zoomed; };
+  const button = (icon: string, label: string, act: () => void) => {
+    const b = Object.assign(document.createElement('button'), { className: 'zoom', type: 'button', title: label });
+    b.setAttribute('aria-label', label);
+    b.append(Object.assign(document.createElement('i'), { className: `codicon codicon-${icon}` }));
+    b.addEventListener('click', () => { act(); sync(); });
+    return b;
+  };
+  box.append(hint, button('zoom-in', 'Zoom in (or Ctrl+scroll on the map)', () => map.zoomBy(0.5)),
+    button('zoom-out', 'Zoom out', () => map.zoomBy(2)), button('screen-full', 'Whole map (or double-click)', () => map.resetView()));
+  map.canvas.addEventListener('wheel', () => requestAnimationFrame(sync));
+  map.canvas.addEventListener('dblclick', sync);
+  return box;
 }
 
 function iconButton(icon: string, label: string, onClick: () => void): HTMLElement {
@@ -237,7 +357,7 @@ function iconButton(icon: string, label: string, onClick: () => void): HTMLEleme
   return b;
 }
 
-function legend(map: Heatmap): HTMLElement {
+function legend(map: Heatmap, text: FigureText): HTMLElement {
   const { min, max, kind } = map.colorScale;
   const el = Object.assign(document.createElement('div'), { className: 'legend' });
   const lo = kind === 'diverging' ? -Math.max(Math.abs(min), Math.abs(max)) : min;
@@ -247,8 +367,10 @@ function legend(map: Heatmap): HTMLElement {
   const bar = Object.assign(document.createElement('span'), { className: 'bar' });
   bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
   const label = (v: number) => (kind === 'log' ? (v < 0.01 ? v.toExponential(0) : formatCell(v)) : formatCell(v));
+  const kindText = kind === 'log' ? 'log scale' : kind === 'diverging' ? 'centred on 0' : 'linear';
   el.append(Object.assign(document.createElement('span'), { textContent: label(lo) }), bar,
-    Object.assign(document.createElement('span'), { textContent: kind === 'log' ? `${label(hi)} (log scale)` : label(hi) }));
+    Object.assign(document.createElement('span'), { textContent: label(hi) }),
+    Object.assign(document.createElement('span'), { className: 'measures', textContent: `colour: ${text.measures}; ${kindText}, ${text.scale}` }));
   return el;
 }
 
@@ -267,10 +389,14 @@ window.addEventListener('resize', () => {
   resizeTimer = window.setTimeout(layoutMaps, 120);
 });
 
-function highlightEverywhere(index: number | null, fromPanel: boolean): void {
-  for (const map of maps) map.highlight(index);
-  for (const chip of content.querySelectorAll<HTMLElement>('.chip')) chip.classList.toggle('hot', Number(chip.dataset.index) === index);
-  if (fromPanel) post({ type: 'hoverToken', index });
+/** Lights the query token (a row) and the key token (a column) in every map, the chips and the editor. */
+function highlightEverywhere(query: number | null, key: number | null, fromPanel: boolean): void {
+  for (const map of maps) map.highlight(query, key ?? query);
+  for (const chip of content.querySelectorAll<HTMLElement>('.chip')) {
+    const i = Number(chip.dataset.index);
+    chip.classList.toggle('hot', i === query || i === key);
+  }
+  if (fromPanel) post(key !== null && key !== query ? { type: 'hoverToken', index: query, key } : { type: 'hoverToken', index: query });
 }
 
 /** A cell's value, or undefined while the host is asked for it. */
@@ -281,6 +407,16 @@ function exactOf(m: PanelMap | undefined, path: string): CellValue {
   return m && 'data' in m ? (r, c) => ({ value: m.data[r * m.cols + c] ?? 0 }) : (r, c) => cells.value(path, r, c);
 }
 
+/** A shown map's values for a note's statistics: exact, or its display codes' levels (approximate). */
+function cellsOf(m: PanelMap): { cells: Cells; approximate: boolean } {
+  if ('data' in m) return { cells: { rows: m.rows, cols: m.cols, value: (r, c) => m.data[r * m.cols + c] ?? 0 }, approximate: false };
+  const value = (r: number, c: number) => {
+    const code = codeAt(m, r, c);
+    return code < MAP_LEVELS ? levelValue(m.scale, code) : code === CODE_MASKED ? -Infinity : 0;
+  };
+  return { cells: { rows: m.rows, cols: m.cols, value }, approximate: true };
+}
+
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : 'masked');
 const ASKING = 'exact values: asking the extension…';
 /** The last line of a tooltip that shows values from the report's display codes. */
@@ -289,7 +425,7 @@ const approximateNote = (readings: (CellReading | undefined)[]) => (readings.som
 
 function attentionDescribe(labels: string[], scores: CellValue, weights: CellValue, scale: number, dropped?: CellValue) {
   return (r: number, c: number) => {
-    const lines = [`query ${r} “${labels[r]}” → key ${c} “${labels[c]}”`];
+    const lines = [`query ${r} “${labels[r]}” (row) → key ${c} “${labels[c]}” (column)`];
     // All asked at once, so a missing block is one request.
     const s = scores(r, c);
     const w = weights(r, c);
@@ -305,27 +441,35 @@ function attentionDescribe(labels: string[], scores: CellValue, weights: CellVal
   };
 }
 
-const valueDescribe = (labels: string[], value: CellValue, what: string) => (r: number, c: number) => {
+const valueDescribe = (rowLabels: string[], value: CellValue, what: string, rowWhat = 'token') => (r: number, c: number) => {
   const v = value(r, c);
-  if (v === undefined) return [`token ${r} “${labels[r]}”`, ASKING];
-  return [`token ${r} “${labels[r]}”`, `${what} ${c}: ${showReading(v, (x) => x.toFixed(5))}`, ...approximateNote([v])];
+  const row = `${rowWhat} ${r}${rowWhat === 'token' ? ` “${rowLabels[r]}”` : ''}`;
+  if (v === undefined) return [row, ASKING];
+  return [row, `${what} ${c}: ${showReading(v, (x) => x.toFixed(5))}`, ...approximateNote([v])];
 };
+
+function note(text: string, className = 'note'): HTMLElement {
+  return Object.assign(document.createElement('p'), { className, textContent: text });
+}
 
 function tokensSection(trace: PanelTrace): HTMLElement {
   const el = section('tokens', 1, 'Tokens', `ids = encode(text)   (T = ${trace.tokens.length})`,
     `The ${trace.config.tokenizer} tokenizer splits the text into tokens and maps each to its id in a vocabulary of ${trace.config.vocabSize.toLocaleString()}.`);
   const chips = Object.assign(document.createElement('div'), { className: 'chips' });
+  const labels = labelsOf(trace);
   trace.tokens.forEach((t, i) => {
     const chip = Object.assign(document.createElement('span'), { className: `chip c${i % 2}` });
     chip.dataset.index = String(i);
     chip.title = `token ${i}: id ${t.id}, characters ${t.start}–${t.end}`;
-    chip.append(Object.assign(document.createElement('span'), { className: 'text', textContent: visible(t.text) }),
+    chip.append(Object.assign(document.createElement('span'), { className: 'text', textContent: labels[i] ?? '' }),
       Object.assign(document.createElement('span'), { className: 'id', textContent: String(t.id) }));
-    chip.addEventListener('mouseenter', () => highlightEverywhere(i, true));
-    chip.addEventListener('mouseleave', () => highlightEverywhere(null, true));
+    chip.addEventListener('mouseenter', () => highlightEverywhere(i, null, true));
+    chip.addEventListener('mouseleave', () => highlightEverywhere(null, null, true));
     chips.append(chip);
   });
   el.append(chips);
+  const marks = marksLegend(labels);
+  el.append(note(`Each chip: the token's text above its id.${marks ? ` In the text, ${marks}.` : ''}`, 'note marks'));
   const share = trace.tokens.length ? trace.unknownCount / trace.tokens.length : 0;
   if (trace.unknownCount > 0) {
     const hint = Object.assign(document.createElement('p'), { className: share > 0.2 ? 'hint warn' : 'hint', id: 'unk-share' });
@@ -339,27 +483,44 @@ function tokensSection(trace: PanelTrace): HTMLElement {
 function embeddingsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const d = trace.config.dim;
   const el = section('embeddings', 2, 'Embeddings', `x = tok_emb[ids] + pos_emb[0..T)   (T×${d})`,
-    'Each id picks a row of the token embedding; each position adds a row of the positional embedding. Their sum is what attention sees.');
+    'Each id picks a row of the token embedding; each position adds a row of the positional embedding. Their sum is what attention sees.', trace);
   const pick = toggle(['token', 'position', 'input'], views.embeddings, (v) => {
     views.embeddings = v;
-    rerenderAt('embeddings');
+    replaceSection('embeddings');
   });
-  const m = trace.embeddings[views.embeddings];
+  const view = views.embeddings;
+  const m = trace.embeddings[view];
   const names = { token: 'token embedding', position: 'positional embedding', input: 'input = token + position' };
-  const grid = Object.assign(document.createElement('div'), { className: 'pair' });
+  // The positional embedding's rows belong to positions, not to the tokens that sit there.
+  const positions = view === 'position';
+  const rowLabels = positions ? labels.map((_, i) => `pos ${i}`) : labels;
   const scatter = Object.assign(document.createElement('figure'), { className: 'chart', id: 'pca' });
   scatter.append(Object.assign(document.createElement('figcaption'), { textContent: 'input embeddings, first two principal components' }));
   const canvas = document.createElement('canvas');
   const box = Object.assign(document.createElement('div'), { className: 'chart-box' });
   box.append(canvas);
-  scatter.append(box);
-  grid.append(figure({
-    name: `embeddings.${views.embeddings}`, title: names[views.embeddings], matrix: m, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, exactOf(m, `embeddings.${views.embeddings}`), 'dimension'), rowsAreTokens: true, colsAreTokens: false,
-  }), scatter);
-  el.append(pick, grid);
+  scatter.append(box, note(pcaNote(labels)));
+  // The map and the scatter are read one after the other, each at the full width (labels fit).
+  el.append(pick, figure({
+    name: `embeddings.${view}`, title: names[view], matrix: m, rowLabels, scale: 'diverging',
+    rowAxis: positions ? 'positions' : 'tokens', colAxis: `dimensions (d_in = ${d})`,
+    describe: valueDescribe(rowLabels, exactOf(m, `embeddings.${view}`), 'dimension', positions ? 'position' : 'token'), rowsAreTokens: true, colsAreTokens: false,
+  }, { measures: 'embedding value (no unit)', scale: 'own scale' }), scatter);
   requestAnimationFrame(() => charts.push(pcaChart(canvas, trace, labels)));
   return el;
+}
+
+/** Why a word shows up twice in the scatter: its two positions add two different rows. */
+function pcaNote(labels: string[]): string {
+  const first = new Map<string, number>();
+  let repeat: [string, number, number] | undefined;
+  labels.forEach((l, i) => {
+    const at = first.get(l);
+    if (at === undefined) first.set(l, i);
+    else repeat ??= [l, at, i];
+  });
+  const example = repeat ? ` Here “${repeat[0]}” at positions ${repeat[1]} and ${repeat[2]} is two points.` : '';
+  return `Each point is one token's input embedding. The same word at two positions lands in two places: the token row is the same, but each position adds its own row of the positional embedding.${example}`;
 }
 
 function toggle<T extends string>(options: T[], value: T, onPick: (v: T) => void): HTMLElement {
@@ -375,11 +536,6 @@ function toggle<T extends string>(options: T[], value: T, onPick: (v: T) => void
   return group;
 }
 
-function rerenderAt(id: SectionId): void {
-  render();
-  document.getElementById(id)?.scrollIntoView({ block: 'start' });
-}
-
 /** A section whose data has not been sent yet (long texts): asked for when it comes into view. */
 function pendingSection(el: HTMLElement, group: LazyGroup): HTMLElement {
   el.append(pendingSlot(group, 'The maps of this stage load when it is shown…'));
@@ -392,37 +548,82 @@ function pendingSlot(group: LazyGroup, text: string): HTMLElement {
   return slot;
 }
 
-/** The body shared by the two non-causal stages: a scores/weights toggle, the map, the context. */
+const WEIGHT_MEASURE = 'attention weight (the share of the query\'s attention; rows sum to 1)';
+const SCORE_MEASURE = 'score (dot product, no unit)';
+
+/** An attention map's spec parts: rows are queries, columns keys. */
+const ATTENTION_AXES = { rowAxis: 'queries', colAxis: 'keys', rowsAreTokens: true, colsAreTokens: true } as const;
+
+/** The body shared by the two non-causal stages: a scores/weights toggle, the map (and its companion), the context. */
 function scoresAndWeights(
   el: HTMLElement, labels: string[], stage: 'simple' | 'selfAttention', view: 'self' | 'simple', scoreTitle: string, scale: number,
-  s: { scores: PanelMap; weights: PanelMap; context: PanelMap },
+  s: { scores: PanelMap; weights: PanelMap; context: PanelMap }, companion?: (showScores: boolean) => HTMLElement,
 ): HTMLElement {
-  const pick = toggle(['scores', 'weights'], views[view], (v) => { views[view] = v; rerenderAt(el.id as SectionId); });
+  const pick = toggle(['scores', 'weights'], views[view], (v) => { views[view] = v; replaceSection(el.id as SectionId); });
   const showScores = views[view] === 'scores';
-  el.append(pick, figure({
+  const main = figure({
     name: `${stage}.${views[view]}`, title: showScores ? scoreTitle : 'attention weights', matrix: showScores ? s.scores : s.weights,
-    rowLabels: labels, colLabels: labels, ...(showScores ? { scale: 'diverging' } : weightScale(labels.length)),
+    rowLabels: labels, colLabels: labels, ...(showScores ? { scale: 'diverging' } : weightScale(labels.length)), ...ATTENTION_AXES,
     describe: attentionDescribe(labels, exactOf(s.scores, `${stage}.scores`), exactOf(s.weights, `${stage}.weights`), scale),
-    rowsAreTokens: true, colsAreTokens: true,
-  }), figure({
+  }, showScores ? { measures: SCORE_MEASURE, scale: 'own scale' } : { measures: WEIGHT_MEASURE, scale: `fixed ${weightRangeText(labels.length)}` });
+  let body: HTMLElement = main;
+  if (companion) {
+    body = Object.assign(document.createElement('div'), { className: 'pair' });
+    body.append(main, companion(showScores));
+  }
+  el.append(pick, body, figure({
     name: `${stage}.context`, title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, exactOf(s.context, `${stage}.context`), 'dimension'), rowsAreTokens: true, colsAreTokens: false,
-  }));
+    rowAxis: 'tokens', colAxis: 'dimensions', rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(s.context, `${stage}.context`), 'dimension'),
+  }, { measures: 'context value (no unit)', scale: 'own scale' }));
   return el;
+}
+
+/** "0–1", "0–1.67" or "log .01–1": the fixed range weights are drawn on. */
+function weightRangeText(tokens: number, p = 0): string {
+  const { kind, range } = weightScaleFor(tokens, p);
+  return `${kind === 'log' ? 'log ' : ''}${formatCell(range[0])}–${formatCell(range[1])}`;
 }
 
 function simpleSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const el = section('attention-simple', 3, 'Simple attention (no trainable weights)',
     'ω = x·xᵀ   α = softmax(ω)   z = α·x   (T×T, T×T, T×d)',
-    'Every token scores every other token by a dot product of their embeddings; softmax turns each row into weights that sum to 1; the context vector is the weighted sum of embeddings.');
-  return trace.simple ? scoresAndWeights(el, labels, 'simple', 'simple', 'attention scores ω', 1, trace.simple) : pendingSection(el, 'simple');
+    'Every token scores every other token by a dot product of their embeddings; softmax turns each row into weights that sum to 1; the context vector is the weighted sum of embeddings.', trace);
+  if (!trace.simple) return pendingSection(el, 'simple');
+  const journey = trace.journey;
+  scoresAndWeights(el, labels, 'simple', 'simple', 'attention scores ω', 1, trace.simple, journey && ((showScores) => journeyFigure(journey, showScores)));
+  const scores = cellsOf(trace.simple.scores);
+  const weights = cellsOf(trace.simple.weights);
+  const stats = saturation(scores.cells, weights.cells);
+  const text = note(simpleAttentionNote(stats, trace.config.dim, isSeeded(trace.weightsSource), scores.approximate || weights.approximate), `note computed${saturated(stats) ? ' warn' : ''}`);
+  text.id = 'simple-saturation';
+  el.querySelector('.toggle')?.after(text);
+  if (!journey) el.append(note('The book\'s 3-d example, “Your journey starts with one step”, mixes its tokens: run llm101 analyze --example journey to see its numbers.'));
+  return el;
+}
+
+/** The book's six 3-d tokens through the same stage, beside the user's map. */
+function journeyFigure(journey: JourneyAttention, showScores: boolean): HTMLElement {
+  const labels = journey.tokens;
+  const m = showScores ? journey.scores : journey.weights;
+  const describe = attentionDescribe(labels, exactOf(journey.scores, ''), exactOf(journey.weights, ''), 1);
+  const fig = figure({
+    name: `journey.${showScores ? 'scores' : 'weights'}`, title: `book example: ${showScores ? 'scores ω' : 'weights'}`, matrix: m,
+    rowLabels: labels, colLabels: labels, ...(showScores ? { scale: 'diverging' as const } : weightScale(labels.length)), ...ATTENTION_AXES,
+    // Its tokens are not the user's: hovering them lights nothing else.
+    rowsAreTokens: false, colsAreTokens: false, describe,
+  }, showScores ? { measures: SCORE_MEASURE, scale: 'own scale' } : { measures: WEIGHT_MEASURE, scale: `fixed ${weightRangeText(labels.length)}` });
+  fig.id = 'journey';
+  for (const b of fig.querySelectorAll('button.icon')) b.remove(); // not part of the trace: nothing to export
+  fig.append(note(journeyNote(saturation(cellsOf(journey.scores).cells, cellsOf(journey.weights).cells))));
+  return fig;
 }
 
 function selfSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const dk = trace.config.attnDim;
   const el = section('attention-self', 4, 'Self-attention with trainable Q, K, V',
     `Q = x·W_qᵀ  K = x·W_kᵀ  V = x·W_vᵀ   α = softmax(Q·Kᵀ / √${dk})   z = α·V   (T×${dk})`,
-    'Trainable matrices turn each embedding into a query, a key and a value. Scores are scaled by √d_k so softmax does not saturate.');
+    'Trainable matrices turn each embedding into a query, a key and a value. Scores are scaled by √d_k so softmax does not saturate.', trace);
   return trace.selfAttention
     ? scoresAndWeights(el, labels, 'selfAttention', 'self', 'scores Q·Kᵀ', Math.sqrt(dk), trace.selfAttention)
     : pendingSection(el, 'selfAttention');
@@ -442,26 +643,33 @@ function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const s = trace.causal;
   const dk = trace.config.attnDim;
   const p = trace.config.dropout;
+  const keep = (1 / (1 - p)).toFixed(3);
   const el = section('attention-causal', 5, 'Causal attention with dropout',
     `α = softmax(mask(Q·Kᵀ) / √${dk})   α' = dropout(α, p = ${p})   z = α'·V`,
-    `A token may only look back: scores above the diagonal are masked (hatched) before softmax. In training, dropout zeroes each weight with probability ${p} (crossed cells) and scales the rest by 1/(1−p) = ${(1 / (1 - p)).toFixed(3)}.`);
+    `A token may only look back: scores above the diagonal are masked (hatched) before softmax. In training, dropout zeroes each weight with probability ${p} (crossed cells) and scales the rest by 1/(1−p) = ${keep}.`, trace);
   if (!s) return pendingSection(el, 'causal');
   const describe = attentionDescribe(labels, exactOf(s.maskedScores, 'causal.maskedScores'), exactOf(s.weights, 'causal.weights'),
     Math.sqrt(dk), exactOf(s.droppedWeights, 'causal.droppedWeights'));
   const pair = Object.assign(document.createElement('div'), { className: 'pair' });
   const colours = weightScale(labels.length, p);
+  const shared = { measures: WEIGHT_MEASURE, scale: `one ${weightRangeText(labels.length, p)} scale for both maps and every head` };
   pair.append(figure({
     name: 'causal.weights', title: 'weights before dropout', matrix: s.weights, rowLabels: labels, colLabels: labels,
-    ...colours, describe, rowsAreTokens: true, colsAreTokens: true, masked: future,
-  }), figure({
+    ...colours, ...ATTENTION_AXES, describe, masked: future,
+  }, shared), figure({
     name: 'causal.droppedWeights', title: 'weights after dropout', matrix: s.droppedWeights, rowLabels: labels, colLabels: labels,
-    ...colours, dropped: droppedTest(s.weights, s.droppedWeights), describe,
-    rowsAreTokens: true, colsAreTokens: true, masked: future,
+    ...colours, ...ATTENTION_AXES, dropped: droppedTest(s.weights, s.droppedWeights), describe, masked: future,
+  }, {
+    ...shared,
+    caption: p > 0
+      ? `After dropout a row no longer sums to 1: each kept weight is multiplied by 1/(1−p) = ${keep}, so the sum is right on average over many masks, not in each row. Crossed cells were dropped (set to 0).`
+      : 'Dropout is 0: nothing is dropped and the two maps are equal.',
   }));
   el.append(pair, figure({
     name: 'causal.context', title: 'context vectors z', matrix: s.context, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, exactOf(s.context, 'causal.context'), 'dimension'), rowsAreTokens: true, colsAreTokens: false,
-  }));
+    rowAxis: 'tokens', colAxis: 'dimensions', rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(s.context, 'causal.context'), 'dimension'),
+  }, { measures: 'context value (no unit)', scale: 'own scale' }));
   return el;
 }
 
@@ -469,8 +677,9 @@ function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const m = trace.multiHead;
   const c = trace.config;
   const el = section('attention-heads', 6, `Multi-head attention (${c.heads} heads)`,
-    `head_h = causal attention on ${c.headDim} of ${c.attnDim} columns   out = concat(head_1…head_${c.heads})·W_oᵀ + b   (T×${c.attnDim})`,
-    'Each head has its own slice of the query, key and value projections and learns its own pattern; their contexts are concatenated and mixed by an output projection.');
+    `head_h = causal attention on ${c.headDim} of the ${c.attnDim} columns, for h = 1, 2, …, ${c.heads}\nout = concat(head_1, …, head_${c.heads})·W_oᵀ + b   (T×${c.attnDim})`,
+    'Each head has its own slice of the query, key and value projections and learns its own pattern; their contexts are concatenated and mixed by an output projection.', trace);
+  el.append(note(`Each map is one head's weights after dropout, rows = queries, columns = keys, all on the causal maps' colour scale (${weightRangeText(labels.length, c.dropout)}), so heads compare directly.`));
   const grid = Object.assign(document.createElement('div'), { className: 'heads', id: 'head-grid' });
   m.heads.forEach((head, h) => {
     if (head) {
@@ -482,11 +691,13 @@ function headsSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const pair = Object.assign(document.createElement('div'), { className: 'pair' });
   pair.append(figure({
     name: 'multiHead.concat', title: 'concatenated head contexts', matrix: m.concat, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, exactOf(m.concat, 'multiHead.concat'), 'column'), rowsAreTokens: true, colsAreTokens: false,
-  }), figure({
+    rowAxis: 'tokens', colAxis: `columns (head 1 | … | head ${c.heads})`, rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(m.concat, 'multiHead.concat'), 'column'),
+  }, { measures: 'context value (no unit)', scale: 'own scale' }), figure({
     name: 'multiHead.output', title: 'output projection', matrix: m.output, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, exactOf(m.output, 'multiHead.output'), 'column'), rowsAreTokens: true, colsAreTokens: false,
-  }));
+    rowAxis: 'tokens', colAxis: 'columns (d_out)', rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(m.output, 'multiHead.output'), 'column'),
+  }, { measures: 'output value (no unit)', scale: 'own scale (not the concat map\'s)' }));
   el.append(grid, pair);
   return el;
 }
@@ -501,11 +712,10 @@ function headFigure(trace: PanelTrace, labels: string[], head: PanelHead, h: num
   const c = trace.config;
   return figure({
     name: `multiHead.heads.${h}.droppedWeights`, title: `head ${h + 1}`, matrix: head.droppedWeights, rowLabels: labels, colLabels: labels,
-    ...weightScale(labels.length, c.dropout), dropped: droppedTest(head.weights, head.droppedWeights), masked: future,
+    ...weightScale(labels.length, c.dropout), ...ATTENTION_AXES, dropped: droppedTest(head.weights, head.droppedWeights), masked: future,
     describe: attentionDescribe(labels, exactOf(head.scores, `multiHead.heads.${h}.scores`), exactOf(head.weights, `multiHead.heads.${h}.weights`),
       Math.sqrt(c.headDim), exactOf(head.droppedWeights, `multiHead.heads.${h}.droppedWeights`)),
-    rowsAreTokens: true, colsAreTokens: true,
-  });
+  }, { measures: 'weight after dropout', scale: 'shared by every head' });
 }
 
 /**
@@ -533,11 +743,11 @@ window.addEventListener('scroll', () => {
   scrollTimer = window.setTimeout(requestVisibleGroups, 80);
 }, { passive: true });
 
-const GROUP_SECTIONS = {
-  simple: ['attention-simple', simpleSection],
-  selfAttention: ['attention-self', selfSection],
-  causal: ['attention-causal', causalSection],
-} as const;
+const GROUP_SECTIONS: Record<'simple' | 'selfAttention' | 'causal', SectionId> = {
+  simple: 'attention-simple',
+  selfAttention: 'attention-self',
+  causal: 'attention-causal',
+};
 
 function receiveGroup(runId: number, group: LazyGroup, data: object): void {
   if (!current || runId !== current.runId) return;
@@ -547,23 +757,21 @@ function receiveGroup(runId: number, group: LazyGroup, data: object): void {
     const head = data as PanelHead;
     trace.multiHead.heads[index] = head;
     document.querySelector(`figure.pending[data-group="${group}"]`)?.replaceWith(headFigure(trace, labels, head, index));
-  } else {
-    const key = group as keyof typeof GROUP_SECTIONS;
-    (trace as unknown as Record<string, object>)[key] = data;
-    const [id, build] = GROUP_SECTIONS[key];
-    document.getElementById(id)?.replaceWith(build(trace, labels));
+    for (const map of maps) if (!map.laidOut) layoutMap(map);
+    requestVisibleGroups();
+    return;
   }
-  // Maps whose canvas left the page are dropped; the new ones are laid out.
-  maps = maps.filter((m) => m.canvas.isConnected);
-  for (const map of maps) if (!map.laidOut) layoutMap(map);
-  requestVisibleGroups();
+  const key = group as keyof typeof GROUP_SECTIONS;
+  (trace as unknown as Record<string, object>)[key] = data;
+  replaceSection(GROUP_SECTIONS[key]);
 }
 
 function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const ln = trace.layerNorm;
   const el = section('layernorm', 7, 'Layer normalisation',
-    'y = scale · (x − μ) / √(σ² + 1e-5) + shift   per token, over its columns',
-    'Each token\'s multi-head output is shifted to mean 0 and scaled to variance 1 (then scale and shift, 1 and 0 before training).');
+    'y = scale · (x − μ) / √(σ² + ε) + shift   per token, over its columns; ε = 1e-5',
+    'Each token\'s multi-head output is shifted to mean 0 and scaled to variance 1 (then scale and shift, 1 and 0 before training).', trace);
+  el.append(note('This page follows the book\'s chapter 3 order: multi-head attention, then layer norm. A GPT block normalises first and adds the input back (the residual, or shortcut): x + MultiHead(LayerNorm(x)). The residual is not drawn here.', 'note residual'));
   const fig = Object.assign(document.createElement('figure'), { className: 'chart pair', id: 'layernorm-chart' });
   const chartCanvas = () => {
     const box = Object.assign(document.createElement('div'), { className: 'chart-box wide' });
@@ -582,7 +790,7 @@ function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   for (let i = 0; i < rows; i++) {
     const tr = document.createElement('tr');
     for (const cell of [String(i), labels[i] ?? '', ln.mean[i], ln.variance[i], ln.outputMean[i], ln.outputVariance[i]]) {
-      tr.append(Object.assign(document.createElement('td'), { textContent: typeof cell === 'number' ? cell.toFixed(5) : cell ?? '' }));
+      tr.append(Object.assign(document.createElement('td'), { textContent: typeof cell === 'number' ? fixed(cell) : cell ?? '' }));
     }
     body.append(tr);
   }
@@ -591,8 +799,10 @@ function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   tableBox.append(table);
   el.append(fig, figure({
     name: 'layerNorm.output', title: 'normalised output', matrix: ln.output, rowLabels: labels, scale: 'diverging',
-    describe: valueDescribe(labels, exactOf(ln.output, 'layerNorm.output'), 'column'), rowsAreTokens: true, colsAreTokens: false,
-  }), tableBox);
+    rowAxis: 'tokens', colAxis: 'columns', rowsAreTokens: true, colsAreTokens: false,
+    describe: valueDescribe(labels, exactOf(ln.output, 'layerNorm.output'), 'column'),
+  }, { measures: 'normalised value (standard deviations from the token\'s mean)', scale: 'own scale' }), tableBox,
+  note('Variance after is σ² / (σ² + ε), a little under 1 (0.9999… for these sizes), because ε = 1e-5 keeps the division safe. Means after are 0 up to float32 rounding (about 1e-8), shown as 0.00000.', 'note epsilon'));
   requestAnimationFrame(() => charts.push(
     layerNormChart(meanCanvas, labels, 'mean', ln.mean, ln.outputMean),
     layerNormChart(varianceCanvas, labels, 'variance', ln.variance, ln.outputVariance),

@@ -54,6 +54,30 @@ export interface PanelTrace {
     outputMean: Float32Array;
     outputVariance: Float32Array;
   };
+  /**
+   * Where the weights come from: 'seeded' (initialised from config.seed, untrained) or the file
+   * name of the weights file (llm101.weightsPath). Absent: treated as 'seeded'. The panel's
+   * "seeded, untrained" notes are driven by this one field (a trained checkpoint names itself).
+   */
+  weightsSource?: WeightsSource;
+  /**
+   * The book's 3-d "Your journey starts with one step" example through simple attention
+   * (journeyExample() of src/engine/examples.ts: inputs (6, 3), scores = x·xᵀ, weights =
+   * softmax(scores) row by row, context = weights·x), shown beside the user's text in stage 3.
+   */
+  journey?: JourneyAttention;
+}
+
+/** 'seeded', or the name of the weights file the trace ran with. */
+export type WeightsSource = 'seeded' | (string & {});
+
+/** Simple attention on the book's example, exact (6 tokens): what stage 3 shows beside the user's text. */
+export interface JourneyAttention {
+  tokens: string[];
+  inputs: Matrix; // (6, 3)
+  scores: Matrix; // (6, 6)
+  weights: Matrix; // (6, 6)
+  context: Matrix; // (6, 3)
 }
 
 /** The parts of a trace that are sent on request: a stage, or one head by index. */
@@ -80,7 +104,9 @@ export interface KnobValues {
 export type HostMessage =
   | { type: 'trace'; runId: number; title: string; source: string; trace: PanelTrace; elapsedMs: number }
   | { type: 'busy'; runId: number; stage: string }
-  | { type: 'error'; runId: number; message: string }
+  // section: the stage a setting made invalid elsewhere breaks (e.g. heads → 'attention-heads'):
+  // the panel shows the message at the top of that section as well as in the bar.
+  | { type: 'error'; runId: number; message: string; section?: SectionId }
   | { type: 'knobs'; values: KnobValues }
   // `data` is the group's part of PanelTrace, its maps as MapCodes (causal ones as lower triangles).
   | { type: 'group'; runId: number; group: LazyGroup; data: object }
@@ -109,14 +135,8 @@ export type WebviewMessage =
   | { type: 'log'; level: 'info' | 'error'; message: string };
 
 /** A window of cells of one or more matrices of the same shape: rows r0.., columns c0.. */
-interface CellsWindow {
+interface CellsWindow extends CellsQuery {
   runId: number;
-  /** Matrices of the trace by path, as for CSV export: "causal.maskedScores", "multiHead.heads.3.weights". */
-  paths: string[];
-  r0: number;
-  c0: number;
-  rows: number;
-  cols: number;
 }
 
 export interface CellsRequest extends CellsWindow {
@@ -138,11 +158,34 @@ export interface CellsReply extends CellsWindow {
 /** The largest window a 'requestCells' may ask for, per side: a tooltip's block or a zoomed view. */
 export const MAX_CELLS_SIDE = 64;
 export const MAX_CELL_PATHS = 4;
-const isMatrixPath = (v: unknown): v is string => typeof v === 'string' && v.length <= 100 && /^[A-Za-z]+(\.(\d{1,4}|[A-Za-z]+)){1,3}$/.test(v);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isStr = (v: unknown, max = 1 << 20): v is string => typeof v === 'string' && v.length <= max;
+
+/** A window of cells of one or more matrices (the webview's requestCells, the engine's cells). */
+export interface CellsQuery {
+  paths: string[];
+  r0: number;
+  c0: number;
+  rows: number;
+  cols: number;
+}
+
+/** Matrix paths as the trace names them: "causal.weights", "multiHead.heads.3.scores". */
+export const isMatrixPath = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= 100 && /^[A-Za-z]+(\.(\d{1,4}|[A-Za-z]+)){1,3}$/.test(v);
+
+/** A cells window as the webview may ask for it: at most MAX_CELLS_SIDE a side, MAX_CELL_PATHS paths. */
+export function parseCellsQuery(raw: Record<string, unknown>): CellsQuery | undefined {
+  const { paths, r0, c0, rows, cols } = raw;
+  const index = (v: unknown): v is number => isInt(v) && v >= 0;
+  const side = (v: unknown): v is number => isInt(v) && v >= 1 && v <= MAX_CELLS_SIDE;
+  if (!index(r0) || !index(c0) || !side(rows) || !side(cols)) return undefined;
+  if (!Array.isArray(paths) || paths.length < 1 || paths.length > MAX_CELL_PATHS || !paths.every(isMatrixPath)) return undefined;
+  return { paths: [...paths] as string[], r0, c0, rows, cols };
+}
+
 
 /** Returns the message typed when it is well formed, else undefined. */
 export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
@@ -167,11 +210,8 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
     case 'requestGroup':
       return isInt(raw.runId) && isLazyGroup(raw.group) ? { type: 'requestGroup', runId: raw.runId, group: raw.group } : undefined;
     case 'requestCells': {
-      const { runId, paths, r0, c0, rows, cols } = raw;
-      const side = (v: unknown) => isInt(v) && v >= 1 && v <= MAX_CELLS_SIDE;
-      if (!isInt(runId) || !isInt(r0) || !isInt(c0) || r0 < 0 || c0 < 0 || !side(rows) || !side(cols)) return undefined;
-      if (!Array.isArray(paths) || paths.length < 1 || paths.length > MAX_CELL_PATHS || !paths.every(isMatrixPath)) return undefined;
-      return { type: 'requestCells', runId, paths: [...paths] as string[], r0, c0, rows: rows as number, cols: cols as number };
+      const query = parseCellsQuery(raw);
+      return isInt(raw.runId) && query ? { type: 'requestCells', runId: raw.runId, ...query } : undefined;
     }
     case 'exportCsv':
       return isStr(raw.matrix, 200) ? { type: 'exportCsv', matrix: raw.matrix } : undefined;
@@ -201,6 +241,8 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       const matrices = collectMatrices(t);
       if (!matrices.every(isPanelMap)) return undefined;
       if (!isObject(t.layerNorm) || !isPanelMap(t.layerNorm.output) || t.layerNorm.output.rows !== rows) return undefined;
+      if (t.weightsSource !== undefined && !isStr(t.weightsSource, 500)) return undefined;
+      if (t.journey !== undefined && !isJourney(t.journey)) return undefined;
       return raw as HostMessage;
     }
     case 'group': {
@@ -223,7 +265,9 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
     case 'busy':
       return isInt(raw.runId) && isStr(raw.stage, 200) ? (raw as HostMessage) : undefined;
     case 'error':
-      return isInt(raw.runId) && isStr(raw.message, 10_000) ? (raw as HostMessage) : undefined;
+      return isInt(raw.runId) && isStr(raw.message, 10_000) && (raw.section === undefined || (SECTIONS as readonly unknown[]).includes(raw.section))
+        ? (raw as HostMessage)
+        : undefined;
     case 'knobs':
       return isObject(raw.values) ? (raw as HostMessage) : undefined;
     case 'reveal':
@@ -237,6 +281,14 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
     default:
       return undefined;
   }
+}
+
+function isJourney(v: unknown): v is JourneyAttention {
+  if (!isObject(v) || !Array.isArray(v.tokens) || !v.tokens.every((t) => isStr(t, 100))) return false;
+  const n = v.tokens.length;
+  const { inputs, scores, weights, context } = v;
+  return isMatrix(inputs) && isMatrix(scores) && isMatrix(weights) && isMatrix(context) && inputs.rows === n
+    && scores.rows === n && scores.cols === n && weights.rows === n && weights.cols === n && context.rows === n && context.cols === inputs.cols;
 }
 
 /** Every object under `value` that looks like a matrix (has rows/cols/data), for validation. */

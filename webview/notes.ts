@@ -1,0 +1,165 @@
+// What the panel says about the numbers it shows: sentences built from display-only statistics
+// (a row's largest value, a mean of shown numbers), knob checks, and number formatting. No DOM
+// here, so the unit tests read it directly.
+import type { Knob, WeightsSource } from '../src/shared/protocol';
+
+/** A matrix as the notes read it: a cell's value by row and column. */
+export interface Cells {
+  rows: number;
+  cols: number;
+  value(r: number, c: number): number;
+}
+
+/** How one-hot a row-softmaxed attention map is, from its scores and weights (T×T). */
+export interface Saturation {
+  /** Mean of the diagonal scores (x·x = |x|² for simple attention). */
+  diagonal: number;
+  /** Mean over rows of the largest score off the diagonal. */
+  offDiagonal: number;
+  /** Mean over rows of the largest weight. */
+  maxWeight: number;
+  /** Rows whose largest weight is on the diagonal and above 0.99. */
+  oneHotRows: number;
+  rows: number;
+}
+
+export function saturation(scores: Cells, weights: Cells): Saturation {
+  const n = Math.min(scores.rows, scores.cols, weights.rows, weights.cols);
+  let diagonal = 0;
+  let offDiagonal = 0;
+  let maxWeight = 0;
+  let oneHotRows = 0;
+  for (let r = 0; r < n; r++) {
+    diagonal += scores.value(r, r);
+    let off = -Infinity;
+    let top = -Infinity;
+    let topAt = -1;
+    for (let c = 0; c < n; c++) {
+      if (c !== r) off = Math.max(off, scores.value(r, c));
+      const w = weights.value(r, c);
+      if (w > top) { top = w; topAt = c; }
+    }
+    offDiagonal += Number.isFinite(off) ? off : 0;
+    maxWeight += top;
+    if (topAt === r && top > 0.99) oneHotRows++;
+  }
+  const k = Math.max(1, n);
+  return { diagonal: diagonal / k, offDiagonal: offDiagonal / k, maxWeight: maxWeight / k, oneHotRows, rows: n };
+}
+
+/** Whether most rows put nearly all their weight on the token itself. */
+export const saturated = (s: Saturation) => s.rows > 1 && s.oneHotRows * 2 >= s.rows;
+
+/**
+ * Stage 3's note for the user's text: what the diagonal and the other scores are, what softmax
+ * made of the gap, and (saturated) why the next stage scales and learns. `approximate`: the
+ * statistics come from display codes (long texts), within a colour level.
+ */
+export function simpleAttentionNote(s: Saturation, dim: number, seeded: boolean, approximate = false): string {
+  const a = approximate ? '≈ ' : '';
+  const gap = s.diagonal - s.offDiagonal;
+  const origin = seeded
+    ? ` (token and position rows are drawn from N(0, 1), so |x|² is about 2·dim = ${2 * dim})`
+    : '';
+  const scores = `Here the diagonal scores x·x = |x|² average ${a}${num(s.diagonal)}${origin}; each row's largest other score averages ${a}${num(s.offDiagonal)}.`;
+  if (s.rows < 2) return `${scores} With one token there is nothing to mix.`;
+  if (saturated(s)) {
+    return `${scores} Softmax of a gap of ${a}${num(gap)} is nearly one-hot: the largest weight averages ${a}${s.maxWeight.toFixed(3)} and ` +
+      `${s.oneHotRows} of ${s.rows} rows put over 99% on the token itself, so each context vector is almost its own input. ` +
+      'That is why the next stage divides the scores by √d_k and learns W_q and W_k instead of comparing raw embeddings.';
+  }
+  return `${scores} The gap (${a}${num(gap)}) is small enough for softmax to mix: the largest weight averages ${a}${s.maxWeight.toFixed(3)} ` +
+    `and ${s.oneHotRows} of ${s.rows} rows put over 99% on the token itself.`;
+}
+
+/** The book's example, told with the same numbers. */
+export function journeyNote(s: Saturation): string {
+  return `The book's 3-d example: values below 1 make |x|² small (diagonal ${num(s.diagonal)}, largest other ${num(s.offDiagonal)}), ` +
+    `so the weights mix (largest weight ${s.maxWeight.toFixed(3)} on average) and each context vector blends its neighbours.`;
+}
+
+/** "Seeded, untrained…" or the weights file, where a section's numbers come from weights. */
+export function weightsNote(source: WeightsSource | undefined, seed: number): string {
+  if (source === undefined || source === 'seeded') {
+    return `Seeded, untrained (seed ${seed}): the shapes are real, the values are not learned.`;
+  }
+  return `Weights from ${source}: these values are the file's, not drawn from the seed.`;
+}
+
+/** Whether a weights source is the seed (absent counts as seeded: llm101.weightsPath unset). */
+export const isSeeded = (source: WeightsSource | undefined) => source === undefined || source === 'seeded';
+
+/** Head counts that divide the attention dimension, up to the setting's maximum (64). */
+export function validHeads(attnDim: number, max = 64): number[] {
+  const out: number[] = [];
+  for (let h = 1; h <= Math.min(attnDim, max); h++) if (attnDim % h === 0) out.push(h);
+  return out;
+}
+
+/** What the panel knows when it checks a knob before sending it. */
+export interface KnobContext {
+  heads: number;
+  dim: number;
+  attnDim: number;
+}
+
+/**
+ * Why `value` cannot be written to `knob`, with the fix, or undefined when it can. These are the
+ * checks the panel can make from what it shows; the host checks again before writing.
+ */
+export function knobProblem(knob: Knob, value: number | string, ctx: KnobContext): string | undefined {
+  if (knob === 'tokenizer') return ['word', 'bpe', 'gpt2'].includes(String(value)) ? undefined : 'tokenizer must be word, bpe or gpt2';
+  const v = Number(value);
+  if (typeof value === 'string' && value.trim() === '') return `${knob} needs a number`;
+  if (!Number.isFinite(v)) return `${knob} must be a number`;
+  switch (knob) {
+    case 'heads':
+      return Number.isInteger(v) && v >= 1 && ctx.attnDim % v === 0
+        ? undefined
+        : `heads (${value}) must divide the attention dimension (${ctx.attnDim}): ${validHeads(ctx.attnDim).join(', ')}`;
+    case 'dropout':
+      return v >= 0 && v < 1 ? undefined : `dropout (${value}) must be at least 0 and below 1, e.g. 0.1`;
+    case 'seed':
+      return Number.isInteger(v) && v >= 0 && v <= 4294967295 ? undefined : `seed (${value}) must be a whole number from 0 to 4294967295`;
+    case 'dim': {
+      if (!Number.isInteger(v) || v < 1 || v > 4096) return `dim (${value}) must be a whole number from 1 to 4096`;
+      // attnDim follows dim (llm101.attnDim = 0) when the two are equal: the heads must divide it.
+      if (ctx.attnDim === ctx.dim && v % ctx.heads !== 0) {
+        const below = Math.floor(v / ctx.heads) * ctx.heads;
+        const near = [below, below + ctx.heads].filter((d) => d >= 1).join(' or ');
+        return `dim (${value}) must be a multiple of heads (${ctx.heads}), e.g. ${near}; or change heads first`;
+      }
+      return undefined;
+    }
+  }
+}
+
+/** A statistic for a sentence: 3 significant figures, no exponent for everyday sizes. */
+export function num(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a >= 0.01 || a === 0) return v.toFixed(2);
+  return v.toExponential(1);
+}
+
+/** A table value with `digits` decimals, never "-0.00000" (float32 rounding of 0 shows as 0). */
+export function fixed(v: number, digits = 5): string {
+  const text = v.toFixed(digits);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
+}
+
+/** The whitespace marks token labels use, and what each stands for. */
+export const MARKS: Record<string, string> = { '·': 'a space', '↵': 'a line break', '→': 'a tab', '␍': 'a carriage return', '∅': 'an empty token' };
+
+/** Whitespace made visible: a token's text as a label. */
+export function visible(text: string): string {
+  return text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→').replace(/\r/g, '␍') || '∅';
+}
+
+/** "· is a space, ↵ a line break" for the marks that occur in `labels`, or '' when none do. */
+export function marksLegend(labels: readonly string[]): string {
+  const used = Object.keys(MARKS).filter((mark) => labels.some((l) => l.includes(mark)));
+  return used.map((mark, i) => `${mark} ${i === 0 ? 'is ' : ''}${MARKS[mark]}`).join(', ');
+}
