@@ -1,6 +1,7 @@
 // One build for the three bundles the project ships:
 //   dist/extension.js  the extension host side (Node, CommonJS, `vscode` external)
-//   dist/worker.js     the engine in a worker thread (Node, CommonJS)
+//   dist/engine.js     the engine process the extension host forks (Node, CommonJS)
+//   dist/engineThread.js  its threads: analyses and token counts (Node, CommonJS)
 //   dist/cli.js        `llm101` on the command line (Node, CommonJS, shebang)
 //   dist/webview.js    the panel app (browser, IIFE), plus the codicon font it uses
 //   dist/reportHost.js the standalone report's stand-in for the extension host (browser, IIFE)
@@ -24,7 +25,8 @@ const node = { ...common, platform: 'node', format: 'cjs', target: 'node20' };
 /** Entry points that exist: each bundle is added as soon as its source is there. */
 const builds = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
-  { ...node, entryPoints: ['src/engine/worker.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/worker/engineProcess.ts'], outfile: 'dist/engine.js' },
+  { ...node, entryPoints: ['src/worker/engineThread.ts'], outfile: 'dist/engineThread.js' },
   { ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,

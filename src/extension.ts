@@ -12,12 +12,15 @@ export interface Llm101Api {
   panel(): PlaygroundPanel | undefined;
   /** The status-bar count and token boundaries. */
   tokens: TokenFeatures;
+  /** The engine process's client (it starts the process when first asked). */
+  engine: EngineClient;
 }
 
 export function activate(context: vscode.ExtensionContext): Llm101Api {
   const bpeCache = path.join(context.globalStorageUri.fsPath, 'bpe');
   const engine = new EngineClient(path.join(context.extensionPath, 'dist'), bpeCache);
-  const tokens = new TokenFeatures(context, bpeCache);
+  // One engine process per window; it serves the panel and the status bar's count.
+  const tokens = new TokenFeatures(context, engine);
   context.subscriptions.push({ dispose: () => engine.dispose() }, tokens);
 
   const commands: Record<string, (...args: unknown[]) => unknown> = {
@@ -38,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
       if (event.affectsConfiguration(SECTION)) void PlaygroundPanel.current?.rerun();
     }),
   );
-  return { panel: () => PlaygroundPanel.current, tokens };
+  return { panel: () => PlaygroundPanel.current, tokens, engine };
 }
 
 export function deactivate(): void {

@@ -1,6 +1,6 @@
 // Tokens in the editor itself: a status-bar count for the selection (or document), token
-// boundaries drawn on the selection, and a quick pick to switch tokenizer. Tokenizing runs in its
-// own worker so a long document never blocks typing, and a newer request replaces an older one.
+// boundaries drawn on the selection, and a quick pick to switch tokenizer. Tokenizing runs in
+// the engine process (its own thread there) so a long document never blocks typing.
 import * as vscode from 'vscode';
 import { EngineClient } from '../host/engineClient';
 import { CancelledError } from '../engine/config';
@@ -46,8 +46,9 @@ export class TokenFeatures implements vscode.Disposable {
   /** The ranges decorated by the last boundary update. */
   lastBoundaries: vscode.Range[] = [];
 
-  constructor(private readonly context: vscode.ExtensionContext, bpeCacheDir: string) {
-    this.engine = new EngineClient(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, bpeCacheDir);
+  /** `engine`: the window's engine client, shared with the panel (its process counts on its own thread). */
+  constructor(private readonly context: vscode.ExtensionContext, engine: EngineClient) {
+    this.engine = engine;
     this.item.name = 'LLM 101 token count';
     this.item.command = 'llm101.pickTokenizer';
     this.disposables.push(
@@ -162,7 +163,6 @@ export class TokenFeatures implements vscode.Disposable {
   dispose(): void {
     clearTimeout(this.timer);
     this.clearBoundaries();
-    this.engine.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
 }

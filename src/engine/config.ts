@@ -1,14 +1,16 @@
 // Engine configuration: defaults and the one place where a configuration and an input are checked.
 // Every error says what to change.
 
-import type { EngineConfig, Token, TokenizerKind } from './types';
+import { TOKENIZER_KINDS, type EngineConfig, type Token } from './types';
+
+export { TOKENIZER_KINDS };
 
 /** An input or setting the engine cannot work with; the message names the fix. */
 export class EngineError extends Error {
   override readonly name: string = 'EngineError';
 }
 
-/** Thrown by runTrace when its AbortSignal fires between stages. */
+/** Thrown by long work (a trace, BPE training) when its CancelSignal is set at a check point. */
 export class CancelledError extends EngineError {
   override readonly name = 'CancelledError';
   constructor() {
@@ -16,7 +18,26 @@ export class CancelledError extends EngineError {
   }
 }
 
-export const TOKENIZER_KINDS: readonly TokenizerKind[] = ['word', 'bpe', 'gpt2'];
+/**
+ * What long work reads at its check points (between stages, heads, merges): an AbortSignal in
+ * the same thread, or a SharedCancel that another thread sets while this one computes.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+}
+
+/**
+ * A cancel flag in shared memory: cell 0 holds the id of the newest request cancelled, so
+ * request `id` is aborted once the other thread stores any value >= id. The engine worker runs
+ * synchronously and reads no messages while it computes; this is how the host stops it at the
+ * next check point without terminating it (its caches survive).
+ */
+export class SharedCancel implements CancelSignal {
+  constructor(private readonly cells: Int32Array, private readonly id: number) {}
+  get aborted(): boolean {
+    return Atomics.load(this.cells, 0) >= this.id;
+  }
+}
 
 /** Defaults of every setting; vocabSize is the chosen tokenizer's. */
 export const DEFAULT_CONFIG: Readonly<Omit<EngineConfig, 'vocabSize'>> = Object.freeze({
@@ -37,34 +58,51 @@ export function divisors(n: number): number[] {
   return found;
 }
 
-/** Throws an EngineError naming the first field that cannot work and how to fix it. */
-export function validateConfig(config: EngineConfig): void {
-  const tokenizer: unknown = config.tokenizer;
+/** The settings a user chooses, checked before any work starts (vocabSize comes later, from the tokenizer). */
+export type EngineSettings = Omit<EngineConfig, 'vocabSize'>;
+
+/**
+ * The one check of a configuration, for the CLI, the settings reader, the panel's knobs and the
+ * bench alike: throws an EngineError naming the first field that cannot work and how to fix it.
+ */
+export function validateSettings(settings: EngineSettings, options: { sizesFromWeights?: boolean } = {}): void {
+  const tokenizer: unknown = settings.tokenizer;
   if (typeof tokenizer !== 'string' || !(TOKENIZER_KINDS as readonly string[]).includes(tokenizer)) {
     throw new EngineError(`unknown tokenizer ${JSON.stringify(tokenizer)}; use one of ${TOKENIZER_KINDS.join(', ')}`);
   }
-  for (const field of ['vocabSize', 'dim', 'attnDim', 'heads', 'contextLength'] as const) {
-    const value: unknown = config[field];
+  // With a weights file, dim, attnDim, contextLength and qkvBias are the file's (checked once it is read).
+  const sized = options.sizesFromWeights ? (['heads'] as const) : (['dim', 'attnDim', 'heads', 'contextLength'] as const);
+  for (const field of sized) {
+    const value: unknown = settings[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
       throw new EngineError(`${field} must be a positive whole number, got ${String(value)}`);
     }
   }
-  if (config.attnDim % config.heads !== 0) {
+  if (!options.sizesFromWeights && settings.attnDim % settings.heads !== 0) {
     throw new EngineError(
-      `heads (${config.heads}) must divide attnDim (${config.attnDim}); ` +
-        `valid head counts: ${divisors(config.attnDim).join(', ')}`,
+      `heads (${settings.heads}) must divide attnDim (${settings.attnDim}); ` +
+        `valid head counts: ${divisors(settings.attnDim).join(', ')}`,
     );
   }
-  const dropout: unknown = config.dropout;
+  const dropout: unknown = settings.dropout;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
     throw new EngineError(`dropout must be at least 0 and below 1 (e.g. 0.4), got ${String(dropout)}`);
   }
-  const seed: unknown = config.seed;
+  const seed: unknown = settings.seed;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
     throw new EngineError(`seed must be a whole number >= 0, got ${String(seed)}`);
   }
-  if (typeof config.qkvBias !== 'boolean') {
-    throw new EngineError(`qkvBias must be true or false, got ${String(config.qkvBias)}`);
+  if (!options.sizesFromWeights && typeof settings.qkvBias !== 'boolean') {
+    throw new EngineError(`qkvBias must be true or false, got ${String(settings.qkvBias)}`);
+  }
+}
+
+/** validateSettings plus the vocabulary size and the model's size in weights. */
+export function validateConfig(config: EngineConfig): void {
+  validateSettings(config);
+  const vocab: unknown = config.vocabSize;
+  if (typeof vocab !== 'number' || !Number.isSafeInteger(vocab) || vocab < 1) {
+    throw new EngineError(`vocabSize must be a positive whole number, got ${String(vocab)}`);
   }
   const { vocabSize, dim, attnDim, contextLength } = config;
   const weightCount = (vocabSize + contextLength) * dim + 6 * attnDim * (dim + 1) + attnDim * (attnDim + 3);

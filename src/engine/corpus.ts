@@ -25,8 +25,29 @@ export function defaultCorpusPath(packageRoot: string): string {
 export function resolveCorpusPath(packageRoot: string, configured?: string, baseDir: string = process.cwd()): string {
   const wanted = configured?.trim() ?? '';
   if (wanted === '') return defaultCorpusPath(packageRoot);
-  const expanded = wanted === '~' || wanted.startsWith('~/') ? path.join(os.homedir(), wanted.slice(1)) : wanted;
-  return path.resolve(baseDir, expanded);
+  return path.resolve(baseDir, expandHome(wanted));
+}
+
+/** A leading `~` (alone or before a slash) as the home folder: the one expansion for settings and flags. */
+export function expandHome(configured: string): string {
+  return configured === '~' || configured.startsWith('~/') ? path.join(os.homedir(), configured.slice(1)) : configured;
+}
+
+/**
+ * Changes whenever the corpus text may have: the path, and each file's name, size and
+ * modification time (a folder's own time does not change when a file inside is edited).
+ */
+export function corpusStamp(corpusPath: string): string {
+  try {
+    const stats = fs.statSync(corpusPath);
+    const files = stats.isDirectory() ? fs.readdirSync(corpusPath).filter((n) => n.toLowerCase().endsWith('.txt')).sort() : [''];
+    return files.map((name) => {
+      const file = fs.statSync(path.join(corpusPath, name));
+      return `${name}:${file.size}:${file.mtimeMs}`;
+    }).join('/');
+  } catch {
+    return 'unreadable'; // loadCorpus reports what is wrong, with the fix
+  }
 }
 
 function mib(bytes: number): string {

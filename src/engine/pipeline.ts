@@ -1,25 +1,33 @@
-// From text and settings to a trace: load the corpus, build the tokenizer, take the weights
-// (seeded or from a file), tokenize, check the length, run the stages. Used by the worker thread
-// behind the extension and by the CLI, so both compute exactly the same thing.
+// From text and settings to a trace: check the settings, load the corpus, build the tokenizer,
+// take the weights (seeded or from a file), tokenize, check the length, run the stages. Used by
+// the engine worker behind the extension and by the CLI, so both compute exactly the same thing.
 import * as fs from 'node:fs';
-import { EngineError } from './config';
-import { bpeCacheKey, cacheBpeModel, createTokenizer, getCachedBpeModel, parseBpeModel } from './tokenizer';
 import * as path from 'node:path';
-import { loadCorpus } from './corpus';
+import {
+  EngineError, TOKENIZER_KINDS, checkTokens, checkTraceSize, divisors, validateConfig, validateSettings,
+  type CancelSignal, type EngineSettings,
+} from './config';
+import { bpeCacheKey, cacheBpeModel, createTokenizer, getCachedBpeModel, parseBpeModel } from './tokenizer';
+import { corpusStamp, loadCorpus } from './corpus';
 import { initWeights } from './init';
-import { readWeightsFile } from './io/weightsFile';
+import { readWeightsFile, type ExpectationSources, type ExpectedSizes } from './io/weightsFile';
 import { runTrace } from './trace';
 import { pca2 } from './pca';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
-export interface AnalyzeOptions extends Omit<EngineConfig, 'vocabSize'> {
-  /** Vocabulary size the BPE tokenizer trains to. */
+export interface AnalyzeOptions extends EngineSettings {
+  /** Vocabulary size the BPE tokenizer trains to (bpe only). */
   bpeVocabSize: number;
   /** A .txt file or folder of .txt files (word and bpe vocabularies). */
   corpusPath: string;
   /** A safetensors file; when set, dim, attnDim, contextLength and qkvBias come from its shapes. */
   weightsPath?: string;
+  /**
+   * Sizes the user gave explicitly (the CLI's --dim, --attn-dim, ...) that a weights file must
+   * agree with, and the flag or setting to name when it does not.
+   */
+  explicit?: { sizes: ExpectedSizes; sources: ExpectationSources };
 }
 
 export interface AnalyzeRequest extends AnalyzeOptions {
@@ -51,49 +59,50 @@ export interface TraceResult {
   /** The input embeddings on their first two principal components (T, 2), for the scatter plot. */
   pca: Matrix;
   elapsedMs: number;
+  /** Where the weights came from: the file's path, or undefined for seeded weights. */
+  weightsPath?: string;
 }
 
 /** Wraps a trace for the panel; the PCA is computed here, in the engine's thread, not the host's. */
-export function traceResult(trace: Trace, unknownCount: number, started: number): TraceResult {
-  return { kind: 'trace', trace, unknownCount, pca: pca2(trace.embeddings.input), elapsedMs: performance.now() - started };
+export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string): TraceResult {
+  return {
+    kind: 'trace', trace, unknownCount, pca: pca2(trace.embeddings.input), elapsedMs: performance.now() - started,
+    ...(weightsPath !== undefined && { weightsPath }),
+  };
 }
 
-/** What the worker thread is asked and what it sends back. */
-export type WorkerRequest =
-  | { id: number; op: 'analyze'; request: AnalyzeRequest }
-  | { id: number; op: 'tokenize'; request: TokenizeRequest };
-
-export type WorkerReply =
-  | { id: number; type: 'progress'; stage: string }
-  | { id: number; type: 'result'; result: AnalyzeResult | TokenizeResult }
-  | { id: number; type: 'error'; message: string; userFacing: boolean };
-
 export interface AnalyzeHooks {
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onProgress?: (stage: string) => void;
 }
 
 /**
+ * The one pipeline from text and settings to a trace, for the engine worker behind the
+ * extension and for the CLI: check the settings before any work, load the corpus, build the
+ * tokenizer, take the weights (seeded or from a file), tokenize, check the length, run the stages.
  * Keeps the expensive pieces between runs: the corpus text, the trained tokenizer (BPE training
  * takes seconds on a big corpus), and the weights, each keyed by everything it depends on.
  */
 export class Analyzer {
   private corpus = new Memo<string>();
   private tokenizers = new Memo<Tokenizer>();
+  private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> }>();
   /**
    * `bpeCacheDir`: a folder where trained BPE models are kept as JSON, so another worker (the
-   * status bar's) or the next session loads them instead of training again.
+   * status bar's), the CLI or the next session loads them instead of training again.
    */
   constructor(private readonly bpeCacheDir?: string) {}
-
-  private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> }>();
 
   analyze(request: AnalyzeRequest, hooks: AnalyzeHooks = {}): AnalyzeResult {
     const started = performance.now();
     const { signal, onProgress } = hooks;
+    validateSettings(request, { sizesFromWeights: request.weightsPath !== undefined });
     const tokenizer = this.tokenizer(request, hooks);
     onProgress?.('tokenizing');
     const tokens = tokenizer.encode(request.text);
+    if (tokens.length === 0) {
+      throw new EngineError(`the ${tokenizer.kind} tokenizer finds no tokens in ${JSON.stringify(request.text.slice(0, 40))}; select some words`);
+    }
     const limit = request.maxTokens;
     if (limit !== undefined && tokens.length > limit) {
       const last = tokens[limit - 1];
@@ -106,10 +115,21 @@ export class Analyzer {
         elapsedMs: performance.now() - started,
       };
     }
-    const { weights, sizes } = this.weightsFor(request, tokenizer.vocabSize);
+    const config = this.configFor(request, tokenizer.vocabSize);
+    validateConfig(config); // before a large initialisation, with the sizes a weights file gave
+    checkTokens(tokens, config.contextLength, config.vocabSize);
+    checkTraceSize(tokens.length, config.heads);
+    const { weights } = this.weightsFor(request, tokenizer.vocabSize);
+    const trace = runTrace(tokens, config, weights, { signal, onProgress: (stage) => onProgress?.(stage) });
+    return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath);
+  }
+
+  /** The configuration a request runs with: the settings, with the sizes a weights file has. */
+  configFor(request: AnalyzeOptions, vocabSize: number): EngineConfig {
+    const sizes = request.weightsPath ? this.weightsFor(request, vocabSize).sizes : request;
     const config: EngineConfig = {
       tokenizer: request.tokenizer,
-      vocabSize: tokenizer.vocabSize,
+      vocabSize,
       dim: sizes.dim,
       attnDim: sizes.attnDim,
       heads: request.heads,
@@ -118,8 +138,14 @@ export class Analyzer {
       contextLength: sizes.contextLength,
       qkvBias: sizes.qkvBias,
     };
-    const trace = runTrace(tokens, config, weights, { signal, onProgress: (stage) => onProgress?.(stage) });
-    return traceResult(trace, countUnknown(tokens, tokenizer), started);
+    if (request.weightsPath && config.attnDim % config.heads !== 0) {
+      // Say where attnDim came from: the user never typed it.
+      throw new EngineError(
+        `heads (${config.heads}) must divide attnDim (${config.attnDim}) of weights file ${request.weightsPath}; ` +
+          `valid head counts: ${divisors(config.attnDim).join(', ')} (llm101.heads, --heads)`,
+      );
+    }
+    return config;
   }
 
   tokenize(request: TokenizeRequest, hooks: AnalyzeHooks = {}): TokenizeResult {
@@ -128,30 +154,44 @@ export class Analyzer {
     return { tokens, pieces: tokens.map((t) => tokenizer.idToToken(t.id)), tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize };
   }
 
-  /** The buffers of the cached weights: a caller that hands a trace's buffers on must keep these. */
-  cachedBuffers(): Set<ArrayBufferLike> {
-    const buffers = new Set<ArrayBufferLike>();
-    const visit = (v: unknown): void => {
-      if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
-      else if (v && typeof v === 'object') for (const child of Object.values(v)) visit(child);
-    };
-    visit(this.weights.current);
-    return buffers;
-  }
-
-  private tokenizer(request: TokenizeRequest | AnalyzeRequest, hooks: AnalyzeHooks): Tokenizer {
+  /** The tokenizer a request uses, built (or trained) once per corpus and size. */
+  tokenizer(request: TokenizeRequest, hooks: AnalyzeHooks = {}): Tokenizer {
     const kind = request.tokenizer;
+    if (!(TOKENIZER_KINDS as readonly string[]).includes(kind)) {
+      throw new EngineError(`unknown tokenizer ${JSON.stringify(kind)}; use one of ${TOKENIZER_KINDS.join(', ')}`);
+    }
     if (kind === 'gpt2') return this.tokenizers.get('gpt2', () => createTokenizer({ kind }));
     const corpus = this.corpusText(request.corpusPath);
-    const key = `${kind}\u0000${request.corpusPath}\u0000${corpus.length}\u0000${kind === 'bpe' ? request.bpeVocabSize : ''}`;
-    return this.tokenizers.get(key, () => {
-      hooks.onProgress?.(kind === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
-      if (kind === 'bpe') return this.bpeThroughDisk(corpus, request.bpeVocabSize, hooks);
-      return createTokenizer({
-        kind, corpus, vocabSize: request.bpeVocabSize, signal: hooks.signal,
-        onProgress: (fraction: number) => hooks.onProgress?.(`training the BPE vocabulary ${(fraction * 100).toFixed(0)}%`),
+    if (kind === 'word') {
+      return this.tokenizers.get(`word\u0000${request.corpusPath}\u0000${this.corpus.key ?? ''}`, () => {
+        hooks.onProgress?.('building the vocabulary');
+        return createTokenizer({ kind, corpus });
       });
+    }
+    return this.tokenizers.get(`bpe\u0000${request.corpusPath}\u0000${this.corpus.key ?? ''}\u0000${request.bpeVocabSize}`, () => {
+      hooks.onProgress?.('training the BPE vocabulary');
+      return this.bpeThroughDisk(corpus, request.bpeVocabSize, hooks);
     });
+  }
+
+  /** The weights a request runs with (seeded or from its file). */
+  weightsFor(request: AnalyzeOptions, vocabSize: number) {
+    if (request.weightsPath) {
+      const path = request.weightsPath;
+      const explicit = request.explicit;
+      return this.weights.get(JSON.stringify(['file', path, fileStamp(path), vocabSize, explicit?.sizes ?? {}]), () => {
+        const loaded = readWeightsFile(
+          path,
+          { vocabSize, ...explicit?.sizes },
+          { vocabSize: `the ${request.tokenizer} tokenizer's vocabulary`, ...explicit?.sources },
+        );
+        return { weights: loaded.weights, sizes: loaded.sizes };
+      });
+    }
+    const sizes = { dim: request.dim, attnDim: request.attnDim, contextLength: request.contextLength, qkvBias: request.qkvBias };
+    const config: EngineConfig = { tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed };
+    const key = JSON.stringify(['seeded', vocabSize, sizes, request.seed]);
+    return this.weights.get(key, () => ({ weights: initWeights(config), sizes }));
   }
 
   private bpeThroughDisk(corpus: string, vocabSize: number, hooks: AnalyzeHooks): Tokenizer {
@@ -182,33 +222,15 @@ export class Analyzer {
   }
 
   private corpusText(corpusPath: string): string {
-    // Keyed by modification time and size so an edited corpus is read again.
-    const key = `${corpusPath}\u0000${fileStamp(corpusPath)}`;
-    return this.corpus.get(key, () => loadCorpus(corpusPath));
-  }
-
-  private weightsFor(request: AnalyzeRequest, vocabSize: number) {
-    if (request.weightsPath) {
-      const path = request.weightsPath;
-      return this.weights.get(`file\u0000${path}\u0000${fileStamp(path)}\u0000${vocabSize}`, () => {
-        const loaded = readWeightsFile(path, { vocabSize }, { vocabSize: `the ${request.tokenizer} tokenizer's vocabulary` });
-        return { weights: loaded.weights, sizes: loaded.sizes };
-      });
-    }
-    const sizes = { dim: request.dim, attnDim: request.attnDim, contextLength: request.contextLength, qkvBias: request.qkvBias };
-    const config: EngineConfig = { tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed };
-    const key = JSON.stringify(['seeded', vocabSize, sizes, request.seed, request.qkvBias]);
-    return this.weights.get(key, () => ({ weights: initWeights(config), sizes }));
+    // Keyed on every file of the corpus, so editing one poem in the folder reads it again.
+    return this.corpus.get(`${corpusPath}\u0000${corpusStamp(corpusPath)}`, () => loadCorpus(corpusPath));
   }
 }
 
 /** A one-entry cache: a new key replaces the old value (memory stays bounded by one of each). */
 class Memo<T> {
-  private key: string | undefined;
+  key: string | undefined;
   private value: T | undefined;
-  get current(): T | undefined {
-    return this.value;
-  }
   get(key: string, make: () => T): T {
     if (this.key !== key || this.value === undefined) {
       this.value = undefined;

@@ -1,7 +1,7 @@
 // Runs the stages in the order the book teaches them and keeps every intermediate, so the panel and
 // the CLI can show each number.
 
-import { CancelledError, EngineError, checkTokens, checkTraceSize, validateConfig } from './config';
+import { CancelledError, EngineError, checkTokens, checkTraceSize, validateConfig, type CancelSignal } from './config';
 import { causalAttention } from './layers/causalAttention';
 import { embeddings } from './layers/embedding';
 import { layerNorm } from './layers/layerNorm';
@@ -13,7 +13,7 @@ import type { EngineConfig, Linear, Matrix, Token, Trace, Weights } from './type
 
 export interface TraceOptions {
   /** Checked between stages (and between heads); when aborted, runTrace throws CancelledError. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Called after each stage with its name and the share of the work done so far (0..1]. */
   onProgress?: (stage: string, fraction: number) => void;
 }

@@ -8,7 +8,9 @@ export interface Matrix {
   readonly data: Float32Array;
 }
 
-export type TokenizerKind = 'word' | 'bpe' | 'gpt2';
+/** The tokenizers, in the order settings and help list them: the one list of kinds. */
+export const TOKENIZER_KINDS = ['word', 'bpe', 'gpt2'] as const;
+export type TokenizerKind = (typeof TOKENIZER_KINDS)[number];
 
 /** One token of the input: `text === input.slice(start, end)` (the surface form, also for <|unk|>). */
 export interface Token {

@@ -1,85 +1,155 @@
-// Runs the engine in a worker thread so the extension host never blocks on a long selection.
-// Analyses: one at a time, a new one cancels the one in flight. Cancelling terminates the worker
-// (the only way to stop a synchronous computation at once); the next request starts a fresh one,
-// which reloads its tokenizer (trained BPE models come from the disk cache). Tokenize requests
-// queue behind each other.
-import { Worker } from 'node:worker_threads';
+// The extension host's handle on the engine process (src/worker/engineProcess.ts), forked the
+// first time something needs it: a command, a panel, or the status bar's count for a visible
+// editor. The engine keeps the traces; the host keeps trace ids and relays what the panel asks.
+//
+// Requests are paired with their replies by id. A new analysis cancels the one in flight, and
+// cancel() stops it, by a flag the engine reads at its next stage or head boundary: the engine
+// process keeps running with its caches (corpus, trained tokenizer, weights). Only if the process
+// dies (out of memory, a crash) do the pending requests fail; the next request forks a new one.
+import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { CancelledError } from '../engine/config';
-import type { AnalyzeRequest, AnalyzeResult, TokenizeRequest, TokenizeResult, WorkerReply, WorkerRequest } from '../engine/pipeline';
+import { CancelledError, EngineError } from '../engine/config';
+import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
+import type { LazyGroup } from '../shared/protocol';
+import type { CellsQuery } from '../shared/protocol';
+import {
+  parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults,
+} from '../shared/engineProtocol';
 
 interface Pending {
-  op: WorkerRequest['op'];
+  op: EngineRequest['op'];
   resolve: (result: unknown) => void;
   reject: (err: Error) => void;
   onProgress?: (stage: string) => void;
 }
 
+/** Distributes Omit over a union (each request without its id). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 export class EngineClient {
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private nextTraceId = 1;
+  private disposed = false;
 
-  /** `bpeCacheDir`: where the worker keeps trained BPE models (the extension's global storage). */
+  /**
+   * `distDir` holds engine.js and engineThread.js; `bpeCacheDir`: where the engine keeps trained
+   * BPE models (the extension's global storage).
+   */
   constructor(private readonly distDir: string, private readonly bpeCacheDir?: string) {}
 
-  run(request: AnalyzeRequest, onProgress?: (stage: string) => void): Promise<AnalyzeResult> {
+  /** Runs an analysis (cancelling the one in flight); the engine keeps its trace under the returned traceId. */
+  analyze(request: AnalyzeRequest, onProgress?: (stage: string) => void): Promise<EngineResults['analyze']> {
     this.cancel();
-    return this.send({ id: this.nextId++, op: 'analyze', request }, onProgress);
+    return this.send<'analyze'>({ op: 'analyze', traceId: this.nextTraceId++, request }, onProgress);
   }
 
-  tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
-    return this.send({ id: this.nextId++, op: 'tokenize', request });
+  tokenize(request: TokenizeRequest): Promise<EngineResults['tokenize']> {
+    return this.send<'tokenize'>({ op: 'tokenize', request });
   }
 
-  /** Stops the analysis in flight, if any; its promise (and any queued behind it) rejects with CancelledError. */
+  group(traceId: number, group: LazyGroup): Promise<EngineResults['group']> {
+    return this.send<'group'>({ op: 'group', traceId, group });
+  }
+
+  cells(traceId: number, query: CellsQuery): Promise<EngineResults['cells']> {
+    return this.send<'cells'>({ op: 'cells', traceId, ...query });
+  }
+
+  /** JSON of the whole trace, or CSV of one matrix; written by the engine to `file` when given. */
+  export(traceId: number, format: 'json' | 'csv', options: { matrix?: string; file?: string } = {}): Promise<EngineResults['export']> {
+    return this.send<'export'>({ op: 'export', traceId, format, ...options });
+  }
+
+  /** The engine forgets a trace (its panel closed or shows a newer one). */
+  release(traceId: number): void {
+    if (this.child) void this.send<'release'>({ op: 'release', traceId }).catch(() => undefined);
+  }
+
+  stats(): Promise<EngineResults['stats']> {
+    return this.send<'stats'>({ op: 'stats' });
+  }
+
+  /** The engine process's id, while it runs (for measurements). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Stops the analysis in flight, if any, at its next check point; its promise rejects with CancelledError. */
   cancel(): void {
-    if (![...this.pending.values()].some((p) => p.op === 'analyze')) return;
-    this.stop(new CancelledError());
+    const analyses = [...this.pending.entries()].filter(([, p]) => p.op === 'analyze').map(([id]) => id);
+    if (analyses.length === 0 || !this.child) return;
+    const message: CancelMessage = { op: 'cancel', upTo: Math.max(...analyses) };
+    this.child.send(message);
   }
 
   dispose(): void {
+    this.disposed = true;
     this.stop(new CancelledError());
   }
 
   private stop(reason: Error): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    void worker?.terminate();
+    const child = this.child;
+    this.child = undefined;
+    child?.kill();
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(reason);
   }
 
-  private send<T>(message: WorkerRequest, onProgress?: (stage: string) => void): Promise<T> {
-    const worker = this.ensureWorker();
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(message.id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, onProgress });
-      worker.postMessage(message);
+  private send<Op extends EngineRequest['op']>(
+    message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void,
+  ): Promise<EngineResults[Op]> {
+    if (this.disposed) return Promise.reject(new CancelledError());
+    const child = this.ensureChild();
+    const id = this.nextId++;
+    return new Promise<EngineResults[Op]>((resolve, reject) => {
+      this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }) });
+      child.send({ ...message, id });
     });
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(path.join(this.distDir, 'worker.js'), { workerData: { bpeCacheDir: this.bpeCacheDir } });
-    worker.on('message', (reply: WorkerReply) => {
-      const pending = this.pending.get(reply.id);
-      if (!pending) return;
-      if (reply.type === 'progress') {
-        pending.onProgress?.(reply.stage);
-        return;
-      }
-      this.pending.delete(reply.id);
-      if (reply.type === 'result') pending.resolve(reply.result);
-      else pending.reject(new Error(reply.message));
-    });
-    const fail = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.stop(new Error(`the engine stopped unexpectedly: ${err.message}`));
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
+  private receive(raw: unknown): void {
+    const reply = parseEngineReply(raw);
+    if (!reply) {
+      console.warn('[llm101] ignored a malformed reply from the engine', raw);
+      return;
+    }
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    if (reply.type === 'progress') {
+      pending.onProgress?.(reply.stage);
+      return;
+    }
+    this.pending.delete(reply.id);
+    if (reply.type === 'result') pending.resolve(reply.result);
+    else pending.reject(replyError(reply));
   }
+
+  private ensureChild(): ChildProcess {
+    if (this.child) return this.child;
+    const child = fork(path.join(this.distDir, 'engine.js'), [], {
+      // Structured clone, so typed arrays cross as binary and -Infinity survives.
+      serialization: 'advanced',
+      // Not the extension host's flags (an inspector port, for one); Electron's binary runs as Node.
+      execArgv: [],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...(this.bpeCacheDir !== undefined && { LLM101_BPE_CACHE: this.bpeCacheDir }) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (raw) => this.receive(raw));
+    const fail = (reason: string) => {
+      if (this.child !== child) return;
+      this.stop(new Error(`the engine stopped unexpectedly (${reason}); run the command again`));
+    };
+    child.on('error', (err) => fail(err.message));
+    child.on('exit', (code, signal) => fail(signal ? `signal ${signal}` : `exit code ${code}`));
+    this.child = child;
+    return child;
+  }
+}
+
+function replyError(reply: Extract<EngineReply, { type: 'error' }>): Error {
+  if (reply.cancelled) return new CancelledError();
+  return reply.userFacing ? new EngineError(reply.message) : new Error(reply.message);
 }

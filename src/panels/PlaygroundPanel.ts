@@ -5,12 +5,21 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
-import { readSettings, knobValues, writeKnob } from '../settings';
+import { readSettings, knobValues, knobProblem, writeKnob, SECTION, type SettingSchema } from '../settings';
 import { EngineClient } from '../host/engineClient';
 import { CancelledError } from '../engine/config';
-import { type AnalyzeResult } from '../engine/pipeline';
-import { cellWindow, panelGroup, toPanelTrace } from '../display/panelTrace';
 import { exportCsv, exportJson, exportPng } from './exports';
+import type { AnalyzeReply } from '../shared/engineProtocol';
+import type { Knob } from '../shared/protocol';
+import type { EngineConfig, Token } from '../engine/types';
+
+/**
+ * What the host keeps of an analysis: the trace's id in the engine (which keeps the trace itself)
+ * and what the editor needs, its tokens and configuration; or the too-many-tokens answer.
+ */
+export type PanelResult =
+  | { kind: 'trace'; traceId: number; tokens: Token[]; config: EngineConfig & { headDim: number }; elapsedMs: number; weightsPath?: string }
+  | Exclude<AnalyzeReply, { kind: 'trace' }>;
 
 export const VIEW_TYPE = 'llm101.playground';
 
@@ -43,7 +52,7 @@ export class PlaygroundPanel {
   private disposed = false;
   private queue: HostMessage[] = [];
   private runId = 0;
-  private last: AnalyzeResult | undefined;
+  private last: PanelResult | undefined;
   /** The message the panel shows inline, while it shows one. */
   lastError: string | undefined;
   /** The newest run that has finished (trace, message or error), for tests and timing. */
@@ -92,7 +101,7 @@ export class PlaygroundPanel {
     panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this.disposables);
   }
 
-  get lastResult(): AnalyzeResult | undefined {
+  get lastResult(): PanelResult | undefined {
     return this.last;
   }
 
@@ -101,7 +110,7 @@ export class PlaygroundPanel {
   }
 
   /** Runs the engine on `source` with the current settings and posts the trace or the error. */
-  async analyze(source: PanelSource): Promise<AnalyzeResult | undefined> {
+  async analyze(source: PanelSource): Promise<PanelResult | undefined> {
     this.source = source;
     this.highlightToken(null);
     this.panel.title = `LLM 101: ${snippet(source.title)}`;
@@ -109,7 +118,7 @@ export class PlaygroundPanel {
     const settings = readSettings(this.context.extensionPath);
     this.post({ type: 'knobs', values: knobValues(settings) });
     this.post({ type: 'busy', runId, stage: 'starting' });
-    const work = this.engine.run({ ...settings, text: source.text }, (stage) => this.post({ type: 'busy', runId, stage }));
+    const work = this.engine.analyze({ ...settings, text: source.text }, (stage) => this.post({ type: 'busy', runId, stage }));
     // Show a cancellable notification only when the run is slow enough to notice.
     const slow = setTimeout(() => {
       void vscode.window.withProgress(
@@ -121,20 +130,23 @@ export class PlaygroundPanel {
       );
     }, 400);
     try {
-      const result = await work;
-      if (runId !== this.runId || this.disposed) return undefined;
-      if (result.kind === 'tooManyTokens') {
-        this.showError(runId, result.message);
-        void this.offerTruncation(source, result.message, result.cutAt, result.limit);
-        return result;
+      const reply = await work;
+      if (runId !== this.runId || this.disposed) {
+        if (reply.kind === 'trace') this.engine.release(reply.traceId); // superseded: nobody will ask for it
+        return undefined;
       }
-      this.last = result;
+      if (reply.kind === 'tooManyTokens') {
+        this.showError(runId, reply.message);
+        void this.offerTruncation(source, reply.message, reply.cutAt, reply.limit);
+        return reply;
+      }
+      // The panel's trace message is posted and not kept: the engine answers later requests.
+      const { traceId, panel, elapsedMs, weightsPath } = reply;
+      if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
+      this.last = { kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs, ...(weightsPath !== undefined && { weightsPath }) };
       this.lastError = undefined;
-      this.post({
-        type: 'trace', runId, title: source.title, source: source.text,
-        trace: toPanelTrace(result, { mapsAsCodes: true }), elapsedMs: result.elapsedMs,
-      });
-      return result;
+      this.post({ type: 'trace', runId, title: source.title, source: source.text, trace: panel, elapsedMs });
+      return this.last;
     } catch (err) {
       if (runId !== this.runId || this.disposed) return undefined;
       this.showError(runId, err instanceof CancelledError ? 'Analysis cancelled.' : errorMessage(err));
@@ -146,7 +158,7 @@ export class PlaygroundPanel {
   }
 
   /** Re-runs on the same text: settings changed. */
-  rerun(): Promise<AnalyzeResult | undefined> {
+  rerun(): Promise<PanelResult | undefined> {
     return this.analyze(this.source);
   }
 
@@ -172,6 +184,7 @@ export class PlaygroundPanel {
     this.disposed = true;
     if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
     this.engine.cancel();
+    if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
     for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
@@ -214,24 +227,29 @@ export class PlaygroundPanel {
         this.ready = true;
         for (const queued of this.queue.splice(0)) void this.panel.webview.postMessage(queued);
         return;
-      case 'setKnob':
-        // The configuration listener re-runs the engine once the setting is written.
-        await writeKnob(message.knob, message.value);
+      case 'setKnob': {
+        // Checked before anything is written; the configuration listener re-runs the engine once it is.
+        const problem = this.knobProblem(message.knob, message.value);
+        if (problem) this.post({ type: 'knobRefused', knob: message.knob, value: message.value, message: problem });
+        else await writeKnob(message.knob, message.value);
         return;
+      }
       case 'hoverToken':
         this.highlightToken(message.index);
         return;
       case 'requestGroup': {
-        const data = message.runId === this.runId && this.last?.kind === 'trace' ? panelGroup(this.last.trace, message.group) : undefined;
-        if (data) this.post({ type: 'group', runId: message.runId, group: message.group, data });
+        const traceId = this.traceIdFor(message.runId);
+        const answer = traceId === undefined ? null : await this.engine.group(traceId, message.group);
+        if (answer && message.runId === this.runId) this.post({ type: 'group', runId: message.runId, group: message.group, data: answer.data });
         return;
       }
       case 'requestCells': {
-        if (message.runId !== this.runId || this.last?.kind !== 'trace') return;
+        const traceId = this.traceIdFor(message.runId);
+        if (traceId === undefined) return;
         const { paths, r0, c0, rows, cols } = message;
-        const window = cellWindow(this.last.trace, paths, r0, c0, rows, cols);
-        if (window) this.post({ type: 'cells', runId: message.runId, paths, ...window });
-        else console.warn(`[llm101] no cells ${r0},${c0} ${rows}×${cols} of ${paths.join(', ')}`);
+        const window = await this.engine.cells(traceId, { paths, r0, c0, rows, cols });
+        if (window && message.runId === this.runId) this.post({ type: 'cells', runId: message.runId, paths, ...window });
+        else if (!window) console.warn(`[llm101] no cells ${r0},${c0} ${rows}×${cols} of ${paths.join(', ')}`);
         return;
       }
       case 'rendered':
@@ -241,10 +259,10 @@ export class PlaygroundPanel {
       case 'exportPng':
         return exportPng(message.name, message.dataUrl);
       case 'exportJson':
-        if (this.last?.kind === 'trace') await exportJson(this.last.trace);
+        if (this.last?.kind === 'trace') await exportJson(this.engine, this.last.traceId);
         return;
       case 'exportCsv':
-        if (this.last?.kind === 'trace') await exportCsv(this.last.trace, message.matrix);
+        if (this.last?.kind === 'trace') await exportCsv(this.engine, this.last.traceId, message.matrix);
         return;
       case 'log':
         if (message.level === 'error') console.error(`[llm101 webview] ${message.message}`);
@@ -253,12 +271,26 @@ export class PlaygroundPanel {
     }
   }
 
+  /** The engine's trace id for the panel's run `runId`, while it is the newest. */
+  private traceIdFor(runId: number): number | undefined {
+    return runId === this.runId && this.last?.kind === 'trace' ? this.last.traceId : undefined;
+  }
+
+  /** Why a knob's value may not be written, checked against package.json and the engine's validator. */
+  knobProblem(knob: Knob, value: unknown): string | undefined {
+    const properties = (this.context.extension.packageJSON as { contributes?: { configuration?: { properties?: Record<string, SettingSchema> } } })
+      .contributes?.configuration?.properties;
+    const settings = readSettings(this.context.extensionPath);
+    const attnDim = this.last?.kind === 'trace' && settings.weightsPath ? this.last.config.attnDim : undefined;
+    return knobProblem(knob, value, properties?.[`${SECTION}.${knob}`], settings, attnDim);
+  }
+
   private highlightToken(index: number | null): void {
     for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
     const { uri, offset } = this.source;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
     if (!editor || offset === undefined) return;
-    const token = index === null || this.last?.kind !== 'trace' ? undefined : this.last.trace.tokens[index];
+    const token = index === null || this.last?.kind !== 'trace' ? undefined : this.last.tokens[index];
     if (!token) {
       editor.setDecorations(highlight, []);
       return;

@@ -123,9 +123,20 @@ suite('LLM 101 Playground in the extension host', () => {
     assert.ok(p, 'the command opened the panel');
     const result = await until('a trace', () => (p.lastResult?.kind === 'trace' ? p.lastResult : undefined));
     // "The sea reads the shore one wave at a time." -> 10 word tokens + "." = 11 with the word tokenizer.
-    assert.equal(result.trace.tokens.length, 11);
-    assert.equal(result.trace.causal.weights.rows, 11);
-    assert.equal(result.trace.multiHead.heads.length, vscode.workspace.getConfiguration('llm101').get('heads'));
+    assert.equal(result.tokens.length, 11);
+    assert.equal(result.config.heads, vscode.workspace.getConfiguration('llm101').get('heads'));
+    // The engine process keeps the trace; the host asks it for cells, as a hover does.
+    const { engine } = await api();
+    const cells = await engine.cells(result.traceId, { paths: ['causal.weights', 'multiHead.heads.0.weights'], r0: 0, c0: 0, rows: 11, cols: 11 });
+    assert.ok(cells, 'the engine still has the trace');
+    assert.equal(cells.values.length, 2);
+    for (const weights of cells.values) {
+      for (let r = 0; r < 11; r++) {
+        const row = weights.subarray(r * 11, r * 11 + 11);
+        assert.ok(Math.abs(row.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-5, `row ${r} of the causal weights sums to 1`);
+        assert.ok(row.subarray(r + 1).every((w: number) => w === 0), `row ${r} is 0 above the diagonal`);
+      }
+    }
     await p.whenRendered(); // the webview painted it
   });
 
@@ -134,8 +145,8 @@ suite('LLM 101 Playground in the extension host', () => {
     assert.ok(p);
     await setting('heads', 4);
     const result = await until('a trace with 4 heads', () =>
-      p.lastResult?.kind === 'trace' && p.lastResult.trace.config.heads === 4 ? p.lastResult : undefined);
-    assert.equal(result.trace.multiHead.heads.length, 4);
+      p.lastResult?.kind === 'trace' && p.lastResult.config.heads === 4 ? p.lastResult : undefined);
+    assert.equal(result.config.headDim, 7);
   });
 
   test('an invalid setting shows the inline error with the fix, and the panel keeps working', async () => {
@@ -147,7 +158,7 @@ suite('LLM 101 Playground in the extension host', () => {
     assert.match(error, /1, 2, 4, 7, 14, 28/);
     await setting('heads', 7);
     await until('a trace with 7 heads again', () =>
-      p.lastResult?.kind === 'trace' && p.lastResult.trace.config.heads === 7 && p.lastError === undefined ? p.lastResult : undefined);
+      p.lastResult?.kind === 'trace' && p.lastResult.config.heads === 7 && p.lastError === undefined ? p.lastResult : undefined);
   });
 });
 

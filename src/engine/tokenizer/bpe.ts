@@ -4,7 +4,7 @@
 // token until the vocabulary has the requested size. Encoding replays the merges in the order they
 // were learned, so any text, in any script, encodes without unknown tokens.
 import { createHash } from 'node:crypto';
-import { CancelledError, EngineError } from '../config';
+import { CancelledError, EngineError, type CancelSignal } from '../config';
 import type { Token, Tokenizer } from '../types';
 import { MAX_CORPUS_BYTES } from '../corpus';
 import { bytesForDisplay, bytesToText, charSpan, textToByteMap, textToBytes } from './bytes';
@@ -24,7 +24,7 @@ export interface BpeModel {
 
 export interface TrainBpeOptions {
   /** Checked while counting and between merges; once aborted, training throws CancelledError. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Called with 0, then with the share of merges done (at most once per percent), then 1. */
   onProgress?: (fraction: number) => void;
 }
@@ -46,7 +46,7 @@ export function checkBpeVocabSize(vocabSize: number): void {
   }
 }
 
-function stopIfAborted(signal: AbortSignal | undefined): void {
+function stopIfAborted(signal: CancelSignal | undefined): void {
   if (signal?.aborted === true) throw new CancelledError();
 }
 

@@ -1,5 +1,5 @@
 // One entry point for the three tokenizers; the engine, the worker and the CLI go through here.
-import { EngineError, TOKENIZER_KINDS } from '../config';
+import { EngineError, TOKENIZER_KINDS, type CancelSignal } from '../config';
 import type { Tokenizer, TokenizerKind } from '../types';
 import { BPE_DEFAULT_VOCAB, createBpeTokenizer, trainBpeCached } from './bpe';
 import { createGpt2Tokenizer } from './gpt2';
@@ -12,7 +12,7 @@ export interface CreateTokenizerOptions {
   /** `bpe` only: 256..65536, default 512. */
   vocabSize?: number;
   /** `bpe` only: cancels training (throws CancelledError). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** `bpe` only: training progress in [0, 1]. */
   onProgress?: (fraction: number) => void;
 }

@@ -1,0 +1,145 @@
+// The contract between the extension host and the engine process (src/worker/): the host sends
+// requests with an id, the engine answers each id once (after any progress messages). Like the
+// webview protocol beside it, every message is checked on receipt by the validators below and
+// anything malformed is refused with a reply that says so, never trusted.
+//
+// The engine owns the traces: 'analyze' keeps the trace under a trace id and answers with what
+// the panel draws first; 'group', 'cells' and 'export' read that trace later; 'release' drops it.
+import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/pipeline';
+import { isLazyGroup, isMatrixPath, parseCellsQuery, type CellsQuery, type LazyGroup, type PanelTrace } from './protocol';
+
+// ---- host -> engine ----
+export type EngineRequest =
+  | { id: number; op: 'analyze'; traceId: number; request: AnalyzeRequest }
+  | { id: number; op: 'tokenize'; request: TokenizeRequest }
+  | { id: number; op: 'group'; traceId: number; group: LazyGroup }
+  | ({ id: number; op: 'cells'; traceId: number } & CellsQuery)
+  // JSON of the whole trace, or CSV of one matrix by path; written to `file` when given, else returned.
+  | { id: number; op: 'export'; traceId: number; format: 'json' | 'csv'; matrix?: string; file?: string }
+  | { id: number; op: 'release'; traceId: number }
+  | { id: number; op: 'stats' };
+
+/**
+ * Not a request: sets the shared cancel flag in the engine process so every running or queued
+ * request with an id up to `upTo` stops at its next check point. Needs no reply.
+ */
+export interface CancelMessage {
+  op: 'cancel';
+  upTo: number;
+}
+
+/** What 'analyze' answers: the panel's first message for the trace, kept under traceId. */
+export type AnalyzeReply =
+  | {
+      kind: 'trace';
+      traceId: number;
+      panel: PanelTrace;
+      elapsedMs: number;
+      /** The weights file, when the weights came from one. */
+      weightsPath?: string;
+    }
+  | { kind: 'tooManyTokens'; message: string; count: number; limit: number; cutAt: number; elapsedMs: number };
+
+export interface CellsAnswer {
+  r0: number;
+  c0: number;
+  rows: number;
+  cols: number;
+  /** One Float32Array (rows·cols, row by row) per path. */
+  values: Float32Array[];
+}
+
+/** Memory of the engine process, for the status line of measurements (scripts/panel-timings.mjs). */
+export interface EngineStats {
+  rss: number;
+  peakRss: number;
+  traces: number;
+  traceBytes: number;
+}
+
+/** The result type of each request. */
+export interface EngineResults {
+  analyze: AnalyzeReply;
+  tokenize: TokenizeResult;
+  group: { data: object } | null;
+  cells: CellsAnswer | null;
+  /** bytes: the file's content when no file was given; written: bytes written to the file. */
+  export: { bytes?: Uint8Array; written: number };
+  release: { released: boolean };
+  stats: EngineStats;
+}
+
+// ---- engine -> host ----
+export type EngineReply =
+  | { id: number; type: 'progress'; stage: string }
+  | { id: number; type: 'result'; result: unknown }
+  // userFacing: the message is for the user as it is (bad input); cancelled: stopped on request.
+  | { id: number; type: 'error'; message: string; userFacing: boolean; cancelled: boolean };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isStr = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+
+/**
+ * The engine's check of a request: the envelope and every field it reads. The analyze and
+ * tokenize settings themselves are checked by the engine's own validator (validateSettings),
+ * which names the fix; here only their types.
+ */
+export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage | undefined {
+  if (!isObject(raw) || typeof raw.op !== 'string') return undefined;
+  if (raw.op === 'cancel') return isId(raw.upTo) ? { op: 'cancel', upTo: raw.upTo } : undefined;
+  const { id } = raw;
+  if (!isId(id)) return undefined;
+  switch (raw.op) {
+    case 'analyze':
+      return isId(raw.traceId) && isRequest(raw.request) ? (raw as EngineRequest) : undefined;
+    case 'tokenize':
+      return isObject(raw.request) && isStr(raw.request.text, 1 << 28) && isStr(raw.request.tokenizer, 20) ? (raw as EngineRequest) : undefined;
+    case 'group':
+      return isId(raw.traceId) && isLazyGroup(raw.group) ? { id, op: 'group', traceId: raw.traceId, group: raw.group } : undefined;
+    case 'cells': {
+      const query = parseCellsQuery(raw);
+      return isId(raw.traceId) && query ? { id, op: 'cells', traceId: raw.traceId, ...query } : undefined;
+    }
+    case 'export': {
+      const { traceId, format, matrix, file } = raw;
+      if (!isId(traceId) || (format !== 'json' && format !== 'csv')) return undefined;
+      if (format === 'csv' && !isMatrixPath(matrix)) return undefined;
+      if (file !== undefined && !isStr(file, 4096)) return undefined;
+      return {
+        id, op: 'export', traceId, format,
+        ...(typeof matrix === 'string' && { matrix }), ...(typeof file === 'string' && { file }),
+      };
+    }
+    case 'release':
+      return isId(raw.traceId) ? { id, op: 'release', traceId: raw.traceId } : undefined;
+    case 'stats':
+      return { id, op: 'stats' };
+    default:
+      return undefined;
+  }
+}
+
+function isRequest(v: unknown): v is AnalyzeRequest {
+  if (!isObject(v) || !isStr(v.text, 1 << 28) || !isStr(v.tokenizer, 20) || !isStr(v.corpusPath, 4096)) return false;
+  const numbers = ['dim', 'attnDim', 'heads', 'dropout', 'seed', 'contextLength', 'bpeVocabSize'] as const;
+  return numbers.every((k) => typeof v[k] === 'number') && typeof v.qkvBias === 'boolean'
+    && (v.weightsPath === undefined || isStr(v.weightsPath, 4096)) && (v.maxTokens === undefined || typeof v.maxTokens === 'number');
+}
+
+/** The host's check of a reply: the envelope (results are checked by the caller that knows their type). */
+export function parseEngineReply(raw: unknown): EngineReply | undefined {
+  if (!isObject(raw) || !isId(raw.id)) return undefined;
+  switch (raw.type) {
+    case 'progress':
+      return isStr(raw.stage, 200) ? (raw as EngineReply) : undefined;
+    case 'result':
+      return 'result' in raw ? (raw as EngineReply) : undefined;
+    case 'error':
+      return isStr(raw.message, 10_000) && typeof raw.userFacing === 'boolean' && typeof raw.cancelled === 'boolean'
+        ? (raw as EngineReply)
+        : undefined;
+    default:
+      return undefined;
+  }
+}

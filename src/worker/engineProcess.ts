@@ -1,0 +1,68 @@
+// The engine process: the extension host forks it (src/host/engineClient.ts) so that the
+// engine's memory (traces of hundreds of MB, model weights, later optimiser state) is not the
+// extension host's. This main thread only routes: it validates each request, passes it to the
+// engine thread (analyses, exports, cells) or the tokens thread (status bar counts), sets the
+// shared cancel flag the moment a 'cancel' arrives (the threads compute synchronously and read
+// no messages until they finish), and relays the replies back.
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { parseEngineRequest, type EngineReply, type EngineRequest } from '../shared/engineProtocol';
+import type { EngineThreadData } from './engineThread';
+
+const send = (reply: EngineReply): void => {
+  process.send?.(reply);
+};
+if (!process.send) throw new Error('engineProcess.ts runs as a child process with an IPC channel (child_process.fork)');
+
+const cancel = new SharedArrayBuffer(4);
+const cancelCells = new Int32Array(cancel);
+const bpeCacheDir = process.env.LLM101_BPE_CACHE || undefined;
+const threads = new Map<'engine' | 'tokens', Worker>();
+
+/** The thread for a role, started the first time it is needed (or again after it failed). */
+function thread(role: 'engine' | 'tokens'): Worker {
+  const existing = threads.get(role);
+  if (existing) return existing;
+  const workerData: EngineThreadData = { cancel, ...(bpeCacheDir !== undefined && { bpeCacheDir }) };
+  const worker = new Worker(path.join(__dirname, 'engineThread.js'), { workerData });
+  const inFlight = new Set<number>();
+  worker.on('message', (reply: EngineReply) => {
+    if (reply.type !== 'progress') inFlight.delete(reply.id);
+    send(reply);
+  });
+  const fail = (reason: string) => {
+    if (threads.get(role) !== worker) return;
+    threads.delete(role);
+    for (const id of inFlight) send({ id, type: 'error', message: `the engine stopped unexpectedly: ${reason}`, userFacing: false, cancelled: false });
+    inFlight.clear();
+  };
+  worker.on('error', (err) => fail(err.message));
+  worker.on('exit', (code) => fail(`its thread exited with code ${code}`));
+  const post = worker.postMessage.bind(worker);
+  worker.postMessage = (message: EngineRequest) => {
+    inFlight.add(message.id);
+    post(message);
+  };
+  threads.set(role, worker);
+  return worker;
+}
+
+process.on('message', (raw: unknown) => {
+  const message = parseEngineRequest(raw);
+  if (!message) {
+    const id = (raw as { id?: unknown } | null)?.id;
+    if (typeof id === 'number') send({ id, type: 'error', message: 'internal error: a malformed request to the engine', userFacing: false, cancelled: false });
+    return;
+  }
+  if (message.op === 'cancel') {
+    // Monotonic: a cancel never un-cancels, and requests with higher ids run.
+    for (let seen = Atomics.load(cancelCells, 0); seen < message.upTo; seen = Atomics.load(cancelCells, 0)) {
+      if (Atomics.compareExchange(cancelCells, 0, seen, message.upTo) === seen) break;
+    }
+    return;
+  }
+  thread(message.op === 'tokenize' ? 'tokens' : 'engine').postMessage(message);
+});
+
+// The extension host went away (window closed, reload): so does the engine.
+process.on('disconnect', () => process.exit(0));
