@@ -1,0 +1,71 @@
+// What the panel says about its numbers (webview/notes.ts): the stage-3 saturation note is true for
+// the numbers it is given, knob checks refuse what the engine would refuse, with the fix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixed, journeyNote, knobProblem, marksLegend, saturation, saturated, simpleAttentionNote, validHeads, visible, weightsNote, type Cells } from '../../webview/notes';
+
+const cells = (rows: number[][]): Cells => ({ rows: rows.length, cols: rows[0]?.length ?? 0, value: (r, c) => rows[r]?.[c] ?? 0 });
+
+function softmaxRows(scores: number[][]): number[][] {
+  return scores.map((row) => {
+    const m = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - m));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / sum);
+  });
+}
+
+test('a dominant diagonal is reported as saturated, with the numbers that show it', () => {
+  const scores = [[60, 10, -5], [10, 55, 3], [-5, 3, 70]];
+  const s = saturation(cells(scores), cells(softmaxRows(scores)));
+  assert.equal(s.diagonal, (60 + 55 + 70) / 3);
+  assert.equal(s.offDiagonal, (10 + 10 + 3) / 3);
+  assert.equal(s.oneHotRows, 3);
+  assert.ok(saturated(s));
+  const text = simpleAttentionNote(s, 28, true);
+  assert.match(text, /nearly one-hot/);
+  assert.match(text, /3 of 3 rows/);
+  assert.match(text, /2·dim = 56/);
+  assert.match(text, /√d_k/);
+});
+
+test('small scores mix, and the note does not claim saturation', () => {
+  const scores = [[0.99, 0.7, 0.5], [0.7, 1.2, 0.9], [0.5, 0.9, 0.8]];
+  const s = saturation(cells(scores), cells(softmaxRows(scores)));
+  assert.equal(s.oneHotRows, 0);
+  assert.ok(!saturated(s));
+  const text = simpleAttentionNote(s, 3, false);
+  assert.doesNotMatch(text, /one-hot/);
+  assert.doesNotMatch(text, /N\(0, 1\)/, 'weights from a file are not drawn from N(0, 1)');
+  assert.match(text, /mix/);
+  assert.match(journeyNote(s), /mix/);
+});
+
+test('weights notes: seeded (or unset) says untrained; a file names itself', () => {
+  assert.match(weightsNote(undefined, 123), /^Seeded, untrained \(seed 123\): the shapes are real, the values are not learned\.$/);
+  assert.match(weightsNote('seeded', 7), /seed 7/);
+  assert.match(weightsNote('gpt-small.safetensors', 7), /gpt-small\.safetensors/);
+});
+
+test('knob checks refuse the issue\'s examples with the fix, and pass valid values', () => {
+  const ctx = { heads: 7, dim: 28, attnDim: 28 };
+  assert.deepEqual(validHeads(28), [1, 2, 4, 7, 14, 28]);
+  assert.match(knobProblem('heads', 5, ctx) ?? '', /1, 2, 4, 7, 14, 28/);
+  assert.equal(knobProblem('heads', 14, ctx), undefined);
+  assert.match(knobProblem('dropout', 1.5, ctx) ?? '', /below 1/);
+  assert.equal(knobProblem('dropout', 0, ctx), undefined);
+  assert.match(knobProblem('dim', 0, ctx) ?? '', /1 to 4096/);
+  assert.match(knobProblem('dim', 30, ctx) ?? '', /multiple of heads \(7\), e\.g\. 28 or 35/);
+  assert.equal(knobProblem('dim', 30, { heads: 7, dim: 28, attnDim: 14 }), undefined, 'a separate attnDim does not follow dim');
+  assert.match(knobProblem('seed', -3, ctx) ?? '', /0 to 4294967295/);
+  assert.match(knobProblem('seed', '', ctx) ?? '', /needs a number/);
+  assert.equal(knobProblem('tokenizer', 'gpt2', ctx), undefined);
+});
+
+test('table numbers never read -0.00000; whitespace marks are explained only when present', () => {
+  assert.equal(fixed(-0.000001), '0.00000');
+  assert.equal(fixed(-0.5), '-0.50000');
+  assert.equal(marksLegend(['Each', 'night']), '');
+  const labels = ['a', visible(' b'), visible('\n')];
+  assert.equal(marksLegend(labels), '· is a space, ↵ a line break');
+});
