@@ -43,6 +43,13 @@ const highlight = vscode.window.createTextEditorDecorationType({
   borderStyle: 'solid',
   borderWidth: '1px',
 });
+// [webview/editor, issue 12 item 4] the key token of a hovered cell: outlined, beside the query's fill.
+const keyHighlight = vscode.window.createTextEditorDecorationType({
+  backgroundColor: new vscode.ThemeColor('editor.wordHighlightStrongBackground'),
+  borderColor: new vscode.ThemeColor('focusBorder'),
+  borderStyle: 'dashed',
+  borderWidth: '1px',
+});
 
 export class PlaygroundPanel {
   static current: PlaygroundPanel | undefined;
@@ -185,7 +192,7 @@ export class PlaygroundPanel {
     if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
     this.engine.cancel();
     if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
-    for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
+    for (const editor of vscode.window.visibleTextEditors) { editor.setDecorations(highlight, []); editor.setDecorations(keyHighlight, []); }
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
@@ -235,7 +242,8 @@ export class PlaygroundPanel {
         return;
       }
       case 'hoverToken':
-        this.highlightToken(message.index);
+        // [webview/editor, issue 12 item 4] a hovered cell lights its query and its key token.
+        this.highlightToken(message.index, message.key ?? null);
         return;
       case 'requestGroup': {
         const traceId = this.traceIdFor(message.runId);
@@ -285,19 +293,27 @@ export class PlaygroundPanel {
     return knobProblem(knob, value, properties?.[`${SECTION}.${knob}`], settings, attnDim);
   }
 
-  private highlightToken(index: number | null): void {
-    for (const editor of vscode.window.visibleTextEditors) editor.setDecorations(highlight, []);
+  // [webview/editor, issue 12 items 4 and 9] the query token (and the key token of a hovered
+  // cell) lit in the editor, which scrolls to the query when it is out of view.
+  private highlightToken(index: number | null, key: number | null = null): void {
+    for (const editor of vscode.window.visibleTextEditors) {
+      editor.setDecorations(highlight, []);
+      editor.setDecorations(keyHighlight, []);
+    }
     const { uri, offset } = this.source;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
-    if (!editor || offset === undefined) return;
-    const token = index === null || this.last?.kind !== 'trace' ? undefined : this.last.tokens[index];
-    if (!token) {
-      editor.setDecorations(highlight, []);
-      return;
-    }
+    if (!editor || offset === undefined || this.last?.kind !== 'trace') return;
     const doc = editor.document;
-    const range = new vscode.Range(doc.positionAt(offset + token.start), doc.positionAt(offset + token.end));
-    editor.setDecorations(highlight, [range]);
+    const tokens = this.last.tokens;
+    const rangeOf = (i: number | null) => {
+      const token = i === null ? undefined : tokens[i];
+      return token && new vscode.Range(doc.positionAt(offset + token.start), doc.positionAt(offset + token.end));
+    };
+    const query = rangeOf(index);
+    const keyRange = key === index ? undefined : rangeOf(key);
+    editor.setDecorations(highlight, query ? [query] : []);
+    editor.setDecorations(keyHighlight, keyRange ? [keyRange] : []);
+    if (query) editor.revealRange(query, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
   private html(): string {
