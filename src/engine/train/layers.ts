@@ -117,8 +117,8 @@ export interface NormStats {
 }
 
 /** out (N, C) = layer norm of x; the inference layer's own function, so both agree bit for bit. */
-export function layerNormForward(out: Float32Array, x: Float32Array, norm: NormWeights, N: number, C: number): NormStats {
-  return layerNormInto(out, { rows: N, cols: C, data: x }, norm);
+export function layerNormForward(out: Float32Array, x: Float32Array, norm: NormWeights, eps: number, N: number, C: number): NormStats {
+  return layerNormInto(out, { rows: N, cols: C, data: x }, norm, eps);
 }
 
 /**
@@ -143,7 +143,7 @@ export function layerNormBackward(
   for (let r = 0; r < N; r++) {
     const row = r * C;
     const mu = stats.mean[r]!;
-    const rstd = 1 / Math.sqrt(stats.variance[r]! + eps);
+    const rstd = 1 / Math.sqrt(stats.variance[r]! + Math.fround(eps));
     let meanDnorm = 0;
     let meanDnormNorm = 0;
     for (let c = 0; c < C; c++) {

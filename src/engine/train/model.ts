@@ -182,7 +182,7 @@ export function gptForward(weights: GptWeights, config: GptConfig, acts: GptActi
   const generator = options.generator;
   if (p > 0 && !generator) throw new RangeError('dropout > 0 needs a generator');
   const N = B * T;
-  const { dim: C, vocabSize: V, heads } = config;
+  const { dim: C, vocabSize: V, heads, layerNormEps: eps } = config;
   if (batch.inputs.length !== N || batch.targets.length !== N) throw new RangeError(`a (${B}, ${T}) batch needs ${N} inputs and targets`);
   for (let i = 0; i < N; i++) {
     const id = batch.inputs[i]!;
@@ -203,7 +203,7 @@ export function gptForward(weights: GptWeights, config: GptConfig, acts: GptActi
     const a = acts.blocks[l]!;
     const w = weights.blocks[l]!;
     const next = acts.blocks[l + 1]?.input ?? acts.output;
-    a.norm1Stats = layerNormForward(a.norm1, a.input, w.norm1, N, C);
+    a.norm1Stats = layerNormForward(a.norm1, a.input, w.norm1, eps, N, C);
     linearForward(a.queries, a.norm1, w.att.query, N); // (N, C) -> (N, C)
     linearForward(a.keys, a.norm1, w.att.key, N);
     linearForward(a.values, a.norm1, w.att.value, N);
@@ -211,14 +211,14 @@ export function gptForward(weights: GptWeights, config: GptConfig, acts: GptActi
     linearForward(branch, a.contextVec, w.att.outProj, N);
     if (p > 0) dropoutForward(branch, a.shortcut1Keep, branch, p, generator!);
     addInto(a.middle, a.input, branch); // shortcut
-    a.norm2Stats = layerNormForward(a.norm2, a.middle, w.norm2, N, C);
+    a.norm2Stats = layerNormForward(a.norm2, a.middle, w.norm2, eps, N, C);
     linearForward(a.ffHidden, a.norm2, w.ff.up, N); // (N, C) -> (N, 4C)
     geluForward(a.ffActivated, a.ffHidden);
     linearForward(branch, a.ffActivated, w.ff.down, N); // (N, 4C) -> (N, C)
     if (p > 0) dropoutForward(branch, a.shortcut2Keep, branch, p, generator!);
     addInto(next, a.middle, branch); // shortcut
   }
-  acts.finalStats = layerNormForward(acts.finalNorm, acts.output, weights.finalNorm, N, C);
+  acts.finalStats = layerNormForward(acts.finalNorm, acts.output, weights.finalNorm, eps, N, C);
   linearForward(acts.logits, acts.finalNorm, { weight: weights.outHead }, N); // (N, C) -> (N, V)
   acts.loss = crossEntropyForward(acts.probs, acts.logits, acts.targets, V);
   return acts.loss;
