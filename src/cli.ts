@@ -11,23 +11,23 @@
 // Exit codes: 0 success, 2 a problem the user can fix (one line on stderr saying how),
 // 1 an internal error (one line, please report).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../package.json';
 import { benchLayer, type BenchLayer } from './engine/bench';
-import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS, checkTokens, divisors, validateConfig } from './engine/config';
-import { loadCorpus, resolveCorpusPath } from './engine/corpus';
+import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS } from './engine/config';
+import { resolveCorpusPath } from './engine/corpus';
 import { journeyExample } from './engine/examples';
 import { kernelThreads } from './engine/kernels';
-import { initWeights } from './engine/init';
 import { fsErrorReason } from './engine/io/fsErrors';
 import { writeSafetensors } from './engine/io/safetensors';
-import { readWeightsFile, writeWeightsFile, type ExpectationSources, type ExpectedSizes } from './engine/io/weightsFile';
+import { writeWeightsFile } from './engine/io/weightsFile';
 import { traceToJson, writeJson } from './engine/serialize';
-import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB, createTokenizer } from './engine/tokenizer';
+import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
-import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
-import { countUnknown, traceResult } from './engine/pipeline';
+import type { Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
+import { Analyzer, traceResult, type AnalyzeRequest, type TokenizeRequest, type TraceResult } from './engine/pipeline';
 import { buildReport } from './report';
 
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
@@ -92,7 +92,7 @@ const tokenize: Command = {
   options: { ...INPUT_OPTIONS, ...TOKENIZER_OPTIONS, ...COMMON_OPTIONS },
   async run(values, io, positionals) {
     const text = await readInput(values, io, positionals, 'tokenize');
-    const tokenizer = await buildTokenizer(values);
+    const tokenizer = new Analyzer(cliBpeCacheDir()).tokenizer({ ...tokenizerRequest(values), text });
     const tokens = tokenizer.encode(text);
     if (values.json) {
       const json = { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, tokens: tokens.map(tokenJson) };
@@ -143,15 +143,12 @@ const analyze: Command = {
     ...COMMON_OPTIONS,
   },
   async run(values, io, positionals) {
-    const started = performance.now();
-    const { trace, weights, tokenizer } =
+    const { result, trace, weights, tokenizer } =
       values.example !== undefined ? await analyzeExample(values, positionals) : await analyzeText(values, io, positionals);
     if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
     if (typeof values.html === 'string') {
-      const unknownCount = tokenizer ? countUnknown(trace.tokens, tokenizer) : 0;
       const text = trace.tokens.map((t) => t.text).join(' ');
-      // its elapsedMs: the analysis, as the panel shows it
-      const html = buildReport({ result: traceResult(trace, unknownCount, started), title: text, text }, PACKAGE_ROOT);
+      const html = buildReport({ result, title: text, text }, PACKAGE_ROOT);
       try {
         fs.writeFileSync(values.html, html);
       } catch (err) {
@@ -172,6 +169,8 @@ const analyze: Command = {
 const EXAMPLES = ['journey'] as const;
 
 interface Analysis {
+  /** The trace with what the report shows beside it (PCA, unknown tokens, weights source). */
+  result: TraceResult;
   trace: Trace;
   /** The weights the trace used, for --save-weights. */
   weights: Weights;
@@ -193,25 +192,22 @@ async function analyzeExample(values: Values, positionals: readonly string[]): P
   const dropout = optionalNumber(values, 'dropout');
   const seed = optionalInteger(values, 'seed');
   const example = journeyExample({ ...(dropout !== undefined && { dropout }), ...(seed !== undefined && { seed }) });
-  return { trace: runTrace(example.tokens, example.config, example.weights), weights: example.weights };
+  const started = performance.now();
+  const trace = runTrace(example.tokens, example.config, example.weights);
+  return { result: traceResult(trace, 0, started), trace, weights: example.weights };
 }
 
 async function analyzeText(values: Values, io: CliIo, positionals: readonly string[]): Promise<Analysis> {
   const text = await readInput(values, io, positionals, 'analyze');
-  const tokenizer = await buildTokenizer(values);
-  const tokens = tokenizer.encode(text);
-  if (tokens.length === 0) {
-    throw new UsageError(`the ${tokenizer.kind} tokenizer finds no tokens in ${show(text.slice(0, 40))}; give some words with --text`);
-  }
-
   const dim = optionalInteger(values, 'dim');
   const attnDim = optionalInteger(values, 'attn-dim');
   const contextLength = optionalInteger(values, 'context-length');
   const qkvBias = values['qkv-bias'] === true;
-  let config: EngineConfig = {
-    ...DEFAULT_CONFIG,
-    tokenizer: tokenizer.kind,
-    vocabSize: tokenizer.vocabSize,
+  const tokenizerOptions = tokenizerRequest(values);
+  const weightsPath = typeof values.weights === 'string' ? values.weights : undefined;
+  const request: AnalyzeRequest = {
+    ...tokenizerOptions,
+    text,
     dim: dim ?? DEFAULT_CONFIG.dim,
     attnDim: attnDim ?? dim ?? DEFAULT_CONFIG.attnDim,
     heads: optionalInteger(values, 'heads') ?? DEFAULT_CONFIG.heads,
@@ -219,42 +215,26 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
     seed: optionalInteger(values, 'seed') ?? DEFAULT_CONFIG.seed,
     contextLength: contextLength ?? DEFAULT_CONFIG.contextLength,
     qkvBias,
+    ...(weightsPath !== undefined && {
+      weightsPath,
+      // The file decides the sizes; any size given on the command line must agree with it.
+      explicit: {
+        sizes: {
+          ...(dim !== undefined && { dim }),
+          ...(attnDim !== undefined && { attnDim }),
+          ...(contextLength !== undefined && { contextLength }),
+          ...(qkvBias && { qkvBias }),
+        },
+        sources: { dim: '--dim', attnDim: '--attn-dim', contextLength: '--context-length', qkvBias: '--qkv-bias' },
+      },
+    }),
   };
-
-  let weights: Weights;
-  if (typeof values.weights === 'string') {
-    // The file decides the sizes; any size given on the command line must agree with it.
-    const expect: ExpectedSizes = {
-      vocabSize: tokenizer.vocabSize,
-      ...(dim !== undefined && { dim }),
-      ...(attnDim !== undefined && { attnDim }),
-      ...(contextLength !== undefined && { contextLength }),
-      ...(qkvBias && { qkvBias }),
-    };
-    const sources: ExpectationSources = {
-      vocabSize: `the ${tokenizer.kind} tokenizer's vocabulary`,
-      dim: '--dim',
-      attnDim: '--attn-dim',
-      contextLength: '--context-length',
-      qkvBias: '--qkv-bias',
-    };
-    const loaded = readWeightsFile(values.weights, expect, sources);
-    weights = loaded.weights;
-    config = { ...config, ...loaded.sizes };
-    if (values.heads === undefined && config.attnDim % config.heads !== 0) {
-      // Say where attnDim came from: the user never typed it.
-      throw new UsageError(
-        `the default ${config.heads} heads do not divide attnDim ${config.attnDim} of weights file ${values.weights}; ` +
-          `give --heads ${divisors(config.attnDim).join(' | ')}`,
-      );
-    }
-  } else {
-    // Check before initialising (runTrace checks again): a bad size should not cost a large init.
-    validateConfig(config);
-    checkTokens(tokens, config.contextLength, config.vocabSize);
-    weights = initWeights(config);
-  }
-  return { trace: runTrace(tokens, config, weights), weights, tokenizer };
+  // The extension's pipeline: the same checks before work starts, caches and weight-file checks.
+  const analyzer = new Analyzer(cliBpeCacheDir());
+  const result = analyzer.analyze(request);
+  if (result.kind !== 'trace') throw new Error('analyze has no token limit on the command line');
+  const tokenizer = analyzer.tokenizer(request);
+  return { result, trace: result.trace, weights: analyzer.weightsFor(request, tokenizer.vocabSize).weights, tokenizer };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,7 +350,8 @@ async function readInputSource(values: Values, io: CliIo, positionals: readonly 
 /** The package's root: dist/cli.js (the bundle) and src/cli.ts (tests via tsx) are one level below. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
-async function buildTokenizer(values: Values): Promise<Tokenizer> {
+/** The tokenizer flags as the pipeline's request, after the checks that only the command line needs. */
+function tokenizerRequest(values: Values): Omit<TokenizeRequest, 'text'> {
   const kind = (values.tokenizer ?? DEFAULT_CONFIG.tokenizer) as string;
   if (!(TOKENIZER_KINDS as readonly string[]).includes(kind)) {
     throw new UsageError(`unknown tokenizer ${show(kind)}; use --tokenizer ${TOKENIZER_KINDS.join(' | ')}`);
@@ -379,13 +360,22 @@ async function buildTokenizer(values: Values): Promise<Tokenizer> {
   if (vocabSize !== undefined && kind !== 'bpe') {
     throw new UsageError(`--vocab-size sets the size of the bpe vocabulary; the ${kind} tokenizer's is fixed, so drop --vocab-size or add --tokenizer bpe`);
   }
-  if (kind === 'gpt2') {
-    if (values.corpus !== undefined) throw new UsageError('the gpt2 tokenizer has its own vocabulary and uses no corpus; drop --corpus');
-    return createTokenizer({ kind });
-  }
-  // Relative paths are taken from the current folder; no --corpus means the bundled poems.
-  const corpus = loadCorpus(resolveCorpusPath(PACKAGE_ROOT, typeof values.corpus === 'string' ? values.corpus : undefined));
-  return createTokenizer({ kind: kind as TokenizerKind, corpus, ...(vocabSize !== undefined && { vocabSize }) });
+  if (kind === 'gpt2' && values.corpus !== undefined) throw new UsageError('the gpt2 tokenizer has its own vocabulary and uses no corpus; drop --corpus');
+  return {
+    tokenizer: kind as TokenizerKind,
+    bpeVocabSize: vocabSize ?? BPE_DEFAULT_VOCAB,
+    // Relative paths are taken from the current folder; no --corpus means the bundled poems.
+    corpusPath: resolveCorpusPath(PACKAGE_ROOT, typeof values.corpus === 'string' ? values.corpus : undefined),
+  };
+}
+
+/**
+ * Where the CLI keeps trained BPE models, as the extension keeps them in its global storage:
+ * $LLM101_BPE_CACHE, else $XDG_CACHE_HOME/llm101/bpe, else ~/.cache/llm101/bpe.
+ */
+function cliBpeCacheDir(): string {
+  if (process.env.LLM101_BPE_CACHE) return process.env.LLM101_BPE_CACHE;
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'llm101', 'bpe');
 }
 
 function optionalInteger(values: Values, name: string): number | undefined {

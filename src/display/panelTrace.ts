@@ -2,9 +2,12 @@
 // texts), their maps as display codes, what the tooltips read, and windows of exact cells. Used by
 // the engine worker (which keeps the traces) and by the standalone report builder.
 import { findMatrix } from '../engine/csv';
+import { journeyExample } from '../engine/examples';
+import { embeddings } from '../engine/layers/embedding';
+import { simpleAttention } from '../engine/layers/simpleAttention';
 import type { TraceResult } from '../engine/pipeline';
 import type { Matrix, Trace } from '../engine/types';
-import type { LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
+import type { JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
 import { encodeMap, weightScale, type MapCodes } from './codes';
 
 /** Above this many tokens the T×T stages and heads are sent to the panel only when shown. */
@@ -73,6 +76,23 @@ export function tooltipCodes(trace: Trace, group: LazyGroup): Record<string, Map
  * `mapsAsCodes`, the (T, d) maps travel as display codes too (dim 768 makes each 6 MB); the
  * standalone report, which has no host to ask for exact values, keeps them exact.
  */
+let journey: JourneyAttention | undefined;
+
+/** The book's six 3-d tokens through simple attention (section 3.3), shown beside the user's text. */
+export function journeyAttention(): JourneyAttention {
+  if (journey) return journey;
+  const example = journeyExample();
+  const { input } = embeddings(example.tokens.map((t) => t.id), example.weights.tokEmb, example.weights.posEmb);
+  const { scores, weights, context } = simpleAttention(input);
+  journey = { tokens: example.tokens.map((t) => t.text), inputs: input, scores, weights, context };
+  return journey;
+}
+
+/** The weights file's name (its last path segment), or 'seeded'. */
+export function weightsSource(weightsPath: string | undefined): string {
+  return weightsPath ? weightsPath.split(/[\\/]/).filter(Boolean).pop() ?? weightsPath : 'seeded';
+}
+
 export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boolean } = {}): PanelTrace {
   const lazy = result.trace.tokens.length > LAZY_ABOVE;
   const map = lazy && options.mapsAsCodes ? diverging : (m: Matrix) => m;
@@ -82,6 +102,8 @@ export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boole
     config: trace.config,
     tokens: trace.tokens,
     unknownCount: result.unknownCount,
+    weightsSource: weightsSource(result.weightsPath),
+    journey: journeyAttention(),
     embeddings: { token: map(token), position: map(position), input: map(input), pca: result.pca },
     simple: lazy ? null : trace.simple,
     selfAttention: lazy ? null : panelSelfAttention(trace),

@@ -7,7 +7,7 @@
 // - traced (--traced): multiHeadAttention as the panel's trace runs it, keeping every head's
 //   scores and weights, (T, T) each.
 
-import { EngineError, MAX_TRACE_BYTES } from './config';
+import { DEFAULT_CONFIG, EngineError, MAX_TRACE_BYTES, validateSettings } from './config';
 import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from './kernels';
 import { layerNorm, layerNormInto } from './layers/layerNorm';
 import { multiHeadAttention, multiHeadForward } from './layers/multiHead';
@@ -92,7 +92,8 @@ export function checkBenchShape(shape: BenchShape): void {
   for (const [name, value] of [['seq', seq], ['dim', dim], ['heads', heads]] as const) {
     if (!Number.isSafeInteger(value) || value < 1) throw new EngineError(`--${name} must be a positive whole number, got ${value}`);
   }
-  if (dim % heads !== 0) throw new EngineError(`heads (${heads}) must divide dim (${dim})`);
+  // The same check, and message, as every other configuration (dim is also the attention size here).
+  validateSettings({ ...DEFAULT_CONFIG, dim, attnDim: dim, heads, dropout: 0 });
   const bytes = benchLayerBytes(shape);
   if (bytes > MAX_TRACE_BYTES) {
     let fits = 1; // the most tokens that fit, by bisection

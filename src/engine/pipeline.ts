@@ -101,7 +101,7 @@ export class Analyzer {
     onProgress?.('tokenizing');
     const tokens = tokenizer.encode(request.text);
     if (tokens.length === 0) {
-      throw new EngineError(`the ${tokenizer.kind} tokenizer finds no tokens in ${JSON.stringify(request.text.slice(0, 40))}; select some words`);
+      throw new EngineError(`the ${tokenizer.kind} tokenizer finds no tokens in ${JSON.stringify(request.text.slice(0, 40))}; give it some words (select text in the editor, or --text on the command line)`);
     }
     const limit = request.maxTokens;
     if (limit !== undefined && tokens.length > limit) {

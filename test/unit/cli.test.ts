@@ -385,7 +385,7 @@ test('input problems: none, two, empty, no tokens, too many tokens, unreadable f
   await expectUsageError(['analyze', '--text', 'a', '-'], /give only one input, not --text and -/, 'b');
   await expectUsageError(['analyze', '--text', ''], /the text is empty; give some words/);
   await expectUsageError(['tokenize', '-'], /the text is empty/, '');
-  await expectUsageError(['analyze', '--text', '  \n\t '], /the word tokenizer finds no tokens in .*; give some words with --text/);
+  await expectUsageError(['analyze', '--text', '  \n\t '], /the word tokenizer finds no tokens in .*; give it some words \(select text in the editor, or --text on the command line\)/);
   await expectUsageError(['analyze', '--text', 'one two three four five', '--context-length', '4'], /5 tokens but the context length is 4; .*--context-length/);
   await expectUsageError(['analyze', '--file', '/no/such/input.txt'], /cannot read --file \/no\/such\/input\.txt: no such file/);
   await expectUsageError(['analyze', '--text', 'hi', '--corpus', '/no/such/corpus'], /corpus path \/no\/such\/corpus does not exist/);
@@ -435,7 +435,7 @@ test('weights file problems: unreadable, malformed, missing tensor, wrong shape,
     await expectUsageError(analyzeWith(good, '--context-length', '64'), /contextLength is 2048 in the file \(rows of pos_emb\.weight\) but --context-length gives 64/);
     await expectUsageError(analyzeWith(good, '--qkv-bias'), /the file has no query\/key\/value biases .* --qkv-bias asks for them/);
     await expectUsageError(analyzeWith(good, '--tokenizer', 'gpt2'), /vocabSize is \d+ in the file \(rows of tok_emb\.weight\) but the gpt2 tokenizer's vocabulary gives 50257; use the tokenizer and corpus the weights were made with/);
-    await expectUsageError(['analyze', '--text', SAMPLE, '--weights', good], /the default 7 heads do not divide attnDim 8 of weights file .*; give --heads 1 \| 2 \| 4 \| 8/);
+    await expectUsageError(['analyze', '--text', SAMPLE, '--weights', good], /heads \(7\) must divide attnDim \(8\) of weights file .*; valid head counts: 1, 2, 4, 8 \(llm101.heads, --heads\)/);
     await expectUsageError(['analyze', '--text', SAMPLE, '--save-weights', path.join(dir, 'no', 'such', 'w.safetensors')], /its folder does not exist; create it first/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
