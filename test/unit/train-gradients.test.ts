@@ -2,6 +2,8 @@
 // loss and every parameter's gradient, printing the largest difference per tensor.
 
 import { test } from 'node:test';
+import { initGptWeights } from '../../src/engine/gpt/init';
+import { gptForward as inferenceForward } from '../../src/engine/layers/gptModel';
 import { batchFromRows } from '../../src/engine/train/data';
 import { createGptActivations, gptBackward, gptForward, gptParameters, zeroGptWeights } from '../../src/engine/train/model';
 import { assertClose } from './assertClose';
@@ -27,3 +29,32 @@ for (const name of ['nobias', 'qkvbias', 'clip'] as const) {
     console.log(`${name}: loss ${loss} (torch ${fixture.losses[0]}); largest gradient difference per tensor:\n  ${lines.join('\n  ')}`);
   });
 }
+
+test("the fixtures' initial weights are initGptWeights(config, 123): torch.manual_seed(123); GPTModel(cfg)", () => {
+  for (const name of ['nobias', 'qkvbias'] as const) {
+    const fixture = loadTrainCase(name);
+    const ours = gptParameters(initGptWeights(fixture.config, 123));
+    const torch = gptParameters(fixture.init);
+    ours.forEach((p, i) => assertClose(p.data, torch[i]!.data, { atol: 1e-6, label: `${name} init ${p.name}` }));
+  }
+});
+
+test('with dropout 0 the training forward gives the inference forward’s logits for every window', () => {
+  for (const name of ['nobias', 'qkvbias'] as const) {
+    const fixture = loadTrainCase(name);
+    const { config } = fixture;
+    const batch = batchFromRows(fixture.batches[1]!);
+    const acts = createGptActivations(config, batch.B, batch.T, false);
+    gptForward(fixture.init, config, acts, batch);
+    const model = { config, weights: fixture.init, source: 'fixture' };
+    const V = config.vocabSize;
+    let worst = 0;
+    for (let b = 0; b < batch.B; b++) {
+      const ids = Array.from(batch.inputs.subarray(b * batch.T, (b + 1) * batch.T));
+      const inference = inferenceForward(model, ids).logits!;
+      const ours = acts.logits.subarray(b * batch.T * V, (b + 1) * batch.T * V);
+      worst = Math.max(worst, assertClose(ours, inference.data, { atol: 1e-5, label: `${name} window ${b} logits` }));
+    }
+    console.log(`${name}: training forward (p = 0) vs inference forward, largest logit difference ${worst}`);
+  }
+});
