@@ -19,6 +19,7 @@ export interface TraceJson {
     dropout: number;
     seed: number;
     contextLength: number;
+    qkvBias: boolean;
   };
   tokens: { text: string; id: number; start: number; end: number }[];
   embeddings: { token: JsonMatrix; position: JsonMatrix; input: JsonMatrix };
@@ -37,6 +38,8 @@ export interface TraceJson {
       queries: JsonMatrix;
       keys: JsonMatrix;
       values: JsonMatrix;
+      /** Unscaled Q·Kᵀ of the head, null above the diagonal (masked). */
+      scores: JsonMaskedMatrix;
       weights: JsonMatrix;
       droppedWeights: JsonMatrix;
       context: JsonMatrix;
@@ -118,6 +121,7 @@ export function traceToJson(trace: Trace): TraceJson {
       dropout: config.dropout,
       seed: config.seed,
       contextLength: config.contextLength,
+      qkvBias: config.qkvBias,
     },
     tokens: trace.tokens.map(({ text, id, start, end }) => ({ text, id, start, end })),
     embeddings: {
@@ -149,6 +153,7 @@ export function traceToJson(trace: Trace): TraceJson {
         queries: m(head.queries, `multiHead.heads[${h}].queries`),
         keys: m(head.keys, `multiHead.heads[${h}].keys`),
         values: m(head.values, `multiHead.heads[${h}].values`),
+        scores: maskedMatrixToJson(head.scores, `multiHead.heads[${h}].scores`),
         weights: m(head.weights, `multiHead.heads[${h}].weights`),
         droppedWeights: m(head.droppedWeights, `multiHead.heads[${h}].droppedWeights`),
         context: m(head.context, `multiHead.heads[${h}].context`),

@@ -24,9 +24,10 @@ test('top-level keys and config are exactly the documented ones', () => {
     dropout: 0.5,
     seed: 123,
     contextLength: 6,
+    qkvBias: false,
   });
   assert.deepEqual(Object.keys(json.causal), ['maskedScores', 'weights', 'droppedWeights', 'context']);
-  assert.deepEqual(Object.keys(json.multiHead.heads[0]!), ['queries', 'keys', 'values', 'weights', 'droppedWeights', 'context']);
+  assert.deepEqual(Object.keys(json.multiHead.heads[0]!), ['queries', 'keys', 'values', 'scores', 'weights', 'droppedWeights', 'context']);
   assert.deepEqual(Object.keys(json.layerNorm), ['input', 'mean', 'variance', 'output', 'outputMean', 'outputVariance']);
   assert.deepEqual(json.tokens[1], { text: 'journey', id: 1, start: 5, end: 12 });
 });
@@ -43,8 +44,11 @@ test('masked scores are null above the diagonal and numbers elsewhere; nothing e
   json.causal.maskedScores.forEach((row, i) =>
     row.forEach((value, j) => assert.equal(value === null, j > i, `[${i}][${j}]`)),
   );
+  json.multiHead.heads.forEach((head, h) =>
+    head.scores.forEach((row, i) => row.forEach((value, j) => assert.equal(value === null, j > i, `head ${h} [${i}][${j}]`))),
+  );
   const nulls = text.match(/null/g)?.length ?? 0;
-  assert.equal(nulls, 15); // the 6·5/2 masked entries
+  assert.equal(nulls, 15 * 3); // the 6·5/2 masked entries of the causal map and of each of the two heads
   assert.ok(!/NaN|Infinity/.test(text));
 });
 
@@ -67,4 +71,18 @@ test('a non-finite number outside the mask is an error that names where it is', 
   const broken = runTrace(example.tokens, example.config, example.weights);
   broken.simple.weights.data[7] = Number.NaN;
   assert.throws(() => traceToJson(broken), (err: unknown) => err instanceof EngineError && /simple\.weights\[1\]\[1\] is NaN/.test(err.message));
+});
+
+test('every head keeps its scores and the config keeps qkvBias (what the JSON export once dropped)', () => {
+  const withBias = journeyExample();
+  const biased = { ...withBias.config, qkvBias: true };
+  const bias = (n: number) => Float32Array.from({ length: n }, (_, i) => 0.01 * (i + 1));
+  const weights = structuredClone(withBias.weights);
+  for (const layer of [weights.selfAttn.query, weights.selfAttn.key, weights.selfAttn.value, weights.mha.query, weights.mha.key, weights.mha.value]) {
+    layer.bias = bias(layer.weight.rows);
+  }
+  const out = traceToJson(runTrace(withBias.tokens, biased, weights));
+  assert.equal(out.config.qkvBias, true);
+  const head = runTrace(withBias.tokens, biased, weights).multiHead.heads[1]!;
+  assert.equal(out.multiHead.heads[1]!.scores[3]![2], float32ToJson(head.scores.data[3 * 6 + 2]!));
 });
