@@ -14,6 +14,18 @@ export const MAX_COUNT_CHARS = 2_000_000;
 export const MAX_DECORATED_TOKENS = 5_000;
 const DEBOUNCE_MS = 250;
 
+/**
+ * Whether the status bar counts tokens for this editor: a file or untitled document in one of
+ * `llm101.statusBarLanguages` (prose by default; "*" for every language), not settings.json or
+ * an output channel.
+ */
+export function countsTokensFor(doc: vscode.TextDocument, languages: readonly string[]): boolean {
+  if (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled' && doc.uri.scheme !== 'vscode-remote') return false;
+  return languages.includes('*') || languages.includes(doc.languageId);
+}
+
+const statusBarLanguages = () => vscode.workspace.getConfiguration(SECTION).get<string[]>('statusBarLanguages', ['plaintext', 'markdown']);
+
 const TOKENIZERS: { kind: TokenizerKind; detail: string }[] = [
   { kind: 'word', detail: 'the book\'s regex word tokenizer; vocabulary = the corpus words + <|endoftext|>, <|unk|>' },
   { kind: 'bpe', detail: 'byte-level BPE trained on the corpus (llm101.bpeVocabSize tokens); no unknown tokens' },
@@ -91,7 +103,7 @@ export class TokenFeatures implements vscode.Disposable {
   async update(): Promise<void> {
     clearTimeout(this.timer);
     const editor = vscode.window.activeTextEditor;
-    if (!editor) {
+    if (!editor || !countsTokensFor(editor.document, statusBarLanguages())) {
       this.item.hide();
       return;
     }
