@@ -1,0 +1,600 @@
+// GPT checkpoints as safetensors, in two layouts, read into the one contract of gpt/types.ts:
+//
+// - the book's (what `model.state_dict()` of the book's GPTModel saves, and what we write):
+//     tok_emb.weight (V, d), pos_emb.weight (C, d), final_norm.scale/shift (d), out_head.weight (V, d),
+//     trf_blocks.{i}.att.W_query/W_key/W_value.weight (d, d) [+ .bias (d) with qkv bias],
+//     trf_blocks.{i}.att.out_proj.weight (d, d) + .bias, trf_blocks.{i}.ff.layers.0.weight (4d, d)
+//     + .bias (4d), ff.layers.2.weight (d, 4d) + .bias (d), trf_blocks.{i}.norm1/norm2.scale/shift (d);
+//     trf_blocks.{i}.att.mask (the causal-mask buffer) is ignored. Heads are in our __metadata__.
+// - Hugging Face GPT-2 (model.safetensors of gpt2, gpt2-medium, …; optional `transformer.` prefix):
+//     wte.weight (V, d), wpe.weight (C, d), h.{i}.ln_1/ln_2.weight/bias, ln_f.weight/bias,
+//     h.{i}.attn.c_attn.weight [d, 3d] + bias [3d], h.{i}.attn.c_proj.weight [d, d] + bias,
+//     h.{i}.mlp.c_fc.weight [d, 4d] + bias, h.{i}.mlp.c_proj.weight [4d, d] + bias,
+//     lm_head.weight (V, d) when present, else tied to wte; h.{i}.attn.bias / masked_bias ignored.
+//   Conv1D stores [in, out] and computes x·W + b, so each weight is transposed into nn.Linear's
+//   (out, in); c_attn's output columns are query | key | value side by side (nanoGPT's
+//   from_pretrained transposes the same four: c_attn, attn.c_proj, c_fc, mlp.c_proj).
+//   config.json beside the file gives n_head and layer_norm_epsilon.
+//
+// Memory: a file is read tensor by tensor (a large tensor in slices of rows), never whole, so
+// loading GPT-2 small (500 MB of F32) holds the model plus one slice, not two copies of the model.
+// Each slice goes through readSafetensors as a one-tensor file, so dtype, shape and decoding
+// (F32, F16, BF16) are the one reader's.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from '../config';
+import { validateGptConfig } from '../gpt/config';
+import type { BlockWeights, GptConfig, GptModel, GptWeights, NormWeights } from '../gpt/types';
+import type { Linear, Matrix } from '../types';
+import { fsErrorReason } from './fsErrors';
+import { MAX_HEADER_BYTES, readSafetensors, SafetensorsError, writeSafetensors, type SafeTensor } from './safetensors';
+
+/** A checkpoint that cannot be read or does not describe a GPT; the message names the tensor or setting to fix. */
+export class GptCheckpointError extends EngineError {
+  override readonly name = 'GptCheckpointError';
+}
+
+/** What a weights file holds: the seven stages' weights (weightsFile.ts), the book's GPT, or Hugging Face GPT-2. */
+export type WeightsLayout = 'stages' | 'book' | 'gpt2';
+
+export interface LoadedGpt {
+  model: GptModel;
+  /** 'gpt2' means the gpt2 tokenizer is the model's. */
+  layout: 'book' | 'gpt2';
+  /** The .safetensors file read (inside the folder when a folder was given). */
+  file: string;
+  /** The file's __metadata__ (ours: the config and whatever the writer added, e.g. tokenizer, step). */
+  metadata: Record<string, string>;
+}
+
+export interface ReadGptOptions {
+  /** Heads when the file does not say (no __metadata__ heads, no config.json): the llm101.heads setting. */
+  heads?: number;
+}
+
+/** Marks files we wrote, in __metadata__.format. */
+export const GPT_FORMAT = 'llm101-gpt';
+/** Large tensors are read in slices of at most this many bytes. */
+const SLICE_BYTES = 16 * 2 ** 20;
+const HEADS_FIX = 'the setting llm101.heads (--heads)';
+
+// ---------------------------------------------------------------------------------------------
+// Tensor sources: the same mapping code reads a file lazily or a map in memory.
+
+interface TensorSource {
+  names(): readonly string[];
+  /** The stored shape, or undefined when there is no such tensor. */
+  shape(name: string): readonly number[] | undefined;
+  /** The values as float32 (row-major), product(shape) of them. */
+  read(name: string): Float32Array;
+}
+
+function mapSource(tensors: ReadonlyMap<string, SafeTensor>): TensorSource {
+  return {
+    names: () => [...tensors.keys()],
+    shape: (name) => tensors.get(name)?.shape,
+    read: (name) => tensors.get(name)!.data,
+  };
+}
+
+interface HeaderEntry {
+  dtype: string;
+  shape: readonly number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * A safetensors file opened for reading tensor by tensor: the header is read and checked (its
+ * size, its JSON, every tensor inside the data and the tensors tiling it) without the data.
+ */
+class LazySafetensors implements TensorSource {
+  readonly metadata: Record<string, string> = {};
+  private readonly entries = new Map<string, HeaderEntry>();
+  private readonly dataStart: number;
+
+  constructor(
+    private readonly fd: number,
+    fileBytes: number,
+  ) {
+    const lengthField = this.bytes(0, Math.min(8, fileBytes));
+    if (lengthField.length < 8) throw new SafetensorsError(`not a safetensors file: ${fileBytes} bytes, expected at least 8 (the header length)`);
+    const view = new DataView(lengthField.buffer, lengthField.byteOffset, 8);
+    const headerBytes = view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true);
+    if (headerBytes > MAX_HEADER_BYTES || 8 + headerBytes > fileBytes) {
+      throw new SafetensorsError(`not a safetensors file: a header of ${headerBytes} bytes does not fit the file's ${fileBytes}`);
+    }
+    this.dataStart = 8 + headerBytes;
+    // The offsets are checked here (the data is read later, tensor by tensor); each tensor's dtype
+    // and shape against its byte count are checked by readSafetensors when it is read.
+    const header = this.parseHeader(headerBytes);
+    const dataBytes = fileBytes - this.dataStart;
+    let covered = 0;
+    const sorted = [...header].sort((a, b) => a[1].begin - b[1].begin);
+    for (const [name, entry] of sorted) {
+      if (entry.begin !== covered || entry.end < entry.begin || entry.end > dataBytes) {
+        throw new SafetensorsError(
+          `tensor ${JSON.stringify(name)}: data_offsets [${entry.begin}, ${entry.end}] do not follow the previous tensor (at ${covered}) inside the ${dataBytes} data bytes`,
+        );
+      }
+      covered = entry.end;
+      this.entries.set(name, entry);
+    }
+    if (covered !== dataBytes) throw new SafetensorsError(`malformed safetensors file: the tensors cover ${covered} of ${dataBytes} data bytes`);
+  }
+
+  private parseHeader(headerBytes: number): [string, HeaderEntry][] {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(this.bytes(8, headerBytes)));
+    } catch (err) {
+      throw new SafetensorsError(`malformed safetensors header: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SafetensorsError('malformed safetensors header: not a JSON object');
+    const out: [string, HeaderEntry][] = [];
+    for (const [name, info] of Object.entries(parsed as Record<string, unknown>)) {
+      if (name === '__metadata__') {
+        // the one reader checks that metadata is a map of strings (a header with no tensors)
+        Object.assign(this.metadata, readSafetensors(headerOnlyFile({ __metadata__: info })).metadata);
+        continue;
+      }
+      const { dtype, shape, data_offsets: offsets } = (info ?? {}) as Record<string, unknown>;
+      const [begin, end] = Array.isArray(offsets) ? (offsets as unknown[]) : [];
+      if (typeof begin !== 'number' || typeof end !== 'number' || !Array.isArray(shape)) {
+        throw new SafetensorsError(`tensor ${JSON.stringify(name)}: expected {dtype, shape, data_offsets}`);
+      }
+      out.push([name, { dtype: String(dtype), shape: shape as number[], begin, end }]);
+    }
+    return out;
+  }
+
+  names(): readonly string[] {
+    return [...this.entries.keys()];
+  }
+
+  shape(name: string): readonly number[] | undefined {
+    return this.entries.get(name)?.shape;
+  }
+
+  /** Reads one tensor; a large one in slices of rows, each decoded by readSafetensors. */
+  read(name: string): Float32Array {
+    const entry = this.entries.get(name)!;
+    const bytes = entry.end - entry.begin;
+    const [rows = 1, ...rest] = entry.shape;
+    const elements = entry.shape.reduce((a, b) => a * b, 1);
+    if (!entry.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || elements * bytesPer(entry.dtype, name) !== bytes) {
+      throw new SafetensorsError(`tensor ${JSON.stringify(name)}: shape ${JSON.stringify(entry.shape)} of ${entry.dtype} does not match its ${bytes} data bytes`);
+    }
+    if (bytes <= SLICE_BYTES || rest.length === 0 || rows < 2) return this.slice(name, entry.dtype, entry.shape, entry.begin, bytes);
+    const rowBytes = bytes / rows;
+    const out = new Float32Array(bytes / bytesPer(entry.dtype, name)); // (rows, ...rest)
+    const rowValues = out.length / rows;
+    const sliceRows = Math.max(1, Math.floor(SLICE_BYTES / rowBytes));
+    for (let r = 0; r < rows; r += sliceRows) {
+      const count = Math.min(sliceRows, rows - r);
+      out.set(this.slice(name, entry.dtype, [count, ...rest], entry.begin + r * rowBytes, count * rowBytes), r * rowValues);
+    }
+    return out;
+  }
+
+  /** Bytes begin .. begin+bytes of the data as a one-tensor file of `shape`, decoded by readSafetensors. */
+  private slice(name: string, dtype: string, shape: readonly number[], begin: number, bytes: number): Float32Array {
+    const json = new TextEncoder().encode(JSON.stringify({ [name]: { dtype, shape, data_offsets: [0, bytes] } }));
+    const file = new Uint8Array(8 + json.length + bytes);
+    new DataView(file.buffer).setUint32(0, json.length, true);
+    file.set(json, 8);
+    this.readInto(file.subarray(8 + json.length), this.dataStart + begin); // straight from the disk, no extra copy
+    return readSafetensors(file).tensors.get(name)!.data;
+  }
+
+  private bytes(position: number, length: number): Uint8Array {
+    return this.readInto(new Uint8Array(length), position);
+  }
+
+  private readInto(out: Uint8Array, position: number): Uint8Array {
+    for (let done = 0; done < out.length; ) {
+      const read = fs.readSync(this.fd, out, done, out.length - done, position + done);
+      if (read === 0) throw new SafetensorsError(`truncated safetensors file: ${out.length - done} bytes missing at byte ${position + done}`);
+      done += read;
+    }
+    return out;
+  }
+}
+
+function bytesPer(dtype: string, name: string): number {
+  if (dtype === 'F32') return 4;
+  if (dtype === 'F16' || dtype === 'BF16') return 2;
+  throw new SafetensorsError(`tensor ${JSON.stringify(name)} has dtype ${dtype}, expected F32, F16 or BF16 — save float weights (tensor.float()) and try again`);
+}
+
+/** A safetensors file of `header` with no data: readSafetensors checks its __metadata__. */
+function headerOnlyFile(header: Record<string, unknown>): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named tensors -> GptModel
+
+/** A dim of an expected shape: its size and the name shown in messages ("4·dim=3072"). */
+interface Dim {
+  name: string;
+  size: number;
+}
+
+const formatShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+const formatExpected = (dims: readonly Dim[]) => `[${dims.map((d) => `${d.name}=${d.size}`).join(', ')}]`;
+
+/** The tensor's values after checking its shape against `expected` and that every value is finite. */
+function take(source: TensorSource, name: string, expected: readonly Dim[]): Float32Array {
+  const shape = source.shape(name);
+  if (!shape) throw new GptCheckpointError(`missing tensor ${name} (expected shape ${formatExpected(expected)})`);
+  if (shape.length !== expected.length || expected.some((dim, axis) => shape[axis] !== dim.size)) {
+    throw new GptCheckpointError(`tensor ${name} has shape ${formatShape(shape)}, expected ${formatExpected(expected)}`);
+  }
+  const data = source.read(name);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new GptCheckpointError(`tensor ${name} holds ${data[i]} at flat index ${i}; every weight must be a finite number — re-save the weights without NaN or infinite values`);
+    }
+  }
+  return data;
+}
+
+/** [rows, cols] of a 2-d tensor that fixes sizes (tok_emb, wte, ...), or an error naming it. */
+function sizesOf(source: TensorSource, name: string, rows: string, cols: string): [number, number] {
+  const shape = source.shape(name);
+  if (!shape) throw new GptCheckpointError(`missing tensor ${name} (expected shape [${rows}, ${cols}])`);
+  const [r, c] = shape;
+  if (shape.length !== 2 || r === undefined || c === undefined || r < 1 || c < 1) {
+    throw new GptCheckpointError(`tensor ${name} has shape ${formatShape(shape)}, expected 2 dims [${rows}, ${cols}] of at least 1`);
+  }
+  return [r, c];
+}
+
+/** 1 + the largest i of names `${prefix}{i}.…` (0 when there are none). */
+function countLayers(source: TensorSource, prefix: string): number {
+  let layers = 0;
+  for (const name of source.names()) {
+    if (!name.startsWith(prefix)) continue;
+    const index = Number(name.slice(prefix.length).split('.')[0]);
+    if (Number.isSafeInteger(index) && index >= 0) layers = Math.max(layers, index + 1);
+  }
+  return layers;
+}
+
+/** A positive whole number from metadata or config.json, or undefined when absent. */
+function wholeNumber(value: unknown, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new GptCheckpointError(`${what} must be a positive whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function positiveNumber(value: unknown, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !(n > 0 && n < 1)) throw new GptCheckpointError(`${what} must be a small positive number such as 1e-5, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function checkConfig(config: GptConfig, headsSource: string): void {
+  try {
+    validateGptConfig(config, headsSource);
+  } catch (err) {
+    if (err instanceof EngineError) throw new GptCheckpointError(err.message);
+    throw err;
+  }
+}
+
+/** The book's names: the model from tensors under tok_emb.weight, trf_blocks.{i}.…, out_head.weight. */
+function bookFromSource(source: TensorSource, metadata: Readonly<Record<string, string>>, options: ReadGptOptions, label: string): GptModel {
+  const [vocabSize, dim] = sizesOf(source, 'tok_emb.weight', 'vocabSize', 'dim');
+  const [contextLength] = sizesOf(source, 'pos_emb.weight', 'contextLength', 'dim');
+  const layers = countLayers(source, 'trf_blocks.');
+  if (layers === 0) throw new GptCheckpointError('missing tensor trf_blocks.0.att.W_query.weight: the file has no transformer blocks');
+  const fromFile = wholeNumber(metadata.heads, '__metadata__ heads');
+  const heads = fromFile ?? options.heads;
+  if (heads === undefined) {
+    throw new GptCheckpointError(`the checkpoint does not say how many attention heads it has (no __metadata__ heads); set ${HEADS_FIX}`);
+  }
+  const config: GptConfig = {
+    vocabSize,
+    contextLength,
+    dim,
+    heads,
+    layers,
+    qkvBias: source.shape('trf_blocks.0.att.W_query.bias') !== undefined,
+    layerNormEps: positiveNumber(metadata.layerNormEps, '__metadata__ layerNormEps') ?? 1e-5,
+  };
+  checkConfig(config, fromFile === undefined ? HEADS_FIX : "the file's __metadata__ heads");
+
+  const V: Dim = { name: 'vocabSize', size: vocabSize };
+  const C: Dim = { name: 'contextLength', size: contextLength };
+  const D: Dim = { name: 'dim', size: dim };
+  const F: Dim = { name: '4·dim', size: 4 * dim };
+  const matrix = (name: string, rows: Dim, cols: Dim): Matrix => ({ rows: rows.size, cols: cols.size, data: take(source, name, [rows, cols]) });
+  const vector = (name: string, length: Dim): Float32Array => take(source, name, [length]);
+  const linear = (prefix: string, out: Dim, inputs: Dim, bias: boolean): Linear => {
+    const weight = matrix(`${prefix}.weight`, out, inputs);
+    return bias ? { weight, bias: vector(`${prefix}.bias`, out) } : { weight };
+  };
+  const norm = (prefix: string): NormWeights => ({ scale: vector(`${prefix}.scale`, D), shift: vector(`${prefix}.shift`, D) });
+  const blocks: BlockWeights[] = [];
+  for (let i = 0; i < layers; i++) {
+    const p = `trf_blocks.${i}.`;
+    blocks.push({
+      att: {
+        query: linear(`${p}att.W_query`, D, D, config.qkvBias),
+        key: linear(`${p}att.W_key`, D, D, config.qkvBias),
+        value: linear(`${p}att.W_value`, D, D, config.qkvBias),
+        outProj: linear(`${p}att.out_proj`, D, D, true),
+      },
+      ff: { up: linear(`${p}ff.layers.0`, F, D, true), down: linear(`${p}ff.layers.2`, D, F, true) },
+      norm1: norm(`${p}norm1`),
+      norm2: norm(`${p}norm2`),
+    });
+  }
+  const weights: GptWeights = {
+    tokEmb: matrix('tok_emb.weight', V, D),
+    posEmb: matrix('pos_emb.weight', C, D),
+    blocks,
+    finalNorm: norm('final_norm'),
+    outHead: matrix('out_head.weight', V, D),
+  };
+  return { config, weights, source: label };
+}
+
+/** Hugging Face's config.json fields we read. */
+interface HfConfig {
+  n_head?: unknown;
+  layer_norm_epsilon?: unknown;
+}
+
+/**
+ * Conv1D weight [in, outTotal] columns start .. start+out−1 as an nn.Linear weight (out, in):
+ * out[o][i] = w[i][start + o].
+ */
+function conv1dToLinear(w: Float32Array, inputs: number, outTotal: number, start: number, out: number): Matrix {
+  const m: Matrix = { rows: out, cols: inputs, data: new Float32Array(out * inputs) };
+  for (let i = 0; i < inputs; i++) for (let o = 0; o < out; o++) m.data[o * inputs + i] = w[i * outTotal + start + o]!;
+  return m;
+}
+
+/** Hugging Face GPT-2 names (optionally under `transformer.`), mapped onto the book's model. */
+function gpt2FromSource(source: TensorSource, prefix: string, hf: HfConfig | undefined, options: ReadGptOptions, label: string): GptModel {
+  const n = (name: string) => `${prefix}${name}`;
+  const [vocabSize, dim] = sizesOf(source, n('wte.weight'), 'vocabSize', 'n_embd');
+  const [contextLength] = sizesOf(source, n('wpe.weight'), 'n_positions', 'n_embd');
+  const layers = countLayers(source, n('h.'));
+  if (layers === 0) throw new GptCheckpointError(`missing tensor ${n('h.0.attn.c_attn.weight')}: the file has no transformer blocks`);
+  const fromConfig = wholeNumber(hf?.n_head, 'config.json n_head');
+  const heads = fromConfig ?? options.heads;
+  if (heads === undefined) {
+    throw new GptCheckpointError(`a GPT-2 checkpoint needs its config.json (n_head) beside it, or set ${HEADS_FIX} (12 for GPT-2 small, 16 for medium)`);
+  }
+  const config: GptConfig = {
+    vocabSize,
+    contextLength,
+    dim,
+    heads,
+    layers,
+    qkvBias: true,
+    layerNormEps: positiveNumber(hf?.layer_norm_epsilon, 'config.json layer_norm_epsilon') ?? 1e-5,
+  };
+  checkConfig(config, fromConfig === undefined ? HEADS_FIX : "n_head in config.json");
+
+  const V: Dim = { name: 'vocabSize', size: vocabSize };
+  const C: Dim = { name: 'n_positions', size: contextLength };
+  const D: Dim = { name: 'n_embd', size: dim };
+  const D3: Dim = { name: '3·n_embd', size: 3 * dim };
+  const F: Dim = { name: '4·n_embd', size: 4 * dim };
+  const vector = (name: string, length: Dim) => take(source, n(name), [length]);
+  const norm = (name: string): NormWeights => ({ scale: vector(`${name}.weight`, D), shift: vector(`${name}.bias`, D) });
+  // a Conv1D [in, out] + bias [out] as one nn.Linear (out, in)
+  const conv1d = (name: string, inputs: Dim, out: Dim): Linear => ({
+    weight: conv1dToLinear(take(source, n(`${name}.weight`), [inputs, out]), inputs.size, out.size, 0, out.size),
+    bias: vector(`${name}.bias`, out),
+  });
+  const blocks: BlockWeights[] = [];
+  for (let i = 0; i < layers; i++) {
+    const p = `h.${i}.`;
+    const qkv = take(source, n(`${p}attn.c_attn.weight`), [D, D3]); // [d, 3d]: query | key | value columns
+    const qkvBias = vector(`${p}attn.c_attn.bias`, D3);
+    const part = (k: number): Linear => ({
+      weight: conv1dToLinear(qkv, dim, 3 * dim, k * dim, dim),
+      bias: qkvBias.slice(k * dim, (k + 1) * dim),
+    });
+    blocks.push({
+      att: { query: part(0), key: part(1), value: part(2), outProj: conv1d(`${p}attn.c_proj`, D, D) },
+      ff: { up: conv1d(`${p}mlp.c_fc`, D, F), down: conv1d(`${p}mlp.c_proj`, F, D) },
+      norm1: norm(`${p}ln_1`),
+      norm2: norm(`${p}ln_2`),
+    });
+  }
+  const tokEmb: Matrix = { rows: vocabSize, cols: dim, data: take(source, n('wte.weight'), [V, D]) };
+  const head = ['lm_head.weight', n('lm_head.weight')].find((name) => source.shape(name) !== undefined);
+  const weights: GptWeights = {
+    tokEmb,
+    posEmb: { rows: contextLength, cols: dim, data: take(source, n('wpe.weight'), [C, D]) },
+    blocks,
+    finalNorm: norm('ln_f'),
+    // tied (GPT-2 as published): the same matrix, not a copy; a trainer that wants them apart copies it
+    outHead: head ? { rows: vocabSize, cols: dim, data: take(source, head, [V, D]) } : tokEmb,
+  };
+  return { config, weights, source: label };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+/** Which model a set of tensor names describes, or undefined when none of ours. */
+export function layoutOfNames(names: readonly string[]): WeightsLayout | undefined {
+  const has = new Set(names);
+  if (has.has('self_attn.W_query.weight') || has.has('mha.W_query.weight')) return 'stages';
+  if (has.has('tok_emb.weight') && names.some((name) => name.startsWith('trf_blocks.'))) return 'book';
+  if (has.has('wte.weight') || has.has('transformer.wte.weight')) return 'gpt2';
+  return undefined;
+}
+
+/** The .safetensors file for a path that may be a Hugging Face model folder. */
+export function resolveWeightsFile(p: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(p);
+  } catch (err) {
+    throw new GptCheckpointError(`cannot read checkpoint ${p}: ${fsErrorReason(err)}`);
+  }
+  if (!stat.isDirectory()) return p;
+  const file = path.join(p, 'model.safetensors');
+  if (!fs.existsSync(file)) {
+    throw new GptCheckpointError(`folder ${p} has no model.safetensors; point the setting llm101.weightsPath at a .safetensors file or a Hugging Face model folder`);
+  }
+  return file;
+}
+
+function openLazy<T>(file: string, use: (source: LazySafetensors) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw new GptCheckpointError(`cannot read checkpoint ${file}: ${fsErrorReason(err)}`);
+  }
+  try {
+    return use(new LazySafetensors(fd, fs.fstatSync(fd).size));
+  } catch (err) {
+    if (err instanceof SafetensorsError || err instanceof GptCheckpointError) throw new GptCheckpointError(`checkpoint ${file}: ${err.message}`);
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Which kind of weights a file (or Hugging Face folder) holds, from its header alone. */
+export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string } {
+  const file = resolveWeightsFile(p);
+  const layout = openLazy(file, (source) => layoutOfNames(source.names()));
+  if (!layout) {
+    throw new GptCheckpointError(
+      `checkpoint ${file} holds neither the stages' weights (self_attn.*, mha.*), the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)`,
+    );
+  }
+  return { layout, file };
+}
+
+function readHfConfig(file: string): HfConfig | undefined {
+  const configFile = path.join(path.dirname(file), 'config.json');
+  if (!fs.existsSync(configFile)) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not a JSON object');
+    return parsed as HfConfig;
+  } catch (err) {
+    throw new GptCheckpointError(`cannot read ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Reads a GPT checkpoint, the book's layout or Hugging Face GPT-2 (a .safetensors file, or the
+ * folder holding model.safetensors and config.json), tensor by tensor.
+ * @throws GptCheckpointError (an EngineError) with a one-line message naming the file and the fix.
+ */
+export function readGptCheckpoint(p: string, options: ReadGptOptions = {}): LoadedGpt {
+  const file = resolveWeightsFile(p);
+  const label = path.basename(p);
+  const hf = readHfConfig(file);
+  return openLazy(file, (source) => {
+    const layout = layoutOfNames(source.names());
+    if (layout === 'stages') {
+      throw new GptCheckpointError("it holds the seven stages' weights (self_attn, mha, norm), not a GPT; load it as the stages' weights file");
+    }
+    if (layout === undefined) {
+      throw new GptCheckpointError("it holds neither the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)");
+    }
+    const metadata = { ...source.metadata };
+    if (layout === 'book') return { model: bookFromSource(source, metadata, options, label), layout, file, metadata };
+    const prefix = source.shape('transformer.wte.weight') ? 'transformer.' : '';
+    return { model: gpt2FromSource(source, prefix, hf, options, label), layout, file, metadata };
+  });
+}
+
+/** Tensors under the book's names (in memory, e.g. from a training step) as a model. */
+export function tensorsToGpt(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  metadata: Readonly<Record<string, string>> = {},
+  options: ReadGptOptions & { source?: string } = {},
+): GptModel {
+  return bookFromSource(mapSource(tensors), metadata, options, options.source ?? 'tensors');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing (the book's names, F32)
+
+/** The config as __metadata__ strings; readGptCheckpoint reads heads and layerNormEps back from it. */
+export function gptCheckpointMetadata(config: GptConfig): Record<string, string> {
+  return {
+    format: GPT_FORMAT,
+    vocabSize: String(config.vocabSize),
+    contextLength: String(config.contextLength),
+    dim: String(config.dim),
+    heads: String(config.heads),
+    layers: String(config.layers),
+    qkvBias: String(config.qkvBias),
+    layerNormEps: String(config.layerNormEps),
+  };
+}
+
+/** Every weight under the book's state_dict name (data shared, not copied), in state_dict order. */
+export function gptToTensors(weights: GptWeights): Map<string, SafeTensor> {
+  const out = new Map<string, SafeTensor>();
+  const matrix = (name: string, m: Matrix) => out.set(name, { shape: [m.rows, m.cols], data: m.data });
+  const vector = (name: string, v: Float32Array) => out.set(name, { shape: [v.length], data: v });
+  const linear = (prefix: string, l: Linear) => {
+    matrix(`${prefix}.weight`, l.weight);
+    if (l.bias) vector(`${prefix}.bias`, l.bias);
+  };
+  const norm = (prefix: string, n: NormWeights) => {
+    vector(`${prefix}.scale`, n.scale);
+    vector(`${prefix}.shift`, n.shift);
+  };
+  matrix('tok_emb.weight', weights.tokEmb);
+  matrix('pos_emb.weight', weights.posEmb);
+  weights.blocks.forEach((block, i) => {
+    const p = `trf_blocks.${i}.`;
+    linear(`${p}att.W_query`, block.att.query);
+    linear(`${p}att.W_key`, block.att.key);
+    linear(`${p}att.W_value`, block.att.value);
+    linear(`${p}att.out_proj`, block.att.outProj);
+    linear(`${p}ff.layers.0`, block.ff.up);
+    linear(`${p}ff.layers.2`, block.ff.down);
+    norm(`${p}norm1`, block.norm1);
+    norm(`${p}norm2`, block.norm2);
+  });
+  norm('final_norm', weights.finalNorm);
+  matrix('out_head.weight', weights.outHead);
+  return out;
+}
+
+/**
+ * Writes the model in the book's names as F32 safetensors, its config in __metadata__ plus
+ * `extraMetadata` (e.g. tokenizer, step, losses as strings; the config's own keys are reserved).
+ */
+export function writeGptCheckpoint(file: string, model: GptModel, extraMetadata: Readonly<Record<string, string>> = {}): void {
+  const metadata = gptCheckpointMetadata(model.config);
+  for (const [key, value] of Object.entries(extraMetadata)) {
+    if (Object.prototype.hasOwnProperty.call(metadata, key)) throw new GptCheckpointError(`metadata key ${key} is the checkpoint's own (the model's config); use another name`);
+    if (typeof value !== 'string') throw new GptCheckpointError(`metadata ${key} must be a string, got ${typeof value}`);
+    Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  const bytes = writeSafetensors(gptToTensors(model.weights), metadata);
+  try {
+    fs.writeFileSync(file, bytes);
+  } catch (err) {
+    const missingFolder = (err as { code?: unknown } | null)?.code === 'ENOENT';
+    throw new GptCheckpointError(`cannot write checkpoint ${file}: ${missingFolder ? 'its folder does not exist; create it first' : fsErrorReason(err)}`);
+  }
+}
