@@ -61,6 +61,7 @@ interface BlockActivations {
   norm2Stats: NormStats;
   ffHidden: Float32Array; // (N, 4C) before GELU
   ffActivated: Float32Array; // (N, 4C) after GELU, ff.layers.2's input
+  ffTanh: Float32Array; // (N, 4C) GELU's tanh u, for its backward
   shortcut2Keep: Uint8Array; // (N, C)
 }
 
@@ -119,6 +120,7 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
       norm2Stats: stats(),
       ffHidden: f(N * 4 * C),
       ffActivated: f(N * 4 * C),
+      ffTanh: f(N * 4 * C),
       shortcut2Keep: mask(N * C),
     });
   }
@@ -213,7 +215,7 @@ export function gptForward(weights: GptWeights, config: GptConfig, acts: GptActi
     addInto(a.middle, a.input, branch); // shortcut
     a.norm2Stats = layerNormForward(a.norm2, a.middle, w.norm2, eps, N, C);
     linearForward(a.ffHidden, a.norm2, w.ff.up, N); // (N, C) -> (N, 4C)
-    geluForward(a.ffActivated, a.ffHidden);
+    geluForward(a.ffActivated, a.ffTanh, a.ffHidden);
     linearForward(branch, a.ffActivated, w.ff.down, N); // (N, 4C) -> (N, C)
     if (p > 0) dropoutForward(branch, a.shortcut2Keep, branch, p, generator!);
     addInto(next, a.middle, branch); // shortcut
@@ -251,7 +253,7 @@ export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptAct
     const dBranch = acts.gradA;
     dropoutBackward(dBranch, dres, a.shortcut2Keep, p);
     linearBackward(acts.gradHidden, g.ff.down.weight.data, g.ff.down.bias, dBranch, a.ffActivated, w.ff.down, N, scratch);
-    geluBackward(acts.gradHidden, acts.gradHidden, a.ffHidden); // (N, 4C)
+    geluBackward(acts.gradHidden, acts.gradHidden, a.ffHidden, a.ffTanh); // (N, 4C)
     linearBackward(acts.gradB, g.ff.up.weight.data, g.ff.up.bias, acts.gradHidden, a.norm2, w.ff.up, N, scratch);
     layerNormBackward(dres, g.norm2.scale, g.norm2.shift, acts.gradB, a.middle, a.norm2Stats, w.norm2, eps, N, C); // dres = d middle
     // middle = input + drop(att(norm1(input)))
