@@ -250,6 +250,17 @@ function defaultThreads(): number {
 }
 
 /** Threads the kernel uses for large products (the calling one included); 1 turns helpers off. */
+let waitForHelper = false;
+
+/**
+ * For tests: with `on`, every split product or softmax waits until a helper thread has taken its
+ * first chunk before the calling thread takes any, so both threads certainly compute part of it.
+ * Results are the same either way (bit for bit); only who computes which rows changes.
+ */
+export function setWaitForHelper(on: boolean): void {
+  waitForHelper = on;
+}
+
 export function setKernelThreads(count: number): void {
   if (!Number.isSafeInteger(count) || count < 1 || count > MAX_HELPERS + 1) {
     throw new RangeError(`kernel threads must be a whole number from 1 to ${MAX_HELPERS + 1}, got ${count}`);
@@ -444,6 +455,13 @@ function runRows(
   Atomics.store(control, GENERATION, generation);
   Atomics.notify(control, GENERATION);
 
+  if (waitForHelper) {
+    // Tests only: take no chunk before a helper has claimed one, so a split is certain to be
+    // shared on a busy machine (a descheduled helper only delays this, it cannot make it fail).
+    for (let value = Atomics.load(control, NEXT); (value & 0xffff) === 0; value = Atomics.load(control, NEXT)) {
+      Atomics.wait(control, NEXT, value, 50);
+    }
+  }
   takeChunks(control, generation, run);
 
   // wait for the chunks a helper took and is still computing

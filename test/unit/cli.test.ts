@@ -60,7 +60,7 @@ function expectedShapes(dim: number, attnDim: number, headDim: number) {
     simple: { scores: 'T', weights: 'T', context: dim },
     selfAttention: { queries: attnDim, keys: attnDim, values: attnDim, scores: 'T', weights: 'T', context: attnDim },
     causal: { maskedScores: 'T', weights: 'T', droppedWeights: 'T', context: attnDim },
-    head: { queries: headDim, keys: headDim, values: headDim, weights: 'T', droppedWeights: 'T', context: headDim },
+    head: { queries: headDim, keys: headDim, values: headDim, scores: 'T', weights: 'T', droppedWeights: 'T', context: headDim },
     multiHead: { concat: attnDim, output: attnDim },
     layerNorm: { input: attnDim, output: attnDim },
   } as const;
@@ -100,7 +100,7 @@ function assertTraceShape(json: TraceJson, text: string | undefined, heads: numb
   }
   assert.equal(json.multiHead.heads.length, heads);
   json.multiHead.heads.forEach((head, h) => {
-    for (const [key, c] of Object.entries(shapes.head)) assertMatrix(head[key], T, cols(c), `multiHead.heads.${h}.${key}`);
+    for (const [key, c] of Object.entries(shapes.head)) assertMatrix(head[key as keyof typeof head], T, cols(c), `multiHead.heads.${h}.${key}`, key === 'scores');
   });
   for (const [key, c] of Object.entries(shapes.multiHead)) assertMatrix(json.multiHead[key as 'concat'], T, c, `multiHead.${key}`);
   for (const [key, c] of Object.entries(shapes.layerNorm)) assertMatrix(json.layerNorm[key], T, c, `layerNorm.${key}`);
@@ -180,6 +180,7 @@ test('analyze --json prints one trace with every key and shape of issue 4, no Na
     dropout: 0.4,
     seed: 123,
     contextLength: 2048,
+    qkvBias: false,
   });
   assertTraceShape(json, SAMPLE, 7);
 });
@@ -189,8 +190,16 @@ test('analyze --json with other sizes, qkv bias, bpe and gpt2 tokenizers', async
   assert.equal(json.config.attnDim, 10);
   assert.equal(json.config.headDim, 2);
   assertTraceShape(json, SAMPLE, 5);
-  // dropout 0 keeps every weight
-  assert.deepEqual(json.causal.droppedWeights, json.causal.weights);
+  // dropout 0 keeps every weight: after dropout they are softmax(maskedScores / √attnDim), computed
+  // here (comparing with causal.weights would compare the array p = 0 passes through with itself)
+  const softmax = (json.causal.maskedScores as (number | null)[][]).map((row) => {
+    const scaled = row.map((s) => (s === null ? -Infinity : s / Math.sqrt(10)));
+    const top = Math.max(...scaled);
+    const exps = scaled.map((x) => Math.exp(x - top));
+    const sum = exps.reduce((x, y) => x + y, 0);
+    return exps.map((e) => e / sum);
+  });
+  assertClose(json.causal.droppedWeights as number[][], softmax, { atol: 1e-6, label: 'causal.droppedWeights at dropout 0' });
 
   const bpe = await runJson(['analyze', '--text', 'Naïve café — 你好 🙂', '--tokenizer', 'bpe', '--vocab-size', '300', '--heads', '4']);
   assert.equal(bpe.config.vocabSize, 300);
@@ -234,7 +243,7 @@ test('--example journey reproduces the book chapter 3 tensors', async () => {
   dropped.causal.droppedWeights!.forEach((row, i) =>
     row.forEach((x, j) => {
       const w = dropped.causal.weights![i]![j] as number;
-      assert.ok(x === 0 || Math.abs((x as number) - 2 * w) < 1e-6, `droppedWeights[${i}][${j}]`);
+      if (x !== 0) assertClose(x as number, 2 * w, { atol: 1e-6, label: `droppedWeights[${i}][${j}]` });
     }),
   );
 });
@@ -320,11 +329,7 @@ test('--save-weights then --weights reproduces the same trace', async () => {
   }
 });
 
-test('weights written by PyTorch give PyTorch\'s numbers through the CLI', async (t) => {
-  if (!fs.existsSync(path.join(FIXTURES, 'default', 'weights.safetensors'))) {
-    t.skip('no PyTorch fixtures');
-    return;
-  }
+test('weights written by PyTorch give PyTorch\'s numbers through the CLI', async () => {
   const fixture = loadCase('default');
   const { vocabSize, heads, dropout, seed } = fixture.config;
   // A corpus whose word vocabulary is w00 … w(V-3) then <|endoftext|>, <|unk|>: id i is word i.

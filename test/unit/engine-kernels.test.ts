@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { initWeights } from '../../src/engine/init';
-import { kernelThreads, matmulInto, helperChunkCount, readyHelpers, setKernelThreads, softmaxRowsInto, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
+import { kernelThreads, matmulInto, helperChunkCount, readyHelpers, setKernelThreads, setWaitForHelper, softmaxRowsInto, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
 import { KERNELS_WAT_SHA256 } from '../../src/engine/kernelsWasm';
 import { TorchGenerator } from '../../src/engine/rng';
 import { runTrace } from '../../src/engine/trace';
@@ -114,15 +114,18 @@ test('two threads give bit-for-bit the single-thread product (plain and causal, 
       const single = new Float32Array(n * m);
       matmulInto(single, a, b, n, m, k, options);
       setKernelThreads(2);
-      // Chunks go to whichever thread is free, so repeat until the helper has computed some.
+      // The caller waits until the helper has taken a chunk: the split is certain, not a race.
       const helperBefore = helperChunkCount();
-      for (let attempt = 0; attempt < 50 && helperChunkCount() === helperBefore; attempt++) {
-        const splitBefore = splitProductCount();
-        const split = new Float32Array(n * m);
+      const splitBefore = splitProductCount();
+      const split = new Float32Array(n * m);
+      setWaitForHelper(true);
+      try {
         matmulInto(split, a, b, n, m, k, options);
-        assert.equal(splitProductCount() - splitBefore, 1, 'posted to the helper');
-        assert.deepEqual(split, single, `(${n}, ${k})·(${k}, ${m}) ${JSON.stringify(options)}`);
+      } finally {
+        setWaitForHelper(false);
       }
+      assert.equal(splitProductCount() - splitBefore, 1, 'posted to the helper');
+      assert.deepEqual(split, single, `(${n}, ${k})·(${k}, ${m}) ${JSON.stringify(options)}`);
       assert.ok(helperChunkCount() > helperBefore, 'the helper computed part of the product');
     }
     assert.equal(readyHelpers(), 1);
@@ -194,7 +197,7 @@ test('softmaxRowsInto is within float32 rounding of the Math.exp softmax for odd
           for (let j = 0; j < cols; j++) {
             const at = i * cols + j;
             if (causal && j > i) assert.equal(out[at], 5, 'above the diagonal is not written');
-            else assert.ok(Math.abs(out[at]! - expected[at]!) <= tolerance[at]!, `${rows}×${cols} causal ${causal} [${i}][${j}]: ${out[at]} vs ${expected[at]}`);
+            else assertClose(out[at]!, expected[at]!, { atol: tolerance[at]!, label: `${rows}×${cols} causal ${causal} [${i}][${j}]` });
           }
         }
       }
@@ -215,11 +218,14 @@ test('softmax on two threads is bit-for-bit the single-thread one', () => {
       softmaxRowsInto(one, scores, n, n, 3, causal);
       setKernelThreads(2);
       const helperBefore = helperChunkCount();
-      for (let attempt = 0; attempt < 50 && helperChunkCount() === helperBefore; attempt++) {
-        const two = new Float32Array(n * n);
+      const two = new Float32Array(n * n);
+      setWaitForHelper(true);
+      try {
         softmaxRowsInto(two, scores, n, n, 3, causal);
-        assert.deepEqual(two, one);
+      } finally {
+        setWaitForHelper(false);
       }
+      assert.deepEqual(two, one);
       assert.ok(helperChunkCount() > helperBefore, 'the helper computed some rows');
     }
   } finally {

@@ -8,7 +8,7 @@ import { TorchGenerator } from '../../src/engine/rng';
 import { applyDropout, createMatrix } from '../../src/engine/tensor';
 import { runTrace } from '../../src/engine/trace';
 import type { EngineConfig, Matrix, Trace } from '../../src/engine/types';
-import { maxAbsDiff } from './assertClose';
+import { assertClose, maxAbsDiff } from './assertClose';
 import { tokensFromIds } from './engine-fixtures';
 
 const config: EngineConfig = { ...DEFAULT_CONFIG, vocabSize: 97, contextLength: 64 };
@@ -37,7 +37,7 @@ test('softmax rows sum to 1 in every attention stage', () => {
     for (let i = 0; i < w.rows; i++) {
       let sum = 0;
       for (let j = 0; j < w.cols; j++) sum += w.data[i * w.cols + j]!;
-      assert.ok(Math.abs(sum - 1) < 1e-5, `${name} row ${i} sums to ${sum}`);
+      assertClose(sum, 1, { atol: 1e-5, label: `${name} row ${i} sum` });
     }
   }
 });
@@ -73,7 +73,7 @@ test('dropped weights are 0 or weight/(1 − p) (as nn.Dropout rounds it)', () =
       } else {
         kept++;
         assert.equal(value, Math.fround(w.data[i]! * scale), `${name} entry ${i}`);
-        assert.ok(Math.abs(value - w.data[i]! / (1 - config.dropout)) < 1e-6);
+        assertClose(value, w.data[i]! / (1 - config.dropout), { atol: 1e-6, label: `${name} entry ${i} kept` });
       }
     }
   }
@@ -85,23 +85,23 @@ test('the share dropped is near p on a large matrix', () => {
     const keep = new TorchGenerator(2024).dropoutMask(new Uint8Array(512 * 512), p);
     const share = 1 - keep.reduce((a, b) => a + b, 0) / keep.length;
     // 262,144 draws: the standard error is below 0.001
-    assert.ok(Math.abs(share - p) < 0.005, `p ${p}: dropped share ${share}`);
+    assertClose(share, p, { atol: 0.005, label: `p ${p}: dropped share` });
     const ones = createMatrix(512, 512);
     ones.data.fill(1);
     const out = applyDropout(ones, keep, p);
     const mean = out.data.reduce((a, b) => a + b, 0) / out.data.length;
-    assert.ok(Math.abs(mean - 1) < 0.02, `p ${p}: inverted dropout keeps the mean (${mean})`);
+    assertClose(mean, 1, { atol: 0.02, label: `p ${p}: mean after inverted dropout` });
   }
 });
 
 test('layer norm output has mean ≈ 0 and variance ≈ 1 per token (scale 1, shift 0)', () => {
   const { output, outputMean, outputVariance, variance } = trace.layerNorm;
   for (let t = 0; t < output.rows; t++) {
-    assert.ok(Math.abs(outputMean[t]!) < 1e-5, `token ${t} mean ${outputMean[t]}`);
+    assertClose(outputMean[t]!, 0, { atol: 1e-5, label: `token ${t} mean` });
     // var/(var + eps) is the exact variance after normalising with eps = 1e-5
     const expected = variance[t]! / (variance[t]! + 1e-5);
-    assert.ok(Math.abs(outputVariance[t]! - expected) < 1e-4, `token ${t} variance ${outputVariance[t]}`);
-    assert.ok(Math.abs(outputVariance[t]! - 1) < 1e-2, `token ${t} variance ${outputVariance[t]} near 1`);
+    assertClose(outputVariance[t]!, expected, { atol: 1e-4, label: `token ${t} variance` });
+    assertClose(outputVariance[t]!, 1, { atol: 1e-2, label: `token ${t} variance near 1` });
   }
 });
 
@@ -136,20 +136,35 @@ test('every matrix gets its own mask: causal, head 0, head 1 … differ', () => 
   assert.equal(new Set(patterns).size, patterns.length);
 });
 
-test('dropout 0 leaves the weights unchanged', () => {
+/** softmax(scores / √d) row by row in double, −∞ (masked) giving 0: an independent reference. */
+function softmaxReference(scores: Matrix, d: number): Float64Array {
+  const out = new Float64Array(scores.rows * scores.cols);
+  for (let i = 0; i < scores.rows; i++) {
+    const row = Array.from(scores.data.subarray(i * scores.cols, (i + 1) * scores.cols), (s) => s / Math.sqrt(d));
+    const top = Math.max(...row);
+    const exps = row.map((x) => (x === -Infinity ? 0 : Math.exp(x - top)));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    exps.forEach((e, j) => (out[i * scores.cols + j] = e / sum));
+  }
+  return out;
+}
+
+test('dropout 0 leaves the weights unchanged: after "dropout" they are softmax(scores / √d)', () => {
   const plain = runTrace(tokensFromIds(ids), { ...config, dropout: 0 }, weights);
-  assert.deepEqual(plain.causal.droppedWeights.data, plain.causal.weights.data);
-  for (const head of plain.multiHead.heads) assert.deepEqual(head.droppedWeights.data, head.weights.data);
+  // compared with a softmax computed here, not with .weights (p = 0 passes that very array on)
+  assertClose(plain.causal.droppedWeights, softmaxReference(plain.causal.maskedScores, config.attnDim), { atol: 1e-6, label: 'causal at p = 0' });
+  plain.multiHead.heads.forEach((head, h) =>
+    assertClose(head.droppedWeights, softmaxReference(head.scores, plain.config.headDim), { atol: 1e-6, label: `head ${h} at p = 0` }));
 });
 
-test('T = 2048 with dim 28 and 7 heads runs in reasonable time', () => {
+test('T = 2048 with dim 28 and 7 heads runs (the time is logged)', () => {
   const big = { ...DEFAULT_CONFIG, vocabSize: 50 };
   const bigWeights = initWeights(big);
   const tokens = tokensFromIds(Array.from({ length: 2048 }, (_, i) => i % 50));
   const started = performance.now();
   const result = runTrace(tokens, big, bigWeights);
-  const ms = performance.now() - started;
-  console.log(`runTrace T=2048 dim=28 heads=7: ${ms.toFixed(0)} ms`);
+  // the time is logged, not asserted (npm run bench measures speed)
+  console.log(`runTrace T=2048 dim=28 heads=7: ${(performance.now() - started).toFixed(0)} ms`);
   assert.equal(result.multiHead.heads.length, 7);
-  assert.ok(ms < 20000, `took ${ms} ms`); // a loose bound for shared CI machines; the log shows the number
+  assert.equal(result.multiHead.heads[6]!.weights.rows, 2048);
 });

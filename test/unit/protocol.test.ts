@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { MAX_CELLS_SIDE, parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
 import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, codeValues, encodeMap, isMapCodes, levelValue, weightScale } from '../../src/display/codes';
 import { colorOf } from '../../webview/colors';
+import { assertClose } from './assertClose';
 import type { Matrix } from '../../src/engine/types';
 
 function causal(T: number, above: number): Matrix {
@@ -29,7 +30,7 @@ test('display codes: each cell decodes to within half a level of its value, on e
         continue;
       }
       const exact = scores.data[r * T + c]!;
-      assert.ok(Math.abs(levelValue(coded.scale, code) - exact) <= halfLevel * 1.0001, `(${r}, ${c})`);
+      assertClose(levelValue(coded.scale, code), exact, { atol: halfLevel * 1.0001, label: `(${r}, ${c})` });
     }
   }
   // Log scale: relative error within half a level's ratio; 0 and values below the range go to the bottom.
@@ -59,7 +60,7 @@ test('display codes: a weight dropout zeroed is coded dropped; colours match the
     values.forEach((v, i) => {
       const exact = colorOf(m.scale, Math.fround(v));
       const shown = colorOf(m.scale, levelValue(m.scale, m.codes[i]!));
-      for (let k = 0; k < 3; k++) assert.ok(Math.abs(exact[k]! - shown[k]!) <= 2, `${scale.kind} ${v}: ${exact} vs ${shown}`);
+      assertClose([...shown].slice(0, 3), [...exact].slice(0, 3), { atol: 2, label: `${scale.kind} ${v} colour` });
     });
   }
 });
@@ -130,7 +131,7 @@ test('codeValues: what the report shows of coded cells, each within half a level
   const coded = encodeMap(dropped, { kind, range }, { lower: true, before: weights });
   const { values, floor } = codeValues(coded, 2, 0, 6, 4); // rows 2..7, cols 0..3: masked, dropped and bottom cells
   const ratio = (range[1] / range[0]) ** (1 / (2 * (MAP_LEVELS - 1)));
-  assert.ok(Math.abs(floor - range[0] * ratio) < 1e-12, 'the floor is the top of the lowest level');
+  assertClose(floor, range[0] * ratio, { atol: 1e-12, label: 'the floor is the top of the lowest level' });
   for (let r = 0; r < 6; r++) {
     for (let c = 0; c < 4; c++) {
       const exact = dropped.data[(r + 2) * T + c]!;
@@ -149,5 +150,5 @@ test('codeValues: what the report shows of coded cells, each within half a level
   assert.equal(window.floor, -Infinity);
   assert.deepEqual([window.values[1], window.values[2], window.values[5]], [-Infinity, -Infinity, -Infinity]);
   const half = (scoreCodes.scale.max - scoreCodes.scale.min) / (2 * (MAP_LEVELS - 1));
-  assert.ok(Math.abs(window.values[2 * 3 + 1]! - scores.data[2 * T + 1]!) <= half * 1.0001);
+  assertClose(window.values[2 * 3 + 1]!, scores.data[2 * T + 1]!, { atol: half * 1.0001, label: 'score cell (2, 1)' });
 });
