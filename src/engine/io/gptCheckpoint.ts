@@ -361,7 +361,14 @@ interface HfConfig {
  */
 function conv1dToLinear(w: Float32Array, inputs: number, outTotal: number, start: number, out: number): Matrix {
   const m: Matrix = { rows: out, cols: inputs, data: new Float32Array(out * inputs) };
-  for (let i = 0; i < inputs; i++) for (let o = 0; o < out; o++) m.data[o * inputs + i] = w[i * outTotal + start + o]!;
+  const tile = 32; // 32×32 tiles keep both the rows read and the rows written in cache
+  for (let i0 = 0; i0 < inputs; i0 += tile) {
+    for (let o0 = 0; o0 < out; o0 += tile) {
+      for (let i = i0; i < Math.min(i0 + tile, inputs); i++) {
+        for (let o = o0; o < Math.min(o0 + tile, out); o++) m.data[o * inputs + i] = w[i * outTotal + start + o]!;
+      }
+    }
+  }
   return m;
 }
 
