@@ -121,3 +121,41 @@ test('cellWindow: exact values of a window of several matrices, clipped at the e
   assert.equal(cellWindow(trace, ['causal.weights', 'causal.context'], 0, 0, 4, 4), undefined, 'shapes differ');
   assert.equal(cellWindow(trace, ['causal.weights'], T, 0, 4, 4), undefined, 'outside');
 });
+
+test('editing one poem inside a corpus folder changes the vocabulary (the cache is keyed on the files)', () => {
+  const folder = fs.mkdtempSync(path.join(scratch, 'poems-'));
+  const poem = path.join(folder, 'a.txt');
+  fs.writeFileSync(poem, 'the sea and the tide');
+  fs.writeFileSync(path.join(folder, 'b.txt'), 'a lamp in the window');
+  const analyzer = new Analyzer();
+  const before = analyzer.analyze(request('the moon', { corpusPath: folder }));
+  assert.ok(before.kind === 'trace' && before.unknownCount === 1, '"moon" is unknown at first');
+  // the folder's own modification time is set back: only the file inside changed
+  const folderTime = fs.statSync(folder).mtime;
+  fs.writeFileSync(poem, 'the sea and the tide and the moon');
+  fs.utimesSync(folder, folderTime, folderTime);
+  const after = analyzer.analyze(request('the moon', { corpusPath: folder }));
+  assert.ok(after.kind === 'trace');
+  assert.equal(after.unknownCount, 0, 'the edited poem is read again');
+  assert.equal(after.trace.config.vocabSize, before.trace.config.vocabSize + 1);
+});
+
+test('the word tokenizer builds its vocabulary without the BPE size or BPE progress', () => {
+  const stages: string[] = [];
+  const onProgress = (stage: string) => stages.push(stage);
+  const analyzer = new Analyzer();
+  const first = analyzer.analyze(request('the sea', { bpeVocabSize: 300 }), { onProgress });
+  assert.ok(stages.includes('building the vocabulary'));
+  assert.ok(!stages.some((s) => s.includes('BPE')), stages.join(', '));
+  stages.length = 0;
+  // another BPE size changes nothing for the word tokenizer: no rebuild
+  const second = analyzer.analyze(request('the sea', { bpeVocabSize: 4000 }), { onProgress });
+  assert.ok(!stages.includes('building the vocabulary'), stages.join(', '));
+  assert.ok(first.kind === 'trace' && second.kind === 'trace' && first.trace.config.vocabSize === second.trace.config.vocabSize);
+});
+
+test('settings are checked before any work: a bad value never trains a tokenizer', () => {
+  const stages: string[] = [];
+  assert.throws(() => new Analyzer().analyze(request('the sea', { tokenizer: 'bpe', heads: 5 }), { onProgress: (s) => stages.push(s) }), /heads \(5\) must divide attnDim \(28\)/);
+  assert.deepEqual(stages, []);
+});

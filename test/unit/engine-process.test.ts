@@ -1,0 +1,171 @@
+// The engine process as the extension host drives it (dist/engine.js, forked with an IPC
+// channel): it keeps the traces and answers cells, groups and exports from them; a cancel stops
+// the analysis in flight without ending the process; malformed requests are refused. Also the
+// trace store's budget, the contract's validators and the knob check, which need no process.
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { DEFAULT_CONFIG } from '../../src/engine/config';
+import type { AnalyzeRequest } from '../../src/engine/pipeline';
+import { knobProblem, type SettingSchema } from '../../src/knobCheck';
+import type { PlaygroundSettings } from '../../src/settings';
+import { parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
+import { TraceStore } from '../../src/worker/traceStore';
+import { assertClose } from './assertClose';
+
+const root = path.resolve(__dirname, '..', '..');
+const engineJs = path.join(root, 'dist', 'engine.js');
+const corpusPath = path.join(root, 'media', 'corpus');
+const base: AnalyzeRequest = { ...DEFAULT_CONFIG, text: 'The sea reads the shore one wave at a time.', corpusPath, bpeVocabSize: 512 };
+
+let child: ChildProcess;
+const waiting = new Map<number, { resolve: (reply: EngineReply) => void; progress: string[] }>();
+let nextId = 1;
+
+function ask(message: Record<string, unknown>): Promise<EngineReply & { progress: string[] }> {
+  const id = nextId++;
+  return new Promise((resolve) => {
+    const progress: string[] = [];
+    waiting.set(id, { resolve: (reply) => resolve({ ...reply, progress }), progress });
+    child.send({ ...message, id });
+  });
+}
+
+function result<T>(reply: EngineReply): T {
+  assert.equal(reply.type, 'result', reply.type === 'error' ? reply.message : '');
+  return (reply as { result: T }).result;
+}
+
+before(() => {
+  assert.ok(fs.existsSync(engineJs), 'dist/engine.js is built (node esbuild.mjs)');
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-engine-'));
+  child = fork(engineJs, [], { serialization: 'advanced', execArgv: [], env: { ...process.env, LLM101_BPE_CACHE: cache } });
+  child.on('message', (raw) => {
+    const reply = parseEngineReply(raw);
+    assert.ok(reply, 'every reply is well formed');
+    const entry = waiting.get(reply.id);
+    if (!entry) return;
+    if (reply.type === 'progress') entry.progress.push(reply.stage);
+    else {
+      waiting.delete(reply.id);
+      entry.resolve(reply);
+    }
+  });
+});
+
+after(() => child.kill());
+
+test('the engine keeps the trace and answers cells, groups and exports from it', async () => {
+  const reply = result<{ kind: string; traceId: number; panel: { tokens: unknown[]; weightsSource: string } }>(
+    await ask({ op: 'analyze', traceId: 41, request: base }),
+  );
+  assert.equal(reply.kind, 'trace');
+  assert.equal(reply.traceId, 41);
+  assert.equal(reply.panel.tokens.length, 11);
+  assert.equal(reply.panel.weightsSource, 'seeded');
+  const cells = result<{ values: Float32Array[]; rows: number }>(
+    await ask({ op: 'cells', traceId: 41, paths: ['causal.weights'], r0: 0, c0: 0, rows: 11, cols: 11 }),
+  );
+  assert.equal(cells.rows, 11);
+  for (let r = 0; r < 11; r++) {
+    assertClose(cells.values[0]!.subarray(r * 11, r * 11 + 11).reduce((a, b) => a + b, 0), 1, { atol: 1e-5, label: `row ${r} sums to 1` });
+  }
+  const group = result<{ data: { weights: unknown } } | null>(await ask({ op: 'group', traceId: 41, group: 'causal' }));
+  assert.ok(group?.data.weights, 'the causal group');
+  const json = result<{ bytes: Uint8Array }>(await ask({ op: 'export', traceId: 41, format: 'json' }));
+  const trace = JSON.parse(Buffer.from(json.bytes).toString('utf8')) as { tokens: unknown[]; config: { qkvBias: boolean } };
+  assert.equal(trace.tokens.length, 11);
+  assert.equal(trace.config.qkvBias, false);
+  const csvFile = path.join(os.tmpdir(), `llm101-${process.pid}.csv`);
+  const csv = result<{ written: number }>(await ask({ op: 'export', traceId: 41, format: 'csv', matrix: 'causal.weights', file: csvFile }));
+  assert.equal(fs.readFileSync(csvFile, 'utf8').split('\n').filter(Boolean).length, 12); // header + 11 rows
+  assert.equal(csv.written, fs.statSync(csvFile).size);
+  fs.rmSync(csvFile);
+  assert.deepEqual(result(await ask({ op: 'release', traceId: 41 })), { released: true });
+  const gone = await ask({ op: 'cells', traceId: 41, paths: ['causal.weights'], r0: 0, c0: 0, rows: 1, cols: 1 });
+  assert.equal(gone.type, 'error');
+  assert.match((gone as { message: string }).message, /trace 41 is no longer kept; analyze the text again/);
+});
+
+test('a cancel stops the analysis in flight and the process keeps its caches', async () => {
+  const words = Array.from({ length: 1500 }, (_, i) => ['sea', 'tide', 'light', 'page'][i % 4]).join(' ');
+  const long = ask({ op: 'analyze', traceId: 50, request: { ...base, text: words, dim: 768, attnDim: 768, heads: 12 } });
+  const cancelId = nextId - 1;
+  // a token count is answered meanwhile: it runs on the process's other thread
+  const count = result<{ tokens: unknown[] }>(await ask({ op: 'tokenize', request: { text: 'hello there', tokenizer: 'gpt2', corpusPath: '', bpeVocabSize: 512 } }));
+  assert.equal(count.tokens.length, 2);
+  child.send({ op: 'cancel', upTo: cancelId });
+  const cancelled = await long;
+  assert.equal(cancelled.type, 'error');
+  assert.equal((cancelled as { cancelled: boolean }).cancelled, true);
+  // the same process answers the next request, without building its vocabulary again
+  const again = await ask({ op: 'analyze', traceId: 51, request: base });
+  assert.equal(result<{ kind: string }>(again).kind, 'trace');
+  assert.ok(!again.progress.includes('building the vocabulary'), `cached: ${again.progress.join(', ')}`);
+  const stats = result<{ traces: number; rss: number }>(await ask({ op: 'stats' }));
+  assert.equal(stats.traces, 1, 'only the finished trace is kept');
+  assert.ok(stats.rss > 0);
+});
+
+test('bad settings and malformed requests get an answer that says what is wrong', async () => {
+  const heads = await ask({ op: 'analyze', traceId: 60, request: { ...base, heads: 5 } });
+  assert.equal(heads.type, 'error');
+  assert.equal((heads as { userFacing: boolean }).userFacing, true);
+  assert.match((heads as { message: string }).message, /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+  const seed = await ask({ op: 'analyze', traceId: 61, request: { ...base, seed: -3 } });
+  assert.match((seed as { message: string }).message, /^seed must be a whole number >= 0, got -3$/, 'a normal message, not an internal error');
+  const malformed = await ask({ op: 'cells', traceId: 1, paths: ['causal.weights'], r0: -1, c0: 0, rows: 1, cols: 1 });
+  assert.equal(malformed.type, 'error');
+  assert.match((malformed as { message: string }).message, /malformed request/);
+});
+
+test('the contract refuses what it cannot trust', () => {
+  assert.equal(parseEngineRequest({ id: 1, op: 'cells', traceId: 1, paths: ['x.y'], r0: 0, c0: 0, rows: 65, cols: 1 }), undefined);
+  assert.equal(parseEngineRequest({ id: 1, op: 'export', traceId: 1, format: 'csv' }), undefined, 'csv needs a matrix');
+  assert.equal(parseEngineRequest({ id: 1, op: 'group', traceId: 1, group: 'head:x' }), undefined);
+  assert.equal(parseEngineRequest({ id: 1, op: 'analyze', traceId: 1, request: { ...base, heads: '7' } }), undefined);
+  assert.equal(parseEngineRequest({ op: 'nope', id: 1 }), undefined);
+  assert.deepEqual(parseEngineRequest({ op: 'cancel', upTo: 9 }), { op: 'cancel', upTo: 9 });
+  assert.equal(parseEngineReply({ id: 1, type: 'error', message: 'x' }), undefined, 'an error says whether it is for the user');
+});
+
+test('the trace store keeps the newest trace whatever its size and evicts the oldest beyond the budget', () => {
+  const store = new TraceStore<{ data: Float32Array }>(1000);
+  store.put(1, { data: new Float32Array(100) }); // 400 bytes
+  store.put(2, { data: new Float32Array(100) });
+  assert.deepEqual([store.size, store.bytes], [2, 800]);
+  store.put(3, { data: new Float32Array(100) }); // 1,200 > 1,000: the oldest goes
+  assert.equal(store.get(1), undefined);
+  assert.ok(store.get(2) && store.get(3));
+  store.put(4, { data: new Float32Array(1000) }); // 4,000 bytes alone: kept, every older one goes
+  assert.deepEqual([store.size, store.bytes], [1, 4000]);
+  assert.ok(store.get(4));
+  assert.equal(store.release(4), true);
+  assert.deepEqual([store.size, store.bytes], [0, 0]);
+});
+
+test('a knob value is checked against its schema and the engine before it is written', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, SettingSchema> } };
+  };
+  const schema = (knob: string) => manifest.contributes.configuration.properties[`llm101.${knob}`];
+  const settings: PlaygroundSettings = { ...DEFAULT_CONFIG, corpusPath, bpeVocabSize: 512, maxTokens: 2048 };
+  const problem = (knob: 'heads' | 'dim' | 'dropout' | 'seed' | 'tokenizer', value: unknown) => knobProblem(knob, value, schema(knob), settings);
+  assert.match(problem('heads', 2.5) ?? '', /llm101\.heads must be a whole number at least 1 and at most 64, got 2\.5/);
+  assert.match(problem('heads', 5) ?? '', /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+  assert.match(problem('dim', -3) ?? '', /llm101\.dim must be a whole number at least 1/);
+  assert.match(problem('dim', 30) ?? '', /heads \(7\) must divide attnDim \(30\)/, 'attnDim follows dim, and 7 heads do not divide 30');
+  assert.match(problem('dropout', 1.5) ?? '', /llm101\.dropout must be a number at least 0 and below 1, got 1\.5/);
+  assert.match(problem('seed', -3) ?? '', /llm101\.seed must be a whole number at least 0/);
+  assert.match(problem('tokenizer', 'foo') ?? '', /llm101\.tokenizer must be one of word, bpe, gpt2, got foo/);
+  for (const [knob, value] of [['heads', 4], ['dim', 56], ['dropout', 0], ['seed', 7], ['tokenizer', 'gpt2']] as const) {
+    assert.equal(problem(knob, value), undefined, `${knob} ${value} is fine`);
+  }
+  // with a weights file, its attention size decides which head counts work
+  const fromFile = knobProblem('heads', 3, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12);
+  assert.equal(fromFile, undefined);
+  assert.match(knobProblem('heads', 5, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12) ?? '', /heads \(5\) must divide attnDim \(12\)/);
+});
