@@ -1,27 +1,36 @@
 #!/usr/bin/env node
-// `npm run playground`: VS Code with this extension loaded and samples/ (the poems) open.
+// `npm run playground`: VS Code with this extension loaded and a copy of samples/ (the poems) open.
 // A desktop `code` on PATH is used when there is one; otherwise VS Code runs from the local
 // code-server on 127.0.0.1 and its URL is printed (and opened when a browser is available).
-// Ctrl+C stops everything.
+//
+// The workspace is a copy of samples/ in the project's cache folder (.vscode-test/, ignored by
+// git): the panel's knobs write workspace settings, and those must not land in the clone. The
+// copy is kept between runs (settings and edits survive); delete it to start again from samples/.
+// Ctrl+C stops code-server, removes its temporary profile and exits 0.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCodeServer, workbenchUrl } from './vscode-headless.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const samples = path.join(root, 'samples');
+const workspace = path.join(root, '.vscode-test', 'playground', 'samples');
+fs.mkdirSync(workspace, { recursive: true });
+// Files already in the copy are left as they are; new poems of samples/ are added.
+fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true, force: false, errorOnExist: false });
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 if (onPath('code') && !process.env.LLM101_USE_CODE_SERVER) {
-  console.log('Opening VS Code with LLM 101 Playground loaded on samples/ …');
-  const child = spawn('code', ['--new-window', `--extensionDevelopmentPath=${root}`, samples], { stdio: 'inherit' });
+  console.log(`Opening VS Code with LLM 101 Playground loaded on a copy of samples/ (${path.relative(root, workspace)}) …`);
+  const child = spawn('code', ['--new-window', `--extensionDevelopmentPath=${root}`, workspace], { stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
   const port = Number(process.env.LLM101_PORT || 0);
   const server = await startCodeServer({ port, settings: { 'workbench.colorTheme': 'Default Dark Modern' } });
-  const url = workbenchUrl(server, { folder: samples, devPaths: [root] });
+  const url = workbenchUrl(server, { folder: workspace, devPaths: [root] });
   console.log('\nLLM 101 Playground is running in VS Code (code-server) on this machine:\n');
   console.log(`  ${url}\n`);
+  console.log(`The folder is a copy of samples/ in ${path.relative(root, workspace)}: settings the panel writes stay there.`);
   console.log('Open a poem, select a line, then press Ctrl+Alt+L or run "LLM 101: Analyze Selection".');
   console.log('Press Ctrl+C to stop.\n');
   for (const opener of ['xdg-open', 'open']) {
@@ -30,14 +39,19 @@ if (onPath('code') && !process.env.LLM101_USE_CODE_SERVER) {
       break;
     }
   }
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return; // a second Ctrl+C while stopping: the first one finishes the job
+    stopping = true;
     console.log('\nstopping…');
-    await server.stop();
+    await server.stop(); // ends code-server's process group and removes its profile directory
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.on('SIGHUP', stop);
   server.exited.then(({ code }) => {
+    if (stopping) return;
     console.error(`code-server stopped (${code})`);
     process.exit(1);
   });

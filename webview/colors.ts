@@ -52,14 +52,3 @@ export function inkOn([r, g, b]: Rgb): string {
   return luminance > 0.55 ? '#111' : '#fff';
 }
 
-/** Finite min and max of the data (masked -Infinity entries are skipped). */
-export function finiteRange(data: Float32Array): [number, number] {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of data) {
-    if (!Number.isFinite(v)) continue;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return min === Infinity ? [0, 1] : [min, max];
-}

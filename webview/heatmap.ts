@@ -7,8 +7,8 @@
 // zoomBy), pan (drag) and show a minimap; double-click resets the view. dispose() removes every
 // listener, the window's included.
 import type { PanelMap } from '../src/shared/protocol';
-import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../src/display/codes';
-import { colorOf, finiteRange, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, finiteRange, levelValue, type MapCodes } from '../src/display/codes';
+import { colorOf, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
 import { showReading, type CellReading } from './cells';
 
 export interface HeatmapSpec {
@@ -106,7 +106,7 @@ export class Heatmap {
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', `${spec.title}: ${rows} rows (${spec.rowAxis}) × ${cols} columns (${spec.colAxis})`);
     const m = spec.matrix;
-    const [min, max] = isCodes(m) ? [m.scale.min, m.scale.max] : spec.range ?? finiteRange(m.data);
+    const [min, max] = isCodes(m) ? [m.scale.min, m.scale.max] : spec.range ?? finiteRange(m.data, m.cols);
     this.scale = { kind: isCodes(m) ? m.scale.kind : spec.scale, min, max };
     this.paintPixels();
     const signal = this.listeners.signal;
@@ -180,12 +180,16 @@ export class Heatmap {
     const tickWidth = Math.ceil(ctx.measureText(String(this.spec.matrix.rows - 1)).width) + 8;
     const left = AXIS + (rowLabels ? Math.min(120, Math.ceil(widest(this.spec.rowLabels)) + 10) : tickWidth);
     const top = AXIS + (colLabels ? Math.min(90, Math.ceil(widest(this.colLabels()) * 0.72) + 14) : 14);
-    const fit = (width - left - 4) / Math.max(1, cols);
+    // The last column's label leans right, past the grid.
+    const right = colLabels ? Math.min(60, Math.ceil(ctx.measureText(clip(this.colLabels()[this.view.c0 + cols - 1] ?? '')).width * 0.72) + 4) : 4;
+    const fit = (width - left - right) / Math.max(1, cols);
     const cw = fit >= 1 ? Math.min(MAX_CELL, Math.floor(fit)) : fit;
     // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
     const ch = Math.min(cw, MAX_HEIGHT / Math.max(1, rows));
     this.layout = { left, top, cw, ch, rowLabels: ch >= MIN_LABELLED_CELL, colLabels };
-    const w = Math.ceil(left + cw * cols + 4);
+    // Where the cells are, in CSS pixels of the canvas (end-to-end tests hover a given cell).
+    this.canvas.dataset.grid = `${left},${top},${cw},${ch}`;
+    const w = Math.ceil(left + cw * cols + right);
     const h = Math.ceil(top + ch * rows + 4);
     const dpr = window.devicePixelRatio || 1;
     this.canvas.width = Math.ceil(w * dpr);

@@ -146,6 +146,8 @@ function commitKnob(knob: Knob, value: number | string): void {
 function showKnobMessage(knob: Knob, message: string | undefined): void {
   const box = document.getElementById(`knob-${knob}-message`);
   if (!box) return;
+  // One message at a time: they hang over the page under their knob and would overlap.
+  if (message) for (const other of KNOBS) if (other !== knob) showKnobMessage(other, undefined);
   box.hidden = !message;
   box.textContent = message ?? '';
   box.closest('.knob')?.classList.toggle('invalid', Boolean(message));
@@ -183,15 +185,16 @@ function buildToolbar(): HTMLElement {
   }
   select.addEventListener('change', () => commitKnob('tokenizer', (select as unknown as { value: string }).value));
 
-  const exportJson = Object.assign(document.createElement('button'), { id: 'export-json', type: 'button', className: 'export', title: 'Export the whole trace as JSON' });
-  exportJson.append(Object.assign(document.createElement('i'), { className: 'codicon codicon-json' }), document.createTextNode(' Export JSON'));
+  const exportJson = Object.assign(document.createElement('button'), { id: 'export-json', type: 'button', className: 'export', title: 'Export the whole trace (every matrix) as JSON' });
+  exportJson.append(Object.assign(document.createElement('i'), { className: 'codicon codicon-json' }), document.createTextNode(' JSON'));
   exportJson.addEventListener('click', () => post({ type: 'exportJson' }));
 
   bar.append(
     knobBox('heads', 'heads', heads),
-    field('dropout', 'dropout', { min: '0', max: '0.99', step: '0.05' }),
-    field('seed', 'seed', { min: '0', step: '1' }),
-    field('dim', 'dim', { min: '1', step: '1' }),
+    // No min or max: the field's own range check would pop up beside ours (ours names the fix).
+    field('dropout', 'dropout', { step: '0.05' }),
+    field('seed', 'seed', { step: '1' }),
+    field('dim', 'dim', { step: '1' }),
     knobBox('tokenizer', 'tokenizer', select),
     exportJson,
   );
@@ -661,6 +664,7 @@ function causalSection(trace: PanelTrace, labels: string[]): HTMLElement {
     ...colours, ...ATTENTION_AXES, dropped: droppedTest(s.weights, s.droppedWeights), describe, masked: future,
   }, {
     ...shared,
+    measures: 'weight after dropout (kept weights × 1/(1−p); rows need not sum to 1)',
     caption: p > 0
       ? `After dropout a row no longer sums to 1: each kept weight is multiplied by 1/(1−p) = ${keep}, so the sum is right on average over many masks, not in each row. Crossed cells were dropped (set to 0).`
       : 'Dropout is 0: nothing is dropped and the two maps are equal.',
@@ -769,7 +773,7 @@ function receiveGroup(runId: number, group: LazyGroup, data: object): void {
 function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   const ln = trace.layerNorm;
   const el = section('layernorm', 7, 'Layer normalisation',
-    'y = scale · (x − μ) / √(σ² + ε) + shift   per token, over its columns; ε = 1e-5',
+    'y = scale · (x − μ) / √(σ² + ε) + shift   (ε = 1e-5)\nμ, σ²: mean and variance of each token\'s columns',
     'Each token\'s multi-head output is shifted to mean 0 and scaled to variance 1 (then scale and shift, 1 and 0 before training).', trace);
   el.append(note('This page follows the book\'s chapter 3 order: multi-head attention, then layer norm. A GPT block normalises first and adds the input back (the residual, or shortcut): x + MultiHead(LayerNorm(x)). The residual is not drawn here.', 'note residual'));
   const fig = Object.assign(document.createElement('figure'), { className: 'chart pair', id: 'layernorm-chart' });

@@ -3,7 +3,7 @@
 // the data embedded in the page ('trace' on 'ready', 'group' on 'requestGroup', 'cells' on
 // 'requestCells'). Replies are posted in a later task, as a host's would arrive.
 import { parseWebviewMessage, type CellsRequest, type HostMessage, type LazyGroup } from '../src/shared/protocol';
-import { codeValues, isMapCodes, type MapCodes } from '../src/display/codes';
+import { clipWindow, codeValues, isMapCodes, type MapCodes } from '../src/display/codes';
 import { BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/display/reportPage';
 
 /** Rebuilds the typed arrays src/report.ts wrote as tagged base64. */
@@ -48,11 +48,9 @@ function codesAt(path: string): MapCodes | undefined {
 /** Answers a 'requestCells' as the host does (window clipped at the edges), from display codes. */
 function cellsReply({ runId, paths, r0, c0, rows, cols }: CellsRequest): HostMessage | undefined {
   const maps = paths.map(codesAt);
-  const first = maps[0];
-  if (!first || maps.some((m) => !m || m.rows !== first.rows || m.cols !== first.cols)) return undefined;
-  const h = Math.min(rows, first.rows - r0);
-  const w = Math.min(cols, first.cols - c0);
-  if (h < 1 || w < 1) return undefined;
+  const clipped = clipWindow(maps, r0, c0, rows, cols);
+  if (!clipped) return undefined;
+  const { rows: h, cols: w } = clipped;
   const decoded = (maps as MapCodes[]).map((m) => codeValues(m, r0, c0, h, w));
   return {
     type: 'cells', runId, paths, r0, c0, rows: h, cols: w,

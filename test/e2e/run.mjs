@@ -77,13 +77,27 @@ try {
     await page.keyboard.press('Shift+End');
   };
   const tokenCount = () => web.locator('#tokens .chip').count();
+  const sections = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
+  // Every section at the default panel width (about 600 px beside the editor), its heading
+  // scrolled to the top as a reveal would (so the sticky bar must not hide it).
   const shootSections = async (theme) => {
-    for (const id of ['attention-heads', 'layernorm', 'embeddings']) {
+    for (const id of sections) {
       await web.locator(`#${id}`).scrollIntoViewIfNeeded();
-      await web.locator(`#${id} h2`).evaluate((h) => h.scrollIntoView({ block: 'start' }));
+      await web.locator(`#${id}`).evaluate((el) => el.scrollIntoView({ block: 'start' }));
       await page.waitForTimeout(300);
       await page.screenshot({ path: path.join(RESULTS, `panel-${id}-${theme}.png`) });
     }
+  };
+  /** Editor decorations (token boundaries, highlighted tokens) drawn in the visible editors. */
+  const decorations = () => page.locator('.monaco-editor .view-overlays > div > div[class*="ced-"]').count();
+  /** Moves the pointer over cell (row, col) of the map named `name` in the panel. */
+  const hoverCell = async (name, row, col) => {
+    const canvas = web.locator(`canvas[data-name="${name}"]`);
+    await canvas.scrollIntoViewIfNeeded();
+    const box = await canvas.boundingBox();
+    const [left, top, cw, ch] = (await canvas.getAttribute('data-grid')).split(',').map(Number);
+    if (!box) throw new Error(`no ${name} map`);
+    await page.mouse.move(box.x + left + (col + 0.5) * cw, box.y + top + (row + 0.5) * ch);
   };
   const waitForPanel = async () => {
     await page.locator(outer).waitFor({ timeout: STEP_MS });
@@ -120,7 +134,6 @@ try {
     await waitForPanel();
   });
 
-  const sections = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
   await check('the panel shows all seven sections in order', async () => {
     const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
     if (JSON.stringify(ids) !== JSON.stringify(sections)) throw new Error(`sections ${ids.join(', ')}`);
@@ -131,9 +144,11 @@ try {
     if (n < 3) throw new Error(`only ${n} tokens`);
     const shapes = await web.locator('canvas[data-rows]').evaluateAll((els) => els.map((e) => [e.dataset.name, Number(e.dataset.rows), Number(e.dataset.cols)]));
     if (shapes.length < 10) throw new Error(`only ${shapes.length} heatmaps`);
-    const wrongRows = shapes.filter(([, rows]) => rows !== n);
+    // The book's example beside stage 3 has its own six tokens.
+    const ours = shapes.filter(([name]) => !name.startsWith('journey.'));
+    const wrongRows = ours.filter(([, rows]) => rows !== n);
     if (wrongRows.length) throw new Error(`rows ≠ ${n}: ${JSON.stringify(wrongRows)}`);
-    const square = shapes.filter(([name]) => /weights|scores|droppedWeights/.test(name));
+    const square = ours.filter(([name]) => /weights|scores|droppedWeights/.test(name));
     if (square.some(([, , cols]) => cols !== n)) throw new Error(`square maps not ${n}×${n}: ${JSON.stringify(square)}`);
   });
 
@@ -150,6 +165,60 @@ try {
   await check('the head grid has llm101.heads (7) maps', async () => {
     const heads = await web.locator('#head-grid canvas').count();
     if (heads !== 7) throw new Error(`${heads} head maps`);
+  });
+
+  await check('every attention map names its rows queries and its columns keys', async () => {
+    const axes = await web.locator('canvas[data-rows]').evaluateAll((els) => els.map((e) => [e.dataset.name, e.dataset.rowAxis, e.dataset.colAxis, e.getAttribute('aria-label')]));
+    const attention = axes.filter(([name]) => /(weights|scores|droppedWeights)$/.test(name));
+    if (attention.length < 10) throw new Error(`only ${attention.length} attention maps`);
+    const wrong = attention.filter(([, rows, cols, label]) => rows !== 'queries' || cols !== 'keys' || !/queries.*keys/.test(label));
+    if (wrong.length) throw new Error(`not queries × keys: ${JSON.stringify(wrong)}`);
+    const unnamed = axes.filter(([, rows, cols]) => !rows || !cols);
+    if (unnamed.length) throw new Error(`maps without axis names: ${JSON.stringify(unnamed)}`);
+    // Embedding maps name their dimension axis.
+    if (!axes.some(([name, , cols]) => name.startsWith('embeddings.') && /dimensions/.test(cols))) throw new Error('the embedding map does not name its dimensions');
+  });
+
+  await check('the panel says the seeded weights are untrained, in every section that uses them', async () => {
+    const notes = await web.locator('section .weights-note').allInnerTexts();
+    if (notes.length < 6) throw new Error(`${notes.length} weights notes`);
+    if (!notes.every((t) => /Seeded, untrained \(seed 123\): the shapes are real, the values are not learned/.test(t))) throw new Error(notes.join(' | '));
+    const saturation = await web.locator('#simple-saturation').innerText();
+    if (!/diagonal scores/.test(saturation)) throw new Error(`stage 3 note: ${saturation}`);
+  });
+
+  await check('a toggle re-renders only its own section', async () => {
+    await web.locator('canvas[data-name="causal.weights"]').evaluate((c) => { c.dataset.keep = 'same node'; });
+    await web.locator('#embeddings .toggle button[data-value="token"]').click();
+    await web.locator('canvas[data-name="embeddings.token"]').waitFor({ timeout: STEP_MS });
+    const kept = await web.locator('canvas[data-name="causal.weights"]').getAttribute('data-keep');
+    if (kept !== 'same node') throw new Error('the causal section was rebuilt by the embeddings toggle');
+    await web.locator('#embeddings .toggle button[data-value="position"]').click();
+    const rows = await web.locator('canvas[data-name="embeddings.position"]').getAttribute('data-row-axis');
+    if (rows !== 'positions') throw new Error(`position embedding rows are ${rows}`);
+    await web.locator('#embeddings .toggle button[data-value="input"]').click();
+  });
+
+  await check('after the panel scrolls to a section, its heading is below the sticky bar', async () => {
+    for (const id of sections) {
+      const { heading, bar } = await web.locator(`#${id}`).evaluate((el) => {
+        el.scrollIntoView({ block: 'start' }); // what a reveal (the walkthrough's "Show me") does
+        return { heading: el.querySelector('h2').getBoundingClientRect().top, bar: document.getElementById('knobs').getBoundingClientRect().bottom };
+      });
+      if (heading < bar) throw new Error(`${id}: heading at ${heading.toFixed(0)} px, under the bar ending at ${bar.toFixed(0)} px`);
+    }
+  });
+
+  await check('the knob bar is one row at the default panel width', async () => {
+    const { width, rows } = await web.locator('#knobs').evaluate((bar) => ({
+      width: bar.clientWidth,
+      rows: new Set([...bar.children].map((c) => Math.round(c.getBoundingClientRect().top))).size,
+    }));
+    if (rows !== 1) {
+      const widths = await web.locator('#knobs > *').evaluateAll((els) => els.map((e) => `${e.id || e.className}:${Math.round(e.getBoundingClientRect().width)}`));
+      throw new Error(`${rows} rows at ${width} px: ${widths.join(' ')}`);
+    }
+    console.log(`     knob bar: one row at ${width} px`);
   });
 
   await page.screenshot({ path: path.join(RESULTS, 'panel-dark.png') });
@@ -169,6 +238,24 @@ try {
       if (!text.includes(part)) throw new Error(`tooltip lacks "${part}": ${text}`);
     }
     await page.screenshot({ path: path.join(RESULTS, 'panel-hover.png') });
+  });
+
+  await check('hovering a cell highlights the query and the key token, in the map and in the editor', async () => {
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(300);
+    const before = await decorations();
+    await hoverCell('causal.weights', 5, 1); // query 5 looking back at key 1
+    const tip = web.locator('#tooltip');
+    await tip.filter({ hasText: 'query 5' }).waitFor({ state: 'visible', timeout: 5000 });
+    const end = Date.now() + 5000;
+    while ((await decorations()) < before + 2) {
+      if (Date.now() > end) throw new Error(`${(await decorations()) - before} tokens lit in the editor, not 2`);
+      await page.waitForTimeout(100);
+    }
+    const chips = await web.locator('#tokens .chip.hot').evaluateAll((els) => els.map((e) => Number(e.dataset.index)));
+    if (JSON.stringify(chips) !== '[1,5]') throw new Error(`lit chips ${JSON.stringify(chips)}`);
+    await page.screenshot({ path: path.join(RESULTS, 'panel-hover-query-key.png') });
+    await page.mouse.move(5, 5);
   });
 
   await check('changing llm101.heads and llm101.dropout in settings.json updates the panel', async () => {
@@ -227,10 +314,33 @@ try {
     if (csv.length !== n + 1 || csv[1].split(',').length !== n + 1) throw new Error(`CSV is ${csv.length} lines`);
   });
 
+  await check('the heads control offers only the divisors of the dimension; 5 cannot be written', async () => {
+    const offered = await web.locator('#knob-heads option:not([disabled])').evaluateAll((os) => os.map((o) => o.value).join(','));
+    if (offered !== '1,2,4,7,14,28') throw new Error(`heads offered: ${offered}`);
+    // Force 5 into the select as a script could, then commit it: the panel refuses it before
+    // anything is sent, and the host would refuse it again before writing.
+    await web.locator('#knob-heads').evaluate((select) => {
+      select.append(Object.assign(document.createElement('option'), { value: '5', textContent: '5' }));
+      select.value = '5';
+      select.dispatchEvent(new Event('change'));
+    });
+    await web.locator('#knob-heads-message', { hasText: 'must divide' }).waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(1000);
+    const written = JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.heads'];
+    if (written === 5) throw new Error('heads 5 was written to .vscode/settings.json');
+    const dropout = web.locator('#knob-dropout input');
+    await dropout.fill('1.5');
+    await dropout.press('Enter');
+    await web.locator('#knob-dropout-message', { hasText: 'below 1' }).waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(500);
+    if (JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.dropout'] === 1.5) throw new Error('dropout 1.5 was written');
+    await page.screenshot({ path: path.join(RESULTS, 'panel-knob-refused.png') });
+    await dropout.fill('0.4');
+    await dropout.press('Enter');
+  });
+
   await check('the heads control in the panel re-runs the engine and writes the setting', async () => {
-    const field = web.locator('#knob-heads input');
-    await field.fill('2');
-    await field.press('Tab'); // the field commits its value on change (Enter or leaving it)
+    await web.locator('#knob-heads').selectOption('2');
     const end = Date.now() + STEP_MS;
     while ((await web.locator('#head-grid canvas').count()) !== 2) {
       if (Date.now() > end) throw new Error(`${await web.locator('#head-grid canvas').count()} head maps after setting 2 in the panel`);
@@ -260,6 +370,22 @@ try {
     console.log(`     tokens: line 3 → ${before}, line 5 → ${after}`);
   });
 
+  await check('Analyze Selection from the palette while the panel has focus analyzes the editor\'s selection', async () => {
+    await selectLine(6);
+    await web.locator('#status').click(); // the panel takes the focus, as after touching a knob
+    const lineSeven = fs.readFileSync(path.join(workspace, poemFile), 'utf8').split('\n')[6] ?? '';
+    const lastWord = lineSeven.trim().split(/\W+/).filter(Boolean).pop() ?? '';
+    await runCommand('LLM 101: Analyze Selection');
+    await web.locator('#tokens .chip .text').last().filter({ hasText: new RegExp(`^${lastWord}$`) }).waitFor({ timeout: STEP_MS });
+    // And with Ctrl+Alt+L, the panel still focused.
+    await selectLine(4);
+    await web.locator('#status').click();
+    const lineFive = fs.readFileSync(path.join(workspace, poemFile), 'utf8').split('\n')[4] ?? '';
+    const five = lineFive.trim().split(/\W+/).filter(Boolean).pop() ?? '';
+    await page.keyboard.press('Control+Alt+L');
+    await web.locator('#tokens .chip .text').last().filter({ hasText: new RegExp(`^${five}$`) }).waitFor({ timeout: STEP_MS });
+  });
+
   await check('light theme: the panel follows the workbench colours', async () => {
     writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
     await page.locator('.monaco-workbench.vs:not(.vs-dark)').waitFor({ timeout: STEP_MS });
@@ -282,10 +408,31 @@ try {
     writeSettings({ 'workbench.colorTheme': 'Default High Contrast' });
     await page.locator('.monaco-workbench.hc-black').waitFor({ timeout: STEP_MS });
     await page.waitForTimeout(800);
-    await web.locator('#attention-causal h2').evaluate((h) => h.scrollIntoView({ block: 'start' }));
-    await page.waitForTimeout(300);
-    await page.screenshot({ path: path.join(RESULTS, 'panel-attention-causal-hc.png') });
+    await shootSections('hc');
     writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
+  });
+
+  await check('"LLM 101: Open Playground" shows the poem in an editor and hovering lights its tokens', async () => {
+    const tabs = () => page.locator('.tabs-container .tab', { hasText: poemFile }).count();
+    const before = await tabs();
+    await runCommand('LLM 101: Open Playground');
+    const end = Date.now() + STEP_MS;
+    while ((await tabs()) <= before) {
+      if (Date.now() > end) throw new Error('no editor opened on the sample poem');
+      await page.waitForTimeout(200);
+    }
+    await web.locator('#tokens .chip .text', { hasText: /^Each$/ }).first().waitFor({ timeout: STEP_MS });
+    await waitForPanel();
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(300);
+    const lit = await decorations();
+    await web.locator('#tokens .chip').nth(2).hover();
+    const stop = Date.now() + 5000;
+    while ((await decorations()) <= lit) {
+      if (Date.now() > stop) throw new Error('hovering a chip lit nothing in the poem editor');
+      await page.waitForTimeout(100);
+    }
+    await page.screenshot({ path: path.join(RESULTS, 'open-playground.png') });
   });
 
   await check('the panel comes back after "Developer: Reload Window"', async () => {
