@@ -66,18 +66,7 @@ export function encodeMap(
   const { rows, cols, data } = m;
   if (lower && rows !== cols) throw new Error(`a lower triangle needs a square matrix, not ${rows}×${cols}`);
   const rowEnd = (r: number) => (lower ? r + 1 : cols);
-  let [min, max] = scale.range ?? [Infinity, -Infinity];
-  if (!scale.range) {
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0, end = rowEnd(r); c < end; c++) {
-        const v = data[r * cols + c] ?? NaN;
-        if (!Number.isFinite(v)) continue; // masked scores (−∞) take no part in the range
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-    }
-    if (min > max) [min, max] = [0, 1]; // nothing finite: every cell is masked anyway
-  }
+  const [min, max] = scale.range ?? finiteRange(data, cols, lower);
   const map: MapCodes = { rows, cols, scale: { kind: scale.kind, min, max }, lower, codes: new Uint8Array(lower ? (rows * (rows + 1)) / 2 : rows * cols) };
   const before = options.before?.data;
   // Level = round(position on the scale · (MAP_LEVELS − 1)), the position clamped to [0, 1]; on a
@@ -98,6 +87,40 @@ export function encodeMap(
     }
   }
   return map;
+}
+
+/**
+ * The finite min and max of a matrix's cells (row-major, `cols` wide; with `lower`, only j <= i):
+ * masked scores (−∞) take no part. [0, 1] when nothing is finite (every cell is masked anyway).
+ */
+export function finiteRange(data: Float32Array, cols: number, lower = false): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  const rows = cols > 0 ? data.length / cols : 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0, end = lower ? Math.min(r + 1, cols) : cols, i = r * cols; c < end; c++, i++) {
+      const v = data[i]!;
+      if (!Number.isFinite(v)) continue;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  return min > max ? [0, 1] : [min, max];
+}
+
+/**
+ * A window of `rows`×`cols` cells from (r0, c0) clipped to matrices that must all have one shape:
+ * its clipped size, or undefined when a matrix is missing, the shapes differ or nothing is inside.
+ * Answers 'requestCells' from the engine's exact trace and from the report's display codes alike.
+ */
+export function clipWindow(
+  shapes: readonly ({ rows: number; cols: number } | undefined)[], r0: number, c0: number, rows: number, cols: number,
+): { rows: number; cols: number } | undefined {
+  const first = shapes[0];
+  if (!first || shapes.some((m) => !m || m.rows !== first.rows || m.cols !== first.cols)) return undefined;
+  const h = Math.min(rows, first.rows - r0);
+  const w = Math.min(cols, first.cols - c0);
+  return h >= 1 && w >= 1 ? { rows: h, cols: w } : undefined;
 }
 
 /** The code of cell (r, c). */

@@ -8,7 +8,7 @@ import { simpleAttention } from '../engine/layers/simpleAttention';
 import type { TraceResult } from '../engine/pipeline';
 import type { Matrix, Trace } from '../engine/types';
 import type { JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
-import { encodeMap, weightScale, type MapCodes } from './codes';
+import { clipWindow, encodeMap, weightScale, type MapCodes } from './codes';
 
 /** Above this many tokens the T×T stages and heads are sent to the panel only when shown. */
 export const LAZY_ABOVE = 256;
@@ -130,11 +130,9 @@ export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boole
  */
 export function cellWindow(trace: Trace, paths: readonly string[], r0: number, c0: number, rows: number, cols: number) {
   const matrices = paths.map((p) => findMatrix(trace, p));
-  const first = matrices[0];
-  if (!first || matrices.some((m) => !m || m.rows !== first.rows || m.cols !== first.cols)) return undefined;
-  const h = Math.min(rows, first.rows - r0);
-  const w = Math.min(cols, first.cols - c0);
-  if (h < 1 || w < 1) return undefined;
+  const clipped = clipWindow(matrices, r0, c0, rows, cols);
+  if (!clipped) return undefined;
+  const { rows: h, cols: w } = clipped;
   const values = (matrices as Matrix[]).map((m) => {
     const out = new Float32Array(h * w);
     for (let r = 0; r < h; r++) out.set(m.data.subarray((r0 + r) * m.cols + c0, (r0 + r) * m.cols + c0 + w), r * w);
