@@ -13,7 +13,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { version } from '../package.json';
 import { benchLayer, type BenchLayer } from './engine/bench';
 import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS } from './engine/config';
@@ -26,9 +25,13 @@ import { writeWeightsFile } from './engine/io/weightsFile';
 import { traceToJson, writeJson } from './engine/serialize';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
-import type { Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
+import type { Matrix, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
 import { Analyzer, traceResult, type AnalyzeRequest, type TokenizeRequest, type TraceResult } from './engine/pipeline';
 import { buildReport } from './report';
+import { UsageError, closest, oneLine, optionalInteger, optionalNumber, parseCommandArgs, type Options, type Values } from './cli/args';
+import { show, summarize, tokenJson, tokenTable } from './cli/format';
+
+export { UsageError, summarize };
 
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
 export interface CliIo {
@@ -37,14 +40,6 @@ export interface CliIo {
   /** Read only for the `-` input. */
   stdin?: AsyncIterable<string | Uint8Array>;
 }
-
-/** A mistake in the command line or the input; exit code 2 and the message on one line. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | undefined>;
 
 interface Command {
   summary: string;
@@ -378,117 +373,16 @@ function cliBpeCacheDir(): string {
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'llm101', 'bpe');
 }
 
-function optionalInteger(values: Values, name: string): number | undefined {
-  const raw = values[name];
-  if (typeof raw !== 'string') return undefined;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isSafeInteger(value)) {
-    throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function optionalNumber(values: Values, name: string): number | undefined {
-  const raw = values[name];
-  if (typeof raw !== 'string') return undefined;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) {
-    throw new UsageError(`--${name} takes a number, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-// ---------------------------------------------------------------------------------------------
-// output
-
-
-function tokenJson(token: Token) {
-  return { id: token.id, text: token.text, start: token.start, end: token.end };
-}
-
-/** Aligned columns; every cell is already a string. */
-function table(rows: string[][], indent = '  '): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
-}
-
-const show = (text: string) => JSON.stringify(text);
-
-function tokenTable(tokens: readonly Token[], tokenizer?: Tokenizer): string {
-  const header = ['#', 'id', 'text', 'span', ...(tokenizer ? ['vocabulary entry'] : [])];
-  const rows = tokens.map((t, i) => [
-    String(i),
-    String(t.id),
-    show(t.text),
-    `[${t.start}, ${t.end})`,
-    ...(tokenizer ? [show(tokenizer.idToToken(t.id))] : []),
-  ]);
-  return table([header, ...rows]);
-}
-
-const shape = (m: Matrix) => `(${m.rows}, ${m.cols})`;
-/** Four decimals, padded so a column of signed numbers lines up; tiny values print as 0. */
-const fixed4 = (x: number) => (Math.abs(x) < 5e-5 ? 0 : x).toFixed(4).padStart(7);
-
-function argmaxRow(m: Matrix, row: number): number {
-  let best = 0;
-  for (let c = 1; c < m.cols; c++) if ((m.data[row * m.cols + c] ?? -Infinity) > (m.data[row * m.cols + best] ?? -Infinity)) best = c;
-  return best;
-}
-
-/**
- * The short summary printed without --json: tokens, shapes per stage, a few highlights.
- * With the tokenizer, the token table also shows each token's vocabulary entry (e.g. <|unk|>).
- */
-export function summarize(trace: Trace, tokenizer?: Tokenizer): string {
-  const { config, tokens } = trace;
-  const T = tokens.length;
-  const label = (i: number) => show(tokens[i]?.text ?? '?');
-  const out: string[] = [];
-  out.push(
-    `${config.tokenizer} tokenizer (vocabulary ${config.vocabSize}) · dim ${config.dim} · attnDim ${config.attnDim} · ` +
-      `${config.heads} heads × ${config.headDim} · dropout ${config.dropout} · seed ${config.seed} · context ${config.contextLength}` +
-      (config.qkvBias ? ' · qkv bias' : ''),
-    '',
-    `Tokens (${T})`,
-    tokenTable(tokens, tokenizer),
-    'Shapes',
-    table([
-      ['embeddings', `token, position, input ${shape(trace.embeddings.input)}`],
-      ['simple attention', `scores, weights ${shape(trace.simple.weights)} · context ${shape(trace.simple.context)}`],
-      ['self-attention', `queries, keys, values ${shape(trace.selfAttention.queries)} · weights ${shape(trace.selfAttention.weights)} · context ${shape(trace.selfAttention.context)}`],
-      ['causal attention', `masked scores, weights, dropped ${shape(trace.causal.weights)} · context ${shape(trace.causal.context)}`],
-      [
-        'multi-head',
-        `${trace.multiHead.heads.length} heads × context ${trace.multiHead.heads[0] ? shape(trace.multiHead.heads[0].context) : '-'} · concat, output ${shape(trace.multiHead.output)}`,
-      ],
-      ['layer norm', `input, output ${shape(trace.layerNorm.output)}`],
-    ]),
-    'Causal attention: the token (itself or an earlier one) each token attends to most, weight before dropout',
-    table(
-      tokens.map((_, i) => {
-        const j = argmaxRow(trace.causal.weights, i);
-        return [label(i), '→', label(j), fixed4(trace.causal.weights.data[i * T + j] ?? NaN).trim()];
-      }),
-    ),
-    'Layer norm per token: mean and variance before → after',
-    table(
-      tokens.map((_, i) => [
-        label(i),
-        `mean ${fixed4(trace.layerNorm.mean[i] ?? NaN)} → ${fixed4(trace.layerNorm.outputMean[i] ?? NaN)}`,
-        `variance ${fixed4(trace.layerNorm.variance[i] ?? NaN)} → ${fixed4(trace.layerNorm.outputVariance[i] ?? NaN)}`,
-      ]),
-    ),
-    'Run with --json for every number.',
-  );
-  return `${out.join('\n')}\n`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
 const COMMANDS: Record<string, Command> = { analyze, tokenize, bench };
+
+function unknownCommand(name: string): string {
+  const suggestion = closest(name, Object.keys(COMMANDS));
+  return `unknown command ${show(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')}; run "llm101 --help")`;
+}
+
 
 function mainHelp(): string {
   const names = Object.keys(COMMANDS);
@@ -548,135 +442,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     );
     return userError ? 2 : 1;
   }
-}
-
-function parseCommandArgs(name: string, command: Command, args: string[]): { values: Values; positionals: string[] } {
-  let parsed: { values: Values; positionals: string[]; tokens: { kind: string; name?: string }[] };
-  try {
-    parsed = parseArgs({
-      args: joinNegativeValues(args, command.options),
-      options: command.options,
-      strict: true,
-      allowPositionals: true,
-      tokens: true,
-    }) as typeof parsed;
-  } catch (err) {
-    throw new UsageError(parseErrorMessage(name, command, err));
-  }
-  // parseArgs keeps the last of a repeated option; a repeated value is more likely a mistake.
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option' || token.name === undefined || command.options[token.name]?.type !== 'string') continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice; give it once`);
-    seen.add(token.name);
-  }
-  const stray = parsed.positionals.find((p) => p !== '-');
-  if (stray !== undefined) {
-    throw new UsageError(`unexpected argument ${show(stray)} for llm101 ${name}; pass text with --text "..." (quote it) or - for standard input`);
-  }
-  return parsed;
-}
-
-/**
- * `--dropout -0.1` would be refused by parseArgs as ambiguous (the value looks like an option);
- * a negative number after a value-taking option is its value, so pass it as `--dropout=-0.1`
- * and let the range check say what is wrong with it.
- */
-function joinNegativeValues(args: readonly string[], options: Options): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? '';
-    const next = args[i + 1];
-    if (arg === '--') {
-      out.push(...args.slice(i));
-      break;
-    }
-    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
-    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\.?\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
-}
-
-/** node:util's parse errors, rewritten as one line that says what to do. */
-function parseErrorMessage(name: string, command: Command, err: unknown): string {
-  const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
-  const option = /'(-[^' ]*)/.exec(message)?.[1] ?? '';
-  const helpHint = `run "llm101 ${name} --help" for the options`;
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const suggestion = closest(option.replace(/^-+/, ''), Object.keys(command.options));
-    return `unknown option ${option} for llm101 ${name}${suggestion ? `; did you mean --${suggestion}?` : ''} (${helpHint})`;
-  }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const key = option.replace(/^-+/, '').replace(/ .*/, '');
-    const spec = command.options[key];
-    if (spec?.type === 'boolean') return `${option} is a switch and takes no value; write ${option} alone`;
-    if (message.includes('ambiguous')) return `${option} needs a value; to pass a value starting with "-" write ${option}=VALUE`;
-    return `${option.replace(/ .*/, '')} needs a value, e.g. ${option.replace(/ .*/, '')} ${exampleValue(key)}`;
-  }
-  return `${oneLine(message)} (${helpHint})`;
-}
-
-function exampleValue(option: string): string {
-  const examples: Record<string, string> = {
-    text: '"Hello, world"',
-    file: 'notes.txt',
-    tokenizer: 'bpe',
-    corpus: 'poems/',
-    'vocab-size': '512',
-    example: 'journey',
-    dim: '28',
-    'attn-dim': '28',
-    heads: '7',
-    dropout: '0.4',
-    seed: '123',
-    'context-length': '256',
-    weights: 'model.safetensors',
-    'save-weights': 'model.safetensors',
-    seq: '512',
-    reps: '5',
-    threads: '2',
-    save: 'layer.safetensors',
-  };
-  return examples[option] ?? 'VALUE';
-}
-
-function unknownCommand(name: string): string {
-  const suggestion = closest(name, Object.keys(COMMANDS));
-  return `unknown command ${show(name)}${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')}; run "llm101 --help")`;
-}
-
-/** The candidate within edit distance 2 of `word`, if any: catches --atn-dim and --head. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of candidates) {
-    const d = editDistance(word, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 // ---------------------------------------------------------------------------------------------
