@@ -136,6 +136,9 @@ CASES = [
     ('clip', {'qkvBias': True}, {'batch': 3, 'tokens': 8, 'lr': 1e-2, 'weightDecay': 0.1, 'steps': 3, 'clipGradNorm': 0.5}),
     # batches drawn as nanoGPT's get_batch from a 90/10 split, dropout from the same generator
     ('sampled-dropout', {'dropout': 0.1, 'heads': 2}, {'batch': 3, 'tokens': 8, 'lr': 1e-3, 'weightDecay': 0.1, 'steps': 3, 'sampleSeed': 7, 'corpusTokens': 200}),
+    # windows longer than the kernel's row blocks and column panels (5 and 8), T = 37 < context 40
+    ('long', {'contextLength': 40, 'heads': 2, 'layers': 1}, {'batch': 2, 'tokens': 37, 'lr': 1e-3, 'weightDecay': 0.1, 'steps': 3}),
+    ('long-sampled-dropout', {'contextLength': 29, 'dropout': 0.2, 'qkvBias': True}, {'batch': 2, 'tokens': 29, 'lr': 1e-3, 'weightDecay': 0.1, 'steps': 3, 'sampleSeed': 11, 'corpusTokens': 400}),
 ]
 
 

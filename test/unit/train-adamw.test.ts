@@ -36,7 +36,7 @@ function checkGradients(fixture: TrainCase, trainer: Trainer): void {
   }
 }
 
-for (const name of ['nobias', 'qkvbias', 'clip'] as const) {
+for (const name of ['nobias', 'qkvbias', 'clip', 'long'] as const) {
   test(`losses per step and the weights after 3 AdamW steps match PyTorch (${name})`, () => {
     const fixture = loadTrainCase(name);
     const { training } = fixture;
@@ -65,8 +65,8 @@ for (const name of ['nobias', 'qkvbias', 'clip'] as const) {
   });
 }
 
-test('sampled batches and dropout masks from the seeded generator match torch (randint windows, p = 0.1)', () => {
-  const fixture = loadTrainCase('sampled-dropout');
+for (const name of ['sampled-dropout', 'long-sampled-dropout'] as const) test(`sampled batches and dropout masks from the seeded generator match torch's (randint windows; ${name})`, () => {
+  const fixture = loadTrainCase(name);
   const { training } = fixture;
   const trainer = new Trainer({
     config: fixture.config,
@@ -84,11 +84,11 @@ test('sampled batches and dropout masks from the seeded generator match torch (r
     losses.push(trainer.step().loss);
     if (i === 0) checkGradients(fixture, trainer);
   }
-  const lossDiff = assertClose(losses, fixture.losses, { atol: 1e-5, label: 'sampled losses' });
+  const lossDiff = assertClose(losses, fixture.losses, { atol: 1e-5, label: `${name} losses` });
   checkFinal(fixture, trainer);
   const evaluation = trainer.evaluate();
-  assertClose(evaluation.valLoss!, fixture.valLoss!, { atol: 1e-5, label: 'validation loss' });
-  console.log(`sampled-dropout: losses within ${lossDiff.toExponential(2)}, validation loss ${evaluation.valLoss} (torch ${fixture.valLoss})`);
+  assertClose(evaluation.valLoss!, fixture.valLoss!, { atol: 1e-5, label: `${name} validation loss` });
+  console.log(`${name} (p = ${fixture.dropout}): losses within ${lossDiff.toExponential(2)}, validation loss ${evaluation.valLoss} (torch ${fixture.valLoss})`);
 });
 
 test('clipGradNorm scales every gradient by maxNorm / (norm + 1e-6) only above maxNorm', () => {

@@ -58,5 +58,3 @@ export function loadTrainCase(name: string): TrainCase {
     final: readNamed(path.join(folder, 'final.safetensors')),
   };
 }
-
-export const TRAIN_CASES = ['nobias', 'qkvbias', 'clip', 'sampled-dropout'] as const;

@@ -9,7 +9,7 @@ import { createGptActivations, gptBackward, gptForward, gptParameters, zeroGptWe
 import { assertClose } from './assertClose';
 import { loadTrainCase } from './train-fixtures';
 
-for (const name of ['nobias', 'qkvbias', 'clip'] as const) {
+for (const name of ['nobias', 'qkvbias', 'clip', 'long'] as const) {
   test(`one step's loss and every gradient match PyTorch (${name})`, () => {
     const fixture = loadTrainCase(name);
     const { config } = fixture;
