@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GPT_CONFIG_124M, gptWeightCount } from '../../src/engine/gpt/config';
+import { checkTokenizerFits, GPT_CONFIG_124M, gptWeightCount } from '../../src/engine/gpt/config';
 import { generate } from '../../src/engine/gpt/generate';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import type { GptModel } from '../../src/engine/gpt/types';
@@ -23,4 +23,12 @@ test("the book's 124M model seeded with 123 continues 'Hello, I am' as in sectio
   assert.equal(tokenizer.decode([...prompt, ...cached]), 'Hello, I am Featureiman Byeswickattribute argue');
   assert.deepEqual(generate(model, prompt, { maxNewTokens: 6, cache: false }), cached);
   model = undefined; // 650 MB for the collector
+});
+
+test('a tokenizer whose vocabulary is not the model\'s is refused, naming both sizes', () => {
+  assert.doesNotThrow(() => checkTokenizerFits(GPT_CONFIG_124M, { kind: 'gpt2', vocabSize: 50257 }));
+  assert.throws(
+    () => checkTokenizerFits(GPT_CONFIG_124M, { kind: 'word', vocabSize: 1130 }),
+    /the word tokenizer has a vocabulary of 1130 but the model's is 50257; use the gpt2 tokenizer \(setting llm101\.tokenizer, --tokenizer\)/,
+  );
 });

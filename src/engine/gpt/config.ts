@@ -56,3 +56,15 @@ export function validateGptConfig(config: GptConfig, headsSource = 'the setting 
     );
   }
 }
+
+/**
+ * Throws an EngineError naming both vocabulary sizes unless the tokenizer's vocabulary is the
+ * model's (its ids index tok_emb and out_head).
+ */
+export function checkTokenizerFits(config: GptConfig, tokenizer: { kind: string; vocabSize: number }): void {
+  if (tokenizer.vocabSize === config.vocabSize) return;
+  const fix = config.vocabSize === 50257 ? 'use the gpt2 tokenizer' : 'use the tokenizer the model was trained with';
+  throw new EngineError(
+    `the ${tokenizer.kind} tokenizer has a vocabulary of ${tokenizer.vocabSize} but the model's is ${config.vocabSize}; ${fix} (setting llm101.tokenizer, --tokenizer)`,
+  );
+}

@@ -79,14 +79,14 @@ export function transformerBlockTraced(x: Matrix, block: BlockWeights, heads: nu
   const norm1 = normed(x, block.norm1, eps);
   // p = 0 draws nothing from the generator: the weights are the softmax itself (model.eval())
   const attention = multiHeadAttention(norm1, block.att, heads, { p: 0, generator: new TorchGenerator(0) });
-  const afterAttention = addShortcut(createMatrixFrom(attention.output), x);
+  const afterAttention = addShortcut(copyMatrix(attention.output), x);
   const norm2 = normed(afterAttention, block.norm2, eps);
   const ff = feedForwardTraced(norm2, block.ff);
-  const output = addShortcut(createMatrixFrom(ff.output), afterAttention);
+  const output = addShortcut(copyMatrix(ff.output), afterAttention);
   return { input: x, norm1, attention, afterAttention, norm2, ff, output };
 }
 
 /** A copy, so the trace keeps the sub-layer's own output beside the stream it was added to. */
-function createMatrixFrom(m: Matrix): Matrix {
+function copyMatrix(m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: m.data.slice() };
 }
