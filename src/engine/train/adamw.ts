@@ -4,8 +4,8 @@
 //   θ ← θ·(1 − lr·λ)
 //   m ← β₁·m + (1 − β₁)·g                     v ← β₂·v + (1 − β₂)·g²
 //   θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
-// Each line's float32 op is rounded as torch's elementwise float32 kernel rounds it; the scalars
-// (bias corrections, step size) are doubles, as Python computes them.
+// The scalars (bias corrections, step size) are doubles, as Python computes them, and rounded to
+// float32 as torch's kernels take them; m, v and θ are float32 (see adamwUpdate).
 //
 // Also here: clip_grad_norm_ (global L2 norm over every gradient) and the book's learning-rate
 // schedule (appendix D: linear warm-up, then cosine decay). Both are off unless asked for.
@@ -96,19 +96,19 @@ interface AdamWConstants {
   eps: number;
 }
 
-/** One tensor's update in place (a plain loop over typed arrays, which V8 optimises best). */
+/**
+ * One tensor's update in place. m and v are rounded to float32 when stored and read back as
+ * stored, and θ·(1 − lr·λ) is rounded as torch's mul_ rounds it (without that, weights land an
+ * ulp off torch's); the rest is double, rounded once into θ. Rounding every op of torch's chain
+ * as well agreed with the fixtures no better (within 2.4e-7 either way) at twice the time (16 against 8 ns per weight).
+ */
 function adamwUpdate(theta: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWConstants): void {
-  const f = Math.fround;
   const { decay, beta1, beta2, oneMinusBeta1, oneMinusBeta2, biasCorrection2Sqrt, negStepSize, eps } = c;
   for (let k = 0; k < theta.length; k++) {
     const gk = g[k]!;
-    const decayed = f(theta[k]! * decay);
-    const mk = f(f(m[k]! * beta1) + f(gk * oneMinusBeta1));
-    const vk = f(f(v[k]! * beta2) + f(f(gk * oneMinusBeta2) * gk));
-    m[k] = mk;
-    v[k] = vk;
-    const denom = f(f(f(Math.sqrt(vk)) / biasCorrection2Sqrt) + eps);
-    theta[k] = decayed + f(negStepSize * f(mk / denom));
+    m[k] = m[k]! * beta1 + gk * oneMinusBeta1;
+    v[k] = v[k]! * beta2 + gk * oneMinusBeta2 * gk;
+    theta[k] = Math.fround(theta[k]! * decay) + (negStepSize * m[k]!) / (Math.sqrt(v[k]!) / biasCorrection2Sqrt + eps);
   }
 }
 

@@ -297,9 +297,11 @@ export function createAttentionScratch(T: number, headDim: number): AttentionScr
 function gatherHead(slice: Float32Array, m: Float32Array, b: number, h: number, shape: AttentionShape, reversed = false): void {
   const { T, C } = shape;
   const hd = C / shape.heads;
+  // plain loops: a subarray per row (headDim floats) costs more than the copy
   for (let t = 0; t < T; t++) {
     const from = (b * T + (reversed ? T - 1 - t : t)) * C + h * hd;
-    slice.set(m.subarray(from, from + hd), t * hd);
+    const to = t * hd;
+    for (let c = 0; c < hd; c++) slice[to + c] = m[from + c]!;
   }
 }
 
@@ -307,7 +309,11 @@ function gatherHead(slice: Float32Array, m: Float32Array, b: number, h: number, 
 function scatterHead(m: Float32Array, slice: Float32Array, b: number, h: number, shape: AttentionShape, reversed = false): void {
   const { T, C } = shape;
   const hd = C / shape.heads;
-  for (let t = 0; t < T; t++) m.set(slice.subarray(t * hd, (t + 1) * hd), (b * T + (reversed ? T - 1 - t : t)) * C + h * hd);
+  for (let t = 0; t < T; t++) {
+    const to = (b * T + (reversed ? T - 1 - t : t)) * C + h * hd;
+    const from = t * hd;
+    for (let c = 0; c < hd; c++) m[to + c] = slice[from + c]!;
+  }
 }
 
 /**
