@@ -183,7 +183,9 @@ export class Heatmap {
     // The last column's label leans right, past the grid.
     const right = colLabels ? Math.min(60, Math.ceil(ctx.measureText(clip(this.colLabels()[this.view.c0 + cols - 1] ?? '')).width * 0.72) + 4) : 4;
     const fit = (width - left - right) / Math.max(1, cols);
-    const cw = fit >= 1 ? Math.min(MAX_CELL, Math.floor(fit)) : fit;
+    // Whole pixels keep small maps crisp; a zoomable map keeps its width as it zooms (cells grow
+    // fractionally instead of the canvas shrinking under the pointer).
+    const cw = fit >= 1 ? Math.min(MAX_CELL, this.zoomable ? fit : Math.floor(fit)) : fit;
     // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
     const ch = Math.min(cw, MAX_HEIGHT / Math.max(1, rows));
     this.layout = { left, top, cw, ch, rowLabels: ch >= MIN_LABELLED_CELL, colLabels };

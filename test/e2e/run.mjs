@@ -212,7 +212,8 @@ try {
   await check('the knob bar is one row at the default panel width', async () => {
     const { width, rows } = await web.locator('#knobs').evaluate((bar) => ({
       width: bar.clientWidth,
-      rows: new Set([...bar.children].map((c) => Math.round(c.getBoundingClientRect().top))).size,
+      // Items are aligned at their bottoms (labels above fields), so one row is one bottom edge.
+      rows: new Set([...bar.children].map((c) => Math.round(c.getBoundingClientRect().bottom))).size,
     }));
     if (rows !== 1) {
       const widths = await web.locator('#knobs > *').evaluateAll((els) => els.map((e) => `${e.id || e.className}:${Math.round(e.getBoundingClientRect().width)}`));
