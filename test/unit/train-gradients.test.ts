@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { initGptWeights } from '../../src/engine/gpt/init';
 import { gptForward as inferenceForward } from '../../src/engine/layers/gptModel';
 import { batchFromRows } from '../../src/engine/train/data';
-import { createGptActivations, gptBackward, gptForward, gptParameters, zeroGptWeights } from '../../src/engine/train/model';
+import { createGptActivations, gptBackward, gptTrainingForward, gptParameters, zeroGptWeights } from '../../src/engine/train/model';
 import { assertClose } from './assertClose';
 import { loadTrainCase } from './train-fixtures';
 
@@ -15,7 +15,7 @@ for (const name of ['nobias', 'qkvbias', 'clip', 'long'] as const) {
     const { config } = fixture;
     const batch = batchFromRows(fixture.batches[0]!);
     const acts = createGptActivations(config, batch.B, batch.T, false);
-    const loss = gptForward(fixture.init, config, acts, batch);
+    const loss = gptTrainingForward(fixture.init, config, acts, batch);
     assertClose(loss, fixture.losses[0]!, { atol: 1e-5, label: `${name} loss` });
     const grads = zeroGptWeights(config);
     gptBackward(fixture.init, config, acts, grads);
@@ -45,7 +45,7 @@ test('with dropout 0 the training forward gives the inference forward’s logits
     const { config } = fixture;
     const batch = batchFromRows(fixture.batches[1]!);
     const acts = createGptActivations(config, batch.B, batch.T, false);
-    gptForward(fixture.init, config, acts, batch);
+    gptTrainingForward(fixture.init, config, acts, batch);
     const model = { config, weights: fixture.init, source: 'fixture' };
     const V = config.vocabSize;
     let worst = 0;

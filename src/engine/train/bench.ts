@@ -1,6 +1,6 @@
 // Times one training step of the book's GPTModel (forward with activations, backward, AdamW) on a
 // seeded model and a fixed random batch, as `llm101 bench --train` and bench/train.mjs report it.
-// The step is the Trainer's (gptForward, gptBackward, AdamW.step), timed phase by phase.
+// The step is the Trainer's (gptTrainingForward, gptBackward, AdamW.step), timed phase by phase.
 
 import { initGptWeights } from '../gpt/init';
 import type { GptConfig } from '../gpt/types';
@@ -8,7 +8,7 @@ import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from '../
 import { median, WARMUP_MS } from '../bench';
 import { TorchGenerator } from '../rng';
 import { AdamW } from './adamw';
-import { createGptActivations, gptBackward, gptForward, gptParameters, zeroGptWeights } from './model';
+import { createGptActivations, gptBackward, gptTrainingForward, gptParameters, zeroGptWeights } from './model';
 
 export interface TrainBenchOptions {
   vocab: number;
@@ -79,7 +79,7 @@ export function benchTrain(options: TrainBenchOptions): TrainBenchResult {
 
   const step = (): { forward: number; backward: number; optimizer: number; loss: number } => {
     const t0 = performance.now();
-    const loss = gptForward(weights, config, acts, tokens, { dropout, generator });
+    const loss = gptTrainingForward(weights, config, acts, tokens, { dropout, generator });
     const t1 = performance.now();
     gptBackward(weights, config, acts, grads);
     const t2 = performance.now();

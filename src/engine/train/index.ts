@@ -18,7 +18,7 @@ export {
   type TokenBatch,
   createGptActivations,
   gptBackward,
-  gptForward as gptTrainingForward,
+  gptTrainingForward,
   gptParameters,
   zeroGptWeights,
 } from './model';

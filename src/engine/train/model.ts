@@ -175,7 +175,7 @@ function addInto(out: Float32Array, a: Float32Array, b: Float32Array): void {
  * The training forward on one batch: fills `acts` and returns the mean cross-entropy loss.
  * `acts` must have been created for the batch's (B, T) (and with dropout if dropout > 0).
  */
-export function gptForward(weights: GptWeights, config: GptConfig, acts: GptActivations, batch: TokenBatch, options: ForwardOptions = {}): number {
+export function gptTrainingForward(weights: GptWeights, config: GptConfig, acts: GptActivations, batch: TokenBatch, options: ForwardOptions = {}): number {
   const { B, T } = batch;
   const p = options.dropout ?? 0;
   if (acts.B !== B || acts.T !== T) throw new RangeError(`activations for (${acts.B}, ${acts.T}) used for a (${B}, ${T}) batch`);

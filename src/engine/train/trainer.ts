@@ -20,7 +20,7 @@ import {
   type TokenBatch,
   createGptActivations,
   gptBackward,
-  gptForward,
+  gptTrainingForward,
   gptParameters,
   zeroGptWeights,
 } from './model';
@@ -170,7 +170,7 @@ export class Trainer {
     const batch = this.nextBatch(index);
     const dropout = this.options.dropout ?? 0;
     const acts = this.activationsFor(batch, dropout > 0);
-    const loss = gptForward(this.weights, this.config, acts, batch, { dropout, generator: this.generator });
+    const loss = gptTrainingForward(this.weights, this.config, acts, batch, { dropout, generator: this.generator });
     if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${index + 1}: lower the learning rate (${lr})`);
     gptBackward(this.weights, this.config, acts, this.grads);
     const maxNorm = this.options.clipGradNorm;
@@ -207,7 +207,7 @@ export class Trainer {
         }
         acts = this.evalActivations;
       }
-      total += gptForward(this.weights, this.config, acts, batch) * chunk.length;
+      total += gptTrainingForward(this.weights, this.config, acts, batch) * chunk.length;
     }
     return total / starts.length;
   }
