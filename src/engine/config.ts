@@ -26,17 +26,25 @@ export interface CancelSignal {
   readonly aborted: boolean;
 }
 
+/** Cells of the shared cancel table (SharedCancel): request ids this far apart share a cell. */
+export const CANCEL_CELLS = 1024;
+
 /**
- * A cancel flag in shared memory: cell 0 holds the id of the newest request cancelled, so
- * request `id` is aborted once the other thread stores any value >= id. The engine worker runs
- * synchronously and reads no messages while it computes; this is how the host stops it at the
- * next check point without terminating it (its caches survive).
+ * A cancel flag in shared memory: request `id` is aborted once another thread stores `id` in
+ * cell id mod CANCEL_CELLS (cancelRequest). The engine runs synchronously and reads no messages
+ * while it computes; this is how the host stops one request at the next check point without
+ * terminating the engine (its caches survive) and without touching the requests queued after it.
  */
 export class SharedCancel implements CancelSignal {
   constructor(private readonly cells: Int32Array, private readonly id: number) {}
   get aborted(): boolean {
-    return Atomics.load(this.cells, 0) >= this.id;
+    return Atomics.load(this.cells, this.id % CANCEL_CELLS) === this.id;
   }
+}
+
+/** Marks request `id` cancelled in a table of CANCEL_CELLS Int32 cells. */
+export function cancelRequest(cells: Int32Array, id: number): void {
+  Atomics.store(cells, id % CANCEL_CELLS, id);
 }
 
 /** Defaults of every setting; vocabSize is the chosen tokenizer's. */
@@ -61,11 +69,16 @@ export function divisors(n: number): number[] {
 /** The settings a user chooses, checked before any work starts (vocabSize comes later, from the tokenizer). */
 export type EngineSettings = Omit<EngineConfig, 'vocabSize'>;
 
+/** Transformer blocks of the seeded GPT (llm101.layers, --layers) when no checkpoint gives them. */
+export const DEFAULT_LAYERS = 2;
+/** At most this many blocks in a seeded GPT (GPT-2 XL has 48). */
+export const MAX_LAYERS = 48;
+
 /**
  * The one check of a configuration, for the CLI, the settings reader, the panel's knobs and the
  * bench alike: throws an EngineError naming the first field that cannot work and how to fix it.
  */
-export function validateSettings(settings: EngineSettings, options: { sizesFromWeights?: boolean } = {}): void {
+export function validateSettings(settings: EngineSettings & { layers?: number }, options: { sizesFromWeights?: boolean } = {}): void {
   const tokenizer: unknown = settings.tokenizer;
   if (typeof tokenizer !== 'string' || !(TOKENIZER_KINDS as readonly string[]).includes(tokenizer)) {
     throw new EngineError(`unknown tokenizer ${JSON.stringify(tokenizer)}; use one of ${TOKENIZER_KINDS.join(', ')}`);
@@ -94,6 +107,11 @@ export function validateSettings(settings: EngineSettings, options: { sizesFromW
   }
   if (!options.sizesFromWeights && typeof settings.qkvBias !== 'boolean') {
     throw new EngineError(`qkvBias must be true or false, got ${String(settings.qkvBias)}`);
+  }
+  // The seeded GPT's blocks; a checkpoint brings its own, but a bad setting is refused all the same.
+  const layers: unknown = settings.layers;
+  if (layers !== undefined && !(typeof layers === 'number' && Number.isSafeInteger(layers) && layers >= 1 && layers <= MAX_LAYERS)) {
+    throw new EngineError(`layers must be a whole number from 1 to ${MAX_LAYERS}, got ${String(layers)}`);
   }
 }
 

@@ -13,7 +13,7 @@ import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
 import type { LazyGroup } from '../shared/protocol';
 import type { CellsQuery } from '../shared/protocol';
 import {
-  parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults,
+  parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type Sampling,
 } from '../shared/engineProtocol';
 
 interface Pending {
@@ -21,6 +21,7 @@ interface Pending {
   resolve: (result: unknown) => void;
   reject: (err: Error) => void;
   onProgress?: (stage: string) => void;
+  onToken?: (token: { tokenId: number; text: string; count: number }) => void;
 }
 
 /** Distributes Omit over a union (each request without its id). */
@@ -67,6 +68,28 @@ export class EngineClient {
     if (this.child) void this.send<'release'>({ op: 'release', traceId }).catch(() => undefined);
   }
 
+  /** The next-token distribution of a kept trace's model after `position`. */
+  nextToken(traceId: number, position: number, sampling: Sampling): Promise<EngineResults['nextToken']> {
+    return this.send<'nextToken'>({ op: 'nextToken', traceId, position, ...sampling });
+  }
+
+  /**
+   * Generates after `request.text`, each new token passed to `onToken` as it comes; cancelGeneration()
+   * (or a new generation) stops it after the token in progress, and the promise still resolves
+   * with what was generated.
+   */
+  generate(
+    request: AnalyzeRequest, options: Sampling & { maxNewTokens: number; seed: number },
+    onToken: (token: { tokenId: number; text: string; count: number }) => void,
+  ): Promise<EngineResults['generate']> {
+    this.cancelGeneration();
+    return this.send<'generate'>({ op: 'generate', request, ...options }, undefined, onToken);
+  }
+
+  cancelGeneration(): void {
+    this.cancelOp('generate');
+  }
+
   stats(): Promise<EngineResults['stats']> {
     return this.send<'stats'>({ op: 'stats' });
   }
@@ -78,10 +101,16 @@ export class EngineClient {
 
   /** Stops the analysis in flight, if any, at its next check point; its promise rejects with CancelledError. */
   cancel(): void {
-    const analyses = [...this.pending.entries()].filter(([, p]) => p.op === 'analyze').map(([id]) => id);
-    if (analyses.length === 0 || !this.child) return;
-    const message: CancelMessage = { op: 'cancel', upTo: Math.max(...analyses) };
-    this.child.send(message);
+    this.cancelOp('analyze');
+  }
+
+  private cancelOp(op: 'analyze' | 'generate'): void {
+    if (!this.child) return;
+    for (const [id, pending] of this.pending) {
+      if (pending.op !== op) continue;
+      const message: CancelMessage = { op: 'cancel', requestId: id };
+      this.child.send(message);
+    }
   }
 
   dispose(): void {
@@ -99,13 +128,13 @@ export class EngineClient {
   }
 
   private send<Op extends EngineRequest['op']>(
-    message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void,
+    message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void, onToken?: Pending['onToken'],
   ): Promise<EngineResults[Op]> {
     if (this.disposed) return Promise.reject(new CancelledError());
     const child = this.ensureChild();
     const id = this.nextId++;
     return new Promise<EngineResults[Op]>((resolve, reject) => {
-      this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }) });
+      this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }), ...(onToken && { onToken }) });
       child.send({ ...message, id });
     });
   }
@@ -120,6 +149,10 @@ export class EngineClient {
     if (!pending) return;
     if (reply.type === 'progress') {
       pending.onProgress?.(reply.stage);
+      return;
+    }
+    if (reply.type === 'token') {
+      pending.onToken?.(reply);
       return;
     }
     this.pending.delete(reply.id);

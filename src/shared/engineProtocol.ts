@@ -6,7 +6,15 @@
 // The engine owns the traces: 'analyze' keeps the trace under a trace id and answers with what
 // the panel draws first; 'group', 'cells' and 'export' read that trace later; 'release' drops it.
 import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/pipeline';
-import { isLazyGroup, isMatrixPath, parseCellsQuery, type CellsQuery, type LazyGroup, type PanelTrace } from './protocol';
+import {
+  isLazyGroup, isMatrixPath, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
+} from './protocol';
+
+/** Sampling for next-token views and generation: temperature 0 is greedy; topK null, no cut. */
+export interface Sampling {
+  temperature: number;
+  topK: number | null;
+}
 
 // ---- host -> engine ----
 export type EngineRequest =
@@ -17,15 +25,20 @@ export type EngineRequest =
   // JSON of the whole trace, or CSV of one matrix by path; written to `file` when given, else returned.
   | { id: number; op: 'export'; traceId: number; format: 'json' | 'csv'; matrix?: string; file?: string }
   | { id: number; op: 'release'; traceId: number }
+  // The next-token distribution of a kept trace's model at a position.
+  | ({ id: number; op: 'nextToken'; traceId: number; position: number } & Sampling)
+  // Generates after request.text with the model the request names; each new token arrives as a
+  // 'token' reply before the result. Cancel stops it after the token in progress.
+  | ({ id: number; op: 'generate'; request: AnalyzeRequest; maxNewTokens: number; seed: number } & Sampling)
   | { id: number; op: 'stats' };
 
 /**
- * Not a request: sets the shared cancel flag in the engine process so every running or queued
- * request with an id up to `upTo` stops at its next check point. Needs no reply.
+ * Not a request: marks request `requestId` cancelled in the engine process's shared table, so it
+ * stops at its next check point if it runs, or at its first if it is still queued. Needs no reply.
  */
 export interface CancelMessage {
   op: 'cancel';
-  upTo: number;
+  requestId: number;
 }
 
 /** What 'analyze' answers: the panel's first message for the trace, kept under traceId. */
@@ -66,12 +79,17 @@ export interface EngineResults {
   /** bytes: the file's content when no file was given; written: bytes written to the file. */
   export: { bytes?: Uint8Array; written: number };
   release: { released: boolean };
+  nextToken: NextTokenView;
+  /** prompt: the prompt's token ids (cropped to the context); generated: the new ids; text: their decoded text. */
+  generate: { prompt: number[]; generated: number[]; text: string; reason: 'length' | 'eos' | 'cancelled' };
   stats: EngineStats;
 }
 
 // ---- engine -> host ----
 export type EngineReply =
   | { id: number; type: 'progress'; stage: string }
+  // One generated token: its id, its text, and how many have come so far.
+  | { id: number; type: 'token'; tokenId: number; text: string; count: number }
   | { id: number; type: 'result'; result: unknown }
   // userFacing: the message is for the user as it is (bad input); cancelled: stopped on request.
   | { id: number; type: 'error'; message: string; userFacing: boolean; cancelled: boolean };
@@ -87,7 +105,7 @@ const isStr = (v: unknown, max: number): v is string => typeof v === 'string' &&
  */
 export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage | undefined {
   if (!isObject(raw) || typeof raw.op !== 'string') return undefined;
-  if (raw.op === 'cancel') return isId(raw.upTo) ? { op: 'cancel', upTo: raw.upTo } : undefined;
+  if (raw.op === 'cancel') return isId(raw.requestId) ? { op: 'cancel', requestId: raw.requestId } : undefined;
   const { id } = raw;
   if (!isId(id)) return undefined;
   switch (raw.op) {
@@ -115,9 +133,24 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
       return isId(raw.traceId) ? { id, op: 'release', traceId: raw.traceId } : undefined;
     case 'stats':
       return { id, op: 'stats' };
+    case 'nextToken': {
+      const { traceId, position, temperature, topK } = raw;
+      if (!isId(traceId) || !isId(position) || !isSampling(temperature, topK)) return undefined;
+      return { id, op: 'nextToken', traceId, position, temperature: temperature as number, topK };
+    }
+    case 'generate': {
+      const { request, maxNewTokens, seed, temperature, topK } = raw;
+      if (!isRequest(request) || !isId(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_NEW_TOKENS || !isId(seed)) return undefined;
+      if (!isSampling(temperature, topK)) return undefined;
+      return { id, op: 'generate', request, maxNewTokens, seed, temperature: temperature as number, topK };
+    }
     default:
       return undefined;
   }
+}
+
+function isSampling(temperature: unknown, topK: unknown): topK is number | null {
+  return typeof temperature === 'number' && temperature >= 0 && temperature <= 10 && (topK === null || (isId(topK) && topK >= 1));
 }
 
 function isRequest(v: unknown): v is AnalyzeRequest {
@@ -133,6 +166,8 @@ export function parseEngineReply(raw: unknown): EngineReply | undefined {
   switch (raw.type) {
     case 'progress':
       return isStr(raw.stage, 200) ? (raw as EngineReply) : undefined;
+    case 'token':
+      return isId(raw.tokenId) && isStr(raw.text, 10_000) && isId(raw.count) ? (raw as EngineReply) : undefined;
     case 'result':
       return 'result' in raw ? (raw as EngineReply) : undefined;
     case 'error':

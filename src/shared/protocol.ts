@@ -16,6 +16,10 @@ export const SECTIONS = [
 ] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
+/** The model's sections (book chapter 4), after the seven stages, shown when the trace has a model. */
+export const MODEL_SECTIONS = ['feed-forward', 'blocks', 'next-token'] as const;
+export type ModelSectionId = (typeof MODEL_SECTIONS)[number];
+
 /** The knobs the panel can change; each maps to the `llm101.<key>` setting. */
 export const KNOBS = ['heads', 'dropout', 'seed', 'dim', 'tokenizer'] as const;
 export type Knob = (typeof KNOBS)[number];
@@ -60,6 +64,8 @@ export interface PanelTrace {
    * "seeded, untrained" notes are driven by this one field (a trained checkpoint names itself).
    */
   weightsSource?: WeightsSource;
+  /** The model (feed-forward, blocks, next token) when one runs: llm101.layers > 0 or a GPT checkpoint. */
+  model?: PanelModel;
   /**
    * The book's 3-d "Your journey starts with one step" example through simple attention
    * (journeyExample() of src/engine/examples.ts: inputs (6, 3), scores = x·xᵀ, weights =
@@ -81,8 +87,61 @@ export interface JourneyAttention {
 }
 
 /** The parts of a trace that are sent on request: a stage, or one head by index. */
-export type LazyGroup = 'simple' | 'selfAttention' | 'causal' | `head:${number}`;
-export const isLazyGroup = (v: unknown): v is LazyGroup => typeof v === 'string' && /^(simple|selfAttention|causal|head:\d{1,4})$/.test(v);
+// 'blocks': every layer × head attention map as a thumbnail (PanelBlockThumbs); `block:L`: block
+// L's maps in full (PanelBlock), recomputed by the engine from the residual stream it keeps.
+export type LazyGroup = 'simple' | 'selfAttention' | 'causal' | `head:${number}` | 'blocks' | `block:${number}`;
+export const isLazyGroup = (v: unknown): v is LazyGroup =>
+  typeof v === 'string' && /^(simple|selfAttention|causal|blocks|head:\d{1,4}|block:\d{1,3})$/.test(v);
+
+/** The model's sizes as the panel names them. */
+export interface PanelModelConfig {
+  vocabSize: number;
+  dim: number;
+  heads: number;
+  layers: number;
+  contextLength: number;
+  qkvBias: boolean;
+}
+
+/** One next-token distribution: the top tokens at `position` (0-based), probabilities in [0, 1]. */
+export interface NextTokenView {
+  position: number;
+  temperature: number;
+  /** null: the whole vocabulary (no top-k cut). */
+  topK: number | null;
+  tokens: { id: number; text: string; probability: number }[];
+}
+
+/**
+ * The model part of a trace (book chapter 4: feed-forward, shortcuts, blocks, logits): what the
+ * model sections draw at once. Attention maps of the blocks come on request ('blocks', `block:L`).
+ */
+export interface PanelModel {
+  config: PanelModelConfig;
+  /** 'seeded' (untrained) or the checkpoint's file name; the same rule as PanelTrace.weightsSource. */
+  source: string;
+  /** Parameters of the model, counting a tied output head once. */
+  parameters: number;
+  /** Per block, the L2 norm of each token's residual vector entering it, after attention's shortcut and after the feed-forward's. (T) each */
+  residualNorms: { input: Float32Array; afterAttention: Float32Array; output: Float32Array }[];
+  /** Block 0's feed-forward: up to GELU_SAMPLE of its pre-activations (for the GELU curve) and the hidden activations (T, 4·dim). */
+  feedForward: { layer: number; preActivations: Float32Array; hidden: PanelMap; hiddenShare: { negative: number; nearZero: number } };
+  /** The next token after the last position, temperature 1, the top 10. */
+  nextToken: NextTokenView;
+}
+
+/** The 'blocks' group: per layer, per head, the attention weights downsampled to at most THUMB_SIDE a side. */
+export interface PanelBlockThumbs {
+  thumbs: MapCodes[][]; // [layer][head]
+}
+
+/** A `block:L` group: the block's attention weights per head (T, T) and its feed-forward activations. */
+export interface PanelBlock {
+  layer: number;
+  heads: PanelMap[]; // each (T, T), 0 above the diagonal
+  hidden: PanelMap; // (T, 4·dim) after GELU
+  preActivations: Float32Array;
+}
 
 /** A head as the panel draws it: its weights after dropout; the rest only for the tooltip (absent with codes). */
 export interface PanelHead {
@@ -115,6 +174,9 @@ export type HostMessage =
   | CellsReply
   | { type: 'reveal'; section: SectionId }
   | { type: 'highlightToken'; index: number | null }
+  | { type: 'nextToken'; runId: number; view: NextTokenView }
+  // Generation into the editor (LLM 101: Continue Text) started, grew or ended; the panel follows.
+  | { type: 'generation'; state: 'running' | 'done' | 'cancelled' | 'error'; text: string; tokens: number; message?: string }
   // A knob value the host would not write (e.g. heads that do not divide the dimension): shown
   // next to that knob; the setting keeps its old value.
   | { type: 'knobRefused'; knob: Knob; value: number | string; message: string };
@@ -131,6 +193,11 @@ export type WebviewMessage =
   | { type: 'exportPng'; name: string; dataUrl: string }
   | { type: 'exportJson' }
   | { type: 'exportCsv'; matrix: string }
+  // The next-token distribution at a position, with the sampling knobs of the next-token section.
+  | { type: 'requestNextToken'; runId: number; position: number; temperature: number; topK: number | null }
+  // Continue Text from the panel's button: generate after the analyzed text in its editor.
+  | { type: 'generate'; maxNewTokens: number; temperature: number; topK: number | null }
+  | { type: 'cancelGeneration' }
   | { type: 'rendered'; runId: number; ms: number }
   | { type: 'log'; level: 'info' | 'error'; message: string };
 
@@ -215,6 +282,18 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
     }
     case 'exportCsv':
       return isStr(raw.matrix, 200) ? { type: 'exportCsv', matrix: raw.matrix } : undefined;
+    case 'requestNextToken': {
+      const { runId, position, temperature, topK } = raw;
+      if (!isInt(runId) || !isInt(position) || position < 0 || !isSampling(temperature, topK)) return undefined;
+      return { type: 'requestNextToken', runId, position, temperature, topK: topK as number | null };
+    }
+    case 'generate': {
+      const { maxNewTokens, temperature, topK } = raw;
+      if (!isInt(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_NEW_TOKENS || !isSampling(temperature, topK)) return undefined;
+      return { type: 'generate', maxNewTokens, temperature, topK: topK as number | null };
+    }
+    case 'cancelGeneration':
+      return { type: 'cancelGeneration' };
     case 'rendered':
       return isInt(raw.runId) && typeof raw.ms === 'number' ? { type: 'rendered', runId: raw.runId, ms: raw.ms } : undefined;
     case 'log':
@@ -224,6 +303,14 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
     default:
       return undefined;
   }
+}
+
+/** The most tokens one Continue Text adds. */
+export const MAX_NEW_TOKENS = 1000;
+
+/** Temperature 0 (greedy) to 10; top-k a whole number from 1, or null for no cut. */
+function isSampling(temperature: unknown, topK: unknown): temperature is number {
+  return typeof temperature === 'number' && temperature >= 0 && temperature <= 10 && (topK === null || (isInt(topK) && topK >= 1));
 }
 
 const isMatrix = (v: unknown): v is Matrix =>
@@ -243,6 +330,7 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       if (!isObject(t.layerNorm) || !isPanelMap(t.layerNorm.output) || t.layerNorm.output.rows !== rows) return undefined;
       if (t.weightsSource !== undefined && !isStr(t.weightsSource, 500)) return undefined;
       if (t.journey !== undefined && !isJourney(t.journey)) return undefined;
+      if (t.model !== undefined && !isPanelModel(t.model, rows)) return undefined;
       return raw as HostMessage;
     }
     case 'group': {
@@ -264,6 +352,13 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
     }
     case 'busy':
       return isInt(raw.runId) && isStr(raw.stage, 200) ? (raw as HostMessage) : undefined;
+    case 'nextToken':
+      return isInt(raw.runId) && isNextToken(raw.view) ? (raw as HostMessage) : undefined;
+    case 'generation':
+      return ['running', 'done', 'cancelled', 'error'].includes(raw.state as string) && isStr(raw.text, 1 << 20) && isInt(raw.tokens)
+        && (raw.message === undefined || isStr(raw.message, 10_000))
+        ? (raw as HostMessage)
+        : undefined;
     case 'error':
       return isInt(raw.runId) && isStr(raw.message, 10_000) && (raw.section === undefined || (SECTIONS as readonly unknown[]).includes(raw.section))
         ? (raw as HostMessage)
@@ -306,3 +401,18 @@ function collectMatrices(value: unknown, out: unknown[] = [], depth = 0): unknow
 }
 
 export const isPanelMap = (v: unknown): v is PanelMap => isMatrix(v) || isMapCodes(v);
+
+function isNextToken(v: unknown): v is NextTokenView {
+  if (!isObject(v) || !isInt(v.position) || typeof v.temperature !== 'number' || !(v.topK === null || isInt(v.topK))) return false;
+  return Array.isArray(v.tokens) && v.tokens.every((t) =>
+    isObject(t) && isInt(t.id) && isStr(t.text, 1000) && typeof t.probability === 'number' && t.probability >= 0 && t.probability <= 1);
+}
+
+function isPanelModel(v: unknown, tokens: number): v is PanelModel {
+  if (!isObject(v) || !isObject(v.config) || !isStr(v.source, 500) || typeof v.parameters !== 'number') return false;
+  const layers = v.config.layers;
+  if (!isInt(layers) || !Array.isArray(v.residualNorms) || v.residualNorms.length !== layers) return false;
+  const norms = v.residualNorms.every((n) => isObject(n) && [n.input, n.afterAttention, n.output].every((a) => a instanceof Float32Array && a.length === tokens));
+  const ff = v.feedForward;
+  return norms && isObject(ff) && ff.preActivations instanceof Float32Array && isPanelMap(ff.hidden) && isNextToken(v.nextToken);
+}

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parseEngineRequest, type EngineReply, type EngineRequest } from '../shared/engineProtocol';
+import { CANCEL_CELLS, cancelRequest } from '../engine/config';
 import type { EngineThreadData } from './engineThread';
 
 const send = (reply: EngineReply): void => {
@@ -14,7 +15,7 @@ const send = (reply: EngineReply): void => {
 };
 if (!process.send) throw new Error('engineProcess.ts runs as a child process with an IPC channel (child_process.fork)');
 
-const cancel = new SharedArrayBuffer(4);
+const cancel = new SharedArrayBuffer(4 * CANCEL_CELLS);
 const cancelCells = new Int32Array(cancel);
 const bpeCacheDir = process.env.LLM101_BPE_CACHE || undefined;
 const threads = new Map<'engine' | 'tokens', Worker>();
@@ -55,10 +56,7 @@ process.on('message', (raw: unknown) => {
     return;
   }
   if (message.op === 'cancel') {
-    // Monotonic: a cancel never un-cancels, and requests with higher ids run.
-    for (let seen = Atomics.load(cancelCells, 0); seen < message.upTo; seen = Atomics.load(cancelCells, 0)) {
-      if (Atomics.compareExchange(cancelCells, 0, seen, message.upTo) === seen) break;
-    }
+    cancelRequest(cancelCells, message.requestId);
     return;
   }
   thread(message.op === 'tokenize' ? 'tokens' : 'engine').postMessage(message);

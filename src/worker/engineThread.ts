@@ -14,7 +14,7 @@ import { TraceStore } from './traceStore';
 
 export interface EngineThreadData {
   bpeCacheDir?: string;
-  /** Int32Array cell 0: the id of the newest request cancelled (SharedCancel). */
+  /** The cancel table: CANCEL_CELLS Int32 cells (SharedCancel, cancelRequest). */
   cancel: SharedArrayBuffer;
   /** Bytes of kept traces beyond which older traces are evicted (the newest one is always kept). */
   traceBudgetBytes?: number;
@@ -30,7 +30,9 @@ const cancelCells = new Int32Array(data.cancel);
 const analyzer = new Analyzer(data.bpeCacheDir);
 const traces = new TraceStore<TraceResult>(data.traceBudgetBytes ?? TRACE_BUDGET_BYTES);
 
-type Handlers = { [Op in EngineRequest['op']]: (request: Extract<EngineRequest, { op: Op }>, progress: (stage: string) => void) => EngineResults[Op] };
+// nextToken and generate are answered once the model runs in the pipeline (next commit).
+type Handled = Exclude<EngineRequest['op'], 'nextToken' | 'generate'>;
+type Handlers = { [Op in Handled]: (request: Extract<EngineRequest, { op: Op }>, progress: (stage: string) => void) => EngineResults[Op] };
 
 const kept = (traceId: number): TraceResult => {
   const result = traces.get(traceId);
@@ -96,7 +98,8 @@ port.on('message', (message: EngineRequest) => {
   const { id } = message;
   const reply = (answer: EngineReply) => port.postMessage(answer);
   try {
-    const handler = handlers[message.op] as (m: EngineRequest, progress: (stage: string) => void) => unknown;
+    const handler = handlers[message.op as Handled] as ((m: EngineRequest, progress: (stage: string) => void) => unknown) | undefined;
+    if (!handler) throw new Error(`the engine does not answer ${message.op} yet`);
     const result = handler(message, (stage) => reply({ id, type: 'progress', stage }));
     reply({ id, type: 'result', result });
   } catch (err) {

@@ -97,7 +97,7 @@ test('a cancel stops the analysis in flight and the process keeps its caches', a
   // a token count is answered meanwhile: it runs on the process's other thread
   const count = result<{ tokens: unknown[] }>(await ask({ op: 'tokenize', request: { text: 'hello there', tokenizer: 'gpt2', corpusPath: '', bpeVocabSize: 512 } }));
   assert.equal(count.tokens.length, 2);
-  child.send({ op: 'cancel', upTo: cancelId });
+  child.send({ op: 'cancel', requestId: cancelId });
   const cancelled = await long;
   assert.equal(cancelled.type, 'error');
   assert.equal((cancelled as { cancelled: boolean }).cancelled, true);
@@ -128,7 +128,7 @@ test('the contract refuses what it cannot trust', () => {
   assert.equal(parseEngineRequest({ id: 1, op: 'group', traceId: 1, group: 'head:x' }), undefined);
   assert.equal(parseEngineRequest({ id: 1, op: 'analyze', traceId: 1, request: { ...base, heads: '7' } }), undefined);
   assert.equal(parseEngineRequest({ op: 'nope', id: 1 }), undefined);
-  assert.deepEqual(parseEngineRequest({ op: 'cancel', upTo: 9 }), { op: 'cancel', upTo: 9 });
+  assert.deepEqual(parseEngineRequest({ op: 'cancel', requestId: 9 }), { op: 'cancel', requestId: 9 });
   assert.equal(parseEngineReply({ id: 1, type: 'error', message: 'x' }), undefined, 'an error says whether it is for the user');
 });
 
