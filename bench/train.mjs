@@ -9,7 +9,7 @@
 //   node bench/train.mjs [--steps N] [--rounds N] [--shapes V:D:H:L:C:B,...] [--json FILE]
 // Default shapes: nanoGPT's CPU configuration (vocab 512, dim 128, 4 heads, 4 layers, context 64,
 // batch 12) and a larger one (2048, 256, 8, 6, 128, 8).
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,17 +41,25 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** Runs a child and returns its last stdout line as JSON; on failure, a short message (the stack tails are long). */
+function runJson(command, argv, env = process.env) {
+  const child = spawnSync(command, argv, { cwd: root, env, encoding: 'utf8' });
+  if (child.status !== 0) {
+    const lines = (child.stderr || child.error?.message || '').split('\n').filter((line) => /^\w*Error\b/.test(line.trim()));
+    throw new Error(`${path.basename(argv.find((a) => a.startsWith('bench/')) ?? command)} failed: ${lines.slice(0, 3).join(' | ').slice(0, 500)}`);
+  }
+  return JSON.parse(child.stdout.trim().split('\n').pop());
+}
+
 function runOurs(shape) {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/train-ours.ts', ...flags(shape)], { cwd: root, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop());
+  return runJson(process.execPath, ['--import', 'tsx', 'bench/train-ours.ts', ...flags(shape)]);
 }
 
 function runTorch(shape) {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const out = execFileSync('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', '2'], { cwd: root, env, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop());
+  return runJson('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', '2'], env);
 }
 
 const rows = [];
