@@ -79,7 +79,7 @@ export interface GptActivations {
   finalNorm: Float32Array; // (N, C)
   finalStats: NormStats;
   logits: Float32Array; // (N, V); the backward overwrites it with dlogits
-  probs: Float32Array; // (N, V) softmax of the logits
+  probs: Float32Array; // (N, V) softmax of the logits; the backward then uses it as scratch
   loss: number;
   /** The dropout probability the last forward ran with (its backward needs the same). */
   dropout: number;
@@ -91,7 +91,7 @@ export interface GptActivations {
   gradK: Float32Array; // (N, C)
   gradV: Float32Array; // (N, C)
   gradHidden: Float32Array; // (N, 4C)
-  transposed: Float32Array; // (max(V, 4C), N): dyᵀ of a linear's backward
+  transposed: Float32Array; // (4C, N): dyᵀ of a block linear's backward (the head's uses probs)
   attention: AttentionScratch;
 }
 
@@ -146,7 +146,7 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
     gradK: f(N * C),
     gradV: f(N * C),
     gradHidden: f(N * 4 * C),
-    transposed: f(Math.max(V, 4 * C) * N),
+    transposed: f(4 * C * N),
     attention: createAttentionScratch(T, C / heads),
   };
 }
@@ -229,7 +229,7 @@ export function gptTrainingForward(weights: GptWeights, config: GptConfig, acts:
 /**
  * The gradient of the last forward's loss with respect to every weight, written into `grads`
  * (same layout as the weights; every tensor is overwritten, so no zeroing is needed between
- * steps). Call once per forward: it consumes acts.logits.
+ * steps). Call once per forward: it consumes acts.logits and acts.probs.
  */
 export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptActivations, grads: GptWeights): void {
   const { B, T } = acts;
@@ -241,7 +241,8 @@ export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptAct
   const scratch = acts.transposed;
   const dlogits = acts.logits; // (N, V), overwritten in place
   crossEntropyBackward(dlogits, acts.probs, acts.targets, V);
-  linearBackward(acts.gradA, grads.outHead.data, undefined, dlogits, acts.finalNorm, { weight: weights.outHead }, N, scratch);
+  // probs is spent: it holds dlogitsᵀ (V, N), so no third (N, V) buffer is needed
+  linearBackward(acts.gradA, grads.outHead.data, undefined, dlogits, acts.finalNorm, { weight: weights.outHead }, N, acts.probs);
   dres.fill(0);
   layerNormBackward(dres, grads.finalNorm.scale, grads.finalNorm.shift, acts.gradA, acts.output, acts.finalStats, weights.finalNorm, eps, N, C);
 
