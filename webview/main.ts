@@ -585,7 +585,8 @@ function scoresAndWeights(
 /** "0–1", "0–1.67" or "log .01–1": the fixed range weights are drawn on. */
 function weightRangeText(tokens: number, p = 0): string {
   const { kind, range } = weightScaleFor(tokens, p);
-  return `${kind === 'log' ? 'log ' : ''}${formatCell(range[0])}–${formatCell(range[1])}`;
+  const end = (v: number) => (v > 0 && v < 0.01 ? v.toExponential(0) : formatCell(v));
+  return `${kind === 'log' ? 'log ' : ''}${end(range[0])}–${end(range[1])}`;
 }
 
 function simpleSection(trace: PanelTrace, labels: string[]): HTMLElement {

@@ -388,6 +388,7 @@ try {
   });
 
   await check('light theme: the panel follows the workbench colours', async () => {
+    await runCommand('Notifications: Clear All Notifications'); // the export toasts would cover the shots
     writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
     await page.locator('.monaco-workbench.vs:not(.vs-dark)').waitFor({ timeout: STEP_MS });
     // The webview's colours come from the theme: its background must now be light.
