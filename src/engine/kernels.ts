@@ -66,15 +66,27 @@ const PANEL = 8;
 const MIN_PARALLEL_MACS = 1 << 20;
 /** Softmaxes over fewer entries than this stay on the calling thread. */
 const MIN_PARALLEL_ENTRIES = 1 << 16;
+/**
+ * A product of fewer rows than this whose weight is at least MIN_PANEL_SPLIT_FLOATS is shared by
+ * columns (panels) instead of rows: a decode step's one row cannot be cut into row blocks, and
+ * streaming the weight from memory is its whole cost, which two threads halve.
+ */
+const PANEL_SPLIT_ROWS = 4 * ROW_BLOCK;
+const MIN_PANEL_SPLIT_FLOATS = 1 << 17;
 const PAGE_BYTES = 65536;
-/** 1 GiB of shared memory at most: more than a (T, T) product the trace limits allow. */
-const MAX_PAGES = 16384;
+/**
+ * 2 GiB of shared memory at most (addresses stay below 2³¹, so `>> 2` is safe): GPT-2 small's
+ * packed weights (packMatrix, 496 MB) beside a T = 1,024 forward's workspace. kernels.wat's
+ * memory import declares the same maximum.
+ */
+const MAX_PAGES = 32768;
 
 // The control block at the start of the shared memory (Int32 slots).
 const GENERATION = 0; // bumped by the caller to post a job
 const JOB_KIND = 1; // GEMM, SOFTMAX or HEADS
 // The job's parameters, JOB .. JOB + JOB_SLOTS − 1:
 //   gemm: a, b, c, panels, k, lowerOutput, lowerInput, lda, ldc
+//   gemm by panels: a, b, c, rows, k, 0, 0, lda, ldc (the chunks are panel ranges)
 //   softmax: s, cols, divisor (float32 bits), causal
 //   heads: see HEADS_SOURCE
 const JOB = 2;
@@ -91,6 +103,7 @@ const READY = 32; // READY + h: 1 once helper h has started
 const GEMM = 0;
 const SOFTMAX = 1;
 const HEADS = 2;
+const GEMM_PANELS = 3; // a product shared by column panels: the chunks are panels, not rows
 const MAX_HELPERS = 15;
 const CONTROL_BYTES = 256;
 /** A job is cut into about this many chunks per thread, taken in turn by whichever thread is free. */
@@ -190,6 +203,8 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, helper } = workerData;
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const { gemm, softmax } = exports;
+// panels p0 .. p1−1 of every row: B's panels are k·32 bytes apart, C's 32 bytes
+const gemmPanels = (p, p0, p1) => gemm(p[0], p[1] + p0 * p[4] * 32, p[2] + p0 * 32, 0, p[3], p1 - p0, p[4], 0, 0, p[7], p[8]);
 const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const controlFloats = new Float32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const job = ${JOB};
@@ -209,6 +224,8 @@ for (;;) {
   const softmaxDivisor = controlFloats[job + 2], headsDivisor = controlFloats[job + 10];
   const run = kind === ${GEMM}
     ? (rowStart, rowEnd) => gemm(p[0], p[1], p[2], rowStart, rowEnd, p[3], p[4], p[5], p[6], p[7], p[8])
+    : kind === ${GEMM_PANELS}
+    ? (panelStart, panelEnd) => gemmPanels(p, panelStart, panelEnd)
     : kind === ${SOFTMAX}
       ? (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], softmaxDivisor, p[3])
       // slot 0 is the calling thread's
@@ -228,6 +245,13 @@ interface KernelState {
   control: Int32Array;
   controlFloats: Float32Array;
   helpers: Worker[];
+  /**
+   * Byte address where the workspace starts: below it, after the control block, live the packed
+   * weights (packMatrix); the workspace holds nothing between calls, so it moves up when they grow.
+   */
+  workspaceAt: number;
+  /** Holes left below workspaceAt by released packed weights, by address, none adjacent. */
+  holes: { at: number; bytes: number }[];
 }
 
 let state: KernelState | undefined;
@@ -314,6 +338,8 @@ function kernelState(): KernelState {
     control: new Int32Array(buffer, 0, CONTROL_BYTES / 4),
     controlFloats: new Float32Array(buffer, 0, CONTROL_BYTES / 4),
     helpers: [],
+    workspaceAt: CONTROL_BYTES,
+    holes: [],
   };
   startHelpers(state);
   return state;
@@ -360,7 +386,7 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
   // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k), byte offsets
-  const aAt = CONTROL_BYTES;
+  const aAt = s.workspaceAt;
   const bAt = align16(aAt + 4 * n * k);
   const cAt = align16(bAt + 4 * ldc * k);
   const rawBAt = align16(cAt + 4 * n * ldc);
@@ -380,7 +406,12 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   s.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
 
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
+  copyOut(s, out, cAt, n, m, ldc, lowerOutput);
+}
 
+/** C (n, ldc) at byte address cAt into out (n, m); with lowerOutput only j <= i. */
+function copyOut(s: KernelState, out: Float32Array, cAt: number, n: number, m: number, ldc: number, lowerOutput: boolean): void {
+  const heap = s.heap;
   const c = cAt >> 2;
   if (!lowerOutput && ldc === m) {
     out.set(heap.subarray(c, c + n * m));
@@ -390,6 +421,138 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
       out.set(heap.subarray(c + i * ldc, c + i * ldc + cols), i * m);
     }
   }
+}
+
+/**
+ * A weight (out, in) as nn.Linear holds it, packed once into the kernel's panel layout in the
+ * kernel's memory (packMatrix), so that products with it (matmulPackedInto) neither copy nor
+ * pack it: matmulInto copies and packs its B on every call, 124M floats per GPT-2 token.
+ * A packing is a snapshot: the kernel never reads `source` again, so a weight changed after it
+ * was packed (an optimizer step updates weights in place) is not seen. Whoever packs releases
+ * (releasePacked) and packs again after a change; `source` lets a caller check that a packing
+ * belongs to the weight it is about to multiply by.
+ */
+export interface PackedMatrix {
+  /** The array it was packed from: (rows, cols) row-major. */
+  readonly source: Float32Array;
+  /** Output features m: the weight's rows. */
+  readonly rows: number;
+  /** Input features k: the weight's columns. */
+  readonly cols: number;
+  /** False once released: its memory may hold another weight. */
+  readonly live: boolean;
+}
+
+class PackedWeight implements PackedMatrix {
+  live = true;
+  constructor(
+    readonly source: Float32Array,
+    readonly rows: number,
+    readonly cols: number,
+    /** Byte address of panel 0 in the kernel's memory, and the bytes reserved there. */
+    readonly at: number,
+    readonly bytes: number,
+  ) {}
+}
+
+/** Packed weights start at multiples of a cache line. */
+const align64 = (bytes: number) => Math.ceil(bytes / 64) * 64;
+/** Rows of a weight copied into the workspace at a time while it is packed (a multiple of PANEL). */
+const PACK_SLAB_FLOATS = 1 << 20;
+
+/** Bytes for packed weights below the workspace: the first hole that fits, else the workspace moves up. */
+function allocatePacked(s: KernelState, bytes: number): number {
+  const index = s.holes.findIndex((hole) => hole.bytes >= bytes);
+  const hole = s.holes[index];
+  if (hole) {
+    const at = hole.at;
+    if (hole.bytes === bytes) s.holes.splice(index, 1);
+    else s.holes[index] = { at: at + bytes, bytes: hole.bytes - bytes };
+    return at;
+  }
+  const at = s.workspaceAt;
+  reserve(s, at + bytes);
+  s.workspaceAt = at + bytes;
+  return at;
+}
+
+/** Returns a packed weight's bytes: merged with the holes beside it, or given back to the workspace. */
+function freePacked(s: KernelState, at: number, bytes: number): void {
+  const holes = s.holes;
+  let index = holes.findIndex((hole) => hole.at > at);
+  if (index < 0) index = holes.length;
+  holes.splice(index, 0, { at, bytes });
+  const next = holes[index + 1];
+  if (next && at + bytes === next.at) holes.splice(index, 2, { at, bytes: bytes + next.bytes });
+  const previous = holes[index - 1];
+  const merged = holes[index]!;
+  if (previous && previous.at + previous.bytes === merged.at) holes.splice(index - 1, 2, { at: previous.at, bytes: previous.bytes + merged.bytes });
+  const last = holes[holes.length - 1];
+  if (last && last.at + last.bytes === s.workspaceAt) {
+    s.workspaceAt = last.at;
+    holes.pop();
+  }
+}
+
+/**
+ * Packs `weight` (rows, cols), an nn.Linear weight (out, in), for out = a·weightᵀ products
+ * (matmulPackedInto). Takes panels·8·cols floats of the kernel's memory until releasePacked:
+ * 38.6M floats (154 MB) for GPT-2's output head.
+ */
+export function packMatrix(weight: Float32Array, rows: number, cols: number): PackedMatrix {
+  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || rows < 1 || cols < 1 || weight.length !== rows * cols) {
+    throw new RangeError(`packMatrix: ${weight.length} floats for a (${rows}, ${cols}) weight`);
+  }
+  const s = kernelState();
+  const panelBytes = PANEL * 4 * cols;
+  const bytes = align64(Math.ceil(rows / PANEL) * panelBytes);
+  const at = allocatePacked(s, bytes);
+  // a slab of whole panels at a time through the workspace, not the whole weight
+  const slabRows = Math.max(PANEL, Math.floor(PACK_SLAB_FLOATS / cols / PANEL) * PANEL);
+  const rawAt = s.workspaceAt;
+  try {
+    reserve(s, rawAt + 4 * Math.min(rows, slabRows) * cols);
+  } catch (err) {
+    freePacked(s, at, bytes);
+    throw err;
+  }
+  for (let first = 0; first < rows; first += slabRows) {
+    const end = Math.min(rows, first + slabRows);
+    s.heap.set(weight.subarray(first * cols, end * cols), rawAt >> 2);
+    s.pack(rawAt, at + (first / PANEL) * panelBytes, end - first, cols, 1, cols);
+  }
+  return new PackedWeight(weight, rows, cols, at, bytes);
+}
+
+/** Gives a packed weight's memory back; using it afterwards throws. Releasing twice does nothing. */
+export function releasePacked(packed: PackedMatrix): void {
+  if (!(packed instanceof PackedWeight) || !packed.live || !state) return;
+  packed.live = false;
+  freePacked(state, packed.at, packed.bytes);
+}
+
+/**
+ * out (n, rows) = a (n, cols) · Wᵀ for a packed W: bit-for-bit matmulInto(out, a, W, n, rows,
+ * cols, { bTransposed: true }), without copying or packing W. Few rows (a decode step's one) are
+ * shared between threads by column panels, many by rows, as matmulInto shares them.
+ */
+export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, packed: PackedMatrix): void {
+  if (!(packed instanceof PackedWeight) || !packed.live) throw new Error('matmulPackedInto: the packed weight was released; pack it again');
+  const { rows: m, cols: k } = packed;
+  if (a.length !== n * k || out.length !== n * m) {
+    throw new RangeError(`matmulPackedInto: buffers of ${a.length} and ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  }
+  if (n === 0) return;
+  const s = kernelState();
+  const panels = Math.ceil(m / PANEL);
+  const ldc = panels * PANEL;
+  // workspace: A (n, k) | C (n, ldc)
+  const aAt = s.workspaceAt;
+  const cAt = align16(aAt + 4 * n * k);
+  reserve(s, cAt + 4 * n * ldc);
+  s.heap.set(a, aAt >> 2);
+  runGemm(s, aAt, packed.at, cAt, n, panels, k, false, false, k, ldc);
+  copyOut(s, out, cAt, n, m, ldc, false);
 }
 
 /**
@@ -411,6 +574,15 @@ function runGemm(
 ): void {
   const lo = lowerOutput ? 1 : 0;
   const li = lowerInput ? 1 : 0;
+  if (n < PANEL_SPLIT_ROWS && !lowerOutput && !lowerInput && panels * PANEL * k >= MIN_PANEL_SPLIT_FLOATS && panels >= 2) {
+    // by panels: every thread computes all n rows of its columns, the same sums (each element's
+    // sum is over t alone, in the same order, whichever panels a call is given)
+    const panelBytes = PANEL * 4 * k;
+    runRows(s, panels, true, 1, GEMM_PANELS, [a, b, c, n, k, 0, 0, lda, ldc], (panelStart, panelEnd) =>
+      s.gemm(a, b + panelStart * panelBytes, c + panelStart * PANEL * 4, 0, n, panelEnd - panelStart, k, 0, 0, lda, ldc),
+    );
+    return;
+  }
   const split = n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK;
   runRows(s, n, split, ROW_BLOCK, GEMM, [a, b, c, panels, k, lo, li, lda, ldc], (rowStart, rowEnd) =>
     s.gemm(a, b, c, rowStart, rowEnd, panels, k, lo, li, lda, ldc),
@@ -484,7 +656,7 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   if (rows === 0 || cols === 0) return;
   const s = kernelState();
   // workspace: S (rows, cols) float32, computed in place
-  const sAt = CONTROL_BYTES;
+  const sAt = s.workspaceAt;
   reserve(s, sAt + 4 * rows * cols);
   const heap = s.heap;
   const at = sAt >> 2;
@@ -512,6 +684,13 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
 export interface ProjectionWeights {
   weight: Float32Array;
   bias?: Float32Array;
+  /** `weight` packed (packMatrix): used instead of packing it again when it is live and of `weight`. */
+  packed?: PackedMatrix;
+}
+
+/** The live packing of `weight`'s own array, if `packed` is one. */
+function packingOf(packed: PackedMatrix | undefined, weight: Float32Array): PackedWeight | undefined {
+  return packed instanceof PackedWeight && packed.live && packed.source === weight ? packed : undefined;
 }
 
 /**
@@ -534,6 +713,8 @@ export function multiHeadForwardInto(
   dim: number,
   heads: number,
   weights: { query: ProjectionWeights; key: ProjectionWeights; value: ProjectionWeights; outProj: ProjectionWeights },
+  /** Also copy K and V (T, attnDim) out of the workspace (the key/value cache keeps them). */
+  keep?: { keys: Float32Array; values: Float32Array },
 ): void {
   const attnDim = weights.query.weight.length / dim;
   if (!Number.isInteger(attnDim) || inputs.length !== T * dim || out.length !== T * attnDim || attnDim % heads !== 0) {
@@ -550,7 +731,7 @@ export function multiHeadForwardInto(
   const slotBytes = headSlotBytes(T, headDim);
   // workspace (byte offsets): x (T, dim) | a weight as given | packed | Q | K | V (T, ldP) |
   // concat (T, ldCat) | out (T, ldP) | one slot per thread for the heads (HEADS_SOURCE)
-  let end = CONTROL_BYTES;
+  let end = s.workspaceAt;
   const place = (bytes: number): number => {
     const at = end;
     end = align16(end + bytes);
@@ -568,9 +749,12 @@ export function multiHeadForwardInto(
 
   // y (T, ldP) = a (T, k)·Wᵀ + b, a with row stride lda
   const project = (a: number, lda: number, k: number, projection: ProjectionWeights, y: number): void => {
-    s.heap.set(projection.weight, rawWAt >> 2);
-    s.pack(rawWAt, packedWAt, attnDim, k, 1, k);
-    runGemm(s, a, packedWAt, y, T, projectionPanels, k, false, false, lda, ldP);
+    const packed = packingOf(projection.packed, projection.weight);
+    if (!packed) {
+      s.heap.set(projection.weight, rawWAt >> 2);
+      s.pack(rawWAt, packedWAt, attnDim, k, 1, k);
+    }
+    runGemm(s, a, packed?.at ?? packedWAt, y, T, projectionPanels, k, false, false, lda, ldP);
     const bias = projection.bias;
     if (!bias) return;
     const heap = s.heap;
@@ -580,6 +764,13 @@ export function multiHeadForwardInto(
   project(xAt, dim, dim, weights.query, qAt);
   project(xAt, dim, dim, weights.key, kAt);
   project(xAt, dim, dim, weights.value, vAt);
+  if (keep) {
+    if (keep.keys.length !== T * attnDim || keep.values.length !== T * attnDim) throw new RangeError(`multiHeadForwardInto: keep needs (${T}, ${attnDim}) keys and values`);
+    for (let t = 0; t < T; t++) {
+      keep.keys.set(s.heap.subarray((kAt >> 2) + t * ldP, (kAt >> 2) + t * ldP + attnDim), t * attnDim);
+      keep.values.set(s.heap.subarray((vAt >> 2) + t * ldP, (vAt >> 2) + t * ldP + attnDim), t * attnDim);
+    }
+  }
 
   const d = Math.fround(Math.sqrt(headDim));
   s.controlFloats[JOB + 10] = d; // the helpers read the divisor as float32 bits

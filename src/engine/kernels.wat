@@ -17,7 +17,7 @@
 ;;   lowerInput: A is lower-triangular (A[i][t] = 0 for t > i): t stops after the block's last
 ;;     row (attention weights · V). Skipped terms are exact zeros, which add nothing.
 (module
-  (import "env" "memory" (memory 1 16384 shared))
+  (import "env" "memory" (memory 1 32768 shared))
 
   ;; 5 rows × 8 columns: ten accumulators, two B vectors and one broadcast A value. Measured on one
   ;; thread, (420, 768)·(768, 768) ran at 27 GFLOP/s with 6 rows, 50 with 5 (39 with 3, 43 with 4,

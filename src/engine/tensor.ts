@@ -7,7 +7,7 @@
 // and round to float32 once when stored. The fixture tests show every stage agrees with PyTorch
 // within 1e-5.
 
-import { matmulInto, softmaxRowsInto } from './kernels';
+import { matmulInto, matmulPackedInto, softmaxRowsInto, type PackedMatrix } from './kernels';
 import type { Linear, Matrix } from './types';
 
 /** A zero matrix. (rows, cols) */
@@ -87,14 +87,19 @@ export function matmul(a: Matrix, b: Matrix, options: { causal?: boolean } = {})
   return out;
 }
 
-/** nn.Linear: y = x·Wᵀ + b for x (T, in), W (out, in), b (out) -> (T, out). */
-export function linear(x: Matrix, layer: Linear): Matrix {
+/**
+ * nn.Linear: y = x·Wᵀ + b for x (T, in), W (out, in), b (out) -> (T, out). With `packed`, W's
+ * packing (packMatrix), the product skips copying and packing W, with the same numbers; a packing
+ * that is released or of another array is not used.
+ */
+export function linear(x: Matrix, layer: Linear, packed?: PackedMatrix): Matrix {
   const { weight, bias } = layer;
   if (x.cols !== weight.cols) {
     throw new RangeError(`linear: input has ${x.cols} features but the weight is (${weight.rows}, ${weight.cols})`);
   }
   const out = createMatrix(x.rows, weight.rows);
-  matmulInto(out.data, x.data, weight.data, x.rows, weight.rows, x.cols, { bTransposed: true });
+  if (packed?.live && packed.source === weight.data) matmulPackedInto(out.data, x.data, x.rows, packed);
+  else matmulInto(out.data, x.data, weight.data, x.rows, weight.rows, x.cols, { bTransposed: true });
   if (bias) {
     const y = out.data;
     const outFeatures = weight.rows;

@@ -12,10 +12,16 @@
 // gives the uncached path's logits bit for bit (a test checks). Once the context is full, the
 // crop shifts every position, which invalidates the cache: from then on each step re-runs the
 // last contextLength tokens, exactly the uncached step.
+//
+// Speed: a decode step is one row through every weight, so its cost is reading 124M floats
+// (GPT-2 small) once; generation packs the weights for the kernel at its start (packGptWeights:
+// no copy or repacking per step, and one-row products shared by both threads by columns) and
+// releases them when it ends. The packing is a snapshot: weights changed during a generation are
+// not seen by it.
 
 import { CancelledError, EngineError } from '../config';
 import { matmulInto, softmaxRowsInto } from '../kernels';
-import { gptForward } from '../layers/gptModel';
+import { gptForward, packGptWeights, type PackedGpt } from '../layers/gptModel';
 import { causalMultiHead, type BlockAttention } from '../layers/transformerBlock';
 import { TorchGenerator } from '../rng';
 import { createMatrix, linear } from '../tensor';
@@ -57,16 +63,19 @@ function storeRows(cache: Float32Array, projected: Matrix, start: number, heads:
  * Runs `ids` (the whole context) through the model from position 0, filling the cache with every
  * layer's keys and values. Returns the last position's logits (vocab).
  */
-export function prefill(model: GptModel, cache: KvCache, ids: readonly number[], signal?: AbortSignal): Float32Array {
-  const { heads, contextLength } = model.config;
+export function prefill(model: GptModel, cache: KvCache, ids: readonly number[], signal?: AbortSignal, packed?: PackedGpt): Float32Array {
+  const { heads, contextLength, dim } = model.config;
   cache.length = 0;
-  const attention = (layer: number): BlockAttention => (norm1, block) => {
-    // the projections multiHeadForward computes inside its workspace, kept here for later rows
-    storeRows(cache.keys[layer]!, linear(norm1, block.att.key), 0, heads, contextLength);
-    storeRows(cache.values[layer]!, linear(norm1, block.att.value), 0, heads, contextLength);
-    return causalMultiHead(norm1, block, heads);
+  const keys = createMatrix(ids.length, dim); // (T, dim)
+  const values = createMatrix(ids.length, dim);
+  const attention = (layer: number): BlockAttention => (norm1, block, _heads, packedBlock) => {
+    // the projections the attention computes inside its workspace, kept for later rows
+    const output = causalMultiHead(norm1, block, heads, packedBlock, { keys: keys.data, values: values.data });
+    storeRows(cache.keys[layer]!, keys, 0, heads, contextLength);
+    storeRows(cache.values[layer]!, values, 0, heads, contextLength);
+    return output;
   };
-  const logits = gptForward(model, ids, { logits: 'last', attention, signal }).logits!;
+  const logits = gptForward(model, ids, { logits: 'last', attention, signal, ...(packed && { packed }) }).logits!;
   cache.length = ids.length;
   return logits.data;
 }
@@ -75,7 +84,7 @@ export function prefill(model: GptModel, cache: KvCache, ids: readonly number[],
  * One new token at position cache.length: its row through every block, attending to the cached
  * keys and values (and its own, appended first). Returns its logits (vocab).
  */
-export function decodeStep(model: GptModel, cache: KvCache, id: number): Float32Array {
+export function decodeStep(model: GptModel, cache: KvCache, id: number, packed?: PackedGpt): Float32Array {
   const { heads, contextLength, dim } = model.config;
   const position = cache.length;
   if (position >= contextLength) throw new RangeError(`decodeStep: the cache holds all ${contextLength} positions`);
@@ -85,12 +94,12 @@ export function decodeStep(model: GptModel, cache: KvCache, id: number): Float32
   const attnWeights = new Float32Array(count);
   const contextVec = new Float32Array(headDim); // (1, headDim)
   const divisor = Math.sqrt(headDim);
-  const attention = (layer: number): BlockAttention => (norm1, block) => {
-    const queries = linear(norm1, block.att.query); // (1, dim)
+  const attention = (layer: number): BlockAttention => (norm1, block, _heads, packedBlock) => {
+    const queries = linear(norm1, block.att.query, packedBlock?.query); // (1, dim)
     const keys = cache.keys[layer]!;
     const values = cache.values[layer]!;
-    storeRows(keys, linear(norm1, block.att.key), position, heads, contextLength);
-    storeRows(values, linear(norm1, block.att.value), position, heads, contextLength);
+    storeRows(keys, linear(norm1, block.att.key, packedBlock?.key), position, heads, contextLength);
+    storeRows(values, linear(norm1, block.att.value, packedBlock?.value), position, heads, contextLength);
     const concat = createMatrix(1, dim); // (1, dim): [z_0 | z_1 | …]
     for (let h = 0; h < heads; h++) {
       const headKeys = keys.subarray(h * contextLength * headDim, (h * contextLength + count) * headDim); // (t+1, headDim)
@@ -101,9 +110,9 @@ export function decodeStep(model: GptModel, cache: KvCache, id: number): Float32
       matmulInto(contextVec, attnWeights, headValues, 1, headDim, count, { bTransposed: false }); // (1, headDim)
       concat.data.set(contextVec, h * headDim);
     }
-    return linear(concat, block.att.outProj); // (1, dim)
+    return linear(concat, block.att.outProj, packedBlock?.outProj); // (1, dim)
   };
-  const logits = gptForward(model, [id], { logits: 'last', startPosition: position, attention }).logits!;
+  const logits = gptForward(model, [id], { logits: 'last', startPosition: position, attention, ...(packed && { packed }) }).logits!;
   cache.length = count;
   return logits.data;
 }
@@ -121,6 +130,12 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Checked before every step, like signal (for callers without an AbortController). */
   shouldStop?: () => boolean;
+  /**
+   * Pack the weights for the kernel for this generation (default true): about 4 bytes of kernel
+   * memory per parameter while it runs (496 MB for GPT-2 small; the kernel's memory does not
+   * shrink, the next packing reuses it), several times faster per token. The same tokens either way.
+   */
+  packWeights?: boolean;
 }
 
 export interface GeneratedToken {
@@ -159,35 +174,51 @@ export function* generateTokens(model: GptModel, prompt: readonly number[], opti
   const generated: number[] = [];
   const stopped = () => options.signal?.aborted === true || options.shouldStop?.() === true;
   const cropped = () => tokens.slice(-contextLength); // idx[:, -context_size:]
+  const packed = options.packWeights === false ? undefined : packOrNot(model);
 
   // the next token's logits (vocab), from the last token picked (undefined: the prompt)
   const step = (last: number | undefined): Float32Array => {
-    if (!cache) return lastLogits(model, cropped(), options.signal);
-    if (last !== undefined && cache.length < contextLength) return decodeStep(model, cache, last);
-    return prefill(model, cache, cropped(), options.signal); // the prompt, or the crop moved every position
+    if (!cache) return lastLogits(model, cropped(), options.signal, packed);
+    if (last !== undefined && cache.length < contextLength) return decodeStep(model, cache, last, packed);
+    return prefill(model, cache, cropped(), options.signal, packed); // the prompt, or the crop moved every position
   };
-  let last: number | undefined;
-  for (let index = 0; index < options.maxNewTokens; index++) {
-    if (stopped()) return { reason: 'cancelled', ids: generated };
-    let logits: Float32Array;
-    try {
-      logits = step(last);
-    } catch (err) {
-      if (err instanceof CancelledError) return { reason: 'cancelled', ids: generated };
-      throw err;
+  try {
+    let last: number | undefined;
+    for (let index = 0; index < options.maxNewTokens; index++) {
+      if (stopped()) return { reason: 'cancelled', ids: generated };
+      let logits: Float32Array;
+      try {
+        logits = step(last);
+      } catch (err) {
+        if (err instanceof CancelledError) return { reason: 'cancelled', ids: generated };
+        throw err;
+      }
+      const id = pickNextToken(logits, options, generator);
+      if (id === options.eosId) return { reason: 'eos', ids: generated };
+      tokens.push(id);
+      generated.push(id);
+      last = id;
+      yield { id, index };
     }
-    const id = pickNextToken(logits, options, generator);
-    if (id === options.eosId) return { reason: 'eos', ids: generated };
-    tokens.push(id);
-    generated.push(id);
-    last = id;
-    yield { id, index };
+    return { reason: 'length', ids: generated };
+  } finally {
+    // also when the caller stops iterating (return()): the packing's memory goes back at once
+    packed?.release();
   }
-  return { reason: 'length', ids: generated };
 }
 
-function lastLogits(model: GptModel, ids: readonly number[], signal?: AbortSignal): Float32Array {
-  return gptForward(model, ids, { logits: 'last', signal }).logits!.data;
+/** The model's weights packed, or undefined (the unpacked path, same tokens) when the kernel's memory is too small for them. */
+function packOrNot(model: GptModel): PackedGpt | undefined {
+  try {
+    return packGptWeights(model);
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
+function lastLogits(model: GptModel, ids: readonly number[], signal?: AbortSignal, packed?: PackedGpt): Float32Array {
+  return gptForward(model, ids, { logits: 'last', signal, ...(packed && { packed }) }).logits!.data;
 }
 
 /** All of generateTokens at once: the new ids (without the prompt). */
@@ -202,10 +233,14 @@ export function generate(model: GptModel, prompt: readonly number[], options: Ge
  */
 export async function* streamTokens(model: GptModel, prompt: readonly number[], options: GenerateOptions): AsyncGenerator<GeneratedToken, GenerationEnd, void> {
   const tokens = generateTokens(model, prompt, options);
-  for (;;) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const step = tokens.next();
-    if (step.done) return step.value;
-    yield step.value;
+  try {
+    for (;;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const step = tokens.next();
+      if (step.done) return step.value;
+      yield step.value;
+    }
+  } finally {
+    tokens.return({ reason: 'cancelled', ids: [] }); // runs generateTokens' finally if it has not ended
   }
 }

@@ -7,6 +7,7 @@
 // computed alone (incremental decoding) or among T rows.
 
 import type { BlockWeights } from '../gpt/types';
+import type { PackedMatrix } from '../kernels';
 import { linear } from '../tensor';
 import type { Matrix } from '../types';
 import { geluInto } from './gelu';
@@ -17,11 +18,14 @@ export interface FeedForwardTrace {
   output: Matrix; // (T, dim)
 }
 
-/** Inference: only the output is kept; GELU runs in place on the pre-activations. (T, dim) -> (T, dim) */
-export function feedForward(x: Matrix, ff: BlockWeights['ff']): Matrix {
-  const hidden = linear(x, ff.up); // (T, dim) -> (T, 4·dim)
+/**
+ * Inference: only the output is kept; GELU runs in place on the pre-activations. With `packed`,
+ * the two weights' packings (the same numbers). (T, dim) -> (T, dim)
+ */
+export function feedForward(x: Matrix, ff: BlockWeights['ff'], packed?: { up: PackedMatrix; down: PackedMatrix }): Matrix {
+  const hidden = linear(x, ff.up, packed?.up); // (T, dim) -> (T, 4·dim)
   geluInto(hidden.data, hidden.data);
-  return linear(hidden, ff.down); // (T, 4·dim) -> (T, dim)
+  return linear(hidden, ff.down, packed?.down); // (T, 4·dim) -> (T, dim)
 }
 
 /** The same numbers as feedForward, keeping the pre-activations and the hidden activations. */

@@ -10,22 +10,29 @@
 // T·dim floats per block), never the (T, T) attention maps; traceGptBlock recomputes one block's
 // maps from its input, bit for bit what the forward computed. Logits of every row are
 // T·vocabSize floats (200 MB at T = 1,024 for GPT-2), so generation asks for the last row only.
+//
+// Packed weights (packGptWeights): every product's weight packed once into the kernel's panel
+// layout, so a forward neither copies nor packs 124M floats per call (the whole cost of a decode
+// step beside reading them once). Same numbers bit for bit. A packing is a snapshot of the
+// weights: after weights change in place (training), release it and pack again; generation packs
+// at its start and releases at its end (gpt/generate.ts).
 
-import { CancelledError, EngineError } from '../config';
+import { CancelledError, EngineError, type CancelSignal } from '../config';
 import type { GptConfig, GptModel } from '../gpt/types';
+import { packMatrix, releasePacked, type PackedMatrix } from '../kernels';
 import { add, createMatrix, linear, takeRows } from '../tensor';
 import type { Matrix } from '../types';
 import { tokenEmbeddings } from './embedding';
 import { layerNormInto } from './layerNorm';
-import { transformerBlock, transformerBlockTraced, type BlockAttention, type BlockOutput, type BlockTrace } from './transformerBlock';
+import { transformerBlock, transformerBlockTraced, type BlockAttention, type BlockOutput, type BlockTrace, type PackedBlock } from './transformerBlock';
 
 export interface GptForwardOptions {
   /** Rows of logits to compute: every position (T, vocab, the default), the last one (1, vocab), or none. */
   logits?: 'all' | 'last' | 'none';
   /** Keep each block's residual stream (after attention and after the block); default false. */
   keepResiduals?: boolean;
-  /** Checked before every block: once aborted, the forward throws CancelledError. */
-  signal?: AbortSignal;
+  /** Checked before every block: once aborted, the forward throws CancelledError (an AbortSignal, or the engine's SharedCancel). */
+  signal?: CancelSignal;
   /**
    * Position of the first id (default 0): ids sit at positions start .. start+T−1, the rows of
    * pos_emb they get. Only the key/value cache starts later (its earlier positions are cached).
@@ -33,6 +40,45 @@ export interface GptForwardOptions {
   startPosition?: number;
   /** Replaces each block's attention (the key/value cache's); `layer` counts from 0. */
   attention?: (layer: number) => BlockAttention;
+  /** The model's weights packed (packGptWeights): the same numbers, faster. */
+  packed?: PackedGpt;
+}
+
+/** Every product's weight of a model packed for the kernel: a snapshot of the weights (see the header). */
+export interface PackedGpt {
+  blocks: PackedBlock[];
+  outHead: PackedMatrix; // (vocab, dim)
+  /** Frees the kernel memory (about 4 bytes per parameter); the packing is not used afterwards. */
+  release(): void;
+}
+
+/**
+ * Packs every block's six weights and the output head: 124M floats (496 MB of kernel memory)
+ * for GPT-2 small. Throws a RangeError, having packed nothing, when the kernel's memory is too
+ * small for them.
+ */
+export function packGptWeights(model: GptModel): PackedGpt {
+  const packings: PackedMatrix[] = [];
+  const pack = ({ rows, cols, data }: Matrix): PackedMatrix => {
+    const packed = packMatrix(data, rows, cols);
+    packings.push(packed);
+    return packed;
+  };
+  try {
+    const blocks = model.weights.blocks.map(({ att, ff }) => ({
+      query: pack(att.query.weight),
+      key: pack(att.key.weight),
+      value: pack(att.value.weight),
+      outProj: pack(att.outProj.weight),
+      up: pack(ff.up.weight),
+      down: pack(ff.down.weight),
+    }));
+    const outHead = pack(model.weights.outHead);
+    return { blocks, outHead, release: () => packings.forEach(releasePacked) };
+  } catch (err) {
+    packings.forEach(releasePacked);
+    throw err;
+  }
 }
 
 export interface GptForward {
@@ -75,7 +121,7 @@ export function gptForward(model: GptModel, ids: readonly number[], options: Gpt
   let x = input;
   for (const [layer, block] of weights.blocks.entries()) {
     if (options.signal?.aborted) throw new CancelledError();
-    const out = transformerBlock(x, block, config.heads, config.layerNormEps, options.attention?.(layer));
+    const out = transformerBlock(x, block, config.heads, config.layerNormEps, options.attention?.(layer), options.packed?.blocks[layer]);
     if (options.keepResiduals) blocks.push(out);
     x = out.output;
   }
@@ -83,13 +129,13 @@ export function gptForward(model: GptModel, ids: readonly number[], options: Gpt
   layerNormInto(finalNorm.data, x, weights.finalNorm, config.layerNormEps);
   const which = options.logits ?? 'all';
   const result: GptForward = { embeddings: input, blocks, finalNorm };
-  if (which !== 'none') result.logits = outputHead(model, which === 'all' ? finalNorm : lastRow(finalNorm));
+  if (which !== 'none') result.logits = outputHead(model, which === 'all' ? finalNorm : lastRow(finalNorm), options.packed);
   return result;
 }
 
 /** out_head: z (n, dim) -> logits (n, vocab) = z·W_outᵀ. */
-export function outputHead(model: GptModel, finalNorm: Matrix): Matrix {
-  return linear(finalNorm, { weight: model.weights.outHead });
+export function outputHead(model: GptModel, finalNorm: Matrix, packed?: PackedGpt): Matrix {
+  return linear(finalNorm, { weight: model.weights.outHead }, packed?.outHead);
 }
 
 /** Row T−1 as a (1, C) view (no copy). */

@@ -6,18 +6,19 @@
 // book's drop_shortcut is off.
 //
 // Two forms with the same numbers bit for bit: transformerBlock keeps only the residual stream
-// (attention runs in the kernel's workspace, multiHeadForward); transformerBlockTraced also keeps
+// (attention runs in the kernel's workspace, causalMultiHead); transformerBlockTraced also keeps
 // every head's (T, T) attention weights and the feed-forward activations, for one block the panel
 // shows. A caller keeps the residual stream of every block and recomputes one block's maps from
 // its input when asked: 12 layers × 12 heads of (1024, 1024) maps would be 600 MB.
 
 import type { BlockWeights } from '../gpt/types';
+import { multiHeadForwardInto, type PackedMatrix } from '../kernels';
 import { TorchGenerator } from '../rng';
 import { createMatrix } from '../tensor';
 import type { Matrix, Trace } from '../types';
 import { feedForward, feedForwardTraced, type FeedForwardTrace } from './feedForward';
 import { layerNormInto } from './layerNorm';
-import { multiHeadAttention, multiHeadForward } from './multiHead';
+import { multiHeadAttention } from './multiHead';
 
 /** The residual stream after each shortcut of a block. */
 export interface BlockOutput {
@@ -49,15 +50,58 @@ export function normed(x: Matrix, norm: BlockWeights['norm1'], eps: number): Mat
   return out;
 }
 
+/** A block's six weights packed for the kernel (packGptWeights in gptModel.ts). */
+export interface PackedBlock {
+  query: PackedMatrix; // (dim, dim)
+  key: PackedMatrix;
+  value: PackedMatrix;
+  outProj: PackedMatrix;
+  up: PackedMatrix; // (4·dim, dim)
+  down: PackedMatrix; // (dim, 4·dim)
+}
+
 /**
  * The attention sub-layer of a block: LN₁(x) (T, dim) -> MHA output (T, dim). The default is
- * multiHeadForward over the T rows; the key/value cache (gpt/generate.ts) passes its own, which
+ * causalMultiHead over the T rows; the key/value cache (gpt/generate.ts) passes its own, which
  * attends from new rows to every cached position with the same products.
  */
-export type BlockAttention = (norm1: Matrix, block: BlockWeights, heads: number) => Matrix;
+export type BlockAttention = (norm1: Matrix, block: BlockWeights, heads: number, packed?: PackedBlock) => Matrix;
 
-/** The default: causal multi-head attention over all T rows in the kernel's workspace. */
-export const causalMultiHead: BlockAttention = (norm1, block, heads) => multiHeadForward(norm1, block.att, heads);
+/**
+ * The default: causal multi-head attention over all T rows in the kernel's workspace, bit for bit
+ * multiHeadForward's (multiHead.ts), with the packed weights when given. `keep` also receives K
+ * and V (T, dim), for the key/value cache.
+ */
+export function causalMultiHead(
+  norm1: Matrix,
+  block: BlockWeights,
+  heads: number,
+  packed?: PackedBlock,
+  keep?: { keys: Float32Array; values: Float32Array },
+): Matrix {
+  const { att } = block;
+  const output = createMatrix(norm1.rows, att.query.weight.rows);
+  const projection = ({ weight, bias }: BlockWeights['att']['query'], packing?: PackedMatrix) => ({
+    weight: weight.data,
+    ...(bias && { bias }),
+    ...(packing && { packed: packing }),
+  });
+  multiHeadForwardInto(
+    output.data,
+    norm1.data,
+    norm1.rows,
+    norm1.cols,
+    heads,
+    {
+      query: projection(att.query, packed?.query),
+      key: projection(att.key, packed?.key),
+      value: projection(att.value, packed?.value),
+      outProj: projection(att.outProj, packed?.outProj),
+    },
+    keep,
+  );
+  return output;
+}
 
 /** Inference: (T, dim) -> the residual stream after attention and after the block, each (T, dim). */
 export function transformerBlock(
@@ -66,11 +110,12 @@ export function transformerBlock(
   heads: number,
   eps: number,
   attention: BlockAttention = causalMultiHead,
+  packed?: PackedBlock,
 ): BlockOutput {
   const norm1 = normed(x, block.norm1, eps); // (T, dim)
-  const afterAttention = addShortcut(attention(norm1, block, heads), x); // (T, dim)
+  const afterAttention = addShortcut(attention(norm1, block, heads, packed), x); // (T, dim)
   layerNormInto(norm1.data, afterAttention, block.norm2, eps); // LN₂(a), reusing LN₁'s buffer
-  const output = addShortcut(feedForward(norm1, block.ff), afterAttention); // (T, dim)
+  const output = addShortcut(feedForward(norm1, block.ff, packed), afterAttention); // (T, dim)
   return { afterAttention, output };
 }
 
