@@ -87,7 +87,7 @@ const tokenize: Command = {
   options: { ...INPUT_OPTIONS, ...TOKENIZER_OPTIONS, ...COMMON_OPTIONS },
   async run(values, io, positionals) {
     const text = await readInput(values, io, positionals, 'tokenize');
-    const tokenizer = new Analyzer(cliBpeCacheDir()).tokenizer({ ...tokenizerRequest(values), text });
+    const tokenizer = new Analyzer(cliBpeCacheDir()).tokenizer(tokenizerRequest(values));
     const tokens = tokenizer.encode(text);
     if (values.json) {
       const json = { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, tokens: tokens.map(tokenJson) };

@@ -1,18 +1,33 @@
 // From text and settings to a trace: check the settings, load the corpus, build the tokenizer,
-// take the weights (seeded or from a file), tokenize, check the length, run the stages. Used by
-// the engine worker behind the extension and by the CLI, so both compute exactly the same thing.
+// take the weights (seeded or from a file), tokenize, check the length, run the stages; and the
+// GPT model (seeded or a checkpoint) with its forward pass on the same tokens. Used by the engine
+// worker behind the extension and by the CLI, so both compute exactly the same thing.
+//
+// What `weightsPath` may name (weightsLayoutOf tells them apart from the header):
+//   - a stages file (self_attn.*, mha.*, norm.*): the seven stages' weights, as before; the GPT
+//     is seeded with the file's sizes (dim, contextLength, qkvBias) and the heads and layers settings;
+//   - a GPT checkpoint in the book's layout or Hugging Face GPT-2's (file or folder): the GPT is
+//     the checkpoint, and the stages take their weights from it (stagesFromGpt below), so every
+//     stage shows the checkpoint's numbers. A GPT-2 checkpoint brings the gpt2 tokenizer unless
+//     the user named one (tokenizerExplicit).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  EngineError, TOKENIZER_KINDS, checkTokens, checkTraceSize, divisors, validateConfig, validateSettings,
+  DEFAULT_LAYERS, EngineError, TOKENIZER_KINDS, checkTokens, checkTraceSize, divisors, validateConfig, validateSettings,
   type CancelSignal, type EngineSettings,
 } from './config';
 import { bpeCacheKey, cacheBpeModel, createTokenizer, getCachedBpeModel, parseBpeModel } from './tokenizer';
 import { corpusStamp, loadCorpus } from './corpus';
 import { initWeights } from './init';
 import { readWeightsFile, type ExpectationSources, type ExpectedSizes } from './io/weightsFile';
-import { runTrace } from './trace';
+import { runTrace, type TraceOptions } from './trace';
 import { pca2 } from './pca';
+import { checkTokenizerFits, validateGptConfig } from './gpt/config';
+import { createSeededGpt } from './gpt/init';
+import type { GptConfig, GptModel } from './gpt/types';
+import { readGptCheckpoint, weightsLayoutOf, type WeightsLayout } from './io/gptCheckpoint';
+import { LAYER_NORM_EPS } from './layers/layerNorm';
+import { gptForward, type GptForward } from './layers/gptModel';
 import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
@@ -21,8 +36,19 @@ export interface AnalyzeOptions extends EngineSettings {
   bpeVocabSize: number;
   /** A .txt file or folder of .txt files (word and bpe vocabularies). */
   corpusPath: string;
-  /** A safetensors file; when set, dim, attnDim, contextLength and qkvBias come from its shapes. */
+  /**
+   * A safetensors file (the stages' weights, or a GPT checkpoint in the book's or GPT-2's layout)
+   * or a Hugging Face model folder; when set, dim, attnDim, contextLength and qkvBias come from
+   * its shapes (and for a checkpoint heads and layers too, when it says).
+   */
   weightsPath?: string;
+  /** Transformer blocks of the seeded GPT (llm101.layers, --layers); default DEFAULT_LAYERS. A checkpoint has its own. */
+  layers?: number;
+  /**
+   * The user named the tokenizer (--tokenizer; llm101.tokenizer set away from its default), so a
+   * GPT-2 checkpoint keeps it rather than switching to gpt2 (a vocabulary mismatch is then an error).
+   */
+  tokenizerExplicit?: boolean;
   /**
    * Sizes the user gave explicitly (the CLI's --dim, --attn-dim, ...) that a weights file must
    * agree with, and the flag or setting to name when it does not.
@@ -40,8 +66,11 @@ export type AnalyzeResult =
   | TraceResult
   | { kind: 'tooManyTokens'; message: string; count: number; limit: number; cutAt: number; elapsedMs: number };
 
-/** Just the tokenizer: for the status bar count and the token boundaries in the editor. */
-export type TokenizeRequest = Pick<AnalyzeOptions, 'tokenizer' | 'bpeVocabSize' | 'corpusPath'> & { text: string };
+/**
+ * Just the tokenizer: for the status bar count and the token boundaries in the editor. With
+ * weightsPath (optional) a GPT-2 checkpoint's gpt2 tokenizer is used, as analyze would.
+ */
+export type TokenizeRequest = Pick<AnalyzeOptions, 'tokenizer' | 'bpeVocabSize' | 'corpusPath' | 'weightsPath' | 'tokenizerExplicit'> & { text: string };
 
 export interface TokenizeResult {
   tokens: Token[];
@@ -63,6 +92,62 @@ export interface TraceResult {
   weightsPath?: string;
 }
 
+/** The model's forward pass on the request's tokens: what the model sections and the CLI's `model` show. */
+export interface ModelAnalysis {
+  tokens: Token[];
+  tokenizer: Tokenizer;
+  model: GptModel;
+  /** gptForward with keepResiduals (traceGptBlock recomputes any block's maps from it). */
+  forward: GptForward;
+  /** "seeded 123 (untrained)" or the checkpoint's file (or folder) name. */
+  weightsSource: string;
+}
+
+/** The stages' weights and the sizes they fix (heads too, for a checkpoint's). */
+export interface StageWeights {
+  weights: Weights;
+  sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> & { heads?: number };
+  /** Set for weights taken from a GPT checkpoint: runTrace runs the stages as its block 0. */
+  gptBlock?: TraceOptions['gptBlock'];
+}
+
+/** Stage weights taken from a GPT checkpoint, with what runTrace needs to run them as block 0. */
+export interface StagesFromGpt extends StageWeights {
+  sizes: StageWeights['sizes'] & { heads: number };
+  gptBlock: NonNullable<TraceOptions['gptBlock']>;
+}
+
+/**
+ * The seven stages' weights from a GPT checkpoint (the arrays are the model's, not copies):
+ *   embeddings           tok_emb and pos_emb
+ *   self-attention       block 0's W_query, W_key, W_value as one head over all dim columns
+ *   causal attention     the same projections (as the stages always share them), masked
+ *   multi-head           block 0's att: W_query, W_key, W_value, out_proj, with the model's heads
+ *   layer norm           block 0's norm2
+ * and the attention stages read LN₁(x), x normalised with block 0's norm1 and the model's ε, as
+ * block 0 does (runTrace's gptBlock). So at dropout 0 the multi-head stage's weights and output
+ * are block 0's attention, and the layer-norm stage is block 0's LN₂(x + MHA(LN₁(x))). The
+ * single-head self-attention and causal stages are the book's chapter 3 forms with these
+ * projections (scaled by √dim, not √headDim): no head of the model computes them.
+ */
+export function stagesFromGpt(model: GptModel): StagesFromGpt {
+  const { config, weights } = model;
+  const block = weights.blocks[0];
+  if (!block) throw new EngineError(`the model has no transformer blocks (layers ${config.layers}); the stages need block 0`);
+  const { query, key, value, outProj } = block.att;
+  return {
+    weights: {
+      tokEmb: weights.tokEmb,
+      posEmb: weights.posEmb,
+      selfAttn: { query, key, value },
+      mha: { query, key, value, outProj },
+      norm: block.norm2,
+    },
+    sizes: { dim: config.dim, attnDim: config.dim, contextLength: config.contextLength, qkvBias: config.qkvBias, heads: config.heads },
+    gptBlock: { norm1: block.norm1, eps: config.layerNormEps },
+  };
+}
+
 /** Wraps a trace for the panel; the PCA is computed here, in the engine's thread, not the host's. */
 export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string): TraceResult {
   return {
@@ -81,12 +166,15 @@ export interface AnalyzeHooks {
  * extension and for the CLI: check the settings before any work, load the corpus, build the
  * tokenizer, take the weights (seeded or from a file), tokenize, check the length, run the stages.
  * Keeps the expensive pieces between runs: the corpus text, the trained tokenizer (BPE training
- * takes seconds on a big corpus), and the weights, each keyed by everything it depends on.
+ * takes seconds on a big corpus), the weights and the GPT model, each keyed by everything it
+ * depends on.
  */
 export class Analyzer {
   private corpus = new Memo<string>();
   private tokenizers = new Memo<Tokenizer>();
-  private weights = new Memo<{ weights: Weights; sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> }>();
+  private weights = new Memo<StageWeights>();
+  private layouts = new Memo<{ layout: WeightsLayout; file: string }>();
+  private gpt = new Memo<GptModel>();
   /**
    * `bpeCacheDir`: a folder where trained BPE models are kept as JSON, so another worker (the
    * status bar's), the CLI or the next session loads them instead of training again.
@@ -99,10 +187,7 @@ export class Analyzer {
     validateSettings(request, { sizesFromWeights: request.weightsPath !== undefined });
     const tokenizer = this.tokenizer(request, hooks);
     onProgress?.('tokenizing');
-    const tokens = tokenizer.encode(request.text);
-    if (tokens.length === 0) {
-      throw new EngineError(`the ${tokenizer.kind} tokenizer finds no tokens in ${JSON.stringify(request.text.slice(0, 40))}; give it some words (select text in the editor, or --text on the command line)`);
-    }
+    const tokens = encodeSome(tokenizer, request.text);
     const limit = request.maxTokens;
     if (limit !== undefined && tokens.length > limit) {
       const last = tokens[limit - 1];
@@ -119,20 +204,50 @@ export class Analyzer {
     validateConfig(config); // before a large initialisation, with the sizes a weights file gave
     checkTokens(tokens, config.contextLength, config.vocabSize);
     checkTraceSize(tokens.length, config.heads);
-    const { weights } = this.weightsFor(request, tokenizer.vocabSize);
-    const trace = runTrace(tokens, config, weights, { signal, onProgress: (stage) => onProgress?.(stage) });
+    const stages = this.stagesFor(request, tokenizer.vocabSize);
+    const trace = runTrace(tokens, config, stages.weights, {
+      signal, onProgress: (stage) => onProgress?.(stage), ...(stages.gptBlock && { gptBlock: stages.gptBlock }),
+    });
     return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath);
+  }
+
+  /**
+   * The GPT model a request names: its checkpoint (weightsPath in the book's or GPT-2's layout),
+   * else seeded (torch.manual_seed(seed); GPTModel(cfg)) with the settings' dim, heads, layers,
+   * contextLength, qkvBias and the tokenizer's vocabulary. Checked before any work; kept between
+   * calls until something it depends on changes.
+   */
+  model(request: AnalyzeOptions, hooks: AnalyzeHooks = {}): GptModel {
+    validateSettings(request, { sizesFromWeights: request.weightsPath !== undefined });
+    const tokenizer = this.tokenizer(request, hooks);
+    return this.modelFor(request, tokenizer, hooks);
+  }
+
+  /**
+   * The model's forward pass on the request's text (inference, no dropout), keeping every block's
+   * residual stream. `logits`: which rows of logits to compute (default 'all'; 'last' for long
+   * texts with a large vocabulary: all rows of GPT-2 at 1,024 tokens are 200 MB).
+   */
+  analyzeModel(request: AnalyzeRequest, hooks: AnalyzeHooks & { logits?: 'all' | 'last' | 'none' } = {}): ModelAnalysis {
+    validateSettings(request, { sizesFromWeights: request.weightsPath !== undefined });
+    const tokenizer = this.tokenizer(request, hooks);
+    const tokens = encodeSome(tokenizer, request.text);
+    const model = this.modelFor(request, tokenizer, hooks);
+    hooks.onProgress?.('running the model');
+    const forward = gptForward(model, tokens.map((t) => t.id), { logits: hooks.logits ?? 'all', keepResiduals: true, signal: hooks.signal });
+    return { tokens, tokenizer, model, forward, weightsSource: model.source };
   }
 
   /** The configuration a request runs with: the settings, with the sizes a weights file has. */
   configFor(request: AnalyzeOptions, vocabSize: number): EngineConfig {
-    const sizes = request.weightsPath ? this.weightsFor(request, vocabSize).sizes : request;
+    const stages = request.weightsPath ? this.stagesFor(request, vocabSize) : undefined;
+    const sizes = stages?.sizes ?? request;
     const config: EngineConfig = {
-      tokenizer: request.tokenizer,
+      tokenizer: this.tokenizerKind(request),
       vocabSize,
       dim: sizes.dim,
       attnDim: sizes.attnDim,
-      heads: request.heads,
+      heads: stages?.sizes.heads ?? request.heads, // a checkpoint's heads are its own
       dropout: request.dropout,
       seed: request.seed,
       contextLength: sizes.contextLength,
@@ -154,9 +269,12 @@ export class Analyzer {
     return { tokens, pieces: tokens.map((t) => tokenizer.idToToken(t.id)), tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize };
   }
 
-  /** The tokenizer a request uses, built (or trained) once per corpus and size. */
-  tokenizer(request: TokenizeRequest, hooks: AnalyzeHooks = {}): Tokenizer {
-    const kind = request.tokenizer;
+  /**
+   * The tokenizer a request uses, built (or trained) once per corpus and size: the one it names,
+   * or gpt2 for a GPT-2 checkpoint when the user named none.
+   */
+  tokenizer(request: Omit<TokenizeRequest, 'text'>, hooks: AnalyzeHooks = {}): Tokenizer {
+    const kind = this.tokenizerKind(request);
     if (!(TOKENIZER_KINDS as readonly string[]).includes(kind)) {
       throw new EngineError(`unknown tokenizer ${JSON.stringify(kind)}; use one of ${TOKENIZER_KINDS.join(', ')}`);
     }
@@ -174,8 +292,35 @@ export class Analyzer {
     });
   }
 
-  /** The weights a request runs with (seeded or from its file). */
-  weightsFor(request: AnalyzeOptions, vocabSize: number) {
+  /** The tokenizer kind a request runs with: gpt2 for a GPT-2 checkpoint unless the user named one. */
+  tokenizerKind(request: Pick<TokenizeRequest, 'tokenizer' | 'weightsPath' | 'tokenizerExplicit'>): TokenizerKind {
+    if (request.weightsPath && !request.tokenizerExplicit && this.layoutOf(request.weightsPath).layout === 'gpt2') return 'gpt2';
+    return request.tokenizer;
+  }
+
+  /** What a weights path holds, from its header (read again when the file changes). */
+  layoutOf(weightsPath: string): { layout: WeightsLayout; file: string } {
+    return this.layouts.get(JSON.stringify([weightsPath, checkpointStamp(weightsPath)]), () => {
+      try {
+        return weightsLayoutOf(weightsPath);
+      } catch (err) {
+        // A file that is missing, unreadable, not safetensors or none of the three: the stages'
+        // reader says what is wrong, as it always has. A folder is a Hugging Face model's.
+        if (err instanceof EngineError && !isFolder(weightsPath)) return { layout: 'stages', file: weightsPath };
+        throw err;
+      }
+    });
+  }
+
+  /** The stages' weights a request runs with (seeded, its stages file, or taken from its GPT checkpoint). */
+  weightsFor(request: AnalyzeOptions, vocabSize: number): { weights: Weights } {
+    return this.stagesFor(request, vocabSize);
+  }
+
+  private stagesFor(request: AnalyzeOptions, vocabSize: number): StageWeights {
+    if (request.weightsPath && this.layoutOf(request.weightsPath).layout !== 'stages') {
+      return stagesFromGpt(this.modelFor(request, { kind: this.tokenizerKind(request), vocabSize }));
+    }
     if (request.weightsPath) {
       const path = request.weightsPath;
       const explicit = request.explicit;
@@ -192,6 +337,35 @@ export class Analyzer {
     const config: EngineConfig = { tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed };
     const key = JSON.stringify(['seeded', vocabSize, sizes, request.seed]);
     return this.weights.get(key, () => ({ weights: initWeights(config), sizes }));
+  }
+
+  /** The checkpoint's model, or a seeded one; throws unless the tokenizer's vocabulary is the model's. */
+  private modelFor(request: AnalyzeOptions, tokenizer: { kind: string; vocabSize: number }, hooks: AnalyzeHooks = {}): GptModel {
+    const file = request.weightsPath;
+    if (file && this.layoutOf(file).layout !== 'stages') {
+      // heads: the file's metadata or config.json wins; the setting counts only when the file says nothing
+      const key = JSON.stringify(['checkpoint', file, checkpointStamp(file), request.heads]);
+      const model = this.gpt.get(key, () => {
+        hooks.onProgress?.('loading the checkpoint');
+        return readGptCheckpoint(file, { heads: request.heads }).model;
+      });
+      checkExplicitSizes(model.config, file, request.explicit);
+      checkTokenizerFits(model.config, tokenizer);
+      return model;
+    }
+    // seeded: with a stages file, its sizes (the stages and the model then share dim and context)
+    const sizes = file ? this.stagesFor(request, tokenizer.vocabSize).sizes : request;
+    const config: GptConfig = {
+      vocabSize: tokenizer.vocabSize,
+      contextLength: sizes.contextLength,
+      dim: sizes.dim,
+      heads: request.heads,
+      layers: request.layers ?? DEFAULT_LAYERS,
+      qkvBias: sizes.qkvBias,
+      layerNormEps: LAYER_NORM_EPS,
+    };
+    validateGptConfig(config, file ? `the setting llm101.heads (--heads), for dim ${config.dim} of weights file ${file}` : undefined);
+    return this.gpt.get(JSON.stringify(['seeded', config, request.seed]), () => createSeededGpt(config, request.seed));
   }
 
   private bpeThroughDisk(corpus: string, vocabSize: number, hooks: AnalyzeHooks): Tokenizer {
@@ -238,6 +412,42 @@ class Memo<T> {
       this.key = key;
     }
     return this.value;
+  }
+}
+
+/** The tokens of a text, or the error that there are none (with where to give some). */
+function encodeSome(tokenizer: Tokenizer, text: string): Token[] {
+  const tokens = tokenizer.encode(text);
+  if (tokens.length === 0) {
+    throw new EngineError(`the ${tokenizer.kind} tokenizer finds no tokens in ${JSON.stringify(text.slice(0, 40))}; give it some words (select text in the editor, or --text on the command line)`);
+  }
+  return tokens;
+}
+
+/** Sizes the user gave explicitly (the CLI's --dim, ...) must be the checkpoint's; the message names the flag to drop. */
+function checkExplicitSizes(config: GptConfig, file: string, explicit: AnalyzeOptions['explicit']): void {
+  if (!explicit) return;
+  const { sizes, sources } = explicit;
+  const has = { dim: config.dim, attnDim: config.dim, contextLength: config.contextLength, qkvBias: config.qkvBias, vocabSize: config.vocabSize };
+  for (const field of ['dim', 'attnDim', 'contextLength', 'qkvBias', 'vocabSize'] as const) {
+    const given = sizes[field];
+    if (given === undefined || given === has[field]) continue;
+    const source = sources[field] ?? field;
+    throw new EngineError(`${source} ${String(given)} disagrees with checkpoint ${file}, whose ${field} is ${String(has[field])}; drop ${source} (a checkpoint's sizes are its own)`);
+  }
+}
+
+/** The checkpoint's file, and for a folder or a file beside config.json that file too: what a reload depends on. */
+function checkpointStamp(p: string): string {
+  const file = isFolder(p) ? path.join(p, 'model.safetensors') : p;
+  return `${fileStamp(file)}|${fileStamp(path.join(path.dirname(file), 'config.json'))}`;
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }
 

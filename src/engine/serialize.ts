@@ -1,8 +1,11 @@
 // The trace as plain JSON for the CLI (`llm101 analyze --json`): matrices as nested arrays with one
 // row per token, every number written with the fewest digits that still read back as the same
-// float32, `null` for the masked (−∞) causal scores, and no NaN or Infinity anywhere.
+// float32, `null` for the masked (−∞) causal scores, and no NaN or Infinity anywhere. The GPT
+// model's part (modelToJson) recomputes each block's maps only when the writer reaches it.
 
 import { EngineError } from './config';
+import type { GptModel } from './gpt/types';
+import { traceGptBlock, type GptForward } from './layers/gptModel';
 import type { Matrix, Trace } from './types';
 
 export type JsonMatrix = number[][];
@@ -55,6 +58,33 @@ export interface TraceJson {
     outputMean: number[];
     outputVariance: number[];
   };
+  /** With a GPT checkpoint: block 0's LN₁(x), what the attention stages read. */
+  attentionInput?: JsonMatrix;
+}
+
+/** The GPT model's forward pass on the trace's tokens (`analyze --weights CHECKPOINT` or `--layers N`). */
+export interface ModelJson {
+  config: { vocabSize: number; dim: number; heads: number; layers: number; contextLength: number; qkvBias: boolean };
+  /** Per block: every head's attention weights after the softmax, 0 above the diagonal; the residual stream after the block. */
+  blocks: JsonStream<{ attentionWeights: JsonMatrix[]; output: JsonMatrix }>;
+  finalNorm: JsonMatrix;
+  /** (T, vocab), a row at a time: GPT-2's at 1,024 tokens is 51 million numbers. */
+  logits: JsonStream<number[]>;
+}
+
+/**
+ * An array whose items are made one at a time as writeJson reaches them, so only one is in
+ * memory (a GPT-2 block's 12 (T, T) maps are 50 MB of numbers at T = 1,024). JSON.stringify
+ * also takes it (toJSON), for small models.
+ */
+export class JsonStream<T> {
+  constructor(private readonly items: () => Iterable<T>) {}
+  [Symbol.iterator](): Iterator<T> {
+    return this.items()[Symbol.iterator]();
+  }
+  toJSON(): T[] {
+    return [...this];
+  }
 }
 
 /**
@@ -79,13 +109,19 @@ function finite(value: number, where: string): number {
   return float32ToJson(value);
 }
 
+/** Row r of m; the label of a non-finite value is only built when there is one. */
+function rowToJson(m: Matrix, r: number, where: string): number[] {
+  const row: number[] = new Array<number>(m.cols);
+  for (let c = 0, i = r * m.cols; c < m.cols; c++, i++) {
+    const value = m.data[i]!;
+    row[c] = Number.isFinite(value) ? float32ToJson(value) : finite(value, `${where}[${r}][${c}]`);
+  }
+  return row;
+}
+
 function matrixToJson(m: Matrix, where: string): JsonMatrix {
   const rows: JsonMatrix = [];
-  for (let r = 0; r < m.rows; r++) {
-    const row: number[] = new Array<number>(m.cols);
-    for (let c = 0; c < m.cols; c++) row[c] = finite(m.data[r * m.cols + c]!, `${where}[${r}][${c}]`);
-    rows.push(row);
-  }
+  for (let r = 0; r < m.rows; r++) rows.push(rowToJson(m, r, where));
   return rows;
 }
 
@@ -169,6 +205,32 @@ export function traceToJson(trace: Trace): TraceJson {
       outputMean: vectorToJson(trace.layerNorm.outputMean, 'layerNorm.outputMean'),
       outputVariance: vectorToJson(trace.layerNorm.outputVariance, 'layerNorm.outputVariance'),
     },
+    ...(trace.attentionInput && { attentionInput: m(trace.attentionInput, 'attentionInput') }),
+  };
+}
+
+/** The model part of the JSON; `forward` needs keepResiduals and every row of logits. */
+export function modelToJson(model: GptModel, forward: GptForward): ModelJson {
+  const { vocabSize, dim, heads, layers, contextLength, qkvBias } = model.config;
+  if (!forward.logits || forward.logits.rows !== forward.finalNorm.rows) {
+    throw new RangeError("modelToJson: run gptForward with logits 'all'");
+  }
+  const logits = forward.logits;
+  return {
+    config: { vocabSize, dim, heads, layers, contextLength, qkvBias },
+    blocks: new JsonStream(function* () {
+      for (let layer = 0; layer < layers; layer++) {
+        const block = traceGptBlock(model, forward, layer); // recomputed from the kept residual stream
+        yield {
+          attentionWeights: block.attention.heads.map((head, h) => matrixToJson(head.weights, `model.blocks[${layer}].attentionWeights[${h}]`)),
+          output: matrixToJson(block.output, `model.blocks[${layer}].output`),
+        };
+      }
+    }),
+    finalNorm: matrixToJson(forward.finalNorm, 'model.finalNorm'),
+    logits: new JsonStream(function* () {
+      for (let r = 0; r < logits.rows; r++) yield rowToJson(logits, r, 'model.logits');
+    }),
   };
 }
 
@@ -186,7 +248,16 @@ export function writeJson(value: unknown, write: (chunk: string) => void): void 
     }
   };
   const visit = (item: unknown): void => {
-    if (Array.isArray(item)) {
+    if (item instanceof JsonStream) {
+      emit('[');
+      let first = true;
+      for (const x of item as JsonStream<unknown>) {
+        if (!first) emit(',');
+        first = false;
+        visit(x);
+      }
+      emit(']');
+    } else if (Array.isArray(item)) {
       // A row of numbers is small: stringify it whole.
       if (!item.some((x) => typeof x === 'object' && x !== null)) {
         emit(JSON.stringify(item));

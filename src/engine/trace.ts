@@ -8,6 +8,7 @@ import { layerNorm } from './layers/layerNorm';
 import { multiHeadAttention } from './layers/multiHead';
 import { selfAttention } from './layers/selfAttention';
 import { simpleAttention } from './layers/simpleAttention';
+import { addShortcut, normed } from './layers/transformerBlock';
 import { TorchGenerator } from './rng';
 import type { EngineConfig, Linear, Matrix, Token, Trace, Weights } from './types';
 
@@ -16,6 +17,14 @@ export interface TraceOptions {
   signal?: CancelSignal;
   /** Called after each stage with its name and the share of the work done so far (0..1]. */
   onProgress?: (stage: string, fraction: number) => void;
+  /**
+   * Run the stages as block 0 of a GPT checkpoint does (the weights are the checkpoint's, see
+   * pipeline.ts stagesFromGpt): self-attention, causal and multi-head attention read LN₁(x), the
+   * embeddings normalised with `norm1` (block 0's) and the model's ε; the layer-norm stage
+   * normalises the residual stream x + MHA(LN₁(x)), what block 0's norm2 reads, with that ε.
+   * At dropout 0 the multi-head and layer-norm stages are then block 0's own numbers.
+   */
+  gptBlock?: { norm1: Weights['norm']; eps: number };
 }
 
 /** Stage names in order, as reported to onProgress. */
@@ -47,7 +56,9 @@ export function runTrace(tokens: Token[], config: EngineConfig, weights: Weights
   done('embeddings');
   const simple = simpleAttention(embedded.input);
   done('simple');
-  const self = selfAttention(embedded.input, weights.selfAttn);
+  const block = options.gptBlock;
+  const attentionInput = block ? normed(embedded.input, block.norm1, block.eps) : embedded.input; // (T, dim)
+  const self = selfAttention(attentionInput, weights.selfAttn);
   done('selfAttention');
   // Causal attention reuses the self-attention projections: only the mask and dropout are new.
   const causalHead = causalAttention(self.queries, self.keys, self.values, dropout);
@@ -58,9 +69,11 @@ export function runTrace(tokens: Token[], config: EngineConfig, weights: Weights
     context: causalHead.context,
   };
   done('causal');
-  const multiHead = multiHeadAttention(embedded.input, weights.mha, config.heads, dropout, checkpoint);
+  const multiHead = multiHeadAttention(attentionInput, weights.mha, config.heads, dropout, checkpoint);
   done('multiHead');
-  const normed = layerNorm(multiHead.output, weights.norm);
+  // block 0: the shortcut x + MHA(LN₁(x)) (T, dim) is what its norm2 normalises
+  const normInput = block ? addShortcut({ ...multiHead.output, data: multiHead.output.data.slice() }, embedded.input) : multiHead.output;
+  const normedStream = layerNorm(normInput, weights.norm, block?.eps);
   done('layerNorm');
 
   return {
@@ -71,7 +84,8 @@ export function runTrace(tokens: Token[], config: EngineConfig, weights: Weights
     selfAttention: self,
     causal,
     multiHead,
-    layerNorm: normed,
+    layerNorm: normedStream,
+    ...(block && { attentionInput }),
   };
 }
 

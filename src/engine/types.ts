@@ -84,6 +84,11 @@ export interface Trace {
     outputMean: Float32Array;
     outputVariance: Float32Array;
   };
+  /**
+   * What self-attention, causal and multi-head attention read when it is not embeddings.input:
+   * with a GPT checkpoint, block 0's LN₁(x). (T, dim)
+   */
+  attentionInput?: Matrix;
 }
 
 /** A PyTorch nn.Linear: weight (out, in) row-major, optional bias (out). y = x·Wᵀ + b. */

@@ -422,7 +422,8 @@ test('weights file problems: unreadable, malformed, missing tensor, wrong shape,
     const analyzeWith = (file: string, ...extra: string[]) => ['analyze', '--text', SAMPLE, '--weights', file, '--heads', '2', ...extra];
 
     await expectUsageError(analyzeWith(path.join(dir, 'absent.safetensors')), /cannot read weights file .*absent\.safetensors: no such file/);
-    await expectUsageError(analyzeWith(dir), /is not a regular file; give the path of a \.safetensors file/);
+    // a folder is a Hugging Face model's now: it must hold model.safetensors
+    await expectUsageError(analyzeWith(dir), /folder .* has no model\.safetensors; point the setting llm101\.weightsPath at a \.safetensors file or a Hugging Face model folder/);
     const garbage = path.join(dir, 'garbage.safetensors');
     fs.writeFileSync(garbage, 'not weights');
     await expectUsageError(analyzeWith(garbage), /weights file .*garbage\.safetensors: not a safetensors file/);

@@ -9,9 +9,9 @@ import type { Matrix, Trace, Weights } from '../types';
 
 export const LAYER_NORM_EPS = 1e-5;
 
-export function layerNorm(x: Matrix, norm: Weights['norm']): Trace['layerNorm'] {
+export function layerNorm(x: Matrix, norm: Weights['norm'], eps: number = LAYER_NORM_EPS): Trace['layerNorm'] {
   const output = createMatrix(x.rows, x.cols);
-  const { mean, variance } = layerNormInto(output.data, x, norm);
+  const { mean, variance } = layerNormInto(output.data, x, norm, eps);
   return {
     input: x,
     mean,
