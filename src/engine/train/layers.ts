@@ -254,8 +254,10 @@ export function dropoutBackward(dx: Float32Array, dy: Float32Array, keep: Uint8A
 }
 
 // ------------------------------------------------------------------------------------------------
-// Causal multi-head attention (book 3.6, MultiHeadAttention), per window b and head h, whose
-// queries, keys and values are columns h·headDim .. (h+1)·headDim − 1 of q, k, v (N, C):
+// Causal multi-head attention (book 3.6, MultiHeadAttention), per window b and head h. The three
+// projections are one (N, 3C) buffer qkv = norm1·[W_query; W_key; W_value]ᵀ (GPT-2's c_attn
+// layout: one product instead of three); head h's queries, keys and values are its columns
+// h·headDim .., C + h·headDim .. and 2C + h·headDim ..:
 //   attnScores = Q·Kᵀ (T, T), −∞ above the diagonal
 //   attnWeights = softmax_row(attnScores / √headDim)
 //   dropped = dropout(attnWeights)                 (the whole (B, H, T, T) mask in one draw)
@@ -293,30 +295,44 @@ export function createAttentionScratch(T: number, headDim: number): AttentionScr
   };
 }
 
+/** Columns offset .. of a row-major buffer whose rows are `stride` floats apart. */
+interface Columns {
+  data: Float32Array;
+  stride: number;
+  offset: number;
+}
+
 /**
- * Columns h·hd .. of rows b·T .. b·T + T − 1 of m (N, C) into slice (T, hd); with `reversed`,
- * slice row t is window row T − 1 − t.
+ * Head h's hd columns of window b's T rows of m into slice (T, hd); with `reversed`, slice row t
+ * is window row T − 1 − t.
  */
-function gatherHead(slice: Float32Array, m: Float32Array, b: number, h: number, shape: AttentionShape, reversed = false): void {
-  const { T, C } = shape;
-  const hd = C / shape.heads;
+function gatherHead(slice: Float32Array, m: Columns, b: number, h: number, shape: AttentionShape, reversed = false): void {
+  const T = shape.T;
+  const hd = shape.C / shape.heads;
+  const { data, stride, offset } = m;
   // plain loops: a subarray per row (headDim floats) costs more than the copy
   for (let t = 0; t < T; t++) {
-    const from = (b * T + (reversed ? T - 1 - t : t)) * C + h * hd;
+    const from = (b * T + (reversed ? T - 1 - t : t)) * stride + offset + h * hd;
     const to = t * hd;
-    for (let c = 0; c < hd; c++) slice[to + c] = m[from + c]!;
+    for (let c = 0; c < hd; c++) slice[to + c] = data[from + c]!;
   }
 }
 
-/** gatherHead's inverse: slice (T, hd) into its columns of m (N, C). */
-function scatterHead(m: Float32Array, slice: Float32Array, b: number, h: number, shape: AttentionShape, reversed = false): void {
-  const { T, C } = shape;
-  const hd = C / shape.heads;
+/** gatherHead's inverse: slice (T, hd) into head h's columns of window b's rows of m. */
+function scatterHead(m: Columns, slice: Float32Array, b: number, h: number, shape: AttentionShape, reversed = false): void {
+  const T = shape.T;
+  const hd = shape.C / shape.heads;
+  const { data, stride, offset } = m;
   for (let t = 0; t < T; t++) {
-    const to = (b * T + (reversed ? T - 1 - t : t)) * C + h * hd;
+    const to = (b * T + (reversed ? T - 1 - t : t)) * stride + offset + h * hd;
     const from = t * hd;
-    for (let c = 0; c < hd; c++) m[to + c] = slice[from + c]!;
+    for (let c = 0; c < hd; c++) data[to + c] = slice[from + c]!;
   }
+}
+
+/** The query, key and value columns of a (N, 3C) buffer. */
+function splitQkv(qkv: Float32Array, C: number): [Columns, Columns, Columns] {
+  return [0, C, 2 * C].map((offset) => ({ data: qkv, stride: 3 * C, offset })) as [Columns, Columns, Columns];
 }
 
 /**
@@ -338,7 +354,7 @@ function reversedTranspose(out: Float32Array, a: Float32Array, T: number, keep: 
 }
 
 /**
- * ctx (N, C) from q, k, v (N, C). attnWeights (B·H·T·T) keeps every head's softmax (0 above the
+ * ctx (N, C) from qkv (N, 3C). attnWeights (B·H·T·T) keeps every head's softmax (0 above the
  * diagonal; the buffer must start zeroed and is only ever written on and below it); `keep`
  * (B·H·T·T) receives the dropout mask when p > 0.
  */
@@ -346,9 +362,7 @@ export function attentionForward(
   ctx: Float32Array,
   attnWeights: Float32Array,
   keep: Uint8Array,
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
+  qkv: Float32Array,
   shape: AttentionShape,
   p: number,
   generator: TorchGenerator | undefined,
@@ -358,6 +372,8 @@ export function attentionForward(
   const headDim = C / heads;
   const divisor = Math.sqrt(headDim);
   const { squareA: attnScores, squareB: dropped, sliceQ: queries, sliceK: keys, sliceV: values, sliceOut: contextVec } = scratch;
+  const [q, k, v] = splitQkv(qkv, C);
+  const out = { data: ctx, stride: C, offset: 0 };
   if (p > 0) {
     if (!generator) throw new Error('attentionForward: dropout needs a generator');
     generator.dropoutMask(keep, p); // torch draws the (B, H, T, T) mask in one call, row-major
@@ -381,20 +397,16 @@ export function attentionForward(
         mixed = dropped;
       }
       matmulInto(contextVec, mixed, values, T, headDim, T, { bTransposed: false, lowerInput: true }); // (T, T)·(T, hd)
-      scatterHead(ctx, contextVec, b, h, shape);
+      scatterHead(out, contextVec, b, h, shape);
     }
   }
 }
 
-/** dq, dk, dv (N, C) overwritten from dctx (N, C); the other arguments are the forward's. */
+/** dqkv (N, 3C) overwritten from dctx (N, C); the other arguments are the forward's. */
 export function attentionBackward(
-  dq: Float32Array,
-  dk: Float32Array,
-  dv: Float32Array,
-  dctx: Float32Array,
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
+  dqkv: Float32Array,
+  dctxData: Float32Array,
+  qkv: Float32Array,
   attnWeights: Float32Array,
   keep: Uint8Array,
   shape: AttentionShape,
@@ -406,6 +418,9 @@ export function attentionBackward(
   const divisor = Math.fround(Math.sqrt(headDim)); // torch divides by the float32 √headDim
   const scale = dropoutScale(p);
   const { squareA: grad, squareB: transposed, sliceQ: slice, sliceK: keys, sliceV: values, sliceOut: dContext } = scratch;
+  const [q, k, v] = splitQkv(qkv, C);
+  const [dq, dk, dv] = splitQkv(dqkv, C);
+  const dctx = { data: dctxData, stride: C, offset: 0 };
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
       const map = (b * heads + h) * T * T;

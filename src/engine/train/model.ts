@@ -49,9 +49,8 @@ interface BlockActivations {
   input: Float32Array; // (N, C) the residual stream entering the block
   norm1: Float32Array; // (N, C)
   norm1Stats: NormStats;
-  queries: Float32Array; // (N, C), head h in columns h·headDim ..
-  keys: Float32Array; // (N, C)
-  values: Float32Array; // (N, C)
+  qkv: Float32Array; // (N, 3C) queries | keys | values, head h in columns h·headDim .. of each
+  qkvLinear: Linear; // [W_query; W_key; W_value] (3C, C) and their biases (3C), stacked per forward
   attnWeights: Float32Array; // (B, H, T, T) after softmax, 0 above the diagonal
   attnKeep: Uint8Array; // (B, H, T, T) dropout mask (empty without dropout)
   contextVec: Float32Array; // (N, C) heads side by side, out_proj's input
@@ -87,9 +86,9 @@ export interface GptActivations {
   gradResidual: Float32Array; // (N, C) d loss / d residual stream
   gradA: Float32Array; // (N, C)
   gradB: Float32Array; // (N, C)
-  gradQ: Float32Array; // (N, C)
-  gradK: Float32Array; // (N, C)
-  gradV: Float32Array; // (N, C)
+  gradQkv: Float32Array; // (N, 3C)
+  gradQkvWeight: Float32Array; // (3C, C)
+  gradQkvBias: Float32Array; // (3C)
   gradHidden: Float32Array; // (N, 4C)
   transposed: Float32Array; // (4C, N): dyᵀ of a block linear's backward (the head's uses probs)
   attention: AttentionScratch;
@@ -108,9 +107,8 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
       input: f(N * C),
       norm1: f(N * C),
       norm1Stats: stats(),
-      queries: f(N * C),
-      keys: f(N * C),
-      values: f(N * C),
+      qkv: f(N * 3 * C),
+      qkvLinear: { weight: createMatrix(3 * C, C), bias: config.qkvBias ? f(3 * C) : undefined },
       attnWeights: f(B * heads * T * T),
       attnKeep: mask(B * heads * T * T),
       contextVec: f(N * C),
@@ -142,9 +140,9 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
     gradResidual: f(N * C),
     gradA: f(N * C),
     gradB: f(N * C),
-    gradQ: f(N * C),
-    gradK: f(N * C),
-    gradV: f(N * C),
+    gradQkv: f(N * 3 * C),
+    gradQkvWeight: f(3 * C * C),
+    gradQkvBias: f(3 * C),
     gradHidden: f(N * 4 * C),
     transposed: f(4 * C * N),
     attention: createAttentionScratch(T, C / heads),
@@ -164,6 +162,22 @@ export interface ForwardOptions {
   dropout?: number;
   /** Where the masks come from (required when dropout > 0). */
   generator?: TorchGenerator;
+}
+
+/** [W_query; W_key; W_value] (3C, C) and their biases (3C) into `stacked`. */
+function stackQkv(stacked: Linear, att: BlockWeights['att'], C: number): void {
+  [att.query, att.key, att.value].forEach((projection, i) => {
+    stacked.weight.data.set(projection.weight.data, i * C * C);
+    if (stacked.bias && projection.bias) stacked.bias.set(projection.bias, i * C);
+  });
+}
+
+/** The stacked gradient (3C, C) and (3C) back into the three projections' gradients. */
+function unstackQkv(att: BlockWeights['att'], weight: Float32Array, bias: Float32Array | undefined, C: number): void {
+  [att.query, att.key, att.value].forEach((projection, i) => {
+    projection.weight.data.set(weight.subarray(i * C * C, (i + 1) * C * C));
+    if (bias && projection.bias) projection.bias.set(bias.subarray(i * C, (i + 1) * C));
+  });
 }
 
 /** residual (N, C) = a + b, each sum rounded once to float32 as torch's float32 add. */
@@ -206,10 +220,9 @@ export function gptTrainingForward(weights: GptWeights, config: GptConfig, acts:
     const w = weights.blocks[l]!;
     const next = acts.blocks[l + 1]?.input ?? acts.output;
     a.norm1Stats = layerNormForward(a.norm1, a.input, w.norm1, eps, N, C);
-    linearForward(a.queries, a.norm1, w.att.query, N); // (N, C) -> (N, C)
-    linearForward(a.keys, a.norm1, w.att.key, N);
-    linearForward(a.values, a.norm1, w.att.value, N);
-    attentionForward(a.contextVec, a.attnWeights, a.attnKeep, a.queries, a.keys, a.values, shape, p, generator, acts.attention);
+    stackQkv(a.qkvLinear, w.att, C);
+    linearForward(a.qkv, a.norm1, a.qkvLinear, N); // (N, C) -> (N, 3C)
+    attentionForward(a.contextVec, a.attnWeights, a.attnKeep, a.qkv, shape, p, generator, acts.attention);
     linearForward(branch, a.contextVec, w.att.outProj, N);
     if (p > 0) dropoutForward(branch, a.shortcut1Keep, branch, p, generator!);
     addInto(a.middle, a.input, branch); // shortcut
@@ -261,15 +274,12 @@ export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptAct
     dropoutBackward(dBranch, dres, a.shortcut1Keep, p);
     const dContext = acts.gradB;
     linearBackward(dContext, g.att.outProj.weight.data, g.att.outProj.bias, dBranch, a.contextVec, w.att.outProj, N, scratch);
-    attentionBackward(acts.gradQ, acts.gradK, acts.gradV, dContext, a.queries, a.keys, a.values, a.attnWeights, a.attnKeep, shape, p, acts.attention);
-    // norm1's output feeds three projections: its gradient is the sum of theirs
+    attentionBackward(acts.gradQkv, dContext, a.qkv, a.attnWeights, a.attnKeep, shape, p, acts.attention);
+    // norm1's output feeds the three projections: one product sums their gradients
     const dNorm1 = acts.gradA;
-    const part = acts.gradB;
-    linearBackward(dNorm1, g.att.query.weight.data, g.att.query.bias, acts.gradQ, a.norm1, w.att.query, N, scratch);
-    linearBackward(part, g.att.key.weight.data, g.att.key.bias, acts.gradK, a.norm1, w.att.key, N, scratch);
-    for (let i = 0; i < N * C; i++) dNorm1[i]! += part[i]!;
-    linearBackward(part, g.att.value.weight.data, g.att.value.bias, acts.gradV, a.norm1, w.att.value, N, scratch);
-    for (let i = 0; i < N * C; i++) dNorm1[i]! += part[i]!;
+    const stackedBias = a.qkvLinear.bias ? acts.gradQkvBias : undefined;
+    linearBackward(dNorm1, acts.gradQkvWeight, stackedBias, acts.gradQkv, a.norm1, a.qkvLinear, N, scratch);
+    unstackQkv(g.att, acts.gradQkvWeight, stackedBias, C);
     layerNormBackward(dres, g.norm1.scale, g.norm1.shift, dNorm1, a.input, a.norm1Stats, w.norm1, eps, N, C); // dres = d input
   }
   dropoutBackward(dres, dres, acts.embKeep, p);
