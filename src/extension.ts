@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { EngineClient } from './host/engineClient';
 import { PlaygroundPanel, VIEW_TYPE } from './panels/PlaygroundPanel';
 import { analyzeSelection, openPlayground } from './commands/analyze';
+import { continueText, loadModel, type ContinueOptions } from './commands/generate';
 import { SECTION } from './settings';
 import { TokenFeatures } from './editor/tokens';
 
@@ -28,7 +29,10 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
     'llm101.openPlayground': (section?: unknown) => openPlayground(context, engine, section),
     'llm101.showTokenBoundaries': () => tokens.toggleBoundaries(),
     'llm101.pickTokenizer': () => tokens.pickTokenizer(),
+    'llm101.continueText': (options?: unknown) => continueText(engine, context.extensionPath, isContinueOptions(options) ? options : {}),
+    'llm101.loadModel': () => loadModel(),
   };
+  PlaygroundPanel.generate = (options) => continueText(engine, context.extensionPath, options);
   for (const [id, run] of Object.entries(commands)) {
     context.subscriptions.push(vscode.commands.registerCommand(id, run));
   }
@@ -46,4 +50,12 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
 
 export function deactivate(): void {
   PlaygroundPanel.current?.dispose();
+}
+
+/** Options a caller (the panel, a test, a keybinding's args) may pass to Continue Text. */
+function isContinueOptions(value: unknown): value is ContinueOptions {
+  if (typeof value !== 'object' || value === null) return false;
+  const { maxNewTokens, temperature, topK } = value as Record<string, unknown>;
+  const whole = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isInteger(v) && v >= 1);
+  return whole(maxNewTokens) && (temperature === undefined || (typeof temperature === 'number' && temperature >= 0)) && (topK === null || whole(topK));
 }

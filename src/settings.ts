@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Knob, KnobValues } from './shared/protocol';
 import type { AnalyzeOptions } from './engine/pipeline';
 import type { TokenizerKind } from './engine/types';
-import { DEFAULT_CONFIG } from './engine/config';
+import { DEFAULT_CONFIG, DEFAULT_LAYERS } from './engine/config';
 import { expandHome } from './engine/corpus';
 import { BPE_DEFAULT_VOCAB } from './engine/tokenizer';
 
@@ -15,6 +15,10 @@ export { knobProblem, type SettingSchema } from './knobCheck';
 
 export interface PlaygroundSettings extends AnalyzeOptions {
   maxTokens: number;
+  /** Blocks of the seeded GPT (a checkpoint brings its own). */
+  layers: number;
+  /** The user chose the tokenizer (a GPT-2 checkpoint otherwise picks the gpt2 tokenizer). */
+  tokenizerExplicit: boolean;
 }
 
 /**
@@ -38,6 +42,8 @@ export function readSettings(extensionPath: string): PlaygroundSettings {
     contextLength: cfg.get<number>('contextLength', DEFAULT_CONFIG.contextLength),
     qkvBias: cfg.get<boolean>('qkvBias', DEFAULT_CONFIG.qkvBias),
     maxTokens: cfg.get<number>('maxTokens', DEFAULT_CONFIG.contextLength),
+    layers: cfg.get<number>('layers', DEFAULT_LAYERS),
+    tokenizerExplicit: isSet(cfg.inspect<string>('tokenizer')),
   };
 }
 
@@ -61,4 +67,9 @@ function resolvePath(value: string): string | undefined {
   if (path.isAbsolute(expanded)) return expanded;
   const folder = vscode.workspace.workspaceFolders?.[0];
   return folder ? path.join(folder.uri.fsPath, expanded) : path.resolve(expanded);
+}
+
+/** A setting given anywhere (user, workspace, folder, language), not left at its default. */
+function isSet(inspected: { globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown } | undefined): boolean {
+  return inspected !== undefined && [inspected.globalValue, inspected.workspaceValue, inspected.workspaceFolderValue].some((v) => v !== undefined);
 }

@@ -10,7 +10,7 @@ import { EngineClient } from '../host/engineClient';
 import { CancelledError } from '../engine/config';
 import { exportCsv, exportJson, exportPng } from './exports';
 import type { AnalyzeReply } from '../shared/engineProtocol';
-import type { Knob } from '../shared/protocol';
+import type { Knob, PanelModelConfig } from '../shared/protocol';
 import type { EngineConfig, Token } from '../engine/types';
 
 /**
@@ -18,7 +18,11 @@ import type { EngineConfig, Token } from '../engine/types';
  * and what the editor needs, its tokens and configuration; or the too-many-tokens answer.
  */
 export type PanelResult =
-  | { kind: 'trace'; traceId: number; tokens: Token[]; config: EngineConfig & { headDim: number }; elapsedMs: number; weightsPath?: string }
+  | {
+      kind: 'trace'; traceId: number; tokens: Token[]; config: EngineConfig & { headDim: number }; elapsedMs: number; weightsPath?: string;
+      /** The model that ran beside the stages (its sizes and where its weights come from), or why none did. */
+      model?: { config: PanelModelConfig; source: string } | { error: string };
+    }
   | Exclude<AnalyzeReply, { kind: 'trace' }>;
 
 export const VIEW_TYPE = 'llm101.playground';
@@ -53,10 +57,12 @@ const keyHighlight = vscode.window.createTextEditorDecorationType({
 
 export class PlaygroundPanel {
   static current: PlaygroundPanel | undefined;
+  /** What the panel's Generate button runs (Continue Text on the panel's text; set at activation). */
+  static generate: ((options: { maxNewTokens: number; temperature: number; topK: number | null }) => Promise<unknown>) | undefined;
 
   private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
-  private disposed = false;
+  disposed = false;
   private queue: HostMessage[] = [];
   private runId = 0;
   private last: PanelResult | undefined;
@@ -150,7 +156,11 @@ export class PlaygroundPanel {
       // The panel's trace message is posted and not kept: the engine answers later requests.
       const { traceId, panel, elapsedMs, weightsPath } = reply;
       if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
-      this.last = { kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs, ...(weightsPath !== undefined && { weightsPath }) };
+      const model = panel.model ? { config: panel.model.config, source: panel.model.source } : panel.modelError !== undefined ? { error: panel.modelError } : undefined;
+      this.last = {
+        kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs,
+        ...(weightsPath !== undefined && { weightsPath }), ...(model && { model }),
+      };
       this.lastError = undefined;
       this.post({ type: 'trace', runId, title: source.title, source: source.text, trace: panel, elapsedMs });
       return this.last;
@@ -272,11 +282,42 @@ export class PlaygroundPanel {
       case 'exportCsv':
         if (this.last?.kind === 'trace') await exportCsv(this.engine, this.last.traceId, message.matrix);
         return;
+      case 'requestNextToken': {
+        const traceId = this.traceIdFor(message.runId);
+        if (traceId === undefined) return;
+        const view = await this.engine.nextToken(traceId, message.position, { temperature: message.temperature, topK: message.topK });
+        if (message.runId === this.runId) this.post({ type: 'nextToken', runId: message.runId, view });
+        return;
+      }
+      case 'generate':
+        await this.generateFromPanel(message);
+        return;
+      case 'cancelGeneration':
+        this.engine.cancelGeneration();
+        return;
       case 'log':
         if (message.level === 'error') console.error(`[llm101 webview] ${message.message}`);
         else console.log(`[llm101 webview] ${message.message}`);
         return;
     }
+  }
+
+  /** Generation into the editor started from the panel, or by the command: the panel shows it. */
+  postGeneration(update: { state: 'running' | 'done' | 'cancelled' | 'error'; text: string; tokens: number; message?: string }): void {
+    this.post({ type: 'generation', ...update });
+  }
+
+  /** The Generate button: select the analyzed text in its editor and continue it there. */
+  private async generateFromPanel(options: { maxNewTokens: number; temperature: number; topK: number | null }): Promise<void> {
+    const { uri, offset, text } = this.source;
+    if (!uri || offset === undefined) {
+      this.postGeneration({ state: 'error', text: '', tokens: 0, message: 'This text is not in an editor: select text in a file and run Analyze Selection, then Generate.' });
+      return;
+    }
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+    const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+    editor.selection = new vscode.Selection(doc.positionAt(offset), doc.positionAt(offset + text.length));
+    await PlaygroundPanel.generate?.(options);
   }
 
   /** The engine's trace id for the panel's run `runId`, while it is the newest. */

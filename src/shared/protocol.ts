@@ -64,8 +64,10 @@ export interface PanelTrace {
    * "seeded, untrained" notes are driven by this one field (a trained checkpoint names itself).
    */
   weightsSource?: WeightsSource;
-  /** The model (feed-forward, blocks, next token) when one runs: llm101.layers > 0 or a GPT checkpoint. */
+  /** The model (feed-forward, blocks, next token): seeded with llm101.layers blocks, or a GPT checkpoint's. */
   model?: PanelModel;
+  /** Why the model could not run on this text (shown in the model sections); the stages are unaffected. */
+  modelError?: string;
   /**
    * The book's 3-d "Your journey starts with one step" example through simple attention
    * (journeyExample() of src/engine/examples.ts: inputs (6, 3), scores = x·xᵀ, weights =

@@ -9,6 +9,10 @@ import { findMatrix, matrixToCsv } from '../engine/csv';
 import { Analyzer, isUserFacing, type TraceResult } from '../engine/pipeline';
 import { traceToJson, writeJson } from '../engine/serialize';
 import { cellWindow, panelGroup, toPanelTrace } from '../display/panelTrace';
+import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from '../display/modelView';
+import { generateTokens } from '../engine/gpt/generate';
+import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
+import type { Tokenizer } from '../engine/types';
 import type { EngineReply, EngineRequest, EngineResults } from '../shared/engineProtocol';
 import { TraceStore } from './traceStore';
 
@@ -28,40 +32,107 @@ const port = parentPort;
 if (!port) throw new Error('engineThread.ts must run in a worker thread');
 const cancelCells = new Int32Array(data.cancel);
 const analyzer = new Analyzer(data.bpeCacheDir);
-const traces = new TraceStore<TraceResult>(data.traceBudgetBytes ?? TRACE_BUDGET_BYTES);
+/** A kept analysis: the stages' trace and, when the model ran, what its sections recompute from. */
+interface Kept {
+  result: TraceResult;
+  model?: ModelRun;
+}
+const traces = new TraceStore<Kept>(data.traceBudgetBytes ?? TRACE_BUDGET_BYTES);
 
-// nextToken and generate are answered once the model runs in the pipeline (next commit).
-type Handled = Exclude<EngineRequest['op'], 'nextToken' | 'generate'>;
-type Handlers = { [Op in Handled]: (request: Extract<EngineRequest, { op: Op }>, progress: (stage: string) => void) => EngineResults[Op] };
+/** What a handler may send before its result. */
+interface Replies {
+  progress: (stage: string) => void;
+  token: (tokenId: number, text: string, count: number) => void;
+}
+type Handlers = { [Op in EngineRequest['op']]: (request: Extract<EngineRequest, { op: Op }>, replies: Replies) => EngineResults[Op] };
 
-const kept = (traceId: number): TraceResult => {
-  const result = traces.get(traceId);
-  if (!result) throw new EngineError(`trace ${traceId} is no longer kept; analyze the text again`);
-  return result;
+const kept = (traceId: number): Kept => {
+  const entry = traces.get(traceId);
+  if (!entry) throw new EngineError(`trace ${traceId} is no longer kept; analyze the text again`);
+  return entry;
 };
 
+const keptModel = (traceId: number): ModelRun => {
+  const run = kept(traceId).model;
+  if (!run) throw new EngineError('this analysis has no model (see the message in its model sections)');
+  return run;
+};
+
+/** The text the ids add after the prompt, as the tokenizer writes it (the word tokenizer puts spaces between words). */
+function continuation(tokenizer: Tokenizer, prompt: readonly number[], generated: readonly number[]): string {
+  const before = tokenizer.decode(prompt);
+  const all = tokenizer.decode([...prompt, ...generated]);
+  return all.startsWith(before) ? all.slice(before.length) : ` ${tokenizer.decode(generated)}`;
+}
+
 const handlers: Handlers = {
-  analyze({ id, traceId, request }, progress) {
-    const result = analyzer.analyze(request, { signal: new SharedCancel(cancelCells, id), onProgress: progress });
+  analyze({ id, traceId, request }, { progress }) {
+    const signal = new SharedCancel(cancelCells, id);
+    const result = analyzer.analyze(request, { signal, onProgress: progress });
     if (result.kind !== 'trace') return result;
-    traces.put(traceId, result);
+    const panel = toPanelTrace(result, { mapsAsCodes: true });
+    // The model (book chapter 4) on the same text: its sections need only the residual stream;
+    // logits are computed per position when asked. A model that cannot run says why in its
+    // sections and leaves the seven stages as they are.
+    let model: ModelRun | undefined;
+    try {
+      const analysis = analyzer.analyzeModel(request, { signal, onProgress: progress, logits: 'none' });
+      model = { model: analysis.model, forward: analysis.forward, tokenizer: analysis.tokenizer, source: analysis.weightsSource };
+      panel.model = panelModel(model);
+    } catch (err) {
+      if (err instanceof CancelledError || !isUserFacing(err)) throw err;
+      panel.modelError = (err as Error).message;
+    }
+    traces.put(traceId, { result, ...(model && { model }) });
     return {
-      kind: 'trace', traceId, panel: toPanelTrace(result, { mapsAsCodes: true }), elapsedMs: result.elapsedMs,
+      kind: 'trace', traceId, panel, elapsedMs: result.elapsedMs,
       ...(result.weightsPath !== undefined && { weightsPath: result.weightsPath }),
     };
   },
   tokenize({ id, request }) {
     return analyzer.tokenize(request, { signal: new SharedCancel(cancelCells, id) });
   },
-  group({ traceId, group }) {
-    const data = panelGroup(kept(traceId).trace, group);
+  group({ id, traceId, group }) {
+    if (group === 'blocks') {
+      const cancel = new SharedCancel(cancelCells, id);
+      return { data: blockThumbs(keptModel(traceId), () => cancel.aborted) };
+    }
+    if (group.startsWith('block:')) {
+      const block = panelBlock(keptModel(traceId), Number(group.slice('block:'.length)));
+      return block ? { data: block } : null;
+    }
+    const data = panelGroup(kept(traceId).result.trace, group);
     return data ? { data } : null;
   },
   cells({ traceId, paths, r0, c0, rows, cols }) {
-    return cellWindow(kept(traceId).trace, paths, r0, c0, rows, cols) ?? null;
+    return cellWindow(kept(traceId).result.trace, paths, r0, c0, rows, cols) ?? null;
+  },
+  nextToken({ traceId, position, temperature, topK }) {
+    return nextTokenView(keptModel(traceId), position, temperature, topK);
+  },
+  generate({ id, request, maxNewTokens, seed, temperature, topK }, { token }) {
+    const tokenizer = analyzer.tokenizer(request);
+    const model = analyzer.model(request);
+    const ids = tokenizer.encode(request.text).map((t) => t.id);
+    if (ids.length === 0) throw new EngineError(`the ${tokenizer.kind} tokenizer finds no tokens to continue; select some words`);
+    // the book's generate_text_simple crops the context to the model's last contextLength tokens
+    const prompt = ids.slice(-model.config.contextLength);
+    const cancel = new SharedCancel(cancelCells, id);
+    const steps = generateTokens(model, prompt, {
+      maxNewTokens, temperature, seed, shouldStop: () => cancel.aborted,
+      ...(topK !== null && { topK }), ...(tokenizer.kind === 'gpt2' && { eosId: GPT2_END_OF_TEXT_ID }),
+    });
+    const generated: number[] = [];
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) {
+        return { prompt, generated, text: continuation(tokenizer, prompt, generated), reason: step.value.reason };
+      }
+      generated.push(step.value.id);
+      token(step.value.id, continuation(tokenizer, prompt, generated), generated.length);
+    }
   },
   export({ traceId, format, matrix, file }) {
-    const { trace } = kept(traceId);
+    const { trace } = kept(traceId).result;
     // In chunks: a long text's JSON is larger than the longest string V8 can hold.
     const chunks: Buffer[] = [];
     let written = 0;
@@ -98,9 +169,11 @@ port.on('message', (message: EngineRequest) => {
   const { id } = message;
   const reply = (answer: EngineReply) => port.postMessage(answer);
   try {
-    const handler = handlers[message.op as Handled] as ((m: EngineRequest, progress: (stage: string) => void) => unknown) | undefined;
-    if (!handler) throw new Error(`the engine does not answer ${message.op} yet`);
-    const result = handler(message, (stage) => reply({ id, type: 'progress', stage }));
+    const handler = handlers[message.op] as (m: EngineRequest, replies: Replies) => unknown;
+    const result = handler(message, {
+      progress: (stage) => reply({ id, type: 'progress', stage }),
+      token: (tokenId, text, count) => reply({ id, type: 'token', tokenId, text, count }),
+    });
     reply({ id, type: 'result', result });
   } catch (err) {
     const cancelled = err instanceof CancelledError;

@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Llm101Api } from '../../src/extension';
+import { createSeededGpt } from '../../src/engine/gpt/init';
+import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 
 const EXT_ID = 'llm101.llm101-playground';
 
@@ -280,5 +282,93 @@ suite('Bad input leaves the editor and the panel working', () => {
     const { result } = await nextOutcome(p);
     assert.equal(result?.kind, 'trace');
     assert.ok(p.currentSource.text.length > 20, 'a poem, not a fragment');
+  });
+});
+
+suite('The model: next to the stages, in the editor, from a checkpoint', () => {
+  const fixtures = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'gpt');
+  suiteTeardown(async () => {
+    for (const key of ['weightsPath', 'layers', 'tokenizer']) await setting(key, undefined);
+  });
+
+  async function analyzeText(text: string) {
+    const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(text.length));
+    await vscode.commands.executeCommand('llm101.analyzeSelection');
+    const p = (await api()).panel();
+    assert.ok(p);
+    return { p, editor };
+  }
+
+  test('the seeded model runs beside the stages with llm101.layers blocks, untrained', async () => {
+    await setting('layers', 3);
+    const { p } = await analyzeText('The sea reads the shore one wave at a time.');
+    const result = await until('a trace with a model', () =>
+      p.lastResult?.kind === 'trace' && p.lastResult.model && 'config' in p.lastResult.model && p.lastResult.model.config.layers === 3 ? p.lastResult : undefined);
+    assert.ok(result.model && 'config' in result.model);
+    assert.match(result.model.source, /seeded 123 \(untrained\)/);
+    const view = await (await api()).engine.nextToken(result.traceId, 10, { temperature: 1, topK: 5 });
+    assert.equal(view.tokens.length, 5);
+    const sum = view.tokens.reduce((a, t) => a + t.probability, 0);
+    assert.ok(sum > 0.99 && sum < 1.0001, `top-5 at k = 5 is the whole distribution: ${sum}`);
+  });
+
+  test('Continue Text writes after the selection and one Undo removes it all', async () => {
+    await setting('layers', 2);
+    const text = 'The lamp in the kitchen window';
+    const doc = await vscode.workspace.openTextDocument({ content: `${text}\nlast line\n`, language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(0, 0, 0, text.length);
+    const before = doc.getText();
+    const result = await vscode.commands.executeCommand<{ inserted: string; tokens: number; reason: string }>('llm101.continueText', { maxNewTokens: 6 });
+    assert.ok(result, 'the command returned what it wrote');
+    assert.equal(result.tokens, 6);
+    assert.equal(result.reason, 'length');
+    assert.ok(result.inserted.trim().length > 0);
+    assert.equal(doc.getText(), `${text}${result.inserted}\nlast line\n`, 'inserted right after the selection');
+    await vscode.window.showTextDocument(doc);
+    await vscode.commands.executeCommand('undo');
+    assert.equal(doc.getText(), before, 'one Undo removes the whole continuation');
+  });
+
+  test('a book-layout checkpoint through llm101.weightsPath is the model of every section', async () => {
+    const { engine } = await api();
+    const ext = vscode.extensions.getExtension(EXT_ID);
+    assert.ok(ext);
+    const corpusPath = path.join(ext.extensionPath, 'media', 'corpus');
+    const { vocabSize } = await engine.tokenize({ text: 'x', tokenizer: 'word', corpusPath, bpeVocabSize: 512 });
+    // a checkpoint in the book's names for the word vocabulary of the bundled poems: 3 blocks, 4 heads
+    const file = path.join(os.tmpdir(), `llm101-book-${process.pid}.safetensors`);
+    const config = { vocabSize, contextLength: 64, dim: 16, heads: 4, layers: 3, qkvBias: false, layerNormEps: 1e-5 };
+    writeGptCheckpoint(file, createSeededGpt(config, 7));
+    await setting('weightsPath', file);
+    const { p } = await analyzeText('The tide returns.');
+    const result = await until('a trace with the checkpoint', () =>
+      p.lastResult?.kind === 'trace' && p.lastResult.weightsPath === file ? p.lastResult : undefined);
+    assert.ok(result.model && 'config' in result.model, 'the model ran');
+    assert.deepEqual([result.model.config.layers, result.model.config.heads, result.model.config.dim], [3, 4, 16]);
+    assert.equal(result.model.source, path.basename(file));
+    assert.equal(result.config.heads, 4, 'the stages take the checkpoint heads');
+    // a checkpoint without heads in its metadata, whose dim 32 the default 7 heads do not divide:
+    // the message says what to set, and the panel keeps working
+    await setting('weightsPath', path.join(fixtures, 'book-small', 'weights.safetensors'));
+    const error = await until('the message for the other checkpoint', () => p.lastError);
+    assert.match(error, /heads \(7\) must divide dim \(32\); set the setting llm101\.heads/);
+    await setting('weightsPath', undefined);
+    await until('a seeded trace again', () => (p.lastResult?.kind === 'trace' && p.lastError === undefined && p.lastResult.weightsPath === undefined ? true : undefined));
+    fs.rmSync(file, { force: true });
+  });
+
+  test('a knob value that does not fit is refused before it is written', async () => {
+    const { p } = await analyzeText('The tide returns.');
+    await until('a trace', () => (p.lastResult?.kind === 'trace' ? true : undefined));
+    assert.match(p.knobProblem('heads', 5) ?? '', /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+    assert.match(p.knobProblem('heads', 2.5) ?? '', /whole number/);
+    assert.match(p.knobProblem('tokenizer', 'foo') ?? '', /must be one of word, bpe, gpt2/);
+    assert.equal(p.knobProblem('heads', 4), undefined);
+    const inspected = vscode.workspace.getConfiguration('llm101').inspect('heads');
+    assert.notEqual(inspected?.globalValue, 5);
+    assert.notEqual(inspected?.workspaceValue, 5);
   });
 });

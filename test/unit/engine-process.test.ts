@@ -152,7 +152,7 @@ test('a knob value is checked against its schema and the engine before it is wri
     contributes: { configuration: { properties: Record<string, SettingSchema> } };
   };
   const schema = (knob: string) => manifest.contributes.configuration.properties[`llm101.${knob}`];
-  const settings: PlaygroundSettings = { ...DEFAULT_CONFIG, corpusPath, bpeVocabSize: 512, maxTokens: 2048 };
+  const settings: PlaygroundSettings = { ...DEFAULT_CONFIG, corpusPath, bpeVocabSize: 512, maxTokens: 2048, layers: 2, tokenizerExplicit: false };
   const problem = (knob: 'heads' | 'dim' | 'dropout' | 'seed' | 'tokenizer', value: unknown) => knobProblem(knob, value, schema(knob), settings);
   assert.match(problem('heads', 2.5) ?? '', /llm101\.heads must be a whole number at least 1 and at most 64, got 2\.5/);
   assert.match(problem('heads', 5) ?? '', /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
