@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { generate } from '../../src/engine/gpt/generate';
 import { initGptWeights } from '../../src/engine/gpt/init';
 import type { GptConfig } from '../../src/engine/gpt/types';
 import { createTokenizer } from '../../src/engine/tokenizer';
@@ -31,6 +32,11 @@ test(`${STEPS} steps on the-verdict bring the loss from about 7 to well under 4`
     `vocab ${config.vocabSize}, ${ids.length} tokens: train loss ${first.trainLoss?.toFixed(3)} -> ${last.trainLoss?.toFixed(3)}, ` +
       `validation ${first.valLoss?.toFixed(3)} -> ${last.valLoss?.toFixed(3)}, last 20 steps' mean ${tail.toFixed(3)}, ${seconds.toFixed(1)} s`,
   );
+  // the caller's sample hook: the trained weights generate through the inference path
+  const prompt = tokenizer.encode('I had always thought').map((token) => token.id);
+  const generated = generate(trainer.model, prompt, { maxNewTokens: 12, temperature: 0 });
+  assert.equal(generated.length, 12);
+  console.log(`greedy sample: I had always thought${tokenizer.decode(generated).replace(/^(?=\w)/, ' ')}`);
   assert.ok(first.trainLoss! > 6.5, `the untrained loss ${first.trainLoss} should be near ln(${config.vocabSize})`);
   assert.ok(last.trainLoss! < 3.5 && tail < 3.5, `after ${STEPS} steps the loss is ${last.trainLoss} (last 20 steps ${tail}); it should be well under 4`);
 });
