@@ -8,6 +8,12 @@ export { TOKENIZER_KINDS };
 /** An input or setting the engine cannot work with; the message names the fix. */
 export class EngineError extends Error {
   override readonly name: string = 'EngineError';
+  /** The setting (llm101.<setting>) whose value caused it, when one did: the panel shows the message at the stage it breaks. */
+  readonly setting: string | undefined;
+  constructor(message: string, options: { setting?: string } = {}) {
+    super(message);
+    this.setting = options.setting;
+  }
 }
 
 /** Thrown by long work (a trace, BPE training) when its CancelSignal is set at a check point. */
@@ -81,29 +87,30 @@ export const MAX_LAYERS = 48;
 export function validateSettings(settings: EngineSettings & { layers?: number }, options: { sizesFromWeights?: boolean } = {}): void {
   const tokenizer: unknown = settings.tokenizer;
   if (typeof tokenizer !== 'string' || !(TOKENIZER_KINDS as readonly string[]).includes(tokenizer)) {
-    throw new EngineError(`unknown tokenizer ${JSON.stringify(tokenizer)}; use one of ${TOKENIZER_KINDS.join(', ')}`);
+    throw new EngineError(`unknown tokenizer ${JSON.stringify(tokenizer)}; use one of ${TOKENIZER_KINDS.join(', ')}`, { setting: 'tokenizer' });
   }
   // With a weights file, dim, attnDim, contextLength and qkvBias are the file's (checked once it is read).
   const sized = options.sizesFromWeights ? (['heads'] as const) : (['dim', 'attnDim', 'heads', 'contextLength'] as const);
   for (const field of sized) {
     const value: unknown = settings[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      throw new EngineError(`${field} must be a positive whole number, got ${String(value)}`);
+      throw new EngineError(`${field} must be a positive whole number, got ${String(value)}`, { setting: field });
     }
   }
   if (!options.sizesFromWeights && settings.attnDim % settings.heads !== 0) {
     throw new EngineError(
       `heads (${settings.heads}) must divide attnDim (${settings.attnDim}); ` +
         `valid head counts: ${divisors(settings.attnDim).join(', ')}`,
+      { setting: 'heads' },
     );
   }
   const dropout: unknown = settings.dropout;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-    throw new EngineError(`dropout must be at least 0 and below 1 (e.g. 0.4), got ${String(dropout)}`);
+    throw new EngineError(`dropout must be at least 0 and below 1 (e.g. 0.4), got ${String(dropout)}`, { setting: 'dropout' });
   }
   const seed: unknown = settings.seed;
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
-    throw new EngineError(`seed must be a whole number >= 0, got ${String(seed)}`);
+    throw new EngineError(`seed must be a whole number >= 0, got ${String(seed)}`, { setting: 'seed' });
   }
   if (!options.sizesFromWeights && typeof settings.qkvBias !== 'boolean') {
     throw new EngineError(`qkvBias must be true or false, got ${String(settings.qkvBias)}`);
@@ -111,7 +118,7 @@ export function validateSettings(settings: EngineSettings & { layers?: number },
   // The seeded GPT's blocks; a checkpoint brings its own, but a bad setting is refused all the same.
   const layers: unknown = settings.layers;
   if (layers !== undefined && !(typeof layers === 'number' && Number.isSafeInteger(layers) && layers >= 1 && layers <= MAX_LAYERS)) {
-    throw new EngineError(`layers must be a whole number from 1 to ${MAX_LAYERS}, got ${String(layers)}`);
+    throw new EngineError(`layers must be a whole number from 1 to ${MAX_LAYERS}, got ${String(layers)}`, { setting: 'layers' });
   }
 }
 

@@ -184,5 +184,5 @@ export class EngineClient {
 
 function replyError(reply: Extract<EngineReply, { type: 'error' }>): Error {
   if (reply.cancelled) return new CancelledError();
-  return reply.userFacing ? new EngineError(reply.message) : new Error(reply.message);
+  return reply.userFacing ? new EngineError(reply.message, { ...(reply.setting !== undefined && { setting: reply.setting }) }) : new Error(reply.message);
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
 import { readSettings, knobValues, knobProblem, writeKnob, SECTION, type SettingSchema } from '../settings';
 import { EngineClient } from '../host/engineClient';
-import { CancelledError } from '../engine/config';
+import { CancelledError, EngineError } from '../engine/config';
 import { exportCsv, exportJson, exportPng } from './exports';
 import type { AnalyzeReply } from '../shared/engineProtocol';
 import type { Knob, PanelModelConfig } from '../shared/protocol';
@@ -26,6 +26,17 @@ export type PanelResult =
   | Exclude<AnalyzeReply, { kind: 'trace' }>;
 
 export const VIEW_TYPE = 'llm101.playground';
+
+/** The stage whose section shows a setting's error, besides the bar. */
+const SETTING_SECTIONS: Record<string, SectionId> = {
+  tokenizer: 'tokens',
+  dim: 'embeddings',
+  contextLength: 'embeddings',
+  seed: 'embeddings',
+  attnDim: 'attention-self',
+  dropout: 'attention-causal',
+  heads: 'attention-heads',
+};
 
 /** What the panel shows: the text and where it came from (to map tokens back to the editor). */
 export interface PanelSource {
@@ -68,6 +79,8 @@ export class PlaygroundPanel {
   private last: PanelResult | undefined;
   /** The message the panel shows inline, while it shows one. */
   lastError: string | undefined;
+  /** The section the shown message belongs to (a setting made invalid elsewhere breaks that stage). */
+  lastErrorSection: SectionId | undefined;
   /** The newest run that has finished (trace, message or error), for tests and timing. */
   settledRunId = 0;
   private readonly rendered = new Map<number, (ms: number) => void>();
@@ -166,7 +179,8 @@ export class PlaygroundPanel {
       return this.last;
     } catch (err) {
       if (runId !== this.runId || this.disposed) return undefined;
-      this.showError(runId, err instanceof CancelledError ? 'Analysis cancelled.' : errorMessage(err));
+      const section = err instanceof EngineError && err.setting ? SETTING_SECTIONS[err.setting] : undefined;
+      this.showError(runId, err instanceof CancelledError ? 'Analysis cancelled.' : errorMessage(err), section);
       return undefined;
     } finally {
       clearTimeout(slow);
@@ -213,9 +227,10 @@ export class PlaygroundPanel {
     if (choice === action) await this.analyze({ ...source, text: source.text.slice(0, cutAt) });
   }
 
-  private showError(runId: number, message: string): void {
+  private showError(runId: number, message: string, section?: SectionId): void {
     this.lastError = message;
-    this.post({ type: 'error', runId, message });
+    this.lastErrorSection = section;
+    this.post({ type: 'error', runId, message, ...(section && { section }) });
   }
 
   private post(message: HostMessage): void {

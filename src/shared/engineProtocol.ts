@@ -92,7 +92,8 @@ export type EngineReply =
   | { id: number; type: 'token'; tokenId: number; text: string; count: number }
   | { id: number; type: 'result'; result: unknown }
   // userFacing: the message is for the user as it is (bad input); cancelled: stopped on request.
-  | { id: number; type: 'error'; message: string; userFacing: boolean; cancelled: boolean };
+  // setting: the llm101 setting whose value caused the error, when one did (EngineError.setting).
+  | { id: number; type: 'error'; message: string; userFacing: boolean; cancelled: boolean; setting?: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -172,6 +173,7 @@ export function parseEngineReply(raw: unknown): EngineReply | undefined {
       return 'result' in raw ? (raw as EngineReply) : undefined;
     case 'error':
       return isStr(raw.message, 10_000) && typeof raw.userFacing === 'boolean' && typeof raw.cancelled === 'boolean'
+        && (raw.setting === undefined || isStr(raw.setting, 40))
         ? (raw as EngineReply)
         : undefined;
     default:

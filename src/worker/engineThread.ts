@@ -179,7 +179,8 @@ port.on('message', (message: EngineRequest) => {
     const cancelled = err instanceof CancelledError;
     const userFacing = isUserFacing(err);
     const text = err instanceof Error ? err.message : String(err);
-    reply({ id, type: 'error', message: userFacing ? text : `internal error: ${text}`, userFacing, cancelled });
+    const setting = err instanceof EngineError ? err.setting : undefined;
+    reply({ id, type: 'error', message: userFacing ? text : `internal error: ${text}`, userFacing, cancelled, ...(setting !== undefined && { setting }) });
     if (!userFacing) console.error('[llm101 engine]', err);
   }
 });

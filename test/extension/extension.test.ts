@@ -158,6 +158,7 @@ suite('LLM 101 Playground in the extension host', () => {
     const error = await until('the inline error', () => p.lastError);
     assert.match(error, /heads \(5\) must divide attnDim \(28\)/);
     assert.match(error, /1, 2, 4, 7, 14, 28/);
+    assert.equal(p.lastErrorSection, 'attention-heads', 'shown at the top of the multi-head section too');
     await setting('heads', 7);
     await until('a trace with 7 heads again', () =>
       p.lastResult?.kind === 'trace' && p.lastResult.config.heads === 7 && p.lastError === undefined ? p.lastResult : undefined);
