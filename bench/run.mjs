@@ -14,7 +14,10 @@
 // and the load average around the shape (the machine is shared: ratios measured in one run are
 // what count).
 //
-//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--json FILE]
+// Then the whole GPT model, ours beside onnxruntime (bench/model.mjs, in its own process; skip it
+// with --skip-model).
+//
+//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--json FILE] [--skip-model]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -37,6 +40,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     shapes: { type: 'string', default: '128x256x8,512x768x12,2048x768x12' },
     json: { type: 'string' },
+    'skip-model': { type: 'boolean', default: false },
   },
 });
 const reps = Number(args.reps);
@@ -259,3 +263,4 @@ async function main() {
 }
 
 await main();
+if (!args['skip-model']) execFileSync(process.execPath, ['--import', 'tsx', 'bench/model.mjs'], { cwd: root, stdio: 'inherit' });

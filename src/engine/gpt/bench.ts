@@ -24,21 +24,23 @@ export interface ModelBenchOptions {
   seed?: number;
   /** A model to time instead of a seeded one (e.g. a loaded checkpoint). */
   model?: GptModel;
+  /** Keep each forward's last-row logits (for comparing with another runtime). */
+  keepLogits?: boolean;
 }
 
 export interface ModelBenchResult {
   config: GptConfig;
   threads: number;
   /** ms: median forward on packed weights; unpackedMs: one forward packing weights per product. */
-  forward: { seq: number; ms: number; samplesMs: number[]; unpackedMs: number }[];
+  forward: { seq: number; ms: number; samplesMs: number[]; unpackedMs: number; lastLogits?: Float32Array }[];
   /** Packing every weight once (packGptWeights). */
   packMs: number;
   /** firstTokenMs includes packing the weights and the prompt's prefill. */
-  generation: { promptTokens: number; newTokens: number; firstTokenMs: number; msPerToken: number; tokensPerSecond: number };
+  generation: { promptTokens: number; newTokens: number; firstTokenMs: number; msPerToken: number; tokensPerSecond: number; ids: number[] };
 }
 
 /** Token ids 0.. spread over the vocabulary (deterministic, no tokenizer needed). */
-const sampleIds = (count: number, vocabSize: number) => Array.from({ length: count }, (_, i) => (i * 7919 + 13) % vocabSize);
+export const sampleIds = (count: number, vocabSize: number) => Array.from({ length: count }, (_, i) => (i * 7919 + 13) % vocabSize);
 
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -55,14 +57,16 @@ export function benchModel(options: ModelBenchOptions = {}): ModelBenchResult {
       const ids = sampleIds(Math.min(seq, config.contextLength), config.vocabSize);
       gptForward(model, ids, { logits: 'last', packed }); // untimed: JIT, workspace growth
       const samplesMs: number[] = [];
+      let lastLogits: Float32Array | undefined;
       for (let r = 0; r < (options.reps ?? 3); r++) {
         const start = performance.now();
-        gptForward(model, ids, { logits: 'last', packed });
+        lastLogits = gptForward(model, ids, { logits: 'last', packed }).logits!.data;
         samplesMs.push(performance.now() - start);
       }
       const unpackedStart = performance.now();
       gptForward(model, ids, { logits: 'last' });
-      return { seq: ids.length, ms: median(samplesMs), samplesMs, unpackedMs: performance.now() - unpackedStart };
+      const unpackedMs = performance.now() - unpackedStart;
+      return { seq: ids.length, ms: median(samplesMs), samplesMs, unpackedMs, ...(options.keepLogits && lastLogits && { lastLogits }) };
     });
   } finally {
     packed.release(); // generation packs its own
@@ -72,17 +76,19 @@ export function benchModel(options: ModelBenchOptions = {}): ModelBenchResult {
   const newTokens = Math.max(2, options.newTokens ?? 32);
   const start = performance.now();
   let firstAt = start;
-  let count = 0;
+  const ids: number[] = [];
   const tokens = generateTokens(model, sampleIds(promptTokens, config.vocabSize), { maxNewTokens: newTokens });
   for (let step = tokens.next(); !step.done; step = tokens.next()) {
-    if (count++ === 0) firstAt = performance.now(); // the prompt's prefill and the first pick
+    if (ids.length === 0) firstAt = performance.now(); // packing, the prompt's prefill and the first pick
+    ids.push(step.value.id);
   }
+  const count = ids.length;
   const msPerToken = (performance.now() - firstAt) / Math.max(1, count - 1);
   return {
     config,
     threads: kernelThreads(),
     forward,
     packMs,
-    generation: { promptTokens, newTokens: count, firstTokenMs: firstAt - start, msPerToken, tokensPerSecond: 1000 / msPerToken },
+    generation: { promptTokens, newTokens: count, firstTokenMs: firstAt - start, msPerToken, tokensPerSecond: 1000 / msPerToken, ids },
   };
 }
