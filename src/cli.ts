@@ -1,6 +1,7 @@
 // `llm101`: the engine on the command line. Same tokenizers, weights and trace as the panel.
 //
-//   llm101 analyze  [input] [model options] [--json]   one trace of every stage
+//   llm101 analyze  [input] [model options] [--json]   one trace of every stage (and the GPT's forward)
+//   llm101 generate [input] [model options] --max-new-tokens N [--temperature T] [--top-k K] [--json]
 //   llm101 tokenize [input] [tokenizer options] [--json]
 //   llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--json]   time one layer
 //
@@ -9,27 +10,28 @@
 // only the last lines of this file touch `process`.
 //
 // Exit codes: 0 success, 2 a problem the user can fix (one line on stderr saying how),
-// 1 an internal error (one line, please report).
+// 1 an internal error (one line, please report), 130 generation stopped by Ctrl+C.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { version } from '../package.json';
 import { benchLayer, type BenchLayer } from './engine/bench';
-import { DEFAULT_CONFIG, EngineError, TOKENIZER_KINDS } from './engine/config';
+import { DEFAULT_CONFIG, DEFAULT_LAYERS, EngineError, MAX_LAYERS, TOKENIZER_KINDS } from './engine/config';
 import { resolveCorpusPath } from './engine/corpus';
 import { journeyExample } from './engine/examples';
 import { kernelThreads } from './engine/kernels';
 import { fsErrorReason } from './engine/io/fsErrors';
 import { writeSafetensors } from './engine/io/safetensors';
 import { writeWeightsFile } from './engine/io/weightsFile';
-import { traceToJson, writeJson } from './engine/serialize';
+import { modelToJson, traceToJson, writeJson } from './engine/serialize';
+import { checkGenerateOptions, streamTokens, type GenerateOptions } from './engine/gpt/generate';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from './engine/tokenizer';
 import { runTrace } from './engine/trace';
 import type { Matrix, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
-import { Analyzer, traceResult, type AnalyzeRequest, type TokenizeRequest, type TraceResult } from './engine/pipeline';
+import { Analyzer, traceResult, type AnalyzeRequest, type ModelAnalysis, type TokenizeRequest, type TraceResult } from './engine/pipeline';
 import { buildReport } from './report';
 import { UsageError, closest, oneLine, optionalInteger, optionalNumber, parseCommandArgs, type Options, type Values } from './cli/args';
-import { show, summarize, tokenJson, tokenTable } from './cli/format';
+import { show, summarize, tokenJson, tokenTable, TextStream } from './cli/format';
 
 export { UsageError, summarize };
 
@@ -39,6 +41,11 @@ export interface CliIo {
   stderr: { write(text: string): unknown };
   /** Read only for the `-` input. */
   stdin?: AsyncIterable<string | Uint8Array>;
+  /**
+   * Calls `stop` on Ctrl+C while generation runs (the binary: SIGINT) and returns the function
+   * that stops listening; other commands keep Ctrl+C's default (the process ends at once).
+   */
+  onInterrupt?: (stop: () => void) => () => void;
 }
 
 interface Command {
@@ -47,8 +54,8 @@ interface Command {
   /** Lines of option help, shown by `llm101 <cmd> --help`. */
   help: string[];
   options: Options;
-  /** `positionals` holds only `-` (read standard input), if given. */
-  run(values: Values, io: CliIo, positionals: readonly string[]): Promise<void>;
+  /** `positionals` holds only `-` (read standard input), if given. Resolves to the exit code when not 0. */
+  run(values: Values, io: CliIo, positionals: readonly string[]): Promise<void | number>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,6 +82,28 @@ const TOKENIZER_HELP = [
   '  --corpus PATH         a .txt file or a folder of .txt files to build the word/bpe vocabulary',
   '                        (default: the bundled poems)',
   `  --vocab-size N        bpe vocabulary size, ${BPE_MIN_VOCAB} to ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
+];
+
+/** The model's sizes and weights: the stages' and the GPT's (analyze), the GPT's (generate). */
+const MODEL_OPTIONS: Options = {
+  dim: { type: 'string' },
+  heads: { type: 'string' },
+  seed: { type: 'string' },
+  'context-length': { type: 'string' },
+  'qkv-bias': { type: 'boolean' },
+  layers: { type: 'string' },
+  weights: { type: 'string' },
+};
+const MODEL_HELP = [
+  `  --dim N               embedding size (default ${DEFAULT_CONFIG.dim})`,
+  `  --heads N             attention heads, must divide the attention size (default ${DEFAULT_CONFIG.heads})`,
+  `  --seed N              seed for the initial weights and dropout masks (default ${DEFAULT_CONFIG.seed})`,
+  `  --context-length N    most tokens the model takes (default ${DEFAULT_CONFIG.contextLength})`,
+  '  --qkv-bias            give the query/key/value projections a bias',
+  `  --layers N            transformer blocks of the seeded GPT, 1 to ${MAX_LAYERS} (generate: default ${DEFAULT_LAYERS})`,
+  '  --weights FILE|DIR    a .safetensors file: the stages\' weights, or a GPT checkpoint in the',
+  "                        book's layout or Hugging Face GPT-2's (a file or its folder with config.json);",
+  '                        sizes (and heads, layers) come from it; GPT-2 brings the gpt2 tokenizer',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -109,36 +138,28 @@ const analyze: Command = {
     ...INPUT_HELP,
     '  --example journey     the book\'s chapter 3 example ("Your journey starts with one step")',
     ...TOKENIZER_HELP,
-    `  --dim N               embedding size (default ${DEFAULT_CONFIG.dim})`,
+    ...MODEL_HELP,
     '  --attn-dim N          output size of the attention modules (default: dim)',
-    `  --heads N             attention heads, must divide attn-dim (default ${DEFAULT_CONFIG.heads})`,
     `  --dropout P           dropout on attention weights, 0 <= P < 1 (default ${DEFAULT_CONFIG.dropout})`,
-    `  --seed N              seed for the initial weights and dropout masks (default ${DEFAULT_CONFIG.seed})`,
-    `  --context-length N    most tokens the model takes (default ${DEFAULT_CONFIG.contextLength})`,
-    '  --qkv-bias            give the query/key/value projections a bias',
-    '  --weights FILE        load weights from a .safetensors file (sizes come from its shapes)',
-    '  --save-weights FILE   write the weights used to a .safetensors file',
-    '  --json                print the whole trace as one JSON object',
+    "  --save-weights FILE   write the stages' weights used to a .safetensors file",
+    '  --json                print the whole trace as one JSON object; with --layers or a GPT',
+    '                        checkpoint it has `model`: config, blocks (attention weights, output),',
+    '                        finalNorm, logits',
     '  --html OUT.html       write a standalone report (the panel, offline, in any browser)',
   ],
   options: {
     ...INPUT_OPTIONS,
     ...TOKENIZER_OPTIONS,
+    ...MODEL_OPTIONS,
     example: { type: 'string' },
-    dim: { type: 'string' },
     'attn-dim': { type: 'string' },
-    heads: { type: 'string' },
     dropout: { type: 'string' },
-    seed: { type: 'string' },
-    'context-length': { type: 'string' },
-    'qkv-bias': { type: 'boolean' },
-    weights: { type: 'string' },
     'save-weights': { type: 'string' },
     html: { type: 'string' },
     ...COMMON_OPTIONS,
   },
   async run(values, io, positionals) {
-    const { result, trace, weights, tokenizer } =
+    const { result, trace, weights, tokenizer, model } =
       values.example !== undefined ? await analyzeExample(values, positionals) : await analyzeText(values, io, positionals);
     if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
     if (typeof values.html === 'string') {
@@ -153,10 +174,11 @@ const analyze: Command = {
       if (!values.json) return;
     }
     if (values.json) {
-      writeJson(traceToJson(trace), (chunk) => io.stdout.write(chunk));
+      const json = model ? { ...traceToJson(trace), model: modelToJson(model.model, model.forward) } : traceToJson(trace);
+      writeJson(json, (chunk) => io.stdout.write(chunk));
       io.stdout.write('\n');
     } else {
-      io.stdout.write(summarize(trace, tokenizer));
+      io.stdout.write(summarize(trace, tokenizer, model));
     }
   },
 };
@@ -171,6 +193,8 @@ interface Analysis {
   weights: Weights;
   /** Absent for the book example, whose tokens are hand-made. */
   tokenizer?: Tokenizer;
+  /** The GPT's forward pass on the same tokens: with --layers or a GPT checkpoint. */
+  model?: ModelAnalysis;
 }
 
 async function analyzeExample(values: Values, positionals: readonly string[]): Promise<Analysis> {
@@ -178,7 +202,7 @@ async function analyzeExample(values: Values, positionals: readonly string[]): P
     throw new UsageError(`unknown example ${JSON.stringify(values.example)}; use --example ${EXAMPLES.join(' | ')}`);
   }
   // The example fixes its text, tokenizer and weights; only dropout and seed can vary.
-  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'attn-dim', 'heads', 'context-length', 'qkv-bias', 'weights'];
+  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'attn-dim', 'heads', 'context-length', 'qkv-bias', 'weights', 'layers'];
   const clash = positionals.includes('-') ? '' : fixed.find((name) => values[name] !== undefined);
   if (clash !== undefined) {
     const flag = clash === '' ? '-' : `--${clash}`;
@@ -194,14 +218,32 @@ async function analyzeExample(values: Values, positionals: readonly string[]): P
 
 async function analyzeText(values: Values, io: CliIo, positionals: readonly string[]): Promise<Analysis> {
   const text = await readInput(values, io, positionals, 'analyze');
+  const { request, analyzer, withModel } = modelRequest(values, text);
+  // The extension's pipeline: the same checks before work starts, caches and weight-file checks.
+  const result = analyzer.analyze(request);
+  if (result.kind !== 'trace') throw new Error('analyze has no token limit on the command line');
+  const tokenizer = analyzer.tokenizer(request);
+  return {
+    result, trace: result.trace, weights: analyzer.weightsFor(request, tokenizer.vocabSize).weights, tokenizer,
+    ...(withModel && { model: analyzer.analyzeModel(request) }),
+  };
+}
+
+/**
+ * The pipeline's request from the model flags, the analyzer that serves it, and whether a GPT is
+ * asked for: --layers (seeded) or --weights naming a GPT checkpoint.
+ */
+function modelRequest(values: Values, text: string): { request: AnalyzeRequest; analyzer: Analyzer; withModel: boolean } {
   const dim = optionalInteger(values, 'dim');
   const attnDim = optionalInteger(values, 'attn-dim');
   const contextLength = optionalInteger(values, 'context-length');
+  const layers = optionalInteger(values, 'layers');
   const qkvBias = values['qkv-bias'] === true;
   const tokenizerOptions = tokenizerRequest(values);
   const weightsPath = typeof values.weights === 'string' ? values.weights : undefined;
   const request: AnalyzeRequest = {
     ...tokenizerOptions,
+    tokenizerExplicit: values.tokenizer !== undefined,
     text,
     dim: dim ?? DEFAULT_CONFIG.dim,
     attnDim: attnDim ?? dim ?? DEFAULT_CONFIG.attnDim,
@@ -210,6 +252,7 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
     seed: optionalInteger(values, 'seed') ?? DEFAULT_CONFIG.seed,
     contextLength: contextLength ?? DEFAULT_CONFIG.contextLength,
     qkvBias,
+    ...(layers !== undefined && { layers }),
     ...(weightsPath !== undefined && {
       weightsPath,
       // The file decides the sizes; any size given on the command line must agree with it.
@@ -224,13 +267,85 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
       },
     }),
   };
-  // The extension's pipeline: the same checks before work starts, caches and weight-file checks.
   const analyzer = new Analyzer(cliBpeCacheDir());
-  const result = analyzer.analyze(request);
-  if (result.kind !== 'trace') throw new Error('analyze has no token limit on the command line');
-  const tokenizer = analyzer.tokenizer(request);
-  return { result, trace: result.trace, weights: analyzer.weightsFor(request, tokenizer.vocabSize).weights, tokenizer };
+  const checkpoint = weightsPath !== undefined && analyzer.layoutOf(weightsPath).layout !== 'stages';
+  if (checkpoint && layers !== undefined) {
+    throw new UsageError(`--layers sets the blocks of a seeded model; checkpoint ${weightsPath} has its own, so drop --layers`);
+  }
+  return { request, analyzer, withModel: checkpoint || layers !== undefined };
 }
+
+// ---------------------------------------------------------------------------------------------
+// generate
+
+const generateCommand: Command = {
+  summary: 'continue a text with the GPT (seeded or a checkpoint), token by token',
+  usage: 'llm101 generate (--text STR | --file PATH | -) (--weights FILE|DIR | --layers N ...) [--max-new-tokens N] [--temperature T] [--top-k K] [--json]',
+  help: [
+    ...INPUT_HELP,
+    ...TOKENIZER_HELP,
+    ...MODEL_HELP,
+    '  --max-new-tokens N    tokens to add, at least 1 (default 20)',
+    '  --temperature T       0 picks the most likely token (greedy, the default); above 0 samples',
+    '                        from softmax(logits / T) with the seeded generator (--seed)',
+    '  --top-k K             sample only among the K most likely tokens',
+    '  --json                print {prompt: [ids], generated: [ids], text, reason} at the end',
+    '                        (without it the new text is printed as it comes; Ctrl+C stops)',
+  ],
+  options: {
+    ...INPUT_OPTIONS,
+    ...TOKENIZER_OPTIONS,
+    ...MODEL_OPTIONS,
+    'max-new-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    ...COMMON_OPTIONS,
+  },
+  async run(values, io, positionals) {
+    const topK = optionalInteger(values, 'top-k');
+    const options: GenerateOptions = {
+      maxNewTokens: optionalInteger(values, 'max-new-tokens') ?? 20,
+      temperature: optionalNumber(values, 'temperature') ?? 0,
+      seed: optionalInteger(values, 'seed') ?? DEFAULT_CONFIG.seed,
+      ...(topK !== undefined && { topK }),
+    };
+    checkGenerateOptions(options); // before the text is read or a model loaded
+    const text = await readInput(values, io, positionals, 'generate');
+    const { request, analyzer } = modelRequest(values, text);
+    const model = analyzer.model(request);
+    const tokenizer = analyzer.tokenizer(request);
+    const prompt = tokenizer.encode(text).map((t) => t.id);
+    if (prompt.length === 0) throw new UsageError(`the ${tokenizer.kind} tokenizer finds no tokens in the text; give it some words`);
+
+    const controller = new AbortController();
+    const stopListening = io.onInterrupt?.(() => controller.abort()) ?? (() => {});
+    const stream = values.json ? undefined : new TextStream(tokenizer, (chunk) => io.stdout.write(chunk));
+    const generated: number[] = [];
+    let end;
+    try {
+      const tokens = streamTokens(model, prompt, { ...options, signal: controller.signal });
+      for (let step = await tokens.next(); ; step = await tokens.next()) {
+        if (step.done) {
+          end = step.value;
+          break;
+        }
+        generated.push(step.value.id);
+        stream?.push(step.value.id);
+      }
+    } finally {
+      stopListening();
+    }
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify({ prompt, generated, text: tokenizer.decode(generated), reason: end.reason })}\n`);
+    } else {
+      stream?.end();
+      io.stdout.write('\n');
+    }
+    if (end.reason !== 'cancelled') return;
+    io.stderr.write(`llm101: stopped after ${generated.length} token${generated.length === 1 ? '' : 's'} (Ctrl+C)\n`);
+    return 130;
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // bench
@@ -376,7 +491,7 @@ function cliBpeCacheDir(): string {
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
-const COMMANDS: Record<string, Command> = { analyze, tokenize, bench };
+const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, bench };
 
 function unknownCommand(name: string): string {
   const suggestion = closest(name, Object.keys(COMMANDS));
@@ -430,8 +545,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(commandHelp(first, command));
       return 0;
     }
-    await command.run(values, io, positionals);
-    return 0;
+    return (await command.run(values, io, positionals)) ?? 0;
   } catch (err) {
     const userError = err instanceof UsageError || err instanceof EngineError;
     const message = err instanceof Error ? err.message : String(err);
@@ -453,7 +567,11 @@ if (require.main === module) {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then((code) => {
+  const onInterrupt = (stop: () => void) => {
+    process.on('SIGINT', stop);
+    return () => process.off('SIGINT', stop);
+  };
+  void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, onInterrupt }).then((code) => {
     // Exit once stdout has drained, so a large trace piped to another program is not cut short.
     process.stdout.write('', () => process.exit(code));
   });

@@ -1,4 +1,8 @@
 // What `llm101` prints without --json: aligned tables of tokens, shapes and a few highlights.
+import { gptWeightCount } from '../engine/gpt/config';
+import { nextTokenDistribution, topTokens } from '../engine/gpt/sampling';
+import { lastRow } from '../engine/layers/gptModel';
+import type { ModelAnalysis } from '../engine/pipeline';
 import type { Matrix, Token, Tokenizer, Trace } from '../engine/types';
 
 
@@ -41,7 +45,7 @@ function argmaxRow(m: Matrix, row: number): number {
  * The short summary printed without --json: tokens, shapes per stage, a few highlights.
  * With the tokenizer, the token table also shows each token's vocabulary entry (e.g. <|unk|>).
  */
-export function summarize(trace: Trace, tokenizer?: Tokenizer): string {
+export function summarize(trace: Trace, tokenizer?: Tokenizer, model?: ModelAnalysis): string {
   const { config, tokens } = trace;
   const T = tokens.length;
   const label = (i: number) => show(tokens[i]?.text ?? '?');
@@ -80,7 +84,59 @@ export function summarize(trace: Trace, tokenizer?: Tokenizer): string {
         `variance ${fixed4(trace.layerNorm.variance[i] ?? NaN)} → ${fixed4(trace.layerNorm.outputVariance[i] ?? NaN)}`,
       ]),
     ),
+    ...(model ? [modelSummary(model)] : []),
     'Run with --json for every number.',
   );
   return `${out.join('\n')}\n`;
+}
+
+/** Next tokens shown for the last position without --json. */
+export const TOP_NEXT_TOKENS = 5;
+
+/** The GPT's part of the summary: its sizes, its parameters, and the top next tokens after the last position. */
+export function modelSummary(run: ModelAnalysis): string {
+  const { model, forward, tokens, tokenizer } = run;
+  const { config, weights } = model;
+  // a tied out_head (GPT-2 as published) is tok_emb itself: count it once
+  const parameters = gptWeightCount(config) - (weights.outHead === weights.tokEmb ? config.vocabSize * config.dim : 0);
+  const logits = forward.logits;
+  const last = tokens[tokens.length - 1];
+  const out = [
+    `Model (${model.source}): ${config.layers} layer${config.layers === 1 ? '' : 's'} · dim ${config.dim} · ${config.heads} heads · ` +
+      `context ${config.contextLength} · vocabulary ${config.vocabSize}${config.qkvBias ? ' · qkv bias' : ''} · ${parameters.toLocaleString('en-US')} parameters`,
+  ];
+  if (logits && last) {
+    const probabilities = nextTokenDistribution(lastRow(logits).data);
+    out.push(
+      `Next token after ${show(last.text)} (the last position), top ${TOP_NEXT_TOKENS}`,
+      table(topTokens(probabilities, TOP_NEXT_TOKENS).map(({ id, probability }) => [String(id), show(tokenizer.idToToken(id)), probability.toFixed(4)])),
+    );
+  }
+  return out.join('\n');
+}
+
+/**
+ * Generated text as it comes: each new token's text is written once it decodes to whole
+ * characters (a GPT-2 token may end inside a UTF-8 sequence; the next one completes it).
+ */
+export class TextStream {
+  private readonly ids: number[] = [];
+  private written = '';
+  constructor(private readonly tokenizer: Tokenizer, private readonly write: (text: string) => void) {}
+  push(id: number): void {
+    this.ids.push(id);
+    const text = this.tokenizer.decode(this.ids);
+    if (!text.endsWith('\uFFFD')) this.flush(text);
+  }
+  /** Writes what is left, incomplete characters included. */
+  end(): void {
+    this.flush(this.tokenizer.decode(this.ids));
+  }
+  private flush(text: string): void {
+    // With our tokenizers more tokens only append (bytes; words, a space before each but
+    // punctuation), so what is written is always a prefix; written text cannot be taken back.
+    if (!text.startsWith(this.written)) return;
+    if (text.length > this.written.length) this.write(text.slice(this.written.length));
+    this.written = text;
+  }
 }
