@@ -67,3 +67,5 @@ export {
 } from './bpe';
 export { GPT2_END_OF_TEXT, GPT2_END_OF_TEXT_ID, GPT2_VOCAB_SIZE, createGpt2Tokenizer } from './gpt2';
 export { END_OF_TEXT, UNKNOWN, buildWordVocab, createWordTokenizer, splitWords } from './word';
+export { createWordTokenizerFromVocab, wordVocabOf } from './word';
+export { TOKENIZER_METADATA_KEY, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from './saved';

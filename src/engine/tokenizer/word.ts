@@ -135,3 +135,18 @@ class WordTokenizer implements Tokenizer {
 export function createWordTokenizer(corpus: string): Tokenizer {
   return new WordTokenizer(buildWordVocab(corpus));
 }
+
+/**
+ * The word tokenizer of a vocabulary built before (a checkpoint's): ids are positions in `vocab`,
+ * which must hold <|endoftext|> and <|unk|> and no entry twice.
+ */
+export function createWordTokenizerFromVocab(vocab: readonly string[]): Tokenizer {
+  if (new Set(vocab).size !== vocab.length) throw new EngineError('the word vocabulary has an entry twice: it was not built by buildWordVocab');
+  return new WordTokenizer([...vocab]);
+}
+
+/** The vocabulary of a word tokenizer made here, by id (for a checkpoint to carry). */
+export function wordVocabOf(tokenizer: Tokenizer): string[] {
+  if (tokenizer.kind !== 'word') throw new EngineError(`a ${tokenizer.kind} tokenizer has no word vocabulary`);
+  return Array.from({ length: tokenizer.vocabSize }, (_, id) => tokenizer.idToToken(id));
+}

@@ -1,0 +1,77 @@
+// A training run as the CLI and the engine process drive it: corpus -> tokenizer -> steps ->
+// checkpoint that loads back (weights, config, tokenizer, losses), samples and timelapse frames.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
+import { TOKENIZER_METADATA_KEY, parseSavedTokenizer, tokenizerFromSaved } from '../../src/engine/tokenizer';
+import { TrainingSession, type TrainRequest } from '../../src/engine/train/session';
+import { assertClose } from './assertClose';
+
+const poems = path.join(__dirname, '..', '..', 'media', 'corpus');
+const verdict = path.join(__dirname, '..', 'fixtures', 'the-verdict.txt');
+const small: TrainRequest = {
+  corpusPaths: [poems], tokenizer: 'word', dim: 16, heads: 2, layers: 2, contextLength: 16, batchSize: 4, steps: 40, lr: 5e-3, seed: 7, dropout: 0,
+};
+
+test('a run on the poems: the loss falls, the checkpoint loads back with its tokenizer and losses', () => {
+  const session = TrainingSession.prepare(small);
+  const { info } = session;
+  assert.equal(info.tokenizer, 'word');
+  assert.equal(info.config.layers, 2);
+  assert.ok(info.trainTokens > 0 && info.validationTokens > 0);
+  assertClose(info.validationTokens / info.corpusTokens, 0.1, { atol: 0.01, label: 'the 90/10 split' });
+  const first = session.evaluate();
+  while (!session.done) session.step();
+  const last = session.evaluate();
+  assert.ok(first.trainLoss !== undefined && last.trainLoss !== undefined);
+  assert.ok(last.trainLoss < first.trainLoss - 0.5, `train loss ${first.trainLoss} -> ${last.trainLoss}`);
+  assert.equal(session.history.steps.length, 40);
+  const frame = session.probeFrame();
+  assert.equal(frame.heads.length, 2);
+  assert.equal(frame.heads[0]!.length, 2);
+  const P = info.probe.length;
+  assert.equal(frame.heads[0]![0]!.rows, P);
+  assert.ok(session.sample(5).startsWith(info.samplePrompt.split(' ')[0]!));
+
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-train-')), 'models', 'poems.safetensors');
+  session.save(file);
+  const loaded = readGptCheckpoint(file);
+  assert.deepEqual(loaded.model.config, info.config);
+  assert.equal(loaded.metadata['llm101.step'], '40');
+  const losses = JSON.parse(loaded.metadata['llm101.losses']!) as { steps: [number, number][]; evals: unknown[] };
+  assert.equal(losses.steps.length, 40);
+  assert.equal(losses.evals.length, 2);
+  // the checkpoint alone tokenizes: the same ids as the session's tokenizer
+  const tokenizer = tokenizerFromSaved(parseSavedTokenizer(loaded.metadata[TOKENIZER_METADATA_KEY]!, file));
+  const text = 'The sea reads the shore';
+  assert.deepEqual(tokenizer.encode(text).map((t) => t.id), session.tokenizer.encode(text).map((t) => t.id));
+  // and the weights are the trained ones, bit for bit
+  assert.deepEqual(loaded.model.weights.blocks[1]!.ff.up.weight.data, session.trainer.weights.blocks[1]!.ff.up.weight.data);
+});
+
+test('the book\'s check on the-verdict (word tokenizer, dim 32, 4 heads, 2 layers, context 32, batch 8, lr 1e-2): loss from about 7 to well under 4 in 300 steps', () => {
+  const session = TrainingSession.prepare({
+    corpusPaths: [verdict], tokenizer: 'word', dim: 32, heads: 4, layers: 2, contextLength: 32, batchSize: 8, steps: 300, lr: 1e-2, seed: 123, dropout: 0,
+  });
+  const start = session.evaluate().trainLoss!;
+  assert.ok(start > 6.5 && start < 7.5, `starts near ln(vocab) = ${Math.log(session.info.config.vocabSize).toFixed(2)}: ${start}`);
+  while (!session.done) session.step();
+  const end = session.evaluate().trainLoss!;
+  console.log(`# the-verdict, 300 steps: train loss ${start.toFixed(3)} -> ${end.toFixed(3)}`);
+  assert.ok(end < 3.5, `train loss after 300 steps: ${end}`);
+});
+
+test('what cannot train says what to change', () => {
+  assert.throws(() => TrainingSession.prepare({ ...small, steps: 0 }), /steps must be a whole number from 1/);
+  assert.throws(() => TrainingSession.prepare({ ...small, lr: 0 }), /learning rate must be above 0/);
+  assert.throws(() => TrainingSession.prepare({ ...small, batchSize: 0 }), /batch size must be a whole number from 1/);
+  assert.throws(() => TrainingSession.prepare({ ...small, heads: 3 }), /heads \(3\) must divide attnDim \(16\)/);
+  assert.throws(() => TrainingSession.prepare({ ...small, contextLength: 100_000 }), /too few for one training window|contextLength/);
+  const tiny = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-tiny-')), 'tiny.txt');
+  fs.writeFileSync(tiny, 'a few words only');
+  assert.throws(() => TrainingSession.prepare({ ...small, corpusPaths: [tiny] }), /too few for one training window of 17 \(context length 16 \+ 1\)/);
+  assert.throws(() => TrainingSession.prepare({ ...small, init: tiny }), /tiny\.txt/);
+});
