@@ -89,6 +89,7 @@ const JOB_KIND = 1; // GEMM, SOFTMAX or HEADS
 //   gemm by panels: a, b, c, rows, k, 0, 0, lda, ldc (the chunks are panel ranges)
 //   softmax: s, cols, divisor (float32 bits), causal
 //   heads: see HEADS_SOURCE
+//   gelu: see GELU_SOURCE
 const JOB = 2;
 const JOB_SLOTS = 11;
 const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
@@ -104,6 +105,7 @@ const GEMM = 0;
 const SOFTMAX = 1;
 const HEADS = 2;
 const GEMM_PANELS = 3; // a product shared by column panels: the chunks are panels, not rows
+const GELU = 4;
 const MAX_HELPERS = 15;
 const CONTROL_BYTES = 256;
 /** A job is cut into about this many chunks per thread, taken in turn by whichever thread is free. */
@@ -185,6 +187,37 @@ const runHeads = new Function(`${HEADS_SOURCE}; return runHeads;`)() as (
   slot: number,
 ) => void;
 
+/**
+ * Rows rowStart .. rowEnd−1 of a feed-forward's hidden layer in place, h = GELU(fl(h + b)): the
+ * up-projection's bias (when biasAt >= 0) and GELU's tanh form exactly as layers/gelu.ts writes
+ * it (geluScalar: double arithmetic with Math.tanh, rounded to float32 once), so the numbers are
+ * linear + geluInto's bit for bit (a unit test checks). JavaScript, not WebAssembly, because it
+ * must be V8's Math.tanh; the helpers are JavaScript threads too, so they share the rows.
+ * heap: the kernel memory as float32; at, biasAt: element indices; ld: the rows' stride.
+ * Kept as source text so the helpers (below) run exactly this code.
+ */
+const GELU_SOURCE = `function geluRows(heap, at, ld, cols, biasAt, rowStart, rowEnd) {
+  const sqrt2OverPi = Math.sqrt(2 / Math.PI);
+  for (let i = rowStart; i < rowEnd; i++) {
+    const row = at + i * ld;
+    for (let j = 0; j < cols; j++) {
+      const x = biasAt >= 0 ? Math.fround(heap[row + j] + heap[biasAt + j]) : heap[row + j];
+      heap[row + j] = 0.5 * x * (1 + Math.tanh(sqrt2OverPi * (x + 0.044715 * x * x * x)));
+    }
+  }
+}`;
+
+// the same source the helpers run
+const geluRows = new Function(`${GELU_SOURCE}; return geluRows;`)() as (
+  heap: Float32Array,
+  at: number,
+  ld: number,
+  cols: number,
+  biasAt: number,
+  rowStart: number,
+  rowEnd: number,
+) => void;
+
 /** Bytes of one thread's slot of the heads workspace (HEADS_SOURCE's layout, each part 16-aligned). */
 function headSlotBytes(T: number, headDim: number): number {
   const ldS = Math.ceil(T / PANEL) * PANEL;
@@ -210,6 +243,7 @@ const controlFloats = new Float32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 const job = ${JOB};
 ${TAKE_CHUNKS_SOURCE}
 ${HEADS_SOURCE}
+${GELU_SOURCE}
 let seen = workerData.generation;
 Atomics.store(control, ${READY} + helper, 1);
 for (;;) {
@@ -226,6 +260,8 @@ for (;;) {
     ? (rowStart, rowEnd) => gemm(p[0], p[1], p[2], rowStart, rowEnd, p[3], p[4], p[5], p[6], p[7], p[8])
     : kind === ${GEMM_PANELS}
     ? (panelStart, panelEnd) => gemmPanels(p, panelStart, panelEnd)
+    : kind === ${GELU}
+    ? ((heap) => (rowStart, rowEnd) => geluRows(heap, p[0], p[1], p[2], p[3], rowStart, rowEnd))(new Float32Array(memory.buffer))
     : kind === ${SOFTMAX}
       ? (rowStart, rowEnd) => softmax(p[0], rowStart, rowEnd, p[1], softmaxDivisor, p[3])
       // slot 0 is the calling thread's
@@ -553,6 +589,56 @@ export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, 
   s.heap.set(a, aAt >> 2);
   runGemm(s, aAt, packed.at, cAt, n, panels, k, false, false, k, ldc);
   copyOut(s, out, cAt, n, m, ldc, false);
+}
+
+/** A packed nn.Linear: its weight's packing and its bias (out), if any. */
+export interface PackedProjection {
+  packed: PackedMatrix;
+  bias?: Float32Array;
+}
+
+/**
+ * The feed-forward module at inference on packed weights, in the kernel's workspace:
+ *   h = GELU(x·W_upᵀ + b_up) (T, hidden),   out = h·W_downᵀ + b_down (T, outDim).
+ * The hidden layer never leaves the workspace (no (T, 4·dim) copy out and back in), and its bias
+ * and GELU are shared between threads by rows (GELU_SOURCE). Bit for bit what linear, geluInto
+ * and linear give (feedForward.ts).
+ */
+export function feedForwardPackedInto(out: Float32Array, x: Float32Array, T: number, up: PackedProjection, down: PackedProjection): void {
+  const [upW, downW] = [up.packed, down.packed];
+  if (!(upW instanceof PackedWeight) || !upW.live || !(downW instanceof PackedWeight) || !downW.live) {
+    throw new Error('feedForwardPackedInto: a packed weight was released; pack it again');
+  }
+  const dim = upW.cols;
+  const hidden = upW.rows;
+  const outDim = downW.rows;
+  if (downW.cols !== hidden || x.length !== T * dim || out.length !== T * outDim || (up.bias && up.bias.length !== hidden) || (down.bias && down.bias.length !== outDim)) {
+    throw new RangeError(`feedForwardPackedInto: x of ${x.length} floats, out of ${out.length} for T ${T}, W_up (${hidden}, ${dim}), W_down (${outDim}, ${downW.cols})`);
+  }
+  if (T === 0) return;
+  const s = kernelState();
+  const hiddenPanels = Math.ceil(hidden / PANEL);
+  const outPanels = Math.ceil(outDim / PANEL);
+  const ldH = hiddenPanels * PANEL;
+  const ldY = outPanels * PANEL;
+  // workspace: x (T, dim) | h (T, ldH) | y (T, ldY) | b_up (hidden)
+  const xAt = s.workspaceAt;
+  const hAt = align16(xAt + 4 * T * dim);
+  const yAt = align16(hAt + 4 * T * ldH);
+  const biasAt = align16(yAt + 4 * T * ldY);
+  reserve(s, biasAt + 4 * hidden);
+  s.heap.set(x, xAt >> 2);
+  if (up.bias) s.heap.set(up.bias, biasAt >> 2);
+  runGemm(s, xAt, upW.at, hAt, T, hiddenPanels, dim, false, false, dim, ldH);
+  const args = [hAt >> 2, ldH, hidden, up.bias ? biasAt >> 2 : -1];
+  runRows(s, T, T >= 2 && T * hidden >= MIN_PARALLEL_ENTRIES, 1, GELU, args, (rowStart, rowEnd) =>
+    geluRows(s.heap, args[0]!, ldH, hidden, args[3]!, rowStart, rowEnd),
+  );
+  runGemm(s, hAt, downW.at, yAt, T, outPanels, hidden, false, false, ldH, ldY);
+  copyOut(s, out, yAt, T, outDim, ldY, false);
+  const bias = down.bias;
+  // float32 sum + float32 bias, rounded once, as `linear` adds it
+  if (bias) for (let t = 0; t < T; t++) for (let o = 0; o < outDim; o++) out[t * outDim + o]! += bias[o]!;
 }
 
 /**

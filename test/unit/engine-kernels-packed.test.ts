@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generate } from '../../src/engine/gpt/generate';
+import { geluInto } from '../../src/engine/layers/gelu';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import {
+  feedForwardPackedInto,
   helperChunkCount,
   kernelThreads,
   matmulInto,
@@ -98,6 +100,45 @@ test('two threads give the single-thread packed and unpacked products bit for bi
       }
     }
   });
+});
+
+test('feedForwardPackedInto is linear, geluInto, linear bit for bit, with and without biases, on one thread and on two', () => {
+  // T·hidden >= 65,536: the bias and GELU pass is shared by rows; T = 1 and 3 take the panel split
+  const [dim, hidden] = [64, 2048];
+  const upWeight = matrixFrom(hidden, dim, randomValues(hidden * dim, 1).map((v) => v / 4));
+  const downWeight = matrixFrom(dim, hidden, randomValues(dim * hidden, 2).map((v) => v / 16));
+  const upBias = randomValues(hidden, 3);
+  const downBias = randomValues(dim, 4);
+  for (const T of [1, 3, 41]) {
+    const x = matrixFrom(T, dim, randomValues(T * dim, T));
+    x.data[0] = -0; // a zero product's sign survives without a bias
+    for (const withBias of [true, false]) {
+      const up = { weight: upWeight, ...(withBias && { bias: upBias }) };
+      const down = { weight: downWeight, ...(withBias && { bias: downBias }) };
+      const hiddenLayer = linear(x, up);
+      geluInto(hiddenLayer.data, hiddenLayer.data);
+      const expected = linear(hiddenLayer, down).data;
+      for (const threads of [1, 2]) {
+        withThreads(threads, () => {
+          if (threads === 2) assert.equal(warmUpKernel(30_000), 1, 'the helper thread starts');
+          const packedUp = packMatrix(upWeight.data, hidden, dim);
+          const packedDown = packMatrix(downWeight.data, dim, hidden);
+          const helperBefore = helperChunkCount();
+          setWaitForHelper(threads === 2);
+          try {
+            const out = new Float32Array(T * dim).fill(NaN);
+            feedForwardPackedInto(out, x.data, T, { packed: packedUp, ...(withBias && { bias: upBias }) }, { packed: packedDown, ...(withBias && { bias: downBias }) });
+            assert.deepEqual(out, expected, `T ${T}, bias ${withBias}, ${threads} thread(s)`);
+          } finally {
+            setWaitForHelper(false);
+            releasePacked(packedUp);
+            releasePacked(packedDown);
+          }
+          if (threads === 2) assert.ok(helperChunkCount() > helperBefore, 'the helper computed part of it');
+        });
+      }
+    }
+  }
 });
 
 test('a released packing is refused by matmulPackedInto and not used by linear', () => {

@@ -7,8 +7,8 @@
 // computed alone (incremental decoding) or among T rows.
 
 import type { BlockWeights } from '../gpt/types';
-import type { PackedMatrix } from '../kernels';
-import { linear } from '../tensor';
+import { feedForwardPackedInto, type PackedMatrix } from '../kernels';
+import { createMatrix, linear } from '../tensor';
 import type { Matrix } from '../types';
 import { geluInto } from './gelu';
 
@@ -20,9 +20,16 @@ export interface FeedForwardTrace {
 
 /**
  * Inference: only the output is kept; GELU runs in place on the pre-activations. With `packed`,
- * the two weights' packings (the same numbers). (T, dim) -> (T, dim)
+ * the two weights' packings, the hidden layer stays in the kernel's workspace (the same numbers).
+ * (T, dim) -> (T, dim)
  */
 export function feedForward(x: Matrix, ff: BlockWeights['ff'], packed?: { up: PackedMatrix; down: PackedMatrix }): Matrix {
+  if (packed?.up.live && packed.down.live && packed.up.source === ff.up.weight.data && packed.down.source === ff.down.weight.data) {
+    const output = createMatrix(x.rows, ff.down.weight.rows); // (T, dim)
+    const projection = (packing: PackedMatrix, bias: Float32Array | undefined) => ({ packed: packing, ...(bias && { bias }) });
+    feedForwardPackedInto(output.data, x.data, x.rows, projection(packed.up, ff.up.bias), projection(packed.down, ff.down.bias));
+    return output;
+  }
   const hidden = linear(x, ff.up, packed?.up); // (T, dim) -> (T, 4·dim)
   geluInto(hidden.data, hidden.data);
   return linear(hidden, ff.down, packed?.down); // (T, 4·dim) -> (T, dim)
