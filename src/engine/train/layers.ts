@@ -353,13 +353,28 @@ function reversedTranspose(out: Float32Array, a: Float32Array, T: number, keep: 
   }
 }
 
+/** Head (b, h)'s queries (part 0), keys (1) or values (2) in a head-major (3, B, H, T, hd) buffer. */
+function headSlice(qkvHeads: Float32Array, part: number, b: number, h: number, shape: AttentionShape): Float32Array {
+  const size = (shape.T * shape.C) / shape.heads;
+  const at = ((part * shape.B + b) * shape.heads + h) * size;
+  return qkvHeads.subarray(at, at + size);
+}
+
+/** out (T, hd) = the rows of slice (T, hd) in reverse order. */
+function reverseRows(out: Float32Array, slice: Float32Array, T: number, hd: number): void {
+  for (let t = 0; t < T; t++) out.set(slice.subarray((T - 1 - t) * hd, (T - t) * hd), t * hd);
+}
+
 /**
- * ctx (N, C) from qkv (N, 3C). attnWeights (B·H·T·T) keeps every head's softmax (0 above the
- * diagonal; the buffer must start zeroed and is only ever written on and below it); `keep`
- * (B·H·T·T) receives the dropout mask when p > 0.
+ * ctx (N, C) from qkv (N, 3C). qkvHeads (3·N·C) receives the queries, keys and values head-major,
+ * (3, B, H, T, hd), for the products here and the backward (contiguous per head: no gathers
+ * there). attnWeights (B·H·T·T) keeps every head's softmax (0 above the diagonal; the buffer
+ * must start zeroed and is only ever written on and below it); `keep` (B·H·T·T) receives the
+ * dropout mask when p > 0.
  */
 export function attentionForward(
   ctx: Float32Array,
+  qkvHeads: Float32Array,
   attnWeights: Float32Array,
   keep: Uint8Array,
   qkv: Float32Array,
@@ -371,7 +386,7 @@ export function attentionForward(
   const { B, T, C, heads } = shape;
   const headDim = C / heads;
   const divisor = Math.sqrt(headDim);
-  const { squareA: attnScores, squareB: dropped, sliceQ: queries, sliceK: keys, sliceV: values, sliceOut: contextVec } = scratch;
+  const { squareA: attnScores, squareB: dropped, sliceOut: contextVec } = scratch;
   const [q, k, v] = splitQkv(qkv, C);
   const out = { data: ctx, stride: C, offset: 0 };
   if (p > 0) {
@@ -381,6 +396,9 @@ export function attentionForward(
   const scale = dropoutScale(p);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
+      const queries = headSlice(qkvHeads, 0, b, h, shape);
+      const keys = headSlice(qkvHeads, 1, b, h, shape);
+      const values = headSlice(qkvHeads, 2, b, h, shape);
       gatherHead(queries, q, b, h, shape);
       gatherHead(keys, k, b, h, shape);
       gatherHead(values, v, b, h, shape);
@@ -406,7 +424,7 @@ export function attentionForward(
 export function attentionBackward(
   dqkv: Float32Array,
   dctxData: Float32Array,
-  qkv: Float32Array,
+  qkvHeads: Float32Array,
   attnWeights: Float32Array,
   keep: Uint8Array,
   shape: AttentionShape,
@@ -417,22 +435,23 @@ export function attentionBackward(
   const headDim = C / heads;
   const divisor = Math.fround(Math.sqrt(headDim)); // torch divides by the float32 √headDim
   const scale = dropoutScale(p);
-  const { squareA: grad, squareB: transposed, sliceQ: slice, sliceK: keys, sliceV: values, sliceOut: dContext } = scratch;
-  const [q, k, v] = splitQkv(qkv, C);
+  const { squareA: grad, squareB: transposed, sliceQ: slice, sliceK: reversedQueries, sliceV: reversedContext, sliceOut: dContext } = scratch;
   const [dq, dk, dv] = splitQkv(dqkv, C);
   const dctx = { data: dctxData, stride: C, offset: 0 };
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < heads; h++) {
       const map = (b * heads + h) * T * T;
       const weights = attnWeights.subarray(map, map + T * T);
+      const queries = headSlice(qkvHeads, 0, b, h, shape);
+      const keys = headSlice(qkvHeads, 1, b, h, shape);
+      const values = headSlice(qkvHeads, 2, b, h, shape);
+      gatherHead(dContext, dctx, b, h, shape);
       // dV (T, hd) = droppedᵀ·dContext, as R·(R·droppedᵀ·R)·(R·dContext): a lower-triangular product
-      gatherHead(dContext, dctx, b, h, shape, true);
+      reverseRows(reversedContext, dContext, T, headDim);
       reversedTranspose(transposed, weights, T, p > 0 ? keep : undefined, map, scale);
-      matmulInto(slice, transposed, dContext, T, headDim, T, { bTransposed: false, lowerInput: true });
+      matmulInto(slice, transposed, reversedContext, T, headDim, T, { bTransposed: false, lowerInput: true });
       scatterHead(dv, slice, b, h, shape, true);
       // dDropped (T, T) = dContext·Vᵀ, lower triangle only
-      gatherHead(dContext, dctx, b, h, shape);
-      gatherHead(values, v, b, h, shape);
       matmulInto(grad, dContext, values, T, T, headDim, { bTransposed: true, lowerOutput: true });
       // through dropout and softmax, into dScores (j <= i, 0 above for the lowerInput product)
       for (let i = 0; i < T; i++) {
@@ -450,13 +469,12 @@ export function attentionBackward(
         for (let j = row; j <= row + i; j++) grad[j] = (weights[j]! * (grad[j]! - dot)) / divisor;
         grad.fill(0, row + i + 1, row + T);
       }
-      gatherHead(keys, k, b, h, shape);
       matmulInto(slice, grad, keys, T, headDim, T, { bTransposed: false, lowerInput: true }); // dQ = dScores·K
       scatterHead(dq, slice, b, h, shape);
       // dK = dScoresᵀ·Q, reversed as dV is
       reversedTranspose(transposed, grad, T, undefined, 0, 1);
-      gatherHead(keys, q, b, h, shape, true); // the queries, reversed, in the keys' slot
-      matmulInto(slice, transposed, keys, T, headDim, T, { bTransposed: false, lowerInput: true });
+      reverseRows(reversedQueries, queries, T, headDim);
+      matmulInto(slice, transposed, reversedQueries, T, headDim, T, { bTransposed: false, lowerInput: true });
       scatterHead(dk, slice, b, h, shape, true);
     }
   }
