@@ -274,24 +274,28 @@ export interface AttentionShape {
   heads: number;
 }
 
-/** Per-head scratch, reused by every head and layer: (T, T) maps and (T, headDim) slices. */
+/**
+ * Per-head scratch, reused by every head and layer: two (T, T) maps (scores and dropped weights;
+ * dScores and a transposed map) and four (T, headDim) slices (a head's product, its reversed
+ * queries, its dContext and reversed dContext).
+ */
 export interface AttentionScratch {
   squareA: Float32Array; // (T, T)
   squareB: Float32Array; // (T, T)
-  sliceQ: Float32Array; // (T, headDim)
-  sliceK: Float32Array;
-  sliceV: Float32Array;
-  sliceOut: Float32Array;
+  rowsA: Float32Array; // (T, headDim)
+  rowsB: Float32Array;
+  rowsC: Float32Array;
+  rowsD: Float32Array;
 }
 
 export function createAttentionScratch(T: number, headDim: number): AttentionScratch {
   return {
     squareA: new Float32Array(T * T),
     squareB: new Float32Array(T * T),
-    sliceQ: new Float32Array(T * headDim),
-    sliceK: new Float32Array(T * headDim),
-    sliceV: new Float32Array(T * headDim),
-    sliceOut: new Float32Array(T * headDim),
+    rowsA: new Float32Array(T * headDim),
+    rowsB: new Float32Array(T * headDim),
+    rowsC: new Float32Array(T * headDim),
+    rowsD: new Float32Array(T * headDim),
   };
 }
 
@@ -386,7 +390,7 @@ export function attentionForward(
   const { B, T, C, heads } = shape;
   const headDim = C / heads;
   const divisor = Math.sqrt(headDim);
-  const { squareA: attnScores, squareB: dropped, sliceOut: contextVec } = scratch;
+  const { squareA: attnScores, squareB: dropped, rowsA: contextVec } = scratch;
   const [q, k, v] = splitQkv(qkv, C);
   const out = { data: ctx, stride: C, offset: 0 };
   if (p > 0) {
@@ -435,7 +439,7 @@ export function attentionBackward(
   const headDim = C / heads;
   const divisor = Math.fround(Math.sqrt(headDim)); // torch divides by the float32 √headDim
   const scale = dropoutScale(p);
-  const { squareA: grad, squareB: transposed, sliceQ: slice, sliceK: reversedQueries, sliceV: reversedContext, sliceOut: dContext } = scratch;
+  const { squareA: grad, squareB: transposed, rowsA: slice, rowsB: reversedQueries, rowsC: reversedContext, rowsD: dContext } = scratch;
   const [dq, dk, dv] = splitQkv(dqkv, C);
   const dctx = { data: dctxData, stride: C, offset: 0 };
   for (let b = 0; b < B; b++) {
