@@ -13,7 +13,8 @@ import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
 import type { LazyGroup } from '../shared/protocol';
 import type { CellsQuery } from '../shared/protocol';
 import {
-  parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type Sampling,
+  parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage, type Sampling,
+  type TrainEvent, type TrainJob,
 } from '../shared/engineProtocol';
 
 interface Pending {
@@ -22,6 +23,7 @@ interface Pending {
   reject: (err: Error) => void;
   onProgress?: (stage: string) => void;
   onToken?: (token: { tokenId: number; text: string; count: number }) => void;
+  onTrain?: (event: TrainEvent) => void;
 }
 
 /** Distributes Omit over a union (each request without its id). */
@@ -90,6 +92,26 @@ export class EngineClient {
     this.cancelOp('generate');
   }
 
+  /**
+   * Trains on the engine's training thread (analyses and hovers go on meanwhile); events arrive
+   * through `onTrain`. Returns the run's id for pauseTraining and stopTraining.
+   */
+  train(job: TrainJob, onTrain: (event: TrainEvent) => void): { id: number; done: Promise<EngineResults['train']> } {
+    const id = this.nextId;
+    return { id, done: this.send<'train'>({ op: 'train', request: job }, undefined, undefined, onTrain) };
+  }
+
+  pauseTraining(id: number, paused: boolean): void {
+    const message: PauseMessage = { op: 'pause', requestId: id, paused };
+    this.child?.send(message);
+  }
+
+  /** Stops a training run after its current step; it saves what it learned and resolves normally. */
+  stopTraining(id: number): void {
+    const message: CancelMessage = { op: 'cancel', requestId: id };
+    this.child?.send(message);
+  }
+
   stats(): Promise<EngineResults['stats']> {
     return this.send<'stats'>({ op: 'stats' });
   }
@@ -129,12 +151,13 @@ export class EngineClient {
 
   private send<Op extends EngineRequest['op']>(
     message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void, onToken?: Pending['onToken'],
+    onTrain?: Pending['onTrain'],
   ): Promise<EngineResults[Op]> {
     if (this.disposed) return Promise.reject(new CancelledError());
     const child = this.ensureChild();
     const id = this.nextId++;
     return new Promise<EngineResults[Op]>((resolve, reject) => {
-      this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }), ...(onToken && { onToken }) });
+      this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }), ...(onToken && { onToken }), ...(onTrain && { onTrain }) });
       child.send({ ...message, id });
     });
   }
@@ -153,6 +176,10 @@ export class EngineClient {
     }
     if (reply.type === 'token') {
       pending.onToken?.(reply);
+      return;
+    }
+    if (reply.type === 'train') {
+      pending.onTrain?.(reply.event);
       return;
     }
     this.pending.delete(reply.id);

@@ -6,6 +6,8 @@
 // The engine owns the traces: 'analyze' keeps the trace under a trace id and answers with what
 // the panel draws first; 'group', 'cells' and 'export' read that trace later; 'release' drops it.
 import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/pipeline';
+import type { TrainInfo, TrainRequest } from '../engine/train/session';
+import type { MapCodes } from '../display/codes';
 import {
   isLazyGroup, isMatrixPath, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
 } from './protocol';
@@ -30,7 +32,42 @@ export type EngineRequest =
   // Generates after request.text with the model the request names; each new token arrives as a
   // 'token' reply before the result. Cancel stops it after the token in progress.
   | ({ id: number; op: 'generate'; request: AnalyzeRequest; maxNewTokens: number; seed: number } & Sampling)
+  // Trains a model (TrainingSession) on the engine's training thread; events arrive as 'train'
+  // replies, the result when it ends. Cancel stops it after the step in progress and saves.
+  | { id: number; op: 'train'; request: TrainJob }
   | { id: number; op: 'stats' };
+
+/** A training run as the engine process runs it: the session's request, where to save, how often to report. */
+export interface TrainJob extends TrainRequest {
+  /** The checkpoint to write (at every evaluation, and when the run ends or is stopped). */
+  out: string;
+  /** Evaluate train and validation loss (and save) every N steps. */
+  evalEvery: number;
+  /** Generate a sample from the fixed prompt every N steps. */
+  sampleEvery: number;
+  /** Keep the probe sentence's attention maps for the timelapse every N steps. */
+  frameEvery: number;
+}
+
+/** What a training run reports as it goes. */
+export type TrainEvent =
+  | { kind: 'prepared'; info: TrainInfo; steps: number; out: string }
+  | { kind: 'step'; step: number; steps: number; loss: number; lr: number; tokensPerSecond: number; elapsedMs: number; etaMs: number }
+  | { kind: 'eval'; step: number; trainLoss: number | null; valLoss: number | null }
+  | { kind: 'sample'; step: number; text: string }
+  | { kind: 'frame'; step: number; heads: MapCodes[][] }
+  | { kind: 'saved'; step: number; file: string }
+  | { kind: 'paused'; paused: boolean };
+
+/**
+ * Not a request: pauses (or resumes) the training run `requestId` between two steps. Needs no reply;
+ * the run reports { kind: 'paused' } when it has stopped or started stepping.
+ */
+export interface PauseMessage {
+  op: 'pause';
+  requestId: number;
+  paused: boolean;
+}
 
 /**
  * Not a request: marks request `requestId` cancelled in the engine process's shared table, so it
@@ -82,6 +119,8 @@ export interface EngineResults {
   nextToken: NextTokenView;
   /** prompt: the prompt's token ids (cropped to the context); generated: the new ids; text: their decoded text. */
   generate: { prompt: number[]; generated: number[]; text: string; reason: 'length' | 'eos' | 'cancelled' };
+  /** file: the checkpoint at the last completed step; stopped: ended by Stop or Cancel before `steps`. */
+  train: { file: string; step: number; stopped: boolean; trainLoss: number | null; valLoss: number | null; elapsedMs: number };
   stats: EngineStats;
 }
 
@@ -90,6 +129,7 @@ export type EngineReply =
   | { id: number; type: 'progress'; stage: string }
   // One generated token: its id, its text, and how many have come so far.
   | { id: number; type: 'token'; tokenId: number; text: string; count: number }
+  | { id: number; type: 'train'; event: TrainEvent }
   | { id: number; type: 'result'; result: unknown }
   // userFacing: the message is for the user as it is (bad input); cancelled: stopped on request.
   // setting: the llm101 setting whose value caused the error, when one did (EngineError.setting).
@@ -104,9 +144,10 @@ const isStr = (v: unknown, max: number): v is string => typeof v === 'string' &&
  * tokenize settings themselves are checked by the engine's own validator (validateSettings),
  * which names the fix; here only their types.
  */
-export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage | undefined {
+export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage | PauseMessage | undefined {
   if (!isObject(raw) || typeof raw.op !== 'string') return undefined;
   if (raw.op === 'cancel') return isId(raw.requestId) ? { op: 'cancel', requestId: raw.requestId } : undefined;
+  if (raw.op === 'pause') return isId(raw.requestId) && typeof raw.paused === 'boolean' ? { op: 'pause', requestId: raw.requestId, paused: raw.paused } : undefined;
   const { id } = raw;
   if (!isId(id)) return undefined;
   switch (raw.op) {
@@ -139,6 +180,8 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
       if (!isId(traceId) || !isId(position) || !isSampling(temperature, topK)) return undefined;
       return { id, op: 'nextToken', traceId, position, temperature: temperature as number, topK };
     }
+    case 'train':
+      return isTrainJob(raw.request) ? { id, op: 'train', request: raw.request } : undefined;
     case 'generate': {
       const { request, maxNewTokens, seed, temperature, topK } = raw;
       if (!isRequest(request) || !isId(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_NEW_TOKENS || !isId(seed)) return undefined;
@@ -148,6 +191,16 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
     default:
       return undefined;
   }
+}
+
+/** Types only: the values are checked by checkTrainRequest, which names the fix. */
+function isTrainJob(v: unknown): v is TrainJob {
+  if (!isObject(v) || !Array.isArray(v.corpusPaths) || !v.corpusPaths.every((p) => isStr(p, 4096)) || !isStr(v.tokenizer, 20) || !isStr(v.out, 4096)) return false;
+  const numbers = ['dim', 'heads', 'layers', 'contextLength', 'batchSize', 'steps', 'lr', 'evalEvery', 'sampleEvery', 'frameEvery'] as const;
+  const optional = ['bpeVocabSize', 'weightDecay', 'seed', 'dropout', 'validationFraction', 'clipGradNorm', 'warmupSteps'] as const;
+  return numbers.every((k) => typeof v[k] === 'number') && optional.every((k) => v[k] === undefined || typeof v[k] === 'number')
+    && (v.init === undefined || isStr(v.init, 4096)) && (v.samplePrompt === undefined || isStr(v.samplePrompt, 1000))
+    && (v.probe === undefined || isStr(v.probe, 1000)) && v.batches === undefined;
 }
 
 function isSampling(temperature: unknown, topK: unknown): topK is number | null {
@@ -169,6 +222,8 @@ export function parseEngineReply(raw: unknown): EngineReply | undefined {
       return isStr(raw.stage, 200) ? (raw as EngineReply) : undefined;
     case 'token':
       return isId(raw.tokenId) && isStr(raw.text, 10_000) && isId(raw.count) ? (raw as EngineReply) : undefined;
+    case 'train':
+      return isObject(raw.event) && typeof raw.event.kind === 'string' ? (raw as EngineReply) : undefined;
     case 'result':
       return 'result' in raw ? (raw as EngineReply) : undefined;
     case 'error':

@@ -1,9 +1,10 @@
 // The engine process: the extension host forks it (src/host/engineClient.ts) so that the
-// engine's memory (traces of hundreds of MB, model weights, later optimiser state) is not the
+// engine's memory (traces of hundreds of MB, model weights, optimiser state) is not the
 // extension host's. This main thread only routes: it validates each request, passes it to the
-// engine thread (analyses, exports, cells) or the tokens thread (status bar counts), sets the
-// shared cancel flag the moment a 'cancel' arrives (the threads compute synchronously and read
-// no messages until they finish), and relays the replies back.
+// engine thread (analyses, exports, cells, generation), the tokens thread (status bar counts) or
+// the training thread, sets the shared cancel and pause flags the moment a 'cancel' or 'pause'
+// arrives (the threads compute synchronously and read no messages until they finish), and relays
+// the replies back.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parseEngineRequest, type EngineReply, type EngineRequest } from '../shared/engineProtocol';
@@ -17,14 +18,17 @@ if (!process.send) throw new Error('engineProcess.ts runs as a child process wit
 
 const cancel = new SharedArrayBuffer(4 * CANCEL_CELLS);
 const cancelCells = new Int32Array(cancel);
+const pause = new SharedArrayBuffer(4 * CANCEL_CELLS);
+const pauseCells = new Int32Array(pause);
 const bpeCacheDir = process.env.LLM101_BPE_CACHE || undefined;
-const threads = new Map<'engine' | 'tokens', Worker>();
+type Role = 'engine' | 'tokens' | 'training';
+const threads = new Map<Role, Worker>();
 
 /** The thread for a role, started the first time it is needed (or again after it failed). */
-function thread(role: 'engine' | 'tokens'): Worker {
+function thread(role: Role): Worker {
   const existing = threads.get(role);
   if (existing) return existing;
-  const workerData: EngineThreadData = { cancel, ...(bpeCacheDir !== undefined && { bpeCacheDir }) };
+  const workerData: EngineThreadData = { cancel, pause, ...(bpeCacheDir !== undefined && { bpeCacheDir }) };
   const worker = new Worker(path.join(__dirname, 'engineThread.js'), { workerData });
   const inFlight = new Set<number>();
   worker.on('message', (reply: EngineReply) => {
@@ -57,9 +61,16 @@ process.on('message', (raw: unknown) => {
   }
   if (message.op === 'cancel') {
     cancelRequest(cancelCells, message.requestId);
+    Atomics.notify(pauseCells, message.requestId % CANCEL_CELLS); // a paused run wakes up to stop
     return;
   }
-  thread(message.op === 'tokenize' ? 'tokens' : 'engine').postMessage(message);
+  if (message.op === 'pause') {
+    const slot = message.requestId % CANCEL_CELLS;
+    Atomics.store(pauseCells, slot, message.paused ? message.requestId : 0);
+    Atomics.notify(pauseCells, slot);
+    return;
+  }
+  thread(message.op === 'tokenize' ? 'tokens' : message.op === 'train' ? 'training' : 'engine').postMessage(message);
 });
 
 // The extension host went away (window closed, reload): so does the engine.

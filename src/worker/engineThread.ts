@@ -1,10 +1,12 @@
 // A thread of the engine process (engineProcess.ts): one Analyzer with its caches (corpus,
 // tokenizer, weights) and the traces it computed, answering one request at a time. The engine
-// process runs two of these: one for analyses (and later training), one for the status bar's
-// token counts, so a count never waits behind a long analysis.
+// process runs three of these: one for analyses, one for the status bar's token counts and one
+// for training, so neither a count nor a hover waits behind a long analysis or a training run.
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CancelledError, EngineError, SharedCancel } from '../engine/config';
+import { CANCEL_CELLS, CancelledError, EngineError, SharedCancel } from '../engine/config';
+import { TrainingSession } from '../engine/train/session';
+import { encodeMap, weightScale } from '../display/codes';
 import { findMatrix, matrixToCsv } from '../engine/csv';
 import { Analyzer, isUserFacing, type TraceResult } from '../engine/pipeline';
 import { traceToJson, writeJson } from '../engine/serialize';
@@ -13,13 +15,15 @@ import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } fro
 import { generateTokens } from '../engine/gpt/generate';
 import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
-import type { EngineReply, EngineRequest, EngineResults } from '../shared/engineProtocol';
+import type { EngineReply, EngineRequest, EngineResults, TrainEvent } from '../shared/engineProtocol';
 import { TraceStore } from './traceStore';
 
 export interface EngineThreadData {
   bpeCacheDir?: string;
   /** The cancel table: CANCEL_CELLS Int32 cells (SharedCancel, cancelRequest). */
   cancel: SharedArrayBuffer;
+  /** The pause table, laid out as the cancel table: cell id mod CANCEL_CELLS holds id while run `id` is paused. */
+  pause: SharedArrayBuffer;
   /** Bytes of kept traces beyond which older traces are evicted (the newest one is always kept). */
   traceBudgetBytes?: number;
 }
@@ -31,6 +35,7 @@ const data = workerData as EngineThreadData;
 const port = parentPort;
 if (!port) throw new Error('engineThread.ts must run in a worker thread');
 const cancelCells = new Int32Array(data.cancel);
+const pauseCells = new Int32Array(data.pause);
 const analyzer = new Analyzer(data.bpeCacheDir);
 /** A kept analysis: the stages' trace and, when the model ran, what its sections recompute from. */
 interface Kept {
@@ -43,6 +48,7 @@ const traces = new TraceStore<Kept>(data.traceBudgetBytes ?? TRACE_BUDGET_BYTES)
 interface Replies {
   progress: (stage: string) => void;
   token: (tokenId: number, text: string, count: number) => void;
+  train: (event: TrainEvent) => void;
 }
 type Handlers = { [Op in EngineRequest['op']]: (request: Extract<EngineRequest, { op: Op }>, replies: Replies) => EngineResults[Op] };
 
@@ -110,6 +116,82 @@ const handlers: Handlers = {
   nextToken({ traceId, position, temperature, topK }) {
     return nextTokenView(keptModel(traceId), position, temperature, topK);
   },
+  train({ id, request }, { progress, train }) {
+    const cancel = new SharedCancel(cancelCells, id);
+    const started = performance.now();
+    const session = TrainingSession.prepare(request, { onProgress: progress, signal: cancel });
+    train({ kind: 'prepared', info: session.info, steps: request.steps, out: request.out });
+    const done = { eval: -1, frame: -1, sample: -1, save: -1 }; // the step each was last done at
+    const evaluate = () => {
+      if (done.eval === session.stepCount) return;
+      done.eval = session.stepCount;
+      const { step, trainLoss, valLoss } = session.evaluate();
+      train({ kind: 'eval', step, trainLoss: trainLoss ?? null, valLoss: valLoss ?? null });
+    };
+    const frame = () => {
+      if (done.frame === session.stepCount) return;
+      done.frame = session.stepCount;
+      const { step, heads } = session.probeFrame();
+      train({ kind: 'frame', step, heads: heads.map((layer) => layer.map((w) => encodeMap(w, weightScale(w.rows), { lower: true }))) });
+    };
+    const sample = () => {
+      if (done.sample === session.stepCount) return;
+      done.sample = session.stepCount;
+      train({ kind: 'sample', step: session.stepCount, text: session.sample() });
+    };
+    const save = () => {
+      if (done.save === session.stepCount) return;
+      done.save = session.stepCount;
+      session.save(request.out);
+      train({ kind: 'saved', step: session.stepCount, file: request.out });
+    };
+    evaluate();
+    frame();
+    sample();
+    const slot = id % CANCEL_CELLS;
+    let failure: Error | undefined;
+    while (!session.done && !cancel.aborted) {
+      if (Atomics.load(pauseCells, slot) === id) {
+        train({ kind: 'paused', paused: true });
+        while (Atomics.load(pauseCells, slot) === id && !cancel.aborted) Atomics.wait(pauseCells, slot, id, 250);
+        train({ kind: 'paused', paused: false });
+        if (cancel.aborted) break;
+      }
+      let result;
+      try {
+        result = session.step();
+      } catch (err) {
+        failure = err as Error; // the weights are still the last completed step's: save them below
+        break;
+      }
+      const elapsedMs = performance.now() - started;
+      const perStep = elapsedMs / result.step;
+      train({
+        kind: 'step', step: result.step, steps: request.steps, loss: result.loss, lr: result.lr, tokensPerSecond: result.tokensPerSecond,
+        elapsedMs, etaMs: perStep * (request.steps - result.step),
+      });
+      const every = (n: number) => n > 0 && result.step % n === 0;
+      if (every(request.evalEvery) && !session.done) {
+        evaluate();
+        save();
+      }
+      if (every(request.sampleEvery) && !session.done) sample();
+      if (every(request.frameEvery) && !session.done) frame();
+    }
+    // what was learned is kept: the last completed step's weights, evaluated, sampled and saved
+    evaluate();
+    frame();
+    sample();
+    save();
+    if (failure) {
+      throw new EngineError(`${failure.message}; the checkpoint of step ${session.stepCount} is saved in ${request.out}`);
+    }
+    const last = session.history.evals.at(-1);
+    return {
+      file: request.out, step: session.stepCount, stopped: !session.done, trainLoss: last?.trainLoss ?? null, valLoss: last?.valLoss ?? null,
+      elapsedMs: performance.now() - started,
+    };
+  },
   generate({ id, request, maxNewTokens, seed, temperature, topK }, { token }) {
     const tokenizer = analyzer.tokenizer(request);
     const model = analyzer.model(request);
@@ -173,6 +255,7 @@ port.on('message', (message: EngineRequest) => {
     const result = handler(message, {
       progress: (stage) => reply({ id, type: 'progress', stage }),
       token: (tokenId, text, count) => reply({ id, type: 'token', tokenId, text, count }),
+      train: (event) => reply({ id, type: 'train', event }),
     });
     reply({ id, type: 'result', result });
   } catch (err) {

@@ -14,6 +14,7 @@ import { knobProblem, type SettingSchema } from '../../src/knobCheck';
 import type { PlaygroundSettings } from '../../src/settings';
 import { parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
 import { TraceStore } from '../../src/worker/traceStore';
+import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { assertClose } from './assertClose';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -49,6 +50,7 @@ before(() => {
     const entry = waiting.get(reply.id);
     if (!entry) return;
     if (reply.type === 'progress') entry.progress.push(reply.stage);
+    else if (reply.type === 'train' || reply.type === 'token') return; // events before the result
     else {
       waiting.delete(reply.id);
       entry.resolve(reply);
@@ -168,4 +170,49 @@ test('a knob value is checked against its schema and the engine before it is wri
   const fromFile = knobProblem('heads', 3, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12);
   assert.equal(fromFile, undefined);
   assert.match(knobProblem('heads', 5, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12) ?? '', /heads \(5\) must divide attnDim \(12\)/);
+});
+
+test('training runs on its own thread: events, pause, Stop keeps a checkpoint of the last step, hovers answered meanwhile', async () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-train-')), 'models', 'tiny.safetensors');
+  const job = {
+    corpusPaths: [corpusPath], tokenizer: 'word', dim: 16, heads: 2, layers: 1, contextLength: 16, batchSize: 4, steps: 100_000,
+    lr: 3e-3, seed: 3, dropout: 0, out, evalEvery: 20, sampleEvery: 40, frameEvery: 20,
+  };
+  const id = nextId;
+  const events: { kind: string; step?: number; paused?: boolean }[] = [];
+  let stopped = false;
+  let paused = false;
+  const done = new Promise<EngineReply>((resolve) => {
+    waiting.set(id, { resolve, progress: [] });
+    nextId++;
+    child.send({ id, op: 'train', request: job });
+  });
+  const onEvent = (raw: unknown) => {
+    const reply = raw as { id: number; type: string; event?: { kind: string; step?: number; paused?: boolean } };
+    if (reply.id !== id || reply.type !== 'train' || !reply.event) return;
+    events.push(reply.event);
+    if (reply.event.kind === 'step' && reply.event.step === 25 && !paused) {
+      paused = true;
+      child.send({ op: 'pause', requestId: id, paused: true });
+    }
+    if (reply.event.kind === 'paused' && reply.event.paused) child.send({ op: 'pause', requestId: id, paused: false });
+    if (reply.event.kind === 'step' && (reply.event.step ?? 0) >= 45 && !stopped) {
+      stopped = true;
+      child.send({ op: 'cancel', requestId: id });
+    }
+  };
+  child.on('message', onEvent);
+  // the analysis thread answers while the training thread trains
+  const analysis = result<{ kind: string }>(await ask({ op: 'analyze', traceId: 90, request: base }));
+  assert.equal(analysis.kind, 'trace');
+  const reply = await done;
+  child.off('message', onEvent);
+  const trained = result<{ file: string; step: number; stopped: boolean; trainLoss: number }>(reply);
+  assert.equal(trained.stopped, true);
+  assert.ok(trained.step >= 45 && trained.step < 60, `stopped after the step in progress: ${trained.step}`);
+  const kinds = new Set(events.map((e) => e.kind));
+  for (const kind of ['prepared', 'step', 'eval', 'sample', 'frame', 'saved', 'paused']) assert.ok(kinds.has(kind), `a ${kind} event`);
+  assert.deepEqual(events.filter((e) => e.kind === 'paused').map((e) => e.paused), [true, false]);
+  const loaded = readGptCheckpoint(out);
+  assert.equal(loaded.metadata['llm101.step'], String(trained.step), 'the checkpoint is the last completed step');
 });
