@@ -5,6 +5,8 @@ import { EngineClient } from './host/engineClient';
 import { PlaygroundPanel, VIEW_TYPE } from './panels/PlaygroundPanel';
 import { analyzeSelection, openPlayground } from './commands/analyze';
 import { continueText, loadModel, type ContinueOptions } from './commands/generate';
+import { stopTraining, trainModel, type TrainOptions } from './commands/train';
+import { TrainingPanel } from './panels/TrainingPanel';
 import { SECTION } from './settings';
 import { TokenFeatures } from './editor/tokens';
 
@@ -15,6 +17,10 @@ export interface Llm101Api {
   tokens: TokenFeatures;
   /** The engine process's client (it starts the process when first asked). */
   engine: EngineClient;
+  /** The training panel, while open. */
+  trainingPanel(): TrainingPanel | undefined;
+  /** Stops the training run in progress (it saves what it learned). */
+  stopTraining(): void;
 }
 
 export function activate(context: vscode.ExtensionContext): Llm101Api {
@@ -31,6 +37,8 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
     'llm101.pickTokenizer': () => tokens.pickTokenizer(),
     'llm101.continueText': (options?: unknown) => continueText(engine, context.extensionPath, isContinueOptions(options) ? options : {}),
     'llm101.loadModel': () => loadModel(),
+    'llm101.trainModel': (options?: unknown) => trainModel(context, engine, isTrainOptions(options) ? options : {}),
+    'llm101.showTraining': () => TrainingPanel.show(context),
   };
   PlaygroundPanel.generate = (options) => continueText(engine, context.extensionPath, options);
   for (const [id, run] of Object.entries(commands)) {
@@ -45,11 +53,22 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
       if (event.affectsConfiguration(SECTION)) void PlaygroundPanel.current?.rerun();
     }),
   );
-  return { panel: () => PlaygroundPanel.current, tokens, engine };
+  return { panel: () => PlaygroundPanel.current, tokens, engine, trainingPanel: () => TrainingPanel.current, stopTraining };
 }
 
 export function deactivate(): void {
+  stopTraining();
+  TrainingPanel.current?.dispose();
   PlaygroundPanel.current?.dispose();
+}
+
+/** Options a caller (a test, a keybinding's args) may pass to Train Model to skip its questions. */
+function isTrainOptions(value: unknown): value is TrainOptions {
+  if (typeof value !== 'object' || value === null) return false;
+  const { preset, corpusPaths, name, steps } = value as Record<string, unknown>;
+  return (preset === undefined || preset === 'tiny' || preset === 'small' || preset === 'custom')
+    && (corpusPaths === undefined || (Array.isArray(corpusPaths) && corpusPaths.every((p) => typeof p === 'string')))
+    && (name === undefined || typeof name === 'string') && (steps === undefined || (typeof steps === 'number' && Number.isInteger(steps) && steps >= 1));
 }
 
 /** Options a caller (the panel, a test, a keybinding's args) may pass to Continue Text. */

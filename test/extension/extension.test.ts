@@ -373,3 +373,50 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
     assert.notEqual(inspected?.workspaceValue, 5);
   });
 });
+
+suite('Train Model', () => {
+  suiteTeardown(async () => {
+    for (const key of ['weightsPath', 'layers']) await setting(key, undefined);
+  });
+
+  test('the tiny preset on the bundled poems trains, saves a checkpoint that becomes the model, and the loss falls', async () => {
+    const end = await vscode.commands.executeCommand<{ state: string; file?: string; step: number; trainLoss: number | null }>(
+      'llm101.trainModel', { preset: 'tiny', steps: 60, name: `test-${process.pid}` },
+    );
+    assert.ok(end, 'the command returned how the run ended');
+    assert.equal(end.state, 'done', JSON.stringify(end));
+    assert.equal(end.step, 60);
+    assert.ok(end.file && fs.existsSync(end.file), 'the checkpoint exists');
+    assert.equal(vscode.workspace.getConfiguration('llm101').get('weightsPath'), end.file, 'it became the playground\'s model');
+    // the panel's events: the loss at the last evaluation is below the first
+    const evals = ((await api()).trainingPanel()?.messages ?? []).flatMap((m) => (m.type === 'event' && m.event.kind === 'eval' ? [m.event] : []));
+    assert.ok(evals.length >= 2);
+    assert.ok((evals.at(-1)!.trainLoss ?? Infinity) < (evals[0]!.trainLoss ?? 0) - 0.3, `train loss ${evals[0]!.trainLoss} -> ${evals.at(-1)!.trainLoss}`);
+    // Analyze Selection now runs the trained model
+    const doc = await vscode.workspace.openTextDocument({ content: 'The sea reads the shore', language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(0, 0, 0, doc.getText().length);
+    await vscode.commands.executeCommand('llm101.analyzeSelection');
+    const p = (await api()).panel();
+    assert.ok(p);
+    const result = await until('a trace with the trained model', () =>
+      p.lastResult?.kind === 'trace' && p.lastResult.weightsPath === end.file ? p.lastResult : undefined);
+    assert.ok(result.model && 'config' in result.model);
+    assert.equal(result.model.source, path.basename(end.file));
+    fs.rmSync(end.file, { force: true });
+  });
+
+  test('Stop keeps what was learned: a checkpoint of the last completed step', async () => {
+    const started = vscode.commands.executeCommand<{ state: string; file?: string; step: number }>(
+      'llm101.trainModel', { preset: 'tiny', steps: 100_000, name: `stop-${process.pid}` },
+    );
+    const { trainingPanel, stopTraining } = await api();
+    await until('some steps', () => ((trainingPanel()?.messages ?? []).some((m) => m.type === 'event' && m.event.kind === 'step' && m.event.step >= 20) ? true : undefined), 60_000);
+    stopTraining();
+    const end = await started;
+    assert.ok(end);
+    assert.equal(end.state, 'stopped');
+    assert.ok(end.step >= 20 && end.file && fs.existsSync(end.file));
+    fs.rmSync(end.file!, { force: true });
+  });
+});
