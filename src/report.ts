@@ -3,11 +3,12 @@
 // small stand-in host (webview/reportHost.ts) answers the panel's messages from the page.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type TraceResult } from './engine/pipeline';
+import { type ModelAnalysis, type TraceResult } from './engine/pipeline';
+import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from './display/modelView';
 import { panelGroup, toPanelTrace, tooltipCodes } from './display/panelTrace';
 import type { Trace } from './engine/types';
 import type { HostMessage, LazyGroup, PanelTrace } from './shared/protocol';
-import { BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from './display/reportPage';
+import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from './display/reportPage';
 
 /** Default theme colours (VS Code's Dark Modern / Light Modern), chosen by the browser's scheme. */
 const THEME = `
@@ -57,6 +58,25 @@ export interface ReportInput {
   result: TraceResult;
   title: string;
   text: string;
+  /** The model on the same text (Analyzer.analyzeModel), for the model sections; or why it could not run. */
+  model?: ModelAnalysis | { error: string };
+}
+
+/**
+ * What the model sections of a report ask for, computed once: the 'blocks' thumbnails, every
+ * `block:L`, and the REPORT_NEXT_TOKENS_KEPT most likely next tokens of every position at
+ * temperature 1 (the report has no engine to ask for other temperatures: its next-token section
+ * says so).
+ */
+function modelParts(run: ModelRun): { groups: { group: LazyGroup; value: ReportGroup }[]; nextTokens: unknown } {
+  const groups: { group: LazyGroup; value: ReportGroup }[] = [{ group: 'blocks', value: { data: blockThumbs(run), tooltip: {} } }];
+  for (let layer = 0; layer < run.model.config.layers; layer++) {
+    const block = panelBlock(run, layer);
+    if (block) groups.push({ group: `block:${layer}`, value: { data: block, tooltip: {} } });
+  }
+  const T = run.forward.finalNorm.rows;
+  const nextTokens = Array.from({ length: T }, (_, position) => nextTokenView(run, position, 1, null, REPORT_NEXT_TOKENS_KEPT).tokens);
+  return { groups, nextTokens };
 }
 
 /**
@@ -85,8 +105,16 @@ export function buildReport(input: ReportInput, packageRoot: string): string {
   };
   // (T, d) maps stay exact: only the T×T ones are too big for float32 in a file.
   const trace = toPanelTrace(input.result);
+  const analysis = input.model;
+  const run: ModelRun | undefined = analysis && 'model' in analysis
+    ? { model: analysis.model, forward: analysis.forward, tokenizer: analysis.tokenizer, source: analysis.weightsSource }
+    : undefined;
+  const model = run && modelParts(run);
+  if (run) trace.model = panelModel(run);
+  else if (analysis && 'error' in analysis) trace.modelError = analysis.error;
   const message: HostMessage = { type: 'trace', runId: 1, title: input.title, source: input.text, trace, elapsedMs: input.result.elapsedMs };
-  const groups = lazyGroups(trace, input.result.trace).map(({ group, value }) => jsonElement(reportGroupId(group), value));
+  const groups = [...lazyGroups(trace, input.result.trace), ...(model?.groups ?? [])].map(({ group, value }) => jsonElement(reportGroupId(group), value));
+  if (model) groups.push(jsonElement(REPORT_NEXT_TOKENS_ID, model.nextTokens));
   const safeTitle = input.title.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const script = (file: string) => `<script>${read('dist', file).replace(/<\/script/gi, '<\\/script')}</script>`;
   return `<!DOCTYPE html>

@@ -7,10 +7,10 @@ import type { PanelTrace } from '../src/shared/protocol';
 
 Chart.register(ScatterController, BarController, LinearScale, CategoryScale, PointElement, BarElement, Tooltip, Legend, Title);
 
-const themeColor = (name: string, fallback: string) =>
+export const themeColor = (name: string, fallback: string) =>
   getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
-function applyTheme(): void {
+export function applyTheme(): void {
   Chart.defaults.color = themeColor('--vscode-foreground', '#888');
   Chart.defaults.borderColor = themeColor('--vscode-editorWidget-border', 'rgba(128,128,128,0.35)');
   Chart.defaults.font.family = themeColor('--vscode-font-family', 'sans-serif');
@@ -20,8 +20,8 @@ function applyTheme(): void {
 
 // Two hues that stay distinct in dark, light and high-contrast themes and for common colour
 // vision deficiencies (blue vs orange), each in a light and a strong tone for before/after.
-const BEFORE = ['#5b9bd5', '#1f5fa8'];
-const AFTER = ['#f4a261', '#c65f12'];
+export const BEFORE = ['#5b9bd5', '#1f5fa8'];
+export const AFTER = ['#f4a261', '#c65f12'];
 
 export function pcaChart(canvas: HTMLCanvasElement, trace: PanelTrace, labels: string[]): Chart {
   applyTheme();

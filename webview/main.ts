@@ -5,12 +5,13 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
-import { parseHostMessage, KNOBS, type HostMessage, type JourneyAttention, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelMap, type PanelTrace, type SectionId, type WebviewMessage } from '../src/shared/protocol';
+import { parseHostMessage, KNOBS, MODEL_SECTIONS, type HostMessage, type ModelSectionId, type JourneyAttention, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelMap, type PanelTrace, type SectionId, type WebviewMessage } from '../src/shared/protocol';
 import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, weightScale as weightScaleFor } from '../src/display/codes';
 import { ExactCells, showReading, type CellReading } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
-import { colorOf, css } from './colors';
+import { MODEL_BUILDERS, modelContext, receiveGeneration, receiveModelGroup, receiveNextToken, selectPosition, startRun, type ModelKit } from './model';
+import { colorOf, css, type Scale } from './colors';
 import { fixed, isSeeded, journeyNote, knobProblem, marksLegend, saturation, saturated, simpleAttentionNote, validHeads, visible, weightsNote, type Cells } from './notes';
 
 interface VsCodeApi {
@@ -53,6 +54,8 @@ function handle(message: HostMessage): void {
       vscode.setState({ source: { text: message.source, title: message.title } });
       cells.clear();
       current = { trace: message.trace, labels: labelsOf(message.trace), runId: message.runId, title: message.title, elapsedMs: message.elapsedMs };
+      startRun(message.runId, message.trace);
+      modelContext(current.labels, message.trace);
       render();
       requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
       return;
@@ -81,6 +84,12 @@ function handle(message: HostMessage): void {
       return;
     case 'group':
       receiveGroup(message.runId, message.group, message.data);
+      return;
+    case 'nextToken':
+      receiveNextToken(message.runId, message.view);
+      return;
+    case 'generation':
+      receiveGeneration(message);
       return;
     case 'cells':
       if (message.runId !== current?.runId) return;
@@ -258,6 +267,8 @@ function render(): void {
   setHeadsOptions(c.attnDim, c.heads);
   setStatus(`${trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${elapsedMs.toFixed(0)} ms`, 'ready');
   content.replaceChildren(...(Object.keys(BUILDERS) as SectionId[]).map((id) => BUILDERS[id](trace, labels)));
+  // The model's sections (book chapter 4) follow when a model ran, or say why it could not.
+  if (trace.model || trace.modelError !== undefined) content.append(...MODEL_SECTIONS.map((id) => MODEL_BUILDERS[id](kit, trace, labels)));
   layoutMaps();
   revealPending();
   requestVisibleGroups();
@@ -278,17 +289,19 @@ function retire(el: HTMLElement): void {
 }
 
 /** Rebuilds one section in place (a toggle, a group that arrived); the rest of the page stays. */
-function replaceSection(id: SectionId): void {
+function replaceSection(id: SectionId | ModelSectionId): void {
   const old = document.getElementById(id);
   if (!current || !old) return;
-  const fresh = BUILDERS[id](current.trace, current.labels);
+  const fresh = isModelSection(id) ? MODEL_BUILDERS[id](kit, current.trace, current.labels) : BUILDERS[id](current.trace, current.labels);
   retire(old);
   old.replaceWith(fresh);
   for (const map of maps) if (!map.laidOut) layoutMap(map);
   requestVisibleGroups();
 }
 
-function section(id: SectionId, step: number, heading: string, formula: string, intro: string, weights?: PanelTrace): HTMLElement {
+const isModelSection = (id: string): id is ModelSectionId => (MODEL_SECTIONS as readonly string[]).includes(id);
+
+function section(id: SectionId | ModelSectionId, step: number, heading: string, formula: string, intro: string, weights?: PanelTrace): HTMLElement {
   const el = Object.assign(document.createElement('section'), { id });
   const h = Object.assign(document.createElement('h2'), { textContent: `${step}. ${heading}` });
   const f = Object.assign(document.createElement('code'), { className: 'formula', textContent: formula });
@@ -315,7 +328,7 @@ interface FigureText {
 
 function figure(spec: HeatmapSpec, text: FigureText): HTMLElement {
   // A coded map's numbers (zoomed in) are asked of the host by its path.
-  if ('codes' in spec.matrix) spec = { ...spec, exact: (r, c) => cells.value(spec.name, r, c) };
+  if ('codes' in spec.matrix && !spec.exact) spec = { ...spec, exact: (r, c) => cells.value(spec.name, r, c) };
   const map = new Heatmap(spec, { tooltip, onHoverToken: (query, key) => highlightEverywhere(query, key, true) });
   maps.push(map);
   const fig = Object.assign(document.createElement('figure'), { className: 'map' });
@@ -361,12 +374,17 @@ function iconButton(icon: string, label: string, onClick: () => void): HTMLEleme
 }
 
 function legend(map: Heatmap, text: FigureText): HTMLElement {
-  const { min, max, kind } = map.colorScale;
+  return legendFor(map.colorScale, text);
+}
+
+/** A colour bar: its ends, what a colour measures, and whether the scale is shared. */
+function legendFor(scale: Scale, text: FigureText): HTMLElement {
+  const { min, max, kind } = scale;
   const el = Object.assign(document.createElement('div'), { className: 'legend' });
   const lo = kind === 'diverging' ? -Math.max(Math.abs(min), Math.abs(max)) : min;
   const hi = kind === 'diverging' ? -lo : max;
   const at = (f: number) => (kind === 'log' ? lo * (hi / lo) ** f : lo + (hi - lo) * f);
-  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(map.colorScale, at(i / 10))));
+  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(scale, at(i / 10))));
   const bar = Object.assign(document.createElement('span'), { className: 'bar' });
   bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
   const label = (v: number) => (kind === 'log' ? (v < 0.01 ? v.toExponential(0) : formatCell(v)) : formatCell(v));
@@ -395,6 +413,8 @@ window.addEventListener('resize', () => {
 /** Lights the query token (a row) and the key token (a column) in every map, the chips and the editor. */
 function highlightEverywhere(query: number | null, key: number | null, fromPanel: boolean): void {
   for (const map of maps) map.highlight(query, key ?? query);
+  // The token hovered last is the one whose next token the model section shows.
+  if (fromPanel && query !== null) selectPosition(kit, query);
   for (const chip of content.querySelectorAll<HTMLElement>('.chip')) {
     const i = Number(chip.dataset.index);
     chip.classList.toggle('hot', i === query || i === key);
@@ -766,6 +786,7 @@ function receiveGroup(runId: number, group: LazyGroup, data: object): void {
     requestVisibleGroups();
     return;
   }
+  if (receiveModelGroup(kit, runId, group, data)) return;
   const key = group as keyof typeof GROUP_SECTIONS;
   (trace as unknown as Record<string, object>)[key] = data;
   replaceSection(GROUP_SECTIONS[key]);
@@ -814,5 +835,19 @@ function layerNormSection(trace: PanelTrace, labels: string[]): HTMLElement {
   ));
   return el;
 }
+
+/** What the model sections (webview/model.ts) use of this page. */
+const kit: ModelKit = {
+  post,
+  section: (id, step, heading, formula, intro) => section(id, step, heading, formula, intro),
+  figure,
+  note,
+  pendingSlot,
+  legend: legendFor,
+  keep: (chart) => { charts.push(chart); },
+  replaceSection,
+  weightColours: (tokens) => weightScale(tokens),
+  weightRangeText: (tokens) => weightRangeText(tokens),
+};
 
 post({ type: 'ready' });

@@ -2,9 +2,9 @@
 // the panel app's, so the app's acquireVsCodeApi() gets an API whose postMessage is answered from
 // the data embedded in the page ('trace' on 'ready', 'group' on 'requestGroup', 'cells' on
 // 'requestCells'). Replies are posted in a later task, as a host's would arrive.
-import { parseWebviewMessage, type CellsRequest, type HostMessage, type LazyGroup } from '../src/shared/protocol';
+import { parseWebviewMessage, type CellsRequest, type HostMessage, type LazyGroup, type NextTokenView } from '../src/shared/protocol';
 import { clipWindow, codeValues, isMapCodes, type MapCodes } from '../src/display/codes';
-import { BINARY_TAGS, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/display/reportPage';
+import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/display/reportPage';
 
 /** Rebuilds the typed arrays src/report.ts wrote as tagged base64. */
 function revive(value: unknown): unknown {
@@ -58,6 +58,24 @@ function cellsReply({ runId, paths, r0, c0, rows, cols }: CellsRequest): HostMes
   };
 }
 
+let nextTokens: NextTokenView['tokens'][] | undefined;
+/**
+ * A next-token view from the page's kept tokens (temperature 1, the most likely
+ * REPORT_NEXT_TOKENS_KEPT of each position): other temperatures are answered at temperature 1,
+ * and a top-k cut keeps the k most likely, each as its share of their total (what softmax over
+ * the k kept logits gives). The section says the report's knobs are limited.
+ */
+function nextTokenReply(position: number, topK: number | null): NextTokenView | undefined {
+  nextTokens ??= embedded(REPORT_NEXT_TOKENS_ID) as NextTokenView['tokens'][] | undefined;
+  const kept = nextTokens?.[position];
+  if (!kept) return undefined;
+  if (topK === null) return { position, temperature: 1, topK: null, tokens: kept.slice(0, 10) };
+  const k = Math.min(topK, REPORT_NEXT_TOKENS_KEPT);
+  const top = kept.slice(0, k);
+  const total = top.reduce((sum, t) => sum + t.probability, 0) || 1;
+  return { position, temperature: 1, topK: k, tokens: top.slice(0, 10).map((t) => ({ ...t, probability: t.probability / total })) };
+}
+
 const reply = (message: HostMessage) => setTimeout(() => window.postMessage(message, '*'), 0);
 
 let state: unknown;
@@ -83,6 +101,11 @@ let runId: number | undefined;
         const cells = message.runId === runId ? cellsReply(message) : undefined;
         if (cells) reply(cells);
         else console.warn(`[llm101 report] no cells ${message.r0},${message.c0} of ${message.paths.join(', ')} in this report`);
+        return;
+      }
+      case 'requestNextToken': {
+        const view = message.runId === runId ? nextTokenReply(message.position, message.topK) : undefined;
+        if (view) reply({ type: 'nextToken', runId: message.runId, view });
         return;
       }
       case 'log':

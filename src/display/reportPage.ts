@@ -17,3 +17,11 @@ export interface ReportGroup {
   tooltip: Record<string, MapCodes>;
 }
 
+
+/**
+ * The report's next tokens: per position, the REPORT_NEXT_TOKENS_KEPT most likely at temperature 1
+ * ({ id, text, probability }[], most likely first), from which its stand-in host answers
+ * 'requestNextToken' (temperature 1 only; top-k up to that many, renormalised over the kept ones).
+ */
+export const REPORT_NEXT_TOKENS_ID = 'llm101-next-tokens';
+export const REPORT_NEXT_TOKENS_KEPT = 20;

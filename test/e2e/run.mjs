@@ -26,9 +26,21 @@ for (const n of SIZES) {
   fs.writeFileSync(path.join(workspace, `zz-tokens-${n}.txt`), `${text}\n`);
 }
 
+// A checkpoint loaded through llm101.weightsPath: the book's GPTModel layout, vocabulary 64,
+// context 16, dim 32, 4 heads, 2 layers. The word tokenizer reaches its vocabulary of 64 with a
+// corpus of 62 words (plus <|endoftext|> and <|unk|>).
+const CHECKPOINT = path.join(ROOT, 'test', 'fixtures', 'gpt', 'book-small', 'weights.safetensors');
+const corpusDir = fs.mkdtempSync('/tmp/llm101-words-');
+const wordCorpus = path.join(corpusDir, 'words-64.txt');
+fs.writeFileSync(wordCorpus, Array.from({ length: 62 }, (_, i) => `w${String(i).padStart(2, '0')}`).join(' '));
+const checkpointText = 'w43 w13 w40 w59 w43 w45 w23 w35 w17 w57';
+fs.writeFileSync(path.join(workspace, 'zz-checkpoint.txt'), `${checkpointText}\n`);
+
 let passed = 0;
 let failed = 0;
 const failures = [];
+/** Set once the workbench page exists: a failed check leaves a screenshot of what it saw. */
+let onFailure = async () => {};
 async function check(name, fn) {
   const t0 = Date.now();
   try {
@@ -39,6 +51,7 @@ async function check(name, fn) {
     failed++;
     failures.push(name);
     console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 3).join(' | ')}`);
+    await onFailure(failed).catch(() => {});
   }
 }
 
@@ -59,6 +72,7 @@ try {
     if (m.type() === 'error' && ours) consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(e.message));
+  onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-${n}.png`) });
   await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
 
   const outer = `iframe.webview[src*="extensionId=${EXT_ID}"]`;
@@ -77,16 +91,80 @@ try {
     await page.keyboard.press('Shift+End');
   };
   const tokenCount = () => web.locator('#tokens .chip').count();
-  const sections = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
+  const stages = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
+  const modelSections = ['feed-forward', 'blocks', 'next-token'];
+  const sections = [...stages, ...modelSections];
   // Every section at the default panel width (about 600 px beside the editor), its heading
   // scrolled to the top as a reveal would (so the sticky bar must not hide it).
-  const shootSections = async (theme) => {
-    for (const id of sections) {
+  const shootSections = async (theme, ids = sections, prefix = 'panel') => {
+    for (const id of ids) {
       await web.locator(`#${id}`).scrollIntoViewIfNeeded();
       await web.locator(`#${id}`).evaluate((el) => el.scrollIntoView({ block: 'start' }));
-      await page.waitForTimeout(300);
-      await page.screenshot({ path: path.join(RESULTS, `panel-${id}-${theme}.png`) });
+      await page.waitForTimeout(id === 'blocks' ? 800 : 300); // the thumbnails are asked for when shown
+      await page.screenshot({ path: path.join(RESULTS, `${prefix}-${id}-${theme}.png`) });
     }
+  };
+  /** The next-token chart's bars: how many, their probabilities, the position they follow. */
+  const nextTokenBars = async () => {
+    const bars = web.locator('#next-token-bars');
+    return {
+      count: Number(await bars.getAttribute('data-bars')),
+      probabilities: (await bars.getAttribute('data-probabilities')).split(',').filter(Boolean).map(Number),
+      position: Number(await bars.getAttribute('data-position')),
+    };
+  };
+  const waitFor = async (what, ok, ms = STEP_MS) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const value = await ok();
+      if (value) return value;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await page.waitForTimeout(150);
+    }
+  };
+  /** The text of editor line n as a person reads it (Monaco draws spaces as no-break spaces). */
+  const lineText = async (n) => (await page.locator('.monaco-editor .view-line').nth(n).innerText()).replace(/\u00a0/g, ' ');
+  /**
+   * The model sections for a model of `layers` × `heads` and width `dim`: weights note, GELU
+   * chart, hidden map with named axes, the layer × head grid asked for when shown, a thumbnail
+   * opened large with its hover, the residual norms, k bars summing to at most 1.
+   */
+  const checkModelSections = async ({ layers, heads, dim, source }) => {
+    const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
+    if (JSON.stringify(ids) !== JSON.stringify(sections)) throw new Error(`sections ${ids.join(', ')}`);
+    const notes = await web.locator('#feed-forward .weights-note, #blocks .weights-note, #next-token .weights-note').allInnerTexts();
+    if (notes.length !== 3 || !notes.every((t) => source.test(t))) throw new Error(`weights notes: ${notes.join(' | ')}`);
+    const n = await tokenCount();
+    const hidden = web.locator('canvas[data-name="model.feedForward.hidden"]');
+    const [rows, cols, colAxis, rowAxis] = await hidden.evaluate((c) => [Number(c.dataset.rows), Number(c.dataset.cols), c.dataset.colAxis, c.dataset.rowAxis]);
+    if (rows !== n || cols !== 4 * dim || rowAxis !== 'tokens' || colAxis !== `hidden units (4·dim = ${4 * dim})`) throw new Error(`hidden map ${rows}×${cols} (${rowAxis} × ${colAxis})`);
+    await web.locator('#gelu-chart canvas').waitFor({ timeout: STEP_MS });
+    await web.locator('#residual-chart canvas').waitFor({ timeout: STEP_MS });
+    // The grid is asked for when its section comes into view.
+    await web.locator('#blocks').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await web.locator('#block-grid').waitFor({ timeout: STEP_MS });
+    const grid = await web.locator('#block-grid').evaluate((g) => ({ layers: Number(g.dataset.layers), heads: Number(g.dataset.heads), thumbs: g.querySelectorAll('button.thumb').length, rowLabels: [...g.querySelectorAll('.row-label')].map((e) => e.textContent), colLabels: [...g.querySelectorAll('.col-label')].map((e) => e.textContent) }));
+    if (grid.layers !== layers || grid.heads !== heads || grid.thumbs !== layers * heads) throw new Error(`grid ${JSON.stringify(grid)}`);
+    if (grid.rowLabels[layers - 1] !== `layer ${layers}` || grid.colLabels[heads - 1] !== `head ${heads}`) throw new Error(`grid labels ${JSON.stringify(grid)}`);
+    const normMap = await web.locator('canvas[data-name="model.residualNorms"]').evaluate((c) => [Number(c.dataset.rows), Number(c.dataset.cols), c.dataset.rowAxis, c.dataset.colAxis]);
+    if (normMap[0] !== layers || normMap[1] !== n) throw new Error(`residual norms map ${JSON.stringify(normMap)}`);
+    // The last layer's last head, opened large: queries × keys, and the hover names both tokens.
+    await web.locator(`button.thumb[data-layer="${layers - 1}"][data-head="${heads - 1}"]`).click();
+    const big = `blocks.${layers - 1}.heads.${heads - 1}`;
+    await web.locator(`canvas[data-name="${big}"]`).waitFor({ timeout: STEP_MS });
+    const axes = await web.locator(`canvas[data-name="${big}"]`).evaluate((c) => [Number(c.dataset.rows), c.dataset.rowAxis, c.dataset.colAxis]);
+    if (axes[0] !== n || axes[1] !== 'queries' || axes[2] !== 'keys') throw new Error(`opened map ${JSON.stringify(axes)}`);
+    await hoverCell(big, n - 1, 1);
+    const tip = await web.locator('#tooltip').filter({ hasText: `query ${n - 1}` }).innerText({ timeout: 5000 });
+    if (!/key 1/.test(tip) || !/weight \d\.\d{4}/.test(tip)) throw new Error(`tooltip: ${tip}`);
+    await page.mouse.move(5, 5);
+    // The next token after the last position: k bars whose probabilities sum to at most 1.
+    await web.locator('#next-token').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await web.locator('#next-token-bars[data-bars]').waitFor({ timeout: STEP_MS });
+    const top = await nextTokenBars();
+    const sum = top.probabilities.reduce((a, b) => a + b, 0);
+    if (top.count !== 10 || top.probabilities.length !== 10 || !(sum <= 1 + 1e-6) || top.position !== n - 1) throw new Error(`bars ${JSON.stringify(top)} sum ${sum}`);
+    return { n };
   };
   /** Editor decorations (token boundaries, highlighted tokens) drawn in the visible editors. */
   const decorations = () => page.locator('.monaco-editor .view-overlays > div > div[class*="ced-"]').count();
@@ -134,9 +212,43 @@ try {
     await waitForPanel();
   });
 
-  await check('the panel shows all seven sections in order', async () => {
+  await check('the panel shows the seven stages, then the model\'s three sections, in order', async () => {
     const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
     if (JSON.stringify(ids) !== JSON.stringify(sections)) throw new Error(`sections ${ids.join(', ')}`);
+  });
+
+  await check('the model sections render for the default seeded model (2 layers × 7 heads, dim 28)', async () => {
+    await checkModelSections({ layers: 2, heads: 7, dim: 28, source: /Seeded 123, untrained: random: the shapes are real, the numbers mean nothing yet/ });
+  });
+
+  await check('top-k and temperature in the next-token section: k bars, summing to at most 1', async () => {
+    const topK = web.locator('#next-token-topk input');
+    await topK.fill('3');
+    await topK.press('Enter');
+    const cut = await waitFor('3 bars', async () => { const b = await nextTokenBars(); return b.count === 3 && b; });
+    const sum = cut.probabilities.reduce((a, b) => a + b, 0);
+    if (!(sum <= 1 + 1e-6) || sum < 0.999) throw new Error(`top-3 probabilities ${cut.probabilities} sum to ${sum} (renormalised: 1)`);
+    const temperature = web.locator('#next-token-temperature input');
+    await temperature.fill('0');
+    await temperature.press('Enter');
+    await waitFor('a greedy distribution', async () => (await nextTokenBars()).probabilities[0] === 1);
+    await web.locator('#next-token-sum', { hasText: 'greedy' }).waitFor({ timeout: STEP_MS });
+    await temperature.fill('-1');
+    await temperature.press('Enter');
+    await web.locator('#sampling-message', { hasText: 'from 0 to 10' }).waitFor({ timeout: STEP_MS });
+    await temperature.fill('1');
+    await temperature.press('Enter');
+    await topK.fill('');
+    await topK.press('Enter');
+    await waitFor('10 bars again', async () => (await nextTokenBars()).count === 10);
+  });
+
+  await check('hovering a token chip selects the position whose next token is shown', async () => {
+    await web.locator('#tokens .chip').nth(1).hover();
+    await waitFor('the bars after token 1', async () => (await nextTokenBars()).position === 1);
+    const label = await web.locator('#next-token-position').innerText();
+    if (!label.startsWith('1 ')) throw new Error(`position label ${label}`);
+    await page.mouse.move(5, 5);
   });
 
   await check('every token-by-token heatmap has one row and one column per token', async () => {
@@ -145,7 +257,8 @@ try {
     const shapes = await web.locator('canvas[data-rows]').evaluateAll((els) => els.map((e) => [e.dataset.name, Number(e.dataset.rows), Number(e.dataset.cols)]));
     if (shapes.length < 10) throw new Error(`only ${shapes.length} heatmaps`);
     // The book's example beside stage 3 has its own six tokens.
-    const ours = shapes.filter(([name]) => !name.startsWith('journey.'));
+    // The book's example has its own six tokens; the residual-norm map's rows are layers.
+    const ours = shapes.filter(([name]) => !name.startsWith('journey.') && name !== 'model.residualNorms');
     const wrongRows = ours.filter(([, rows]) => rows !== n);
     if (wrongRows.length) throw new Error(`rows ≠ ${n}: ${JSON.stringify(wrongRows)}`);
     const square = ours.filter(([name]) => /weights|scores|droppedWeights/.test(name));
@@ -180,7 +293,7 @@ try {
   });
 
   await check('the panel says the seeded weights are untrained, in every section that uses them', async () => {
-    const notes = await web.locator('section .weights-note').allInnerTexts();
+    const notes = await web.locator(stages.map((id) => `#${id} .weights-note`).join(', ')).allInnerTexts();
     if (notes.length < 6) throw new Error(`${notes.length} weights notes`);
     if (!notes.every((t) => /Seeded, untrained \(seed 123\): the shapes are real, the values are not learned/.test(t))) throw new Error(notes.join(' | '));
     const saturation = await web.locator('#simple-saturation').innerText();
@@ -259,6 +372,45 @@ try {
     await page.mouse.move(5, 5);
   });
 
+  await check('"LLM 101: Continue Text" from the palette inserts tokens after the selection; one Undo removes them all', async () => {
+    const before = await lineText(2);
+    await selectLine(2);
+    await runCommand('LLM 101: Continue Text');
+    const grown = await waitFor('the continuation in the editor', async () => {
+      const now = await lineText(2);
+      return now.length > before.length + 5 && now.startsWith(before.trimEnd()) && now;
+    });
+    // The panel shows the progress, then the text with its continuation, analyzed again.
+    await web.locator('#generate-status[data-state="done"]').waitFor({ timeout: STEP_MS });
+    await waitFor('the panel to analyze prompt + continuation', async () => (await tokenCount()) > before.trim().split(/\s+/).length);
+    await page.locator('.monaco-editor .view-line').nth(2).click();
+    await page.keyboard.press('Control+Z');
+    await waitFor('one Undo to remove the whole continuation', async () => (await lineText(2)) === before);
+    console.log(`     continued: “${grown.slice(before.length, before.length + 60)}…”`);
+  });
+
+  await check('the panel\'s Generate button writes into the editor, with progress; one Undo removes it', async () => {
+    await selectLine(2);
+    await runCommand('LLM 101: Analyze Selection');
+    await waitForPanel();
+    const before = await lineText(2);
+    await web.locator('#next-token').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    const max = web.locator('#generate-max input');
+    await max.fill('8');
+    await web.locator('#generate-button').click();
+    await web.locator('#generate-status[data-state="done"]').waitFor({ timeout: STEP_MS });
+    const status = await web.locator('#generate-status').innerText();
+    if (!/Added [1-8] tokens/.test(status)) throw new Error(`status: ${status}`);
+    await page.screenshot({ path: path.join(RESULTS, 'panel-generated.png') });
+    if ((await lineText(2)) === before) throw new Error('nothing was inserted');
+    await page.locator('.monaco-editor .view-line').nth(2).click();
+    await page.keyboard.press('Control+Z');
+    await waitFor('one Undo to remove it', async () => (await lineText(2)) === before);
+    await selectLine(2);
+    await runCommand('LLM 101: Analyze Selection');
+    await waitForPanel();
+  });
+
   await check('changing llm101.heads and llm101.dropout in settings.json updates the panel', async () => {
     writeSettings({ 'llm101.heads': 4, 'llm101.dropout': 0.1 });
     await web.locator('#head-grid canvas').nth(3).waitFor({ timeout: STEP_MS });
@@ -270,7 +422,7 @@ try {
   await check('heads 5 with attnDim 28 shows the fix inline and keeps the panel', async () => {
     writeSettings({ 'llm101.heads': 5 });
     await web.locator('#error', { hasText: 'valid head counts: 1, 2, 4, 7, 14, 28' }).waitFor({ timeout: STEP_MS });
-    if ((await web.locator('main > section').count()) !== 7) throw new Error('the last good result disappeared');
+    if ((await web.locator('main > section').count()) !== sections.length) throw new Error('the last good result disappeared');
     writeSettings({ 'llm101.heads': 7, 'llm101.dropout': 0.4 });
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
   });
@@ -414,7 +566,24 @@ try {
     writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
   });
 
+  await check('a checkpoint through llm101.weightsPath (book layout, 2 layers × 4 heads, dim 32) fills the model sections', async () => {
+    writeSettings({ 'llm101.weightsPath': CHECKPOINT, 'llm101.corpusPath': wordCorpus, 'llm101.tokenizer': 'word', 'llm101.heads': 4 });
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'zz-checkpoint.txt' }).click();
+    await page.locator('.tabs-container .tab', { hasText: 'zz-checkpoint.txt' }).waitFor({ timeout: STEP_MS });
+    await page.locator('.monaco-editor .view-line').first().click();
+    await page.keyboard.press('Control+A');
+    await runCommand('LLM 101: Analyze Selection');
+    await web.locator('#tokens .chip .text', { hasText: /^w43$/ }).first().waitFor({ timeout: STEP_MS });
+    await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+    await web.locator('#feed-forward .weights-note', { hasText: 'weights.safetensors' }).waitFor({ timeout: STEP_MS });
+    console.log(`     status: ${await web.locator('#status').innerText()}`);
+    const { n } = await checkModelSections({ layers: 2, heads: 4, dim: 32, source: /Weights from weights\.safetensors: the checkpoint's numbers/ });
+    if (n !== 10) throw new Error(`${n} tokens for the checkpoint's text`);
+    await shootSections('light', modelSections, 'checkpoint');
+  });
+
   await check('"LLM 101: Open Playground" shows the poem in an editor and hovering lights its tokens', async () => {
+    writeSettings({ 'llm101.weightsPath': '', 'llm101.corpusPath': '', 'llm101.heads': 7 });
     const tabs = () => page.locator('.tabs-container .tab', { hasText: poemFile }).count();
     const before = await tabs();
     await runCommand('LLM 101: Open Playground');
@@ -500,6 +669,7 @@ try {
   await browser.close().catch(() => {});
   await server.stop();
   fs.rmSync(workspace, { recursive: true, force: true });
+  fs.rmSync(corpusDir, { recursive: true, force: true });
 }
 console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/`);
 console.log(`${passed} passed, ${failed} failed`);
