@@ -377,6 +377,8 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
 suite('Train Model', () => {
   suiteTeardown(async () => {
     for (const key of ['weightsPath', 'layers']) await setting(key, undefined);
+    // a finished run makes its checkpoint the workspace's model
+    await vscode.workspace.getConfiguration('llm101').update('weightsPath', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
   test('the tiny preset on the bundled poems trains, saves a checkpoint that becomes the model, and the loss falls', async () => {
