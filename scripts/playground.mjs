@@ -18,6 +18,22 @@ const workspace = path.join(root, '.vscode-test', 'playground', 'samples');
 fs.mkdirSync(workspace, { recursive: true });
 // Files already in the copy are left as they are; new poems of samples/ are added.
 fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true, force: false, errorOnExist: false });
+// The bundled trained model (npm run train:sample) is the playground's model unless the copy's
+// settings already name one: the first panel shows attention that has learned something.
+const bundledModel = path.join(root, 'media', 'models', 'poems.safetensors');
+const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+if (fs.existsSync(bundledModel)) {
+  let settings = {};
+  try {
+    settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+  } catch {
+    // no settings yet (or not JSON: written anew)
+  }
+  if (!settings['llm101.weightsPath']) {
+    fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+    fs.writeFileSync(settingsFile, `${JSON.stringify({ ...settings, 'llm101.weightsPath': bundledModel }, null, 2)}\n`);
+  }
+}
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 if (onPath('code') && !process.env.LLM101_USE_CODE_SERVER) {

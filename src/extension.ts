@@ -36,7 +36,7 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
     'llm101.showTokenBoundaries': () => tokens.toggleBoundaries(),
     'llm101.pickTokenizer': () => tokens.pickTokenizer(),
     'llm101.continueText': (options?: unknown) => continueText(engine, context.extensionPath, isContinueOptions(options) ? options : {}),
-    'llm101.loadModel': () => loadModel(),
+    'llm101.loadModel': () => loadModel(context.extensionPath),
     'llm101.trainModel': (options?: unknown) => trainModel(context, engine, isTrainOptions(options) ? options : {}),
     'llm101.showTraining': () => TrainingPanel.show(context),
   };
