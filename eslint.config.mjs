@@ -1,5 +1,6 @@
-// ESLint: typescript-eslint's recommended rules, plus the one architectural rule that matters
-// most: nothing under src/engine may import `vscode` (the engine runs in the CLI, a worker and tests).
+// ESLint: typescript-eslint's recommended rules, plus the architectural rules that matter most:
+// nothing under src/engine may import `vscode` or the panel's code (the engine runs in the CLI,
+// the engine process and tests), and the webview does no model math.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -11,9 +12,19 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/cli.ts'],
+    files: ['src/engine/**/*.ts', 'src/cli.ts', 'src/cli/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'the engine and CLI must not depend on VS Code' }] }],
+    },
+  },
+  {
+    // the engine knows nothing of the panel: what it draws is src/display's, the contracts src/shared's
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'the engine must not depend on VS Code' }],
+        patterns: [{ group: ['**/shared/*', '**/display/*', '**/panels/*', '**/worker/*', '**/host/*'], message: 'src/engine imports no panel, protocol or host code' }],
+      }],
     },
   },
   {
