@@ -3,14 +3,17 @@
 //   llm101 analyze  [input] [model options] [--json]   one trace of every stage (and the GPT's forward)
 //   llm101 generate [input] [model options] --max-new-tokens N [--temperature T] [--top-k K] [--json]
 //   llm101 tokenize [input] [tokenizer options] [--json]
+//   llm101 train --corpus PATH --out FILE.safetensors [model and training options] [--log LOG.jsonl]
 //   llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--json]   time one layer
+//   llm101 bench --train --vocab V --dim D --heads H --layers L --seq C --batch B [--json]   one training step
 //
 // Each subcommand is one entry of COMMANDS (options + handler), so adding one (e.g. `bench`) is
 // adding an entry. runCli() does the work and returns the exit code, so tests call it in-process;
 // only the last lines of this file touch `process`.
 //
 // Exit codes: 0 success, 2 a problem the user can fix (one line on stderr saying how),
-// 1 an internal error (one line, please report), 130 generation stopped by Ctrl+C.
+// 1 an internal error (one line, please report), 130 generation stopped by Ctrl+C (train: 0, the
+// checkpoint at the last completed step is written).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +32,9 @@ import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from './engine/tokeni
 import { runTrace } from './engine/trace';
 import type { Matrix, Tokenizer, TokenizerKind, Trace, Weights } from './engine/types';
 import { Analyzer, traceResult, type AnalyzeRequest, type ModelAnalysis, type TokenizeRequest, type TraceResult } from './engine/pipeline';
+import { benchTrain } from './engine/train/bench';
+import { TOKENIZER_METADATA_KEY } from './engine/tokenizer';
+import { TRAIN_DEFAULTS, runTrain } from './cli/train';
 import { buildReport } from './report';
 import { UsageError, closest, oneLine, optionalInteger, optionalNumber, parseCommandArgs, type Options, type Values } from './cli/args';
 import { show, summarize, tokenJson, tokenTable, TextStream } from './cli/format';
@@ -38,12 +44,13 @@ export { UsageError, summarize };
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
 export interface CliIo {
   stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  /** isTTY: train draws a progress bar in place on a terminal, plain lines otherwise. */
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   /** Read only for the `-` input. */
   stdin?: AsyncIterable<string | Uint8Array>;
   /**
-   * Calls `stop` on Ctrl+C while generation runs (the binary: SIGINT) and returns the function
-   * that stops listening; other commands keep Ctrl+C's default (the process ends at once).
+   * Calls `stop` on Ctrl+C while generation or training runs (the binary: SIGINT) and returns the
+   * function that stops listening; other commands keep Ctrl+C's default (the process ends at once).
    */
   onInterrupt?: (stop: () => void) => () => void;
 }
@@ -164,7 +171,7 @@ const analyze: Command = {
     if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
     if (typeof values.html === 'string') {
       const text = trace.tokens.map((t) => t.text).join(' ');
-      const html = buildReport({ result, title: text, text }, PACKAGE_ROOT);
+      const html = buildReport({ result, title: text, text, ...(model && { model }) }, PACKAGE_ROOT); // report model sections (webview engineer)
       try {
         fs.writeFileSync(values.html, html);
       } catch (err) {
@@ -268,9 +275,13 @@ function modelRequest(values: Values, text: string): { request: AnalyzeRequest; 
     }),
   };
   const analyzer = new Analyzer(cliBpeCacheDir());
-  const checkpoint = weightsPath !== undefined && analyzer.layoutOf(weightsPath).layout !== 'stages';
+  const header = weightsPath !== undefined ? analyzer.layoutOf(weightsPath) : undefined;
+  const checkpoint = header !== undefined && header.layout !== 'stages';
   if (checkpoint && layers !== undefined) {
     throw new UsageError(`--layers sets the blocks of a seeded model; checkpoint ${weightsPath} has its own, so drop --layers`);
+  }
+  if (header?.layout === 'book' && header.metadata[TOKENIZER_METADATA_KEY] !== undefined && values.corpus !== undefined && values.tokenizer === undefined) {
+    throw new UsageError(`checkpoint ${weightsPath} carries the tokenizer it was trained with, so --corpus is not used: drop --corpus (or name --tokenizer to build another from it)`);
   }
   return { request, analyzer, withModel: checkpoint || layers !== undefined };
 }
@@ -348,22 +359,98 @@ const generateCommand: Command = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// train
+
+const train: Command = {
+  summary: 'train the GPT from scratch on a corpus (or go on from a checkpoint) and write a checkpoint',
+  usage: 'llm101 train --corpus PATH --out FILE.safetensors [--tokenizer KIND] [--dim D --heads H --layers L --context-length C] [--batch B --steps N --lr X ...] [--log LOG.jsonl]',
+  help: [
+    '  --corpus PATH         a .txt file or a folder of .txt files; several as a comma list (a,b)',
+    `  --tokenizer KIND      ${TOKENIZER_KINDS.join(' | ')}, learned from the corpus (gpt2: fixed) and saved in the`,
+    `                        checkpoint (default ${TRAIN_DEFAULTS.tokenizer}; with --init, the one it carries)`,
+    `  --vocab-size N        bpe vocabulary size, ${BPE_MIN_VOCAB} to ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
+    `  --dim D               embedding size (default ${TRAIN_DEFAULTS.dim})`,
+    `  --heads H             attention heads, must divide dim (default ${TRAIN_DEFAULTS.heads})`,
+    `  --layers L            transformer blocks (default ${TRAIN_DEFAULTS.layers})`,
+    `  --context-length C    tokens per training window (default ${TRAIN_DEFAULTS.contextLength})`,
+    '  --qkv-bias            give the query/key/value projections a bias',
+    `  --batch B             windows per step (default ${TRAIN_DEFAULTS.batch})`,
+    `  --steps N             training steps (default ${TRAIN_DEFAULTS.steps})`,
+    `  --lr X                AdamW learning rate, above 0 (default ${TRAIN_DEFAULTS.lr})`,
+    `  --weight-decay W      AdamW weight decay on every parameter, as the book (default ${TRAIN_DEFAULTS.weightDecay})`,
+    `  --seed S              seeds the weights, the batches and the dropout masks (default ${TRAIN_DEFAULTS.seed})`,
+    `  --dropout P           dropout while training, 0 <= P < 1 (default ${TRAIN_DEFAULTS.dropout})`,
+    `  --val-fraction F      the corpus's last share kept for validation (default ${TRAIN_DEFAULTS.validationFraction})`,
+    `  --eval-every N        train and validation loss every N steps and at the end; 0: only at the end (default ${TRAIN_DEFAULTS.evalEvery})`,
+    '  --clip-grad-norm X    clip the gradients\' global norm to X (default: off)',
+    '  --warmup-steps N      linear warm-up for N steps, then cosine decay to lr/10 (default: constant lr)',
+    '  --out FILE            the checkpoint: book names, F32, with the config, tokenizer, step and losses',
+    '  --log FILE.jsonl      one JSON line per step {step, loss (before the update), lr, gradNorm, tokens,',
+    '                        tokensSeen, ms, tokensPerSecond} and per evaluation {step, trainLoss, valLoss}',
+    '  --init FILE           start from these weights (the book\'s names or GPT-2\'s); its sizes are the',
+    '                        model\'s; a file without heads in its metadata needs --heads',
+    '  --batches FILE.json   exact batches instead of sampling: {"batches": [[[ids × (context+1)] × batch] × count]};',
+    '                        step i uses batches[i % count], inputs row[:-1], targets row[1:]',
+    '  --grads-out FILE      write the first step\'s gradients under the same names (after clipping, if on)',
+    '',
+    'Progress goes to stderr: a bar with the loss and tokens/s on a terminal, plain lines otherwise.',
+    'Ctrl+C finishes the step in progress, writes the checkpoint of that step and exits with code 0',
+    '(a second Ctrl+C ends at once, code 130, without a checkpoint).',
+  ],
+  options: {
+    corpus: { type: 'string' },
+    tokenizer: { type: 'string' },
+    'vocab-size': { type: 'string' },
+    dim: { type: 'string' },
+    heads: { type: 'string' },
+    layers: { type: 'string' },
+    'context-length': { type: 'string' },
+    'qkv-bias': { type: 'boolean' },
+    batch: { type: 'string' },
+    steps: { type: 'string' },
+    lr: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    seed: { type: 'string' },
+    dropout: { type: 'string' },
+    'val-fraction': { type: 'string' },
+    'eval-every': { type: 'string' },
+    'clip-grad-norm': { type: 'string' },
+    'warmup-steps': { type: 'string' },
+    out: { type: 'string' },
+    log: { type: 'string' },
+    init: { type: 'string' },
+    batches: { type: 'string' },
+    'grads-out': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  run: (values, io) => runTrain(values, io, PACKAGE_ROOT),
+};
+
+// ---------------------------------------------------------------------------------------------
 // bench
 
 const bench: Command = {
-  summary: 'time one attention layer (multi-head causal attention + layer norm) on random input',
-  usage: 'llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--traced] [--save FILE] [--json]',
+  summary: 'time one attention layer (multi-head causal attention + layer norm), or with --train one training step',
+  usage: 'llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--traced] [--save FILE] [--json]\n' +
+    '       llm101 bench --train --vocab V --dim D --heads H --layers L --seq C --batch B [--reps N] [--threads N] [--dropout P] [--json]',
   help: [
-    '  --seq T               tokens',
+    '  --seq T               tokens (--train: per window, the context length)',
     '  --dim D               model width (input and attention size)',
     '  --heads H             attention heads, must divide dim',
-    '  --reps N              timed runs after a warm-up of at least 0.5 s; the median is reported (default 5)',
+    '  --reps N              timed runs (--train: steps) after a warm-up of at least 0.5 s; the median is reported (default 5)',
     `  --threads N           threads for the matrix products, 1 to 16 (default ${kernelThreads()})`,
     '  --seed N              seed for the random input and weights (default 7)',
     "  --traced              time the layer as the panel's trace runs it, keeping every head's (T, T)",
     '                        scores and weights (default: inference, keeping only the output)',
     '  --save FILE           write the input, weights and output to a .safetensors file',
     '  --json                print {msPerLayer, gflops, threads, seq, dim, heads, ...} on one line',
+    '  --train               time one training step of the GPT instead (forward, backward, AdamW) on a seeded',
+    '                        model and a fixed random batch; --json prints {msPerStep, tokensPerSecond,',
+    '                        forwardMs, backwardMs, optimizerMs, gflops, parameters, ...}',
+    '  --vocab V             (--train) vocabulary size',
+    '  --layers L            (--train) transformer blocks',
+    '  --batch B             (--train) windows per step',
+    '  --dropout P           (--train) dropout during the step (default 0)',
   ],
   options: {
     seq: { type: 'string' },
@@ -374,19 +461,51 @@ const bench: Command = {
     seed: { type: 'string' },
     traced: { type: 'boolean' },
     save: { type: 'string' },
+    train: { type: 'boolean' },
+    vocab: { type: 'string' },
+    layers: { type: 'string' },
+    batch: { type: 'string' },
+    dropout: { type: 'string' },
     ...COMMON_OPTIONS,
   },
   async run(values, io) {
+    const example = values.train ? 'llm101 bench --train --vocab 512 --dim 128 --heads 4 --layers 4 --seq 64 --batch 12' : 'llm101 bench --seq 512 --dim 768 --heads 12';
     const required = (name: string): number => {
       const value = optionalInteger(values, name);
-      if (value === undefined) throw new UsageError(`--${name} is required, e.g. llm101 bench --seq 512 --dim 768 --heads 12`);
+      if (value === undefined) throw new UsageError(`--${name} is required, e.g. ${example}`);
+      if (value < 1) throw new UsageError(`--${name} must be at least 1, got ${value}`);
       return value;
     };
-    const shape = { seq: required('seq'), dim: required('dim'), heads: required('heads') };
     const reps = optionalInteger(values, 'reps') ?? 5;
+    if (reps < 1) throw new UsageError(`--reps must be at least 1, got ${reps}`);
     const threads = optionalInteger(values, 'threads') ?? kernelThreads();
     if (threads < 1 || threads > 16) throw new UsageError(`--threads must be from 1 to 16, got ${threads}`);
     const seed = optionalInteger(values, 'seed');
+    if (values.train) {
+      const layerOnly = ['traced', 'save'].find((name) => values[name] !== undefined);
+      if (layerOnly) throw new UsageError(`--${layerOnly} belongs to the layer bench; drop it or drop --train`);
+      const shape = { vocab: required('vocab'), dim: required('dim'), heads: required('heads'), layers: required('layers'), seq: required('seq'), batch: required('batch') };
+      if (shape.dim % shape.heads !== 0) throw new UsageError(`--heads (${shape.heads}) must divide --dim (${shape.dim})`);
+      const dropout = optionalNumber(values, 'dropout') ?? 0;
+      if (!(dropout >= 0 && dropout < 1)) throw new UsageError(`--dropout must be at least 0 and below 1, got ${dropout}`);
+      const result = benchTrain({ ...shape, steps: reps, threads, dropout, ...(seed !== undefined && { seed }) });
+      const json = { ...shape, dropout, ...result };
+      if (values.json) {
+        io.stdout.write(`${JSON.stringify(json)}\n`);
+        return;
+      }
+      io.stdout.write(
+        `vocab ${shape.vocab} · dim ${shape.dim} · ${shape.heads} heads · ${shape.layers} layers · context ${shape.seq} · batch ${shape.batch} · ` +
+          `${result.parameters.toLocaleString('en-US')} parameters · ${result.threads} thread${result.threads === 1 ? '' : 's'}: ` +
+          `${result.msPerStep.toFixed(1)} ms per training step (median of ${result.steps}; forward ${result.forwardMs.toFixed(1)}, ` +
+          `backward ${result.backwardMs.toFixed(1)}, AdamW ${result.optimizerMs.toFixed(1)}), ` +
+          `${Math.round(result.tokensPerSecond).toLocaleString('en-US')} tokens/s, ${result.gflops.toFixed(1)} GFLOP/s\n`,
+      );
+      return;
+    }
+    const trainOnly = ['vocab', 'layers', 'batch', 'dropout'].find((name) => values[name] !== undefined);
+    if (trainOnly) throw new UsageError(`--${trainOnly} belongs to the training bench: add --train`);
+    const shape = { seq: required('seq'), dim: required('dim'), heads: required('heads') };
     const { output, layer, ...result } = benchLayer({ ...shape, reps, threads, traced: values.traced === true, ...(seed !== undefined && { seed }) });
     if (typeof values.save === 'string') saveBenchLayer(values.save, layer, output);
     if (values.json) {
@@ -491,7 +610,7 @@ function cliBpeCacheDir(): string {
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
-const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, bench };
+const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, train, bench };
 
 function unknownCommand(name: string): string {
   const suggestion = closest(name, Object.keys(COMMANDS));
@@ -568,8 +687,11 @@ if (require.main === module) {
     throw err;
   });
   const onInterrupt = (stop: () => void) => {
-    process.on('SIGINT', stop);
-    return () => process.off('SIGINT', stop);
+    let pressed = 0;
+    // the first Ctrl+C asks the command to stop (a training step finishes and is saved); a second one ends at once
+    const listener = () => (++pressed === 1 ? stop() : process.exit(130));
+    process.on('SIGINT', listener);
+    return () => process.off('SIGINT', listener);
   };
   void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, onInterrupt }).then((code) => {
     // Exit once stdout has drained, so a large trace piped to another program is not cut short.

@@ -133,6 +133,21 @@ function exampleValue(option: string): string {
     reps: '5',
     threads: '2',
     save: 'layer.safetensors',
+    out: 'model.safetensors',
+    log: 'train.jsonl',
+    init: 'model.safetensors',
+    batches: 'batches.json',
+    'grads-out': 'grads.safetensors',
+    steps: '300',
+    lr: '0.003',
+    batch: '8',
+    'weight-decay': '0.1',
+    'eval-every': '50',
+    'val-fraction': '0.1',
+    'clip-grad-norm': '1',
+    'warmup-steps': '20',
+    vocab: '512',
+    pytorch: 'my-gpt/',
   };
   return examples[option] ?? 'VALUE';
 }

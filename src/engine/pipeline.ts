@@ -9,14 +9,19 @@
 //   - a GPT checkpoint in the book's layout or Hugging Face GPT-2's (file or folder): the GPT is
 //     the checkpoint, and the stages take their weights from it (stagesFromGpt below), so every
 //     stage shows the checkpoint's numbers. A GPT-2 checkpoint brings the gpt2 tokenizer unless
-//     the user named one (tokenizerExplicit).
+//     the user named one (tokenizerExplicit); so does one of ours that carries its tokenizer
+//     (`llm101.tokenizer` in __metadata__: the word vocabulary or the BPE merges it was trained
+//     with), which then tokenizes by itself, without the corpus.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DEFAULT_LAYERS, EngineError, TOKENIZER_KINDS, checkTokens, checkTraceSize, divisors, validateConfig, validateSettings,
   type CancelSignal, type EngineSettings,
 } from './config';
-import { bpeCacheKey, cacheBpeModel, createTokenizer, getCachedBpeModel, parseBpeModel } from './tokenizer';
+import {
+  TOKENIZER_METADATA_KEY, bpeCacheKey, cacheBpeModel, createTokenizer, getCachedBpeModel, parseBpeModel, parseSavedTokenizer,
+  tokenizerFromSaved, type SavedTokenizer,
+} from './tokenizer';
 import { corpusStamp, loadCorpus } from './corpus';
 import { initWeights } from './init';
 import { readWeightsFile, type ExpectationSources, type ExpectedSizes } from './io/weightsFile';
@@ -173,7 +178,7 @@ export class Analyzer {
   private corpus = new Memo<string>();
   private tokenizers = new Memo<Tokenizer>();
   private weights = new Memo<StageWeights>();
-  private layouts = new Memo<{ layout: WeightsLayout; file: string }>();
+  private layouts = new Memo<CheckpointHeader>();
   private gpt = new Memo<GptModel>();
   /**
    * `bpeCacheDir`: a folder where trained BPE models are kept as JSON, so another worker (the
@@ -271,9 +276,14 @@ export class Analyzer {
 
   /**
    * The tokenizer a request uses, built (or trained) once per corpus and size: the one it names,
-   * or gpt2 for a GPT-2 checkpoint when the user named none.
+   * or, when the user named none, a checkpoint's own (the one saved in ours, gpt2 for GPT-2's).
    */
   tokenizer(request: Omit<TokenizeRequest, 'text'>, hooks: AnalyzeHooks = {}): Tokenizer {
+    const saved = this.savedTokenizer(request);
+    if (saved && saved.tokenizer.kind !== 'gpt2') {
+      // the checkpoint's stamp keys it: a retrained file at the same path brings its new vocabulary
+      return this.tokenizers.get(JSON.stringify(['checkpoint', saved.file, checkpointStamp(saved.file)]), () => tokenizerFromSaved(saved.tokenizer));
+    }
     const kind = this.tokenizerKind(request);
     if (!(TOKENIZER_KINDS as readonly string[]).includes(kind)) {
       throw new EngineError(`unknown tokenizer ${JSON.stringify(kind)}; use one of ${TOKENIZER_KINDS.join(', ')}`);
@@ -292,21 +302,36 @@ export class Analyzer {
     });
   }
 
-  /** The tokenizer kind a request runs with: gpt2 for a GPT-2 checkpoint unless the user named one. */
+  /**
+   * The tokenizer kind a request runs with: unless the user named one, a checkpoint's own (gpt2
+   * for GPT-2's, the saved one for ours).
+   */
   tokenizerKind(request: Pick<TokenizeRequest, 'tokenizer' | 'weightsPath' | 'tokenizerExplicit'>): TokenizerKind {
     if (request.weightsPath && !request.tokenizerExplicit && this.layoutOf(request.weightsPath).layout === 'gpt2') return 'gpt2';
-    return request.tokenizer;
+    return this.savedTokenizer(request)?.tokenizer.kind ?? request.tokenizer;
   }
 
-  /** What a weights path holds, from its header (read again when the file changes). */
-  layoutOf(weightsPath: string): { layout: WeightsLayout; file: string } {
+  /**
+   * The tokenizer one of our checkpoints carries (`llm101.tokenizer`), when the request's weights
+   * are such a checkpoint and the user named no tokenizer; an unusable one says what to set.
+   */
+  private savedTokenizer(request: Pick<TokenizeRequest, 'weightsPath' | 'tokenizerExplicit'>): { tokenizer: SavedTokenizer; file: string } | undefined {
+    if (!request.weightsPath || request.tokenizerExplicit) return undefined;
+    const header = this.layoutOf(request.weightsPath);
+    const json = header.layout === 'book' ? header.metadata[TOKENIZER_METADATA_KEY] : undefined;
+    if (json === undefined) return undefined;
+    return { tokenizer: parseSavedTokenizer(json, `checkpoint ${header.file}`), file: header.file };
+  }
+
+  /** What a weights path holds, and its __metadata__, from its header (read again when the file changes). */
+  layoutOf(weightsPath: string): CheckpointHeader {
     return this.layouts.get(JSON.stringify([weightsPath, checkpointStamp(weightsPath)]), () => {
       try {
         return weightsLayoutOf(weightsPath);
       } catch (err) {
         // A file that is missing, unreadable, not safetensors or none of the three: the stages'
         // reader says what is wrong, as it always has. A folder is a Hugging Face model's.
-        if (err instanceof EngineError && !isFolder(weightsPath)) return { layout: 'stages', file: weightsPath };
+        if (err instanceof EngineError && !isFolder(weightsPath)) return { layout: 'stages', file: weightsPath, metadata: {} };
         throw err;
       }
     });
@@ -399,6 +424,13 @@ export class Analyzer {
     // Keyed on every file of the corpus, so editing one poem in the folder reads it again.
     return this.corpus.get(`${corpusPath}\u0000${corpusStamp(corpusPath)}`, () => loadCorpus(corpusPath));
   }
+}
+
+/** A weights file's layout, the file read (inside a folder), and its __metadata__. */
+export interface CheckpointHeader {
+  layout: WeightsLayout;
+  file: string;
+  metadata: Record<string, string>;
 }
 
 /** A one-entry cache: a new key replaces the old value (memory stays bounded by one of each). */

@@ -481,16 +481,16 @@ function openLazy<T>(file: string, use: (source: LazySafetensors) => T): T {
   }
 }
 
-/** Which kind of weights a file (or Hugging Face folder) holds, from its header alone. */
-export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string } {
+/** Which kind of weights a file (or Hugging Face folder) holds, and its __metadata__, from its header alone. */
+export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string; metadata: Record<string, string> } {
   const file = resolveWeightsFile(p);
-  const layout = openLazy(file, (source) => layoutOfNames(source.names()));
+  const { layout, metadata } = openLazy(file, (source) => ({ layout: layoutOfNames(source.names()), metadata: { ...source.metadata } }));
   if (!layout) {
     throw new GptCheckpointError(
       `checkpoint ${file} holds neither the stages' weights (self_attn.*, mha.*), the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)`,
     );
   }
-  return { layout, file };
+  return { layout, file, metadata };
 }
 
 function readHfConfig(file: string): HfConfig | undefined {
