@@ -5,6 +5,7 @@
 //   dist/cli.js        `llm101` on the command line (Node, CommonJS, shebang)
 //   dist/webview.js    the panel app (browser, IIFE), plus the codicon font it uses
 //   dist/reportHost.js the standalone report's stand-in for the extension host (browser, IIFE)
+//   dist/training.js   the training panel (browser, IIFE)
 //   out/test/extension/*.js  the mocha suites that run inside VS Code (not shipped)
 // Flags: --watch rebuilds on change, --production minifies and drops source maps.
 import * as esbuild from 'esbuild';
@@ -32,6 +33,14 @@ const builds = [
     ...common,
     entryPoints: ['webview/main.ts'],
     outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: ['webview/training/main.ts'],
+    outfile: 'dist/training.js',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
