@@ -1,7 +1,7 @@
 // The one Playground panel: owns the WebviewPanel, runs the engine for the text it shows, posts
 // the trace, and answers the webview's messages. The webview only draws.
 import * as vscode from 'vscode';
-import { randomUUID } from 'node:crypto';
+import { webviewHtml } from './webviewHtml';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
@@ -373,31 +373,10 @@ export class PlaygroundPanel {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomUUID().replace(/-/g, '');
-    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, ...p)).toString();
-    const csp = [
-      "default-src 'none'",
-      `img-src ${webview.cspSource} data:`,
-      `style-src ${webview.cspSource} 'unsafe-inline'`,
-      `font-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('dist', 'codicon.css')}" id="vscode-codicon-stylesheet">
-<link rel="stylesheet" href="${asset('media', 'panel.css')}">
-<title>LLM 101 Playground</title>
-</head>
-<body>
-<div id="app" data-state="loading"><p class="placeholder">Loading the playground…</p></div>
-<script nonce="${nonce}" src="${asset('dist', 'webview.js')}"></script>
-</body>
-</html>`;
+    return webviewHtml(this.panel.webview, this.context.extensionUri, {
+      title: 'LLM 101 Playground', styles: ['panel.css'], script: 'webview.js',
+      body: '<div id="app" data-state="loading"><p class="placeholder">Loading the playground…</p></div>',
+    });
   }
 }
 

@@ -3,7 +3,7 @@
 // (they are small: numbers, sample lines and 24×24 thumbnails), so a panel that is closed and
 // opened again, or reloaded, draws the whole run so far.
 import * as vscode from 'vscode';
-import { randomUUID } from 'node:crypto';
+import { webviewHtml } from './webviewHtml';
 import {
   parseTrainingWebviewMessage, type TrainEnd, type TrainEvent, type TrainingHostMessage, type TrainingWebviewMessage,
 } from '../shared/trainingProtocol';
@@ -125,31 +125,9 @@ export class TrainingPanel {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomUUID().replace(/-/g, '');
-    const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, ...p)).toString();
-    const csp = [
-      "default-src 'none'",
-      `img-src ${webview.cspSource} data:`,
-      `style-src ${webview.cspSource} 'unsafe-inline'`,
-      `font-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('dist', 'codicon.css')}" id="vscode-codicon-stylesheet">
-<link rel="stylesheet" href="${asset('media', 'panel.css')}">
-<link rel="stylesheet" href="${asset('media', 'training.css')}">
-<title>LLM 101 Training</title>
-</head>
-<body>
-<div id="training" data-state="waiting"><p class="placeholder">Waiting for a training run…</p></div>
-<script nonce="${nonce}" src="${asset('dist', 'training.js')}"></script>
-</body>
-</html>`;
+    return webviewHtml(this.panel.webview, this.context.extensionUri, {
+      title: 'LLM 101 Training', styles: ['panel.css', 'training.css'], script: 'training.js',
+      body: '<div id="training" data-state="waiting"><p class="placeholder">Waiting for a training run…</p></div>',
+    });
   }
 }

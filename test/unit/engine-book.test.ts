@@ -121,33 +121,20 @@ test('3.5.1 causal mask: masked scores (exec 29) and causal attention weights (e
   for (let i = 0; i < 6; i++) {
     for (let j = i + 1; j < 6; j++) assert.equal(trace.causal.maskedScores.data[i * 6 + j], -Infinity);
   }
-  assertClose(
-    trace.causal.weights,
-    [
-      [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-      [0.5517, 0.4483, 0.0, 0.0, 0.0, 0.0],
-      [0.38, 0.3097, 0.3103, 0.0, 0.0, 0.0],
-      [0.2758, 0.246, 0.2462, 0.2319, 0.0, 0.0],
-      [0.2175, 0.1983, 0.1984, 0.1888, 0.1971, 0.0],
-      [0.1935, 0.1663, 0.1666, 0.1542, 0.1666, 0.1529],
-    ],
-    { ...PRINTED, label: 'causal.weights' },
-  );
+  // the book's printed causal attention weights (exec 30)
+  const printedCausal = [
+    [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.5517, 0.4483, 0.0, 0.0, 0.0, 0.0],
+    [0.38, 0.3097, 0.3103, 0.0, 0.0, 0.0],
+    [0.2758, 0.246, 0.2462, 0.2319, 0.0, 0.0],
+    [0.2175, 0.1983, 0.1984, 0.1888, 0.1971, 0.0],
+    [0.1935, 0.1663, 0.1666, 0.1542, 0.1666, 0.1529],
+  ];
+  assertClose(trace.causal.weights, printedCausal, { ...PRINTED, label: 'causal.weights' });
   // dropout 0 (the example's default): nothing dropped, so the weights after dropout are the
   // book's printed weights too (checked against the printout, not against causal.weights, which
   // dropout at p = 0 passes through as the same array)
-  assertClose(
-    trace.causal.droppedWeights,
-    [
-      [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-      [0.5517, 0.4483, 0.0, 0.0, 0.0, 0.0],
-      [0.38, 0.3097, 0.3103, 0.0, 0.0, 0.0],
-      [0.2758, 0.246, 0.2462, 0.2319, 0.0, 0.0],
-      [0.2175, 0.1983, 0.1984, 0.1888, 0.1971, 0.0],
-      [0.1935, 0.1663, 0.1666, 0.1542, 0.1666, 0.1529],
-    ],
-    { ...PRINTED, label: 'causal.droppedWeights at p = 0' },
-  );
+  assertClose(trace.causal.droppedWeights, printedCausal, { ...PRINTED, label: 'causal.droppedWeights at p = 0' });
 });
 
 test('3.5.2 with --dropout 0.5 --seed 123: torch.manual_seed(123); dropout(attn_weights) (exec 32)', () => {
