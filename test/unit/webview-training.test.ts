@@ -1,0 +1,133 @@
+// The training panel's bookkeeping without a browser (webview/training/run.ts): a run built from
+// the host's messages as they arrive or are replayed, the sample split into prompt and
+// continuation, the status and end wording, and the overfitting hint.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  apply, endText, formatDuration, frameAt, overfitting, splitSample, stateText, uniformLoss, type RunState,
+} from '../../webview/training/run';
+import { parseTrainingHostMessage, type TrainInfo, type TrainingHostMessage } from '../../src/shared/trainingProtocol';
+import { assertClose } from './assertClose';
+
+const info = {
+  config: { vocabSize: 972, contextLength: 32, dim: 32, heads: 2, layers: 1, qkvBias: false, dropRate: 0 },
+  tokenizer: 'word', corpusChars: 15000, corpusTokens: 3200, trainTokens: 2880, validationTokens: 320, parameters: 90000,
+  samplePrompt: 'The lighthouse keeps', probe: ['The', 'sea', 'reads'],
+} as unknown as TrainInfo;
+
+const runId = 3;
+const start: TrainingHostMessage = { type: 'start', runId, name: 'poems-tiny', corpus: 'the bundled poems', preset: 'Tiny' };
+const ev = (event: Extract<TrainingHostMessage, { type: 'event' }>['event'], id = runId): TrainingHostMessage => ({ type: 'event', runId: id, event });
+const step = (n: number, loss: number) => ev({ kind: 'step', step: n, steps: 150, loss, lr: 5e-3, tokensPerSecond: 4000, elapsedMs: n * 100, etaMs: (150 - n) * 100 });
+const frame = (n: number) => ev({ kind: 'frame', step: n, heads: [[{ rows: 3, cols: 3, scale: { kind: 'sequential', min: 0, max: 1 }, lower: true, codes: new Uint8Array(6) }]] });
+
+function replay(messages: TrainingHostMessage[]): RunState | undefined {
+  let run: RunState | undefined;
+  for (const m of messages) run = apply(run, m).run;
+  return run;
+}
+
+test('a run is built from its messages in order: losses per step, evaluations, samples, frames, the last save', () => {
+  const run = replay([
+    start,
+    ev({ kind: 'prepared', info, steps: 150, out: '/w/.llm101/models/poems-tiny.safetensors' }),
+    ev({ kind: 'eval', step: 0, trainLoss: 6.9, valLoss: 6.95 }),
+    ev({ kind: 'sample', step: 0, text: 'The lighthouse keeps tide tide' }),
+    frame(0),
+    step(1, 6.88), step(2, 6.5), step(3, 6.1),
+    ev({ kind: 'saved', step: 3, file: '/w/.llm101/models/poems-tiny.safetensors' }),
+    frame(3),
+  ])!;
+  assert.equal(run.name, 'poems-tiny');
+  assert.equal(run.steps, 150);
+  assert.deepEqual(run.lossSteps, [1, 2, 3]);
+  assert.deepEqual(run.losses, [6.88, 6.5, 6.1]);
+  assert.equal(run.evals.length, 1);
+  assert.equal(run.samples.length, 1);
+  assert.deepEqual(run.frames.map((f) => f.step), [0, 3]);
+  assert.equal(run.saved?.step, 3);
+  assert.equal(run.last?.step, 3);
+  assert.equal(stateText(run), 'running');
+});
+
+test('a new start forgets the previous run, and late messages of an old run are ignored', () => {
+  let run = replay([start, step(1, 6.9)]);
+  const restarted = apply(run, { ...start, runId: runId + 1 });
+  assert.equal(restarted.change, 'start');
+  run = restarted.run;
+  assert.equal(run?.losses.length, 0);
+  const late = apply(run, step(2, 6.0));
+  assert.equal(late.change, 'none');
+  assert.equal(run?.losses.length, 0);
+  assert.equal(apply(undefined, step(1, 6.9)).change, 'none', 'an event before any start is dropped');
+});
+
+test('an evaluation or frame repeated at one step (the final one after Stop) replaces the first', () => {
+  const run = replay([start, ev({ kind: 'eval', step: 40, trainLoss: 4, valLoss: 4.5 }), ev({ kind: 'eval', step: 40, trainLoss: 3.9, valLoss: 4.4 }), frame(40), frame(40)])!;
+  assert.deepEqual(run.evals, [{ step: 40, trainLoss: 3.9, valLoss: 4.4 }]);
+  assert.equal(run.frames.length, 1);
+});
+
+test('pause, resume and the end change the state the status shows', () => {
+  const run = replay([start])!;
+  assert.match(stateText(run), /preparing/);
+  apply(run, ev({ kind: 'prepared', info, steps: 150, out: '/m.safetensors' }));
+  assert.match(stateText(run), /starting/);
+  apply(run, step(1, 6.9));
+  apply(run, ev({ kind: 'paused', paused: true }));
+  assert.equal(stateText(run), 'paused');
+  apply(run, ev({ kind: 'paused', paused: false }));
+  assert.equal(stateText(run), 'running');
+  apply(run, { type: 'end', runId, end: { state: 'stopped', step: 57, file: '/m.safetensors', trainLoss: 4.1, valLoss: 4.6, elapsedMs: 6500 } });
+  assert.equal(stateText(run), 'stopped');
+});
+
+test('messages replayed through the protocol validator rebuild the same run', () => {
+  const messages = [start, ev({ kind: 'prepared', info, steps: 150, out: '/m.safetensors' }), step(1, 6.9), frame(0), { type: 'end', runId, end: { state: 'done', step: 150, file: '/m.safetensors', trainLoss: 3, valLoss: 3.5, elapsedMs: 9000 } } as TrainingHostMessage];
+  const parsed = messages.map((m) => parseTrainingHostMessage(m));
+  assert.ok(parsed.every(Boolean), 'every message the panel draws passes the validator');
+  assert.deepEqual(replay(parsed as TrainingHostMessage[]), replay(messages));
+});
+
+test('a sample is split into the given prompt and what the model wrote', () => {
+  assert.deepEqual(splitSample('The lighthouse keeps tide of night', 'The lighthouse keeps'), { prompt: 'The lighthouse keeps', continuation: ' tide of night' });
+  // The word tokenizer rejoins punctuation without the space the prompt had.
+  assert.deepEqual(splitSample('Each night , the sea', 'Each night, the'), { prompt: 'Each night , the', continuation: ' sea' });
+  assert.deepEqual(splitSample('something else entirely', 'The lighthouse'), { prompt: '', continuation: 'something else entirely' });
+  assert.deepEqual(splitSample('no prompt', ''), { prompt: '', continuation: 'no prompt' });
+});
+
+test('durations read as m:ss and h:mm:ss; unknown ones as a dash', () => {
+  assert.equal(formatDuration(0), '0:00');
+  assert.equal(formatDuration(65_400), '1:05');
+  assert.equal(formatDuration(3_723_000), '1:02:03');
+  assert.equal(formatDuration(Number.NaN), '–');
+  assert.equal(formatDuration(-1), '–');
+});
+
+test('the end message says what happened and names the checkpoint that is kept', () => {
+  const stopped = endText({ state: 'stopped', step: 57, file: '/w/m.safetensors', trainLoss: 4.1234, valLoss: 4.6, elapsedMs: 6500 }, 150);
+  assert.match(stopped, /^Stopped at step 57 of 150/);
+  assert.match(stopped, /the checkpoint at step 57, the last completed step, is saved: \/w\/m\.safetensors/);
+  assert.match(stopped, /train loss 4\.123, validation loss 4\.600/);
+  assert.match(endText({ state: 'done', step: 150, file: '/w/m.safetensors', trainLoss: 3, valLoss: null, elapsedMs: 61_000 }, 150), /^Done: 150 steps in 1:01; train loss 3\.000, validation loss –\. The checkpoint is saved: \/w\/m\.safetensors$/);
+  const failed = endText({ state: 'error', step: 0, trainLoss: null, valLoss: null, elapsedMs: 0, message: 'the corpus has 12 tokens' }, 150);
+  assert.match(failed, /^Training failed at step 0: the corpus has 12 tokens\. No checkpoint was saved\.$/);
+});
+
+test('overfitting is pointed out only when validation loss has risen above its lowest', () => {
+  const falling = [0, 25, 50, 75].map((s, i) => ({ step: s, trainLoss: 6 - i, valLoss: 6.2 - i * 0.8 }));
+  assert.equal(overfitting(falling), undefined);
+  const rising = [...falling, { step: 100, trainLoss: 1.5, valLoss: 4.3 }, { step: 125, trainLoss: 1.2, valLoss: 4.6 }];
+  const over = overfitting(rising);
+  assert.equal(over?.best.step, 75);
+  assert.equal(over?.last.step, 125);
+  assert.equal(overfitting([{ step: 0, trainLoss: 6, valLoss: null }, { step: 25, trainLoss: 5, valLoss: null }, { step: 50, trainLoss: 4, valLoss: null }]), undefined, 'no validation split, no hint');
+});
+
+test('the uniform-guess loss is ln(vocabulary); the slider index is clamped to the frames', () => {
+  assertClose(uniformLoss(972), 6.879355804460439, { atol: 1e-12 });
+  assert.equal(frameAt([10, 20, 30], 5), 30);
+  assert.equal(frameAt([10, 20, 30], -1), 10);
+  assert.equal(frameAt([], 0), undefined);
+});
