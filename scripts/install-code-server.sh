@@ -16,7 +16,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. Debian packages, only the missing ones.
 if [ "${SKIP_APT:-0}" != 1 ]; then
-  want=(chromium ripgrep libkrb5-dev pkg-config g++ make python3)
+  want=(chromium ripgrep libkrb5-dev pkg-config g++ make python3 python3-torch python3-numpy)
   missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -4,6 +4,7 @@
 //   llm101 generate [input] [model options] --max-new-tokens N [--temperature T] [--top-k K] [--json]
 //   llm101 tokenize [input] [tokenizer options] [--json]
 //   llm101 train --corpus PATH --out FILE.safetensors [model and training options] [--log LOG.jsonl]
+//   llm101 export --pytorch DIR --weights FILE   a PyTorch project (model.py, generate.py, train.py)
 //   llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--json]   time one layer
 //   llm101 bench --train --vocab V --dim D --heads H --layers L --seq C --batch B [--json]   one training step
 //
@@ -35,6 +36,7 @@ import { Analyzer, traceResult, type AnalyzeRequest, type ModelAnalysis, type To
 import { benchTrain } from './engine/train/bench';
 import { TOKENIZER_METADATA_KEY } from './engine/tokenizer';
 import { TRAIN_DEFAULTS, runTrain } from './cli/train';
+import { exportPytorchProject } from './export/pytorchProject';
 import { buildReport } from './report';
 import { UsageError, closest, oneLine, optionalInteger, optionalNumber, parseCommandArgs, type Options, type Values } from './cli/args';
 import { show, summarize, tokenJson, tokenTable, TextStream } from './cli/format';
@@ -427,6 +429,34 @@ const train: Command = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// export
+
+const exportCommand: Command = {
+  summary: 'write a small PyTorch project for a checkpoint: model.py, generate.py, train.py (torchrun + DDP)',
+  usage: 'llm101 export --pytorch DIR --weights FILE [--heads H]',
+  help: [
+    '  --pytorch DIR         a new or empty folder for the project: model.safetensors (the checkpoint,',
+    "                        book names, F32), model.py (GPTModel, safetensors in plain Python: only",
+    "                        torch needed), tokenizer.py (the checkpoint's; gpt2 needs tiktoken),",
+    '                        generate.py (greedy by default, as llm101 generate), train.py (resumes',
+    '                        training on a CPU or GPUs, torchrun + DistributedDataParallel), README.md',
+    "  --weights FILE|DIR    the checkpoint: one llm101 train wrote (it carries its tokenizer) or GPT-2's",
+    '  --heads H             heads, for a checkpoint that does not say',
+  ],
+  options: { pytorch: { type: 'string' }, weights: { type: 'string' }, heads: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  async run(values, io) {
+    if (typeof values.pytorch !== 'string') throw new UsageError('--pytorch DIR is required: the folder the PyTorch project is written to');
+    if (typeof values.weights !== 'string') throw new UsageError('--weights FILE is required: the checkpoint to export, e.g. one llm101 train wrote');
+    const heads = optionalInteger(values, 'heads');
+    const project = exportPytorchProject(values.pytorch, values.weights, heads !== undefined ? { heads } : {});
+    io.stdout.write(
+      `wrote ${project.dir}: ${project.files.join(', ')} (${project.tokenizer} tokenizer${project.step !== undefined ? `, step ${project.step}` : ''})\n` +
+        `try: cd ${project.dir} && python3 generate.py --prompt "The sea" --max-new-tokens 20\n`,
+    );
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // bench
 
 const bench: Command = {
@@ -610,7 +640,7 @@ function cliBpeCacheDir(): string {
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
-const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, train, bench };
+const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, train, export: exportCommand, bench };
 
 function unknownCommand(name: string): string {
   const suggestion = closest(name, Object.keys(COMMANDS));
