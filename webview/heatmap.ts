@@ -39,6 +39,11 @@ export interface HeatmapSpec {
    * in cells zoomed in far enough.
    */
   exact?: (row: number, col: number) => CellReading | undefined;
+  /**
+   * Rows at least this tall (CSS px) while the map stays under its height limit: a wide map of
+   * few rows (T × 4·dim) would otherwise get square cells a few pixels high and no row labels.
+   */
+  minRowHeight?: number;
   /** Whether rows/cols are tokens (then hovering highlights the token everywhere). */
   rowsAreTokens: boolean;
   colsAreTokens: boolean;
@@ -174,7 +179,8 @@ export class Heatmap {
     const widest = (labels: readonly string[]) => labels.slice(0, 400).reduce((w, l) => Math.max(w, ctx.measureText(clip(l)).width), 0);
     const guess = (width - 60) / Math.max(1, cols);
     const colLabels = guess >= MIN_LABELLED_CELL;
-    const rowGuess = Math.min(guess >= 1 ? Math.min(MAX_CELL, Math.floor(guess)) : guess, MAX_HEIGHT / Math.max(1, rows));
+    const tall = (cell: number) => Math.max(cell, Math.min(this.spec.minRowHeight ?? 0, MAX_CELL));
+    const rowGuess = Math.min(tall(guess >= 1 ? Math.min(MAX_CELL, Math.floor(guess)) : guess), MAX_HEIGHT / Math.max(1, rows));
     const rowLabels = rowGuess >= MIN_LABELLED_CELL;
     // Without labels, index ticks: as wide as the largest index.
     const tickWidth = Math.ceil(ctx.measureText(String(this.spec.matrix.rows - 1)).width) + 8;
@@ -187,7 +193,7 @@ export class Heatmap {
     // fractionally instead of the canvas shrinking under the pointer).
     const cw = fit >= 1 ? Math.min(MAX_CELL, this.zoomable ? fit : Math.floor(fit)) : fit;
     // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
-    const ch = Math.min(cw, MAX_HEIGHT / Math.max(1, rows));
+    const ch = Math.min(tall(cw), MAX_HEIGHT / Math.max(1, rows));
     this.layout = { left, top, cw, ch, rowLabels: ch >= MIN_LABELLED_CELL, colLabels };
     // Where the cells are, in CSS pixels of the canvas (end-to-end tests hover a given cell).
     this.canvas.dataset.grid = `${left},${top},${cw},${ch}`;

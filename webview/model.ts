@@ -52,7 +52,9 @@ let open: { layer: number; head: number } | undefined;
 /** The sampling knobs as typed (kept across runs). */
 const knobs = { temperature: '1', topK: '', maxNewTokens: '30' };
 let run: RunState = { runId: -1, blocks: new Map(), position: 0 };
-let generation: { state: 'running' | 'done' | 'cancelled' | 'error'; text: string; tokens: number; message?: string } | undefined;
+type Generation = { state: 'running' | 'done' | 'cancelled' | 'error'; text: string; tokens: number; message?: string };
+/** The last generation's progress; a finished one is shown until the trace after its re-analysis. */
+let generation: (Generation & { tracesShown?: number }) | undefined;
 let residualLine: { chart: Chart; norms: PanelModel['residualNorms'] } | undefined;
 let bars: Chart | undefined;
 let askTimer: number | undefined;
@@ -64,6 +66,8 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLEl
 export function startRun(runId: number, trace: PanelTrace): void {
   if (run.runId === runId) return;
   clearTimeout(askTimer);
+  // A finished generation is news for the re-analysis of prompt + continuation, not after it.
+  if (generation && generation.state !== 'running' && (generation.tracesShown = (generation.tracesShown ?? 0) + 1) > 1) generation = undefined;
   const T = trace.tokens.length;
   run = { runId, blocks: new Map(), position: Math.max(0, T - 1), ...(trace.model && { view: trace.model.nextToken }) };
   residualLine = undefined;
@@ -113,7 +117,7 @@ function feedForwardSection(kit: ModelKit, trace: PanelTrace, labels: string[]):
       'Below about −3 GELU gives 0, above about 3 it gives x; in between it bends.'));
   s.append(kit.figure({
     name: 'model.feedForward.hidden', title: `hidden activations, layer ${ff.layer + 1} (after GELU)`, matrix: hidden, rowLabels: labels, scale: 'diverging',
-    rowAxis: 'tokens', colAxis: `hidden units (4·dim = ${4 * dim})`, rowsAreTokens: true, colsAreTokens: false,
+    rowAxis: 'tokens', colAxis: `hidden units (4·dim = ${4 * dim})`, rowsAreTokens: true, colsAreTokens: false, minRowHeight: 14,
     describe: valueLines(labels, readingOf(hidden), 'hidden unit', 'GELU output'), ...codedExact(hidden),
   }, { measures: 'GELU output (no unit; at least −0.17)', scale: 'own scale' }));
   s.append(kit.note(hiddenShareNote(ff.hiddenShare, ff.layer), 'note computed'));
@@ -459,8 +463,8 @@ function generateRow(kit: ModelKit): HTMLElement {
 }
 
 /** Progress of Continue Text (from the button or the command), as the host reports it. */
-export function receiveGeneration(update: NonNullable<typeof generation>): void {
-  generation = update;
+export function receiveGeneration(update: Generation): void {
+  generation = { state: update.state, text: update.text, tokens: update.tokens, ...(update.message !== undefined && { message: update.message }) };
   showGeneration();
 }
 

@@ -19,7 +19,7 @@ export function geluChart(canvas: HTMLCanvasElement, pre: Float32Array, layer: n
       datasets: [
         { label: 'GELU(x)', data: geluCurve(lo, hi), showLine: true, pointRadius: 0, borderColor: BEFORE[0], borderWidth: 2, order: 2 },
         { label: 'ReLU(x), for comparison', data: [{ x: lo, y: 0 }, { x: 0, y: 0 }, { x: hi, y: hi }], showLine: true, pointRadius: 0, borderColor: 'rgba(128,128,128,.7)', borderDash: [4, 4], borderWidth: 1, order: 3 },
-        { label: `layer ${layer + 1}'s pre-activations (${pre.length.toLocaleString('en-US')} sampled)`, data: points, pointRadius: 2, backgroundColor: `${AFTER[1]}99`, borderWidth: 0, order: 1 },
+        { label: `layer ${layer + 1}'s pre-activations x`, data: points, pointRadius: 2, backgroundColor: `${AFTER[1]}99`, borderWidth: 0, order: 1 },
       ],
     },
     options: {

@@ -13,7 +13,7 @@ export function modelWeightsNote(source: string): string {
     const seed = /\d+/.exec(source)?.[0];
     return `Seeded${seed ? ` ${seed}` : ''}, untrained: random: the shapes are real, the numbers mean nothing yet.`;
   }
-  return `Weights from ${source}: the checkpoint's numbers, as trained.`;
+  return `Weights from ${source}: the checkpoint's numbers, as saved (not drawn from the seed).`;
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -76,7 +76,10 @@ export function nextTokenSummary(view: NextTokenView, vocabSize: number): { show
     : view.topK !== null
       ? `Top-k ${view.topK}: only the ${view.topK} most likely tokens keep probability, renormalised to sum to 1; the others get 0.`
       : `No top-k cut: all ${vocabSize.toLocaleString('en-US')} tokens keep some probability.`;
-  return { shown, text: `These ${k} bars hold ${pct} of the probability; the other ${rest.toLocaleString('en-US')} tokens of the vocabulary share the rest. ${sampling}` };
+  // A top-k cut (or greedy) leaves nothing outside the bars; otherwise the rest is spread thin.
+  const cut = view.temperature === 0 || (view.topK !== null && k >= view.topK);
+  const others = cut ? `the other ${rest.toLocaleString('en-US')} tokens get 0` : `the other ${rest.toLocaleString('en-US')} tokens of the vocabulary share the rest`;
+  return { shown, text: `These ${k} bars hold ${pct} of the probability; ${others}. ${sampling}` };
 }
 
 /** The next-token section's sampling knobs as typed, checked: the values, or what is wrong with the fix. */

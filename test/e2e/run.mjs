@@ -568,6 +568,8 @@ try {
 
   await check('a checkpoint through llm101.weightsPath (book layout, 2 layers × 4 heads, dim 32) fills the model sections', async () => {
     writeSettings({ 'llm101.weightsPath': CHECKPOINT, 'llm101.corpusPath': wordCorpus, 'llm101.tokenizer': 'word', 'llm101.heads': 4 });
+    // The file opens in the editor group beside the panel, not in the panel's group.
+    await runCommand('View: Focus First Editor Group');
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'zz-checkpoint.txt' }).click();
     await page.locator('.tabs-container .tab', { hasText: 'zz-checkpoint.txt' }).waitFor({ timeout: STEP_MS });
     await page.locator('.monaco-editor .view-line').first().click();

@@ -55,7 +55,10 @@ test('the sentence under the bars adds up what they show, and says what temperat
   assert.equal(shown, 0.375);
   assert.match(text, /These 2 bars hold 37\.5% of the probability; the other 98 tokens/);
   assert.match(text, /No top-k cut: all 100 tokens/);
-  assert.match(nextTokenSummary({ ...view, topK: 2 }, 100).text, /Top-k 2: only the 2 most likely tokens keep probability, renormalised/);
+  const cut = nextTokenSummary({ ...view, topK: 2 }, 100).text;
+  assert.match(cut, /Top-k 2: only the 2 most likely tokens keep probability, renormalised/);
+  assert.match(cut, /the other 98 tokens get 0\./);
+  assert.doesNotMatch(cut, /share the rest/);
   assert.match(nextTokenSummary({ ...view, temperature: 0 }, 100).text, /greedy/);
 });
 
