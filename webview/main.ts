@@ -56,6 +56,7 @@ function handle(message: HostMessage): void {
       current = { trace: message.trace, labels: labelsOf(message.trace), runId: message.runId, title: message.title, elapsedMs: message.elapsedMs };
       startRun(message.runId, message.trace);
       modelContext(current.labels, message.trace);
+      knobsFromWeights(message.trace);
       render();
       requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
       return;
@@ -225,6 +226,25 @@ function setHeadsOptions(attnDim: number, heads: number): void {
   }));
   select.value = String(heads);
   select.dataset.attnDim = String(attnDim);
+}
+
+/**
+ * With a weights file the sizes are the file's: the dim and heads knobs show the model's and are
+ * read-only (changing the setting would not change the model), with a tooltip that says why.
+ */
+function knobsFromWeights(trace: PanelTrace): void {
+  const source = trace.weightsSource ?? 'seeded';
+  const fixed = source !== 'seeded';
+  const why = `set by ${source}: LLM 101: Load Model… → Seeded to choose the sizes`;
+  const dim = document.getElementById('knob-dim') as (HTMLElement & { value: string; disabled: boolean }) | null;
+  const heads = document.getElementById('knob-heads') as HTMLSelectElement | null;
+  if (fixed) setHeadsOptions(trace.config.attnDim, trace.config.heads);
+  for (const [el, value] of [[dim, trace.config.dim], [heads, trace.config.heads]] as const) {
+    if (!el) continue;
+    el.disabled = fixed;
+    el.title = fixed ? why : '';
+    if (fixed) el.value = String(value);
+  }
 }
 
 function setKnobs(values: KnobValues): void {
