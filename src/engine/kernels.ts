@@ -76,7 +76,7 @@ const MIN_PANEL_SPLIT_FLOATS = 1 << 17;
 const PAGE_BYTES = 65536;
 /**
  * 2 GiB of shared memory at most (addresses stay below 2³¹, so `>> 2` is safe): GPT-2 small's
- * packed weights (packMatrix, 496 MB) beside a T = 1,024 forward's workspace. kernels.wat's
+ * packed weights (packMatrix, 494 MB) beside a T = 1,024 forward's workspace. kernels.wat's
  * memory import declares the same maximum.
  */
 const MAX_PAGES = 32768;

@@ -132,7 +132,7 @@ export interface GenerateOptions extends SamplingOptions {
   shouldStop?: () => boolean;
   /**
    * Pack the weights for the kernel for this generation (default true): about 4 bytes of kernel
-   * memory per parameter while it runs (496 MB for GPT-2 small; the kernel's memory does not
+   * memory per parameter while it runs (494 MB for GPT-2 small; the kernel's memory does not
    * shrink, the next packing reuses it), several times faster per token. The same tokens either way.
    */
   packWeights?: boolean;

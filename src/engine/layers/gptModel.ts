@@ -53,7 +53,7 @@ export interface PackedGpt {
 }
 
 /**
- * Packs every block's six weights and the output head: 124M floats (496 MB of kernel memory)
+ * Packs every block's six weights and the output head: 124M floats (494 MB of kernel memory)
  * for GPT-2 small. Throws a RangeError, having packed nothing, when the kernel's memory is too
  * small for them.
  */
