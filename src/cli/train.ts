@@ -333,7 +333,7 @@ class Progress {
   }
 
   private draw(text: string): void {
-    const columns = this.stream.columns ?? 100;
+    const columns = this.stream.columns || 100; // 0 when the terminal reports no size
     this.stream.write(`\r\x1b[K${text.slice(0, Math.max(20, columns - 1))}`);
     this.barShown = true;
   }
