@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  apply, endText, formatDuration, frameAt, overfitting, splitSample, stateText, uniformLoss, type RunState,
+  apply, endText, modelLine, formatDuration, frameAt, overfitting, splitSample, stateText, uniformLoss, type RunState,
 } from '../../webview/training/run';
 import { parseTrainingHostMessage, type TrainInfo, type TrainingHostMessage } from '../../src/shared/trainingProtocol';
 import { assertClose } from './assertClose';
@@ -130,4 +130,10 @@ test('the uniform-guess loss is ln(vocabulary); the slider index is clamped to t
   assert.equal(frameAt([10, 20, 30], 5), 30);
   assert.equal(frameAt([10, 20, 30], -1), 10);
   assert.equal(frameAt([], 0), undefined);
+});
+
+test('the model line counts layers and heads in words that agree with the number', () => {
+  assert.match(modelLine(info), /^1 layer · dim 32 · 2 heads · context 32 · vocabulary 972 \(word\) · 90,000 parameters$/);
+  const big = { ...info, config: { ...info.config, layers: 2, heads: 1 } } as TrainInfo;
+  assert.match(modelLine(big), /^2 layers · dim 32 · 1 head · /);
 });

@@ -36,13 +36,13 @@ export class LossChart {
     Chart.defaults.font.size = 12;
     const uniform = Math.log(vocabSize);
     const datasets: ChartDataset<'line', Point[]>[] = [
-      { label: 'train loss (each step’s batch)', data: [], borderColor: c.train, backgroundColor: c.train, borderWidth: 1, pointRadius: 0, pointHoverRadius: 3 },
+      { label: 'train loss (each step’s batch)', data: [], borderColor: c.train, backgroundColor: c.train, borderWidth: 1, pointRadius: 0, pointHoverRadius: 3, pointStyle: 'line' },
       { label: 'train loss (evaluation)', data: [], borderColor: c.train, backgroundColor: c.train, showLine: false, pointRadius: 4, pointStyle: 'circle', pointBorderWidth: 1.5 },
       { label: 'validation loss (evaluation)', data: [], borderColor: c.val, backgroundColor: c.val, borderWidth: 1.5, borderDash: [], pointRadius: 4, pointStyle: 'rectRot' },
       {
         label: `uniform guess: ln(${vocabSize.toLocaleString('en-US')}) = ${uniform.toFixed(2)}`,
         data: [{ x: 0, y: uniform }, { x: steps, y: uniform }], borderColor: c.uniform, backgroundColor: c.uniform,
-        borderWidth: 1, borderDash: [5, 4], pointRadius: 0, pointHoverRadius: 0,
+        borderWidth: 1, borderDash: [5, 4], pointRadius: 0, pointHoverRadius: 0, pointStyle: 'line',
       },
     ];
     const config: ChartConfiguration<'line', Point[]> = {
@@ -56,7 +56,7 @@ export class LossChart {
         normalized: true,
         interaction: { mode: 'nearest', intersect: false, axis: 'x' },
         plugins: {
-          legend: { position: 'bottom', labels: { boxWidth: 14, boxHeight: 8, padding: 8, color: c.fg } },
+          legend: { position: 'bottom', labels: { usePointStyle: true, boxWidth: 18, boxHeight: 8, padding: 10, color: c.fg } },
           tooltip: {
             callbacks: {
               title: (items) => (items[0] ? `step ${items[0].parsed.x}` : ''),

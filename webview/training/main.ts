@@ -258,7 +258,9 @@ class Page {
     const { run } = this;
     if (!this.chart) this.ensureChart();
     if (!this.chart) return;
-    if (run.steps) this.chart.setSteps(run.steps);
+    // While it runs the axis spans every planned step (the progress shows); a stopped run's ends at its last.
+    const span = run.end && run.end.step > 0 ? run.end.step : run.steps;
+    if (span) this.chart.setSteps(span);
     this.chart.set(run.lossSteps, run.losses, run.evals);
     // What the e2e test (and a screen reader) reads: the first and last losses drawn.
     const d = this.chartCanvas.dataset;

@@ -135,7 +135,8 @@ export const baseName = (file: string) => file.split(/[\\/]/).pop() ?? file;
 /** The model's size in one line: what the header shows. */
 export function modelLine(info: TrainInfo): string {
   const c = info.config;
-  return `${c.layers} layers · dim ${c.dim} · ${c.heads} heads · context ${c.contextLength} · vocabulary ${formatCount(c.vocabSize)} (${info.tokenizer}) · ${formatCount(info.parameters)} parameters`;
+  const n = (count: number, one: string) => `${count} ${one}${count === 1 ? '' : 's'}`;
+  return `${n(c.layers, 'layer')} · dim ${c.dim} · ${n(c.heads, 'head')} · context ${c.contextLength} · vocabulary ${formatCount(c.vocabSize)} (${info.tokenizer}) · ${formatCount(info.parameters)} parameters`;
 }
 
 export function dataLine(info: TrainInfo): string {

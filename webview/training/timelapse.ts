@@ -149,7 +149,7 @@ export class Timelapse {
       el('span', { className: 'shape', textContent: `${codes.rows}×${codes.cols}` }));
     const scroll = el('div', { className: 'map-scroll' });
     scroll.append(map.canvas);
-    const bar = colorBar(codes.scale, 'colour: attention weight (0–1), the share of the query’s attention that goes to the key; each row sums to 1; hatched: future keys, masked');
+    const bar = colorBar(codes.scale, 'colour: attention weight (0–1), the share of the query’s attention that goes to the key; each row sums to 1; hatched: future keys, masked. ≈: a weight read back from the map’s 254 colour levels (within 0.002)');
     this.mapBox.replaceChildren(cap, scroll, bar);
     map.draw(this.width());
   }

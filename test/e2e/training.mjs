@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// End-to-end: training a small GPT in the real VS Code workbench (code-server + Chromium through
+// playwright-core), as a learner would: "LLM 101: Train Model" from the palette on the bundled
+// poems with the tiny preset, the training panel's falling loss curve, samples and timelapse;
+// a longer run paused, resumed and stopped (its checkpoint kept); "Analyze with this model" then
+// shows that checkpoint in the playground's model sections. Screenshots of the training panel in
+// dark, light and high-contrast themes go to test-results/training-*.png. Ends with "N passed, N failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const RESULTS = path.join(ROOT, 'test-results');
+fs.mkdirSync(RESULTS, { recursive: true });
+const STEP_MS = 30_000;
+/** The tiny preset trains 150 steps: seconds on a laptop, longer on a busy 2-core runner. */
+const TINY_MS = 180_000;
+
+// The workspace is a copy of samples/ so the run never edits the repository.
+const workspace = fs.mkdtempSync('/tmp/train-ws-');
+fs.cpSync(path.join(ROOT, 'samples'), workspace, { recursive: true });
+const poemFile = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort()[0];
+const settingsFile = path.join(workspace, '.vscode', 'settings.json');
+fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+fs.writeFileSync(settingsFile, JSON.stringify({ 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false }, null, 2));
+const writeSettings = (extra) => fs.writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(settingsFile, 'utf8')), ...extra }, null, 2));
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 3).join(' | ')}`);
+  }
+}
+
+const server = await startCodeServer();
+const browser = await launchBrowser();
+const consoleErrors = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    const ours = /\[llm101|LLM 101/.test(m.text()) || /dist\/(training|webview)\.js/.test(m.location()?.url ?? '');
+    if (m.type() === 'error' && ours) consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
+
+  const runCommand = async (title) => {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
+    await page.keyboard.type(title);
+    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: title.replace(/^.*: /, '') }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter');
+  };
+  /** Picks the quick pick item labelled `label` (typing filters the list to it). */
+  const pick = async (label) => {
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first().waitFor({ timeout: STEP_MS });
+    await page.keyboard.type(label);
+    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter');
+  };
+  /** Train Model on the bundled poems with a preset, keeping the suggested name. */
+  const train = async (preset) => {
+    await runCommand('LLM 101: Train Model');
+    await pick('Bundled poems');
+    await pick(preset);
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'name the model' }).waitFor({ timeout: STEP_MS });
+    const name = await page.locator('.quick-input-widget input').inputValue();
+    await page.keyboard.press('Enter');
+    return name;
+  };
+  /** The webview frame whose document has `selector` (#training: the training panel, #app: the playground). */
+  const frameWith = async (selector, timeout = STEP_MS) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      for (const f of page.frames()) {
+        try {
+          if (await f.locator(selector).count()) return f;
+        } catch { /* a frame going away */ }
+      }
+      if (Date.now() > end) throw new Error(`no webview shows ${selector}`);
+      await page.waitForTimeout(200);
+    }
+  };
+  const waitFor = async (what, test, timeout) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const value = await test();
+      if (value) return value;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await page.waitForTimeout(250);
+    }
+  };
+  /** Each section of the training panel scrolled to the top, at the panel's width, clipped to the panel. */
+  const shoot = async (training, theme, ids = ['top', 'loss', 'samples', 'timelapse']) => {
+    await runCommand('Notifications: Clear All Notifications');
+    await page.waitForTimeout(300);
+    const frameEl = await training.frameElement();
+    const outer = await (await frameEl.ownerFrame())?.frameElement();
+    const box = await (outer ?? frameEl).boundingBox();
+    for (const id of ids) {
+      await training.evaluate((id) => {
+        if (id === 'top') window.scrollTo(0, 0);
+        else document.getElementById(id)?.scrollIntoView({ block: 'start' });
+      }, id);
+      await page.waitForTimeout(400);
+      await page.screenshot({ path: path.join(RESULTS, `training-${id}-${theme}.png`), ...(box && { clip: box }) });
+    }
+    await training.evaluate(() => window.scrollTo(0, 0));
+  };
+
+  let training;
+  let tinyName = '';
+
+  await check('workbench opens the sample poems and a poem is selected in an editor', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: poemFile }).waitFor({ timeout: 90_000 });
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: poemFile }).click();
+    await page.locator('.monaco-editor .view-line').nth(2).waitFor({ timeout: STEP_MS });
+    await page.locator('.monaco-editor .view-line').nth(2).click();
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Shift+End');
+  });
+
+  await check('"LLM 101: Train Model" from the palette (bundled poems, Tiny) opens the training panel', async () => {
+    tinyName = await train('Tiny');
+    training = await frameWith('#training[data-run-id]', 60_000);
+    const header = await training.locator('.run-header').innerText();
+    if (!header.includes(tinyName) || !/bundled poems/.test(header) || !/Tiny/.test(header)) throw new Error(`header: ${header}`);
+    const width = await training.evaluate(() => document.documentElement.clientWidth);
+    console.log(`     training panel: ${width} px wide`);
+  });
+
+  await check('the tiny run ends done; the header names the model size and the checkpoint', async () => {
+    await training.locator('#training[data-state="done"]').waitFor({ timeout: TINY_MS });
+    const model = await training.locator('#train-model').innerText();
+    if (!/1 layer · dim 32 · 2 heads · context 32/.test(model) || !/parameters/.test(model)) throw new Error(`model line: ${model}`);
+    const data = await training.locator('#train-data').innerText();
+    if (!/to train on, [\d,]+ held out for validation/.test(data)) throw new Error(`data line: ${data}`);
+    const out = await training.locator('#train-out code').innerText();
+    if (!out.endsWith(`${tinyName}.safetensors`)) throw new Error(`checkpoint: ${out}`);
+  });
+
+  await check('#loss-chart drew every step, evaluations, and the loss fell', async () => {
+    const d = await training.locator('#loss-chart').evaluate((c) => ({ ...c.dataset, width: c.clientWidth, height: c.clientHeight }));
+    const first = Number(d.firstLoss);
+    const last = Number(d.lastLoss);
+    console.log(`     loss ${first} → ${last} over ${d.points} steps, ${d.evals} evaluations, uniform guess ${d.uniform}`);
+    if (Number(d.points) !== 150) throw new Error(`${d.points} steps drawn`);
+    if (Number(d.evals) < 3) throw new Error(`${d.evals} evaluations`);
+    if (!(last < first - 1)) throw new Error(`the loss did not fall: ${first} → ${last}`);
+    if (d.width < 300 || d.height < 200) throw new Error(`chart ${d.width}×${d.height}`);
+    const note = await training.locator('#loss-note').innerText();
+    if (!/Train loss [\d.]+ at step 0 → [\d.]+ at step 150/.test(note)) throw new Error(`loss note: ${note}`);
+    const status = await training.locator('#train-status').innerText();
+    if (!/step 150 \/ 150/.test(status) || !/tokens\/s/.test(status) || !/elapsed/.test(status) || !/done/.test(status)) throw new Error(`status: ${status}`);
+    const end = await training.locator('#train-end').innerText();
+    if (!/^Done: 150 steps/.test(end) || !end.includes(`${tinyName}.safetensors`)) throw new Error(`end: ${end}`);
+  });
+
+  await check('samples grow from step 0, the prompt styled apart from the continuation', async () => {
+    const steps = await training.locator('#sample-list li').evaluateAll((els) => els.map((e) => Number(e.dataset.step)));
+    if (steps.length < 3 || steps.at(-1) !== 0) throw new Error(`sample steps ${steps.join(', ')}`);
+    const prompts = await training.locator('#sample-list li .prompt').count();
+    if (prompts !== steps.length) throw new Error(`${prompts} of ${steps.length} samples show the prompt`);
+    const first = await training.locator('#sample-list li .continuation').last().innerText();
+    if (!first.trim()) throw new Error('the step-0 sample has no continuation');
+  });
+
+  await check('the timelapse slider moves over the saved steps, the map follows with queries and keys named', async () => {
+    const tl = training.locator('.timelapse');
+    const frames = Number(await tl.getAttribute('data-frames'));
+    if (frames < 5) throw new Error(`${frames} frames`);
+    const slider = training.locator('#timelapse-slider');
+    await slider.scrollIntoViewIfNeeded();
+    await slider.evaluate((s) => { s.value = '0'; s.dispatchEvent(new Event('input')); });
+    const label0 = await training.locator('#timelapse-step').innerText();
+    if (label0 !== 'step 0') throw new Error(`slider at 0 says ${label0}`);
+    await slider.focus();
+    await page.keyboard.press('ArrowRight');
+    const label1 = await training.locator('#timelapse-step').innerText();
+    if (!/^step [1-9]\d*$/.test(label1)) throw new Error(`after one step right: ${label1}`);
+    const canvas = training.locator('#timelapse-map canvas');
+    const axes = await canvas.evaluate((c) => [c.dataset.rowAxis, c.dataset.colAxis, Number(c.dataset.rows)]);
+    if (axes[0] !== 'queries' || axes[1] !== 'keys' || !(axes[2] >= 4)) throw new Error(`map axes ${JSON.stringify(axes)}`);
+    const legend = await training.locator('#timelapse-map .legend').innerText();
+    if (!/attention weight \(0–1\)/.test(legend)) throw new Error(`colour bar: ${legend}`);
+    // The maps change as the model learns: step 0 and the last frame are painted differently.
+    const pixels = () => canvas.evaluate((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let h = 0;
+      for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + d[i + 1] * 7 + d[i + 2] * 13) | 0;
+      return h;
+    });
+    await slider.evaluate((s) => { s.value = '0'; s.dispatchEvent(new Event('input')); });
+    const before = await pixels();
+    await slider.evaluate((s) => { s.value = s.max; s.dispatchEvent(new Event('input')); });
+    if ((await pixels()) === before) throw new Error('the first and the last frame look the same');
+    const heads = await training.locator('#timelapse-head button').count();
+    if (heads !== 2) throw new Error(`${heads} head buttons (the tiny preset has 2 heads)`);
+    await training.locator('#timelapse-head button[data-value="1"]').click();
+    const title = await training.locator('#timelapse-map figcaption .title').innerText();
+    if (!/layer 1, head 2 at step \d+/.test(title)) throw new Error(`map title: ${title}`);
+  });
+
+  await check('after a section is scrolled to, its heading is below the sticky status bar', async () => {
+    for (const id of ['loss', 'samples', 'timelapse']) {
+      const { heading, bar } = await training.locator(`#${id}`).evaluate((el) => {
+        el.scrollIntoView({ block: 'start' });
+        return { heading: el.querySelector('h2').getBoundingClientRect().top, bar: document.getElementById('train-bar').getBoundingClientRect().bottom };
+      });
+      if (heading < bar) throw new Error(`${id}: heading at ${heading.toFixed(0)} px, under the bar ending at ${bar.toFixed(0)} px`);
+    }
+  });
+
+  if (training) await shoot(training, 'dark');
+
+  let smallName = '';
+  await check('a longer run pauses and resumes from the panel', async () => {
+    smallName = await train('Small');
+    training = await frameWith(`#training[data-run-id]:not([data-run-id="${await training.locator('#training').getAttribute('data-run-id')}"])`, 60_000);
+    const status = training.locator('#train-status');
+    await waitFor('step 10 of the small run', async () => Number(await status.getAttribute('data-step')) >= 10, 120_000);
+    await training.locator('#train-pause').click();
+    await training.locator('#train-status[data-state="paused"]').waitFor({ timeout: STEP_MS });
+    const at = Number(await status.getAttribute('data-step'));
+    await page.waitForTimeout(1500);
+    const still = Number(await status.getAttribute('data-step'));
+    if (still !== at) throw new Error(`paused at step ${at}, yet at ${still} 1.5 s later`);
+    if (!/Resume/.test(await training.locator('#train-pause').innerText())) throw new Error('the button does not offer Resume');
+    await shoot(training, 'paused-dark', ['top']);
+    await training.locator('#train-pause').click();
+    await waitFor('steps after Resume', async () => Number(await status.getAttribute('data-step')) > still + 2, STEP_MS);
+  });
+
+  let stoppedFile = '';
+  await check('Stop during the run keeps the checkpoint at the last completed step, and the end message names it', async () => {
+    const hint = await training.locator('#train-stop-hint').innerText();
+    if (!/keeps the checkpoint at the last completed step/.test(hint)) throw new Error(`stop hint: ${hint}`);
+    await training.locator('#train-stop').click();
+    await training.locator('#training[data-state="stopped"]').waitFor({ timeout: 60_000 });
+    const end = await training.locator('#train-end').innerText();
+    const m = /the checkpoint at step (\d+), the last completed step, is saved: (.+\.safetensors)/.exec(end);
+    if (!m) throw new Error(`end message: ${end}`);
+    stoppedFile = m[2];
+    if (!stoppedFile.endsWith(`${smallName}.safetensors`) || !fs.existsSync(stoppedFile)) throw new Error(`no checkpoint at ${stoppedFile}`);
+    const steps = Number(await training.locator('#train-status').getAttribute('data-step'));
+    if (Number(m[1]) !== steps || steps >= 2000) throw new Error(`stopped at ${m[1]}, status says ${steps}`);
+    console.log(`     stopped at step ${m[1]}: ${path.relative(workspace, stoppedFile)} (${(fs.statSync(stoppedFile).size / 1024).toFixed(0)} KiB)`);
+  });
+
+  if (training) await shoot(training, 'stopped-dark');
+
+  for (const [theme, settingsTheme, selector] of [['light', 'Default Light Modern', '.monaco-workbench.vs:not(.vs-dark)'], ['hc', 'Default High Contrast', '.monaco-workbench.hc-black']]) {
+    await check(`${theme} theme: the training panel follows (screenshots)`, async () => {
+      writeSettings({ 'workbench.colorTheme': settingsTheme });
+      await page.locator(selector).waitFor({ timeout: STEP_MS });
+      await runCommand('LLM 101: Show Training');
+      training = await frameWith('#training[data-run-id]');
+      await page.waitForTimeout(800);
+      const bg = await training.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+      console.log(`     ${theme}: panel background ${bg}`);
+      await shoot(training, theme);
+    });
+  }
+  writeSettings({ 'workbench.colorTheme': 'Default Dark Modern' });
+  await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: STEP_MS }).catch(() => {});
+
+  await check('"Analyze with this model" shows the stopped run\'s checkpoint in the playground\'s model sections', async () => {
+    await training.locator('#train-analyze').click();
+    const playground = await frameWith('#app[data-state="ready"] .weights-note', 90_000);
+    const note = playground.locator('.weights-note', { hasText: `${smallName}.safetensors` }).first();
+    await note.waitFor({ timeout: 90_000 });
+    const text = await note.innerText();
+    if (!/Weights from .*\.safetensors/.test(text)) throw new Error(`model note: ${text}`);
+  });
+
+  await check('no errors from the extension or the webviews in the console', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
+  });
+} catch (err) {
+  failed++;
+  console.log(`FAIL unexpected: ${err?.stack ?? err}`);
+} finally {
+  await browser.close().catch(() => {});
+  await server.stop();
+  fs.rmSync(workspace, { recursive: true, force: true });
+}
+console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/training-*.png`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
