@@ -75,3 +75,17 @@ test('what cannot train says what to change', () => {
   assert.throws(() => TrainingSession.prepare({ ...small, corpusPaths: [tiny] }), /too few for one training window of 17 \(context length 16 \+ 1\)/);
   assert.throws(() => TrainingSession.prepare({ ...small, init: tiny }), /tiny\.txt/);
 });
+
+test('going on from a checkpoint keeps its tokenizer, also on another corpus', () => {
+  const first = TrainingSession.prepare({ ...small, steps: 5 });
+  while (!first.done) first.step();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-init-')), 'first.safetensors');
+  first.save(file);
+  const again = TrainingSession.prepare({ ...small, corpusPaths: [verdict], init: file, steps: 3 });
+  assert.equal(again.info.config.vocabSize, first.info.config.vocabSize, 'the poems\' vocabulary, not the-verdict\'s');
+  const text = 'the sea';
+  assert.deepEqual(again.tokenizer.encode(text).map((t) => t.id), first.tokenizer.encode(text).map((t) => t.id));
+  assert.equal(again.stepCount, 0);
+  again.step();
+  assert.deepEqual(again.trainer.weights.tokEmb.rows, first.trainer.weights.tokEmb.rows);
+});

@@ -15,7 +15,7 @@ import { initGptWeights } from '../gpt/init';
 import type { GptConfig, GptModel } from '../gpt/types';
 import { readGptCheckpoint, writeGptCheckpoint } from '../io/gptCheckpoint';
 import { gptForward, traceGptBlock } from '../layers/gptModel';
-import { BPE_DEFAULT_VOCAB, TOKENIZER_METADATA_KEY, learnTokenizer, type SavedTokenizer } from '../tokenizer';
+import { BPE_DEFAULT_VOCAB, TOKENIZER_METADATA_KEY, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
 import type { Matrix, Tokenizer, TokenizerKind } from '../types';
 import type { EvalResult, StepResult } from './trainer';
 import { Trainer } from './trainer';
@@ -129,9 +129,19 @@ export class TrainingSession {
     checkTrainRequest(request);
     hooks.onProgress?.('reading the corpus');
     const corpus = request.corpusPaths.length > 0 ? corpusText(request.corpusPaths) : '';
-    hooks.onProgress?.(request.tokenizer === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
-    if (corpus === '' && request.tokenizer !== 'gpt2') throw new EngineError(`the ${request.tokenizer} tokenizer learns from a corpus: give one (or use --tokenizer gpt2)`);
-    const { tokenizer, saved } = learnTokenizer(request.tokenizer, corpus, request.bpeVocabSize ?? BPE_DEFAULT_VOCAB);
+    // Going on from a checkpoint keeps its tokenizer (its ids are what the weights learned), on any corpus.
+    const start = request.init ? readGptCheckpoint(request.init, { heads: request.heads }) : undefined;
+    const savedJson = start?.metadata[TOKENIZER_METADATA_KEY];
+    let learned: { tokenizer: Tokenizer; saved: SavedTokenizer };
+    if (savedJson !== undefined && start) {
+      const kept = parseSavedTokenizer(savedJson, request.init ?? '');
+      learned = { tokenizer: tokenizerFromSaved(kept), saved: kept };
+    } else {
+      hooks.onProgress?.(request.tokenizer === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
+      if (corpus === '' && request.tokenizer !== 'gpt2') throw new EngineError(`the ${request.tokenizer} tokenizer learns from a corpus: give one (or use --tokenizer gpt2)`);
+      learned = learnTokenizer(request.tokenizer, corpus, request.bpeVocabSize ?? BPE_DEFAULT_VOCAB);
+    }
+    const { tokenizer, saved } = learned;
     hooks.onProgress?.('tokenizing the corpus');
     const ids = Int32Array.from(tokenizer.encode(corpus), (t) => t.id);
     const config: GptConfig = {
@@ -139,9 +149,8 @@ export class TrainingSession {
       layers: request.layers, qkvBias: request.qkvBias ?? false, layerNormEps: 1e-5,
     };
     let model: GptModel;
-    if (request.init) {
-      hooks.onProgress?.('loading the starting weights');
-      model = readGptCheckpoint(request.init, { heads: request.heads }).model;
+    if (start) {
+      model = start.model;
       const c = model.config;
       if (c.vocabSize !== config.vocabSize) {
         throw new EngineError(`--init ${request.init} has a vocabulary of ${c.vocabSize} but the ${tokenizer.kind} tokenizer has ${config.vocabSize}; use the tokenizer it was trained with`);
