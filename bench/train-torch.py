@@ -7,6 +7,10 @@ Run as bench/train.mjs does, so OpenBLAS picks this CPU's kernels:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/train-torch.py \\
       --vocab 512 --dim 128 --heads 4 --layers 4 --seq 64 --batch 12 [--steps 5] [--threads 2]
 Prints one JSON line: {"msPerStep", "tokensPerSecond", "forwardMs", "backwardMs", "optimizerMs", ...}.
+
+--fused: the same model with PyTorch's fused layer norm and GELU (F.layer_norm, F.gelu with
+approximate='tanh', as nanoGPT writes them) instead of the book's elementwise formulas: the same
+numbers to float32 rounding, fewer kernels and saved tensors, so the stronger anchor.
 """
 
 import argparse
@@ -20,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts'))
-from gen_train_fixtures import GPTModel  # noqa: E402
+from gen_train_fixtures import GELU, GPTModel, LayerNorm  # noqa: E402
 
 WARMUP_RUNS = 2
 WARMUP_SECONDS = 0.5  # as benchTrain: at least 2 untimed steps and at least 0.5 s
@@ -32,7 +36,11 @@ def main():
         parser.add_argument(f'--{name}', type=int, required=True)
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--fused', action='store_true')
     args = parser.parse_args()
+    if args.fused:
+        LayerNorm.forward = lambda self, x: F.layer_norm(x, (x.shape[-1],), self.scale, self.shift, self.eps)
+        GELU.forward = lambda self, x: F.gelu(x, approximate='tanh')
     torch.set_num_threads(args.threads)
     torch.manual_seed(123)
     cfg = {'vocabSize': args.vocab, 'contextLength': args.seq, 'dim': args.dim, 'heads': args.heads, 'layers': args.layers, 'qkvBias': False, 'dropout': 0.0}
@@ -71,6 +79,7 @@ def main():
         'warmup': warmup,
         'samplesMs': totals,
         'torch': torch.__version__,
+        'fused': args.fused,
     }))
 
 
