@@ -117,12 +117,10 @@ function checkLearningRate(lr: number): void {
 }
 
 /**
- * torch.nn.utils.clip_grad_norm_(parameters, maxNorm): the L2 norm of all gradients together
- * (the norm of the per-tensor norms); if it exceeds maxNorm every gradient is scaled by
- * maxNorm / (norm + 1e-6). In place; returns the norm before clipping.
+ * The L2 norm of all gradients together as clip_grad_norm_ computes it: the norm of the
+ * per-tensor norms, each a float32 (sums in double). Nothing is changed.
  */
-export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number): number {
-  if (!(maxNorm > 0)) throw new RangeError(`the gradient clipping norm must be > 0, got ${maxNorm}`);
+export function globalGradNorm(grads: readonly Float32Array[]): number {
   const f = Math.fround;
   let squares = 0;
   for (const g of grads) {
@@ -131,8 +129,17 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number): n
     const norm = f(Math.sqrt(sum)); // torch.norm(g): a float32 result
     squares += norm * norm;
   }
-  const total = f(Math.sqrt(squares));
-  const coef = Math.min(f(maxNorm / f(total + 1e-6)), 1);
+  return f(Math.sqrt(squares));
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_(parameters, maxNorm): if the global norm exceeds maxNorm, every
+ * gradient is scaled by maxNorm / (norm + 1e-6). In place; returns the norm before clipping.
+ */
+export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number): number {
+  if (!(maxNorm > 0)) throw new RangeError(`the gradient clipping norm must be > 0, got ${maxNorm}`);
+  const total = globalGradNorm(grads);
+  const coef = Math.min(Math.fround(maxNorm / Math.fround(total + 1e-6)), 1);
   if (coef < 1) for (const g of grads) for (let k = 0; k < g.length; k++) g[k] = g[k]! * coef;
   return total;
 }

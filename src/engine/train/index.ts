@@ -9,7 +9,7 @@
 // forward with activations and backward), adamw.ts (AdamW, clipping, schedule), data.ts (split,
 // sampled and given batches), trainer.ts (the loop), bench.ts (one step timed).
 
-export { AdamW, type AdamWOptions, type AdamWState, clipGradNorm, type LrSchedule, scheduledLr } from './adamw';
+export { AdamW, type AdamWOptions, type AdamWState, clipGradNorm, globalGradNorm, type LrSchedule, scheduledLr } from './adamw';
 export { BatchSampler, batchFromRows, batchFromStarts, evaluationStarts, splitTokens, type TokenSplit } from './data';
 export {
   type ForwardOptions,

@@ -12,7 +12,7 @@
 
 import type { GptConfig, GptModel, GptWeights } from '../gpt/types';
 import { TorchGenerator } from '../rng';
-import { AdamW, type LrSchedule, clipGradNorm, scheduledLr } from './adamw';
+import { AdamW, type LrSchedule, clipGradNorm, globalGradNorm, scheduledLr } from './adamw';
 import { BatchSampler, batchFromRows, batchFromStarts, evaluationStarts, splitTokens } from './data';
 import {
   type GptActivations,
@@ -174,7 +174,7 @@ export class Trainer {
     if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${index + 1}: lower the learning rate (${lr})`);
     gptBackward(this.weights, this.config, acts, this.grads);
     const maxNorm = this.options.clipGradNorm;
-    const gradNorm = maxNorm === undefined ? globalNorm(this.gradList) : clipGradNorm(this.gradList, maxNorm);
+    const gradNorm = maxNorm === undefined ? globalGradNorm(this.gradList) : clipGradNorm(this.gradList, maxNorm);
     this.optimizer.step(this.gradList, lr);
     const tokens = batch.B * batch.T;
     this.tokensSeen += tokens;
@@ -211,15 +211,4 @@ export class Trainer {
     }
     return total / starts.length;
   }
-}
-
-/** The L2 norm of all gradients together, as clip_grad_norm_ reports it (nothing is changed). */
-function globalNorm(grads: readonly Float32Array[]): number {
-  let squares = 0;
-  for (const g of grads) {
-    let sum = 0;
-    for (let k = 0; k < g.length; k++) sum += g[k]! * g[k]!;
-    squares += sum;
-  }
-  return Math.sqrt(squares);
 }
