@@ -3,8 +3,8 @@
 // time printed from Enter to the painted panel, to the causal maps shown, and (over 256 tokens,
 // where heads arrive when their section is shown) to the first and to every head map. Meanwhile the
 // resident memory of every process in code-server's process group is sampled every 100 ms; the
-// peaks are printed per process (the extension host runs the engine's worker and the panel's host
-// side). Numbers are printed, never asserted: `npm test`'s e2e suite prints the default-size ones.
+// peaks are printed per process (engine.js is the engine process, extensionHost the extension
+// host). Numbers are printed, never asserted: `npm test`'s e2e suite prints the default-size ones.
 //
 //   node scripts/panel-timings.mjs [--sizes 128,512,2048] [--settings '{"llm101.dim": 768, "llm101.heads": 12}']
 import fs from 'node:fs';
@@ -66,6 +66,8 @@ try {
   await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
   const panel = page.frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).frameLocator('#active-frame');
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90_000 });
+  // n words are n tokens for the word tokenizer; BPE tokenizers (gpt2) also count the final newline
+  const rowsOf = (n) => `:is([data-rows="${n}"], [data-rows="${n + 1}"])`;
   const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
   for (const n of sizes) {
     const file = `tokens-${n}.txt`;
@@ -80,16 +82,24 @@ try {
     await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'Analyze Selection' }).waitFor({ timeout: 30_000 });
     const started = Date.now();
     await page.keyboard.press('Enter');
-    await panel.locator(`canvas[data-name="layerNorm.output"][data-rows="${n}"]`).waitFor({ timeout: 600_000 });
+    try {
+      await panel.locator(`canvas[data-name="layerNorm.output"]${rowsOf(n)}`).waitFor({ timeout: 600_000 });
+    } catch (err) {
+      // show what the panel shows instead (an error message, say) before giving up
+      fs.mkdirSync(path.join(ROOT, 'test-results'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'test-results', `timings-${n}-failed.png`) });
+      console.log(`${n} tokens: no painted panel: ${(await panel.locator('body').innerText().catch(() => '')).slice(0, 500)}`);
+      throw err;
+    }
     await panel.locator('#app[data-state="ready"]').waitFor({ timeout: 60_000 });
     const painted = seconds(started);
     await panel.locator('#attention-causal').scrollIntoViewIfNeeded();
-    await panel.locator(`canvas[data-name="causal.weights"][data-rows="${n}"]`).waitFor({ timeout: 600_000 });
+    await panel.locator(`canvas[data-name="causal.weights"]${rowsOf(n)}`).waitFor({ timeout: 600_000 });
     const causal = seconds(started);
     let headTimes = '';
     if (n > 256) {
       await panel.locator('#attention-heads').scrollIntoViewIfNeeded();
-      const shown = panel.locator(`#head-grid canvas[data-rows="${n}"]`);
+      const shown = panel.locator(`#head-grid canvas${rowsOf(n)}`);
       await shown.first().waitFor({ timeout: 600_000 });
       const first = seconds(started);
       const deadline = Date.now() + 600_000;
@@ -99,7 +109,15 @@ try {
       }
       headTimes = `, first head map ${first}, all ${await shown.count()} of ${heads} ${seconds(started)}`;
     }
-    console.log(`${n} tokens: panel painted ${painted}, causal maps ${causal}${headTimes}`);
+    // the model's layer × head grid: asked for when #blocks is shown, recomputed from the residual stream
+    let blocks = '';
+    if (await panel.locator('#blocks').count()) {
+      await panel.locator('#blocks').scrollIntoViewIfNeeded();
+      const shownAt = Date.now();
+      await panel.locator('#block-grid').waitFor({ timeout: 600_000 });
+      blocks = `, layer × head grid ${((Date.now() - shownAt) / 1000).toFixed(1)} s after #blocks was shown`;
+    }
+    console.log(`${n} tokens: panel painted ${painted}, causal maps ${causal}${headTimes}${blocks}`);
   }
 } finally {
   memory.stop();

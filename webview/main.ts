@@ -239,6 +239,9 @@ function knobsFromWeights(trace: PanelTrace): void {
   const dim = document.getElementById('knob-dim') as (HTMLElement & { value: string; disabled: boolean }) | null;
   const heads = document.getElementById('knob-heads') as HTMLSelectElement | null;
   if (fixed) setHeadsOptions(trace.config.attnDim, trace.config.heads);
+  // the tokenizer the trace used (a GPT-2 checkpoint brings gpt2's unless one was chosen)
+  const tokenizer = document.getElementById('knob-tokenizer') as (HTMLElement & { value: string }) | null;
+  if (tokenizer && document.activeElement !== tokenizer) tokenizer.value = trace.config.tokenizer;
   for (const [el, value] of [[dim, trace.config.dim], [heads, trace.config.heads]] as const) {
     if (!el) continue;
     el.disabled = fixed;
