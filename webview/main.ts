@@ -11,7 +11,8 @@ import { ExactCells, showReading, type CellReading } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';
 import { MODEL_BUILDERS, modelContext, receiveGeneration, receiveModelGroup, receiveNextToken, selectPosition, startRun, type ModelKit } from './model';
-import { colorOf, css, type Scale } from './colors';
+import type { Scale } from './colors';
+import { colorLegend, scaleKindText } from './legend';
 import { fixed, isSeeded, journeyNote, knobProblem, marksLegend, saturation, saturated, simpleAttentionNote, validHeads, visible, weightsNote, type Cells } from './notes';
 
 interface VsCodeApi {
@@ -402,20 +403,7 @@ function legend(map: Heatmap, text: FigureText): HTMLElement {
 
 /** A colour bar: its ends, what a colour measures, and whether the scale is shared. */
 function legendFor(scale: Scale, text: FigureText): HTMLElement {
-  const { min, max, kind } = scale;
-  const el = Object.assign(document.createElement('div'), { className: 'legend' });
-  const lo = kind === 'diverging' ? -Math.max(Math.abs(min), Math.abs(max)) : min;
-  const hi = kind === 'diverging' ? -lo : max;
-  const at = (f: number) => (kind === 'log' ? lo * (hi / lo) ** f : lo + (hi - lo) * f);
-  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(scale, at(i / 10))));
-  const bar = Object.assign(document.createElement('span'), { className: 'bar' });
-  bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
-  const label = (v: number) => (kind === 'log' ? (v < 0.01 ? v.toExponential(0) : formatCell(v)) : formatCell(v));
-  const kindText = kind === 'log' ? 'log scale' : kind === 'diverging' ? 'centred on 0' : 'linear';
-  el.append(Object.assign(document.createElement('span'), { textContent: label(lo) }), bar,
-    Object.assign(document.createElement('span'), { textContent: label(hi) }),
-    Object.assign(document.createElement('span'), { className: 'measures', textContent: `colour: ${text.measures}; ${kindText}, ${text.scale}` }));
-  return el;
+  return colorLegend(scale, `colour: ${text.measures}; ${scaleKindText(scale.kind)}, ${text.scale}`);
 }
 
 function layoutMap(map: Heatmap): void {

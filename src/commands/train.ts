@@ -172,7 +172,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
   let lastSaved: { step: number; file: string } | undefined;
   let reportProgress: ((event: TrainEvent) => void) | undefined;
   const { id, done } = engine.train(job, (event) => {
-    panel.event(event);
+    TrainingPanel.event(event);
     if (event.kind === 'step') {
       const left = Math.round(event.etaMs / 1000);
       status.text = `$(sync~spin) LLM 101: training ${event.step}/${event.steps} · loss ${event.loss.toFixed(2)} · ${left}s left`;
@@ -220,7 +220,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     status.dispose();
     await progress;
   }
-  if (runId && !panel.isDisposed) panel.end(end);
+  if (runId) TrainingPanel.end(end);
   if (end.file) {
     await useModel(end.file);
     const where = vscode.workspace.asRelativePath(end.file);

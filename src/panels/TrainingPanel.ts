@@ -20,14 +20,19 @@ export interface TrainingControls {
 
 export class TrainingPanel {
   static current: TrainingPanel | undefined;
+  /** Analyze with the newest run's checkpoint (set when a run starts; works after it ended too). */
+  private static lastFile: (() => void) | undefined;
 
   private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
   private disposed = false;
-  /** The run's messages so far, replayed when the webview (re)loads. */
-  private log: TrainingHostMessage[] = [];
-  private controls: TrainingControls | undefined;
-  private runId = 0;
+  /**
+   * The newest run's messages so far, replayed when a webview (re)loads: kept by the class, not
+   * the panel, so a panel closed during or after a run and opened again shows the whole run.
+   */
+  private static log: TrainingHostMessage[] = [];
+  private static controls: TrainingControls | undefined;
+  private static runId = 0;
 
   static show(context: vscode.ExtensionContext): TrainingPanel {
     if (TrainingPanel.current && !TrainingPanel.current.disposed) {
@@ -52,25 +57,28 @@ export class TrainingPanel {
 
   /** A new run: the panel forgets the previous one and shows this one from its start. */
   start(name: string, corpus: string, preset: string, controls: TrainingControls): number {
-    this.runId++;
-    this.controls = controls;
-    this.log = [];
-    this.post({ type: 'start', runId: this.runId, name, corpus, preset });
+    const runId = ++TrainingPanel.runId;
+    TrainingPanel.controls = controls;
+    TrainingPanel.lastFile = () => controls.analyzeWithModel();
+    TrainingPanel.log = [];
+    this.post({ type: 'start', runId, name, corpus, preset });
     this.panel.title = `LLM 101: Training ${name}`;
-    return this.runId;
+    return runId;
   }
 
-  event(event: TrainEvent): void {
-    this.post({ type: 'event', runId: this.runId, event });
+  /** Events of the newest run reach the panel that is open now (or the next one opened). */
+  static event(event: TrainEvent): void {
+    TrainingPanel.record({ type: 'event', runId: TrainingPanel.runId, event });
   }
 
-  end(end: TrainEnd): void {
-    this.post({ type: 'end', runId: this.runId, end });
+  static end(end: TrainEnd): void {
+    TrainingPanel.record({ type: 'end', runId: TrainingPanel.runId, end });
+    TrainingPanel.controls = undefined;
   }
 
-  /** The messages posted for the current run (for tests). */
+  /** The messages posted for the newest run (for tests). */
   get messages(): readonly TrainingHostMessage[] {
-    return this.log;
+    return TrainingPanel.log;
   }
 
   get isDisposed(): boolean {
@@ -86,8 +94,13 @@ export class TrainingPanel {
   }
 
   private post(message: TrainingHostMessage): void {
-    this.log.push(message);
-    if (this.ready && !this.disposed) void this.panel.webview.postMessage(message);
+    TrainingPanel.record(message);
+  }
+
+  private static record(message: TrainingHostMessage): void {
+    TrainingPanel.log.push(message);
+    const open = TrainingPanel.current;
+    if (open?.ready && !open.disposed) void open.panel.webview.postMessage(message);
   }
 
   private receive(raw: unknown): void {
@@ -103,19 +116,19 @@ export class TrainingPanel {
     switch (message.type) {
       case 'ready':
         this.ready = true;
-        for (const logged of this.log) void this.panel.webview.postMessage(logged);
+        for (const logged of TrainingPanel.log) void this.panel.webview.postMessage(logged);
         return;
       case 'pause':
-        this.controls?.pause();
+        TrainingPanel.controls?.pause();
         return;
       case 'resume':
-        this.controls?.resume();
+        TrainingPanel.controls?.resume();
         return;
       case 'stop':
-        this.controls?.stop();
+        TrainingPanel.controls?.stop();
         return;
       case 'analyzeWithModel':
-        this.controls?.analyzeWithModel();
+        TrainingPanel.lastFile?.();
         return;
       case 'log':
         if (message.level === 'error') console.error(`[llm101 training webview] ${message.message}`);

@@ -4,20 +4,10 @@
 // the newest frame it follows the run; moved back, it stays where the learner put it.
 import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../../src/display/codes';
 import { Heatmap } from '../heatmap';
-import { colorOf, css, type Scale } from '../colors';
+import { colorLegend } from '../legend';
 import { frameAt, type RunState } from './run';
 
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}): HTMLElementTagNameMap[K] => Object.assign(document.createElement(tag), props);
-
-/** A colour bar for the attention weights: its ends, what a colour means, on one line under the map. */
-export function colorBar(scale: Scale, measures: string): HTMLElement {
-  const box = el('div', { className: 'legend' });
-  const stops = Array.from({ length: 11 }, (_, i) => css(colorOf(scale, scale.min + ((scale.max - scale.min) * i) / 10)));
-  const bar = el('span', { className: 'bar' });
-  bar.style.background = `linear-gradient(to right, ${stops.join(', ')})`;
-  box.append(el('span', { textContent: String(scale.min) }), bar, el('span', { textContent: String(scale.max) }), el('span', { className: 'measures', textContent: measures }));
-  return box;
-}
 
 export class Timelapse {
   readonly root = el('div', { className: 'timelapse' });
@@ -149,7 +139,7 @@ export class Timelapse {
       el('span', { className: 'shape', textContent: `${codes.rows}×${codes.cols}` }));
     const scroll = el('div', { className: 'map-scroll' });
     scroll.append(map.canvas);
-    const bar = colorBar(codes.scale, 'colour: attention weight (0–1), the share of the query’s attention that goes to the key; each row sums to 1; hatched: future keys, masked. ≈: a weight read back from the map’s 254 colour levels (within 0.002)');
+    const bar = colorLegend(codes.scale, 'colour: attention weight (0–1), the share of the query’s attention that goes to the key; each row sums to 1; hatched: future keys, masked. ≈: a weight read back from the map’s 254 colour levels (within 0.002)');
     this.mapBox.replaceChildren(cap, scroll, bar);
     map.draw(this.width());
   }
