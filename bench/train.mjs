@@ -1,14 +1,20 @@
 // `node bench/train.mjs`: one training step of the book's GPTModel (forward, backward, AdamW),
 // ours (benchTrain, bench/train-ours.ts) beside PyTorch (bench/train-torch.py, Debian's
 // python3-torch with OpenBLAS, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset so it picks this
-// CPU's kernels, 2 threads) on the book's model and on the same model with torch's fused layer
-// norm and GELU (--fused, the stronger anchor), same sizes and batch, in one run. Each runs in its own process;
-// they take turns for --rounds rounds per shape (each the median of --steps steps after a
-// warm-up), so a change in the machine's load hits both alike. Prints per shape the median over
-// rounds of each time, the median of the per-round ratios ours/torch, the ratio of the fastest
-// steps seen, and the load average.
+// CPU's kernels, 2 threads, OMP_WAIT_POLICY=PASSIVE: see runTorch) on the book's model and on the
+// same model with torch's fused layer norm and GELU (--fused, the stronger anchor), and beside
+// tfjs-wasm (bench/train-tfjs.mjs, @tensorflow/tfjs-core + tfjs-backend-wasm 4.22, its own
+// autograd, single-threaded in Node) as shipped and with every product untransposed
+// (--plain-products, the stronger tfjs anchor: its autograd's transposed products are its slow
+// path), same sizes and batch, in one run. Each runs in its own process; they take turns for
+// --rounds rounds per shape (each the median of --steps steps after a warm-up), so a change in
+// the machine's load hits all alike. Prints per shape a table: the median over rounds of each
+// runtime's median step, its fastest step, tokens/s, the median of the per-round ratios
+// ours/runtime and the ratio of the fastest steps, and the load average (1 minute) before and
+// after.
 //
-//   node bench/train.mjs [--steps N] [--rounds N] [--shapes V:D:H:L:C:B,...] [--json FILE] [--wait-idle PERCENT]
+//   node bench/train.mjs [--steps N] [--rounds N] [--shapes V:D:H:L:C:B,...] [--runtimes a,b,...] [--json FILE] [--wait-idle PERCENT]
+// --runtimes: a subset of ours,torch,torchFused,tfjs,tfjsPlain (default all; ours is always run).
 // --wait-idle: before each run, wait (up to 3 minutes) until the machine's CPUs are less than
 // PERCENT busy over 2 s, for a machine other jobs share (PyTorch's OpenBLAS threads slow down
 // far more than ours when a core is taken, which would flatter the ratio).
@@ -27,6 +33,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     shapes: { type: 'string', default: '512:128:4:4:64:12,2048:256:8:6:128:8' },
+    runtimes: { type: 'string', default: 'ours,torch,torchFused,tfjs,tfjsPlain' },
     json: { type: 'string' },
     'wait-idle': { type: 'string' },
   },
@@ -81,15 +88,46 @@ function runOurs(shape) {
   return runJson(process.execPath, ['--import', 'tsx', 'bench/train-ours.ts', ...flags(shape)]);
 }
 
+// OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads otherwise spin after each parallel op while
+// OpenBLAS's own pthreads want the same 2 cores. With the default policy single steps stalled to
+// 230–450 ms at nanoGPT's configuration (the median of a run 87 or 290 ms by chance) and
+// 1.7–6.9 s at the larger one; passive gave 75–90 ms and 570–910 ms (loaded machine) steadily.
+// So torch is measured at its best here, as the stronger anchor.
 function runTorch(shape, fused) {
-  const env = { ...process.env };
+  const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   return runJson('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', '2', ...(fused ? ['--fused'] : [])], env);
 }
 
-// the runtimes of one round, in turn: ours, torch on the book's model, torch with fused layer norm and GELU
-const RUNNERS = { ours: (shape) => runOurs(shape), torch: (shape) => runTorch(shape, false), torchFused: (shape) => runTorch(shape, true) };
+function runTfjs(shape, plain) {
+  return runJson(process.execPath, ['bench/train-tfjs.mjs', ...flags(shape), ...(plain ? ['--plain-products'] : [])]);
+}
+
+// the runtimes of one round, in turn: ours, torch on the book's model, torch with fused layer norm
+// and GELU, tfjs-wasm as shipped, tfjs-wasm with plain products
+const ALL_RUNNERS = {
+  ours: (shape) => runOurs(shape),
+  torch: (shape) => runTorch(shape, false),
+  torchFused: (shape) => runTorch(shape, true),
+  tfjs: (shape) => runTfjs(shape, false),
+  tfjsPlain: (shape) => runTfjs(shape, true),
+};
+const LABELS = {
+  ours: 'ours',
+  torch: "torch, book's model",
+  torchFused: 'torch, fused norm + GELU',
+  tfjs: 'tfjs-wasm, its autograd',
+  tfjsPlain: 'tfjs-wasm, plain products',
+};
+const wanted = new Set(['ours', ...args.runtimes.split(',').map((name) => name.trim())]);
+for (const name of wanted) if (!(name in ALL_RUNNERS)) throw new Error(`--runtimes: unknown ${name} (${Object.keys(ALL_RUNNERS).join(', ')})`);
+const RUNNERS = Object.fromEntries(Object.entries(ALL_RUNNERS).filter(([name]) => wanted.has(name)));
+const anchors = Object.keys(RUNNERS).filter((name) => name !== 'ours');
+if (fs.existsSync(path.join(root, 'bench', 'node_modules', '@tensorflow', 'tfjs-backend-wasm')) === false && anchors.some((a) => a.startsWith('tfjs')))
+  throw new Error('bench/node_modules is missing tfjs: `npm run bench:train` installs it (or npm ci --prefix bench)');
+const heading = `${os.cpus()[0]?.model ?? 'CPU'}, ${os.availableParallelism()} cores, node ${process.version}; ${args.rounds} rounds, each runtime the median of ${args.steps} steps after >= 2 warm-up steps and >= 0.5 s`;
+console.log(heading);
 
 const rows = [];
 for (const shape of shapes) {
@@ -111,27 +149,42 @@ for (const shape of shapes) {
     tokensPerSecond: median(runs[name].map((r) => r.tokensPerSecond)),
   });
   const row = { shape, ...Object.fromEntries(Object.keys(RUNNERS).map((name) => [name, summary(name)])) };
-  for (const anchor of ['torch', 'torchFused']) {
+  row.ours.threads = runs.ours[0].threads;
+  for (const anchor of anchors) {
     const ratios = runs.ours.map((o, i) => o.msPerStep / runs[anchor][i].msPerStep);
     row[anchor].ratio = median(ratios);
     row[anchor].roundRatios = ratios;
     row[anchor].minRatio = row.ours.minMs / row[anchor].minMs;
+    row[anchor].threads = runs[anchor][0].threads;
   }
   row.load = [loadBefore, os.loadavg()[0]];
   row.busyBeforeRuns = busy;
   rows.push(row);
   const { vocab, dim, heads, layers, seq, batch } = shape;
-  const phases = (p) => p.map((ms) => ms.toFixed(0)).join('/');
-  const line = (name) => `${row[name].ms.toFixed(1)} ms (min ${row[name].minMs.toFixed(1)}; ${phases(row[name].phases)} fwd/bwd/adamw)`;
-  const ratio = (anchor) =>
-    `${row[anchor].ratio.toFixed(2)}x [rounds ${row[anchor].roundRatios.map((r) => r.toFixed(2)).join(', ')}; fastest steps ${row[anchor].minRatio.toFixed(2)}x]`;
+  const phases = (p) => (p[0] == null ? `${p[1].toFixed(0)}/${p[2].toFixed(0)} fwd+bwd/adamw` : `${p.map((ms) => ms.toFixed(0)).join('/')} fwd/bwd/adamw`);
+  const table = [
+    ['runtime', 'threads', 'ms/step', 'fastest ms', 'tokens/s', 'ours/this', 'fastest ours/this', 'rounds ours/this', 'phases ms'],
+    ...Object.keys(RUNNERS).map((name) => {
+      const r = row[name];
+      return [
+        LABELS[name],
+        String(r.threads),
+        r.ms.toFixed(1),
+        r.minMs.toFixed(1),
+        r.tokensPerSecond.toFixed(0),
+        name === 'ours' ? '' : `${r.ratio.toFixed(2)}x`,
+        name === 'ours' ? '' : `${r.minRatio.toFixed(2)}x`,
+        name === 'ours' ? '' : r.roundRatios.map((x) => x.toFixed(2)).join(' '),
+        phases(r.phases),
+      ];
+    }),
+  ];
+  const widths = table[0].map((_, c) => Math.max(...table.map((line) => line[c].length)));
   console.log(
-    `vocab ${vocab} dim ${dim} heads ${heads} layers ${layers} context ${seq} batch ${batch}\n` +
-      `  ours ${line('ours')}, ${row.ours.tokensPerSecond.toFixed(0)} tok/s\n` +
-      `  torch, book's model ${line('torch')}: ours/torch ${ratio('torch')}\n` +
-      `  torch, fused norm + GELU ${line('torchFused')}: ours/torch ${ratio('torchFused')}\n` +
-      `  load ${row.load.map((l) => l.toFixed(1)).join(' -> ')}` +
-      (idleBelow === undefined ? '' : `, CPUs busy before each run ${busy.map((b) => `${b.toFixed(0)}%`).join(' ')}`),
+    `\nvocab ${vocab} dim ${dim} heads ${heads} layers ${layers} context ${seq} batch ${batch} (${batch * seq} tokens per step)\n` +
+      table.map((line) => '  ' + line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n') +
+      `\n  load (1 min) ${row.load.map((l) => l.toFixed(2)).join(' -> ')}` +
+      (idleBelow === undefined ? '' : `; CPUs busy before each run ${busy.map((b) => `${b.toFixed(0)}%`).join(' ')}`),
   );
 }
 if (args.json) fs.writeFileSync(args.json, JSON.stringify(rows, null, 1) + '\n');
