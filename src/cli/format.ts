@@ -5,7 +5,6 @@ import { lastRow } from '../engine/layers/gptModel';
 import type { ModelAnalysis } from '../engine/pipeline';
 import type { Matrix, Token, Tokenizer, Trace } from '../engine/types';
 
-
 export function tokenJson(token: Token) {
   return { id: token.id, text: token.text, start: token.start, end: token.end };
 }
