@@ -102,11 +102,13 @@ try {
       const shown = panel.locator(`#head-grid canvas${rowsOf(n)}`);
       await shown.first().waitFor({ timeout: 600_000 });
       const first = seconds(started);
-      const deadline = Date.now() + 600_000;
+      const deadline = Date.now() + Number(process.env.LLM101_HEADS_WAIT_MS ?? 600_000);
       while ((await shown.count()) < heads && Date.now() < deadline) {
         await panel.locator('#head-grid figure').last().scrollIntoViewIfNeeded({ timeout: 2000 }).catch(() => {});
         await page.waitForTimeout(100);
       }
+      const missing = await panel.locator('#head-grid figure.pending[data-group]').evaluateAll((els) => els.map((e) => `${e.dataset.group}${e.dataset.requested ? ' (asked)' : ''}`));
+      if (missing.length) console.log(`${n} tokens: heads never shown: ${missing.join(', ')}`);
       headTimes = `, first head map ${first}, all ${await shown.count()} of ${heads} ${seconds(started)}`;
     }
     // the model's layer × head grid: asked for when #blocks is shown, recomputed from the residual stream
