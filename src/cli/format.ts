@@ -1,5 +1,5 @@
 // What `llm101` prints without --json: aligned tables of tokens, shapes and a few highlights.
-import { gptWeightCount } from '../engine/gpt/config';
+import { gptParameterCount } from '../engine/gpt/config';
 import { nextTokenDistribution, topTokens } from '../engine/gpt/sampling';
 import { lastRow } from '../engine/layers/gptModel';
 import type { ModelAnalysis } from '../engine/pipeline';
@@ -95,9 +95,8 @@ export const TOP_NEXT_TOKENS = 5;
 /** The GPT's part of the summary: its sizes, its parameters, and the top next tokens after the last position. */
 export function modelSummary(run: ModelAnalysis): string {
   const { model, forward, tokens, tokenizer } = run;
-  const { config, weights } = model;
-  // a tied out_head (GPT-2 as published) is tok_emb itself: count it once
-  const parameters = gptWeightCount(config) - (weights.outHead === weights.tokEmb ? config.vocabSize * config.dim : 0);
+  const { config } = model;
+  const parameters = gptParameterCount(model);
   const logits = forward.logits;
   const last = tokens[tokens.length - 1];
   const out = [

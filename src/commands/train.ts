@@ -168,7 +168,6 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
   status.text = '$(sync~spin) LLM 101: preparing to train';
   status.show();
 
-  let runId = 0;
   let lastSaved: { step: number; file: string } | undefined;
   let reportProgress: ((event: TrainEvent) => void) | undefined;
   const { id, done } = engine.train(job, (event) => {
@@ -188,7 +187,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     if (lastSaved) await useModel(lastSaved.file);
     await analyzeSelection(context, engine);
   };
-  runId = panel.start(name, corpus.label, preset.label, {
+  panel.start(name, corpus.label, preset.label, {
     pause: () => engine.pauseTraining(id, true),
     resume: () => engine.pauseTraining(id, false),
     stop: () => engine.stopTraining(id),
@@ -220,7 +219,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     status.dispose();
     await progress;
   }
-  if (runId) TrainingPanel.end(end);
+  TrainingPanel.end(end);
   if (end.file) {
     await useModel(end.file);
     const where = vscode.workspace.asRelativePath(end.file);

@@ -3,6 +3,7 @@
 // attention maps of every layer × head, which are recomputed from the kept residual stream when
 // the panel asks (a 12-layer, 12-head model at 1,024 tokens would hold 144 (T, T) maps otherwise).
 import { traceGptBlock, type GptForward } from '../engine/layers/gptModel';
+import { gptParameterCount } from '../engine/gpt/config';
 import { nextTokenDistribution, topTokens } from '../engine/gpt/sampling';
 import type { GptModel } from '../engine/gpt/types';
 import { linear } from '../engine/tensor';
@@ -44,18 +45,6 @@ function sample(values: Float32Array, count: number): Float32Array {
   const stride = values.length / count;
   for (let i = 0; i < count; i++) out[i] = values[Math.floor(i * stride)]!;
   return out;
-}
-
-export function parameterCount(model: GptModel): number {
-  const { weights } = model;
-  const tied = weights.outHead === weights.tokEmb;
-  let n = weights.tokEmb.data.length + weights.posEmb.data.length + (tied ? 0 : weights.outHead.data.length);
-  n += weights.finalNorm.scale.length + weights.finalNorm.shift.length;
-  for (const b of weights.blocks) {
-    for (const l of [b.att.query, b.att.key, b.att.value, b.att.outProj, b.ff.up, b.ff.down]) n += l.weight.data.length + (l.bias?.length ?? 0);
-    n += b.norm1.scale.length * 2 + b.norm2.scale.length * 2;
-  }
-  return n;
 }
 
 /** A (T, T) causal weight map for the panel: exact for short texts, else display codes on the weights' scale. */
@@ -110,7 +99,7 @@ export function panelModel(run: ModelRun): PanelModel {
   return {
     config: { vocabSize, dim, heads, layers, contextLength, qkvBias },
     source: run.source,
-    parameters: parameterCount(model),
+    parameters: gptParameterCount(model),
     residualNorms,
     feedForward: {
       layer: 0,

@@ -97,8 +97,8 @@ export class EngineClient {
    * through `onTrain`. Returns the run's id for pauseTraining and stopTraining.
    */
   train(job: TrainJob, onTrain: (event: TrainEvent) => void): { id: number; done: Promise<EngineResults['train']> } {
-    const id = this.nextId;
-    return { id, done: this.send<'train'>({ op: 'train', request: job }, undefined, undefined, onTrain) };
+    const id = this.nextId++;
+    return { id, done: this.send<'train'>({ op: 'train', request: job }, undefined, undefined, onTrain, id) };
   }
 
   pauseTraining(id: number, paused: boolean): void {
@@ -151,11 +151,10 @@ export class EngineClient {
 
   private send<Op extends EngineRequest['op']>(
     message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void, onToken?: Pending['onToken'],
-    onTrain?: Pending['onTrain'],
+    onTrain?: Pending['onTrain'], id = this.nextId++,
   ): Promise<EngineResults[Op]> {
     if (this.disposed) return Promise.reject(new CancelledError());
     const child = this.ensureChild();
-    const id = this.nextId++;
     return new Promise<EngineResults[Op]>((resolve, reject) => {
       this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }), ...(onToken && { onToken }), ...(onTrain && { onTrain }) });
       child.send({ ...message, id });

@@ -61,7 +61,7 @@ export class TrainingPanel {
     TrainingPanel.controls = controls;
     TrainingPanel.lastFile = () => controls.analyzeWithModel();
     TrainingPanel.log = [];
-    this.post({ type: 'start', runId, name, corpus, preset });
+    TrainingPanel.record({ type: 'start', runId, name, corpus, preset });
     this.panel.title = `LLM 101: Training ${name}`;
     return runId;
   }
@@ -81,20 +81,12 @@ export class TrainingPanel {
     return TrainingPanel.log;
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     if (TrainingPanel.current === this) TrainingPanel.current = undefined;
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
-  }
-
-  private post(message: TrainingHostMessage): void {
-    TrainingPanel.record(message);
   }
 
   private static record(message: TrainingHostMessage): void {

@@ -9,7 +9,7 @@ import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/
 import type { TrainInfo, TrainRequest } from '../engine/train/session';
 import type { MapCodes } from '../display/codes';
 import {
-  isLazyGroup, isMatrixPath, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
+  isLazyGroup, isMatrixPath, isSampling, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
 } from './protocol';
 
 /** Sampling for next-token views and generation: temperature 0 is greedy; topK null, no cut. */
@@ -178,7 +178,7 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
     case 'nextToken': {
       const { traceId, position, temperature, topK } = raw;
       if (!isId(traceId) || !isId(position) || !isSampling(temperature, topK)) return undefined;
-      return { id, op: 'nextToken', traceId, position, temperature: temperature as number, topK };
+      return { id, op: 'nextToken', traceId, position, temperature, topK: topK as number | null };
     }
     case 'train':
       return isTrainJob(raw.request) ? { id, op: 'train', request: raw.request } : undefined;
@@ -186,7 +186,7 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
       const { request, maxNewTokens, seed, temperature, topK } = raw;
       if (!isRequest(request) || !isId(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_NEW_TOKENS || !isId(seed)) return undefined;
       if (!isSampling(temperature, topK)) return undefined;
-      return { id, op: 'generate', request, maxNewTokens, seed, temperature: temperature as number, topK };
+      return { id, op: 'generate', request, maxNewTokens, seed, temperature, topK: topK as number | null };
     }
     default:
       return undefined;
@@ -201,10 +201,6 @@ function isTrainJob(v: unknown): v is TrainJob {
   return numbers.every((k) => typeof v[k] === 'number') && optional.every((k) => v[k] === undefined || typeof v[k] === 'number')
     && (v.init === undefined || isStr(v.init, 4096)) && (v.samplePrompt === undefined || isStr(v.samplePrompt, 1000))
     && (v.probe === undefined || isStr(v.probe, 1000)) && v.batches === undefined;
-}
-
-function isSampling(temperature: unknown, topK: unknown): topK is number | null {
-  return typeof temperature === 'number' && temperature >= 0 && temperature <= 10 && (topK === null || (isId(topK) && topK >= 1));
 }
 
 function isRequest(v: unknown): v is AnalyzeRequest {

@@ -311,7 +311,7 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
 export const MAX_NEW_TOKENS = 1000;
 
 /** Temperature 0 (greedy) to 10; top-k a whole number from 1, or null for no cut. */
-function isSampling(temperature: unknown, topK: unknown): temperature is number {
+export function isSampling(temperature: unknown, topK: unknown): temperature is number {
   return typeof temperature === 'number' && temperature >= 0 && temperature <= 10 && (topK === null || (isInt(topK) && topK >= 1));
 }
 

@@ -5,19 +5,13 @@
 // switch theme, reload the window. Screenshots go to test-results/. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
+import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const RESULTS = path.join(ROOT, 'test-results');
-fs.mkdirSync(RESULTS, { recursive: true });
 const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 30_000;
 
-// The workspace is a copy of samples/ so the run never edits the repository.
-const workspace = fs.mkdtempSync('/tmp/poems-ws-');
-fs.cpSync(path.join(ROOT, 'samples'), workspace, { recursive: true });
-const poemFile = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort()[0];
+const { workspace, poemFile, settingsFile, writeSettings } = sampleWorkspace('poems-ws');
 // Long texts of exactly N word tokens, for the timing of selection-to-painted-panel.
 const SIZES = [128, 512, 2048];
 const WORDS = ['sea', 'light', 'page', 'tide', 'window', 'kitchen', 'word', 'night', 'the', 'a'];
@@ -36,54 +30,21 @@ fs.writeFileSync(wordCorpus, Array.from({ length: 62 }, (_, i) => `w${String(i).
 const checkpointText = 'w43 w13 w40 w59 w43 w45 w23 w35 w17 w57';
 fs.writeFileSync(path.join(workspace, 'zz-checkpoint.txt'), `${checkpointText}\n`);
 
-let passed = 0;
-let failed = 0;
-const failures = [];
-/** Set once the workbench page exists: a failed check leaves a screenshot of what it saw. */
-let onFailure = async () => {};
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    failed++;
-    failures.push(name);
-    console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 3).join(' | ')}`);
-    await onFailure(failed).catch(() => {});
-  }
-}
-
-// Settings are changed the way a user edits .vscode/settings.json: the file changes on disk and
-// VS Code's file watcher picks it up.
-const settingsFile = path.join(workspace, '.vscode', 'settings.json');
-fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
-fs.writeFileSync(settingsFile, JSON.stringify({ 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false }, null, 2));
-const writeSettings = (extra) => fs.writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(settingsFile, 'utf8')), ...extra }, null, 2));
+const suite = checks();
+const { check } = suite;
 const server = await startCodeServer();
 const browser = await launchBrowser();
-const consoleErrors = [];
+let consoleErrors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   const page = await context.newPage();
-  page.on('console', (m) => {
-    const ours = /\[llm101|dist\/(extension|webview|worker)\.js|LLM 101/.test(m.text()) || /dist\/webview\.js/.test(m.location()?.url ?? '');
-    if (m.type() === 'error' && ours) consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
-  onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-${n}.png`) });
+  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training)\.js/);
+  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-${n}.png`) });
   await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
 
   const outer = `iframe.webview[src*="extensionId=${EXT_ID}"]`;
   const web = page.frameLocator(outer).frameLocator('#active-frame');
-  const runCommand = async (title) => {
-    await page.keyboard.press('F1');
-    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
-    await page.keyboard.type(title);
-    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: title.replace(/^.*: /, '') }).waitFor({ timeout: STEP_MS });
-    await page.keyboard.press('Enter');
-  };
+  const runCommand = (title) => palette(page, title, STEP_MS);
   const selectLine = async (n) => {
     const line = page.locator('.monaco-editor .view-line').nth(n);
     await line.click();
@@ -665,8 +626,7 @@ try {
     if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
   });
 } catch (err) {
-  failed++;
-  console.log(`FAIL unexpected: ${err?.stack ?? err}`);
+  suite.unexpected(err);
 } finally {
   await browser.close().catch(() => {});
   await server.stop();
@@ -674,5 +634,4 @@ try {
   fs.rmSync(corpusDir, { recursive: true, force: true });
 }
 console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+suite.finish();

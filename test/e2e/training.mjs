@@ -7,59 +7,28 @@
 // dark, light and high-contrast themes go to test-results/training-*.png. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
+import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const RESULTS = path.join(ROOT, 'test-results');
-fs.mkdirSync(RESULTS, { recursive: true });
 const STEP_MS = 30_000;
 /** The tiny preset trains 150 steps: seconds on a laptop, longer on a busy 2-core runner. */
 const TINY_MS = 180_000;
 
-// The workspace is a copy of samples/ so the run never edits the repository.
-const workspace = fs.mkdtempSync('/tmp/train-ws-');
-fs.cpSync(path.join(ROOT, 'samples'), workspace, { recursive: true });
-const poemFile = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort()[0];
-const settingsFile = path.join(workspace, '.vscode', 'settings.json');
-fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
-fs.writeFileSync(settingsFile, JSON.stringify({ 'workbench.colorTheme': 'Default Dark Modern', 'editor.minimap.enabled': false }, null, 2));
-const writeSettings = (extra) => fs.writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(settingsFile, 'utf8')), ...extra }, null, 2));
-
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL ${name}: ${String(err?.message ?? err).split('\n').slice(0, 3).join(' | ')}`);
-  }
-}
+const { workspace, poemFile, writeSettings } = sampleWorkspace('train-ws');
+const suite = checks();
+const { check } = suite;
 
 const server = await startCodeServer();
 const browser = await launchBrowser();
-const consoleErrors = [];
+let consoleErrors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   const page = await context.newPage();
-  page.on('console', (m) => {
-    const ours = /\[llm101|LLM 101/.test(m.text()) || /dist\/(training|webview)\.js/.test(m.location()?.url ?? '');
-    if (m.type() === 'error' && ours) consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training)\.js/);
+  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `training-FAIL-${n}.png`) });
   await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
 
-  const runCommand = async (title) => {
-    await page.keyboard.press('F1');
-    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
-    await page.keyboard.type(title);
-    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: title.replace(/^.*: /, '') }).waitFor({ timeout: STEP_MS });
-    await page.keyboard.press('Enter');
-  };
+  const runCommand = (title) => palette(page, title, STEP_MS);
   /** Picks the quick pick item labelled `label` (typing filters the list to it). */
   const pick = async (label) => {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first().waitFor({ timeout: STEP_MS });
@@ -286,13 +255,11 @@ try {
     if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
   });
 } catch (err) {
-  failed++;
-  console.log(`FAIL unexpected: ${err?.stack ?? err}`);
+  suite.unexpected(err);
 } finally {
   await browser.close().catch(() => {});
   await server.stop();
   fs.rmSync(workspace, { recursive: true, force: true });
 }
 console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/training-*.png`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+suite.finish();

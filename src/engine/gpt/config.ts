@@ -2,7 +2,7 @@
 // Every message names the fix.
 
 import { divisors, EngineError } from '../config';
-import type { GptConfig } from './types';
+import type { GptConfig, GptModel } from './types';
 
 /** The book's GPT_CONFIG_124M (section 4.1) with qkv_bias False, as its section 4.7 runs it. */
 export const GPT_CONFIG_124M: Readonly<GptConfig> = Object.freeze({
@@ -25,6 +25,12 @@ export function gptWeightCount(config: GptConfig): number {
   const feedForward = 2 * 4 * dim * dim + 4 * dim + dim;
   const norms = 2 * 2 * dim;
   return (2 * vocabSize + contextLength) * dim + layers * (attention + feedForward + norms) + 2 * dim;
+}
+
+/** A model's parameters, counting a tied out_head (GPT-2 as published: tok_emb itself) once. */
+export function gptParameterCount(model: GptModel): number {
+  const { config, weights } = model;
+  return gptWeightCount(config) - (weights.outHead === weights.tokEmb ? config.vocabSize * config.dim : 0);
 }
 
 /**

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, validateSettings, type CancelSignal } from '../config';
 import { loadCorpus } from '../corpus';
-import { validateGptConfig } from '../gpt/config';
+import { gptParameterCount, validateGptConfig } from '../gpt/config';
 import { generate } from '../gpt/generate';
 import { initGptWeights } from '../gpt/init';
 import type { GptConfig, GptModel } from '../gpt/types';
@@ -183,7 +183,7 @@ export class TrainingSession {
     const info: TrainInfo = {
       config, tokenizer: tokenizer.kind, corpusChars: corpus.length, corpusTokens: ids.length,
       trainTokens: trainer.train.length, validationTokens: trainer.validation.length,
-      parameters: trainer.namedParameters().reduce((n, p) => n + p.data.length, 0),
+      parameters: gptParameterCount(trainer.model),
       samplePrompt, probe: probeIds.map((id) => tokenizer.decode([id])),
       ...(request.init && { init: request.init }),
     };
