@@ -18,12 +18,26 @@ export default tseslint.config(
     },
   },
   {
-    // the engine knows nothing of the panel: what it draws is src/display's, the contracts src/shared's
+    // the engine knows nothing of the panel: what it draws is built in src/worker, the contracts are src/shared's
     files: ['src/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [{ name: 'vscode', message: 'the engine must not depend on VS Code' }],
-        patterns: [{ group: ['**/shared/*', '**/display/*', '**/panels/*', '**/worker/*', '**/host/*'], message: 'src/engine imports no panel, protocol or host code' }],
+        patterns: [{ group: ['**/shared/*', '**/panels/*', '**/worker/*', '**/host/*'], message: 'src/engine imports no panel, protocol or host code' }],
+      }],
+    },
+  },
+  {
+    // the contracts are the bottom layer: the webview, the host and the engine process all import
+    // them, so they import nothing of theirs, and of the engine only types (no math in the webview)
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'the contracts must not depend on VS Code' }],
+        patterns: [
+          { group: ['../*', '!../engine'], message: 'src/shared imports nothing above it (only the engine\'s types)' },
+          { group: ['../engine/*'], allowTypeImports: true, message: 'src/shared imports only types from the engine' },
+        ],
       }],
     },
   },

@@ -4,11 +4,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type ModelAnalysis, type TraceResult } from './engine/pipeline';
-import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from './display/modelView';
-import { panelGroup, toPanelTrace, tooltipCodes } from './display/panelTrace';
+import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from './worker/modelView';
+import { panelGroup, toPanelTrace, tooltipCodes } from './worker/panelTrace';
 import type { Trace } from './engine/types';
 import type { HostMessage, LazyGroup, PanelTrace } from './shared/protocol';
-import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from './display/reportPage';
+import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from './shared/reportPage';
 
 /** Default theme colours (VS Code's Dark Modern / Light Modern), chosen by the browser's scheme. */
 const THEME = `

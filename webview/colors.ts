@@ -26,7 +26,7 @@ function sample(stops: readonly Rgb[], t: number): Rgb {
 }
 
 // The scale types are shared with the host, which encodes long texts' maps on the same scales.
-import type { Scale, ScaleKind } from '../src/display/codes';
+import type { Scale, ScaleKind } from '../src/shared/codes';
 export type { Scale, ScaleKind };
 
 /** RGB for `value` on the scale (diverging scales are centred on 0). */

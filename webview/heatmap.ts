@@ -7,7 +7,7 @@
 // zoomBy), pan (drag) and show a minimap; double-click resets the view. dispose() removes every
 // listener, the window's included.
 import type { PanelMap } from '../src/shared/protocol';
-import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, finiteRange, levelValue, type MapCodes } from '../src/display/codes';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, finiteRange, levelValue, type MapCodes } from '../src/shared/codes';
 import { colorOf, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
 import { showReading, type CellReading } from './cells';
 

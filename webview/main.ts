@@ -6,7 +6,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { Chart } from 'chart.js';
 import { parseHostMessage, KNOBS, MODEL_SECTIONS, type HostMessage, type ModelSectionId, type JourneyAttention, type Knob, type KnobValues, type LazyGroup, type PanelHead, type PanelMap, type PanelTrace, type SectionId, type WebviewMessage } from '../src/shared/protocol';
-import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, weightScale as weightScaleFor } from '../src/display/codes';
+import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, weightScale as weightScaleFor } from '../src/shared/codes';
 import { ExactCells, showReading, type CellReading } from './cells';
 import { Heatmap, formatCell, type HeatmapSpec } from './heatmap';
 import { pcaChart, layerNormChart } from './charts';

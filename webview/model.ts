@@ -5,7 +5,7 @@
 // main.ts owns the page; it hands these builders the few helpers they share (ModelKit).
 import type { Chart } from 'chart.js';
 import { MAX_NEW_TOKENS, type LazyGroup, type ModelSectionId, type NextTokenView, type PanelBlock, type PanelBlockThumbs, type PanelMap, type PanelModel, type PanelTrace, type WebviewMessage } from '../src/shared/protocol';
-import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes, type Scale } from '../src/display/codes';
+import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes, type Scale } from '../src/shared/codes';
 import type { CellReading } from './cells';
 import { showReading } from './cells';
 import { colorOf } from './colors';

@@ -3,8 +3,8 @@
 // the data embedded in the page ('trace' on 'ready', 'group' on 'requestGroup', 'cells' on
 // 'requestCells'). Replies are posted in a later task, as a host's would arrive.
 import { parseWebviewMessage, type CellsRequest, type HostMessage, type LazyGroup, type NextTokenView } from '../src/shared/protocol';
-import { clipWindow, codeValues, isMapCodes, type MapCodes } from '../src/display/codes';
-import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/display/reportPage';
+import { clipWindow, codeValues, isMapCodes, type MapCodes } from '../src/shared/codes';
+import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/shared/reportPage';
 
 /** Rebuilds the typed arrays src/report.ts wrote as tagged base64. */
 function revive(value: unknown): unknown {

@@ -7,7 +7,7 @@
 // the panel draws first; 'group', 'cells' and 'export' read that trace later; 'release' drops it.
 import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/pipeline';
 import type { TrainInfo, TrainRequest } from '../engine/train/session';
-import type { MapCodes } from '../display/codes';
+import type { MapCodes } from './codes';
 import {
   isLazyGroup, isMatrixPath, isSampling, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
 } from './protocol';

@@ -2,7 +2,7 @@
 // these types; every message that crosses is checked with the validators below on receipt,
 // and anything unknown is ignored (and logged) rather than trusted.
 import type { Matrix, Token, EngineConfig } from '../engine/types';
-import { isMapCodes, type MapCodes } from '../display/codes';
+import { isMapCodes, type MapCodes } from './codes';
 
 /** Section ids of the panel, in the order the product teaches the stages. */
 export const SECTIONS = [

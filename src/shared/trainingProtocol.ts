@@ -3,7 +3,7 @@
 // the timelapse, and sends the learner's Pause, Resume and Stop. Validated on receipt, like the
 // playground's protocol.
 import type { TrainInfo } from '../engine/train/session';
-import { isMapCodes } from '../display/codes';
+import { isMapCodes } from './codes';
 import type { TrainEvent } from './engineProtocol';
 
 export type { TrainEvent, TrainInfo };

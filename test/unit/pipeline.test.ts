@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Analyzer, type AnalyzeRequest } from '../../src/engine/pipeline';
-import { LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, tooltipCodes } from '../../src/display/panelTrace';
+import { LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, tooltipCodes } from '../../src/worker/panelTrace';
 import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 import { parseHostMessage } from '../../src/shared/protocol';
-import { CODE_DROPPED, CODE_MASKED, codeAt, isMapCodes } from '../../src/display/codes';
+import { CODE_DROPPED, CODE_MASKED, codeAt, isMapCodes } from '../../src/shared/codes';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-pipeline-'));
 const corpusPath = path.join(scratch, 'corpus.txt');

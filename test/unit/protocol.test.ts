@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { MAX_CELLS_SIDE, parseHostMessage, parseWebviewMessage } from '../../src/shared/protocol';
-import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, codeValues, encodeMap, isMapCodes, levelValue, weightScale } from '../../src/display/codes';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, codeValues, encodeMap, isMapCodes, levelValue, weightScale } from '../../src/shared/codes';
 import { colorOf } from '../../webview/colors';
 import { assertClose } from './assertClose';
 import type { Matrix } from '../../src/engine/types';

@@ -2,7 +2,7 @@
 // (a reload replays them all). Pure: no DOM, so the bookkeeping and the wording are unit-tested
 // (test/unit/webview-training.test.ts); webview/training/main.ts draws from it.
 import type { TrainEnd, TrainEvent, TrainInfo, TrainingHostMessage } from '../../src/shared/trainingProtocol';
-import type { MapCodes } from '../../src/display/codes';
+import type { MapCodes } from '../../src/shared/codes';
 
 type StepEvent = Extract<TrainEvent, { kind: 'step' }>;
 

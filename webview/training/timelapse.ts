@@ -2,7 +2,7 @@
 // frame, one layer and head at a time on the playground's heatmap, with a slider over the steps
 // ("step N"), a layer and a head picker, a Play button and a colour bar. While the slider rests on
 // the newest frame it follows the run; moved back, it stays where the learner put it.
-import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../../src/display/codes';
+import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../../src/shared/codes';
 import { Heatmap } from '../heatmap';
 import { colorLegend } from '../legend';
 import { frameAt, type RunState } from './run';

@@ -8,7 +8,7 @@ import { simpleAttention } from '../engine/layers/simpleAttention';
 import type { TraceResult } from '../engine/pipeline';
 import type { Matrix, Trace } from '../engine/types';
 import type { JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
-import { clipWindow, encodeMap, weightScale, type MapCodes } from './codes';
+import { clipWindow, encodeMap, weightScale, type MapCodes } from '../shared/codes';
 
 /** Above this many tokens the T×T stages and heads are sent to the panel only when shown. */
 export const LAZY_ABOVE = 256;

@@ -9,7 +9,7 @@ import type { GptModel } from '../engine/gpt/types';
 import { linear } from '../engine/tensor';
 import type { Matrix, Tokenizer } from '../engine/types';
 import type { NextTokenView, PanelBlock, PanelBlockThumbs, PanelModel, PanelMap } from '../shared/protocol';
-import { encodeMap, weightScale, type MapCodes } from './codes';
+import { encodeMap, weightScale, type MapCodes } from '../shared/codes';
 
 /** Pre-activations sampled for the GELU curve: enough to show the spread, few enough to draw. */
 export const GELU_SAMPLE = 4096;

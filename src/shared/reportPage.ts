@@ -1,5 +1,5 @@
 // The standalone report's page format: src/report.ts writes it, webview/reportHost.ts reads it.
-import type { LazyGroup } from '../shared/protocol';
+import type { LazyGroup } from './protocol';
 import type { MapCodes } from './codes';
 
 /**
