@@ -2,6 +2,7 @@
 //   dist/extension.js  the extension host side (Node, CommonJS, `vscode` external)
 //   dist/engine.js     the engine process the extension host forks (Node, CommonJS)
 //   dist/engineThread.js  its threads: analyses and token counts (Node, CommonJS)
+//   dist/kernelHelper.js  the kernel's helper threads, started beside whichever bundle runs the kernel
 //   dist/cli.js        `llm101` on the command line (Node, CommonJS, shebang)
 //   dist/webview.js    the panel app (browser, IIFE), plus the codicon font it uses
 //   dist/reportHost.js the standalone report's stand-in for the extension host (browser, IIFE)
@@ -28,6 +29,7 @@ const builds = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...node, entryPoints: ['src/worker/engineProcess.ts'], outfile: 'dist/engine.js' },
   { ...node, entryPoints: ['src/worker/engineThread.ts'], outfile: 'dist/engineThread.js' },
+  { ...node, entryPoints: ['src/engine/kernels/helper.ts'], outfile: 'dist/kernelHelper.js' },
   { ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   {
     ...common,

@@ -1,4 +1,4 @@
-// Assembles src/engine/kernels.wat into src/engine/kernelsWasm.ts (the module as base64 plus the
+// Assembles src/engine/kernels/kernels.wat into src/engine/kernels/wasm.ts (the module as base64 plus the
 // SHA-256 of the source it came from), with wat2wasm from the `wabt` npm package. The output is
 // checked in, so building the extension needs no WebAssembly tool; a unit test fails when the
 // .wat changes and this script has not been run again.
@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const sourcePath = path.join(root, 'src/engine/kernels.wat');
-const outPath = path.join(root, 'src/engine/kernelsWasm.ts');
+const sourcePath = path.join(root, 'src/engine/kernels/kernels.wat');
+const outPath = path.join(root, 'src/engine/kernels/wasm.ts');
 
 const source = fs.readFileSync(sourcePath, 'utf8');
 const wabt = await initWabt();

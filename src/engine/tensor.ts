@@ -1,6 +1,6 @@
 // Small float32 matrix ops over row-major Float32Array, one function per op.
 //
-// Every matrix product (matmul, matmulTransposed, linear) is one call into kernels.ts: a
+// Every matrix product (matmul, matmulTransposed, linear) is one call into kernels/products.ts: a
 // WebAssembly SIMD kernel that sums float32 products in float32 as PyTorch's float32 BLAS does,
 // skips the masked triangle of causal products and splits large products across threads. The
 // other ops are plain loops; reductions (softmax's sum, means, variances) accumulate in double

@@ -1,4 +1,4 @@
-// Packed weights (kernels.ts packMatrix, matmulPackedInto; gptModel.ts packGptWeights): the same
+// Packed weights (kernels/products.ts packMatrix, matmulPackedInto; gptModel.ts packGptWeights): the same
 // numbers bit for bit as matmulInto, which packs B on every call, on one thread and on two, with
 // the helper made to take a chunk of both the row split (many rows) and the column-panel split (a
 // decode step's few rows); released packings are refused or not used; holes left by released

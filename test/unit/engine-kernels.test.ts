@@ -1,4 +1,4 @@
-// The kernels (src/engine/kernels.ts): the matrix product against a plain float32 loop that sums
+// The kernels (src/engine/kernels/): the matrix product against a plain float32 loop that sums
 // in the order the kernel promises (Σ_t fl(a·b) in float32, increasing t), for odd sizes around
 // the 5×8 block; softmax against Math.exp in double (within float32 rounding); the threaded paths against the single-thread
 // ones, bit for bit; and the checked-in WebAssembly against its .wat source.
@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { initWeights } from '../../src/engine/init';
 import { kernelThreads, matmulInto, helperChunkCount, readyHelpers, setKernelThreads, setWaitForHelper, softmaxRowsInto, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
-import { KERNELS_WAT_SHA256 } from '../../src/engine/kernelsWasm';
+import { KERNELS_WAT_SHA256 } from '../../src/engine/kernels/wasm';
 import { TorchGenerator } from '../../src/engine/rng';
 import { runTrace } from '../../src/engine/trace';
 import type { EngineConfig, Matrix } from '../../src/engine/types';
@@ -238,7 +238,7 @@ test('setKernelThreads takes 1 to 16', () => {
   assert.throws(() => setKernelThreads(1.5), /from 1 to 16/);
 });
 
-test('kernelsWasm.ts was assembled from the current kernels.wat (npm run build:kernels --prefix bench)', () => {
-  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'engine', 'kernels.wat'));
+test('kernels/wasm.ts was assembled from the current kernels.wat (npm run build:kernels --prefix bench)', () => {
+  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'engine', 'kernels', 'kernels.wat'));
   assert.equal(createHash('sha256').update(source).digest('hex'), KERNELS_WAT_SHA256);
 });

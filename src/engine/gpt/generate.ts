@@ -7,7 +7,7 @@
 // change once computed (causal attention: position t sees only 0..t), so each new token needs one
 // row through the model, attending to the cached keys and values, instead of the whole context.
 // Per head, the new row's scores q·Kᵀ (1, t+1), its softmax and weights·V (1, headDim) are the
-// same float32 sums in the same order as row t of the full causal product (kernels.ts sums each
+// same float32 sums in the same order as row t of the full causal product (kernels/products.ts sums each
 // element over k in increasing order, whatever rows are computed with it), so the cached path
 // gives the uncached path's logits bit for bit (a test checks). Once the context is full, the
 // crop shifts every position, which invalidates the cache: from then on each step re-runs the

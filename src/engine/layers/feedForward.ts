@@ -3,7 +3,7 @@
 //   h_pre = x·W_upᵀ + b_up          ff.layers.0: (T, dim) -> (T, 4·dim)   pre-activations
 //   h     = GELU(h_pre)             tanh approximation (gelu.ts)           hidden activations
 //   y     = h·W_downᵀ + b_down      ff.layers.2: (T, 4·dim) -> (T, dim)
-// Products go through `linear` (kernels.ts), so the results are the same numbers whether a row is
+// Products go through `linear` (kernels/products.ts), so the results are the same numbers whether a row is
 // computed alone (incremental decoding) or among T rows.
 
 import type { BlockWeights } from '../gpt/types';

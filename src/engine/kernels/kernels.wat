@@ -1,5 +1,5 @@
 ;; The engine's matrix product in WebAssembly SIMD (128-bit registers, 4 float32 lanes).
-;; Source of src/engine/kernelsWasm.ts: rebuild with `npm run build:kernels --prefix bench`
+;; Source of src/engine/kernels/wasm.ts: rebuild with `npm run build:kernels --prefix bench`
 ;; (wat2wasm from the `wabt` npm package); a unit test checks that the two match.
 ;;
 ;; gemm computes rows rowStart .. rowEnd−1 of C = A · B for

@@ -1,0 +1,18 @@
+// The engine's kernels: every stage's matrix product (Q·Kᵀ, weights·V, nn.Linear) goes through
+// matmulInto or matmulPackedInto and every softmax through softmaxRowsInto (products.ts); whole
+// layers at inference stay in the kernel's workspace (layers.ts). The thread pool and its job
+// protocol are pool.ts and protocol.ts, the helper thread helper.ts (dist/kernelHelper.js), the
+// memory heap.ts, the WebAssembly kernels.wat.
+
+export { type PackedMatrix } from './heap';
+export { feedForwardPackedInto, multiHeadForwardInto, type PackedProjection, type ProjectionWeights } from './layers';
+export {
+  helperChunkCount,
+  kernelThreads,
+  readyHelpers,
+  setKernelThreads,
+  setWaitForHelper,
+  splitProductCount,
+  warmUpKernel,
+} from './pool';
+export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxRowsInto, type MatmulOptions } from './products';

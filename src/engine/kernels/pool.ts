@@ -1,0 +1,243 @@
+// The kernel's state and its thread pool: one WebAssembly instance on a shared memory (a
+// SharedArrayBuffer) in the calling thread, and helper threads (helper.ts, bundled as
+// dist/kernelHelper.js) running the same module on the same memory.
+//
+// Large products and softmaxes are cut into row chunks that the calling thread and the helpers
+// take in turn (runRows): the caller wakes the helpers with Atomics.notify, computes chunks
+// itself, and waits with Atomics.wait only for chunks a helper is still computing, so the engine
+// stays synchronous and a helper descheduled on a busy machine holds nothing up. Chunks start at
+// multiples of the kernel's row block and each element's sum has the same terms in the same order
+// whoever computes it: one thread or many give bit-for-bit the same result.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  ACTIVE_HELPERS,
+  CHUNK_ROWS,
+  CHUNKS,
+  CONTROL_BYTES,
+  FAILED,
+  FINISHED,
+  GENERATION,
+  HELPER_CHUNKS,
+  JOB,
+  JOB_KIND,
+  MAX_HELPERS,
+  NEXT,
+  READY,
+  ROWS,
+  SLEEP_SLOT,
+  instantiate,
+  takeChunks,
+  type HelperData,
+  type JobKind,
+  type KernelExports,
+} from './protocol';
+import { KERNELS_WASM_BASE64 } from './wasm';
+
+/** A job is cut into about this many chunks per thread, taken in turn by whichever thread is free. */
+const CHUNKS_PER_THREAD = 8;
+/** The helper thread's bundle, beside the engine's bundles in dist/ (esbuild.mjs builds it). */
+const HELPER_BUNDLE = 'kernelHelper.js';
+
+export interface KernelState {
+  module: WebAssembly.Module;
+  kernel: KernelExports;
+  memory: WebAssembly.Memory;
+  heap: Float32Array;
+  control: Int32Array;
+  controlFloats: Float32Array;
+  helpers: Worker[];
+  /**
+   * Byte address where the workspace starts: below it, after the control block, live the packed
+   * weights (heap.ts); the workspace holds nothing between calls, so it moves up when they grow.
+   */
+  workspaceAt: number;
+  /** Holes left below workspaceAt by released packed weights, by address, none adjacent. */
+  holes: { at: number; bytes: number }[];
+}
+
+let state: KernelState | undefined;
+/** Threads the kernel uses for large products (the calling one included); 1 turns helpers off. */
+let threads = defaultThreads();
+/** Products and softmaxes posted to the helper threads so far. */
+let splitProducts = 0;
+let waitForHelper = false;
+
+export function splitProductCount(): number {
+  return splitProducts;
+}
+
+/** Chunks the helper threads have computed so far (tests check that the threaded path ran). */
+export function helperChunkCount(): number {
+  return state ? Atomics.load(state.control, HELPER_CHUNKS) : 0;
+}
+
+function defaultThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(2, cores));
+}
+
+/**
+ * For tests: with `on`, every split product or softmax waits until a helper thread has taken its
+ * first chunk before the calling thread takes any, so both threads certainly compute part of it.
+ * Results are the same either way (bit for bit); only who computes which rows changes.
+ */
+export function setWaitForHelper(on: boolean): void {
+  waitForHelper = on;
+}
+
+export function setKernelThreads(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_HELPERS + 1) {
+    throw new RangeError(`kernel threads must be a whole number from 1 to ${MAX_HELPERS + 1}, got ${count}`);
+  }
+  threads = count;
+  if (state) startHelpers(state);
+}
+
+export function kernelThreads(): number {
+  return threads;
+}
+
+/** Helper threads that have started and answer jobs (they start in the background). */
+export function readyHelpers(): number {
+  if (!state) return 0;
+  let ready = 0;
+  for (let h = 0; h < Math.min(state.helpers.length, threads - 1); h++) {
+    if (Atomics.load(state.control, READY + h) === 1) ready++;
+  }
+  return ready;
+}
+
+/** Helpers that take part in the next job (started or not). */
+export function activeHelpers(s: KernelState): number {
+  return Math.min(s.helpers.length, threads - 1);
+}
+
+/**
+ * Starts the kernel and its helpers now and returns once the helpers answer (or after
+ * `timeoutMs`), so a benchmark does not time their start-up. Products work without it.
+ */
+export function warmUpKernel(timeoutMs = 5000): number {
+  const s = kernelState();
+  const wanted = activeHelpers(s);
+  const deadline = performance.now() + timeoutMs;
+  while (readyHelpers() < wanted && performance.now() < deadline) {
+    Atomics.wait(s.control, SLEEP_SLOT, 0, 5); // a 5 ms sleep
+  }
+  return readyHelpers();
+}
+
+/** The kernel's state, created (with its helpers) on first use. */
+export function kernelState(): KernelState {
+  if (state) return state;
+  const module = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const buffer = memory.buffer as unknown as SharedArrayBuffer;
+  state = {
+    module,
+    kernel: instantiate(module, memory),
+    memory,
+    heap: new Float32Array(buffer),
+    control: new Int32Array(buffer, 0, CONTROL_BYTES / 4),
+    controlFloats: new Float32Array(buffer, 0, CONTROL_BYTES / 4),
+    helpers: [],
+    workspaceAt: CONTROL_BYTES,
+    holes: [],
+  };
+  startHelpers(state);
+  return state;
+}
+
+/**
+ * 2 GiB of shared memory at most (addresses stay below 2³¹, so `>> 2` is safe): GPT-2 small's
+ * packed weights (494 MB) beside a T = 1,024 forward's workspace. kernels.wat's memory import
+ * declares the same maximum.
+ */
+export const MAX_PAGES = 32768;
+
+let helperPath: string | undefined;
+
+/**
+ * dist/kernelHelper.js: beside the running bundle (the extension, the engine process, the CLI),
+ * or, run from source (the unit tests, the benches), in dist/ of the checkout.
+ */
+function helperScript(): string {
+  if (helperPath) return helperPath;
+  const candidates = [path.join(__dirname, HELPER_BUNDLE)];
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) {
+      candidates.push(path.join(dir, 'dist', HELPER_BUNDLE));
+      break;
+    }
+  }
+  helperPath = candidates.find((file) => fs.existsSync(file));
+  if (!helperPath) throw new Error(`the kernel's helper thread ${HELPER_BUNDLE} is not built (looked in ${candidates.join(', ')}): run \`node esbuild.mjs\``);
+  return helperPath;
+}
+
+function startHelpers(s: KernelState): void {
+  while (s.helpers.length < threads - 1) {
+    const workerData: HelperData = { module: s.module, memory: s.memory, helper: s.helpers.length, generation: Atomics.load(s.control, GENERATION) };
+    const worker = new Worker(helperScript(), { workerData });
+    worker.unref(); // an idle helper must not keep the CLI or a test run alive
+    s.helpers.push(worker);
+  }
+}
+
+/**
+ * Runs `run` over rows 0..n−1: alone when `split` is false or only one thread is wanted, otherwise
+ * in chunks of a multiple of `block` rows that the calling thread and the helpers take in turn
+ * (`kind` and `args` tell the helpers what to run; protocol.ts). Chunk borders fall on multiples
+ * of `block`, so the kernel's row blocks, and every result, are the same whoever computes them.
+ */
+export function runRows(
+  s: KernelState,
+  n: number,
+  split: boolean,
+  block: number,
+  kind: JobKind,
+  args: readonly number[],
+  run: (rowStart: number, rowEnd: number) => void,
+): void {
+  const helpers = activeHelpers(s);
+  if (!split || helpers === 0) {
+    run(0, n);
+    return;
+  }
+  splitProducts++;
+  const chunkRows = Math.max(block, Math.ceil(n / (CHUNKS_PER_THREAD * (helpers + 1)) / block) * block);
+  const control = s.control;
+  const generation = (Atomics.load(control, GENERATION) % 0x3fffffff) + 1;
+  // Close the last job before its parameters change: a helper still reading them can claim
+  // nothing (NEXT no longer carries that job's generation, nor any free chunk).
+  Atomics.store(control, NEXT, ((generation & 0x7fff) << 16) | 0xffff);
+  control[JOB_KIND] = kind;
+  args.forEach((value, i) => (control[JOB + i] = value));
+  control[ROWS] = n;
+  control[CHUNK_ROWS] = chunkRows;
+  control[CHUNKS] = Math.ceil(n / chunkRows);
+  control[ACTIVE_HELPERS] = helpers;
+  Atomics.store(control, FINISHED, 0);
+  Atomics.store(control, NEXT, (generation & 0x7fff) << 16);
+  Atomics.store(control, GENERATION, generation);
+  Atomics.notify(control, GENERATION);
+
+  if (waitForHelper) {
+    // Tests only: take no chunk before a helper has claimed one, so a split is certain to be
+    // shared on a busy machine (a descheduled helper only delays this, it cannot make it fail).
+    for (let value = Atomics.load(control, NEXT); (value & 0xffff) === 0; value = Atomics.load(control, NEXT)) {
+      Atomics.wait(control, NEXT, value, 50);
+    }
+  }
+  takeChunks(control, generation, run);
+
+  // wait for the chunks a helper took and is still computing
+  const chunks = control[CHUNKS]!;
+  for (let finished = Atomics.load(control, FINISHED); finished < chunks; finished = Atomics.load(control, FINISHED)) {
+    Atomics.wait(control, FINISHED, finished, 1000);
+  }
+  if (Atomics.load(control, FAILED) === generation) throw new Error('a kernel helper thread failed');
+}

@@ -1,0 +1,233 @@
+// The products and the softmax every stage goes through: matmulInto (any A·B or A·Bᵀ, B packed
+// on every call), packMatrix / matmulPackedInto (a weight packed once into the kernel's memory)
+// and softmaxRowsInto.
+//
+// How it is fast:
+// - The inner loop is WebAssembly SIMD (kernels.wat, assembled into wasm.ts): a 5×8 register
+//   block of float32x4 accumulators over B packed in column panels of 8, so each loaded A value
+//   feeds 8 products and each loaded B vector 5 (6 rows measured half as fast: kernels.wat).
+// - Causal products skip the masked triangle: Q·Kᵀ computes only the column panels that reach the
+//   diagonal, weights·V stops each row block's sum after its last row.
+// - Softmax runs in the same module, in place: scaling, the maximum and the exponentials (a
+//   polynomial written inline; V8's Math.exp is a call per element) in float32x4, their sum in double.
+// - Large products and softmaxes are shared between threads by rows (pool.ts); a decode step's few
+//   rows by column panels.
+// - Nothing is allocated per call beyond growing the shared workspace when a product is larger
+//   than any before.
+//
+// Numerics: float32 products summed in float32 in increasing t (no fused multiply-add), as a
+// float32 BLAS such as PyTorch's does. The stage tests agree with PyTorch's float32 run within
+// 1e-5 and with its float64 run within 1e-5 plus one float32 ulp. Summing in double instead (exact
+// products, float64x2 lanes) was measured at half the speed on one thread.
+
+import { PackedWeight, align64, allocatePacked, freePacked, livePacking, reserve, type PackedMatrix } from './heap';
+import { kernelState, runRows, type KernelState } from './pool';
+import { JOB, JobKind, PANEL, ROW_BLOCK, align16 } from './protocol';
+
+export interface MatmulOptions {
+  /** b is given transposed, (m, k): out = a·bᵀ (x·Wᵀ, Q·Kᵀ). Otherwise b is (k, m). */
+  bTransposed: boolean;
+  /** Only out[i][j] with j <= i is written (the rest of out is left as it is). */
+  lowerOutput?: boolean;
+  /** a is lower-triangular (a[i][t] = 0 for t > i) and those terms are skipped. */
+  lowerInput?: boolean;
+}
+
+/** Products with fewer multiply-adds than this stay on the calling thread (waking a helper costs more). */
+export const MIN_PARALLEL_MACS = 1 << 20;
+/** Softmaxes and row-wise work over fewer entries than this stay on the calling thread. */
+export const MIN_PARALLEL_ENTRIES = 1 << 16;
+/**
+ * A product of fewer rows than this whose weight is at least MIN_PANEL_SPLIT_FLOATS is shared by
+ * columns (panels) instead of rows: a decode step's one row cannot be cut into row blocks, and
+ * streaming the weight from memory is its whole cost, which two threads halve.
+ */
+const PANEL_SPLIT_ROWS = 4 * ROW_BLOCK;
+const MIN_PANEL_SPLIT_FLOATS = 1 << 17;
+/** Rows of a weight copied into the workspace at a time while it is packed (a multiple of PANEL). */
+const PACK_SLAB_FLOATS = 1 << 20;
+
+/**
+ * out (n, m) = a (n, k) · b, with b (k, m) or, with bTransposed, b (m, k) and out = a·bᵀ.
+ * `out` is overwritten (or, with lowerOutput, its lower triangle j <= i).
+ */
+export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, n: number, m: number, k: number, options: MatmulOptions): void {
+  if (a.length !== n * k || b.length !== m * k || out.length !== n * m) {
+    throw new RangeError(`matmulInto: buffers of ${a.length}, ${b.length}, ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  }
+  if (n === 0 || m === 0) return;
+  const lowerOutput = options.lowerOutput ?? false;
+  const lowerInput = options.lowerInput ?? false;
+  const s = kernelState();
+  const panels = Math.ceil(m / PANEL);
+  const ldc = panels * PANEL;
+  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k), byte offsets
+  const aAt = s.workspaceAt;
+  const bAt = align16(aAt + 4 * n * k);
+  const cAt = align16(bAt + 4 * ldc * k);
+  const rawBAt = align16(cAt + 4 * n * ldc);
+  reserve(s, rawBAt + 4 * m * k);
+  const heap = s.heap;
+  if (lowerInput) {
+    // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
+    // and at T = 2048 the upper half of a weights map is pages never touched (not worth faulting in)
+    for (let i = 0; i < n; i++) {
+      const cols = Math.min(k, (Math.floor(i / ROW_BLOCK) + 1) * ROW_BLOCK);
+      heap.set(a.subarray(i * k, i * k + cols), (aAt >> 2) + i * k);
+    }
+  } else {
+    heap.set(a, aAt >> 2);
+  }
+  heap.set(b, rawBAt >> 2);
+  s.kernel.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
+
+  runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
+  copyOut(s, out, cAt, n, m, ldc, lowerOutput);
+}
+
+/** C (n, ldc) at byte address cAt into out (n, m); with lowerOutput only j <= i. */
+export function copyOut(s: KernelState, out: Float32Array, cAt: number, n: number, m: number, ldc: number, lowerOutput: boolean): void {
+  const heap = s.heap;
+  const c = cAt >> 2;
+  if (!lowerOutput && ldc === m) {
+    out.set(heap.subarray(c, c + n * m));
+  } else {
+    for (let i = 0; i < n; i++) {
+      const cols = lowerOutput ? Math.min(i + 1, m) : m;
+      out.set(heap.subarray(c + i * ldc, c + i * ldc + cols), i * m);
+    }
+  }
+}
+
+/**
+ * Packs `weight` (rows, cols), an nn.Linear weight (out, in), for out = a·weightᵀ products
+ * (matmulPackedInto). Takes panels·8·cols floats of the kernel's memory until releasePacked:
+ * 38.6M floats (154 MB) for GPT-2's output head.
+ */
+export function packMatrix(weight: Float32Array, rows: number, cols: number): PackedMatrix {
+  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || rows < 1 || cols < 1 || weight.length !== rows * cols) {
+    throw new RangeError(`packMatrix: ${weight.length} floats for a (${rows}, ${cols}) weight`);
+  }
+  const s = kernelState();
+  const panelBytes = PANEL * 4 * cols;
+  const bytes = align64(Math.ceil(rows / PANEL) * panelBytes);
+  const at = allocatePacked(s, bytes);
+  // a slab of whole panels at a time through the workspace, not the whole weight
+  const slabRows = Math.max(PANEL, Math.floor(PACK_SLAB_FLOATS / cols / PANEL) * PANEL);
+  const rawAt = s.workspaceAt;
+  try {
+    reserve(s, rawAt + 4 * Math.min(rows, slabRows) * cols);
+  } catch (err) {
+    freePacked(s, at, bytes);
+    throw err;
+  }
+  for (let first = 0; first < rows; first += slabRows) {
+    const end = Math.min(rows, first + slabRows);
+    s.heap.set(weight.subarray(first * cols, end * cols), rawAt >> 2);
+    s.kernel.pack(rawAt, at + (first / PANEL) * panelBytes, end - first, cols, 1, cols);
+  }
+  return new PackedWeight(weight, rows, cols, at, bytes);
+}
+
+/** Gives a packed weight's memory back; using it afterwards throws. Releasing twice does nothing. */
+export function releasePacked(packed: PackedMatrix): void {
+  const live = livePacking(packed);
+  if (!live) return;
+  live.live = false;
+  freePacked(kernelState(), live.at, live.bytes);
+}
+
+/**
+ * out (n, rows) = a (n, cols) · Wᵀ for a packed W: bit-for-bit matmulInto(out, a, W, n, rows,
+ * cols, { bTransposed: true }), without copying or packing W. Few rows (a decode step's one) are
+ * shared between threads by column panels, many by rows, as matmulInto shares them.
+ */
+export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, packed: PackedMatrix): void {
+  const live = livePacking(packed);
+  if (!live) throw new Error('matmulPackedInto: the packed weight was released; pack it again');
+  const { rows: m, cols: k } = live;
+  if (a.length !== n * k || out.length !== n * m) {
+    throw new RangeError(`matmulPackedInto: buffers of ${a.length} and ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  }
+  if (n === 0) return;
+  const s = kernelState();
+  const panels = Math.ceil(m / PANEL);
+  const ldc = panels * PANEL;
+  // workspace: A (n, k) | C (n, ldc)
+  const aAt = s.workspaceAt;
+  const cAt = align16(aAt + 4 * n * k);
+  reserve(s, cAt + 4 * n * ldc);
+  s.heap.set(a, aAt >> 2);
+  runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
+  copyOut(s, out, cAt, n, m, ldc, false);
+}
+
+/**
+ * Rows 0..n−1 of the product, split across the calling thread and the ready helpers. Byte
+ * addresses a, b, c; lda and ldc are A's and C's row strides in elements (kernels.wat).
+ */
+export function runGemm(
+  s: KernelState,
+  a: number,
+  b: number,
+  c: number,
+  n: number,
+  panels: number,
+  k: number,
+  lowerOutput: boolean,
+  lowerInput: boolean,
+  lda: number,
+  ldc: number,
+): void {
+  const lo = lowerOutput ? 1 : 0;
+  const li = lowerInput ? 1 : 0;
+  if (n < PANEL_SPLIT_ROWS && !lowerOutput && !lowerInput && panels * PANEL * k >= MIN_PANEL_SPLIT_FLOATS && panels >= 2) {
+    // by panels: every thread computes all n rows of its columns, the same sums (each element's
+    // sum is over t alone, in the same order, whichever panels a call is given)
+    const panelBytes = PANEL * 4 * k;
+    runRows(s, panels, true, 1, JobKind.GemmPanels, [a, b, c, n, k, 0, 0, lda, ldc], (panelStart, panelEnd) =>
+      s.kernel.gemm(a, b + panelStart * panelBytes, c + panelStart * PANEL * 4, 0, n, panelEnd - panelStart, k, 0, 0, lda, ldc),
+    );
+    return;
+  }
+  const split = n * panels * PANEL * k >= MIN_PARALLEL_MACS && n >= 2 * ROW_BLOCK;
+  runRows(s, n, split, ROW_BLOCK, JobKind.Gemm, [a, b, c, panels, k, lo, li, lda, ldc], (rowStart, rowEnd) =>
+    s.kernel.gemm(a, b, c, rowStart, rowEnd, panels, k, lo, li, lda, ldc),
+  );
+}
+
+/**
+ * Row-wise softmax of scores / divisor into out, both (rows, cols); the numerics are specified
+ * at softmaxRows in tensor.ts. With `causal`, row i covers columns 0..i and out's other entries
+ * are left as they are.
+ */
+export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: number, cols: number, divisor: number, causal: boolean): void {
+  if (scores.length !== rows * cols || out.length !== rows * cols) {
+    throw new RangeError(`softmaxRowsInto: buffers of ${scores.length} and ${out.length} floats for (${rows}, ${cols})`);
+  }
+  if (rows === 0 || cols === 0) return;
+  const s = kernelState();
+  // workspace: S (rows, cols) float32, computed in place
+  const sAt = s.workspaceAt;
+  reserve(s, sAt + 4 * rows * cols);
+  const heap = s.heap;
+  const at = sAt >> 2;
+  const length = (i: number): number => (causal ? Math.min(i + 1, cols) : cols);
+  if (causal) {
+    for (let i = 0; i < rows; i++) heap.set(scores.subarray(i * cols, i * cols + length(i)), at + i * cols);
+  } else {
+    heap.set(scores, at);
+  }
+  const d = Math.fround(divisor);
+  s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
+  const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0];
+  runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, 1, JobKind.Softmax, args, (rowStart, rowEnd) =>
+    s.kernel.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0),
+  );
+  if (causal) {
+    for (let i = 0; i < rows; i++) out.set(heap.subarray(at + i * cols, at + i * cols + length(i)), i * cols);
+  } else {
+    out.set(heap.subarray(at, at + rows * cols));
+  }
+}
+
