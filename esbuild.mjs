@@ -5,6 +5,7 @@
 //   dist/kernelHelper.js  the kernel's helper threads, started beside whichever bundle runs the kernel
 //   dist/cli.js        `llm101` on the command line (Node, CommonJS, shebang)
 //   dist/webview.js    the panel app (browser, IIFE), plus the codicon font it uses
+//   dist/python/model.py  the reference GPTModel the PyTorch export copies
 //   dist/reportHost.js the standalone report's stand-in for the extension host (browser, IIFE)
 //   dist/training.js   the training panel (browser, IIFE)
 //   out/test/extension/*.js  the mocha suites that run inside VS Code (not shipped)
@@ -66,12 +67,13 @@ const builds = [
   },
 ].filter((b) => b.entryPoints.length > 0 && b.entryPoints.every((e) => fs.existsSync(e)));
 
-/** The codicon font and stylesheet the panel's icons and vscode-elements use. */
+/** The codicon font and stylesheet the panel's icons and vscode-elements use; the reference model `llm101 export --pytorch` copies. */
 function copyAssets() {
-  fs.mkdirSync('dist', { recursive: true });
+  fs.mkdirSync('dist/python', { recursive: true });
   for (const file of ['codicon.css', 'codicon.ttf']) {
     fs.copyFileSync(`node_modules/@vscode/codicons/dist/${file}`, `dist/${file}`);
   }
+  fs.copyFileSync('src/export/python/model.py', 'dist/python/model.py');
 }
 copyAssets();
 

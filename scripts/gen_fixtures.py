@@ -8,7 +8,7 @@ Output, under test/fixtures/engine/:
   <case>/weights.safetensors    the model's weights under the engine's safetensors names
   <case>/reference.safetensors  PyTorch's output of every stage (float32), names as in the Trace
   <case>/reference-float64.safetensors  the same run in float64 (rounded to float32): exact answers
-  init/<name>.safetensors       weights right after torch.manual_seed(seed) + creating the modules
+  init/<name>.safetensors       weights right after torch.manual_seed(seed); GPTModel(cfg) (the reference model)
   init/index.json               the configs of those
   rng.json                      raw streams: uniforms, uniform64s, normals, nn.Dropout masks
 
@@ -27,6 +27,9 @@ import sys
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src', 'export', 'python'))
+import model as reference  # noqa: E402  (the one reference GPTModel, src/export/python/model.py)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'engine')
 
@@ -311,24 +314,29 @@ def write_journey(name, dropout, seed):
 
 # --------------------------------------------------------------------------- seeded init
 INIT_CASES = [
-    ('default', dict(vocabSize=1132, dim=28, attnDim=28, heads=7, dropout=0.4, seed=123, contextLength=2048,
-                     qkvBias=False)),
+    # name, the book's cfg, seed: the playground's defaults (dim 28, 7 heads, 2 blocks, context 2048)
+    ('default', dict(vocab_size=1132, context_length=2048, emb_dim=28, n_heads=7, n_layers=2, drop_rate=0.4,
+                     qkv_bias=False), 123),
     # fewer than 16 values per embedding: the scalar normal path, its cached value carried over
-    ('tiny-scalar-normals', dict(vocabSize=5, dim=3, attnDim=2, heads=2, dropout=0.0, seed=7, contextLength=3,
-                                 qkvBias=True)),
-    # counts that are not multiples of 16, attnDim > dim, a seed above 2^32
-    ('odd-sizes-big-seed', dict(vocabSize=17, dim=5, attnDim=10, heads=5, dropout=0.2, seed=2 ** 32 + 5,
-                                contextLength=9, qkvBias=True)),
+    ('tiny-scalar-normals', dict(vocab_size=5, context_length=3, emb_dim=3, n_heads=3, n_layers=1, drop_rate=0.0,
+                                 qkv_bias=True), 7),
+    # counts that are not multiples of 16, a seed above 2^32
+    ('odd-sizes-big-seed', dict(vocab_size=17, context_length=9, emb_dim=5, n_heads=5, n_layers=1, drop_rate=0.2,
+                                qkv_bias=True), 2 ** 32 + 5),
 ]
 
 
 def write_init():
+    """torch.manual_seed(seed); GPTModel(cfg): the weights of the playground's seeded model."""
     index = []
-    for name, config in INIT_CASES:
-        torch.manual_seed(config['seed'])
-        model = Model(config)
-        write_safetensors(os.path.join(ROOT, 'init', f'{name}.safetensors'), engine_weights(model), {'format': 'pt'})
-        index.append({'name': name, 'config': dict(config, tokenizer='word')})
+    for name, cfg, seed in INIT_CASES:
+        torch.manual_seed(seed)
+        model = reference.GPTModel(cfg)
+        state = {k: v for k, v in model.state_dict().items() if not k.endswith('.att.mask')}
+        write_safetensors(os.path.join(ROOT, 'init', f'{name}.safetensors'), state, {'format': 'pt'})
+        index.append({'name': name, 'seed': seed, 'config': {
+            'vocabSize': cfg['vocab_size'], 'contextLength': cfg['context_length'], 'dim': cfg['emb_dim'],
+            'heads': cfg['n_heads'], 'layers': cfg['n_layers'], 'qkvBias': cfg['qkv_bias'], 'layerNormEps': 1e-5}})
     write_json(os.path.join(ROOT, 'init', 'index.json'), index)
 
 

@@ -19,7 +19,7 @@ import { version } from '../package.json';
 import { EngineError } from './engine/config';
 import { UsageError, closest, oneLine, parseCommandArgs } from './cli/args';
 import { show, summarize } from './cli/format';
-import { type CliIo, type Command } from './cli/command';
+import { SETTING_FLAGS, type CliIo, type Command } from './cli/command';
 import { analyze, tokenize } from './cli/analyze';
 import { generateCommand } from './cli/generate';
 import { train } from './cli/trainCommand';
@@ -85,7 +85,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return (await command.run(values, io, positionals)) ?? 0;
   } catch (err) {
     const userError = err instanceof UsageError || err instanceof EngineError;
-    const message = err instanceof Error ? err.message : String(err);
+    const flag = err instanceof EngineError && err.setting !== undefined ? SETTING_FLAGS[err.setting] : undefined;
+    const message = `${err instanceof Error ? err.message : String(err)}${flag ? ` (${flag})` : ''}`;
     io.stderr.write(
       userError
         ? `llm101: ${oneLine(message)}\n`

@@ -18,12 +18,12 @@ export interface SettingSchema {
 /**
  * Checks a value the panel wants to write, before anything is written: first against the
  * setting's schema in package.json (type, range, choices), then, put in place of the current
- * settings, through the engine's one validator (heads dividing attnDim, dropout range, ...).
- * `attnDim`: the attention size in use, which a weights file decides. Returns the message to show
+ * settings, through the engine's one validator (heads dividing dim, dropout range, ...).
+ * `modelDim`: the model's width when a checkpoint decides it. Returns the message to show
  * next to the knob, or undefined when the value may be written.
  */
 export function knobProblem(
-  knob: Knob, value: unknown, schema: SettingSchema | undefined, settings: PlaygroundSettings, attnDim?: number,
+  knob: Knob, value: unknown, schema: SettingSchema | undefined, settings: PlaygroundSettings, modelDim?: number,
 ): string | undefined {
   const name = `${SECTION}.${knob}`;
   if (!schema) return `${name} is not a setting of this extension`;
@@ -40,10 +40,9 @@ export function knobProblem(
     return `${name} must be text, got ${String(value)}`;
   }
   const next = { ...settings, [knob]: value } as PlaygroundSettings;
-  if (knob === 'dim' && settings.attnDim === settings.dim) next.attnDim = next.dim; // attnDim 0 follows dim
-  if (settings.weightsPath && attnDim !== undefined) next.attnDim = attnDim;
+  if (settings.weightsPath && modelDim !== undefined) next.dim = modelDim;
   try {
-    validateSettings(next, { sizesFromWeights: settings.weightsPath !== undefined && attnDim === undefined });
+    validateSettings(next, { sizesFromWeights: settings.weightsPath !== undefined && modelDim === undefined });
   } catch (err) {
     if (err instanceof EngineError) return err.message;
     throw err;

@@ -22,20 +22,17 @@ export interface PlaygroundSettings extends AnalyzeOptions {
 }
 
 /**
- * The settings as the engine wants them; paths resolved, attnDim 0 meaning "same as dim".
+ * The settings as the engine wants them; paths resolved.
  * package.json declares the defaults VS Code returns; the engine's are only the typed fallback.
  */
 export function readSettings(extensionPath: string): PlaygroundSettings {
   const cfg = vscode.workspace.getConfiguration(SECTION);
-  const dim = cfg.get<number>('dim', DEFAULT_CONFIG.dim);
-  const attnDim = cfg.get<number>('attnDim', 0);
   return {
     tokenizer: cfg.get<string>('tokenizer', DEFAULT_CONFIG.tokenizer) as TokenizerKind,
     bpeVocabSize: cfg.get<number>('bpeVocabSize', BPE_DEFAULT_VOCAB),
     corpusPath: resolvePath(cfg.get<string>('corpusPath', '')) ?? path.join(extensionPath, 'media', 'corpus'),
     weightsPath: resolvePath(cfg.get<string>('weightsPath', '')),
-    dim,
-    attnDim: attnDim > 0 ? attnDim : dim,
+    dim: cfg.get<number>('dim', DEFAULT_CONFIG.dim),
     heads: cfg.get<number>('heads', DEFAULT_CONFIG.heads),
     dropout: cfg.get<number>('dropout', DEFAULT_CONFIG.dropout),
     seed: cfg.get<number>('seed', DEFAULT_CONFIG.seed),

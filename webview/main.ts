@@ -335,7 +335,7 @@ function section(id: SectionId | ModelSectionId, step: number, heading: string, 
   if (weights) {
     const note = Object.assign(document.createElement('p'), { className: 'weights-note' });
     note.append(Object.assign(document.createElement('i'), { className: `codicon codicon-${isSeeded(weights.weightsSource) ? 'beaker' : 'file-binary'}` }),
-      document.createTextNode(` ${weightsNote(weights.weightsSource, weights.config.seed)}`));
+      document.createTextNode(` ${weightsNote(weights.weightsSource, weights.config.seed, weights.config.stages)}`));
     el.append(note);
   }
   return el;

@@ -10,8 +10,9 @@ import type { CellReading } from './cells';
 import { showReading } from './cells';
 import { colorOf } from './colors';
 import type { HeatmapSpec } from './heatmap';
+import { isSeeded } from './notes';
 import { geluChart, nextTokenChart, residualChart, showNextToken, showResidualToken } from './modelCharts';
-import { hiddenShareNote, isSeededModel, maxNewTokensProblem, modelWeightsNote, nextTokenSummary, samplingProblem, topKOf } from './modelNotes';
+import { hiddenShareNote, maxNewTokensProblem, modelWeightsNote, nextTokenSummary, samplingProblem, topKOf } from './modelNotes';
 
 /** What a figure's colour bar says (main.ts's FigureText). */
 export interface ModelFigureText {
@@ -89,7 +90,7 @@ function header(kit: ModelKit, trace: PanelTrace, s: HTMLElement): PanelModel | 
     return undefined;
   }
   const noteEl = el('p', { className: 'weights-note' });
-  noteEl.append(el('i', { className: `codicon codicon-${isSeededModel(model.source) ? 'beaker' : 'file-binary'}` }), document.createTextNode(` ${modelWeightsNote(model.source)}`));
+  noteEl.append(el('i', { className: `codicon codicon-${isSeeded(model.source) ? 'beaker' : 'file-binary'}` }), document.createTextNode(` ${modelWeightsNote(model.source)}`));
   s.append(noteEl);
   return model;
 }

@@ -3,13 +3,12 @@
 // residual stream, the share of probability the bars hold, the sampling knobs' checks. No DOM
 // here, so the unit tests read it directly.
 import type { NextTokenView, PanelModel } from '../src/shared/protocol';
+import { isSeeded } from './notes';
 
-/** Whether a model's source is the seed ("seeded 123 (untrained)"), not a checkpoint. */
-export const isSeededModel = (source: string) => source === 'seeded' || source.startsWith('seeded');
 
 /** Where a model section's numbers come from, said where the learner reads. */
 export function modelWeightsNote(source: string): string {
-  if (isSeededModel(source)) {
+  if (isSeeded(source)) {
     const seed = /\d+/.exec(source)?.[0];
     return `Seeded${seed ? ` ${seed}` : ''}, untrained: random: the shapes are real, the numbers mean nothing yet.`;
   }

@@ -1,6 +1,7 @@
 // What the panel says about the numbers it shows: sentences built from display-only statistics
 // (a row's largest value, a mean of shown numbers), knob checks, and number formatting. No DOM
 // here, so the unit tests read it directly.
+import type { StagesKind } from '../src/engine/types';
 import type { Knob, WeightsSource } from '../src/shared/protocol';
 
 /** A matrix as the notes read it: a cell's value by row and column. */
@@ -78,16 +79,19 @@ export function journeyNote(s: Saturation): string {
     `so the weights mix (largest weight ${s.maxWeight.toFixed(3)} on average) and each context vector blends its neighbours.`;
 }
 
-/** "Seeded, untrained…" or the weights file, where a section's numbers come from weights. */
-export function weightsNote(source: WeightsSource | undefined, seed: number): string {
-  if (source === undefined || source === 'seeded') {
-    return `Seeded, untrained (seed ${seed}): the shapes are real, the values are not learned.`;
-  }
-  return `Weights from ${source}: these values are the file's, not drawn from the seed.`;
+/**
+ * Where a stage section's numbers come from: the one model (seeded and untrained, or a file), whose
+ * block 1 the stages are (section 9's layer 1); or the book's chapter 3 example, in a report of it.
+ */
+export function weightsNote(source: WeightsSource | undefined, seed: number, stages: StagesKind = 'block 1'): string {
+  if (stages === 'book chapter 3') return "The book's chapter 3 example: its own small modules (d_in 3, d_out 2), not a model's block.";
+  const block = "These stages are the model's block 1: section 9's layer 1, head for head.";
+  if (isSeeded(source)) return `Seeded, untrained (seed ${seed}): the shapes are real, the values are not learned. ${block}`;
+  return `Weights from ${source}: these values are the file's, not drawn from the seed. ${block}`;
 }
 
-/** Whether a weights source is the seed (absent counts as seeded: llm101.weightsPath unset). */
-export const isSeeded = (source: WeightsSource | undefined) => source === undefined || source === 'seeded';
+/** Whether a weights source is the seed ('seeded', "seeded 123 (untrained)"; absent: llm101.weightsPath unset), not a file. */
+export const isSeeded = (source: string | undefined) => source === undefined || source === 'seeded' || source.startsWith('seeded ');
 
 /** Head counts that divide the attention dimension, up to the setting's maximum (64). */
 export function validHeads(attnDim: number, max = 64): number[] {

@@ -3,10 +3,11 @@ import * as fs from 'node:fs';
 import { DEFAULT_CONFIG } from '../engine/config';
 import { journeyExample } from '../engine/examples';
 import { fsErrorReason } from '../engine/io/fsErrors';
-import { writeWeightsFile } from '../engine/io/weightsFile';
+import { writeGptCheckpoint } from '../engine/io/gptCheckpoint';
 import { modelToJson, traceToJson, writeJson } from '../engine/serialize';
 import { runTrace } from '../engine/trace';
-import type { Tokenizer, Trace, Weights } from '../engine/types';
+import type { GptModel } from '../engine/gpt/types';
+import type { Tokenizer, Trace } from '../engine/types';
 import { Analyzer, traceResult, type AnalyzeRequest, type ModelAnalysis, type TraceResult } from '../engine/pipeline';
 import { TOKENIZER_METADATA_KEY } from '../engine/tokenizer';
 import { buildReport } from '../report';
@@ -41,9 +42,8 @@ export const analyze: Command = {
     '  --example journey     the book\'s chapter 3 example ("Your journey starts with one step")',
     ...TOKENIZER_HELP,
     ...MODEL_HELP,
-    '  --attn-dim N          output size of the attention modules (default: dim)',
     `  --dropout P           dropout on attention weights, 0 <= P < 1 (default ${DEFAULT_CONFIG.dropout})`,
-    "  --save-weights FILE   write the stages' weights used to a .safetensors file",
+    "  --save-weights FILE   write the model (whose block 1 the stages are) as a GPT checkpoint",
     '  --json                print the whole trace as one JSON object; with --layers or a GPT',
     '                        checkpoint it has `model`: config, blocks (attention weights, output),',
     '                        finalNorm, logits',
@@ -54,7 +54,6 @@ export const analyze: Command = {
     ...TOKENIZER_OPTIONS,
     ...MODEL_OPTIONS,
     example: { type: 'string' },
-    'attn-dim': { type: 'string' },
     dropout: { type: 'string' },
     'save-weights': { type: 'string' },
     html: { type: 'string' },
@@ -63,7 +62,10 @@ export const analyze: Command = {
   async run(values, io, positionals) {
     const { result, trace, weights, tokenizer, model } =
       values.example !== undefined ? await analyzeExample(values, positionals) : await analyzeText(values, io, positionals);
-    if (typeof values['save-weights'] === 'string') writeWeightsFile(values['save-weights'], weights);
+    if (typeof values['save-weights'] === 'string') {
+      if (!weights) throw new UsageError("--example journey is the book's chapter 3 modules, not a model: drop --save-weights");
+      writeGptCheckpoint(values['save-weights'], weights);
+    }
     if (typeof values.html === 'string') {
       const text = trace.tokens.map((t) => t.text).join(' ');
       const html = buildReport({ result, title: text, text, ...(model && { model }) }, PACKAGE_ROOT); // report model sections (webview engineer)
@@ -91,8 +93,8 @@ interface Analysis {
   /** The trace with what the report shows beside it (PCA, unknown tokens, weights source). */
   result: TraceResult;
   trace: Trace;
-  /** The weights the trace used, for --save-weights. */
-  weights: Weights;
+  /** The model whose block 1 the stages are, for --save-weights (absent for the book's example). */
+  weights?: GptModel;
   /** Absent for the book example, whose tokens are hand-made. */
   tokenizer?: Tokenizer;
   /** The GPT's forward pass on the same tokens: with --layers or a GPT checkpoint. */
@@ -104,7 +106,7 @@ async function analyzeExample(values: Values, positionals: readonly string[]): P
     throw new UsageError(`unknown example ${JSON.stringify(values.example)}; use --example ${EXAMPLES.join(' | ')}`);
   }
   // The example fixes its text, tokenizer and weights; only dropout and seed can vary.
-  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'attn-dim', 'heads', 'context-length', 'qkv-bias', 'weights', 'layers'];
+  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'heads', 'context-length', 'qkv-bias', 'weights', 'layers', 'save-weights'];
   const clash = positionals.includes('-') ? '' : fixed.find((name) => values[name] !== undefined);
   if (clash !== undefined) {
     const flag = clash === '' ? '-' : `--${clash}`;
@@ -114,8 +116,8 @@ async function analyzeExample(values: Values, positionals: readonly string[]): P
   const seed = optionalInteger(values, 'seed');
   const example = journeyExample({ ...(dropout !== undefined && { dropout }), ...(seed !== undefined && { seed }) });
   const started = performance.now();
-  const trace = runTrace(example.tokens, example.config, example.weights);
-  return { result: traceResult(trace, 0, started), trace, weights: example.weights };
+  const trace = runTrace(example.tokens, example.source, example.run);
+  return { result: traceResult(trace, 0, started), trace };
 }
 
 async function analyzeText(values: Values, io: CliIo, positionals: readonly string[]): Promise<Analysis> {
@@ -126,7 +128,7 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
   if (result.kind !== 'trace') throw new Error('analyze has no token limit on the command line');
   const tokenizer = analyzer.tokenizer(request);
   return {
-    result, trace: result.trace, weights: analyzer.weightsFor(request, tokenizer.vocabSize).weights, tokenizer,
+    result, trace: result.trace, weights: analyzer.model(request), tokenizer,
     ...(withModel && { model: analyzer.analyzeModel(request) }),
   };
 }
@@ -137,7 +139,6 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
  */
 export function modelRequest(values: Values, text: string): { request: AnalyzeRequest; analyzer: Analyzer; withModel: boolean } {
   const dim = optionalInteger(values, 'dim');
-  const attnDim = optionalInteger(values, 'attn-dim');
   const contextLength = optionalInteger(values, 'context-length');
   const layers = optionalInteger(values, 'layers');
   const qkvBias = values['qkv-bias'] === true;
@@ -148,7 +149,6 @@ export function modelRequest(values: Values, text: string): { request: AnalyzeRe
     tokenizerExplicit: values.tokenizer !== undefined,
     text,
     dim: dim ?? DEFAULT_CONFIG.dim,
-    attnDim: attnDim ?? dim ?? DEFAULT_CONFIG.attnDim,
     heads: optionalInteger(values, 'heads') ?? DEFAULT_CONFIG.heads,
     dropout: optionalNumber(values, 'dropout') ?? DEFAULT_CONFIG.dropout,
     seed: optionalInteger(values, 'seed') ?? DEFAULT_CONFIG.seed,
@@ -161,17 +161,16 @@ export function modelRequest(values: Values, text: string): { request: AnalyzeRe
       explicit: {
         sizes: {
           ...(dim !== undefined && { dim }),
-          ...(attnDim !== undefined && { attnDim }),
           ...(contextLength !== undefined && { contextLength }),
           ...(qkvBias && { qkvBias }),
         },
-        sources: { dim: '--dim', attnDim: '--attn-dim', contextLength: '--context-length', qkvBias: '--qkv-bias' },
+        sources: { dim: '--dim', contextLength: '--context-length', qkvBias: '--qkv-bias' },
       },
     }),
   };
   const analyzer = new Analyzer(cliBpeCacheDir());
   const header = weightsPath !== undefined ? analyzer.layoutOf(weightsPath) : undefined;
-  const checkpoint = header !== undefined && header.layout !== 'stages';
+  const checkpoint = header !== undefined;
   if (checkpoint && layers !== undefined) {
     throw new UsageError(`--layers sets the blocks of a seeded model; checkpoint ${weightsPath} has its own, so drop --layers`);
   }

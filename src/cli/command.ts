@@ -62,7 +62,17 @@ export const TOKENIZER_HELP = [
   `  --vocab-size N        bpe vocabulary size, ${BPE_MIN_VOCAB} to ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
 ];
 
-/** The model's sizes and weights: the stages' and the GPT's (analyze), the GPT's (generate). */
+/**
+ * The flag that sets each setting an EngineError names (EngineError.setting): the command line
+ * words the fix with it, as the panel does with the llm101.* setting.
+ */
+export const SETTING_FLAGS: Readonly<Record<string, string>> = {
+  tokenizer: '--tokenizer', corpusPath: '--corpus', bpeVocabSize: '--vocab-size', dim: '--dim', heads: '--heads',
+  layers: '--layers', contextLength: '--context-length', qkvBias: '--qkv-bias', dropout: '--dropout', seed: '--seed',
+  weightsPath: '--weights',
+};
+
+/** The model's sizes and weights (analyze, generate): the seeded model's, or a checkpoint's. */
 export const MODEL_OPTIONS: Options = {
   dim: { type: 'string' },
   heads: { type: 'string' },
@@ -73,14 +83,14 @@ export const MODEL_OPTIONS: Options = {
   weights: { type: 'string' },
 };
 export const MODEL_HELP = [
-  `  --dim N               embedding size (default ${DEFAULT_CONFIG.dim})`,
-  `  --heads N             attention heads, must divide the attention size (default ${DEFAULT_CONFIG.heads})`,
+  `  --dim N               the seeded model's width, emb_dim (default ${DEFAULT_CONFIG.dim})`,
+  `  --heads N             attention heads of every block, must divide dim (default ${DEFAULT_CONFIG.heads})`,
   `  --seed N              seed for the initial weights and dropout masks (default ${DEFAULT_CONFIG.seed})`,
   `  --context-length N    most tokens the model takes (default ${DEFAULT_CONFIG.contextLength})`,
   '  --qkv-bias            give the query/key/value projections a bias',
   `  --layers N            transformer blocks of the seeded GPT, 1 to ${MAX_LAYERS} (generate: default ${DEFAULT_LAYERS})`,
-  '  --weights FILE|DIR    a .safetensors file: the stages\' weights, or a GPT checkpoint in the',
-  "                        book's layout or Hugging Face GPT-2's (a file or its folder with config.json);",
+  "  --weights FILE|DIR    a GPT checkpoint (.safetensors) in the book's layout or Hugging Face",
+  "                        GPT-2's (a file or its folder with config.json);",
   '                        sizes (and heads, layers) come from it; GPT-2 brings the gpt2 tokenizer',
 ];
 

@@ -53,6 +53,7 @@ export function summarize(trace: Trace, tokenizer?: Tokenizer, model?: ModelAnal
     `${config.tokenizer} tokenizer (vocabulary ${config.vocabSize}) · dim ${config.dim} · attnDim ${config.attnDim} · ` +
       `${config.heads} heads × ${config.headDim} · dropout ${config.dropout} · seed ${config.seed} · context ${config.contextLength}` +
       (config.qkvBias ? ' · qkv bias' : ''),
+    config.stages === 'block 1' ? "The stages are block 1 of the model (its embeddings, norm1, attention and norm2)." : "The stages are the book's chapter 3 example (its own modules, attnDim ≠ dim).",
     '',
     `Tokens (${T})`,
     tokenTable(tokens, tokenizer),

@@ -142,9 +142,6 @@ function initCheckpoint(file: string, headsGiven: boolean): InitHeader {
   } catch (err) {
     throw new UsageError(`--init ${file} is not a GPT checkpoint (${err instanceof Error ? err.message : String(err)}): give a .safetensors file in the book's GPTModel names, e.g. one llm101 train wrote`);
   }
-  if (header.layout === 'stages') {
-    throw new UsageError(`--init ${file} holds the seven stages' weights, not a GPT: give a checkpoint in the book's GPTModel names (tok_emb.weight, trf_blocks.*), e.g. one llm101 train wrote`);
-  }
   const { metadata } = header;
   const whole = (key: string) => (metadata[key] !== undefined && /^\d+$/.test(metadata[key] ?? '') ? Number(metadata[key]) : undefined);
   const heads = whole('heads');

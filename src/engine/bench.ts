@@ -13,7 +13,8 @@ import { layerNorm, layerNormInto } from './layers/layerNorm';
 import { multiHeadAttention, multiHeadForward } from './layers/multiHead';
 import { TorchGenerator } from './rng';
 import { createMatrix } from './tensor';
-import type { Linear, Matrix, Weights } from './types';
+import type { BlockWeights, NormWeights } from './gpt/types';
+import type { Linear, Matrix } from './types';
 
 export interface BenchShape {
   /** Tokens T. */
@@ -40,8 +41,8 @@ export interface BenchOptions extends BenchShape {
 
 export interface BenchLayer {
   input: Matrix; // (T, dim)
-  mha: Weights['mha'];
-  norm: Weights['norm'];
+  mha: BlockWeights['att'];
+  norm: NormWeights;
   heads: number;
 }
 
@@ -92,8 +93,8 @@ export function checkBenchShape(shape: BenchShape): void {
   for (const [name, value] of [['seq', seq], ['dim', dim], ['heads', heads]] as const) {
     if (!Number.isSafeInteger(value) || value < 1) throw new EngineError(`--${name} must be a positive whole number, got ${value}`);
   }
-  // The same check, and message, as every other configuration (dim is also the attention size here).
-  validateSettings({ ...DEFAULT_CONFIG, dim, attnDim: dim, heads, dropout: 0 });
+  // The same check, and message, as every other configuration.
+  validateSettings({ ...DEFAULT_CONFIG, dim, heads, dropout: 0 });
   const bytes = benchLayerBytes(shape);
   if (bytes > MAX_TRACE_BYTES) {
     let fits = 1; // the most tokens that fit, by bisection

@@ -1,7 +1,8 @@
 // Engine configuration: defaults and the one place where a configuration and an input are checked.
 // Every error says what to change.
 
-import { TOKENIZER_KINDS, type EngineConfig, type Token } from './types';
+import type { GptConfig } from './gpt/types';
+import { TOKENIZER_KINDS, type Token, type TokenizerKind } from './types';
 
 export { TOKENIZER_KINDS };
 
@@ -53,11 +54,30 @@ export function cancelRequest(cells: Int32Array, id: number): void {
   Atomics.store(cells, id % CANCEL_CELLS, id);
 }
 
-/** Defaults of every setting; vocabSize is the chosen tokenizer's. */
-export const DEFAULT_CONFIG: Readonly<Omit<EngineConfig, 'vocabSize'>> = Object.freeze({
+/**
+ * The settings a user chooses, checked before any work starts: the seeded model's sizes (a
+ * checkpoint brings its own), the tokenizer, and the dropout and seed of the stages' masks.
+ */
+export interface EngineSettings {
+  tokenizer: TokenizerKind;
+  /** emb_dim of the seeded model: the residual stream's width. */
+  dim: number;
+  /** n_heads: must divide dim. */
+  heads: number;
+  /** Inverted-dropout probability on the attention weights of stages 5 and 6, 0 <= p < 1. */
+  dropout: number;
+  /** torch.manual_seed of the seeded model's weights and of the dropout masks. */
+  seed: number;
+  contextLength: number;
+  qkvBias: boolean;
+  /** n_layers of the seeded model; default DEFAULT_LAYERS. */
+  layers?: number;
+}
+
+/** Defaults of every setting. */
+export const DEFAULT_CONFIG: Readonly<Omit<EngineSettings, 'layers'>> = Object.freeze({
   tokenizer: 'word',
   dim: 28,
-  attnDim: 28,
   heads: 7,
   dropout: 0.4,
   seed: 123,
@@ -72,75 +92,98 @@ export function divisors(n: number): number[] {
   return found;
 }
 
-/** The settings a user chooses, checked before any work starts (vocabSize comes later, from the tokenizer). */
-export type EngineSettings = Omit<EngineConfig, 'vocabSize'>;
-
-/** Transformer blocks of the seeded GPT (llm101.layers, --layers) when no checkpoint gives them. */
+/** Transformer blocks of the seeded model (llm101.layers, --layers) when no checkpoint gives them. */
 export const DEFAULT_LAYERS = 2;
-/** At most this many blocks in a seeded GPT (GPT-2 XL has 48). */
+/** ε of every layer norm of a seeded model: the book's and GPT-2's (a checkpoint may say otherwise). */
+export const LAYER_NORM_EPS = 1e-5;
+/** At most this many blocks in a model (GPT-2 XL has 48). */
 export const MAX_LAYERS = 48;
+/** At most this many float32 weights in a model (2 GiB): GPT-2 medium (355M) fits, large does not. */
+export const MAX_WEIGHTS = 2 ** 29;
+
+/** Weights of a model of this configuration (GPT_CONFIG_124M: 163,009,536 with its own out_head). */
+export function gptWeightCount(config: GptConfig): number {
+  const { vocabSize, contextLength, dim, layers, qkvBias } = config;
+  const attention = 3 * dim * dim + (qkvBias ? 3 * dim : 0) + dim * dim + dim;
+  const feedForward = 2 * 4 * dim * dim + 4 * dim + dim;
+  const norms = 2 * 2 * dim;
+  return (2 * vocabSize + contextLength) * dim + layers * (attention + feedForward + norms) + 2 * dim;
+}
 
 /**
- * The one check of a configuration, for the CLI, the settings reader, the panel's knobs and the
- * bench alike: throws an EngineError naming the first field that cannot work and how to fix it.
+ * The one check of a model's configuration, seeded or read from a checkpoint: throws an
+ * EngineError naming the first field that cannot work, with `setting` set to the setting that
+ * chose it (the caller words where to change it: llm101.heads in the panel, --heads on the CLI).
  */
-export function validateSettings(settings: EngineSettings & { layers?: number }, options: { sizesFromWeights?: boolean } = {}): void {
-  const tokenizer: unknown = settings.tokenizer;
-  if (typeof tokenizer !== 'string' || !(TOKENIZER_KINDS as readonly string[]).includes(tokenizer)) {
-    throw new EngineError(`unknown tokenizer ${JSON.stringify(tokenizer)}; use one of ${TOKENIZER_KINDS.join(', ')}`, { setting: 'tokenizer' });
-  }
-  // With a weights file, dim, attnDim, contextLength and qkvBias are the file's (checked once it is read).
-  const sized = options.sizesFromWeights ? (['heads'] as const) : (['dim', 'attnDim', 'heads', 'contextLength'] as const);
-  for (const field of sized) {
-    const value: unknown = settings[field];
+export function validateGptConfig(config: GptConfig): void {
+  for (const field of ['vocabSize', 'contextLength', 'dim', 'heads'] as const) {
+    const value: unknown = config[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      throw new EngineError(`${field} must be a positive whole number, got ${String(value)}`, { setting: field });
+      throw new EngineError(`${field} must be a positive whole number, got ${String(value)}`, { ...(field !== 'vocabSize' && { setting: field }) });
     }
   }
-  if (!options.sizesFromWeights && settings.attnDim % settings.heads !== 0) {
+  checkLayers(config.layers);
+  if (config.dim % config.heads !== 0) {
+    throw new EngineError(`heads (${config.heads}) must divide dim (${config.dim}); valid head counts: ${divisors(config.dim).join(', ')}`, { setting: 'heads' });
+  }
+  if (typeof config.qkvBias !== 'boolean') throw new EngineError(`qkvBias must be true or false, got ${String(config.qkvBias)}`, { setting: 'qkvBias' });
+  const eps: unknown = config.layerNormEps;
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) {
+    throw new EngineError(`layerNormEps must be a small positive number such as 1e-5, got ${String(eps)}`);
+  }
+  const count = gptWeightCount(config);
+  if (count > MAX_WEIGHTS) {
     throw new EngineError(
-      `heads (${settings.heads}) must divide attnDim (${settings.attnDim}); ` +
-        `valid head counts: ${divisors(settings.attnDim).join(', ')}`,
-      { setting: 'heads' },
+      `the model would have ${count.toLocaleString('en-US')} weights, above the ${MAX_WEIGHTS.toLocaleString('en-US')} ` +
+        'this playground allows; use fewer layers, a smaller dim, a shorter context or a smaller vocabulary',
     );
   }
-  const dropout: unknown = settings.dropout;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-    throw new EngineError(`dropout must be at least 0 and below 1 (e.g. 0.4), got ${String(dropout)}`, { setting: 'dropout' });
-  }
-  const seed: unknown = settings.seed;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
-    throw new EngineError(`seed must be a whole number >= 0, got ${String(seed)}`, { setting: 'seed' });
-  }
-  if (!options.sizesFromWeights && typeof settings.qkvBias !== 'boolean') {
-    throw new EngineError(`qkvBias must be true or false, got ${String(settings.qkvBias)}`);
-  }
-  // The seeded GPT's blocks; a checkpoint brings its own, but a bad setting is refused all the same.
-  const layers: unknown = settings.layers;
-  if (layers !== undefined && !(typeof layers === 'number' && Number.isSafeInteger(layers) && layers >= 1 && layers <= MAX_LAYERS)) {
+}
+
+function checkLayers(layers: unknown): void {
+  if (!(typeof layers === 'number' && Number.isSafeInteger(layers) && layers >= 1 && layers <= MAX_LAYERS)) {
     throw new EngineError(`layers must be a whole number from 1 to ${MAX_LAYERS}, got ${String(layers)}`, { setting: 'layers' });
   }
 }
 
-/** validateSettings plus the vocabulary size and the model's size in weights. */
-export function validateConfig(config: EngineConfig): void {
-  validateSettings(config);
-  const vocab: unknown = config.vocabSize;
-  if (typeof vocab !== 'number' || !Number.isSafeInteger(vocab) || vocab < 1) {
-    throw new EngineError(`vocabSize must be a positive whole number, got ${String(vocab)}`);
-  }
-  const { vocabSize, dim, attnDim, contextLength } = config;
-  const weightCount = (vocabSize + contextLength) * dim + 6 * attnDim * (dim + 1) + attnDim * (attnDim + 3);
-  if (weightCount > MAX_WEIGHTS) {
-    throw new EngineError(
-      `the model would have ${weightCount.toLocaleString('en-US')} weights, above the ${MAX_WEIGHTS.toLocaleString('en-US')} ` +
-        `this playground allows; lower dim, attnDim, contextLength or the vocabulary size`,
-    );
+/** The dropout of the stages' masks: 0 <= p < 1. */
+export function validateDropout(dropout: unknown): void {
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+    throw new EngineError(`dropout must be at least 0 and below 1 (e.g. 0.4), got ${String(dropout)}`, { setting: 'dropout' });
   }
 }
 
-/** At most this many float32 weights (1 GiB). */
-export const MAX_WEIGHTS = 2 ** 28;
+/**
+ * The one check of the settings, for the CLI, the settings reader, the panel's knobs and the
+ * bench alike, before any work: the tokenizer, dropout and seed, and the seeded model's sizes
+ * through validateGptConfig (with the smallest vocabulary; the tokenizer's is checked with the
+ * model). With a checkpoint (`sizesFromWeights`) its sizes are its own and only heads and layers
+ * are checked here. Throws an EngineError whose `setting` names the field.
+ */
+export function validateSettings(settings: EngineSettings, options: { sizesFromWeights?: boolean } = {}): void {
+  const tokenizer: unknown = settings.tokenizer;
+  if (typeof tokenizer !== 'string' || !(TOKENIZER_KINDS as readonly string[]).includes(tokenizer)) {
+    throw new EngineError(`unknown tokenizer ${JSON.stringify(tokenizer)}; use one of ${TOKENIZER_KINDS.join(', ')}`, { setting: 'tokenizer' });
+  }
+  validateDropout(settings.dropout);
+  const seed: unknown = settings.seed;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new EngineError(`seed must be a whole number >= 0, got ${String(seed)}`, { setting: 'seed' });
+  }
+  const layers = settings.layers ?? DEFAULT_LAYERS;
+  if (options.sizesFromWeights) {
+    // the checkpoint's sizes are checked when it is read; a bad setting is refused all the same
+    const heads: unknown = settings.heads;
+    if (typeof heads !== 'number' || !Number.isSafeInteger(heads) || heads < 1) {
+      throw new EngineError(`heads must be a positive whole number, got ${String(heads)}`, { setting: 'heads' });
+    }
+    checkLayers(layers);
+    return;
+  }
+  const { dim, heads, contextLength, qkvBias } = settings;
+  validateGptConfig({ vocabSize: 1, contextLength, dim, heads, layers, qkvBias, layerNormEps: LAYER_NORM_EPS });
+}
+
 /** At most this many bytes of (T, T) matrices in one trace. */
 export const MAX_TRACE_BYTES = 2 ** 31;
 
@@ -175,7 +218,8 @@ export function checkTokens(tokens: readonly Token[], contextLength: number, voc
   if (tokens.length > contextLength) {
     throw new EngineError(
       `the text has ${tokens.length} tokens but the context length is ${contextLength}; ` +
-        `select less text or raise the setting llm101.contextLength (--context-length)`,
+        `select less text or raise the context length`,
+      { setting: 'contextLength' },
     );
   }
   if (vocabSize !== undefined) {

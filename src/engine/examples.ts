@@ -2,11 +2,14 @@
 // ch03/01_main-chapter-code/ch03.ipynb in rasbt/LLMs-from-scratch): six tokens with hand-written
 // 3-d embeddings, self-attention weights from torch.manual_seed(789), multi-head weights from
 // torch.manual_seed(123). With these weights every stage prints the tensors shown in the book.
+// It is the one trace that is not the model's block 1 (d_in 3 ≠ d_out 2): `llm101 analyze
+// --example journey`, and stage 3's side-by-side example in the panel.
 
 import { TorchGenerator } from './rng';
 import { initLinear } from './init';
 import { createMatrix, matrixFrom } from './tensor';
-import type { EngineConfig, Token, Weights } from './types';
+import type { BookChapter3Weights, StageRun, StageSource } from './trace';
+import type { Token } from './types';
 
 export const JOURNEY_TEXT = 'Your journey starts with one step';
 
@@ -23,8 +26,10 @@ const JOURNEY_EMBEDDINGS = [
 export interface JourneyExample {
   text: string;
   tokens: Token[];
-  config: EngineConfig;
-  weights: Weights;
+  /** The book's chapter 3 modules: SelfAttention_v2(3, 2), MultiHeadAttention(3, 2, num_heads=2), LayerNorm(2). */
+  source: StageSource & { kind: 'book chapter 3' };
+  /** The dropout and seed of the masks (the book's section 3.5.2 uses 0.5 and 123). */
+  run: StageRun;
 }
 
 export function journeyExample(options: { dropout?: number; seed?: number } = {}): JourneyExample {
@@ -36,17 +41,6 @@ export function journeyExample(options: { dropout?: number; seed?: number } = {}
   }
   const dim = 3;
   const attnDim = 2;
-  const config: EngineConfig = {
-    tokenizer: 'word',
-    vocabSize: tokens.length,
-    dim,
-    attnDim,
-    heads: 2,
-    dropout: options.dropout ?? 0,
-    seed: options.seed ?? 123,
-    contextLength: tokens.length,
-    qkvBias: false,
-  };
 
   // torch.manual_seed(789); SelfAttention_v2(3, 2): W_query, W_key, W_value = nn.Linear(3, 2, bias=False)
   const selfAttnGenerator = new TorchGenerator(789);
@@ -65,12 +59,15 @@ export function journeyExample(options: { dropout?: number; seed?: number } = {}
     outProj: initLinear(mhaGenerator, attnDim, attnDim, true),
   };
 
-  const weights: Weights = {
+  const weights: BookChapter3Weights = {
     tokEmb: matrixFrom(tokens.length, dim, JOURNEY_EMBEDDINGS.flat()),
     posEmb: createMatrix(tokens.length, dim), // positions add nothing: the book's inputs are final
     selfAttn,
     mha,
     norm: { scale: new Float32Array(attnDim).fill(1), shift: new Float32Array(attnDim) },
   };
-  return { text, tokens, config, weights };
+  return {
+    text, tokens, source: { kind: 'book chapter 3', weights, heads: 2 },
+    run: { tokenizer: 'word', dropout: options.dropout ?? 0, seed: options.seed ?? 123 },
+  };
 }

@@ -1,21 +1,19 @@
 // From text and settings to a trace: check the settings, load the corpus, build the tokenizer,
-// take the weights (seeded or from a file), tokenize, check the length, run the stages; and the
-// GPT model (seeded or a checkpoint) with its forward pass on the same tokens. Used by the engine
-// worker behind the extension and by the CLI, so both compute exactly the same thing.
+// take the model (seeded or a checkpoint), tokenize, check the length, run the stages as the
+// model's block 1; and the model's forward pass on the same tokens. Used by the engine worker
+// behind the extension and by the CLI, so both compute exactly the same thing.
 //
-// What `weightsPath` may name (weightsLayoutOf tells them apart from the header):
-//   - a stages file (self_attn.*, mha.*, norm.*): the seven stages' weights, as before; the GPT
-//     is seeded with the file's sizes (dim, contextLength, qkvBias) and the heads and layers settings;
-//   - a GPT checkpoint in the book's layout or Hugging Face GPT-2's (file or folder): the GPT is
-//     the checkpoint, and the stages take their weights from it (stagesFromGpt below), so every
-//     stage shows the checkpoint's numbers. A GPT-2 checkpoint brings the gpt2 tokenizer unless
-//     the user named one (tokenizerExplicit); so does one of ours that carries its tokenizer
-//     (`llm101.tokenizer` in __metadata__: the word vocabulary or the BPE merges it was trained
-//     with), which then tokenizes by itself, without the corpus.
+// There is one model: `torch.manual_seed(seed); GPTModel(cfg)` from the settings, or the
+// checkpoint `weightsPath` names (the book's layout or Hugging Face GPT-2's, file or folder). The
+// seven stages are always its block 1 (runTrace's 'block 1' source), so the stages and the model
+// sections tell one story. A GPT-2 checkpoint brings the gpt2 tokenizer unless the user named one
+// (tokenizerExplicit); so does one of ours that carries its tokenizer (`llm101.tokenizer` in
+// __metadata__: the word vocabulary or the BPE merges it was trained with), which then tokenizes
+// by itself, without the corpus.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  DEFAULT_LAYERS, EngineError, TOKENIZER_KINDS, checkTokens, checkTraceSize, divisors, validateConfig, validateSettings,
+  DEFAULT_LAYERS, EngineError, LAYER_NORM_EPS, TOKENIZER_KINDS, checkTokens, checkTraceSize, validateGptConfig, validateSettings,
   type CancelSignal, type EngineSettings,
 } from './config';
 import {
@@ -23,17 +21,14 @@ import {
   tokenizerFromSaved, type SavedTokenizer,
 } from './tokenizer';
 import { corpusStamp, loadCorpus } from './corpus';
-import { initWeights } from './init';
-import { readWeightsFile, type ExpectationSources, type ExpectedSizes } from './io/weightsFile';
-import { runTrace, type TraceOptions } from './trace';
+import { runTrace } from './trace';
 import { pca2 } from './pca';
-import { checkTokenizerFits, validateGptConfig } from './gpt/config';
+import { checkTokenizerFits } from './gpt/config';
 import { createSeededGpt } from './gpt/init';
 import type { GptConfig, GptModel } from './gpt/types';
 import { readGptCheckpoint, weightsLayoutOf, type WeightsLayout } from './io/gptCheckpoint';
-import { LAYER_NORM_EPS } from './layers/layerNorm';
 import { gptForward, type GptForward } from './layers/gptModel';
-import type { EngineConfig, Matrix, Token, Tokenizer, TokenizerKind, Trace, Weights } from './types';
+import type { Matrix, Token, Tokenizer, TokenizerKind, Trace } from './types';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
 export interface AnalyzeOptions extends EngineSettings {
@@ -42,24 +37,24 @@ export interface AnalyzeOptions extends EngineSettings {
   /** A .txt file or folder of .txt files (word and bpe vocabularies). */
   corpusPath: string;
   /**
-   * A safetensors file (the stages' weights, or a GPT checkpoint in the book's or GPT-2's layout)
-   * or a Hugging Face model folder; when set, dim, attnDim, contextLength and qkvBias come from
-   * its shapes (and for a checkpoint heads and layers too, when it says).
+   * A GPT checkpoint (safetensors in the book's or GPT-2's layout) or a Hugging Face model folder;
+   * when set, the model is the checkpoint: its sizes, layers and (when it says) heads are its own.
    */
   weightsPath?: string;
-  /** Transformer blocks of the seeded GPT (llm101.layers, --layers); default DEFAULT_LAYERS. A checkpoint has its own. */
-  layers?: number;
   /**
    * The user named the tokenizer (--tokenizer; llm101.tokenizer set away from its default), so a
    * GPT-2 checkpoint keeps it rather than switching to gpt2 (a vocabulary mismatch is then an error).
    */
   tokenizerExplicit?: boolean;
   /**
-   * Sizes the user gave explicitly (the CLI's --dim, --attn-dim, ...) that a weights file must
-   * agree with, and the flag or setting to name when it does not.
+   * Sizes the user gave explicitly (the CLI's --dim, ...) that a checkpoint must agree with, and
+   * the flag or setting to name when it does not.
    */
-  explicit?: { sizes: ExpectedSizes; sources: ExpectationSources };
+  explicit?: { sizes: ExplicitSizes; sources: Partial<Record<keyof ExplicitSizes, string>> };
 }
+
+/** Sizes of the model a user may give explicitly beside a checkpoint. */
+export type ExplicitSizes = Partial<Pick<GptConfig, 'vocabSize' | 'dim' | 'contextLength' | 'qkvBias'>>;
 
 export interface AnalyzeRequest extends AnalyzeOptions {
   text: string;
@@ -108,51 +103,6 @@ export interface ModelAnalysis {
   weightsSource: string;
 }
 
-/** The stages' weights and the sizes they fix (heads too, for a checkpoint's). */
-export interface StageWeights {
-  weights: Weights;
-  sizes: Pick<EngineConfig, 'dim' | 'attnDim' | 'contextLength' | 'qkvBias'> & { heads?: number };
-  /** Set for weights taken from a GPT checkpoint: runTrace runs the stages as its block 0. */
-  gptBlock?: TraceOptions['gptBlock'];
-}
-
-/** Stage weights taken from a GPT checkpoint, with what runTrace needs to run them as block 0. */
-export interface StagesFromGpt extends StageWeights {
-  sizes: StageWeights['sizes'] & { heads: number };
-  gptBlock: NonNullable<TraceOptions['gptBlock']>;
-}
-
-/**
- * The seven stages' weights from a GPT checkpoint (the arrays are the model's, not copies):
- *   embeddings           tok_emb and pos_emb
- *   self-attention       block 0's W_query, W_key, W_value as one head over all dim columns
- *   causal attention     the same projections (as the stages always share them), masked
- *   multi-head           block 0's att: W_query, W_key, W_value, out_proj, with the model's heads
- *   layer norm           block 0's norm2
- * and the attention stages read LN₁(x), x normalised with block 0's norm1 and the model's ε, as
- * block 0 does (runTrace's gptBlock). So at dropout 0 the multi-head stage's weights and output
- * are block 0's attention, and the layer-norm stage is block 0's LN₂(x + MHA(LN₁(x))). The
- * single-head self-attention and causal stages are the book's chapter 3 forms with these
- * projections (scaled by √dim, not √headDim): no head of the model computes them.
- */
-export function stagesFromGpt(model: GptModel): StagesFromGpt {
-  const { config, weights } = model;
-  const block = weights.blocks[0];
-  if (!block) throw new EngineError(`the model has no transformer blocks (layers ${config.layers}); the stages need block 0`);
-  const { query, key, value, outProj } = block.att;
-  return {
-    weights: {
-      tokEmb: weights.tokEmb,
-      posEmb: weights.posEmb,
-      selfAttn: { query, key, value },
-      mha: { query, key, value, outProj },
-      norm: block.norm2,
-    },
-    sizes: { dim: config.dim, attnDim: config.dim, contextLength: config.contextLength, qkvBias: config.qkvBias, heads: config.heads },
-    gptBlock: { norm1: block.norm1, eps: config.layerNormEps },
-  };
-}
-
 /** Wraps a trace for the panel; the PCA is computed here, in the engine's thread, not the host's. */
 export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string): TraceResult {
   return {
@@ -177,7 +127,6 @@ export interface AnalyzeHooks {
 export class Analyzer {
   private corpus = new Memo<string>();
   private tokenizers = new Memo<Tokenizer>();
-  private weights = new Memo<StageWeights>();
   private layouts = new Memo<CheckpointHeader>();
   private gpt = new Memo<GptModel>();
   /**
@@ -205,14 +154,11 @@ export class Analyzer {
         elapsedMs: performance.now() - started,
       };
     }
-    const config = this.configFor(request, tokenizer.vocabSize);
-    validateConfig(config); // before a large initialisation, with the sizes a weights file gave
-    checkTokens(tokens, config.contextLength, config.vocabSize);
-    checkTraceSize(tokens.length, config.heads);
-    const stages = this.stagesFor(request, tokenizer.vocabSize);
-    const trace = runTrace(tokens, config, stages.weights, {
-      signal, onProgress: (stage) => onProgress?.(stage), ...(stages.gptBlock && { gptBlock: stages.gptBlock }),
-    });
+    const model = this.modelFor(request, tokenizer, hooks);
+    checkTokens(tokens, model.config.contextLength, model.config.vocabSize);
+    checkTraceSize(tokens.length, model.config.heads);
+    const run = { tokenizer: tokenizer.kind, dropout: request.dropout, seed: request.seed };
+    const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage) });
     return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath);
   }
 
@@ -241,31 +187,6 @@ export class Analyzer {
     hooks.onProgress?.('running the model');
     const forward = gptForward(model, tokens.map((t) => t.id), { logits: hooks.logits ?? 'all', keepResiduals: true, signal: hooks.signal });
     return { tokens, tokenizer, model, forward, weightsSource: model.source };
-  }
-
-  /** The configuration a request runs with: the settings, with the sizes a weights file has. */
-  configFor(request: AnalyzeOptions, vocabSize: number): EngineConfig {
-    const stages = request.weightsPath ? this.stagesFor(request, vocabSize) : undefined;
-    const sizes = stages?.sizes ?? request;
-    const config: EngineConfig = {
-      tokenizer: this.tokenizerKind(request),
-      vocabSize,
-      dim: sizes.dim,
-      attnDim: sizes.attnDim,
-      heads: stages?.sizes.heads ?? request.heads, // a checkpoint's heads are its own
-      dropout: request.dropout,
-      seed: request.seed,
-      contextLength: sizes.contextLength,
-      qkvBias: sizes.qkvBias,
-    };
-    if (request.weightsPath && config.attnDim % config.heads !== 0) {
-      // Say where attnDim came from: the user never typed it.
-      throw new EngineError(
-        `heads (${config.heads}) must divide attnDim (${config.attnDim}) of weights file ${request.weightsPath}; ` +
-          `valid head counts: ${divisors(config.attnDim).join(', ')} (llm101.heads, --heads)`,
-      );
-    }
-    return config;
   }
 
   tokenize(request: TokenizeRequest, hooks: AnalyzeHooks = {}): TokenizeResult {
@@ -323,51 +244,15 @@ export class Analyzer {
     return { tokenizer: parseSavedTokenizer(json, `checkpoint ${header.file}`), file: header.file };
   }
 
-  /** What a weights path holds, and its __metadata__, from its header (read again when the file changes). */
+  /** What a checkpoint path holds, and its __metadata__, from its header (read again when the file changes). */
   layoutOf(weightsPath: string): CheckpointHeader {
-    return this.layouts.get(JSON.stringify([weightsPath, checkpointStamp(weightsPath)]), () => {
-      try {
-        return weightsLayoutOf(weightsPath);
-      } catch (err) {
-        // A file that is missing, unreadable, not safetensors or none of the three: the stages'
-        // reader says what is wrong, as it always has. A folder is a Hugging Face model's.
-        if (err instanceof EngineError && !isFolder(weightsPath)) return { layout: 'stages', file: weightsPath, metadata: {} };
-        throw err;
-      }
-    });
-  }
-
-  /** The stages' weights a request runs with (seeded, its stages file, or taken from its GPT checkpoint). */
-  weightsFor(request: AnalyzeOptions, vocabSize: number): { weights: Weights } {
-    return this.stagesFor(request, vocabSize);
-  }
-
-  private stagesFor(request: AnalyzeOptions, vocabSize: number): StageWeights {
-    if (request.weightsPath && this.layoutOf(request.weightsPath).layout !== 'stages') {
-      return stagesFromGpt(this.modelFor(request, { kind: this.tokenizerKind(request), vocabSize }));
-    }
-    if (request.weightsPath) {
-      const path = request.weightsPath;
-      const explicit = request.explicit;
-      return this.weights.get(JSON.stringify(['file', path, fileStamp(path), vocabSize, explicit?.sizes ?? {}]), () => {
-        const loaded = readWeightsFile(
-          path,
-          { vocabSize, ...explicit?.sizes },
-          { vocabSize: `the ${request.tokenizer} tokenizer's vocabulary`, ...explicit?.sources },
-        );
-        return { weights: loaded.weights, sizes: loaded.sizes };
-      });
-    }
-    const sizes = { dim: request.dim, attnDim: request.attnDim, contextLength: request.contextLength, qkvBias: request.qkvBias };
-    const config: EngineConfig = { tokenizer: request.tokenizer, vocabSize, ...sizes, heads: 1, dropout: 0, seed: request.seed };
-    const key = JSON.stringify(['seeded', vocabSize, sizes, request.seed]);
-    return this.weights.get(key, () => ({ weights: initWeights(config), sizes }));
+    return this.layouts.get(JSON.stringify([weightsPath, checkpointStamp(weightsPath)]), () => weightsLayoutOf(weightsPath));
   }
 
   /** The checkpoint's model, or a seeded one; throws unless the tokenizer's vocabulary is the model's. */
   private modelFor(request: AnalyzeOptions, tokenizer: { kind: string; vocabSize: number }, hooks: AnalyzeHooks = {}): GptModel {
     const file = request.weightsPath;
-    if (file && this.layoutOf(file).layout !== 'stages') {
+    if (file) {
       // heads: the file's metadata or config.json wins; the setting counts only when the file says nothing
       const key = JSON.stringify(['checkpoint', file, checkpointStamp(file), request.heads]);
       const model = this.gpt.get(key, () => {
@@ -378,18 +263,16 @@ export class Analyzer {
       checkTokenizerFits(model.config, tokenizer);
       return model;
     }
-    // seeded: with a stages file, its sizes (the stages and the model then share dim and context)
-    const sizes = file ? this.stagesFor(request, tokenizer.vocabSize).sizes : request;
     const config: GptConfig = {
       vocabSize: tokenizer.vocabSize,
-      contextLength: sizes.contextLength,
-      dim: sizes.dim,
+      contextLength: request.contextLength,
+      dim: request.dim,
       heads: request.heads,
       layers: request.layers ?? DEFAULT_LAYERS,
-      qkvBias: sizes.qkvBias,
+      qkvBias: request.qkvBias,
       layerNormEps: LAYER_NORM_EPS,
     };
-    validateGptConfig(config, file ? `the setting llm101.heads (--heads), for dim ${config.dim} of weights file ${file}` : undefined);
+    validateGptConfig(config); // before a large initialisation, with the tokenizer's vocabulary
     return this.gpt.get(JSON.stringify(['seeded', config, request.seed]), () => createSeededGpt(config, request.seed));
   }
 
@@ -460,8 +343,8 @@ function encodeSome(tokenizer: Tokenizer, text: string): Token[] {
 function checkExplicitSizes(config: GptConfig, file: string, explicit: AnalyzeOptions['explicit']): void {
   if (!explicit) return;
   const { sizes, sources } = explicit;
-  const has = { dim: config.dim, attnDim: config.dim, contextLength: config.contextLength, qkvBias: config.qkvBias, vocabSize: config.vocabSize };
-  for (const field of ['dim', 'attnDim', 'contextLength', 'qkvBias', 'vocabSize'] as const) {
+  const has = { dim: config.dim, contextLength: config.contextLength, qkvBias: config.qkvBias, vocabSize: config.vocabSize };
+  for (const field of ['dim', 'contextLength', 'qkvBias', 'vocabSize'] as const) {
     const given = sizes[field];
     if (given === undefined || given === has[field]) continue;
     const source = sources[field] ?? field;

@@ -13,6 +13,8 @@ export type JsonMaskedMatrix = (number | null)[][];
 
 export interface TraceJson {
   config: {
+    /** 'block 1': the stages are the model's first block; 'book chapter 3': the book's worked example. */
+    stages: string;
     tokenizer: string;
     vocabSize: number;
     dim: number;
@@ -148,6 +150,7 @@ export function traceToJson(trace: Trace): TraceJson {
   const m = matrixToJson;
   return {
     config: {
+      stages: config.stages,
       tokenizer: config.tokenizer,
       vocabSize: config.vocabSize,
       dim: config.dim,

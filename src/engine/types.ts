@@ -29,17 +29,28 @@ export interface Tokenizer {
   idToToken(id: number): string;
 }
 
-export interface EngineConfig {
+/**
+ * How a trace ran its seven stages: as block 1 of the model (what the panel always shows, seeded
+ * or loaded), or as the book's chapter 3 worked example (its own small modules, d_in 3 / d_out 2).
+ */
+export type StagesKind = 'block 1' | 'book chapter 3';
+
+/** What a trace ran with: the model's sizes (attnDim = dim for block 1), the tokenizer, dropout and seed. */
+export interface TraceConfig {
+  stages: StagesKind;
   tokenizer: TokenizerKind;
-  /** Size of the tokenizer's vocabulary = rows of the token embedding. */
+  /** Rows of the token embedding: the tokenizer's vocabulary. */
   vocabSize: number;
-  /** d_in: embedding size. */
+  /** d_in: embedding size, the residual stream's width. */
   dim: number;
-  /** d_out of the attention modules. */
+  /** d_out of the attention stages: dim for block 1; the book's example has its own (2). */
   attnDim: number;
   heads: number;
-  /** Inverted-dropout probability on attention weights, 0 <= p < 1. */
+  /** attnDim / heads: the columns of one head. */
+  headDim: number;
+  /** Inverted-dropout probability on attention weights (stages 5 and 6), 0 <= p < 1. */
   dropout: number;
+  /** Seed of the dropout masks (and of the seeded model's weights). */
   seed: number;
   contextLength: number;
   qkvBias: boolean;
@@ -57,7 +68,7 @@ export interface HeadTrace {
 }
 
 export interface Trace {
-  config: EngineConfig & { headDim: number };
+  config: TraceConfig;
   tokens: Token[];
   embeddings: { token: Matrix; position: Matrix; input: Matrix }; // each (T, dim)
   simple: { scores: Matrix; weights: Matrix; context: Matrix }; // (T,T) (T,T) (T,dim)
@@ -86,7 +97,7 @@ export interface Trace {
   };
   /**
    * What self-attention, causal and multi-head attention read when it is not embeddings.input:
-   * with a GPT checkpoint, block 0's LN₁(x). (T, dim)
+   * block 1's LN₁(x). Absent for the book's chapter 3 example, which attends to the inputs. (T, dim)
    */
   attentionInput?: Matrix;
 }
@@ -95,25 +106,4 @@ export interface Trace {
 export interface Linear {
   weight: Matrix;
   bias?: Float32Array;
-}
-
-/**
- * Every trainable tensor of the model, in PyTorch layouts. The safetensors names are given
- * beside each field; dim, attnDim, vocabSize and contextLength follow from the shapes.
- */
-export interface Weights {
-  tokEmb: Matrix; // tok_emb.weight (vocabSize, dim)
-  posEmb: Matrix; // pos_emb.weight (contextLength, dim)
-  selfAttn: {
-    query: Linear; // self_attn.W_query.weight (attnDim, dim) [+ .bias (attnDim)]
-    key: Linear; // self_attn.W_key.*
-    value: Linear; // self_attn.W_value.*
-  };
-  mha: {
-    query: Linear; // mha.W_query.weight (attnDim, dim) [+ .bias]
-    key: Linear; // mha.W_key.*
-    value: Linear; // mha.W_value.*
-    outProj: Linear; // mha.out_proj.weight (attnDim, attnDim) + mha.out_proj.bias (attnDim)
-  };
-  norm: { scale: Float32Array; shift: Float32Array }; // norm.scale, norm.shift (attnDim)
 }

@@ -2,8 +2,8 @@
 // users who outgrow the editor. DIR gets
 //   model.safetensors  the checkpoint in the book's GPTModel names, F32, with its config, tokenizer,
 //                      step and losses in __metadata__ (a GPT-2 checkpoint is rewritten so)
-//   model.py           GPTModel with the book's state_dict names; safetensors read and written in
-//                      plain Python (only torch is needed)
+//   model.py           the reference GPTModel (python/model.py, the one the fixtures are made with),
+//                      copied as it is: the book's state_dict names; safetensors in plain Python
 //   tokenizer.py       the checkpoint's tokenizer (word vocabulary or BPE merges; gpt2 via tiktoken)
 //   generate.py        greedy (or sampled) continuation of a prompt, as `llm101 generate`
 //   train.py           training resumed from the checkpoint, one process or torchrun + DDP
@@ -16,7 +16,6 @@ import { fsErrorReason } from '../engine/io/fsErrors';
 import { gptCheckpointMetadata, readGptCheckpoint, writeGptCheckpoint } from '../engine/io/gptCheckpoint';
 import { TOKENIZER_METADATA_KEY, parseSavedTokenizer } from '../engine/tokenizer';
 import { GENERATE_PY } from './python/generatePy';
-import { MODEL_PY } from './python/modelPy';
 import { TOKENIZER_PY } from './python/tokenizerPy';
 import { TRAIN_PY } from './python/trainPy';
 
@@ -33,6 +32,14 @@ export interface ExportedProject {
   step: string | undefined;
 }
 
+/**
+ * The reference model's source: src/export/python/model.py beside this file when run from the
+ * sources (tests), dist/python/model.py in the bundles (esbuild.mjs copies it there).
+ */
+export function referenceModelPy(): string {
+  return fs.readFileSync(path.join(__dirname, 'python', 'model.py'), 'utf8');
+}
+
 /** Writes the project into `dir` (new or empty); throws an EngineError with the fix otherwise. */
 export function exportPytorchProject(dir: string, weightsPath: string, options: ExportOptions = {}): ExportedProject {
   const { model, layout, metadata } = readGptCheckpoint(weightsPath, options.heads !== undefined ? { heads: options.heads } : {});
@@ -47,7 +54,7 @@ export function exportPytorchProject(dir: string, weightsPath: string, options: 
   const own = gptCheckpointMetadata(model.config);
   const carried = Object.fromEntries(Object.entries(metadata).filter(([key]) => key.startsWith('llm101.') && !(key in own)));
   const files: [string, string][] = [
-    ['model.py', MODEL_PY],
+    ['model.py', referenceModelPy()],
     ['tokenizer.py', TOKENIZER_PY],
     ['generate.py', GENERATE_PY],
     ['train.py', TRAIN_PY],

@@ -11,7 +11,7 @@ import { CancelledError, EngineError } from '../engine/config';
 import { exportCsv, exportJson, exportPng } from './exports';
 import type { AnalyzeReply } from '../shared/engineProtocol';
 import type { Knob, PanelModelConfig } from '../shared/protocol';
-import type { EngineConfig, Token } from '../engine/types';
+import type { Token, TraceConfig } from '../engine/types';
 
 /**
  * What the host keeps of an analysis: the trace's id in the engine (which keeps the trace itself)
@@ -19,7 +19,7 @@ import type { EngineConfig, Token } from '../engine/types';
  */
 export type PanelResult =
   | {
-      kind: 'trace'; traceId: number; tokens: Token[]; config: EngineConfig & { headDim: number }; elapsedMs: number; weightsPath?: string;
+      kind: 'trace'; traceId: number; tokens: Token[]; config: TraceConfig; elapsedMs: number; weightsPath?: string;
       /** The model that ran beside the stages (its sizes and where its weights come from), or why none did. */
       model?: { config: PanelModelConfig; source: string } | { error: string };
     }
@@ -33,7 +33,6 @@ const SETTING_SECTIONS: Record<string, SectionId> = {
   dim: 'embeddings',
   contextLength: 'embeddings',
   seed: 'embeddings',
-  attnDim: 'attention-self',
   dropout: 'attention-causal',
   heads: 'attention-heads',
 };
@@ -345,8 +344,8 @@ export class PlaygroundPanel {
     const properties = (this.context.extension.packageJSON as { contributes?: { configuration?: { properties?: Record<string, SettingSchema> } } })
       .contributes?.configuration?.properties;
     const settings = readSettings(this.context.extensionPath);
-    const attnDim = this.last?.kind === 'trace' && settings.weightsPath ? this.last.config.attnDim : undefined;
-    return knobProblem(knob, value, properties?.[`${SECTION}.${knob}`], settings, attnDim);
+    const modelDim = this.last?.kind === 'trace' && settings.weightsPath ? this.last.config.dim : undefined;
+    return knobProblem(knob, value, properties?.[`${SECTION}.${knob}`], settings, modelDim);
   }
 
   // [webview/editor, issue 12 items 4 and 9] the query token (and the key token of a hovered
@@ -412,6 +411,8 @@ export function snippet(text: string, max = 24): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
+/** An error for the panel; an EngineError that names a setting gets it, as the Settings UI spells it. */
 export function errorMessage(err: unknown): string {
+  if (err instanceof EngineError && err.setting !== undefined) return `${err.message} (setting ${SECTION}.${err.setting})`;
   return err instanceof Error ? err.message : String(err);
 }

@@ -1,7 +1,7 @@
 // The only contract between the extension host and the panel's webview. Both sides import
 // these types; every message that crosses is checked with the validators below on receipt,
 // and anything unknown is ignored (and logged) rather than trusted.
-import type { Matrix, Token, EngineConfig } from '../engine/types';
+import type { Matrix, Token, TraceConfig } from '../engine/types';
 import { isMapCodes, type MapCodes } from './codes';
 
 /** Section ids of the panel, in the order the product teaches the stages. */
@@ -33,7 +33,7 @@ export type PanelMap = Matrix | MapCodes;
 
 /** What the panel shows: a trace as it crosses postMessage (typed arrays travel as binary). */
 export interface PanelTrace {
-  config: EngineConfig & { headDim: number };
+  config: TraceConfig;
   tokens: Token[];
   /** How many of the tokens are the tokenizer's unknown token (word tokenizer only). */
   unknownCount: number;

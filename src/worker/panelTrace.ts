@@ -82,7 +82,8 @@ let journey: JourneyAttention | undefined;
 export function journeyAttention(): JourneyAttention {
   if (journey) return journey;
   const example = journeyExample();
-  const { input } = embeddings(example.tokens.map((t) => t.id), example.weights.tokEmb, example.weights.posEmb);
+  const { tokEmb, posEmb } = example.source.weights;
+  const { input } = embeddings(example.tokens.map((t) => t.id), tokEmb, posEmb);
   const { scores, weights, context } = simpleAttention(input);
   journey = { tokens: example.tokens.map((t) => t.text), inputs: input, scores, weights, context };
   return journey;

@@ -253,10 +253,10 @@ try {
     if (!axes.some(([name, , cols]) => name.startsWith('embeddings.') && /dimensions/.test(cols))) throw new Error('the embedding map does not name its dimensions');
   });
 
-  await check('the panel says the seeded weights are untrained, in every section that uses them', async () => {
+  await check("the panel says the seeded weights are untrained and the stages are the model's block 1, in every section that uses them", async () => {
     const notes = await web.locator(stages.map((id) => `#${id} .weights-note`).join(', ')).allInnerTexts();
     if (notes.length < 6) throw new Error(`${notes.length} weights notes`);
-    if (!notes.every((t) => /Seeded, untrained \(seed 123\): the shapes are real, the values are not learned/.test(t))) throw new Error(notes.join(' | '));
+    if (!notes.every((t) => /Seeded, untrained \(seed 123\): the shapes are real, the values are not learned\. These stages are the model's block 1: section 9's layer 1/.test(t))) throw new Error(notes.join(' | '));
     const saturation = await web.locator('#simple-saturation').innerText();
     if (!/diagonal scores/.test(saturation)) throw new Error(`stage 3 note: ${saturation}`);
   });
@@ -380,7 +380,7 @@ try {
     if (heads !== 4) throw new Error(`${heads} head maps after heads = 4`);
   });
 
-  await check('heads 5 with attnDim 28 shows the fix inline and keeps the panel', async () => {
+  await check('heads 5 with dim 28 shows the fix inline and keeps the panel', async () => {
     writeSettings({ 'llm101.heads': 5 });
     await web.locator('#error', { hasText: 'valid head counts: 1, 2, 4, 7, 14, 28' }).waitFor({ timeout: STEP_MS });
     if ((await web.locator('main > section').count()) !== sections.length) throw new Error('the last good result disappeared');

@@ -156,7 +156,8 @@ suite('LLM 101 Playground in the extension host', () => {
     assert.ok(p);
     await setting('heads', 5);
     const error = await until('the inline error', () => p.lastError);
-    assert.match(error, /heads \(5\) must divide attnDim \(28\)/);
+    assert.match(error, /heads \(5\) must divide dim \(28\)/);
+    assert.match(error, /\(setting llm101\.heads\)$/, 'the panel words the fix with the setting');
     assert.match(error, /1, 2, 4, 7, 14, 28/);
     assert.equal(p.lastErrorSection, 'attention-heads', 'shown at the top of the multi-head section too');
     await setting('heads', 7);
@@ -355,7 +356,7 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
     // the message says what to set, and the panel keeps working
     await setting('weightsPath', path.join(fixtures, 'book-small', 'weights.safetensors'));
     const error = await until('the message for the other checkpoint', () => p.lastError);
-    assert.match(error, /heads \(7\) must divide dim \(32\); set the setting llm101\.heads/);
+    assert.match(error, /heads \(7\) must divide dim \(32\); valid head counts: 1, 2, 4, 8, 16, 32 \(setting llm101\.heads\)$/);
     await setting('weightsPath', undefined);
     await until('a seeded trace again', () => (p.lastResult?.kind === 'trace' && p.lastError === undefined && p.lastResult.weightsPath === undefined ? true : undefined));
     fs.rmSync(file, { force: true });
@@ -364,7 +365,7 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
   test('a knob value that does not fit is refused before it is written', async () => {
     const { p } = await analyzeText('The tide returns.');
     await until('a trace', () => (p.lastResult?.kind === 'trace' ? true : undefined));
-    assert.match(p.knobProblem('heads', 5) ?? '', /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+    assert.match(p.knobProblem('heads', 5) ?? '', /heads \(5\) must divide dim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
     assert.match(p.knobProblem('heads', 2.5) ?? '', /whole number/);
     assert.match(p.knobProblem('tokenizer', 'foo') ?? '', /must be one of word, bpe, gpt2/);
     assert.equal(p.knobProblem('heads', 4), undefined);

@@ -12,7 +12,8 @@ import { runCli } from '../../src/cli';
 import { writeJson } from '../../src/engine/serialize';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors';
 import { assertClose } from './assertClose';
-import { FIXTURES, loadCase } from './engine-fixtures';
+import { loadBookCase, ref } from './gpt-fixtures';
+import { textOfIds, writeWordCorpus } from './wordVocab';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -153,7 +154,7 @@ test('--help, <cmd> --help, help <cmd> and --version print to stdout and exit 0'
 
   const analyzeHelp = await run(['analyze', '--help']);
   assert.equal(analyzeHelp.code, 0);
-  for (const flag of ['--text', '--file', '--example', '--tokenizer', '--corpus', '--vocab-size', '--dim', '--attn-dim', '--heads', '--dropout', '--seed', '--context-length', '--qkv-bias', '--weights', '--save-weights', '--json']) {
+  for (const flag of ['--text', '--file', '--example', '--tokenizer', '--corpus', '--vocab-size', '--dim', '--heads', '--dropout', '--seed', '--context-length', '--qkv-bias', '--weights', '--save-weights', '--json']) {
     assert.ok(analyzeHelp.stdout.includes(flag), `analyze --help lists ${flag}`);
   }
   assert.equal((await run(['help', 'analyze'])).stdout, analyzeHelp.stdout);
@@ -171,6 +172,7 @@ test('analyze --json prints one trace with every key and shape of issue 4, no Na
   const json = await runJson(['analyze', '--text', SAMPLE]);
   assert.equal(json.tokens.length, 15);
   assert.deepEqual(json.config, {
+    stages: 'block 1',
     tokenizer: 'word',
     vocabSize: json.config.vocabSize,
     dim: 28,
@@ -186,8 +188,8 @@ test('analyze --json prints one trace with every key and shape of issue 4, no Na
 });
 
 test('analyze --json with other sizes, qkv bias, bpe and gpt2 tokenizers', async () => {
-  const json = await runJson(['analyze', '--text', SAMPLE, '--dim', '12', '--attn-dim', '10', '--heads', '5', '--qkv-bias', '--dropout', '0', '--context-length', '40']);
-  assert.equal(json.config.attnDim, 10);
+  const json = await runJson(['analyze', '--text', SAMPLE, '--dim', '10', '--heads', '5', '--qkv-bias', '--dropout', '0', '--context-length', '40']);
+  assert.equal(json.config.attnDim, 10, 'block 1 attends with the model’s width');
   assert.equal(json.config.headDim, 2);
   assertTraceShape(json, SAMPLE, 5);
   // dropout 0 keeps every weight: after dropout they are softmax(maskedScores / √attnDim), computed
@@ -311,46 +313,37 @@ test('tokenize trains bpe on a given corpus', async () => {
 
 // ----------------------------------------------------------------------------- weights files
 
-test('--save-weights then --weights reproduces the same trace', async () => {
+test('--save-weights writes the model, and --weights with it reproduces the same stages', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
   try {
     const file = path.join(dir, 'w.safetensors');
-    const seeded = await run(['analyze', '--text', SAMPLE, '--dim', '8', '--heads', '2', '--qkv-bias', '--save-weights', file, '--json']);
-    assert.equal(seeded.code, 0, seeded.stderr);
+    const seeded = await runJson(['analyze', '--text', SAMPLE, '--dim', '8', '--heads', '2', '--qkv-bias', '--save-weights', file]);
     const tensors = readSafetensors(fs.readFileSync(file)).tensors;
-    assert.deepEqual(tensors.get('tok_emb.weight')?.shape, [JSON.parse(seeded.stdout).config.vocabSize, 8]);
-    assert.ok(tensors.has('mha.W_value.bias'));
-    // Sizes and the qkv bias come from the file.
-    const loaded = await run(['analyze', '--text', SAMPLE, '--weights', file, '--heads', '2', '--json']);
-    assert.equal(loaded.code, 0, loaded.stderr);
-    assert.equal(loaded.stdout, seeded.stdout);
+    assert.deepEqual(tensors.get('tok_emb.weight')?.shape, [seeded.config.vocabSize, 8]);
+    assert.ok(tensors.has('trf_blocks.0.att.W_value.bias') && tensors.has('trf_blocks.1.ff.layers.2.weight'), 'the book’s GPTModel names');
+    // sizes, heads and the qkv bias come from the file; the dropout masks from the same seed
+    const loaded = await runJson(['analyze', '--text', SAMPLE, '--weights', file]);
+    for (const key of ['config', 'embeddings', 'selfAttention', 'causal', 'multiHead', 'layerNorm'] as const) assert.deepEqual(loaded[key], seeded[key], key);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('weights written by PyTorch give PyTorch\'s numbers through the CLI', async () => {
-  const fixture = loadCase('default');
-  const { vocabSize, heads, dropout, seed } = fixture.config;
-  // A corpus whose word vocabulary is w00 … w(V-3) then <|endoftext|>, <|unk|>: id i is word i.
-  const words = Array.from({ length: vocabSize - 2 }, (_, i) => `w${String(i).padStart(2, '0')}`);
-  const text = fixture.ids.map((id) => (id < vocabSize - 2 ? words[id] : id === vocabSize - 2 ? '<|endoftext|>' : 'unknownword')).join(' ');
+test("a checkpoint PyTorch wrote gives PyTorch's block 1 through the CLI", async () => {
+  const c = loadBookCase('book-small');
+  const V = c.config.vocabSize;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
   try {
-    const corpus = path.join(dir, 'corpus.txt');
-    fs.writeFileSync(corpus, words.join(' '));
     const json = await runJson([
-      'analyze', '--text', text, '--corpus', corpus,
-      '--weights', path.join(FIXTURES, 'default', 'weights.safetensors'),
-      '--heads', String(heads), '--dropout', String(dropout), '--seed', String(seed),
+      'analyze', '--text', textOfIds(c.ids, V), '--corpus', writeWordCorpus(dir, V),
+      '--weights', path.join(c.folder, 'weights.safetensors'), '--heads', String(c.config.heads), '--dropout', '0',
     ]);
-    assert.deepEqual(json.tokens.map((t) => t.id), fixture.ids);
-    for (const name of ['embeddings.input', 'selfAttention.weights', 'causal.droppedWeights', 'multiHead.output', 'layerNorm.output']) {
-      const [stage, key] = name.split('.') as [keyof TraceJson, string];
-      const expected = fixture.reference.get(name);
-      assert.ok(expected, name);
-      assertClose((json[stage] as Record<string, Rows>)[key] as number[][], expected, { atol: 1e-5, label: name });
-    }
+    assert.deepEqual(json.tokens.map((t) => t.id), c.ids);
+    const rows = (value: unknown) => value as number[][];
+    assertClose(rows(json.embeddings.input), ref(c.reference, 'embeddings'), { atol: 1e-6, label: 'embeddings' });
+    assertClose(json.multiHead.heads.flatMap((h) => rows(h.weights)), ref(c.reference, 'blocks.0.attnWeights'), { atol: 1e-6, label: 'head weights' });
+    assertClose(rows(json.layerNorm.input), ref(c.reference, 'blocks.0.afterAttention'), { atol: 1e-5, label: 'x + MHA(LN₁(x))' });
+    assertClose(rows(json.layerNorm.output), ref(c.reference, 'blocks.0.norm2'), { atol: 1e-5, label: 'LN₂' });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -371,7 +364,7 @@ async function expectUsageError(args: string[], pattern: RegExp, stdin?: string)
 
 test('command-line mistakes: unknown flag, command, value and stray arguments', async () => {
   await expectUsageError(['analyze', '--text', 'hi', '--frobnicate'], /unknown option --frobnicate for llm101 analyze \(run "llm101 analyze --help" for the options\)/);
-  await expectUsageError(['analyze', '--text', 'hi', '--atn-dim', '4'], /unknown option --atn-dim .*did you mean --attn-dim\?/);
+  await expectUsageError(['analyze', '--text', 'hi', '--hedas', '4'], /unknown option --hedas .*did you mean --heads\?/);
   await expectUsageError(['tokenize', '--text', 'hi', '--heads', '2'], /unknown option --heads for llm101 tokenize/);
   await expectUsageError(['analyse', '--text', 'hi'], /unknown command "analyse"; did you mean analyze\?/);
   await expectUsageError(['analyze', '--text', 'hi', '--dim'], /--dim needs a value, e.g\. --dim 28/);
@@ -396,9 +389,9 @@ test('input problems: none, two, empty, no tokens, too many tokens, unreadable f
   await expectUsageError(['analyze', '--text', 'hi', '--corpus', '/no/such/corpus'], /corpus path \/no\/such\/corpus does not exist/);
 });
 
-test('model settings: heads not dividing attnDim, dropout outside [0, 1), non-positive sizes', async () => {
-  await expectUsageError(['analyze', '--text', 'hi', '--heads', '5'], /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
-  await expectUsageError(['analyze', '--text', 'hi', '--attn-dim', '9'], /heads \(7\) must divide attnDim \(9\); valid head counts: 1, 3, 9/);
+test('model settings: heads not dividing dim, dropout outside [0, 1), non-positive sizes', async () => {
+  await expectUsageError(['analyze', '--text', 'hi', '--heads', '5'], /heads \(5\) must divide dim \(28\); valid head counts: 1, 2, 4, 7, 14, 28 \(--heads\)/);
+  await expectUsageError(['analyze', '--text', 'hi', '--dim', '9'], /heads \(7\) must divide dim \(9\); valid head counts: 1, 3, 9 \(--heads\)/);
   await expectUsageError(['analyze', '--text', 'hi', '--dropout', '1'], /dropout must be at least 0 and below 1 \(e\.g\. 0\.4\), got 1/);
   await expectUsageError(['analyze', '--text', 'hi', '--dropout', '-0.1'], /dropout must be at least 0 and below 1 .*got -0\.1/);
   await expectUsageError(['analyze', '--text', 'hi', '--dropout', 'half'], /--dropout takes a number, got "half"/);
@@ -406,7 +399,7 @@ test('model settings: heads not dividing attnDim, dropout outside [0, 1), non-po
   await expectUsageError(['analyze', '--text', 'hi', '--seed', '-3'], /seed must be a whole number >= 0, got -3/);
 });
 
-test('weights file problems: unreadable, malformed, missing tensor, wrong shape, disagreement', async () => {
+test('--weights problems: unreadable, malformed, missing tensor, wrong shape, disagreement, an old stages file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-cli-'));
   try {
     const good = path.join(dir, 'good.safetensors');
@@ -416,32 +409,32 @@ test('weights file problems: unreadable, malformed, missing tensor, wrong shape,
       const copy = new Map(tensors);
       edit(copy);
       const file = path.join(dir, name);
-      fs.writeFileSync(file, writeSafetensors(copy));
+      fs.writeFileSync(file, writeSafetensors(copy, { heads: '2' }));
       return file;
     };
-    const analyzeWith = (file: string, ...extra: string[]) => ['analyze', '--text', SAMPLE, '--weights', file, '--heads', '2', ...extra];
+    const analyzeWith = (file: string, ...extra: string[]) => ['analyze', '--text', SAMPLE, '--weights', file, ...extra];
 
-    await expectUsageError(analyzeWith(path.join(dir, 'absent.safetensors')), /cannot read weights file .*absent\.safetensors: no such file/);
-    // a folder is a Hugging Face model's now: it must hold model.safetensors
-    await expectUsageError(analyzeWith(dir), /folder .* has no model\.safetensors; point the setting llm101\.weightsPath at a \.safetensors file or a Hugging Face model folder/);
+    await expectUsageError(analyzeWith(path.join(dir, 'absent.safetensors')), /cannot read checkpoint .*absent\.safetensors: no such file/);
+    // a folder is a Hugging Face model's: it must hold model.safetensors
+    await expectUsageError(analyzeWith(dir), /folder .* has no model\.safetensors; point the weights at a \.safetensors file or a Hugging Face model folder \(--weights\)/);
     const garbage = path.join(dir, 'garbage.safetensors');
     fs.writeFileSync(garbage, 'not weights');
-    await expectUsageError(analyzeWith(garbage), /weights file .*garbage\.safetensors: not a safetensors file/);
+    await expectUsageError(analyzeWith(garbage), /checkpoint .*garbage\.safetensors: not a safetensors file/);
     const truncated = path.join(dir, 'truncated.safetensors');
     fs.writeFileSync(truncated, fs.readFileSync(good).subarray(0, 200));
-    await expectUsageError(analyzeWith(truncated), /truncated\.safetensors: truncated safetensors file|run past the end/);
+    await expectUsageError(analyzeWith(truncated), /truncated\.safetensors: not a safetensors file: a header of \d+ bytes does not fit the file's 200/);
 
-    await expectUsageError(analyzeWith(variant('missing.safetensors', (t) => t.delete('mha.out_proj.bias'))), /missing\.safetensors: missing tensor mha\.out_proj\.bias/);
+    await expectUsageError(analyzeWith(variant('missing.safetensors', (t) => t.delete('trf_blocks.0.att.out_proj.bias'))), /missing\.safetensors.*trf_blocks\.0\.att\.out_proj\.bias/);
     await expectUsageError(
-      analyzeWith(variant('shape.safetensors', (t) => t.set('mha.W_key.weight', { shape: [8, 9], data: new Float32Array(72) }))),
-      /mha\.W_key\.weight has shape \[8, 9\], expected \[attnDim=8, dim=8\]/,
+      analyzeWith(variant('shape.safetensors', (t) => t.set('trf_blocks.0.att.W_key.weight', { shape: [8, 9], data: new Float32Array(72) }))),
+      /trf_blocks\.0\.att\.W_key\.weight has shape \[8, 9\]/,
     );
-    await expectUsageError(analyzeWith(good, '--dim', '16'), /dim is 8 in the file \(columns of tok_emb\.weight\) but --dim gives 16; drop --dim or make it 8/);
-    await expectUsageError(analyzeWith(good, '--attn-dim', '4'), /attnDim is 8 in the file .* but --attn-dim gives 4/);
-    await expectUsageError(analyzeWith(good, '--context-length', '64'), /contextLength is 2048 in the file \(rows of pos_emb\.weight\) but --context-length gives 64/);
-    await expectUsageError(analyzeWith(good, '--qkv-bias'), /the file has no query\/key\/value biases .* --qkv-bias asks for them/);
-    await expectUsageError(analyzeWith(good, '--tokenizer', 'gpt2'), /vocabSize is \d+ in the file \(rows of tok_emb\.weight\) but the gpt2 tokenizer's vocabulary gives 50257; use the tokenizer and corpus the weights were made with/);
-    await expectUsageError(['analyze', '--text', SAMPLE, '--weights', good], /heads \(7\) must divide attnDim \(8\) of weights file .*; valid head counts: 1, 2, 4, 8 \(llm101.heads, --heads\)/);
+    await expectUsageError(analyzeWith(good, '--dim', '16'), /--dim 16 disagrees with checkpoint .*good\.safetensors, whose dim is 8; drop --dim/);
+    await expectUsageError(analyzeWith(good, '--context-length', '64'), /--context-length 64 disagrees with checkpoint .*, whose contextLength is 2048; drop --context-length/);
+    await expectUsageError(analyzeWith(good, '--qkv-bias'), /--qkv-bias true disagrees with checkpoint .*, whose qkvBias is false/);
+    await expectUsageError(analyzeWith(good, '--tokenizer', 'gpt2'), /the gpt2 tokenizer has a vocabulary of 50257 but the model's is \d+; use the tokenizer the model was trained with \(--tokenizer\)/);
+    await expectUsageError(analyzeWith(path.join(ROOT, 'test', 'fixtures', 'engine', 'default', 'weights.safetensors')), /holds the seven stages' own weights .*Use a GPT checkpoint instead/);
+    await expectUsageError(['analyze', '--example', 'journey', '--save-weights', good], /--example journey brings its own input and weights; drop --save-weights/);
     await expectUsageError(['analyze', '--text', SAMPLE, '--save-weights', path.join(dir, 'no', 'such', 'w.safetensors')], /its folder does not exist; create it first/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -483,7 +476,7 @@ test('the built binary dist/cli.js runs analyze --json and reports errors with e
   const bad = spawnSync(process.execPath, [cli, 'analyze', '--text', 'hi', '--heads', '5'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(bad.status, 2);
   assert.equal(bad.stdout, '');
-  assert.equal(bad.stderr, 'llm101: heads (5) must divide attnDim (28); valid head counts: 1, 2, 4, 7, 14, 28\n');
+  assert.equal(bad.stderr, 'llm101: heads (5) must divide dim (28); valid head counts: 1, 2, 4, 7, 14, 28 (--heads)\n');
 
   const piped = spawnSync(process.execPath, [cli, 'analyze', '-', '--dropout', '0', '--json'], {
     input: 'Your journey starts with one step',

@@ -2,16 +2,16 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { findMatrix, matrixToCsv } from '../../src/engine/csv';
 import { runTrace } from '../../src/engine/trace';
-import { initWeights } from '../../src/engine/init';
-import type { EngineConfig, Token } from '../../src/engine/types';
+import type { Token } from '../../src/engine/types';
+import { seededStages } from './engine-fixtures';
 
-const config: EngineConfig = { tokenizer: 'word', vocabSize: 10, dim: 4, attnDim: 4, heads: 2, dropout: 0, seed: 1, contextLength: 8, qkvBias: false };
+const { source, run } = seededStages({ vocabSize: 10, dim: 4, heads: 2, contextLength: 8 }, { dropout: 0, seed: 1 });
 const tokens: Token[] = [
   { id: 3, text: 'sea', start: 0, end: 3 },
   { id: 5, text: '"x"', start: 4, end: 7 },
   { id: 1, text: 'tide', start: 8, end: 12 },
 ];
-const trace = runTrace(tokens, config, initWeights(config));
+const trace = runTrace(tokens, source, run);
 
 test('paths name matrices anywhere in the trace, and nothing else', () => {
   assert.equal(findMatrix(trace, 'causal.weights'), trace.causal.weights);

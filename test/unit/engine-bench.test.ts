@@ -11,10 +11,9 @@ import { runCli } from '../../src/cli';
 import { benchLayer, benchLayerBytes, layerFlops, makeBenchLayer, runBenchLayer, type BenchLayer } from '../../src/engine/bench';
 import { EngineError, MAX_TRACE_BYTES } from '../../src/engine/config';
 import { helperChunkCount, kernelThreads, setKernelThreads, setWaitForHelper, warmUpKernel } from '../../src/engine/kernels';
-import { initWeights } from '../../src/engine/init';
 import { readSafetensors } from '../../src/engine/io/safetensors';
 import { runTrace } from '../../src/engine/trace';
-import type { EngineConfig } from '../../src/engine/types';
+import { seededStages } from './engine-fixtures';
 import { assertClose } from './assertClose';
 import { tokensFromIds } from './engine-fixtures';
 
@@ -221,11 +220,11 @@ test('a layer too large for memory is refused up front with the estimate and wha
 });
 
 test('runTrace refuses 8,192 tokens with 12 heads before computing anything, naming the estimate', () => {
-  const config: EngineConfig = { tokenizer: 'word', vocabSize: 8, dim: 12, attnDim: 12, heads: 12, dropout: 0, seed: 1, contextLength: 8192, qkvBias: false };
+  const { source, run } = seededStages({ vocabSize: 8, dim: 12, heads: 12, contextLength: 8192 }, { dropout: 0, seed: 1 });
   const tokens = tokensFromIds(new Array<number>(8192).fill(1));
   let progressed = 0;
   assert.throws(
-    () => runTrace(tokens, config, initWeights(config), { onProgress: () => progressed++ }),
+    () => runTrace(tokens, source, run, { onProgress: () => progressed++ }),
     (err: unknown) => err instanceof EngineError && /^tracing 8192 tokens with 12 heads needs about 10\.8 GiB; select at most \d+ tokens/.test(err.message),
   );
   assert.equal(progressed, 0, 'no stage ran');

@@ -21,7 +21,7 @@ function lowerTriangle(m: Matrix): number[] {
 }
 
 const book = journeyExample();
-const trace = runTrace(book.tokens, book.config, book.weights);
+const trace = runTrace(book.tokens, book.source, book.run);
 
 test('tokens are the six words with offsets into the text', () => {
   assert.equal(book.text, 'Your journey starts with one step');
@@ -29,12 +29,14 @@ test('tokens are the six words with offsets into the text', () => {
     book.tokens.map((t) => [t.id, t.text, book.text.slice(t.start, t.end)]),
     ['Your', 'journey', 'starts', 'with', 'one', 'step'].map((w, i) => [i, w, w]),
   );
-  assert.deepEqual(book.config, {
+  assert.deepEqual(trace.config, {
+    stages: 'book chapter 3',
     tokenizer: 'word',
     vocabSize: 6,
     dim: 3,
     attnDim: 2,
     heads: 2,
+    headDim: 1,
     dropout: 0,
     seed: 123,
     contextLength: 6,
@@ -139,7 +141,7 @@ test('3.5.1 causal mask: masked scores (exec 29) and causal attention weights (e
 
 test('3.5.2 with --dropout 0.5 --seed 123: torch.manual_seed(123); dropout(attn_weights) (exec 32)', () => {
   const withDropout = journeyExample({ dropout: 0.5, seed: 123 });
-  const dropped = runTrace(withDropout.tokens, withDropout.config, withDropout.weights);
+  const dropped = runTrace(withDropout.tokens, withDropout.source, withDropout.run);
   assertClose(
     dropped.causal.droppedWeights,
     [
@@ -172,26 +174,27 @@ test('3.6.2 MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) after torch.manual_see
 });
 
 test('the example weights are exactly those PyTorch creates (journey fixture)', () => {
-  const torch = loadCase('journey').weights;
+  const torch = loadCase('journey').source.weights;
+  const ours = book.source.weights;
   const same = (a: Matrix | Float32Array, b: Matrix | Float32Array): void => {
     const x = 'data' in a ? a.data : a;
     const y = 'data' in b ? b.data : b;
     assert.deepEqual(Array.from(x), Array.from(y));
   };
-  same(book.weights.tokEmb, torch.tokEmb);
-  same(book.weights.posEmb, torch.posEmb);
+  same(ours.tokEmb, torch.tokEmb);
+  same(ours.posEmb, torch.posEmb);
   const pairs: [Linear, Linear][] = [
-    [book.weights.selfAttn.query, torch.selfAttn.query],
-    [book.weights.selfAttn.key, torch.selfAttn.key],
-    [book.weights.selfAttn.value, torch.selfAttn.value],
-    [book.weights.mha.query, torch.mha.query],
-    [book.weights.mha.key, torch.mha.key],
-    [book.weights.mha.value, torch.mha.value],
-    [book.weights.mha.outProj, torch.mha.outProj],
+    [ours.selfAttn.query, torch.selfAttn.query],
+    [ours.selfAttn.key, torch.selfAttn.key],
+    [ours.selfAttn.value, torch.selfAttn.value],
+    [ours.mha.query, torch.mha.query],
+    [ours.mha.key, torch.mha.key],
+    [ours.mha.value, torch.mha.value],
+    [ours.mha.outProj, torch.mha.outProj],
   ];
-  for (const [ours, theirs] of pairs) {
-    same(ours.weight, theirs.weight);
-    assert.equal(ours.bias === undefined, theirs.bias === undefined);
-    if (ours.bias && theirs.bias) same(ours.bias, theirs.bias);
+  for (const [mine, theirs] of pairs) {
+    same(mine.weight, theirs.weight);
+    assert.equal(mine.bias === undefined, theirs.bias === undefined);
+    if (mine.bias && theirs.bias) same(mine.bias, theirs.bias);
   }
 });

@@ -8,12 +8,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { initWeights } from '../../src/engine/init';
 import { kernelThreads, matmulInto, helperChunkCount, readyHelpers, setKernelThreads, setWaitForHelper, softmaxRowsInto, splitProductCount, warmUpKernel, type MatmulOptions } from '../../src/engine/kernels';
 import { KERNELS_WAT_SHA256 } from '../../src/engine/kernels/wasm';
 import { TorchGenerator } from '../../src/engine/rng';
 import { runTrace } from '../../src/engine/trace';
-import type { EngineConfig, Matrix } from '../../src/engine/types';
+import type { Matrix } from '../../src/engine/types';
+import { seededStages } from './engine-fixtures';
 import { assertClose } from './assertClose';
 import { tokensFromIds } from './engine-fixtures';
 
@@ -135,16 +135,15 @@ test('two threads give bit-for-bit the single-thread product (plain and causal, 
 });
 
 test('a whole trace is the same on one thread and on two', () => {
-  const config: EngineConfig = { tokenizer: 'word', vocabSize: 50, dim: 96, attnDim: 96, heads: 4, dropout: 0.2, seed: 3, contextLength: 400, qkvBias: true };
-  const weights = initWeights(config);
+  const { source, run } = seededStages({ vocabSize: 50, dim: 96, heads: 4, contextLength: 400, qkvBias: true }, { dropout: 0.2, seed: 3 });
   const tokens = tokensFromIds(Array.from({ length: 397 }, (_, i) => (i * 7) % 50));
   const previous = kernelThreads();
   try {
     setKernelThreads(2);
     warmUpKernel(30_000);
-    const two = runTrace(tokens, config, weights);
+    const two = runTrace(tokens, source, run);
     setKernelThreads(1);
-    const one = runTrace(tokens, config, weights);
+    const one = runTrace(tokens, source, run);
     const matrices = (trace: typeof one): Matrix[] => [
       trace.simple.scores, trace.simple.context, trace.selfAttention.queries, trace.selfAttention.scores, trace.selfAttention.context,
       trace.causal.maskedScores, trace.causal.context, ...trace.multiHead.heads.flatMap((h) => [h.scores, h.weights, h.context]),

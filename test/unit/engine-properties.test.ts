@@ -1,20 +1,19 @@
-// Properties every trace must have, whatever the weights: checked on seeded random models.
+// Properties every trace must have, whatever the weights: checked on block 1 of seeded models.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { initWeights } from '../../src/engine/init';
 import { TorchGenerator } from '../../src/engine/rng';
 import { applyDropout, createMatrix } from '../../src/engine/tensor';
 import { runTrace } from '../../src/engine/trace';
-import type { EngineConfig, Matrix, Trace } from '../../src/engine/types';
+import type { Matrix, Trace } from '../../src/engine/types';
 import { assertClose, maxAbsDiff } from './assertClose';
-import { tokensFromIds } from './engine-fixtures';
+import { seededStages, tokensFromIds } from './engine-fixtures';
 
-const config: EngineConfig = { ...DEFAULT_CONFIG, vocabSize: 97, contextLength: 64 };
-const weights = initWeights(config);
+const config = { ...DEFAULT_CONFIG, vocabSize: 97, contextLength: 64 };
+const { source, run } = seededStages(config, config);
 const ids = Array.from({ length: 40 }, (_, i) => (i * 31 + 7) % config.vocabSize);
-const trace = runTrace(tokensFromIds(ids), config, weights);
+const trace = runTrace(tokensFromIds(ids), source, run);
 
 function everyWeightMatrix(t: Trace): [string, Matrix][] {
   return [
@@ -106,7 +105,7 @@ test('layer norm output has mean ≈ 0 and variance ≈ 1 per token (scale 1, sh
 });
 
 test('the same inputs and seed give a byte-identical trace', () => {
-  const again = runTrace(tokensFromIds(ids), config, initWeights(config));
+  const again = runTrace(tokensFromIds(ids), seededStages(config, config).source, run);
   const bytes = (t: Trace): Buffer[] =>
     [
       t.embeddings.input,
@@ -123,7 +122,7 @@ test('the same inputs and seed give a byte-identical trace', () => {
 });
 
 test('another dropout seed draws other masks (weights unchanged)', () => {
-  const other = runTrace(tokensFromIds(ids), { ...config, seed: config.seed + 1 }, weights);
+  const other = runTrace(tokensFromIds(ids), source, { ...run, seed: run.seed + 1 });
   assert.deepEqual(other.causal.weights.data, trace.causal.weights.data);
   assert.ok(maxAbsDiff(other.causal.droppedWeights, trace.causal.droppedWeights).diff > 0, 'causal mask differs');
   assert.ok(maxAbsDiff(other.multiHead.heads[0]!.droppedWeights, trace.multiHead.heads[0]!.droppedWeights).diff > 0);
@@ -150,19 +149,18 @@ function softmaxReference(scores: Matrix, d: number): Float64Array {
 }
 
 test('dropout 0 leaves the weights unchanged: after "dropout" they are softmax(scores / √d)', () => {
-  const plain = runTrace(tokensFromIds(ids), { ...config, dropout: 0 }, weights);
+  const plain = runTrace(tokensFromIds(ids), source, { ...run, dropout: 0 });
   // compared with a softmax computed here, not with .weights (p = 0 passes that very array on)
-  assertClose(plain.causal.droppedWeights, softmaxReference(plain.causal.maskedScores, config.attnDim), { atol: 1e-6, label: 'causal at p = 0' });
+  assertClose(plain.causal.droppedWeights, softmaxReference(plain.causal.maskedScores, plain.config.attnDim), { atol: 1e-6, label: 'causal at p = 0' });
   plain.multiHead.heads.forEach((head, h) =>
     assertClose(head.droppedWeights, softmaxReference(head.scores, plain.config.headDim), { atol: 1e-6, label: `head ${h} at p = 0` }));
 });
 
 test('T = 2048 with dim 28 and 7 heads runs (the time is logged)', () => {
-  const big = { ...DEFAULT_CONFIG, vocabSize: 50 };
-  const bigWeights = initWeights(big);
+  const big = seededStages({ ...DEFAULT_CONFIG, vocabSize: 50 }, DEFAULT_CONFIG);
   const tokens = tokensFromIds(Array.from({ length: 2048 }, (_, i) => i % 50));
   const started = performance.now();
-  const result = runTrace(tokens, big, bigWeights);
+  const result = runTrace(tokens, big.source, big.run);
   // the time is logged, not asserted (npm run bench measures speed)
   console.log(`runTrace T=2048 dim=28 heads=7: ${(performance.now() - started).toFixed(0)} ms`);
   assert.equal(result.multiHead.heads.length, 7);

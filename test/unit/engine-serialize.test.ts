@@ -8,13 +8,14 @@ import { float32ToJson, traceToJson } from '../../src/engine/serialize';
 import { runTrace } from '../../src/engine/trace';
 
 const example = journeyExample({ dropout: 0.5, seed: 123 });
-const trace = runTrace(example.tokens, example.config, example.weights);
+const trace = runTrace(example.tokens, example.source, example.run);
 const json = traceToJson(trace);
 const text = JSON.stringify(json);
 
 test('top-level keys and config are exactly the documented ones', () => {
   assert.deepEqual(Object.keys(json), ['config', 'tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm']);
   assert.deepEqual(json.config, {
+    stages: 'book chapter 3',
     tokenizer: 'word',
     vocabSize: 6,
     dim: 3,
@@ -68,21 +69,21 @@ test('numbers are the shortest decimals that read back as the same float32', () 
 });
 
 test('a non-finite number outside the mask is an error that names where it is', () => {
-  const broken = runTrace(example.tokens, example.config, example.weights);
+  const broken = runTrace(example.tokens, example.source, example.run);
   broken.simple.weights.data[7] = Number.NaN;
   assert.throws(() => traceToJson(broken), (err: unknown) => err instanceof EngineError && /simple\.weights\[1\]\[1\] is NaN/.test(err.message));
 });
 
 test('every head keeps its scores and the config keeps qkvBias (what the JSON export once dropped)', () => {
   const withBias = journeyExample();
-  const biased = { ...withBias.config, qkvBias: true };
   const bias = (n: number) => Float32Array.from({ length: n }, (_, i) => 0.01 * (i + 1));
-  const weights = structuredClone(withBias.weights);
+  const weights = structuredClone(withBias.source.weights);
   for (const layer of [weights.selfAttn.query, weights.selfAttn.key, weights.selfAttn.value, weights.mha.query, weights.mha.key, weights.mha.value]) {
     layer.bias = bias(layer.weight.rows);
   }
-  const out = traceToJson(runTrace(withBias.tokens, biased, weights));
+  const biased = { ...withBias.source, weights };
+  const out = traceToJson(runTrace(withBias.tokens, biased, withBias.run));
   assert.equal(out.config.qkvBias, true);
-  const head = runTrace(withBias.tokens, biased, weights).multiHead.heads[1]!;
+  const head = runTrace(withBias.tokens, biased, withBias.run).multiHead.heads[1]!;
   assert.equal(out.multiHead.heads[1]!.scores[3]![2], float32ToJson(head.scores.data[3 * 6 + 2]!));
 });

@@ -1,5 +1,6 @@
-// Every stage of the engine against PyTorch (scripts/gen_fixtures.py) for every fixture shape:
-// heads 7, attnDim ≠ dim, qkvBias on, T = 1, T = contextLength, no dropout, the default dims.
+// Every stage of the engine against PyTorch (scripts/gen_fixtures.py) for every fixture shape, as
+// the book's chapter 3 modules with their own weights: heads 7, attnDim ≠ dim, qkvBias on, T = 1,
+// T = contextLength, no dropout, the default dims. Block 1 of the model: pipeline-gpt.test.ts.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -34,7 +35,7 @@ const worstPerStage = new Map<string, number>();
 for (const name of caseNames()) {
   describe(`PyTorch fixture ${name}`, () => {
     const fixture = loadCase(name);
-    const trace = runTrace(tokensFromIds(fixture.ids), fixture.config, fixture.weights);
+    const trace = runTrace(tokensFromIds(fixture.ids), fixture.source, fixture.run);
     const ours = traceTensors(trace);
 
     test('the trace has every tensor PyTorch produced, and no other', () => {

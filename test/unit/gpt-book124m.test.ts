@@ -6,7 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkTokenizerFits, GPT_CONFIG_124M, gptWeightCount } from '../../src/engine/gpt/config';
+import { gptWeightCount } from '../../src/engine/config';
+import { checkTokenizerFits, GPT_CONFIG_124M } from '../../src/engine/gpt/config';
 import { generate } from '../../src/engine/gpt/generate';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import type { GptModel } from '../../src/engine/gpt/types';
@@ -29,6 +30,6 @@ test('a tokenizer whose vocabulary is not the model\'s is refused, naming both s
   assert.doesNotThrow(() => checkTokenizerFits(GPT_CONFIG_124M, { kind: 'gpt2', vocabSize: 50257 }));
   assert.throws(
     () => checkTokenizerFits(GPT_CONFIG_124M, { kind: 'word', vocabSize: 1130 }),
-    /the word tokenizer has a vocabulary of 1130 but the model's is 50257; use the gpt2 tokenizer \(setting llm101\.tokenizer, --tokenizer\)/,
+    { message: "the word tokenizer has a vocabulary of 1130 but the model's is 50257; use the gpt2 tokenizer", setting: 'tokenizer' },
   );
 });

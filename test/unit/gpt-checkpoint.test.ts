@@ -75,13 +75,16 @@ test('writeGptCheckpoint round-trips the model bit for bit, with the config and 
   assert.throws(() => writeGptCheckpoint(file, model, { heads: '2' }), /metadata key heads is the checkpoint's own/);
 });
 
-test('weightsLayoutOf tells the stages, the book and GPT-2 apart', () => {
+test('weightsLayoutOf tells the book and GPT-2 apart, and says what to use for an old stages file', () => {
+  assert.equal(weightsLayoutOf(path.join(GPT_FIXTURES, 'book-small', 'weights.safetensors')).layout, 'book');
+  assert.equal(weightsLayoutOf(path.join(GPT_FIXTURES, 'gpt2-tiny')).layout, 'gpt2');
   const stages = path.join(__dirname, '..', 'fixtures', 'engine', 'default', 'weights.safetensors');
-  assert.equal(weightsLayoutOf(stages).layout, 'stages');
-  assert.throws(() => readGptCheckpoint(stages), /holds the seven stages' weights/);
+  for (const read of [() => weightsLayoutOf(stages), () => readGptCheckpoint(stages)]) {
+    assertOneLineError(read, /holds the seven stages' own weights \(self_attn\.\*, mha\.\*, norm\.\*\), a format the playground no longer reads.*Use a GPT checkpoint instead/);
+  }
   const other = path.join(tmp, 'other.safetensors');
   fs.writeFileSync(other, writeSafetensors([['x', { shape: [1], data: new Float32Array(1) }]]));
-  assert.throws(() => weightsLayoutOf(other), /holds neither the stages' weights/);
+  assert.throws(() => weightsLayoutOf(other), /holds neither the book's GPT/);
 });
 
 test('a tensor above the 16 MB slice is read in slices of rows and comes out whole', () => {
@@ -135,25 +138,29 @@ test('bad checkpoints: a missing or misshapen tensor is named with its expected 
 
 test('bad checkpoints: heads that do not divide dim, or no heads at all, say what to set', () => {
   const file = path.join(GPT_FIXTURES, 'book-small', 'weights.safetensors');
-  assertOneLineError(() => readGptCheckpoint(file), /does not say how many attention heads .*set the setting llm101\.heads \(--heads\)/);
-  assertOneLineError(() => readGptCheckpoint(file, { heads: 5 }), /heads \(5\) must divide dim \(32\); set the setting llm101\.heads \(--heads\) to one of 1, 2, 4, 8, 16, 32/);
+  assertOneLineError(() => readGptCheckpoint(file), /does not say how many attention heads .*; set heads$/);
+  assert.throws(() => readGptCheckpoint(file), { setting: 'heads' });
+  assertOneLineError(() => readGptCheckpoint(file, { heads: 5 }), /heads \(5\) must divide dim \(32\); valid head counts: 1, 2, 4, 8, 16, 32$/);
+  assert.throws(() => readGptCheckpoint(file, { heads: 5 }), { setting: 'heads' });
   const noConfig = path.join(tmp, 'gpt2-no-config');
   fs.mkdirSync(noConfig);
   fs.copyFileSync(path.join(GPT_FIXTURES, 'gpt2-tiny', 'model.safetensors'), path.join(noConfig, 'model.safetensors'));
-  assertOneLineError(() => readGptCheckpoint(noConfig), /needs its config\.json \(n_head\) beside it, or set the setting llm101\.heads \(--heads\)/);
+  assertOneLineError(() => readGptCheckpoint(noConfig), /needs its config\.json \(n_head\) beside it, or set heads \(12 for GPT-2 small/);
   assert.equal(readGptCheckpoint(noConfig, { heads: 4 }).model.config.heads, 4);
   const badHeads = path.join(tmp, 'gpt2-bad-heads');
   fs.mkdirSync(badHeads);
   fs.copyFileSync(path.join(GPT_FIXTURES, 'gpt2-tiny', 'model.safetensors'), path.join(badHeads, 'model.safetensors'));
   fs.writeFileSync(path.join(badHeads, 'config.json'), JSON.stringify({ n_head: 3 }));
-  assertOneLineError(() => readGptCheckpoint(badHeads), /heads \(3\) must divide dim \(32\); set n_head in config\.json to one of/);
+  assertOneLineError(() => readGptCheckpoint(badHeads), /heads \(3\) must divide dim \(32\); valid head counts: 1, 2, 4, 8, 16, 32 \(heads from n_head in config\.json\)$/);
+  assert.throws(() => readGptCheckpoint(badHeads), (err: Error & { setting?: string }) => err.setting === undefined, 'the setting is not the fix');
 });
 
 test('bad checkpoints: unreadable paths, folders without model.safetensors, truncated files', () => {
   assertOneLineError(() => readGptCheckpoint(path.join(tmp, 'absent.safetensors')), /cannot read checkpoint .*absent\.safetensors: no such file/);
   const empty = path.join(tmp, 'empty-folder');
   fs.mkdirSync(empty);
-  assertOneLineError(() => readGptCheckpoint(empty), /has no model\.safetensors; point the setting llm101\.weightsPath/);
+  assertOneLineError(() => readGptCheckpoint(empty), /has no model\.safetensors; point the weights at a \.safetensors file/);
+  assert.throws(() => readGptCheckpoint(empty), { setting: 'weightsPath' });
   const bytes = fs.readFileSync(path.join(GPT_FIXTURES, 'book-small', 'weights.safetensors'));
   const truncated = path.join(tmp, 'truncated.safetensors');
   fs.writeFileSync(truncated, bytes.subarray(0, bytes.length - 100));

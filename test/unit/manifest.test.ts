@@ -11,8 +11,6 @@ test('llm101.* defaults match DEFAULT_CONFIG', () => {
   for (const key of ['tokenizer', 'dim', 'heads', 'dropout', 'seed', 'contextLength', 'qkvBias'] as const) {
     assert.equal(defaultOf(key), DEFAULT_CONFIG[key], `llm101.${key}`);
   }
-  assert.equal(defaultOf('attnDim'), 0, 'attnDim 0 means "same as dim", which DEFAULT_CONFIG spells out');
-  assert.equal(DEFAULT_CONFIG.attnDim, DEFAULT_CONFIG.dim);
   assert.equal(defaultOf('bpeVocabSize'), BPE_DEFAULT_VOCAB);
   assert.equal(defaultOf('maxTokens'), DEFAULT_CONFIG.contextLength);
 });

@@ -61,7 +61,7 @@ test('trained BPE models are kept on disk and loaded instead of trained again', 
 
 test('long texts: the panel trace leaves T×T stages to be requested, maps as display codes', () => {
   const text = Array.from({ length: LAZY_ABOVE + 1 }, () => 'sea').join(' ');
-  const result = new Analyzer().analyze(request(text, { heads: 2, dim: 8, attnDim: 8 }));
+  const result = new Analyzer().analyze(request(text, { heads: 2, dim: 8 }));
   assert.equal(result.kind, 'trace');
   if (result.kind !== 'trace') return;
   const panel = toPanelTrace(result);
@@ -106,7 +106,7 @@ test('long texts: the panel trace leaves T×T stages to be requested, maps as di
 });
 
 test('cellWindow: exact values of a window of several matrices, clipped at the edges', () => {
-  const result = new Analyzer().analyze(request('the sea and the tide and the sea again', { heads: 2, dim: 8, attnDim: 8 }));
+  const result = new Analyzer().analyze(request('the sea and the tide and the sea again', { heads: 2, dim: 8 }));
   assert.ok(result.kind === 'trace');
   if (result.kind !== 'trace') return;
   const { trace } = result;
@@ -156,6 +156,6 @@ test('the word tokenizer builds its vocabulary without the BPE size or BPE progr
 
 test('settings are checked before any work: a bad value never trains a tokenizer', () => {
   const stages: string[] = [];
-  assert.throws(() => new Analyzer().analyze(request('the sea', { tokenizer: 'bpe', heads: 5 }), { onProgress: (s) => stages.push(s) }), /heads \(5\) must divide attnDim \(28\)/);
+  assert.throws(() => new Analyzer().analyze(request('the sea', { tokenizer: 'bpe', heads: 5 }), { onProgress: (s) => stages.push(s) }), /heads \(5\) must divide dim \(28\)/);
   assert.deepEqual(stages, []);
 });

@@ -3,13 +3,14 @@
 // the bars hold, and the sampling knobs' checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { geluCurve, geluCurveAt, geluRange, hiddenShareNote, isSeededModel, maxNewTokensProblem, modelWeightsNote, nextTokenSummary, residualStations, samplingProblem, topKOf } from '../../webview/modelNotes';
+import { geluCurve, geluCurveAt, geluRange, hiddenShareNote, maxNewTokensProblem, modelWeightsNote, nextTokenSummary, residualStations, samplingProblem, topKOf } from '../../webview/modelNotes';
+import { isSeeded } from '../../webview/notes';
 import { assertClose } from './assertClose';
 
 test('a seeded model says it is random; a checkpoint names itself', () => {
-  assert.ok(isSeededModel('seeded 123 (untrained)'));
+  assert.ok(isSeeded('seeded 123 (untrained)'));
   assert.equal(modelWeightsNote('seeded 123 (untrained)'), 'Seeded 123, untrained: random: the shapes are real, the numbers mean nothing yet.');
-  assert.ok(!isSeededModel('gpt2-small.safetensors'));
+  assert.ok(!isSeeded('gpt2-small.safetensors'));
   assert.match(modelWeightsNote('model.safetensors'), /^Weights from model\.safetensors/);
   assert.doesNotMatch(modelWeightsNote('model.safetensors'), /random|untrained/);
 });

@@ -2,7 +2,7 @@
 // the numbers it is given, knob checks refuse what the engine would refuse, with the fix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixed, journeyNote, knobProblem, marksLegend, saturation, saturated, simpleAttentionNote, validHeads, visible, weightsNote, type Cells } from '../../webview/notes';
+import { fixed, isSeeded, journeyNote, knobProblem, marksLegend, saturation, saturated, simpleAttentionNote, validHeads, visible, weightsNote, type Cells } from '../../webview/notes';
 
 const cells = (rows: number[][]): Cells => ({ rows: rows.length, cols: rows[0]?.length ?? 0, value: (r, c) => rows[r]?.[c] ?? 0 });
 
@@ -41,10 +41,12 @@ test('small scores mix, and the note does not claim saturation', () => {
   assert.match(journeyNote(s), /mix/);
 });
 
-test('weights notes: seeded (or unset) says untrained; a file names itself', () => {
-  assert.match(weightsNote(undefined, 123), /^Seeded, untrained \(seed 123\): the shapes are real, the values are not learned\.$/);
+test("weights notes: seeded (or unset) says untrained; a file names itself; the stages say they are the model's block 1", () => {
+  assert.equal(weightsNote(undefined, 123), "Seeded, untrained (seed 123): the shapes are real, the values are not learned. These stages are the model's block 1: section 9's layer 1, head for head.");
   assert.match(weightsNote('seeded', 7), /seed 7/);
-  assert.match(weightsNote('gpt-small.safetensors', 7), /gpt-small\.safetensors/);
+  assert.match(weightsNote('gpt-small.safetensors', 7, 'block 1'), /^Weights from gpt-small\.safetensors: .* These stages are the model's block 1/);
+  assert.match(weightsNote(undefined, 7, 'book chapter 3'), /^The book's chapter 3 example: its own small modules \(d_in 3, d_out 2\), not a model's block\.$/);
+  assert.ok(isSeeded(undefined) && isSeeded('seeded') && isSeeded('seeded 5 (untrained)') && !isSeeded('seeded-run.safetensors'), 'one check for stages and model');
 });
 
 test('knob checks refuse the issue\'s examples with the fix, and pass valid values', () => {

@@ -11,7 +11,7 @@
 
 import { initEmbedding, initLinear } from '../init';
 import { TorchGenerator } from '../rng';
-import { validateGptConfig } from './config';
+import { validateGptConfig } from '../config';
 import type { BlockWeights, GptConfig, GptModel, GptWeights, NormWeights } from './types';
 
 /** scale = ones, shift = zeros: a LayerNorm as created. (dim) */

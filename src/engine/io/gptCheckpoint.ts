@@ -23,8 +23,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EngineError } from '../config';
-import { validateGptConfig } from '../gpt/config';
+import { EngineError, validateGptConfig } from '../config';
 import type { BlockWeights, GptConfig, GptModel, GptWeights, NormWeights } from '../gpt/types';
 import type { Linear, Matrix } from '../types';
 import { fsErrorReason } from './fsErrors';
@@ -35,8 +34,18 @@ export class GptCheckpointError extends EngineError {
   override readonly name = 'GptCheckpointError';
 }
 
-/** What a weights file holds: the seven stages' weights (weightsFile.ts), the book's GPT, or Hugging Face GPT-2. */
-export type WeightsLayout = 'stages' | 'book' | 'gpt2';
+/** What a checkpoint holds: the book's GPT, or Hugging Face GPT-2. */
+export type WeightsLayout = 'book' | 'gpt2';
+
+/**
+ * What an old stages file (self_attn.*, mha.*, norm.*: the seven stages' own weights, written by
+ * `llm101 analyze --save-weights` before the stages became the model's block 1) is told.
+ */
+export const STAGES_FILE_FIX =
+  "holds the seven stages' own weights (self_attn.*, mha.*, norm.*), a format the playground no longer reads: " +
+  "the stages are now block 1 of the model. Use a GPT checkpoint instead (the book's GPTModel names, e.g. one " +
+  '`llm101 train` wrote, or `llm101 analyze --save-weights FILE` for the seeded model), a Hugging Face GPT-2 folder, ' +
+  'or no weights file for the seeded model';
 
 export interface LoadedGpt {
   model: GptModel;
@@ -57,7 +66,6 @@ export interface ReadGptOptions {
 export const GPT_FORMAT = 'llm101-gpt';
 /** Large tensors are read in slices of at most this many bytes. */
 const SLICE_BYTES = 16 * 2 ** 20;
-const HEADS_FIX = 'the setting llm101.heads (--heads)';
 
 // ---------------------------------------------------------------------------------------------
 // Tensor sources: the same mapping code reads a file lazily or a map in memory.
@@ -282,12 +290,14 @@ function positiveNumber(value: unknown, what: string): number | undefined {
   return n;
 }
 
-function checkConfig(config: GptConfig, headsSource: string): void {
+/** validateGptConfig on a checkpoint's sizes; `headsSource`, when the file gave heads, is named instead of the setting. */
+function checkConfig(config: GptConfig, headsSource: string | undefined): void {
   try {
-    validateGptConfig(config, headsSource);
+    validateGptConfig(config);
   } catch (err) {
-    if (err instanceof EngineError) throw new GptCheckpointError(err.message);
-    throw err;
+    if (!(err instanceof EngineError)) throw err;
+    const fromFile = err.setting === 'heads' && headsSource !== undefined;
+    throw new GptCheckpointError(fromFile ? `${err.message} (heads from ${headsSource})` : err.message, { ...(err.setting === 'heads' && !fromFile && { setting: 'heads' }) });
   }
 }
 
@@ -300,7 +310,7 @@ function bookFromSource(source: TensorSource, metadata: Readonly<Record<string, 
   const fromFile = wholeNumber(metadata.heads, '__metadata__ heads');
   const heads = fromFile ?? options.heads;
   if (heads === undefined) {
-    throw new GptCheckpointError(`the checkpoint does not say how many attention heads it has (no __metadata__ heads); set ${HEADS_FIX}`);
+    throw new GptCheckpointError('the checkpoint does not say how many attention heads it has (no __metadata__ heads); set heads', { setting: 'heads' });
   }
   const config: GptConfig = {
     vocabSize,
@@ -311,7 +321,7 @@ function bookFromSource(source: TensorSource, metadata: Readonly<Record<string, 
     qkvBias: source.shape('trf_blocks.0.att.W_query.bias') !== undefined,
     layerNormEps: positiveNumber(metadata.layerNormEps, '__metadata__ layerNormEps') ?? 1e-5,
   };
-  checkConfig(config, fromFile === undefined ? HEADS_FIX : "the file's __metadata__ heads");
+  checkConfig(config, fromFile === undefined ? undefined : "the file's __metadata__ heads");
 
   const V: Dim = { name: 'vocabSize', size: vocabSize };
   const C: Dim = { name: 'contextLength', size: contextLength };
@@ -382,7 +392,7 @@ function gpt2FromSource(source: TensorSource, prefix: string, hf: HfConfig | und
   const fromConfig = wholeNumber(hf?.n_head, 'config.json n_head');
   const heads = fromConfig ?? options.heads;
   if (heads === undefined) {
-    throw new GptCheckpointError(`a GPT-2 checkpoint needs its config.json (n_head) beside it, or set ${HEADS_FIX} (12 for GPT-2 small, 16 for medium)`);
+    throw new GptCheckpointError('a GPT-2 checkpoint needs its config.json (n_head) beside it, or set heads (12 for GPT-2 small, 16 for medium)', { setting: 'heads' });
   }
   const config: GptConfig = {
     vocabSize,
@@ -393,7 +403,7 @@ function gpt2FromSource(source: TensorSource, prefix: string, hf: HfConfig | und
     qkvBias: true,
     layerNormEps: positiveNumber(hf?.layer_norm_epsilon, 'config.json layer_norm_epsilon') ?? 1e-5,
   };
-  checkConfig(config, fromConfig === undefined ? HEADS_FIX : "n_head in config.json");
+  checkConfig(config, fromConfig === undefined ? undefined : 'n_head in config.json');
 
   const V: Dim = { name: 'vocabSize', size: vocabSize };
   const C: Dim = { name: 'n_positions', size: contextLength };
@@ -439,10 +449,10 @@ function gpt2FromSource(source: TensorSource, prefix: string, hf: HfConfig | und
 // ---------------------------------------------------------------------------------------------
 // Layout
 
-/** Which model a set of tensor names describes, or undefined when none of ours. */
+/** Which model a set of tensor names describes, or undefined when none of ours; an old stages file is refused with what to use. */
 export function layoutOfNames(names: readonly string[]): WeightsLayout | undefined {
   const has = new Set(names);
-  if (has.has('self_attn.W_query.weight') || has.has('mha.W_query.weight')) return 'stages';
+  if (has.has('self_attn.W_query.weight') || has.has('mha.W_query.weight')) throw new GptCheckpointError(STAGES_FILE_FIX);
   if (has.has('tok_emb.weight') && names.some((name) => name.startsWith('trf_blocks.'))) return 'book';
   if (has.has('wte.weight') || has.has('transformer.wte.weight')) return 'gpt2';
   return undefined;
@@ -459,7 +469,7 @@ export function resolveWeightsFile(p: string): string {
   if (!stat.isDirectory()) return p;
   const file = path.join(p, 'model.safetensors');
   if (!fs.existsSync(file)) {
-    throw new GptCheckpointError(`folder ${p} has no model.safetensors; point the setting llm101.weightsPath at a .safetensors file or a Hugging Face model folder`);
+    throw new GptCheckpointError(`folder ${p} has no model.safetensors; point the weights at a .safetensors file or a Hugging Face model folder`, { setting: 'weightsPath' });
   }
   return file;
 }
@@ -474,7 +484,9 @@ function openLazy<T>(file: string, use: (source: LazySafetensors) => T): T {
   try {
     return use(new LazySafetensors(fd, fs.fstatSync(fd).size));
   } catch (err) {
-    if (err instanceof SafetensorsError || err instanceof GptCheckpointError) throw new GptCheckpointError(`checkpoint ${file}: ${err.message}`);
+    if (err instanceof SafetensorsError || err instanceof GptCheckpointError) {
+      throw new GptCheckpointError(`checkpoint ${file}: ${err.message}`, { ...(err instanceof GptCheckpointError && err.setting !== undefined && { setting: err.setting }) });
+    }
     throw err;
   } finally {
     fs.closeSync(fd);
@@ -487,7 +499,7 @@ export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: strin
   const { layout, metadata } = openLazy(file, (source) => ({ layout: layoutOfNames(source.names()), metadata: { ...source.metadata } }));
   if (!layout) {
     throw new GptCheckpointError(
-      `checkpoint ${file} holds neither the stages' weights (self_attn.*, mha.*), the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)`,
+      `checkpoint ${file} holds neither the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)`,
     );
   }
   return { layout, file, metadata };
@@ -516,9 +528,6 @@ export function readGptCheckpoint(p: string, options: ReadGptOptions = {}): Load
   const hf = readHfConfig(file);
   return openLazy(file, (source) => {
     const layout = layoutOfNames(source.names());
-    if (layout === 'stages') {
-      throw new GptCheckpointError("it holds the seven stages' weights (self_attn, mha, norm), not a GPT; load it as the stages' weights file");
-    }
     if (layout === undefined) {
       throw new GptCheckpointError("it holds neither the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)");
     }

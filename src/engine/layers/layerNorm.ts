@@ -5,11 +5,11 @@
 // Each step is rounded to float32 as PyTorch's elementwise float32 ops round it.
 
 import { createMatrix, rowMean, rowVariance } from '../tensor';
-import type { Matrix, Trace, Weights } from '../types';
+import { LAYER_NORM_EPS } from '../config';
+import type { NormWeights } from '../gpt/types';
+import type { Matrix, Trace } from '../types';
 
-export const LAYER_NORM_EPS = 1e-5;
-
-export function layerNorm(x: Matrix, norm: Weights['norm'], eps: number = LAYER_NORM_EPS): Trace['layerNorm'] {
+export function layerNorm(x: Matrix, norm: NormWeights, eps: number = LAYER_NORM_EPS): Trace['layerNorm'] {
   const output = createMatrix(x.rows, x.cols);
   const { mean, variance } = layerNormInto(output.data, x, norm, eps);
   return {
@@ -30,7 +30,7 @@ export function layerNorm(x: Matrix, norm: Weights['norm'], eps: number = LAYER_
 export function layerNormInto(
   out: Float32Array,
   x: Matrix,
-  norm: Weights['norm'],
+  norm: NormWeights,
   eps: number = LAYER_NORM_EPS,
 ): { mean: Float32Array; variance: Float32Array } {
   const { rows, cols } = x;

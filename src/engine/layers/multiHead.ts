@@ -10,12 +10,13 @@
 
 import { multiHeadForwardInto } from '../kernels';
 import { concatColumns, createMatrix, linear, sliceColumns } from '../tensor';
-import type { HeadTrace, Matrix, Trace, Weights } from '../types';
+import type { BlockWeights } from '../gpt/types';
+import type { HeadTrace, Matrix, Trace } from '../types';
 import { causalAttention, type DropoutSource } from './causalAttention';
 
 export function multiHeadAttention(
   inputs: Matrix,
-  weights: Weights['mha'],
+  weights: BlockWeights['att'],
   heads: number,
   dropout: DropoutSource,
   beforeHead: (head: number) => void = () => {},
@@ -48,12 +49,12 @@ export function multiHeadAttention(
  * workspace (multiHeadForwardInto), so only the output is allocated (or none, with `into`), and
  * its output is bit for bit multiHeadAttention's at p = 0 (a unit test checks). (T, dim) -> (T, attnDim)
  */
-export function multiHeadForward(inputs: Matrix, weights: Weights['mha'], heads: number, into?: Matrix): Matrix {
+export function multiHeadForward(inputs: Matrix, weights: BlockWeights['att'], heads: number, into?: Matrix): Matrix {
   const output = into ?? createMatrix(inputs.rows, weights.query.weight.rows);
   if (output.rows !== inputs.rows || output.cols !== weights.query.weight.rows) {
     throw new RangeError(`multiHeadForward: output (${output.rows}, ${output.cols}) for (${inputs.rows}, ${weights.query.weight.rows})`);
   }
-  const projection = ({ weight, bias }: Weights['mha']['query']) => ({ weight: weight.data, ...(bias && { bias }) });
+  const projection = ({ weight, bias }: BlockWeights['att']['query']) => ({ weight: weight.data, ...(bias && { bias }) });
   multiHeadForwardInto(output.data, inputs.data, inputs.rows, inputs.cols, heads, {
     query: projection(weights.query),
     key: projection(weights.key),

@@ -5,9 +5,10 @@
 //   z = α · V                                                        (T, attnDim)
 
 import { linear, matmul, matmulTransposed, softmaxRows } from '../tensor';
-import type { Matrix, Trace, Weights } from '../types';
+import type { BlockWeights } from '../gpt/types';
+import type { Matrix, Trace } from '../types';
 
-export function selfAttention(inputs: Matrix, weights: Weights['selfAttn']): Trace['selfAttention'] {
+export function selfAttention(inputs: Matrix, weights: Pick<BlockWeights['att'], 'query' | 'key' | 'value'>): Trace['selfAttention'] {
   const queries = linear(inputs, weights.query); // (T, dim) -> (T, attnDim)
   const keys = linear(inputs, weights.key);
   const values = linear(inputs, weights.value);

@@ -7,9 +7,9 @@
 // checkpoint alone tokenizes), the step and the losses in its __metadata__.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EngineError, validateSettings, type CancelSignal } from '../config';
+import { EngineError, validateGptConfig, validateSettings, type CancelSignal } from '../config';
 import { loadCorpus } from '../corpus';
-import { gptParameterCount, validateGptConfig } from '../gpt/config';
+import { gptParameterCount } from '../gpt/config';
 import { generate } from '../gpt/generate';
 import { initGptWeights } from '../gpt/init';
 import type { GptConfig, GptModel } from '../gpt/types';
@@ -78,7 +78,7 @@ export const TRAIN_LIMITS = { maxSteps: 1_000_000, maxBatch: 4096, maxLayers: 48
 /** Throws an EngineError naming the first value that cannot work and what to set instead. */
 export function checkTrainRequest(request: TrainRequest): void {
   validateSettings({
-    tokenizer: request.tokenizer, dim: request.dim, attnDim: request.dim, heads: request.heads, dropout: request.dropout ?? 0,
+    tokenizer: request.tokenizer, dim: request.dim, heads: request.heads, dropout: request.dropout ?? 0,
     seed: request.seed ?? 123, contextLength: request.contextLength, qkvBias: request.qkvBias ?? false, layers: request.layers,
   });
   const whole = (name: string, value: number, max: number) => {
@@ -157,7 +157,7 @@ export class TrainingSession {
       }
       Object.assign(config, { ...c });
     } else {
-      validateGptConfig(config, '--heads / llm101.heads');
+      validateGptConfig(config);
       hooks.onProgress?.('initialising the weights');
       model = { config, weights: initGptWeights(config, request.seed ?? 123), source: `seeded ${request.seed ?? 123}` };
     }
