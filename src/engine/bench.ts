@@ -19,7 +19,7 @@ import type { Linear, Matrix } from './types';
 export interface BenchShape {
   /** Tokens T. */
   seq: number;
-  /** Model width: the input's dim and attnDim alike. */
+  /** Model width: the input's and the attention's. */
   dim: number;
   heads: number;
 }

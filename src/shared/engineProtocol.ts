@@ -205,7 +205,7 @@ function isTrainJob(v: unknown): v is TrainJob {
 
 function isRequest(v: unknown): v is AnalyzeRequest {
   if (!isObject(v) || !isStr(v.text, 1 << 28) || !isStr(v.tokenizer, 20) || !isStr(v.corpusPath, 4096)) return false;
-  const numbers = ['dim', 'attnDim', 'heads', 'dropout', 'seed', 'contextLength', 'bpeVocabSize'] as const;
+  const numbers = ['dim', 'heads', 'dropout', 'seed', 'contextLength', 'bpeVocabSize'] as const;
   return numbers.every((k) => typeof v[k] === 'number') && typeof v.qkvBias === 'boolean'
     && (v.weightsPath === undefined || isStr(v.weightsPath, 4096)) && (v.maxTokens === undefined || typeof v.maxTokens === 'number');
 }

@@ -94,7 +94,7 @@ test('the engine keeps the trace and answers cells, groups and exports from it',
 
 test('a cancel stops the analysis in flight and the process keeps its caches', async () => {
   const words = Array.from({ length: 1500 }, (_, i) => ['sea', 'tide', 'light', 'page'][i % 4]).join(' ');
-  const long = ask({ op: 'analyze', traceId: 50, request: { ...base, text: words, dim: 768, attnDim: 768, heads: 12 } });
+  const long = ask({ op: 'analyze', traceId: 50, request: { ...base, text: words, dim: 768, heads: 12 } });
   const cancelId = nextId - 1;
   // a token count is answered meanwhile: it runs on the process's other thread
   const count = result<{ tokens: unknown[] }>(await ask({ op: 'tokenize', request: { text: 'hello there', tokenizer: 'gpt2', corpusPath: '', bpeVocabSize: 512 } }));
@@ -116,7 +116,7 @@ test('bad settings and malformed requests get an answer that says what is wrong'
   const heads = await ask({ op: 'analyze', traceId: 60, request: { ...base, heads: 5 } });
   assert.equal(heads.type, 'error');
   assert.equal((heads as { userFacing: boolean }).userFacing, true);
-  assert.match((heads as { message: string }).message, /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+  assert.match((heads as { message: string }).message, /heads \(5\) must divide dim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
   const seed = await ask({ op: 'analyze', traceId: 61, request: { ...base, seed: -3 } });
   assert.match((seed as { message: string }).message, /^seed must be a whole number >= 0, got -3$/, 'a normal message, not an internal error');
   const malformed = await ask({ op: 'cells', traceId: 1, paths: ['causal.weights'], r0: -1, c0: 0, rows: 1, cols: 1 });
@@ -157,9 +157,9 @@ test('a knob value is checked against its schema and the engine before it is wri
   const settings: PlaygroundSettings = { ...DEFAULT_CONFIG, corpusPath, bpeVocabSize: 512, maxTokens: 2048, layers: 2, tokenizerExplicit: false };
   const problem = (knob: 'heads' | 'dim' | 'dropout' | 'seed' | 'tokenizer', value: unknown) => knobProblem(knob, value, schema(knob), settings);
   assert.match(problem('heads', 2.5) ?? '', /llm101\.heads must be a whole number at least 1 and at most 64, got 2\.5/);
-  assert.match(problem('heads', 5) ?? '', /heads \(5\) must divide attnDim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
+  assert.match(problem('heads', 5) ?? '', /heads \(5\) must divide dim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
   assert.match(problem('dim', -3) ?? '', /llm101\.dim must be a whole number at least 1/);
-  assert.match(problem('dim', 30) ?? '', /heads \(7\) must divide attnDim \(30\)/, 'attnDim follows dim, and 7 heads do not divide 30');
+  assert.match(problem('dim', 30) ?? '', /heads \(7\) must divide dim \(30\)/, '7 heads do not divide 30');
   assert.match(problem('dropout', 1.5) ?? '', /llm101\.dropout must be a number at least 0 and below 1, got 1\.5/);
   assert.match(problem('seed', -3) ?? '', /llm101\.seed must be a whole number at least 0/);
   assert.match(problem('tokenizer', 'foo') ?? '', /llm101\.tokenizer must be one of word, bpe, gpt2, got foo/);
@@ -169,7 +169,7 @@ test('a knob value is checked against its schema and the engine before it is wri
   // with a weights file, its attention size decides which head counts work
   const fromFile = knobProblem('heads', 3, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12);
   assert.equal(fromFile, undefined);
-  assert.match(knobProblem('heads', 5, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12) ?? '', /heads \(5\) must divide attnDim \(12\)/);
+  assert.match(knobProblem('heads', 5, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12) ?? '', /heads \(5\) must divide dim \(12\)/);
 });
 
 test('training runs on its own thread: events, pause, Stop keeps a checkpoint of the last step, hovers answered meanwhile', async () => {

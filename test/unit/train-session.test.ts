@@ -68,7 +68,7 @@ test('what cannot train says what to change', () => {
   assert.throws(() => TrainingSession.prepare({ ...small, steps: 0 }), /steps must be a whole number from 1/);
   assert.throws(() => TrainingSession.prepare({ ...small, lr: 0 }), /learning rate must be above 0/);
   assert.throws(() => TrainingSession.prepare({ ...small, batchSize: 0 }), /batch size must be a whole number from 1/);
-  assert.throws(() => TrainingSession.prepare({ ...small, heads: 3 }), /heads \(3\) must divide attnDim \(16\)/);
+  assert.throws(() => TrainingSession.prepare({ ...small, heads: 3 }), /heads \(3\) must divide dim \(16\)/);
   assert.throws(() => TrainingSession.prepare({ ...small, contextLength: 100_000 }), /too few for one training window|contextLength/);
   const tiny = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-tiny-')), 'tiny.txt');
   fs.writeFileSync(tiny, 'a few words only');
