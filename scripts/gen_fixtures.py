@@ -35,14 +35,15 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'f
 
 
 # --------------------------------------------------------------------------- safetensors writer
-def write_safetensors(path, tensors, metadata=None):
-    """8-byte little-endian header length, JSON header, then the raw little-endian F32 data."""
+def write_safetensors(path, tensors, metadata=None, dtype='F32'):
+    """8-byte little-endian header length, JSON header, then the raw little-endian F32 (or F16) data."""
     header = {}
     blobs = []
     offset = 0
     for name, tensor in tensors.items():
-        data = tensor.detach().to(torch.float32).contiguous().numpy().astype('<f4').tobytes()
-        header[name] = {'dtype': 'F32', 'shape': list(tensor.shape), 'data_offsets': [offset, offset + len(data)]}
+        t = tensor.detach().contiguous()
+        data = (t.to(torch.float16).numpy().astype('<f2') if dtype == 'F16' else t.to(torch.float32).numpy().astype('<f4')).tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(tensor.shape), 'data_offsets': [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     if metadata:

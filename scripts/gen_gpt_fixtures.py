@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the PyTorch reference fixtures of the GPT model (issue 13) the engine tests compare against.
+"""Writes the PyTorch reference fixtures of the GPT model the engine tests compare against.
 
 Run with Debian's torch:  /usr/bin/python3 scripts/gen_gpt_fixtures.py
 
@@ -17,164 +17,62 @@ Output, under test/fixtures/gpt/ (about 0.5 MB; everything deterministic):
                                 lm_head.weight and F16 tensors; its reference uses the F16-rounded weights
   sampling.json                 torch's exponential_ stream after manual_seed, multinomial draws
 
-The models are written here from the book's description (chapter 4: LayerNorm, GELU, FeedForward,
-TransformerBlock, GPTModel; chapter 3: MultiHeadAttention; chapter 5: generate with temperature
-and top-k), in this script's own code (cf. rasbt/LLMs-from-scratch ch04/ch05 for the originals).
+The book's model is the one reference GPTModel (src/export/python/model.py: chapter 4's LayerNorm,
+GELU, FeedForward, TransformerBlock, GPTModel, chapter 3's MultiHeadAttention, chapter 5's generate
+with temperature and top-k); its intermediates are read with forward hooks. GPT-2's layout is run by
+hf_forward below, straight on Hugging Face's tensors.
 """
 
-import json
 import math
 import os
-import struct
+import sys
 
 import torch
-import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_fixtures import reference, write_json, write_safetensors  # noqa: E402  (the one writer, the one model)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'gpt')
 
 
-# --------------------------------------------------------------------------- safetensors writer
-def write_safetensors(path, tensors, metadata=None, dtype='F32'):
-    """8-byte little-endian header length, JSON header (padded with spaces to 8), raw little-endian data."""
-    header, blobs, offset = {}, [], 0
-    for name, tensor in tensors.items():
-        t = tensor.detach().contiguous()
-        data = (t.to(torch.float16).numpy().astype('<f2') if dtype == 'F16' else t.to(torch.float32).numpy().astype('<f4')).tobytes()
-        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    if metadata:
-        header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
-    text = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    text += b' ' * (-len(text) % 8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as out:
-        out.write(struct.pack('<Q', len(text)))
-        out.write(text)
-        for blob in blobs:
-            out.write(blob)
+# --------------------------------------------------------------------------- the model, and its intermediates
+def book_cfg(cfg):
+    """The case's config (the engine's names) as the reference GPTModel's cfg (the book's keys)."""
+    return {'vocab_size': cfg['vocabSize'], 'context_length': cfg['contextLength'], 'emb_dim': cfg['dim'],
+            'n_heads': cfg['heads'], 'n_layers': cfg['layers'], 'drop_rate': 0.1,  # off in eval()
+            'qkv_bias': cfg['qkvBias'], 'eps': cfg['layerNormEps']}
 
 
-def write_json(path, value):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as out:
-        json.dump(value, out, indent=1)
-        out.write('\n')
+def recorded_forward(model, idx):
+    """model(idx) with every intermediate the tests compare, read by forward hooks (as TransformerLens
+    reads a model) so the reference model stays the book's: {'embeddings', 'blocks.{l}.norm1',
+    'blocks.{l}.attnWeights' (heads, T, T), 'blocks.{l}.afterAttention', ..., 'finalNorm', 'logits'}."""
+    rec, hooks = {}, []
 
+    def output(name, index=None):
+        return lambda module, inputs, out: rec.__setitem__(name, (out if index is None else out[index])[0])
 
-# --------------------------------------------------------------------------- the book's GPT
-class LayerNorm(nn.Module):
-    def __init__(self, dim, eps):
-        super().__init__()
-        self.eps = eps
-        self.scale = nn.Parameter(torch.ones(dim))
-        self.shift = nn.Parameter(torch.zeros(dim))
+    def first_input(name):
+        return lambda module, inputs: rec.__setitem__(name, inputs[0][0])
 
-    def forward(self, x):
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)
-        return self.scale * ((x - mean) / torch.sqrt(var + self.eps)) + self.shift
-
-
-class GELU(nn.Module):
-    def forward(self, x):
-        return 0.5 * x * (1 + torch.tanh(torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * torch.pow(x, 3))))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(dim, 4 * dim), GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, x, rec):
-        rec['ffPreActivation'] = self.layers[0](x)
-        rec['ffHidden'] = self.layers[1](rec['ffPreActivation'])
-        return self.layers[2](rec['ffHidden'])
-
-
-class MultiHeadAttention(nn.Module):
-    def __init__(self, dim, context_length, heads, qkv_bias):
-        super().__init__()
-        self.heads, self.head_dim = heads, dim // heads
-        self.W_query = nn.Linear(dim, dim, bias=qkv_bias)
-        self.W_key = nn.Linear(dim, dim, bias=qkv_bias)
-        self.W_value = nn.Linear(dim, dim, bias=qkv_bias)
-        self.out_proj = nn.Linear(dim, dim)
-        self.dropout = nn.Dropout(0.1)  # off in eval(); created as the book creates it (no draws)
-        self.register_buffer('mask', torch.triu(torch.ones(context_length, context_length), diagonal=1))
-
-    def forward(self, x, rec):  # x: (b, T, dim)
-        b, T, dim = x.shape
-        split = lambda t: t.view(b, T, self.heads, self.head_dim).transpose(1, 2)  # (b, heads, T, headDim)
-        queries, keys, values = split(self.W_query(x)), split(self.W_key(x)), split(self.W_value(x))
-        scores = (queries @ keys.transpose(2, 3)).masked_fill(self.mask.bool()[:T, :T], -torch.inf)
-        weights = self.dropout(torch.softmax(scores / keys.shape[-1] ** 0.5, dim=-1))
-        rec['attnWeights'] = weights[0]  # (heads, T, T)
-        context = (weights @ values).transpose(1, 2).contiguous().view(b, T, dim)
-        return self.out_proj(context)
-
-
-class TransformerBlock(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(cfg['dim'], cfg['contextLength'], cfg['heads'], cfg['qkvBias'])
-        self.ff = FeedForward(cfg['dim'])
-        self.norm1 = LayerNorm(cfg['dim'], cfg['layerNormEps'])
-        self.norm2 = LayerNorm(cfg['dim'], cfg['layerNormEps'])
-        self.drop_shortcut = nn.Dropout(0.1)
-
-    def forward(self, x, rec):
-        rec['norm1'] = self.norm1(x)
-        x = x + self.drop_shortcut(self.att(rec['norm1'], rec))
-        rec['afterAttention'] = x
-        rec['norm2'] = self.norm2(x)
-        rec['ffOutput'] = self.ff(rec['norm2'], rec)
-        x = x + self.drop_shortcut(rec['ffOutput'])
-        rec['output'] = x
-        return x
-
-
-class GPTModel(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.tok_emb = nn.Embedding(cfg['vocabSize'], cfg['dim'])
-        self.pos_emb = nn.Embedding(cfg['contextLength'], cfg['dim'])
-        self.drop_emb = nn.Dropout(0.1)
-        self.trf_blocks = nn.Sequential(*[TransformerBlock(cfg) for _ in range(cfg['layers'])])
-        self.final_norm = LayerNorm(cfg['dim'], cfg['layerNormEps'])
-        self.out_head = nn.Linear(cfg['dim'], cfg['vocabSize'], bias=False)
-
-    def forward(self, idx, rec=None):  # idx: (b, T)
-        rec = {} if rec is None else rec
-        T = idx.shape[1]
-        x = self.drop_emb(self.tok_emb(idx) + self.pos_emb(torch.arange(T)))
-        rec['embeddings'] = x[0]
-        for l, block in enumerate(self.trf_blocks):
-            r = {}
-            x = block(x, r)
-            for k, v in r.items():
-                rec[f'blocks.{l}.{k}'] = v[0] if k != 'attnWeights' else v
-        x = self.final_norm(x)
-        rec['finalNorm'] = x[0]
-        logits = self.out_head(x)
-        rec['logits'] = logits[0]
-        return logits
-
-
-def generate(model, idx, max_new_tokens, context_size, temperature=0.0, top_k=None):
-    """The book's chapter 5 generate: crop, last logits, top-k mask, temperature, multinomial or argmax."""
-    for _ in range(max_new_tokens):
-        with torch.no_grad():
-            logits = model(idx[:, -context_size:])[:, -1, :]
-        if top_k is not None:
-            top_logits, _ = torch.topk(logits, top_k)
-            logits = torch.where(logits < top_logits[:, -1], torch.tensor(float('-inf')), logits)
-        if temperature > 0.0:
-            idx_next = torch.multinomial(torch.softmax(logits / temperature, dim=-1), num_samples=1)
-        else:
-            idx_next = torch.argmax(logits, dim=-1, keepdim=True)
-        idx = torch.cat((idx, idx_next), dim=1)
-    return idx
+    hooks.append(model.trf_blocks[0].register_forward_pre_hook(first_input('embeddings')))
+    for l, block in enumerate(model.trf_blocks):
+        p = f'blocks.{l}.'
+        hooks.append(block.norm1.register_forward_hook(output(p + 'norm1')))
+        hooks.append(block.att.dropout.register_forward_pre_hook(first_input(p + 'attnWeights')))
+        hooks.append(block.norm2.register_forward_pre_hook(first_input(p + 'afterAttention')))
+        hooks.append(block.norm2.register_forward_hook(output(p + 'norm2')))
+        hooks.append(block.ff.layers[0].register_forward_hook(output(p + 'ffPreActivation')))
+        hooks.append(block.ff.layers[1].register_forward_hook(output(p + 'ffHidden')))
+        hooks.append(block.ff.register_forward_hook(output(p + 'ffOutput')))
+        hooks.append(block.register_forward_hook(output(p + 'output')))
+    hooks.append(model.final_norm.register_forward_hook(output('finalNorm')))
+    try:
+        rec['logits'] = model(idx)[0]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rec
 
 
 def perturb(model, generator):
@@ -190,7 +88,7 @@ def perturb(model, generator):
 def book_case(name, cfg, seed, token_count, perturb_norms, sampling, keep_mask=False):
     generator = torch.Generator().manual_seed(2000 + token_count)
     torch.manual_seed(seed)
-    model = GPTModel(cfg)
+    model = reference.GPTModel(book_cfg(cfg))
     folder = os.path.join(ROOT, name)
     # book-small keeps the att.mask buffers a real state_dict holds (the reader ignores them)
     state = {k: v for k, v in model.state_dict().items() if keep_mask or not k.endswith('.mask')}
@@ -201,18 +99,17 @@ def book_case(name, cfg, seed, token_count, perturb_norms, sampling, keep_mask=F
     write_safetensors(os.path.join(folder, 'weights.safetensors'), state)
     model.eval()
     ids = torch.randint(0, cfg['vocabSize'], (1, token_count), generator=generator)
-    rec = {}
     with torch.no_grad():
-        model(ids, rec)
+        rec = recorded_forward(model, ids)
     write_safetensors(os.path.join(folder, 'reference.safetensors'), rec)
 
     # generation: a prompt shorter than the context that grows past it (the crop), greedy and sampled
     prompt = ids[:, : cfg['contextLength'] - 4]
-    greedy = generate(model, prompt, 10, cfg['contextLength'])[0, prompt.shape[1]:].tolist()
+    greedy = reference.generate(model, prompt, 10, cfg['contextLength'])[0, prompt.shape[1]:].tolist()
     sampled = []
     for s in sampling:
         torch.manual_seed(s['seed'])
-        out = generate(model, prompt, 10, cfg['contextLength'], temperature=s['temperature'], top_k=s.get('topK'))
+        out = reference.generate(model, prompt, 10, cfg['contextLength'], temperature=s['temperature'], top_k=s.get('topK'))
         sampled.append({**s, 'ids': out[0, prompt.shape[1]:].tolist()})
     # the last position's distribution at temperature 0.7 with top-5 (renormalised over the five)
     last = rec['logits'][-1]

@@ -11,112 +11,38 @@ Output, under test/fixtures/train/<case>/:
   grads.safetensors      every parameter's gradient at step 1 (before any clipping)
   final.safetensors      the weights after the last AdamW step
 
-The model is the book's GPTModel (rasbt/LLMs-from-scratch, chapter 4: MultiHeadAttention with a
-triangular mask and dropout on the attention weights, FeedForward with the tanh GELU, pre-norm
-TransformerBlock with drop_shortcut, drop_emb, final_norm, out_head without bias), written here in
-this script's own code; names in the state_dict are the book's. Training follows the book's
+The model is the one reference GPTModel (src/export/python/model.py: the book's chapter 4 model,
+MultiHeadAttention with a triangular mask and dropout on the attention weights, FeedForward with
+the tanh GELU, pre-norm TransformerBlock with drop_shortcut, drop_emb, final_norm, out_head
+without bias); names in the state_dict are the book's. Training follows the book's
 chapter 5 loop (AdamW(model.parameters(), lr, weight_decay), F.cross_entropy on flattened logits)
 and, for the sampled cases, nanoGPT's get_batch (torch.randint(len(data) - C, (B,))).
 One thread and fixed seeds: running it twice writes the same bytes.
 """
 
-import math
 import os
 import sys
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_fixtures import write_json, write_safetensors  # noqa: E402  (the one safetensors writer)
+from gen_fixtures import reference, write_json, write_safetensors  # noqa: E402  (the one writer, the one model)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'train')
 
 
-# --------------------------------------------------------------------------- the book's GPTModel
-class MultiHeadAttention(nn.Module):
-    def __init__(self, dim, context_length, dropout, heads, qkv_bias):
-        super().__init__()
-        self.heads = heads
-        self.head_dim = dim // heads
-        self.W_query = nn.Linear(dim, dim, bias=qkv_bias)
-        self.W_key = nn.Linear(dim, dim, bias=qkv_bias)
-        self.W_value = nn.Linear(dim, dim, bias=qkv_bias)
-        self.out_proj = nn.Linear(dim, dim)
-        self.dropout = nn.Dropout(dropout)
-        self.register_buffer('mask', torch.triu(torch.ones(context_length, context_length), diagonal=1), persistent=False)
-
-    def forward(self, x):  # x: (B, T, dim)
-        b, t, dim = x.shape
-        split = lambda y: y.view(b, t, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
-        keys = split(self.W_key(x))
-        queries = split(self.W_query(x))
-        values = split(self.W_value(x))
-        attn_scores = queries @ keys.transpose(2, 3)  # (B, H, T, T)
-        attn_scores.masked_fill_(self.mask.bool()[:t, :t], -torch.inf)
-        attn_weights = torch.softmax(attn_scores / keys.shape[-1] ** 0.5, dim=-1)
-        attn_weights = self.dropout(attn_weights)
-        context_vec = (attn_weights @ values).transpose(1, 2).contiguous().view(b, t, dim)
-        return self.out_proj(context_vec)
+# --------------------------------------------------------------------------- the model
+def book_cfg(cfg):
+    """The case's config (the engine's names) as the reference GPTModel's cfg (the book's keys)."""
+    return {'vocab_size': cfg['vocabSize'], 'context_length': cfg['contextLength'], 'emb_dim': cfg['dim'],
+            'n_heads': cfg['heads'], 'n_layers': cfg['layers'], 'drop_rate': cfg['dropout'],
+            'qkv_bias': cfg['qkvBias'], 'eps': cfg['layerNormEps']}
 
 
-class LayerNorm(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.eps = 1e-5
-        self.scale = nn.Parameter(torch.ones(dim))
-        self.shift = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, x):
-        mean = x.mean(dim=-1, keepdim=True)
-        var = x.var(dim=-1, keepdim=True, unbiased=False)
-        return self.scale * ((x - mean) / torch.sqrt(var + self.eps)) + self.shift
-
-
-class GELU(nn.Module):
-    def forward(self, x):
-        return 0.5 * x * (1 + torch.tanh(torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * torch.pow(x, 3))))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.layers = nn.Sequential(nn.Linear(dim, 4 * dim), GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, x):
-        return self.layers(x)
-
-
-class TransformerBlock(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.att = MultiHeadAttention(cfg['dim'], cfg['contextLength'], cfg['dropout'], cfg['heads'], cfg['qkvBias'])
-        self.ff = FeedForward(cfg['dim'])
-        self.norm1 = LayerNorm(cfg['dim'])
-        self.norm2 = LayerNorm(cfg['dim'])
-        self.drop_shortcut = nn.Dropout(cfg['dropout'])
-
-    def forward(self, x):
-        x = x + self.drop_shortcut(self.att(self.norm1(x)))
-        return x + self.drop_shortcut(self.ff(self.norm2(x)))
-
-
-class GPTModel(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.tok_emb = nn.Embedding(cfg['vocabSize'], cfg['dim'])
-        self.pos_emb = nn.Embedding(cfg['contextLength'], cfg['dim'])
-        self.drop_emb = nn.Dropout(cfg['dropout'])
-        self.trf_blocks = nn.Sequential(*[TransformerBlock(cfg) for _ in range(cfg['layers'])])
-        self.final_norm = LayerNorm(cfg['dim'])
-        self.out_head = nn.Linear(cfg['dim'], cfg['vocabSize'], bias=False)
-
-    def forward(self, in_idx):  # (B, T) -> (B, T, vocab)
-        t = in_idx.shape[1]
-        x = self.tok_emb(in_idx) + self.pos_emb(torch.arange(t))
-        x = self.trf_blocks(self.drop_emb(x))
-        return self.out_head(self.final_norm(x))
+def weights(model):
+    """The state_dict without the att.mask buffers (not weights; the engine makes its own)."""
+    return {k: v for k, v in model.state_dict().items() if not k.endswith('.att.mask')}
 
 
 def batch_loss(model, inputs, targets):
@@ -151,8 +77,8 @@ def explicit_batches(cfg, settings, generator):
 def write_case(name, changes, settings):
     cfg = dict(BASE, **changes)
     torch.manual_seed(123)
-    model = GPTModel(cfg)
-    init = {k: v.clone() for k, v in model.state_dict().items()}
+    model = reference.GPTModel(book_cfg(cfg))
+    init = {k: v.clone() for k, v in weights(model).items()}
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings['lr'], weight_decay=settings['weightDecay'])
     sampled = 'sampleSeed' in settings
     ids = None
@@ -206,7 +132,7 @@ def write_case(name, changes, settings):
     write_json(os.path.join(folder, 'case.json'), case)
     write_safetensors(os.path.join(folder, 'init.safetensors'), init)
     write_safetensors(os.path.join(folder, 'grads.safetensors'), grads)
-    write_safetensors(os.path.join(folder, 'final.safetensors'), dict(model.state_dict()))
+    write_safetensors(os.path.join(folder, 'final.safetensors'), weights(model))
     print(f'{name}: losses {", ".join(f"{x:.6f}" for x in losses)}' + (f', clipped norms {norms}' if norms else ''), file=sys.stderr)
 
 
