@@ -17,7 +17,8 @@
 // checkpoint at the last completed step is written).
 import { version } from '../package.json';
 import { EngineError } from './engine/config';
-import { UsageError, closest, oneLine, parseCommandArgs } from './cli/args';
+import { UsageError, closest, oneLine, optionalInteger, parseCommandArgs, type Values } from './cli/args';
+import { MAX_THREADS, kernelThreads, setKernelThreads, threadsFor } from './engine/kernels';
 import { show, summarize } from './cli/format';
 import { SETTING_FLAGS, type CliIo, type Command } from './cli/command';
 import { analyze, tokenize } from './cli/analyze';
@@ -57,6 +58,14 @@ function commandHelp(name: string, command: Command): string {
   return [`llm101 ${name}: ${command.summary}`, '', `Usage: ${command.usage}`, '', 'Options:', ...command.help, '  -h, --help            show this help', ''].join('\n');
 }
 
+/** `--threads N` (0 = every core), for the commands that take it: the kernel's threads from here on. */
+function applyThreads(values: Values): void {
+  const threads = optionalInteger(values, 'threads');
+  if (threads === undefined) return;
+  if (threads < 0 || threads > MAX_THREADS) throw new UsageError(`--threads must be 0 (every core) or 1 to ${MAX_THREADS}, got ${threads}`);
+  setKernelThreads(threadsFor(threads));
+}
+
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let commandName: string | undefined;
@@ -82,7 +91,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(commandHelp(first, command));
       return 0;
     }
-    return (await command.run(values, io, positionals)) ?? 0;
+    const threadsBefore = kernelThreads();
+    try {
+      applyThreads(values);
+      return (await command.run(values, io, positionals)) ?? 0;
+    } finally {
+      setKernelThreads(threadsBefore); // runCli runs in-process in tests: leave the kernel as it was
+    }
   } catch (err) {
     const userError = err instanceof UsageError || err instanceof EngineError;
     const flag = err instanceof EngineError && err.setting !== undefined ? SETTING_FLAGS[err.setting] : undefined;

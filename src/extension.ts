@@ -25,7 +25,7 @@ export interface Llm101Api {
 
 export function activate(context: vscode.ExtensionContext): Llm101Api {
   const bpeCache = path.join(context.globalStorageUri.fsPath, 'bpe');
-  const engine = new EngineClient(path.join(context.extensionPath, 'dist'), bpeCache);
+  const engine = new EngineClient(path.join(context.extensionPath, 'dist'), bpeCache, () => vscode.workspace.getConfiguration(SECTION).get<number>('threads', 0));
   // One engine process per window; it serves the panel and the status bar's count.
   const tokens = new TokenFeatures(context, engine);
   context.subscriptions.push({ dispose: () => engine.dispose() }, tokens);

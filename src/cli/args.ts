@@ -17,6 +17,13 @@ export interface CommandOptions {
 
 const show = (text: string) => JSON.stringify(text);
 
+/**
+ * `--threads N` for every command that computes: the kernel's threads, 0 = every core. runCli
+ * validates and applies it before the command runs (setKernelThreads).
+ */
+export const THREADS_OPTION: Options = { threads: { type: 'string' } };
+export const THREADS_HELP = '  --threads N           threads for the matrix products: 0 = every core (the default), up to 16';
+
 export function optionalInteger(values: Values, name: string): number | undefined {
   const raw = values[name];
   if (typeof raw !== 'string') return undefined;
@@ -131,7 +138,7 @@ function exampleValue(option: string): string {
     'save-weights': 'model.safetensors',
     seq: '512',
     reps: '5',
-    threads: '2',
+    threads: '4',
     save: 'layer.safetensors',
     out: 'model.safetensors',
     log: 'train.jsonl',

@@ -1,12 +1,12 @@
 // `llm101 bench`: one attention layer, or one training step (--train), timed.
 import * as fs from 'node:fs';
 import { benchLayer, type BenchLayer } from '../engine/bench';
-import { kernelThreads } from '../engine/kernels';
+import { kernelThreads, threadsFor } from '../engine/kernels';
 import { fsErrorReason } from '../engine/io/fsErrors';
 import { writeSafetensors } from '../engine/io/safetensors';
 import type { Matrix } from '../engine/types';
 import { benchTrain } from '../engine/train/bench';
-import { UsageError, optionalInteger, optionalNumber } from './args';
+import { THREADS_HELP, THREADS_OPTION, UsageError, optionalInteger, optionalNumber } from './args';
 import { type Command, COMMON_OPTIONS } from './command';
 
 export const bench: Command = {
@@ -18,7 +18,7 @@ export const bench: Command = {
     '  --dim D               model width (input and attention size)',
     '  --heads H             attention heads, must divide dim',
     '  --reps N              timed runs (--train: steps) after a warm-up of at least 0.5 s; the median is reported (default 5)',
-    `  --threads N           threads for the matrix products, 1 to 16 (default ${kernelThreads()})`,
+    `${THREADS_HELP} (every core here: ${threadsFor(0)})`,
     '  --seed N              seed for the random input and weights (default 7)',
     "  --traced              time the layer as the panel's trace runs it, keeping every head's (T, T)",
     '                        scores and weights (default: inference, keeping only the output)',
@@ -37,7 +37,7 @@ export const bench: Command = {
     dim: { type: 'string' },
     heads: { type: 'string' },
     reps: { type: 'string' },
-    threads: { type: 'string' },
+    ...THREADS_OPTION,
     seed: { type: 'string' },
     traced: { type: 'boolean' },
     save: { type: 'string' },
@@ -58,8 +58,7 @@ export const bench: Command = {
     };
     const reps = optionalInteger(values, 'reps') ?? 5;
     if (reps < 1) throw new UsageError(`--reps must be at least 1, got ${reps}`);
-    const threads = optionalInteger(values, 'threads') ?? kernelThreads();
-    if (threads < 1 || threads > 16) throw new UsageError(`--threads must be from 1 to 16, got ${threads}`);
+    const threads = kernelThreads(); // --threads, applied by runCli
     const seed = optionalInteger(values, 'seed');
     if (values.train) {
       const layerOnly = ['traced', 'save'].find((name) => values[name] !== undefined);

@@ -9,7 +9,7 @@ import { fsErrorReason } from '../engine/io/fsErrors';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from '../engine/tokenizer';
 import type { TokenizerKind } from '../engine/types';
 import { type TokenizeRequest } from '../engine/pipeline';
-import { UsageError, optionalInteger, type Options, type Values } from './args';
+import { THREADS_HELP, THREADS_OPTION, UsageError, optionalInteger, type Options, type Values } from './args';
 import { show } from './format';
 
 /** Where output goes; process.stdout/stderr/stdin in the binary, buffers in tests. */
@@ -81,6 +81,7 @@ export const MODEL_OPTIONS: Options = {
   'qkv-bias': { type: 'boolean' },
   layers: { type: 'string' },
   weights: { type: 'string' },
+  ...THREADS_OPTION,
 };
 export const MODEL_HELP = [
   `  --dim N               the seeded model's width, emb_dim (default ${DEFAULT_CONFIG.dim})`,
@@ -92,6 +93,7 @@ export const MODEL_HELP = [
   "  --weights FILE|DIR    a GPT checkpoint (.safetensors) in the book's layout or Hugging Face",
   "                        GPT-2's (a file or its folder with config.json);",
   '                        sizes (and heads, layers) come from it; GPT-2 brings the gpt2 tokenizer',
+  THREADS_HELP,
 ];
 
 /** The text from --text, --file or `-`; exactly one of them, and not empty. */

@@ -3,6 +3,7 @@ import { TOKENIZER_KINDS } from '../engine/config';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from '../engine/tokenizer';
 import { TRAIN_DEFAULTS, runTrain } from './train';
 import { type Command, PACKAGE_ROOT } from './command';
+import { THREADS_HELP, THREADS_OPTION } from './args';
 
 export const train: Command = {
   summary: 'train the GPT from scratch on a corpus (or go on from a checkpoint) and write a checkpoint',
@@ -35,6 +36,7 @@ export const train: Command = {
     '  --batches FILE.json   exact batches instead of sampling: {"batches": [[[ids × (context+1)] × batch] × count]};',
     '                        step i uses batches[i % count], inputs row[:-1], targets row[1:]',
     '  --grads-out FILE      write the first step\'s gradients under the same names (after clipping, if on)',
+    THREADS_HELP,
     '',
     'Progress goes to stderr: a bar with the loss and tokens/s on a terminal, plain lines otherwise.',
     'Ctrl+C finishes the step in progress, writes the checkpoint of that step and exits with code 0',
@@ -64,6 +66,7 @@ export const train: Command = {
     init: { type: 'string' },
     batches: { type: 'string' },
     'grads-out': { type: 'string' },
+    ...THREADS_OPTION,
     help: { type: 'boolean', short: 'h' },
   },
   run: (values, io) => runTrain(values, io, PACKAGE_ROOT),

@@ -40,7 +40,12 @@ export class EngineClient {
    * `distDir` holds engine.js and engineThread.js; `bpeCacheDir`: where the engine keeps trained
    * BPE models (the extension's global storage).
    */
-  constructor(private readonly distDir: string, private readonly bpeCacheDir?: string) {}
+  constructor(
+    private readonly distDir: string,
+    private readonly bpeCacheDir?: string,
+    /** The `threads` setting (0 = every core), read when the engine process starts. */
+    private readonly threads: () => number = () => 0,
+  ) {}
 
   /** Runs an analysis (cancelling the one in flight); the engine keeps its trace under the returned traceId. */
   analyze(request: AnalyzeRequest, onProgress?: (stage: string) => void): Promise<EngineResults['analyze']> {
@@ -192,8 +197,10 @@ export class EngineClient {
       // Structured clone, so typed arrays cross as binary and -Infinity survives.
       serialization: 'advanced',
       // Not the extension host's flags (an inspector port, for one); Electron's binary runs as Node.
-      execArgv: [],
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...(this.bpeCacheDir !== undefined && { LLM101_BPE_CACHE: this.bpeCacheDir }) },
+      // --expose-gc: the kernel collects its released workspace at once (src/engine/kernels/pool.ts).
+      execArgv: ['--expose-gc'],
+      // LLM101_THREADS: the kernel's threads in every thread of the engine (src/engine/kernels/pool.ts)
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', LLM101_THREADS: String(this.threads()), ...(this.bpeCacheDir !== undefined && { LLM101_BPE_CACHE: this.bpeCacheDir }) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.on('message', (raw) => this.receive(raw));

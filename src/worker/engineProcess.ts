@@ -5,6 +5,7 @@
 // the training thread, sets the shared cancel and pause flags the moment a 'cancel' or 'pause'
 // arrives (the threads compute synchronously and read no messages until they finish), and relays
 // the replies back.
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parseEngineRequest, type EngineReply, type EngineRequest } from '../shared/engineProtocol';
@@ -15,6 +16,14 @@ const send = (reply: EngineReply): void => {
   process.send?.(reply);
 };
 if (!process.send) throw new Error('engineProcess.ts runs as a child process with an IPC channel (child_process.fork)');
+
+// Below the editor's priority: analyses and training use every core (the `threads` setting) and
+// the editor still gets them first. Threads started from here on inherit it.
+try {
+  os.setPriority(os.constants.priority.PRIORITY_BELOW_NORMAL);
+} catch {
+  // not permitted here: run at the normal priority
+}
 
 const cancel = new SharedArrayBuffer(4 * CANCEL_CELLS);
 const cancelCells = new Int32Array(cancel);

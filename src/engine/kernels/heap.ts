@@ -4,9 +4,7 @@
 //
 //   0 .. CONTROL_BYTES | packed weights and holes | workspaceAt .. the memory's end
 
-import { MAX_PAGES, type KernelState } from './pool';
-
-const PAGE_BYTES = 65536;
+import { MAX_PAGES, PAGE_BYTES, type KernelState } from './pool';
 
 /** Makes the memory at least `bytes` long (byte address of the end of what a call needs). */
 export function reserve(s: KernelState, bytes: number): void {

@@ -7,12 +7,17 @@
 export { type PackedMatrix } from './heap';
 export { feedForwardPackedInto, multiHeadForwardInto, type PackedProjection, type ProjectionWeights } from './layers';
 export {
+  MAX_THREADS,
+  availableCores,
   helperChunkCount,
+  kernelMemoryBytes,
   kernelThreads,
   readyHelpers,
+  releaseWorkspace,
   setKernelThreads,
   setWaitForHelper,
   splitProductCount,
+  threadsFor,
   warmUpKernel,
 } from './pool';
 export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxRowsInto, type MatmulOptions } from './products';

@@ -41,6 +41,8 @@ import { KERNELS_WASM_BASE64 } from './wasm';
 const CHUNKS_PER_THREAD = 8;
 /** The helper thread's bundle, beside the engine's bundles in dist/ (esbuild.mjs builds it). */
 const HELPER_BUNDLE = 'kernelHelper.js';
+/** Threads a kernel may use, the calling one included: 16 (the control block has room for 15 helpers). */
+export const MAX_THREADS = MAX_HELPERS + 1;
 
 export interface KernelState {
   module: WebAssembly.Module;
@@ -75,9 +77,34 @@ export function helperChunkCount(): number {
   return state ? Atomics.load(state.control, HELPER_CHUNKS) : 0;
 }
 
+/** The cores this process may run on (os.availableParallelism where Node has it). */
+export function availableCores(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/**
+ * The threads a `threads` setting or flag asks for: 0 means every core (at most MAX_THREADS),
+ * 1 to MAX_THREADS that many, even beyond the cores (results are the same for any count).
+ */
+export function threadsFor(setting: number): number {
+  if (!Number.isSafeInteger(setting) || setting < 0 || setting > MAX_THREADS) {
+    throw new RangeError(`threads must be 0 (every core) or a whole number from 1 to ${MAX_THREADS}, got ${setting}`);
+  }
+  return setting === 0 ? Math.min(MAX_THREADS, availableCores()) : setting;
+}
+
+/**
+ * Every core, or what the LLM101_THREADS environment variable asks for: the extension host sets
+ * it from the `threads` setting when it starts the engine process, whose threads inherit it.
+ */
 function defaultThreads(): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(2, cores));
+  const raw = process.env.LLM101_THREADS;
+  const setting = raw === undefined || raw.trim() === '' ? 0 : Number(raw);
+  try {
+    return threadsFor(setting);
+  } catch {
+    return threadsFor(0); // the host validates the setting; a hand-set variable out of range means every core
+  }
 }
 
 /**
@@ -90,8 +117,8 @@ export function setWaitForHelper(on: boolean): void {
 }
 
 export function setKernelThreads(count: number): void {
-  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_HELPERS + 1) {
-    throw new RangeError(`kernel threads must be a whole number from 1 to ${MAX_HELPERS + 1}, got ${count}`);
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_THREADS) {
+    throw new RangeError(`kernel threads must be a whole number from 1 to ${MAX_THREADS}, got ${count}`);
   }
   threads = count;
   if (state) startHelpers(state);
@@ -130,13 +157,22 @@ export function warmUpKernel(timeoutMs = 5000): number {
   return readyHelpers();
 }
 
-/** The kernel's state, created (with its helpers) on first use. */
+/** The kernel's state, created (with its helpers) on first use; every call restarts the idle clock. */
 export function kernelState(): KernelState {
-  if (state) return state;
+  if (state) {
+    idleTimer?.refresh();
+    return state;
+  }
   const module = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  state = stateOn(module, new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true }), CONTROL_BYTES, []);
+  startHelpers(state);
+  armIdleRelease();
+  return state;
+}
+
+function stateOn(module: WebAssembly.Module, memory: WebAssembly.Memory, workspaceAt: number, holes: KernelState['holes']): KernelState {
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
-  state = {
+  return {
     module,
     kernel: instantiate(module, memory),
     memory,
@@ -144,11 +180,56 @@ export function kernelState(): KernelState {
     control: new Int32Array(buffer, 0, CONTROL_BYTES / 4),
     controlFloats: new Float32Array(buffer, 0, CONTROL_BYTES / 4),
     helpers: [],
-    workspaceAt: CONTROL_BYTES,
-    holes: [],
+    workspaceAt,
+    holes,
   };
-  startHelpers(state);
-  return state;
+}
+
+/**
+ * The workspace grows to the largest call so far (a 2,048-token analysis takes hundreds of MB)
+ * and WebAssembly memory cannot shrink: once the kernel has been idle this long with more than
+ * IDLE_KEEP_BYTES of workspace, releaseWorkspace moves what must stay into a new memory.
+ */
+const IDLE_RELEASE_MS = 2000;
+const IDLE_KEEP_BYTES = 64 * 2 ** 20;
+let idleTimer: NodeJS.Timeout | undefined;
+
+function armIdleRelease(): void {
+  idleTimer = setTimeout(() => releaseWorkspace(IDLE_KEEP_BYTES), IDLE_RELEASE_MS);
+  idleTimer.unref(); // never keeps the CLI or a test run alive
+}
+
+/** Bytes of the kernel's memory now: the control block, packed weights and the workspace. */
+export function kernelMemoryBytes(): number {
+  return state ? state.memory.buffer.byteLength : 0;
+}
+
+/**
+ * Gives the workspace back when more than `keepBytes` of it is held: the control block and the
+ * packed weights (their addresses unchanged, so every PackedMatrix stays valid) are copied into a
+ * new, smaller memory and the helpers restarted on it; the old memory is freed once the old
+ * helpers have exited and it is collected. Safe between calls only (the kernel is synchronous,
+ * so a timer never runs during one). Returns the bytes given back.
+ */
+export function releaseWorkspace(keepBytes = 0): number {
+  const s = state;
+  if (!s) return 0;
+  const have = s.memory.buffer.byteLength;
+  const keep = s.workspaceAt;
+  const pages = Math.max(1, Math.ceil(keep / PAGE_BYTES));
+  if (have - pages * PAGE_BYTES <= keepBytes) return 0;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+  new Uint8Array(memory.buffer).set(new Uint8Array(s.memory.buffer, 0, keep));
+  const next = stateOn(s.module, memory, s.workspaceAt, s.holes);
+  for (let h = 0; h <= MAX_HELPERS; h++) Atomics.store(next.control, READY + h, 0); // the new helpers say when they start
+  // The old memory is freed when no thread holds it: after its helpers exit, at the next full
+  // collection, which an idle thread may not run for a long time. The engine process runs with
+  // --expose-gc (src/host/engineClient.ts), so it collects now; elsewhere it is left to V8.
+  const collect = (globalThis as { gc?: () => void }).gc;
+  void Promise.all(s.helpers.map((worker) => worker.terminate())).then(() => collect?.());
+  state = next;
+  startHelpers(next);
+  return have - memory.buffer.byteLength;
 }
 
 /**
@@ -157,6 +238,7 @@ export function kernelState(): KernelState {
  * declares the same maximum.
  */
 export const MAX_PAGES = 32768;
+export const PAGE_BYTES = 65536;
 
 let helperPath: string | undefined;
 
