@@ -3,7 +3,7 @@
 //   ours   benchModel (src/engine/gpt/bench.ts) in a child process (bench/model-ours.ts): the
 //          seeded model (GPT-2 small's sizes, seed 123), the forward on weights packed once, last
 //          row's logits, and generation with the key/value cache after a 128-token prompt;
-//   onnx   onnxruntime-node, 2 intra-op threads, on an ONNX graph of the same model built from
+//   onnx   onnxruntime-node, one intra-op thread per core (as ours), on an ONNX graph of the same model built from
 //          the same seeded weights (bench/onnx-gpt.mjs, opset 17), the same forward, and a cached
 //          greedy decode through the same graph (each step feeds the returned keys and values back).
 // They take turns for --rounds rounds (each the median of --reps forwards after one warm-up), so a
@@ -46,7 +46,8 @@ const rounds = Number(args.rounds);
 const promptTokens = Number(args.prompt);
 const newTokens = Number(args.new);
 const seed = Number(args.seed);
-const ORT_THREADS = 2;
+/** Every core, at most 16: ours uses them all by default (`threads` 0). */
+const ORT_THREADS = Math.min(16, os.availableParallelism());
 const config = GPT_CONFIG_124M;
 const { heads: H, dim: D, layers } = config;
 const hd = D / H;

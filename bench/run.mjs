@@ -4,7 +4,7 @@
 //          beside it), which also saves its input, weights and output: the inference form, which
 //          keeps only the output, as the anchors do; and, for reference, `llm101 bench --traced`,
 //          the layer as the panel's trace runs it (every head's (T, T) scores and weights kept);
-//   onnx   onnxruntime-node, 2 intra-op threads, on an ONNX graph of the layer (onnx-layer.mjs);
+//   onnx   onnxruntime-node, one intra-op thread per core (as ours), on an ONNX graph of the layer (onnx-layer.mjs);
 //   tfjs   @tensorflow/tfjs-backend-wasm (single-threaded in Node), each head a plain 2-D matmul.
 // The three take turns in --rounds rounds per shape (each round: ours, onnx, tfjs, each the median
 // of --reps runs after a warm-up), so a change in the machine's load hits all three alike. Prints
@@ -14,10 +14,12 @@
 // and the load average around the shape (the machine is shared: ratios measured in one run are
 // what count).
 //
-// Then the whole GPT model, ours beside onnxruntime (bench/model.mjs, in its own process; skip it
-// with --skip-model).
+// Then the thread scaling of one layer (--scaling, default 512x768x12): ours and onnxruntime at 1,
+// 2, 4, ... threads up to the cores, each pair in turn (skip it with --skip-scaling). Then the
+// whole GPT model, ours beside onnxruntime (bench/model.mjs, in its own process; skip it with
+// --skip-model).
 //
-//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--json FILE] [--skip-model]
+//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--scaling TxDxH] [--json FILE] [--skip-scaling] [--skip-model]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -40,6 +42,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     shapes: { type: 'string', default: '128x256x8,512x768x12,2048x768x12' },
     json: { type: 'string' },
+    scaling: { type: 'string', default: '512x768x12' },
+    'skip-scaling': { type: 'boolean', default: false },
     'skip-model': { type: 'boolean', default: false },
   },
 });
@@ -52,7 +56,11 @@ const shapes = args.shapes.split(',').map((text) => {
 // Warm-up as `llm101 bench` does it: at least 2 untimed runs, and more until 0.5 s has passed.
 const WARMUP_RUNS = 2;
 const WARMUP_MS = 500;
-const ORT_THREADS = 2;
+/** Every core, at most 16 (ours: `threads` 0, its default). */
+const CORES = Math.min(16, os.availableParallelism());
+const ORT_THREADS = CORES;
+/** 1, 2, 4, ... below the cores, and the cores. */
+const THREAD_COUNTS = [...new Set([...[1, 2, 4, 8, 16].filter((t) => t < CORES), CORES])];
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -106,20 +114,20 @@ async function time(run) {
   return { ms: median(samples), samples, output };
 }
 
-function ours(shape, saveTo, traced = false) {
+function ours(shape, saveTo, traced = false, threads = 0) {
   const cli = path.join(root, 'dist', 'cli.js');
   const argv = [cli, 'bench', '--seq', String(shape.seq), '--dim', String(shape.dim), '--heads', String(shape.heads)];
-  argv.push('--reps', String(reps), '--json');
+  argv.push('--reps', String(reps), '--threads', String(threads), '--json');
   if (saveTo) argv.push('--save', saveTo);
   if (traced) argv.push('--traced');
   const result = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 20 }));
   return { ms: result.msPerLayer, samples: result.samplesMs, threads: result.threads };
 }
 
-async function onnxRuntime(shape, tensors) {
+async function onnxRuntime(shape, tensors, threads = ORT_THREADS) {
   const model = buildLayerModel(shape, tensors);
   const session = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: ORT_THREADS,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
@@ -259,7 +267,42 @@ async function main() {
   for (const row of table) console.log(line(row));
   console.log('\nours = the inference form (only the output kept, as onnx and tfjs); traced = the same layer as the panel\'s trace runs it, every head\'s (T, T) scores and weights kept (not in the ratios).');
   console.log('GFLOP/s = the dense layer FLOPs (causal halves counted as done) / time; max|Δ| = largest difference of the anchor\'s output from ours.');
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ reps, rounds, rows, loadBefore: started, loadAfter: os.loadavg() }, null, 2));
+  const scaling = args['skip-scaling'] ? undefined : await threadScaling();
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ reps, rounds, rows, scaling, loadBefore: started, loadAfter: os.loadavg() }, null, 2));
+}
+
+/**
+ * One layer at 1, 2, 4, ... threads up to the cores, ours and onnxruntime in turn at each count
+ * (each the median of --reps runs, the median over --rounds rounds): how each uses more cores.
+ */
+async function threadScaling() {
+  const [seq, dim, heads] = args.scaling.split('x').map(Number);
+  const shape = { seq, dim, heads };
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-scaling-'));
+  const saved = path.join(scratch, 'layer.safetensors');
+  const load = os.loadavg()[0];
+  const rows = [];
+  try {
+    ours(shape, saved, false, 1);
+    const tensors = readSafetensors(saved).tensors;
+    for (const threads of THREAD_COUNTS) {
+      const turns = [];
+      for (let round = 0; round < rounds; round++) turns.push({ ours: ours(shape, undefined, false, threads), onnx: await onnxRuntime(shape, tensors, threads) });
+      rows.push({ threads, oursMs: median(turns.map((t) => t.ours.ms)), onnxMs: median(turns.map((t) => t.onnx.ms)), oursOverOnnx: median(turns.map((t) => t.ours.ms / t.onnx.ms)) });
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const header = ['threads', 'ours ms', 'onnx ms', 'ours speed-up', 'onnx speed-up', 'ours/onnx'];
+  const table = rows.map((r) => [String(r.threads), fmt(r.oursMs, 2), fmt(r.onnxMs, 2), `${fmt(rows[0].oursMs / r.oursMs, 2)}×`, `${fmt(rows[0].onnxMs / r.onnxMs, 2)}×`, `${fmt(r.oursOverOnnx, 2)}×`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
+  console.log(`
+Thread scaling, one layer T ${seq} · dim ${dim} · ${heads} heads (${os.availableParallelism()} cores; speed-up over the same runtime on 1 thread); load (1 min) ${fmt(load, 2)} → ${fmt(os.loadavg()[0], 2)}\n`);
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of table) console.log(line(row));
+  return rows;
 }
 
 await main();

@@ -1,7 +1,7 @@
 // `node bench/train.mjs`: one training step of the book's GPTModel (forward, backward, AdamW),
 // ours (benchTrain, bench/train-ours.ts) beside PyTorch (bench/train-torch.py, Debian's
 // python3-torch with OpenBLAS, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset so it picks this
-// CPU's kernels, 2 threads, OMP_WAIT_POLICY=PASSIVE: see runTorch) on the book's model and on the
+// CPU's kernels, one thread per core as ours, OMP_WAIT_POLICY=PASSIVE: see runTorch) on the book's model and on the
 // same model with torch's fused layer norm and GELU (--fused, the stronger anchor), and beside
 // tfjs-wasm (bench/train-tfjs.mjs, @tensorflow/tfjs-core + tfjs-backend-wasm 4.22, its own
 // autograd, single-threaded in Node) as shipped and with every product untransposed
@@ -11,9 +11,10 @@
 // the machine's load hits all alike. Prints per shape a table: the median over rounds of each
 // runtime's median step, its fastest step, tokens/s, the median of the per-round ratios
 // ours/runtime and the ratio of the fastest steps, and the load average (1 minute) before and
-// after.
+// after. Then the thread scaling at the first shape: ours and torch (the book's model) at 1, 2, 4,
+// ... threads up to the cores, in turn (skip it with --skip-scaling).
 //
-//   node bench/train.mjs [--steps N] [--rounds N] [--shapes V:D:H:L:C:B,...] [--runtimes a,b,...] [--json FILE] [--wait-idle PERCENT]
+//   node bench/train.mjs [--steps N] [--rounds N] [--shapes V:D:H:L:C:B,...] [--runtimes a,b,...] [--json FILE] [--wait-idle PERCENT] [--skip-scaling]
 // --runtimes: a subset of ours,torch,torchFused,tfjs,tfjsPlain (default all; ours is always run).
 // --wait-idle: before each run, wait (up to 3 minutes) until the machine's CPUs are less than
 // PERCENT busy over 2 s, for a machine other jobs share (PyTorch's OpenBLAS threads slow down
@@ -36,8 +37,12 @@ const { values: args } = parseArgs({
     runtimes: { type: 'string', default: 'ours,torch,torchFused,tfjs,tfjsPlain' },
     json: { type: 'string' },
     'wait-idle': { type: 'string' },
+    'skip-scaling': { type: 'boolean', default: false },
   },
 });
+/** Every core, at most 16 (ours: `threads` 0, its default), and 1, 2, 4, ... below it. */
+const CORES = Math.min(16, os.availableParallelism());
+const THREAD_COUNTS = [...new Set([...[1, 2, 4, 8, 16].filter((t) => t < CORES), CORES])];
 const idleBelow = args['wait-idle'] === undefined ? undefined : Number(args['wait-idle']);
 const shapes = args.shapes.split(',').map((text) => {
   const [vocab, dim, heads, layers, seq, batch] = text.split(':').map(Number);
@@ -84,8 +89,8 @@ function waitForIdle() {
   return busy;
 }
 
-function runOurs(shape) {
-  return runJson(process.execPath, ['--import', 'tsx', 'bench/train-ours.ts', ...flags(shape)]);
+function runOurs(shape, threads = CORES) {
+  return runJson(process.execPath, ['--import', 'tsx', 'bench/train-ours.ts', ...flags(shape), '--threads', String(threads)]);
 }
 
 // OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads otherwise spin after each parallel op while
@@ -93,11 +98,11 @@ function runOurs(shape) {
 // 230–450 ms at nanoGPT's configuration (the median of a run 87 or 290 ms by chance) and
 // 1.7–6.9 s at the larger one; passive gave 75–90 ms and 570–910 ms (loaded machine) steadily.
 // So torch is measured at its best here, as the stronger anchor.
-function runTorch(shape, fused) {
+function runTorch(shape, fused, threads = CORES) {
   const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  return runJson('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', '2', ...(fused ? ['--fused'] : [])], env);
+  return runJson('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', String(threads), ...(fused ? ['--fused'] : [])], env);
 }
 
 function runTfjs(shape, plain) {
@@ -187,4 +192,37 @@ for (const shape of shapes) {
       (idleBelow === undefined ? '' : `; CPUs busy before each run ${busy.map((b) => `${b.toFixed(0)}%`).join(' ')}`),
   );
 }
-if (args.json) fs.writeFileSync(args.json, JSON.stringify(rows, null, 1) + '\n');
+
+// ours and torch (the book's model) at 1, 2, 4, ... threads on the first shape, in turn
+const scaling = [];
+if (!args['skip-scaling'] && wanted.has('torch')) {
+  const shape = shapes[0];
+  const loadBefore = os.loadavg()[0];
+  for (const threads of THREAD_COUNTS) {
+    const turns = [];
+    for (let round = 0; round < Number(args.rounds); round++) {
+      waitForIdle();
+      const ours = runOurs(shape, threads);
+      waitForIdle();
+      turns.push({ ours, torch: runTorch(shape, false, threads) });
+    }
+    scaling.push({
+      threads,
+      oursMs: median(turns.map((t) => t.ours.msPerStep)),
+      torchMs: median(turns.map((t) => t.torch.msPerStep)),
+      ratio: median(turns.map((t) => t.ours.msPerStep / t.torch.msPerStep)),
+    });
+  }
+  const table = [
+    ['threads', 'ours ms/step', "torch ms/step", 'ours speed-up', 'torch speed-up', 'ours/torch'],
+    ...scaling.map((r) => [String(r.threads), r.oursMs.toFixed(1), r.torchMs.toFixed(1), `${(scaling[0].oursMs / r.oursMs).toFixed(2)}x`, `${(scaling[0].torchMs / r.torchMs).toFixed(2)}x`, `${r.ratio.toFixed(2)}x`]),
+  ];
+  const widths = table[0].map((_, c) => Math.max(...table.map((line) => line[c].length)));
+  const { vocab, dim, heads, layers, seq, batch } = shape;
+  console.log(
+    `\nThread scaling, training step at vocab ${vocab} dim ${dim} heads ${heads} layers ${layers} context ${seq} batch ${batch} (${os.availableParallelism()} cores; speed-up over the same runtime on 1 thread)\n` +
+      table.map((line) => '  ' + line.map((cell, c) => cell.padStart(widths[c])).join('  ')).join('\n') +
+      `\n  load (1 min) ${loadBefore.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)}`,
+  );
+}
+if (args.json) fs.writeFileSync(args.json, JSON.stringify({ rows, scaling }, null, 1) + '\n');

@@ -198,7 +198,7 @@ test('bench refuses bad sizes with exit 2 and one line that says the fix', async
     [['--seq', '4', '--dim', '10', '--heads', '3'], /^llm101: heads \(3\) must divide dim \(10\); valid head counts: 1, 2, 5, 10 \(--heads\)\n$/],
     [['--seq', '0', '--dim', '8', '--heads', '2'], /^llm101: --seq must be at least 1, got 0\n$/],
     [['--seq', '4', '--dim', '8', '--heads', '2', '--reps', '0'], /^llm101: --reps must be at least 1, got 0\n$/],
-    [['--seq', '4', '--dim', '8', '--heads', '2', '--threads', '0'], /^llm101: --threads must be from 1 to 16, got 0\n$/],
+    [['--seq', '4', '--dim', '8', '--heads', '2', '--threads', '17'], /^llm101: --threads must be 0 \(every core\) or 1 to 16, got 17\n$/],
     [['--seq', 'many', '--dim', '8', '--heads', '2'], /^llm101: --seq takes a whole number, got "many"\n$/],
   ];
   for (const [args, message] of cases) {

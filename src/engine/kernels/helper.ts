@@ -8,6 +8,7 @@ import { runHeads } from './heads';
 import {
   ACTIVE_HELPERS,
   CONTROL_BYTES,
+  EPOCH,
   GENERATION,
   HELPER_CHUNKS,
   JOB,
@@ -21,7 +22,7 @@ import {
 } from './protocol';
 import { geluRows } from './rows';
 
-const { module, memory, helper, generation: startGeneration } = workerData as HelperData;
+const { module, memory, helper, generation: startGeneration, epoch } = workerData as HelperData;
 const kernel = instantiate(module, memory);
 const buffer = memory.buffer as unknown as SharedArrayBuffer;
 const control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
@@ -64,7 +65,7 @@ for (;;) {
   const generation = Atomics.load(control, GENERATION);
   if (generation === seen) continue;
   seen = generation;
-  if (helper >= Atomics.load(control, ACTIVE_HELPERS)) continue;
+  if (helper >= Atomics.load(control, ACTIVE_HELPERS) || Atomics.load(control, EPOCH) !== epoch) continue;
   // read before claiming a chunk; takeChunks claims only if the job is still this generation's
   const p = control.slice(JOB, JOB + JOB_SLOTS);
   const run = jobRunner(control[JOB_KIND]!, p);

@@ -10,14 +10,18 @@ export {
   MAX_THREADS,
   availableCores,
   helperChunkCount,
+  kernelVariant,
   kernelMemoryBytes,
   kernelThreads,
   readyHelpers,
+  relaxedSimdAvailable,
   releaseWorkspace,
   setKernelThreads,
+  setKernelVariant,
   setWaitForHelper,
   splitProductCount,
   threadsFor,
   warmUpKernel,
+  type KernelVariant,
 } from './pool';
 export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxRowsInto, type MatmulOptions } from './products';

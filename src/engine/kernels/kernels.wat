@@ -11,7 +11,10 @@
 ;; Each C element is Σ_t fl(A[i][t]·B[t][j]) summed in float32 in increasing t, starting from 0
 ;; (float32 products and sums as a float32 BLAS, without fused multiply-add), whichever block
 ;; computes it; blocks of 5 rows start at multiples of 5 from row 0, so a caller that splits rows
-;; at multiples of 5 gets bit-for-bit the same numbers.
+;; at multiples of 5 gets bit-for-bit the same numbers. bench/build-kernels.mjs also assembles a
+;; relaxed variant whose tiles fuse each multiply-add (f32x4.relaxed_madd: fl(c + a·b), one
+;; rounding, where the CPU has FMA): the same order and splits, so it too is the same on any
+;; number of threads, and its sums differ from these in the last bits only.
 ;;   lowerOutput: only panels that hold a column j <= the block's last row are computed (Q·Kᵀ,
 ;;     whose upper triangle is masked anyway); the caller keeps j <= i.
 ;;   lowerInput: A is lower-triangular (A[i][t] = 0 for t > i): t stops after the block's last

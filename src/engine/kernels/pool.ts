@@ -18,6 +18,7 @@ import {
   CHUNK_ROWS,
   CHUNKS,
   CONTROL_BYTES,
+  EPOCH,
   FAILED,
   FINISHED,
   GENERATION,
@@ -35,7 +36,54 @@ import {
   type JobKind,
   type KernelExports,
 } from './protocol';
-import { KERNELS_WASM_BASE64 } from './wasm';
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from './wasm';
+
+/**
+ * 'relaxed': the products' tiles fuse each multiply-add (relaxed SIMD's f32x4.relaxed_madd, FMA
+ * on today's CPUs), about one and a half times as fast; 'plain': a multiply, then an add, each
+ * rounded (kernels.wat). Both sum in the same order on any number of threads.
+ */
+export type KernelVariant = 'relaxed' | 'plain';
+const RELAXED_BYTES = Buffer.from(KERNELS_RELAXED_WASM_BASE64, 'base64');
+const modules = new Map<KernelVariant, WebAssembly.Module>();
+/** Undefined: relaxed where the runtime has it. */
+let chosenVariant: KernelVariant | undefined;
+
+/** Whether this runtime runs relaxed SIMD: Electron and Node 22 do; Node 20 with --experimental-wasm-relaxed-simd. */
+export function relaxedSimdAvailable(): boolean {
+  return WebAssembly.validate(RELAXED_BYTES);
+}
+
+/** The variant the kernel runs (or will run once started). */
+export function kernelVariant(): KernelVariant {
+  return chosenVariant ?? (relaxedSimdAvailable() ? 'relaxed' : 'plain');
+}
+
+/**
+ * Runs the kernel on `variant` from the next call on (undefined: the best this runtime has); the
+ * helpers are restarted on it, packed weights and the workspace stay where they are.
+ */
+export function setKernelVariant(variant: KernelVariant | undefined): void {
+  if (variant === 'relaxed' && !relaxedSimdAvailable()) {
+    throw new Error('relaxed SIMD is not available in this runtime (Node 20 needs --experimental-wasm-relaxed-simd)');
+  }
+  const before = kernelVariant();
+  chosenVariant = variant;
+  const s = state;
+  if (!s || kernelVariant() === before) return;
+  s.module = moduleFor(kernelVariant());
+  s.kernel = instantiate(s.module, s.memory);
+  restartHelpers(s, s.helpers);
+}
+
+function moduleFor(variant: KernelVariant): WebAssembly.Module {
+  let module = modules.get(variant);
+  if (!module) {
+    module = new WebAssembly.Module(variant === 'relaxed' ? RELAXED_BYTES : Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    modules.set(variant, module);
+  }
+  return module;
+}
 
 /** A job is cut into about this many chunks per thread, taken in turn by whichever thread is free. */
 const CHUNKS_PER_THREAD = 8;
@@ -163,8 +211,7 @@ export function kernelState(): KernelState {
     idleTimer?.refresh();
     return state;
   }
-  const module = new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  state = stateOn(module, new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true }), CONTROL_BYTES, []);
+  state = stateOn(moduleFor(kernelVariant()), new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true }), CONTROL_BYTES, []);
   startHelpers(state);
   armIdleRelease();
   return state;
@@ -221,15 +268,25 @@ export function releaseWorkspace(keepBytes = 0): number {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
   new Uint8Array(memory.buffer).set(new Uint8Array(s.memory.buffer, 0, keep));
   const next = stateOn(s.module, memory, s.workspaceAt, s.holes);
-  for (let h = 0; h <= MAX_HELPERS; h++) Atomics.store(next.control, READY + h, 0); // the new helpers say when they start
-  // The old memory is freed when no thread holds it: after its helpers exit, at the next full
-  // collection, which an idle thread may not run for a long time. The engine process runs with
-  // --expose-gc (src/host/engineClient.ts), so it collects now; elsewhere it is left to V8.
-  const collect = (globalThis as { gc?: () => void }).gc;
-  void Promise.all(s.helpers.map((worker) => worker.terminate())).then(() => collect?.());
   state = next;
-  startHelpers(next);
+  restartHelpers(next, s.helpers);
   return have - memory.buffer.byteLength;
+}
+
+/**
+ * Ends `old` helpers and starts new ones for `s` (a new memory, or a new module on the same
+ * memory: the old helpers' epoch no longer matches, so none of them takes another job). The old
+ * memory is freed when no thread holds it: after its helpers exit, at the next full collection,
+ * which an idle thread may not run for a long time. The engine process runs with --expose-gc
+ * (src/host/engineClient.ts), so it collects then; elsewhere that is left to V8.
+ */
+function restartHelpers(s: KernelState, old: Worker[]): void {
+  Atomics.add(s.control, EPOCH, 1);
+  for (let h = 0; h <= MAX_HELPERS; h++) Atomics.store(s.control, READY + h, 0); // the new helpers say when they start
+  const collect = (globalThis as { gc?: () => void }).gc;
+  void Promise.all(old.map((worker) => worker.terminate())).then(() => collect?.());
+  s.helpers = [];
+  startHelpers(s);
 }
 
 /**
@@ -262,7 +319,13 @@ function helperScript(): string {
 
 function startHelpers(s: KernelState): void {
   while (s.helpers.length < threads - 1) {
-    const workerData: HelperData = { module: s.module, memory: s.memory, helper: s.helpers.length, generation: Atomics.load(s.control, GENERATION) };
+    const workerData: HelperData = {
+      module: s.module,
+      memory: s.memory,
+      helper: s.helpers.length,
+      generation: Atomics.load(s.control, GENERATION),
+      epoch: Atomics.load(s.control, EPOCH),
+    };
     const worker = new Worker(helperScript(), { workerData });
     worker.unref(); // an idle helper must not keep the CLI or a test run alive
     s.helpers.push(worker);

@@ -27,6 +27,7 @@ export const FINISHED = ROWS + 4; // chunks done
 export const FAILED = ROWS + 5; // the generation of a job a helper failed
 export const ACTIVE_HELPERS = ROWS + 6; // helpers 0 .. ACTIVE_HELPERS−1 take part
 export const HELPER_CHUNKS = ROWS + 7; // chunks computed by helpers, ever (tests check the threaded path ran)
+export const EPOCH = ROWS + 8; // helpers started with another epoch (another module) take no job
 export const READY = 32; // READY + h: 1 once helper h has started
 export const CONTROL_BYTES = 256;
 /** The last Int32 slot of the control block: nobody notifies it, so waiting on it is a sleep. */
@@ -52,6 +53,8 @@ export interface HelperData {
   helper: number;
   /** The generation posted last when it started: it waits for the next one. */
   generation: number;
+  /** control[EPOCH] when it started: once that changes it is being replaced and takes no job. */
+  epoch: number;
 }
 
 /** The kernel module's functions (kernels.wat); addresses are bytes, strides elements. */
