@@ -26,6 +26,7 @@ export interface Llm101Api {
 export function activate(context: vscode.ExtensionContext): Llm101Api {
   const bpeCache = path.join(context.globalStorageUri.fsPath, 'bpe');
   const engine = new EngineClient(path.join(context.extensionPath, 'dist'), bpeCache, () => vscode.workspace.getConfiguration(SECTION).get<number>('threads', 0));
+  windowEngine = engine;
   // One engine process per window; it serves the panel and the status bar's count.
   const tokens = new TokenFeatures(context, engine);
   context.subscriptions.push({ dispose: () => engine.dispose() }, tokens);
@@ -56,10 +57,14 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
   return { panel: () => PlaygroundPanel.current, tokens, engine, trainingPanel: () => TrainingPanel.current, stopTraining };
 }
 
-export function deactivate(): void {
-  stopTraining();
+/** The engine of this window, for deactivate. */
+let windowEngine: EngineClient | undefined;
+
+/** Closing the window: a training run saves its checkpoint before the engine ends (VS Code waits for this). */
+export function deactivate(): Promise<void> | undefined {
   TrainingPanel.current?.dispose();
   PlaygroundPanel.current?.dispose();
+  return windowEngine?.shutdown();
 }
 
 /** Options a caller (a test, a keybinding's args) may pass to Train Model to skip its questions. */

@@ -14,8 +14,9 @@ import { fsErrorReason } from '../engine/io/fsErrors';
 import { gptToTensors, weightsLayoutOf } from '../engine/io/gptCheckpoint';
 import { writeSafetensors } from '../engine/io/safetensors';
 import { TOKENIZER_METADATA_KEY } from '../engine/tokenizer';
+import { DEFAULT_PATIENCE, TrainingDriver, type DriveResult, type OverfittingHint } from '../engine/train/driver';
 import { TrainingSession, checkTrainRequest, type TrainRequest } from '../engine/train/session';
-import type { EvalResult, StepResult } from '../engine/train/trainer';
+import type { StepResult } from '../engine/train/trainer';
 import type { TokenizerKind } from '../engine/types';
 import { TOKENIZER_KINDS } from '../engine/config';
 import { UsageError, optionalInteger, optionalNumber, type Values } from './args';
@@ -55,7 +56,7 @@ export function corpusPaths(value: string): string[] {
 }
 
 /** The request the flags describe, checked as the engine checks it (exit 2 with the fix). */
-export function trainRequestFrom(values: Values, packageRoot: string): { request: TrainRequest; out: string; evalEvery: number } {
+export function trainRequestFrom(values: Values, packageRoot: string): { request: TrainRequest; out: string; evalEvery: number; keepBest: boolean; patience: number } {
   const out = typeof values.out === 'string' ? values.out : undefined;
   if (out === undefined) throw new UsageError('--out FILE.safetensors is required: where the trained checkpoint is written');
   const init = typeof values.init === 'string' ? values.init : undefined;
@@ -70,6 +71,8 @@ export function trainRequestFrom(values: Values, packageRoot: string): { request
   }
   const evalEvery = optionalInteger(values, 'eval-every') ?? TRAIN_DEFAULTS.evalEvery;
   if (evalEvery < 0) throw new UsageError(`--eval-every takes a number of steps (0: only at the end), got ${evalEvery}`);
+  const patience = optionalInteger(values, 'patience') ?? DEFAULT_PATIENCE;
+  if (patience < 1) throw new UsageError(`--patience takes a number of evaluations, at least 1 (default ${DEFAULT_PATIENCE}), got ${patience}`);
   const number = (name: string) => optionalNumber(values, name);
   const integer = (name: string) => optionalInteger(values, name);
   const clip = number('clip-grad-norm');
@@ -113,7 +116,7 @@ export function trainRequestFrom(values: Values, packageRoot: string): { request
     if (err instanceof EngineError) throw new UsageError(flagNames(err.message));
     throw err;
   }
-  return { request, out, evalEvery };
+  return { request, out, evalEvery, keepBest: values['no-best'] !== true, patience };
 }
 
 /** The engine's messages name settings; on the command line, name the flag to change. */
@@ -203,7 +206,7 @@ function checkBatchesFit(file: string, batches: readonly (readonly (readonly num
 }
 
 export async function runTrain(values: Values, io: TrainIo, packageRoot: string): Promise<number> {
-  const { request, out, evalEvery } = trainRequestFrom(values, packageRoot);
+  const { request, out, evalEvery, keepBest, patience } = trainRequestFrom(values, packageRoot);
   const log = typeof values.log === 'string' ? openLog(values.log) : undefined;
   const gradsOut = typeof values['grads-out'] === 'string' ? values['grads-out'] : undefined;
   const progress = new Progress(io.stderr, request.steps);
@@ -223,39 +226,52 @@ export async function runTrain(values: Values, io: TrainIo, packageRoot: string)
   }) ?? (() => {});
   const started = performance.now();
   let last: StepResult | undefined;
-  let lastEval: EvalResult | undefined;
-  const evaluate = () => {
-    lastEval = session.evaluate();
-    log?.write({ step: lastEval.step, trainLoss: lastEval.trainLoss ?? null, valLoss: lastEval.valLoss ?? null });
-    progress.line(`step ${lastEval.step}: train loss ${fmt(lastEval.trainLoss)}, validation loss ${fmt(lastEval.valLoss)}`);
-  };
+  const driver = new TrainingDriver(session, { out, evalEvery, keepBest, patience }, {
+    step: (result) => {
+      last = result;
+      log?.write({ ...result });
+      if (result.step === 1 && gradsOut !== undefined) writeGradients(gradsOut, session);
+      progress.step(result, performance.now() - started);
+    },
+    evaluated: (e) => {
+      log?.write({ step: e.step, trainLoss: e.trainLoss ?? null, valLoss: e.valLoss ?? null });
+      progress.line(`step ${e.step}: train loss ${fmt(e.trainLoss)}, validation loss ${fmt(e.valLoss)}`);
+    },
+    overfitting: (hint) => progress.line(overfittingLine(hint, keepBest)),
+  });
+  let result: DriveResult;
   try {
-    while (!session.done && !interrupted) {
-      last = session.step();
-      log?.write({ ...last });
-      if (last.step === 1 && gradsOut !== undefined) writeGradients(gradsOut, session);
-      progress.step(last, performance.now() - started);
-      if (evalEvery > 0 && last.step % evalEvery === 0) evaluate();
+    driver.begin();
+    while (!driver.done && !interrupted) {
+      driver.advance();
       // let a Ctrl+C (SIGINT) arrive between steps: the step in progress always completes
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (last && lastEval?.step !== last.step) evaluate();
+    result = driver.finish();
   } finally {
     stopListening();
     log?.close();
     progress.end();
   }
-  session.save(out);
   const seconds = (performance.now() - started) / 1000;
-  const steps = session.stepCount;
   const tokensPerSecond = last ? last.tokensSeen / seconds : 0;
   const size = fs.statSync(out).size;
+  const best = result.best && result.best.step !== result.step
+    ? `the lowest validation loss, ${result.best.valLoss.toFixed(4)} at step ${result.best.step}, is kept in ${result.best.file}\n`
+    : '';
   io.stdout.write(
-    `${interrupted ? `stopped by Ctrl+C after ${steps} of ${request.steps} steps` : `trained ${steps} steps`} in ${seconds.toFixed(1)} s ` +
-      `(${Math.round(tokensPerSecond).toLocaleString('en-US')} tokens/s): train loss ${fmt(lastEval?.trainLoss)}, validation loss ${fmt(lastEval?.valLoss)}\n` +
-      `wrote ${out} (${(size / 1024).toFixed(0)} KiB); try: llm101 generate --weights ${out} --text ${JSON.stringify(info.samplePrompt)}\n`,
+    `${interrupted ? `stopped by Ctrl+C after ${result.step} of ${request.steps} steps` : `trained ${result.step} steps`} in ${seconds.toFixed(1)} s ` +
+      `(${Math.round(tokensPerSecond).toLocaleString('en-US')} tokens/s): train loss ${fmt(result.trainLoss ?? undefined)}, validation loss ${fmt(result.valLoss ?? undefined)}\n` +
+      `wrote ${out} (${(size / 1024).toFixed(0)} KiB); try: llm101 generate --weights ${out} --text ${JSON.stringify(info.samplePrompt)}\n${best}`,
   );
   return 0;
+}
+
+/** The early-stopping hint, as the CLI prints it. */
+export function overfittingLine(hint: OverfittingHint, keepBest: boolean): string {
+  return `step ${hint.step}: the validation loss (${hint.valLoss.toFixed(4)}) has stayed above its lowest (${hint.bestValLoss.toFixed(4)} at step ${hint.bestStep}) ` +
+    `for ${hint.evaluations} evaluations: the model is learning its training text by heart (overfitting); ` +
+    `${keepBest ? 'the best checkpoint is kept, so ' : ''}Ctrl+C now loses nothing${keepBest ? '' : ' (--no-best: only the last step is kept)'}`;
 }
 
 const fmt = (loss: number | undefined) => (loss === undefined ? 'n/a' : loss.toFixed(4));

@@ -1,6 +1,7 @@
 // `llm101 train`: the command's flags and help (the run itself is src/cli/train.ts).
 import { TOKENIZER_KINDS } from '../engine/config';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from '../engine/tokenizer';
+import { DEFAULT_PATIENCE } from '../engine/train/driver';
 import { TRAIN_DEFAULTS, runTrain } from './train';
 import { type Command, PACKAGE_ROOT } from './command';
 import { THREADS_HELP, THREADS_OPTION } from './args';
@@ -25,10 +26,16 @@ export const train: Command = {
     `  --seed S              seeds the weights, the batches and the dropout masks (default ${TRAIN_DEFAULTS.seed})`,
     `  --dropout P           dropout while training, 0 <= P < 1 (default ${TRAIN_DEFAULTS.dropout})`,
     `  --val-fraction F      the corpus's last share kept for validation (default ${TRAIN_DEFAULTS.validationFraction})`,
-    `  --eval-every N        train and validation loss every N steps and at the end; 0: only at the end (default ${TRAIN_DEFAULTS.evalEvery})`,
+    `  --eval-every N        train and validation loss at step 0, every N steps and at the end, each followed by`,
+    `                        a checkpoint at --out; 0: only at the start and the end (default ${TRAIN_DEFAULTS.evalEvery})`,
+    '  --no-best             do not keep the checkpoint of the lowest validation loss (default: kept beside --out',
+    '                        as NAME.best.safetensors, written at each evaluation that lowers it)',
+    `  --patience N          say the model overfits once the validation loss has stayed above its lowest for N`,
+    `                        evaluations in a row (default ${DEFAULT_PATIENCE})`,
     '  --clip-grad-norm X    clip the gradients\' global norm to X (default: off)',
     '  --warmup-steps N      linear warm-up for N steps, then cosine decay to lr/10 (default: constant lr)',
-    '  --out FILE            the checkpoint: book names, F32, with the config, tokenizer, step and losses',
+    '  --out FILE            the checkpoint: book names, F32, with the config, tokenizer, step and losses;',
+    '                        written at every evaluation, at the end, on Ctrl+C and when a step fails',
     '  --log FILE.jsonl      one JSON line per step {step, loss (before the update), lr, gradNorm, tokens,',
     '                        tokensSeen, ms, tokensPerSecond} and per evaluation {step, trainLoss, valLoss}',
     '  --init FILE           start from these weights (the book\'s names or GPT-2\'s); its sizes are the',
@@ -59,6 +66,8 @@ export const train: Command = {
     dropout: { type: 'string' },
     'val-fraction': { type: 'string' },
     'eval-every': { type: 'string' },
+    'no-best': { type: 'boolean' },
+    patience: { type: 'string' },
     'clip-grad-norm': { type: 'string' },
     'warmup-steps': { type: 'string' },
     out: { type: 'string' },

@@ -159,6 +159,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     ...preset.job, ...(options.steps !== undefined && { steps: options.steps }),
     corpusPaths: corpus.paths, tokenizer: settings.tokenizer, bpeVocabSize: settings.bpeVocabSize,
     qkvBias: settings.qkvBias, seed: settings.seed, dropout: 0.1, weightDecay: 0.1, out,
+    keepBest: vscode.workspace.getConfiguration(SECTION).get<boolean>('train.keepBest', true),
   };
 
   const panel = TrainingPanel.show(context);
@@ -172,12 +173,12 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
   let reportProgress: ((event: TrainEvent) => void) | undefined;
   const { id, done } = engine.train(job, (event) => {
     TrainingPanel.event(event);
-    if (event.kind === 'step') {
+    if (event.kind === 'steps') {
       const left = Math.round(event.etaMs / 1000);
       status.text = `$(sync~spin) LLM 101: training ${event.step}/${event.steps} · loss ${event.loss.toFixed(2)} · ${left}s left`;
     } else if (event.kind === 'paused') {
       status.text = event.paused ? '$(debug-pause) LLM 101: training paused' : '$(sync~spin) LLM 101: training';
-    } else if (event.kind === 'saved') {
+    } else if (event.kind === 'saved' && !event.best) {
       lastSaved = { step: event.step, file: event.file };
     }
     reportProgress?.(event);
@@ -200,7 +201,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
       token.onCancellationRequested(() => engine.stopTraining(id));
       let last = 0;
       reportProgress = (event) => {
-        if (event.kind !== 'step') return;
+        if (event.kind !== 'steps') return;
         report.report({ message: `step ${event.step} of ${event.steps}, loss ${event.loss.toFixed(3)} (Cancel keeps what was learned)`, increment: ((event.step - last) / event.steps) * 100 });
         last = event.step;
       };
@@ -210,7 +211,12 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
   let end: TrainEnd;
   try {
     const result = await done;
-    end = { state: result.stopped ? 'stopped' : 'done', file: result.file, step: result.step, trainLoss: result.trainLoss, valLoss: result.valLoss, elapsedMs: result.elapsedMs };
+    // the best validation checkpoint is the playground's model when training went on past it
+    const model = result.best && result.best.step < result.step ? result.best.file : result.file;
+    end = {
+      state: result.stopped ? 'stopped' : 'done', file: result.file, step: result.step, trainLoss: result.trainLoss, valLoss: result.valLoss, elapsedMs: result.elapsedMs,
+      model, ...(result.best && { best: result.best }),
+    };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     end = { state: 'error', step: lastSaved?.step ?? 0, trainLoss: null, valLoss: null, elapsedMs: 0, message, ...(lastSaved && { file: lastSaved.file }) };
@@ -219,14 +225,18 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     status.dispose();
     await progress;
   }
+  if (end.state === 'error' && end.file) end.model = end.file;
   TrainingPanel.end(end);
-  if (end.file) {
-    await useModel(end.file);
-    const where = vscode.workspace.asRelativePath(end.file);
+  if (end.model) {
+    await useModel(end.model);
+    const where = vscode.workspace.asRelativePath(end.model);
     const verb = end.state === 'done' ? 'trained' : end.state === 'stopped' ? 'stopped; what it learned is kept' : `failed (${end.message ?? ''}); the last saved step is kept`;
+    const which = end.best && end.model === end.best.file
+      ? `the best validation checkpoint (step ${end.best.step}, validation loss ${end.best.valLoss.toFixed(3)}; step ${end.step} is in ${vscode.workspace.asRelativePath(end.file ?? '')})`
+      : `step ${end.step}${end.valLoss !== null ? `, validation loss ${end.valLoss.toFixed(3)}` : ''}`;
     const analyze = 'Analyze Selection';
     void vscode.window.showInformationMessage(
-      `LLM 101: ${name} ${verb}: ${where}, step ${end.step}${end.valLoss !== null ? `, validation loss ${end.valLoss.toFixed(3)}` : ''}. The playground now uses it (llm101.weightsPath).`,
+      `LLM 101: ${name} ${verb}: ${where}, ${which}. The playground now uses it (llm101.weightsPath).`,
       analyze,
     ).then((choice) => (choice === analyze ? analyzeSelection(context, engine) : undefined));
   } else if (end.state === 'error') {

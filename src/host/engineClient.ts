@@ -14,7 +14,7 @@ import type { LazyGroup } from '../shared/protocol';
 import type { CellsQuery } from '../shared/protocol';
 import {
   parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage, type Sampling,
-  type TrainEvent, type TrainJob,
+  type ShutdownMessage, type TrainEvent, type TrainJob,
 } from '../shared/engineProtocol';
 
 interface Pending {
@@ -140,9 +140,33 @@ export class EngineClient {
     }
   }
 
-  dispose(): void {
+  /**
+   * Ends the engine process. A training run in flight first stops at its current step and saves
+   * its checkpoint (the engine exits once it has); resolves when the process has exited, or after
+   * `waitMs` (the extension host gives deactivation 5 s), leaving the engine to finish the save.
+   */
+  shutdown(waitMs = 4500): Promise<void> {
     this.disposed = true;
-    this.stop(new CancelledError());
+    const child = this.child;
+    if (!child) return Promise.resolve();
+    if (![...this.pending.values()].some((p) => p.op === 'train')) {
+      this.stop(new CancelledError());
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      const message: ShutdownMessage = { op: 'shutdown' };
+      child.send(message);
+    });
+  }
+
+  /** Ends the engine process (a training run saves first, as shutdown()). */
+  dispose(): void {
+    void this.shutdown();
   }
 
   private stop(reason: Error): void {

@@ -1,12 +1,13 @@
 // The training panel: one WebviewPanel that shows the newest training run (loss curves, samples,
-// the attention timelapse) and sends Pause, Resume and Stop back. The host keeps the run's events
-// (they are small: numbers, sample lines and 24×24 thumbnails), so a panel that is closed and
-// opened again, or reloaded, draws the whole run so far.
+// the attention timelapse) and sends Pause, Resume and Stop back. The host keeps the run as the
+// panel does (src/shared/trainingRun.ts: bounded however many steps), so a panel that is closed
+// and opened again, or reloaded, draws the whole run so far from a few messages.
 import * as vscode from 'vscode';
 import { webviewHtml } from './webviewHtml';
 import {
   parseTrainingWebviewMessage, type TrainEnd, type TrainEvent, type TrainingHostMessage, type TrainingWebviewMessage,
 } from '../shared/trainingProtocol';
+import { apply, replayMessages, type RunState } from '../shared/trainingRun';
 
 export const TRAINING_VIEW_TYPE = 'llm101.training';
 
@@ -27,10 +28,10 @@ export class TrainingPanel {
   private ready = false;
   private disposed = false;
   /**
-   * The newest run's messages so far, replayed when a webview (re)loads: kept by the class, not
-   * the panel, so a panel closed during or after a run and opened again shows the whole run.
+   * The newest run so far, replayed when a webview (re)loads: kept by the class, not the panel,
+   * so a panel closed during or after a run and opened again shows the whole run.
    */
-  private static log: TrainingHostMessage[] = [];
+  private static run: RunState | undefined;
   private static controls: TrainingControls | undefined;
   private static runId = 0;
 
@@ -60,7 +61,7 @@ export class TrainingPanel {
     const runId = ++TrainingPanel.runId;
     TrainingPanel.controls = controls;
     TrainingPanel.lastFile = () => controls.analyzeWithModel();
-    TrainingPanel.log = [];
+    TrainingPanel.run = undefined;
     TrainingPanel.record({ type: 'start', runId, name, corpus, preset });
     this.panel.title = `LLM 101: Training ${name}`;
     return runId;
@@ -76,9 +77,14 @@ export class TrainingPanel {
     TrainingPanel.controls = undefined;
   }
 
-  /** The messages posted for the newest run (for tests). */
+  /** The newest run as the panel knows it (for tests). */
+  get run(): RunState | undefined {
+    return TrainingPanel.run;
+  }
+
+  /** What a (re)loading panel is sent to draw the newest run (for tests). */
   get messages(): readonly TrainingHostMessage[] {
-    return TrainingPanel.log;
+    return TrainingPanel.run ? replayMessages(TrainingPanel.run) : [];
   }
 
   dispose(): void {
@@ -90,7 +96,7 @@ export class TrainingPanel {
   }
 
   private static record(message: TrainingHostMessage): void {
-    TrainingPanel.log.push(message);
+    TrainingPanel.run = apply(TrainingPanel.run, message).run;
     const open = TrainingPanel.current;
     if (open?.ready && !open.disposed) void open.panel.webview.postMessage(message);
   }
@@ -108,7 +114,7 @@ export class TrainingPanel {
     switch (message.type) {
       case 'ready':
         this.ready = true;
-        for (const logged of TrainingPanel.log) void this.panel.webview.postMessage(logged);
+        for (const logged of this.messages) void this.panel.webview.postMessage(logged);
         return;
       case 'pause':
         TrainingPanel.controls?.pause();

@@ -47,17 +47,33 @@ export interface TrainJob extends TrainRequest {
   sampleEvery: number;
   /** Keep the probe sentence's attention maps for the timelapse every N steps. */
   frameEvery: number;
+  /** Also keep the checkpoint of the lowest validation loss beside `out` (default true). */
+  keepBest?: boolean;
+  /** Evaluations in a row without a new lowest validation loss before the overfitting hint (default 3). */
+  patience?: number;
 }
 
 /** What a training run reports as it goes. */
 export type TrainEvent =
-  | { kind: 'prepared'; info: TrainInfo; steps: number; out: string }
-  | { kind: 'step'; step: number; steps: number; loss: number; lr: number; tokensPerSecond: number; elapsedMs: number; etaMs: number }
-  | { kind: 'eval'; step: number; trainLoss: number | null; valLoss: number | null }
+  // best: where the lowest-validation-loss checkpoint goes (absent when it is not kept)
+  | { kind: 'prepared'; info: TrainInfo; steps: number; out: string; best?: string }
+  // The steps since the last report (at most ten a second): the newest step's numbers, and the
+  // loss curve's new [step, loss] points. The run keeps a bounded curve, its points at multiples
+  // of `stride`; a receiver drops the points it holds that are not multiples of a larger stride.
+  | {
+      kind: 'steps'; step: number; steps: number; loss: number; lr: number; tokensPerSecond: number; elapsedMs: number; etaMs: number;
+      points: [number, number][]; stride: number;
+    }
+  // stride: as for the steps' points, of the evaluations kept
+  | { kind: 'eval'; step: number; trainLoss: number | null; valLoss: number | null; stride: number }
   | { kind: 'sample'; step: number; text: string }
   | { kind: 'frame'; step: number; heads: MapCodes[][] }
-  | { kind: 'saved'; step: number; file: string }
-  | { kind: 'paused'; paused: boolean };
+  // best: the lowest-validation-loss checkpoint; else the last step's
+  | { kind: 'saved'; step: number; file: string; best: boolean; valLoss: number | null }
+  // The validation loss has stayed above its lowest for `evaluations` evaluations in a row.
+  | { kind: 'overfitting'; step: number; valLoss: number; bestStep: number; bestValLoss: number; evaluations: number }
+  // step: where it paused (or resumes); askedAt: the steps done when the pause arrived (step − askedAt: the steps it took, at most 1)
+  | { kind: 'paused'; paused: boolean; step: number; askedAt?: number };
 
 /**
  * Not a request: pauses (or resumes) the training run `requestId` between two steps. Needs no reply;
@@ -67,6 +83,14 @@ export interface PauseMessage {
   op: 'pause';
   requestId: number;
   paused: boolean;
+}
+
+/**
+ * Not a request: the window is closing. The engine stops every run at its current step, saves
+ * (only the checkpoint: no last evaluation or sample), answers, and exits.
+ */
+export interface ShutdownMessage {
+  op: 'shutdown';
 }
 
 /**
@@ -119,8 +143,16 @@ export interface EngineResults {
   nextToken: NextTokenView;
   /** prompt: the prompt's token ids (cropped to the context); generated: the new ids; text: their decoded text. */
   generate: { prompt: number[]; generated: number[]; text: string; reason: 'length' | 'eos' | 'cancelled' };
-  /** file: the checkpoint at the last completed step; stopped: ended by Stop or Cancel before `steps`. */
-  train: { file: string; step: number; stopped: boolean; trainLoss: number | null; valLoss: number | null; elapsedMs: number };
+  /**
+   * file: the checkpoint at the last completed step; stopped: ended by Stop or Cancel before `steps`;
+   * best: the lowest-validation-loss checkpoint (when kept).
+   */
+  train: {
+    file: string; step: number; stopped: boolean; trainLoss: number | null; valLoss: number | null; elapsedMs: number;
+    best?: { file: string; step: number; valLoss: number };
+    /** A stopped run: the step it stopped after, and the steps done when the stop arrived. */
+    stop?: { step: number; askedAt: number };
+  };
   stats: EngineStats;
 }
 
@@ -144,8 +176,9 @@ const isStr = (v: unknown, max: number): v is string => typeof v === 'string' &&
  * tokenize settings themselves are checked by the engine's own validator (validateSettings),
  * which names the fix; here only their types.
  */
-export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage | PauseMessage | undefined {
+export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage | PauseMessage | ShutdownMessage | undefined {
   if (!isObject(raw) || typeof raw.op !== 'string') return undefined;
+  if (raw.op === 'shutdown') return { op: 'shutdown' };
   if (raw.op === 'cancel') return isId(raw.requestId) ? { op: 'cancel', requestId: raw.requestId } : undefined;
   if (raw.op === 'pause') return isId(raw.requestId) && typeof raw.paused === 'boolean' ? { op: 'pause', requestId: raw.requestId, paused: raw.paused } : undefined;
   const { id } = raw;
@@ -197,8 +230,9 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
 function isTrainJob(v: unknown): v is TrainJob {
   if (!isObject(v) || !Array.isArray(v.corpusPaths) || !v.corpusPaths.every((p) => isStr(p, 4096)) || !isStr(v.tokenizer, 20) || !isStr(v.out, 4096)) return false;
   const numbers = ['dim', 'heads', 'layers', 'contextLength', 'batchSize', 'steps', 'lr', 'evalEvery', 'sampleEvery', 'frameEvery'] as const;
-  const optional = ['bpeVocabSize', 'weightDecay', 'seed', 'dropout', 'validationFraction', 'clipGradNorm', 'warmupSteps'] as const;
+  const optional = ['bpeVocabSize', 'weightDecay', 'seed', 'dropout', 'validationFraction', 'clipGradNorm', 'warmupSteps', 'patience'] as const;
   return numbers.every((k) => typeof v[k] === 'number') && optional.every((k) => v[k] === undefined || typeof v[k] === 'number')
+    && (v.keepBest === undefined || typeof v.keepBest === 'boolean')
     && (v.init === undefined || isStr(v.init, 4096)) && (v.samplePrompt === undefined || isStr(v.samplePrompt, 1000))
     && (v.probe === undefined || isStr(v.probe, 1000)) && v.batches === undefined;
 }

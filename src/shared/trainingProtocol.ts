@@ -18,6 +18,10 @@ export interface TrainEnd {
   valLoss: number | null;
   elapsedMs: number;
   message?: string;
+  /** The lowest-validation-loss checkpoint, when the run kept one. */
+  best?: { file: string; step: number; valLoss: number };
+  /** The checkpoint the playground now uses (the best one when it is not the last step's). */
+  model?: string;
 }
 
 // ---- host -> training webview ----
@@ -64,19 +68,22 @@ function isTrainEvent(e: unknown): e is TrainEvent {
   if (!isObject(e)) return false;
   switch (e.kind) {
     case 'prepared':
-      return isObject(e.info) && isObject(e.info.config) && isInt(e.steps) && isStr(e.out, 4096);
-    case 'step':
-      return [e.step, e.steps].every(isInt) && [e.loss, e.lr, e.tokensPerSecond, e.elapsedMs, e.etaMs].every(isNum);
+      return isObject(e.info) && isObject(e.info.config) && isInt(e.steps) && isStr(e.out, 4096) && (e.best === undefined || isStr(e.best, 4096));
+    case 'steps':
+      return [e.step, e.steps, e.stride].every(isInt) && [e.loss, e.lr, e.tokensPerSecond, e.elapsedMs, e.etaMs].every(isNum)
+        && Array.isArray(e.points) && e.points.every((p) => Array.isArray(p) && p.length === 2 && isInt(p[0]) && isNum(p[1]));
     case 'eval':
-      return isInt(e.step) && isLoss(e.trainLoss) && isLoss(e.valLoss);
+      return isInt(e.step) && isInt(e.stride) && isLoss(e.trainLoss) && isLoss(e.valLoss);
     case 'sample':
       return isInt(e.step) && isStr(e.text, 100_000);
     case 'frame':
       return isInt(e.step) && Array.isArray(e.heads) && e.heads.every((layer) => Array.isArray(layer) && layer.every(isMapCodes));
     case 'saved':
-      return isInt(e.step) && isStr(e.file, 4096);
+      return isInt(e.step) && isStr(e.file, 4096) && typeof e.best === 'boolean' && isLoss(e.valLoss);
+    case 'overfitting':
+      return [e.step, e.bestStep, e.evaluations].every(isInt) && isNum(e.valLoss) && isNum(e.bestValLoss);
     case 'paused':
-      return typeof e.paused === 'boolean';
+      return typeof e.paused === 'boolean' && isInt(e.step) && (e.askedAt === undefined || isInt(e.askedAt));
     default:
       return false;
   }
@@ -94,6 +101,9 @@ export function parseTrainingHostMessage(raw: unknown): TrainingHostMessage | un
       if (!isObject(end) || !['done', 'stopped', 'error'].includes(end.state as string) || !isInt(end.step)) return undefined;
       if (!isLoss(end.trainLoss) || !isLoss(end.valLoss) || !isNum(end.elapsedMs)) return undefined;
       if ((end.file !== undefined && !isStr(end.file, 4096)) || (end.message !== undefined && !isStr(end.message))) return undefined;
+      if (end.model !== undefined && !isStr(end.model, 4096)) return undefined;
+      const best = end.best;
+      if (best !== undefined && !(isObject(best) && isStr(best.file, 4096) && isInt(best.step) && isNum(best.valLoss))) return undefined;
       return raw as TrainingHostMessage;
     }
     default:

@@ -11,9 +11,16 @@ import { Worker } from 'node:worker_threads';
 import { parseEngineRequest, type EngineReply, type EngineRequest } from '../shared/engineProtocol';
 import { CANCEL_CELLS, cancelRequest } from '../engine/config';
 import type { EngineThreadData } from './engineThread';
+import { ASKED_AT, PAUSE_CELLS, PROGRESS_CELLS, SHUTDOWN_CELL } from './tables';
 
-const send = (reply: EngineReply): void => {
-  process.send?.(reply);
+/** Sends a reply to the host; `then` runs once it has left (or at once when the host is gone). */
+const send = (reply: EngineReply, then?: () => void): void => {
+  if (!process.connected) {
+    then?.();
+    return;
+  }
+  if (then) process.send?.(reply, undefined, undefined, () => then());
+  else process.send?.(reply);
 };
 if (!process.send) throw new Error('engineProcess.ts runs as a child process with an IPC channel (child_process.fork)');
 
@@ -27,8 +34,12 @@ try {
 
 const cancel = new SharedArrayBuffer(4 * CANCEL_CELLS);
 const cancelCells = new Int32Array(cancel);
-const pause = new SharedArrayBuffer(4 * CANCEL_CELLS);
+const pause = new SharedArrayBuffer(4 * PAUSE_CELLS);
 const pauseCells = new Int32Array(pause);
+const progress = new SharedArrayBuffer(4 * PROGRESS_CELLS);
+const progressCells = new Int32Array(progress);
+/** Training requests in flight: a shutdown waits for them to save. */
+const training = new Set<number>();
 const bpeCacheDir = process.env.LLM101_BPE_CACHE || undefined;
 type Role = 'engine' | 'tokens' | 'training';
 const threads = new Map<Role, Worker>();
@@ -37,17 +48,24 @@ const threads = new Map<Role, Worker>();
 function thread(role: Role): Worker {
   const existing = threads.get(role);
   if (existing) return existing;
-  const workerData: EngineThreadData = { cancel, pause, ...(bpeCacheDir !== undefined && { bpeCacheDir }) };
+  const workerData: EngineThreadData = { cancel, pause, progress, ...(bpeCacheDir !== undefined && { bpeCacheDir }) };
   const worker = new Worker(path.join(__dirname, 'engineThread.js'), { workerData });
   const inFlight = new Set<number>();
   worker.on('message', (reply: EngineReply) => {
-    if (reply.type !== 'progress') inFlight.delete(reply.id);
-    send(reply);
+    if (reply.type === 'result' || reply.type === 'error') {
+      inFlight.delete(reply.id);
+      training.delete(reply.id);
+    }
+    // a shutdown ends once the last run's answer has left
+    send(reply, shuttingDown && training.size === 0 ? () => process.exit(0) : undefined);
   });
   const fail = (reason: string) => {
     if (threads.get(role) !== worker) return;
     threads.delete(role);
-    for (const id of inFlight) send({ id, type: 'error', message: `the engine stopped unexpectedly: ${reason}`, userFacing: false, cancelled: false });
+    for (const id of inFlight) {
+      training.delete(id);
+      send({ id, type: 'error', message: `the engine stopped unexpectedly: ${reason}`, userFacing: false, cancelled: false }, shuttingDown && training.size === 0 ? () => process.exit(0) : undefined);
+    }
     inFlight.clear();
   };
   worker.on('error', (err) => fail(err.message));
@@ -68,19 +86,59 @@ process.on('message', (raw: unknown) => {
     if (typeof id === 'number') send({ id, type: 'error', message: 'internal error: a malformed request to the engine', userFacing: false, cancelled: false });
     return;
   }
+  if (message.op === 'shutdown') {
+    shutdown();
+    return;
+  }
   if (message.op === 'cancel') {
+    askedAt(message.requestId);
     cancelRequest(cancelCells, message.requestId);
     Atomics.notify(pauseCells, message.requestId % CANCEL_CELLS); // a paused run wakes up to stop
     return;
   }
   if (message.op === 'pause') {
     const slot = message.requestId % CANCEL_CELLS;
+    if (message.paused) askedAt(message.requestId);
     Atomics.store(pauseCells, slot, message.paused ? message.requestId : 0);
     Atomics.notify(pauseCells, slot);
     return;
   }
+  if (shuttingDown) {
+    send({ id: message.id, type: 'error', message: 'the engine is shutting down', userFacing: false, cancelled: true });
+    return;
+  }
+  if (message.op === 'train') {
+    training.add(message.id);
+    Atomics.store(progressCells, message.id % CANCEL_CELLS, 0);
+  }
   thread(message.op === 'tokenize' ? 'tokens' : message.op === 'train' ? 'training' : 'engine').postMessage(message);
 });
 
-// The extension host went away (window closed, reload): so does the engine.
-process.on('disconnect', () => process.exit(0));
+/** A pause or stop of request `id` arrives: the steps its run had completed by then. */
+function askedAt(id: number): void {
+  const slot = id % CANCEL_CELLS;
+  Atomics.store(progressCells, ASKED_AT + slot, Atomics.load(progressCells, slot));
+}
+
+let shuttingDown = false;
+/** Longest a shutdown waits for a training run to save before the process exits anyway. */
+const SHUTDOWN_WAIT_MS = 60_000;
+
+/**
+ * The window is closing: every training run stops at its current step and saves (only the
+ * checkpoint), then the process exits; with nothing to save it exits at once.
+ */
+function shutdown(): void {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  if (training.size === 0) process.exit(0);
+  Atomics.store(pauseCells, SHUTDOWN_CELL, 1);
+  for (const id of training) {
+    cancelRequest(cancelCells, id);
+    Atomics.notify(pauseCells, id % CANCEL_CELLS);
+  }
+  setTimeout(() => process.exit(0), SHUTDOWN_WAIT_MS).unref();
+}
+
+// The extension host went away (window closed, reload): a training run saves, then the engine exits.
+process.on('disconnect', shutdown);

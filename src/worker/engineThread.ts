@@ -5,7 +5,10 @@
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CANCEL_CELLS, CancelledError, EngineError, SharedCancel } from '../engine/config';
+import { ASKED_AT, SHUTDOWN_CELL } from './tables';
 import { TrainingSession } from '../engine/train/session';
+import { TrainingDriver, bestCheckpointFile } from '../engine/train/driver';
+import type { StepResult } from '../engine/train/trainer';
 import { encodeMap, weightScale } from '../shared/codes';
 import { findMatrix, matrixToCsv } from '../engine/csv';
 import { Analyzer, isUserFacing, type TraceResult } from '../engine/pipeline';
@@ -22,8 +25,13 @@ export interface EngineThreadData {
   bpeCacheDir?: string;
   /** The cancel table: CANCEL_CELLS Int32 cells (SharedCancel, cancelRequest). */
   cancel: SharedArrayBuffer;
-  /** The pause table, laid out as the cancel table: cell id mod CANCEL_CELLS holds id while run `id` is paused. */
+  /**
+   * The pause table, laid out as the cancel table: cell id mod CANCEL_CELLS holds id while run `id`
+   * is paused; one more cell (SHUTDOWN_CELL) is 1 once the window closes (a stopped run only saves).
+   */
   pause: SharedArrayBuffer;
+  /** The progress table (tables.ts): steps each training run has completed, and when a pause or stop arrived. */
+  progress: SharedArrayBuffer;
   /** Bytes of kept traces beyond which older traces are evicted (the newest one is always kept). */
   traceBudgetBytes?: number;
 }
@@ -36,6 +44,7 @@ const port = parentPort;
 if (!port) throw new Error('engineThread.ts must run in a worker thread');
 const cancelCells = new Int32Array(data.cancel);
 const pauseCells = new Int32Array(data.pause);
+const progressCells = new Int32Array(data.progress);
 const analyzer = new Analyzer(data.bpeCacheDir);
 /** A kept analysis: the stages' trace and, when the model ran, what its sections recompute from. */
 interface Kept {
@@ -51,6 +60,45 @@ interface Replies {
   train: (event: TrainEvent) => void;
 }
 type Handlers = { [Op in EngineRequest['op']]: (request: Extract<EngineRequest, { op: Op }>, replies: Replies) => EngineResults[Op] };
+
+/**
+ * A run's steps as 'steps' events: at most one every STEP_REPORT_MS (a step of a tiny model takes
+ * a few milliseconds: one message each would flood the host and the panel, and a Pause clicked
+ * in the panel would wait behind them), carrying the newest step's numbers and the loss curve's
+ * new points, the ones the session's bounded history keeps.
+ */
+class StepReports {
+  private pending: [number, number][] = [];
+  private last: StepResult | undefined;
+  private sentAt = 0;
+  constructor(
+    private readonly session: TrainingSession, private readonly total: number, private readonly started: number,
+    private readonly send: (event: TrainEvent) => void,
+  ) {}
+
+  add(result: StepResult): void {
+    this.last = result;
+    this.pending.push([result.step, result.loss]);
+    if (performance.now() - this.sentAt >= STEP_REPORT_MS) this.flush();
+  }
+
+  flush(): void {
+    const last = this.last;
+    if (!last || this.pending.length === 0) return;
+    const { stride } = this.session.history.steps;
+    const points = this.pending.filter(([step]) => step % stride === 0);
+    this.pending = [];
+    this.sentAt = performance.now();
+    const elapsedMs = this.sentAt - this.started;
+    this.send({
+      kind: 'steps', step: last.step, steps: this.total, loss: last.loss, lr: last.lr, tokensPerSecond: last.tokensPerSecond,
+      elapsedMs, etaMs: (elapsedMs / last.step) * (this.total - last.step), points, stride,
+    });
+  }
+}
+
+/** Steps reported at most this often (the panel's chart and status redraw at that rate). */
+const STEP_REPORT_MS = 100;
 
 const kept = (traceId: number): Kept => {
   const entry = traces.get(traceId);
@@ -120,77 +168,58 @@ const handlers: Handlers = {
     const cancel = new SharedCancel(cancelCells, id);
     const started = performance.now();
     const session = TrainingSession.prepare(request, { onProgress: progress, signal: cancel });
-    train({ kind: 'prepared', info: session.info, steps: request.steps, out: request.out });
-    const done = { eval: -1, frame: -1, sample: -1, save: -1 }; // the step each was last done at
-    const evaluate = () => {
-      if (done.eval === session.stepCount) return;
-      done.eval = session.stepCount;
-      const { step, trainLoss, valLoss } = session.evaluate();
-      train({ kind: 'eval', step, trainLoss: trainLoss ?? null, valLoss: valLoss ?? null });
-    };
-    const frame = () => {
-      if (done.frame === session.stepCount) return;
-      done.frame = session.stepCount;
-      const { step, heads } = session.probeFrame();
-      train({ kind: 'frame', step, heads: heads.map((layer) => layer.map((w) => encodeMap(w, weightScale(w.rows), { lower: true }))) });
-    };
-    const sample = () => {
-      if (done.sample === session.stepCount) return;
-      done.sample = session.stepCount;
-      train({ kind: 'sample', step: session.stepCount, text: session.sample() });
-    };
-    const save = () => {
-      if (done.save === session.stepCount) return;
-      done.save = session.stepCount;
-      session.save(request.out);
-      train({ kind: 'saved', step: session.stepCount, file: request.out });
-    };
-    evaluate();
-    frame();
-    sample();
+    const keepBest = request.keepBest ?? true;
+    train({ kind: 'prepared', info: session.info, steps: request.steps, out: request.out, ...(keepBest && { best: bestCheckpointFile(request.out) }) });
+    const steps = new StepReports(session, request.steps, started, train);
     const slot = id % CANCEL_CELLS;
-    let failure: Error | undefined;
-    while (!session.done && !cancel.aborted) {
+    const driver = new TrainingDriver(session, {
+      out: request.out, evalEvery: request.evalEvery, sampleEvery: request.sampleEvery, frameEvery: request.frameEvery, keepBest,
+      ...(request.patience !== undefined && { patience: request.patience }),
+    }, {
+      // every other event follows the steps before it, so the panel never shows an evaluation ahead of its step
+      step: (result) => {
+        Atomics.store(progressCells, slot, result.step);
+        steps.add(result);
+      },
+      evaluated: ({ step, trainLoss, valLoss }) => {
+        steps.flush();
+        train({ kind: 'eval', step, trainLoss: trainLoss ?? null, valLoss: valLoss ?? null, stride: session.history.evals.stride });
+      },
+      sampled: (step, text) => {
+        steps.flush();
+        train({ kind: 'sample', step, text });
+      },
+      frame: ({ step, heads }) => {
+        steps.flush();
+        train({ kind: 'frame', step, heads: heads.map((layer) => layer.map((w) => encodeMap(w, weightScale(w.rows), { lower: true }))) });
+      },
+      saved: ({ step, file, best, valLoss }) => {
+        steps.flush();
+        train({ kind: 'saved', step, file, best, valLoss });
+      },
+      overfitting: (hint) => {
+        steps.flush();
+        train({ kind: 'overfitting', ...hint });
+      },
+    });
+    driver.begin();
+    const askedAt = () => Atomics.load(progressCells, ASKED_AT + slot);
+    while (!driver.done && !cancel.aborted) {
       if (Atomics.load(pauseCells, slot) === id) {
-        train({ kind: 'paused', paused: true });
+        steps.flush();
+        train({ kind: 'paused', paused: true, step: session.stepCount, askedAt: askedAt() });
         while (Atomics.load(pauseCells, slot) === id && !cancel.aborted) Atomics.wait(pauseCells, slot, id, 250);
-        train({ kind: 'paused', paused: false });
+        train({ kind: 'paused', paused: false, step: session.stepCount });
         if (cancel.aborted) break;
       }
-      let result;
-      try {
-        result = session.step();
-      } catch (err) {
-        failure = err as Error; // the weights are still the last completed step's: save them below
-        break;
-      }
-      const elapsedMs = performance.now() - started;
-      const perStep = elapsedMs / result.step;
-      train({
-        kind: 'step', step: result.step, steps: request.steps, loss: result.loss, lr: result.lr, tokensPerSecond: result.tokensPerSecond,
-        elapsedMs, etaMs: perStep * (request.steps - result.step),
-      });
-      const every = (n: number) => n > 0 && result.step % n === 0;
-      if (every(request.evalEvery) && !session.done) {
-        evaluate();
-        save();
-      }
-      if (every(request.sampleEvery) && !session.done) sample();
-      if (every(request.frameEvery) && !session.done) frame();
+      driver.advance(); // a failing step saves the last completed one and throws, saying where
     }
+    const stoppedAt = session.stepCount;
     // what was learned is kept: the last completed step's weights, evaluated, sampled and saved
-    evaluate();
-    frame();
-    sample();
-    save();
-    if (failure) {
-      throw new EngineError(`${failure.message}; the checkpoint of step ${session.stepCount} is saved in ${request.out}`);
-    }
-    const last = session.history.evals.at(-1);
-    return {
-      file: request.out, step: session.stepCount, stopped: !session.done, trainLoss: last?.trainLoss ?? null, valLoss: last?.valLoss ?? null,
-      elapsedMs: performance.now() - started,
-    };
+    // (only saved when the window is closing)
+    const result = driver.finish({ quick: Atomics.load(pauseCells, SHUTDOWN_CELL) === 1 });
+    steps.flush();
+    return { ...result, elapsedMs: performance.now() - started, ...(result.stopped && { stop: { step: stoppedAt, askedAt: askedAt() } }) };
   },
   generate({ id, request, maxNewTokens, seed, temperature, topK }, { token }) {
     const tokenizer = analyzer.tokenizer(request);

@@ -414,7 +414,7 @@ suite('Train Model', () => {
       'llm101.trainModel', { preset: 'tiny', steps: 100_000, name: `stop-${process.pid}` },
     );
     const { trainingPanel, stopTraining } = await api();
-    await until('some steps', () => ((trainingPanel()?.messages ?? []).some((m) => m.type === 'event' && m.event.kind === 'step' && m.event.step >= 20) ? true : undefined), 60_000);
+    await until('some steps', () => ((trainingPanel()?.messages ?? []).some((m) => m.type === 'event' && m.event.kind === 'steps' && m.event.step >= 20) ? true : undefined), 60_000);
     stopTraining();
     const end = await started;
     assert.ok(end);

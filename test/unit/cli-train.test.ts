@@ -51,7 +51,8 @@ test("a short run: the log's losses and evaluations are the engine's, bit for bi
     corpusPaths: [poems], tokenizer: 'word', dim: 16, heads: 2, layers: 2, contextLength: 16, batchSize: 4, steps: 6, lr: 0.005, weightDecay: 0.1,
     seed: 7, dropout: 0.1, validationFraction: 0.1,
   });
-  const expected: LogLine[] = [];
+  const first = session.evaluate(); // the driver evaluates the untrained model first
+  const expected: LogLine[] = [{ step: 0, trainLoss: first.trainLoss ?? null, valLoss: first.valLoss ?? null }];
   while (!session.done) {
     const step = session.step();
     expected.push({ step: step.step, loss: step.loss, lr: step.lr });
@@ -70,6 +71,11 @@ test("a short run: the log's losses and evaluations are the engine's, bit for bi
   assert.equal(loaded.metadata['llm101.step'], '6');
   assert.deepEqual(loaded.model.weights.blocks[1]!.att.query.weight.data, session.trainer.weights.blocks[1]!.att.query.weight.data);
   assert.equal(Number(loaded.metadata['llm101.valLoss']), evalLines(log).at(-1)!.valLoss);
+  // the lowest validation loss after step 0 is kept beside it
+  const lowest = evalLines(log).filter((line) => line.step > 0).reduce((a, b) => ((b.valLoss ?? Infinity) < (a.valLoss ?? Infinity) ? b : a));
+  const best = readGptCheckpoint(out('short.best.safetensors'));
+  assert.equal(best.metadata['llm101.step'], String(lowest.step));
+  assert.equal(Number(best.metadata['llm101.valLoss']), lowest.valLoss);
 
   // the checkpoint alone: its own tokenizer, sizes and heads
   const analyzed = await run(['analyze', '--weights', file, '--text', 'The sea reads the shore']);
@@ -133,6 +139,16 @@ for (const name of ['nobias', 'qkvbias', 'clip', 'long'] as const) {
   });
 }
 
+test('--no-best keeps only the last step\'s checkpoint', async () => {
+  const file = out('nobest.safetensors');
+  const result = await run(['train', '--corpus', poems, '--dim', '16', '--heads', '2', '--layers', '1', '--context-length', '16', '--batch', '4',
+    '--steps', '4', '--eval-every', '2', '--no-best', '--out', file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(readGptCheckpoint(file).metadata['llm101.step'], '4');
+  assert.equal(fs.existsSync(out('nobest.best.safetensors')), false);
+  assert.doesNotMatch(result.stdout, /lowest validation loss/);
+});
+
 test('bad inputs: exit 2 and one line that says what to change', async () => {
   const common = ['train', '--corpus', poems, '--dim', '16', '--layers', '1', '--context-length', '16', '--out', out('bad.safetensors')];
   const base = [...common, '--heads', '2'];
@@ -158,6 +174,7 @@ test('bad inputs: exit 2 and one line that says what to change', async () => {
   await expectUsage(['train', '--corpus', poems], /^llm101: --out FILE\.safetensors is required/);
   await expectUsage(['train', '--out', out('bad.safetensors')], /^llm101: --corpus PATH is required/);
   await expectUsage([...base, '--tokenizer', 'words'], /unknown tokenizer "words"; use --tokenizer word \| bpe \| gpt2/);
+  await expectUsage([...base, '--patience', '0'], /--patience takes a number of evaluations, at least 1 \(default 3\), got 0/);
   const batches = path.join(scratch, 'batches.json');
   fs.writeFileSync(batches, JSON.stringify({ batches: [[[1, 2, 3], [4, 5]]] }));
   await expectUsage([...base, '--batches', batches], /batches\[0\]\[1\] must be a list of 3 token ids/);

@@ -172,32 +172,34 @@ test('a knob value is checked against its schema and the engine before it is wri
   assert.match(knobProblem('heads', 5, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12) ?? '', /heads \(5\) must divide dim \(12\)/);
 });
 
-test('training runs on its own thread: events, pause, Stop keeps a checkpoint of the last step, hovers answered meanwhile', async () => {
+test('training runs on its own thread: events, pause and Stop within one step, Stop keeps a checkpoint of the last step, hovers answered meanwhile', async () => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-train-')), 'models', 'tiny.safetensors');
   const job = {
     corpusPaths: [corpusPath], tokenizer: 'word', dim: 16, heads: 2, layers: 1, contextLength: 16, batchSize: 4, steps: 100_000,
     lr: 3e-3, seed: 3, dropout: 0, out, evalEvery: 20, sampleEvery: 40, frameEvery: 20,
   };
   const id = nextId;
-  const events: { kind: string; step?: number; paused?: boolean }[] = [];
-  let stopped = false;
-  let paused = false;
+  type Event = { kind: string; step?: number; paused?: boolean; askedAt?: number; points?: [number, number][] };
+  const events: Event[] = [];
+  let stopAt: number | undefined;
+  let pauseSent = false;
   const done = new Promise<EngineReply>((resolve) => {
     waiting.set(id, { resolve, progress: [] });
     nextId++;
     child.send({ id, op: 'train', request: job });
   });
   const onEvent = (raw: unknown) => {
-    const reply = raw as { id: number; type: string; event?: { kind: string; step?: number; paused?: boolean } };
+    const reply = raw as { id: number; type: string; event?: Event };
     if (reply.id !== id || reply.type !== 'train' || !reply.event) return;
-    events.push(reply.event);
-    if (reply.event.kind === 'step' && reply.event.step === 25 && !paused) {
-      paused = true;
+    const event = reply.event;
+    events.push(event);
+    if (event.kind === 'steps' && (event.step ?? 0) >= 25 && !pauseSent) {
+      pauseSent = true;
       child.send({ op: 'pause', requestId: id, paused: true });
     }
-    if (reply.event.kind === 'paused' && reply.event.paused) child.send({ op: 'pause', requestId: id, paused: false });
-    if (reply.event.kind === 'step' && (reply.event.step ?? 0) >= 45 && !stopped) {
-      stopped = true;
+    if (event.kind === 'paused' && event.paused) child.send({ op: 'pause', requestId: id, paused: false });
+    if (event.kind === 'steps' && stopAt === undefined && events.some((e) => e.kind === 'paused' && e.paused === false) && (event.step ?? 0) >= 200) {
+      stopAt = event.step;
       child.send({ op: 'cancel', requestId: id });
     }
   };
@@ -207,12 +209,56 @@ test('training runs on its own thread: events, pause, Stop keeps a checkpoint of
   assert.equal(analysis.kind, 'trace');
   const reply = await done;
   child.off('message', onEvent);
-  const trained = result<{ file: string; step: number; stopped: boolean; trainLoss: number }>(reply);
+  const trained = result<{ file: string; step: number; stopped: boolean; trainLoss: number; stop?: { step: number; askedAt: number } }>(reply);
   assert.equal(trained.stopped, true);
-  assert.ok(trained.step >= 45 && trained.step < 60, `stopped after the step in progress: ${trained.step}`);
+  assert.ok(trained.stop, 'a stopped run says when the stop arrived');
+  assert.equal(trained.stop.step, trained.step);
+  assert.ok(trained.step - trained.stop.askedAt <= 1, `the stop arrived after step ${trained.stop.askedAt} and the run stopped after step ${trained.step}`);
   const kinds = new Set(events.map((e) => e.kind));
-  for (const kind of ['prepared', 'step', 'eval', 'sample', 'frame', 'saved', 'paused']) assert.ok(kinds.has(kind), `a ${kind} event`);
-  assert.deepEqual(events.filter((e) => e.kind === 'paused').map((e) => e.paused), [true, false]);
+  for (const kind of ['prepared', 'steps', 'eval', 'sample', 'frame', 'saved', 'paused']) assert.ok(kinds.has(kind), `a ${kind} event`);
+  const paused = events.filter((e) => e.kind === 'paused');
+  assert.deepEqual(paused.map((e) => e.paused), [true, false]);
+  const [pausedAt, resumedAt] = paused.map((e) => e.step ?? -1);
+  assert.ok(pausedAt! - paused[0]!.askedAt! <= 1, `the pause arrived after step ${paused[0]!.askedAt} and took effect after step ${pausedAt}`);
+  assert.equal(resumedAt, pausedAt, 'no step while paused');
+  // steps come batched, not one message each, and every step's loss is in the curve
+  const stepEvents = events.filter((e) => e.kind === 'steps');
+  const points = stepEvents.flatMap((e) => e.points ?? []).map(([step]) => step);
+  assert.deepEqual(points, Array.from({ length: trained.step }, (_, i) => i + 1));
+  console.log(`# ${trained.step} steps in ${stepEvents.length} step reports; pause asked after step ${paused[0]!.askedAt}, paused after ${pausedAt}; stop asked after ${trained.stop.askedAt}, stopped after ${trained.step}`);
   const loaded = readGptCheckpoint(out);
   assert.equal(loaded.metadata['llm101.step'], String(trained.step), 'the checkpoint is the last completed step');
+});
+
+test('closing the window: a shutdown stops the training run at its step, saves only the checkpoint, answers, and the engine exits', async () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-shutdown-')), 'models', 'closing.safetensors');
+  const engine = fork(engineJs, [], { serialization: 'advanced', execArgv: [] });
+  const exited = new Promise<number | null>((resolve) => engine.on('exit', (code) => resolve(code)));
+  const kinds: string[] = [];
+  let shutdownSent = false;
+  const reply = new Promise<EngineReply>((resolve) => {
+    engine.on('message', (raw) => {
+      const message = parseEngineReply(raw);
+      assert.ok(message);
+      if (message.type === 'train') {
+        kinds.push(shutdownSent ? `after:${message.event.kind}` : message.event.kind);
+        if (message.event.kind === 'steps' && message.event.step >= 10 && !shutdownSent) {
+          shutdownSent = true;
+          engine.send({ op: 'shutdown' });
+        }
+      } else if (message.type === 'result' || message.type === 'error') resolve(message);
+    });
+  });
+  engine.send({
+    id: 1, op: 'train', request: {
+      corpusPaths: [corpusPath], tokenizer: 'word', dim: 16, heads: 2, layers: 1, contextLength: 16, batchSize: 4, steps: 1_000_000,
+      lr: 3e-3, seed: 3, dropout: 0, out, evalEvery: 1000, sampleEvery: 1000, frameEvery: 1000,
+    },
+  });
+  const trained = result<{ step: number; stopped: boolean; trainLoss: number | null }>(await reply);
+  assert.equal(await exited, 0, 'the engine exits by itself once the run has saved');
+  assert.equal(trained.stopped, true);
+  assert.equal(trained.trainLoss, null, 'no last evaluation: only the checkpoint');
+  assert.deepEqual(kinds.filter((k) => k.startsWith('after:') && !['after:steps', 'after:saved'].includes(k)), [], 'no evaluation, sample or frame after the shutdown');
+  assert.equal(readGptCheckpoint(out).metadata['llm101.step'], String(trained.step));
 });

@@ -1,11 +1,12 @@
-// The training panel's bookkeeping without a browser (webview/training/run.ts): a run built from
-// the host's messages as they arrive or are replayed, the sample split into prompt and
-// continuation, the status and end wording, and the overfitting hint.
+// The training panel's bookkeeping without a browser: a run built from the host's messages as they
+// arrive or are replayed (src/shared/trainingRun.ts, bounded however long the run), the sample
+// split into prompt and continuation, the status and end wording, and the overfitting hint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  apply, endText, modelLine, formatDuration, frameAt, overfitting, splitSample, stateText, uniformLoss, type RunState,
+  endText, modelLine, formatDuration, frameAt, overfittingText, splitSample, stateText, uniformLoss,
 } from '../../webview/training/run';
+import { MAX_FRAMES, MAX_SAMPLES, apply, replayMessages, type RunState } from '../../src/shared/trainingRun';
 import { parseTrainingHostMessage, type TrainInfo, type TrainingHostMessage } from '../../src/shared/trainingProtocol';
 import { assertClose } from './assertClose';
 
@@ -18,7 +19,10 @@ const info = {
 const runId = 3;
 const start: TrainingHostMessage = { type: 'start', runId, name: 'poems-tiny', corpus: 'the bundled poems', preset: 'Tiny' };
 const ev = (event: Extract<TrainingHostMessage, { type: 'event' }>['event'], id = runId): TrainingHostMessage => ({ type: 'event', runId: id, event });
-const step = (n: number, loss: number) => ev({ kind: 'step', step: n, steps: 150, loss, lr: 5e-3, tokensPerSecond: 4000, elapsedMs: n * 100, etaMs: (150 - n) * 100 });
+const step = (n: number, loss: number, stride = 1) => ev({
+  kind: 'steps', step: n, steps: 150, loss, lr: 5e-3, tokensPerSecond: 4000, elapsedMs: n * 100, etaMs: (150 - n) * 100, points: n % stride === 0 ? [[n, loss]] : [], stride,
+});
+const evaluation = (n: number, trainLoss: number, valLoss: number | null, stride = 1) => ev({ kind: 'eval', step: n, trainLoss, valLoss, stride });
 const frame = (n: number) => ev({ kind: 'frame', step: n, heads: [[{ rows: 3, cols: 3, scale: { kind: 'sequential', min: 0, max: 1 }, lower: true, codes: new Uint8Array(6) }]] });
 
 function replay(messages: TrainingHostMessage[]): RunState | undefined {
@@ -31,11 +35,11 @@ test('a run is built from its messages in order: losses per step, evaluations, s
   const run = replay([
     start,
     ev({ kind: 'prepared', info, steps: 150, out: '/w/.llm101/models/poems-tiny.safetensors' }),
-    ev({ kind: 'eval', step: 0, trainLoss: 6.9, valLoss: 6.95 }),
+    evaluation(0, 6.9, 6.95),
     ev({ kind: 'sample', step: 0, text: 'The lighthouse keeps tide tide' }),
     frame(0),
     step(1, 6.88), step(2, 6.5), step(3, 6.1),
-    ev({ kind: 'saved', step: 3, file: '/w/.llm101/models/poems-tiny.safetensors' }),
+    ev({ kind: 'saved', step: 3, file: '/w/.llm101/models/poems-tiny.safetensors', best: false, valLoss: null }),
     frame(3),
   ])!;
   assert.equal(run.name, 'poems-tiny');
@@ -63,7 +67,7 @@ test('a new start forgets the previous run, and late messages of an old run are 
 });
 
 test('an evaluation or frame repeated at one step (the final one after Stop) replaces the first', () => {
-  const run = replay([start, ev({ kind: 'eval', step: 40, trainLoss: 4, valLoss: 4.5 }), ev({ kind: 'eval', step: 40, trainLoss: 3.9, valLoss: 4.4 }), frame(40), frame(40)])!;
+  const run = replay([start, evaluation(40, 4, 4.5), evaluation(40, 3.9, 4.4), frame(40), frame(40)])!;
   assert.deepEqual(run.evals, [{ step: 40, trainLoss: 3.9, valLoss: 4.4 }]);
   assert.equal(run.frames.length, 1);
 });
@@ -74,9 +78,9 @@ test('pause, resume and the end change the state the status shows', () => {
   apply(run, ev({ kind: 'prepared', info, steps: 150, out: '/m.safetensors' }));
   assert.match(stateText(run), /starting/);
   apply(run, step(1, 6.9));
-  apply(run, ev({ kind: 'paused', paused: true }));
+  apply(run, ev({ kind: 'paused', paused: true, step: 1, askedAt: 0 }));
   assert.equal(stateText(run), 'paused');
-  apply(run, ev({ kind: 'paused', paused: false }));
+  apply(run, ev({ kind: 'paused', paused: false, step: 1 }));
   assert.equal(stateText(run), 'running');
   apply(run, { type: 'end', runId, end: { state: 'stopped', step: 57, file: '/m.safetensors', trainLoss: 4.1, valLoss: 4.6, elapsedMs: 6500 } });
   assert.equal(stateText(run), 'stopped');
@@ -115,14 +119,43 @@ test('the end message says what happened and names the checkpoint that is kept',
   assert.match(failed, /^Training failed at step 0: the corpus has 12 tokens\. No checkpoint was saved\.$/);
 });
 
-test('overfitting is pointed out only when validation loss has risen above its lowest', () => {
-  const falling = [0, 25, 50, 75].map((s, i) => ({ step: s, trainLoss: 6 - i, valLoss: 6.2 - i * 0.8 }));
-  assert.equal(overfitting(falling), undefined);
-  const rising = [...falling, { step: 100, trainLoss: 1.5, valLoss: 4.3 }, { step: 125, trainLoss: 1.2, valLoss: 4.6 }];
-  const over = overfitting(rising);
-  assert.equal(over?.best.step, 75);
-  assert.equal(over?.last.step, 125);
-  assert.equal(overfitting([{ step: 0, trainLoss: 6, valLoss: null }, { step: 25, trainLoss: 5, valLoss: null }, { step: 50, trainLoss: 4, valLoss: null }]), undefined, 'no validation split, no hint');
+test('the overfitting hint names the lowest validation loss and what Stop keeps', () => {
+  const hint = { kind: 'overfitting' as const, step: 400, valLoss: 5.2, bestStep: 250, bestValLoss: 4.31, evaluations: 3 };
+  const run = replay([start, ev(hint)])!;
+  assert.deepEqual(run.overfitting, hint);
+  assert.match(overfittingText(hint, true), /stayed above its lowest \(4\.310 at step 250\) for 3 evaluations and is 5\.200 at step 400/);
+  assert.match(overfittingText(hint, true), /the checkpoint of step 250 is kept/);
+  assert.match(overfittingText(hint, false), /keeps only its last step/);
+});
+
+test('a long run stays bounded: the curve thins out as the engine says, the first and newest samples and spread frames stay', () => {
+  const messages: TrainingHostMessage[] = [start, ev({ kind: 'prepared', info, steps: 100_000, out: '/m.safetensors', best: '/m.best.safetensors' })];
+  // the engine doubles the curve's stride past its bound: the receiver drops the points it held that are off the new stride
+  for (let n = 1; n <= 40; n++) messages.push(step(n, 10 - n / 10));
+  for (let n = 41; n <= 80; n++) messages.push(step(n, 10 - n / 10, 4));
+  for (let n = 0; n <= 200; n++) messages.push(ev({ kind: 'sample', step: n * 10, text: `sample ${n}` }), frame(n * 10));
+  messages.push(evaluation(40, 6, 6.1), evaluation(80, 5, 5.5, 2), evaluation(82, 4.9, 5.6, 2));
+  messages.push(ev({ kind: 'saved', step: 80, file: '/m.best.safetensors', best: true, valLoss: 5.5 }), ev({ kind: 'saved', step: 82, file: '/m.safetensors', best: false, valLoss: 5.6 }));
+  const run = replay(messages)!;
+  assert.equal(run.lossStride, 4);
+  assert.ok(run.lossSteps.every((s) => s % 4 === 0));
+  assert.deepEqual(run.lossSteps.slice(0, 3), [4, 8, 12]);
+  assert.equal(run.lossSteps.at(-1), 80);
+  assert.equal(run.losses.length, run.lossSteps.length);
+  assert.deepEqual(run.evals.map((e) => e.step), [40, 80, 82]);
+  assert.equal(run.samples.length, MAX_SAMPLES);
+  assert.equal(run.samples[0]!.step, 0, 'the untrained model\'s sample stays');
+  assert.equal(run.samples.at(-1)!.step, 2000);
+  assert.ok(run.frames.length <= MAX_FRAMES);
+  assert.equal(run.frames[0]!.step, 0);
+  assert.equal(run.frames.at(-1)!.step, 2000);
+  assert.deepEqual(run.best, { step: 80, file: '/m.best.safetensors', valLoss: 5.5 });
+  assert.equal(run.saved?.step, 82);
+  // a panel that reloads gets a few messages, not one per step, and draws the same run
+  const again = replayMessages(run);
+  assert.ok(again.length < 2 + MAX_SAMPLES + MAX_FRAMES + 10, `${again.length} messages`);
+  assert.ok(again.every((m) => parseTrainingHostMessage(m)), 'every replayed message passes the validator');
+  assert.deepEqual(replay(again), run);
 });
 
 test('the uniform-guess loss is ln(vocabulary); the slider index is clamped to the frames', () => {

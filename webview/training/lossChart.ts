@@ -5,7 +5,8 @@
 import {
   Chart, LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, type ChartConfiguration, type ChartDataset,
 } from 'chart.js';
-import { formatLoss, type EvalPoint } from './run';
+import type { EvalPoint } from '../../src/shared/trainingRun';
+import { formatLoss } from './run';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
@@ -28,6 +29,7 @@ function palette() {
 export class LossChart {
   readonly chart: Chart<'line', Point[]>;
   private pending = false;
+  private stride = 1;
 
   constructor(readonly canvas: HTMLCanvasElement, steps: number, vocabSize: number) {
     const c = palette();
@@ -74,10 +76,15 @@ export class LossChart {
   }
 
   /** Replaces the data (a replayed or growing run) and repaints on the next frame. */
-  set(steps: readonly number[], losses: readonly number[], evals: readonly EvalPoint[]): void {
+  set(steps: readonly number[], losses: readonly number[], evals: readonly EvalPoint[], stride: number): void {
     const [perStep, trainEval, valEval] = this.chart.data.datasets;
     if (!perStep || !trainEval || !valEval) return;
-    // Steps only grow, so the per-step line is appended to rather than rebuilt.
+    // Steps only grow, so the per-step line is appended to rather than rebuilt, until the run
+    // thins its curve out (a larger stride): then it is drawn again from the points kept.
+    if (stride !== this.stride || perStep.data.length > steps.length) {
+      perStep.data = [];
+      this.stride = stride;
+    }
     for (let i = perStep.data.length; i < steps.length; i++) perStep.data.push({ x: steps[i]!, y: losses[i]! });
     trainEval.data = evals.filter((e) => e.trainLoss !== null).map((e) => ({ x: e.step, y: e.trainLoss! }));
     valEval.data = evals.filter((e) => e.valLoss !== null).map((e) => ({ x: e.step, y: e.valLoss! }));

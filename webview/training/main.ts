@@ -7,9 +7,9 @@ import {
 } from '../../src/shared/trainingProtocol';
 import { LossChart } from './lossChart';
 import { Timelapse } from './timelapse';
+import { apply, type Change, type RunState } from '../../src/shared/trainingRun';
 import {
-  apply, dataLine, endText, formatCount, formatDuration, formatLoss, modelLine, overfitting, splitSample, stateText, uniformLoss,
-  type Change, type RunState,
+  baseName, dataLine, endText, formatCount, formatDuration, formatLoss, modelLine, overfittingText, splitSample, stateText, uniformLoss,
 } from './run';
 
 interface VsCodeApi {
@@ -130,11 +130,12 @@ class Page {
         this.renderStatus();
         this.timelapse.update(this.run);
         return;
-      case 'step':
+      case 'steps':
         this.renderLoss();
         this.renderStatus();
         return;
       case 'eval':
+      case 'overfitting':
         this.renderLoss();
         return;
       case 'sample':
@@ -175,6 +176,14 @@ class Page {
       const out = el('p', { className: 'meta', id: 'train-out' });
       out.append('checkpoint: ', el('code', { textContent: run.out, title: run.out }));
       lines.push(out);
+      const best = el('p', { className: 'meta', id: 'train-best' });
+      if (run.bestFile) {
+        best.append('keeps the best validation checkpoint: ', el('code', { textContent: baseName(run.bestFile), title: run.bestFile }),
+          ' (written whenever an evaluation lowers the validation loss; the playground gets it when the run ends; setting llm101.train.keepBest)');
+      } else {
+        best.textContent = 'keeps only the last step’s checkpoint (turn on llm101.train.keepBest to keep the best validation checkpoint too)';
+      }
+      lines.push(best);
     }
     this.header.replaceChildren(...lines);
     const prompt = run.info?.samplePrompt;
@@ -195,8 +204,9 @@ class Page {
       ['speed', last ? `${formatCount(last.tokensPerSecond)} tokens/s` : '– tokens/s', 'tokens trained on per second (batch × context per step)'],
       ['time', last ? `${formatDuration(last.elapsedMs)} elapsed · ${run.end ? 'finished' : `${formatDuration(last.etaMs)} left`}` : 'elapsed –', 'time so far, and the time left at the current speed'],
       ['state', this.asked === 'stop' ? 'stopping: finishing the step…' : this.asked === 'pause' ? 'pausing after this step…' : this.asked === 'resume' ? 'resuming…' : state, 'running, paused or how the run ended'],
-      ['saved', run.saved ? `checkpoint saved at step ${formatCount(run.saved.step)}` : 'no checkpoint saved yet', run.saved?.file ?? 'the checkpoint is written at the end, and when you stop'],
+      ['saved', run.saved ? `checkpoint saved at step ${formatCount(run.saved.step)}` : 'no checkpoint saved yet', run.saved?.file ?? 'the checkpoint is written at every evaluation, at the end, and when you stop'],
     ];
+    if (run.best) parts.push(['best', `best: step ${formatCount(run.best.step)} (validation ${formatLoss(run.best.valLoss)})`, `the lowest validation loss so far, kept in ${run.best.file}`]);
     this.status.replaceChildren(...parts.map(([key, text, title]) => {
       const span = el('span', { className: `part ${key}`, textContent: text, title });
       span.dataset.part = key;
@@ -206,11 +216,13 @@ class Page {
     this.status.dataset.steps = String(steps ?? '');
     this.status.dataset.state = run.end ? run.end.state : run.paused ? 'paused' : 'running';
     if (run.saved) this.status.dataset.savedStep = String(run.saved.step);
+    if (run.best) this.status.dataset.bestStep = String(run.best.step);
     const ended = run.end !== undefined;
     this.pauseButton.hidden = ended;
     this.stopButton.hidden = ended;
     this.stopHint.hidden = ended;
-    this.pauseButton.disabled = this.asked !== undefined || !last;
+    // Stop stays available while a pause is on its way: both act within one step
+    this.pauseButton.disabled = this.asked === 'stop' || (this.asked !== undefined && this.asked !== 'resume' && !run.paused) || !last;
     this.stopButton.disabled = this.asked === 'stop';
     this.pauseButton.replaceChildren(el('i', { className: `codicon codicon-${run.paused ? 'debug-continue' : 'debug-pause'}` }), document.createTextNode(run.paused ? ' Resume' : ' Pause'));
     this.pauseButton.title = run.paused ? 'Go on training from this step' : 'Pause between two steps (nothing is lost; Resume goes on)';
@@ -261,7 +273,7 @@ class Page {
     // While it runs the axis spans every planned step (the progress shows); a stopped run's ends at its last.
     const span = run.end && run.end.step > 0 ? run.end.step : run.steps;
     if (span) this.chart.setSteps(span);
-    this.chart.set(run.lossSteps, run.losses, run.evals);
+    this.chart.set(run.lossSteps, run.losses, run.evals, run.lossStride);
     // What the e2e test (and a screen reader) reads: the first and last losses drawn.
     const d = this.chartCanvas.dataset;
     d.points = String(run.losses.length);
@@ -276,12 +288,11 @@ class Page {
     if (firstEval && lastEval && lastEval !== firstEval) {
       notes.push(`Train loss ${formatLoss(firstEval.trainLoss)} at step ${firstEval.step} → ${formatLoss(lastEval.trainLoss)} at step ${lastEval.step}; validation ${formatLoss(firstEval.valLoss)} → ${formatLoss(lastEval.valLoss)}.`);
     }
-    const over = overfitting(run.evals);
-    if (over) {
-      notes.push(`The validation loss was lowest at step ${over.best.step} (${formatLoss(over.best.valLoss)}) and is ${formatLoss(over.last.valLoss)} now: past that step the model fits its training text better without getting better on text it has not seen.`);
-    }
+    const over = run.overfitting;
+    if (over) notes.push(overfittingText(over, run.bestFile !== undefined));
     this.lossNote.hidden = notes.length === 0;
     this.lossNote.classList.toggle('warn', over !== undefined);
+    if (over) this.lossNote.dataset.overfittingStep = String(over.step);
     this.lossNote.textContent = notes.join(' ');
   }
 

@@ -1,95 +1,8 @@
-// What the training panel knows about the run it shows, built from the host's messages in order
-// (a reload replays them all). Pure: no DOM, so the bookkeeping and the wording are unit-tested
-// (test/unit/webview-training.test.ts); webview/training/main.ts draws from it.
-import type { TrainEnd, TrainEvent, TrainInfo, TrainingHostMessage } from '../../src/shared/trainingProtocol';
-import type { MapCodes } from '../../src/shared/codes';
-
-type StepEvent = Extract<TrainEvent, { kind: 'step' }>;
-
-export interface EvalPoint {
-  step: number;
-  trainLoss: number | null;
-  valLoss: number | null;
-}
-
-export interface RunState {
-  runId: number;
-  name: string;
-  corpus: string;
-  preset: string;
-  info?: TrainInfo;
-  steps?: number;
-  /** Where the checkpoint is written. */
-  out?: string;
-  /** Train loss of every step, in step order: losses[i] is step steps[i]'s. */
-  lossSteps: number[];
-  losses: number[];
-  evals: EvalPoint[];
-  samples: { step: number; text: string }[];
-  frames: { step: number; heads: MapCodes[][] }[];
-  last?: StepEvent;
-  saved?: { step: number; file: string };
-  paused: boolean;
-  end?: TrainEnd;
-}
-
-/** What a message changed, so the page redraws only that. */
-export type Change = 'start' | 'prepared' | 'step' | 'eval' | 'sample' | 'frame' | 'saved' | 'paused' | 'end' | 'none';
-
-export function newRun(runId: number, name: string, corpus: string, preset: string): RunState {
-  return { runId, name, corpus, preset, lossSteps: [], losses: [], evals: [], samples: [], frames: [], paused: false };
-}
-
-/**
- * Applies one host message: a 'start' begins a new run (the previous one is forgotten); an event
- * or end of another run than the current one is ignored (a late message of a run already replaced).
- */
-export function apply(run: RunState | undefined, message: TrainingHostMessage): { run: RunState | undefined; change: Change } {
-  if (message.type === 'start') return { run: newRun(message.runId, message.name, message.corpus, message.preset), change: 'start' };
-  if (!run || message.runId !== run.runId) return { run, change: 'none' };
-  if (message.type === 'end') {
-    run.end = message.end;
-    run.paused = false;
-    return { run, change: 'end' };
-  }
-  const event = message.event;
-  switch (event.kind) {
-    case 'prepared':
-      run.info = event.info;
-      run.steps = event.steps;
-      run.out = event.out;
-      return { run, change: 'prepared' };
-    case 'step':
-      run.lossSteps.push(event.step);
-      run.losses.push(event.loss);
-      run.last = event;
-      run.steps = event.steps;
-      return { run, change: 'step' };
-    case 'eval': {
-      // One evaluation per step: a repeated step (the final evaluation after a stop) replaces it.
-      const at = run.evals.findIndex((e) => e.step === event.step);
-      const point = { step: event.step, trainLoss: event.trainLoss, valLoss: event.valLoss };
-      if (at >= 0) run.evals[at] = point;
-      else run.evals.push(point);
-      return { run, change: 'eval' };
-    }
-    case 'sample':
-      run.samples.push({ step: event.step, text: event.text });
-      return { run, change: 'sample' };
-    case 'frame': {
-      const at = run.frames.findIndex((f) => f.step === event.step);
-      if (at >= 0) run.frames[at] = { step: event.step, heads: event.heads };
-      else run.frames.push({ step: event.step, heads: event.heads });
-      return { run, change: 'frame' };
-    }
-    case 'saved':
-      run.saved = { step: event.step, file: event.file };
-      return { run, change: 'saved' };
-    case 'paused':
-      run.paused = event.paused;
-      return { run, change: 'paused' };
-  }
-}
+// The training panel's wording of the run it shows (src/shared/trainingRun.ts keeps the run).
+// Pure: no DOM, so the wording is unit-tested (test/unit/webview-training.test.ts);
+// webview/training/main.ts draws with it.
+import type { TrainEnd, TrainInfo } from '../../src/shared/trainingProtocol';
+import type { OverfittingEvent, RunState } from '../../src/shared/trainingRun';
 
 /** The loss of a uniform guess over the vocabulary: where an untrained model starts. */
 export const uniformLoss = (vocabSize: number) => Math.log(vocabSize);
@@ -155,26 +68,27 @@ export function stateText(run: RunState): string {
 export function endText(end: TrainEnd, steps: number | undefined): string {
   const losses = `train loss ${formatLoss(end.trainLoss)}, validation loss ${formatLoss(end.valLoss)}`;
   const where = end.file ? `The checkpoint is saved: ${end.file}` : 'No checkpoint was saved.';
+  const best = end.best && end.best.step !== end.step
+    ? ` The lowest validation loss, ${formatLoss(end.best.valLoss)}, was at step ${formatCount(end.best.step)}: that checkpoint is kept too (${end.best.file})` +
+      `${end.model === end.best.file ? ' and the playground now uses it' : ''}.`
+    : '';
   switch (end.state) {
     case 'done':
-      return `Done: ${formatCount(end.step)} steps in ${formatDuration(end.elapsedMs)}; ${losses}. ${where}`;
+      return `Done: ${formatCount(end.step)} steps in ${formatDuration(end.elapsedMs)}; ${losses}. ${where}${best}`;
     case 'stopped':
-      return `Stopped at step ${formatCount(end.step)}${steps ? ` of ${formatCount(steps)}` : ''} after ${formatDuration(end.elapsedMs)}; ${losses}. ${end.file ? `What it learned is kept: the checkpoint at step ${formatCount(end.step)}, the last completed step, is saved: ${end.file}` : where}`;
+      return `Stopped at step ${formatCount(end.step)}${steps ? ` of ${formatCount(steps)}` : ''} after ${formatDuration(end.elapsedMs)}; ${losses}. ${end.file ? `What it learned is kept: the checkpoint at step ${formatCount(end.step)}, the last completed step, is saved: ${end.file}` : where}${best}`;
     case 'error':
-      return `Training failed at step ${formatCount(end.step)}: ${end.message ?? 'unknown error'}. ${end.file ? `The checkpoint of the last completed step is kept: ${end.file}` : where}`;
+      return `Training failed at step ${formatCount(end.step)}: ${end.message ?? 'unknown error'}. ${end.file ? `The checkpoint of the last completed step is kept: ${end.file}` : where}${best}`;
   }
 }
 
-/**
- * Whether the validation loss has risen above its lowest by more than `margin` (nats): a sign of
- * overfitting on a small corpus, which the loss section then points out.
- */
-export function overfitting(evals: readonly EvalPoint[], margin = 0.05): { best: EvalPoint; last: EvalPoint } | undefined {
-  const withVal = evals.filter((e): e is EvalPoint & { valLoss: number } => e.valLoss !== null);
-  const last = withVal.at(-1);
-  if (!last || withVal.length < 3) return undefined;
-  const best = withVal.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
-  return last.valLoss - best.valLoss > margin && best.step < last.step ? { best, last } : undefined;
+/** The early-stopping hint: the validation loss has stayed above its lowest for some evaluations. */
+export function overfittingText(hint: OverfittingEvent, keepsBest: boolean): string {
+  return `The validation loss has stayed above its lowest (${formatLoss(hint.bestValLoss)} at step ${formatCount(hint.bestStep)}) for ${hint.evaluations} evaluations ` +
+    `and is ${formatLoss(hint.valLoss)} at step ${formatCount(hint.step)}: the model is learning its training text by heart instead of what carries over to new text (overfitting). ` +
+    (keepsBest
+      ? `Stopping now loses nothing: the checkpoint of step ${formatCount(hint.bestStep)} is kept and becomes the playground’s model when the run ends.`
+      : 'Early stopping would stop here; the run keeps only its last step’s checkpoint.');
 }
 
 /** The frame to show for a slider position (index into the frames, clamped). */

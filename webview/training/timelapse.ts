@@ -5,7 +5,8 @@
 import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../../src/shared/codes';
 import { Heatmap } from '../heatmap';
 import { colorLegend } from '../legend';
-import { frameAt, type RunState } from './run';
+import type { RunState } from '../../src/shared/trainingRun';
+import { frameAt } from './run';
 
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}): HTMLElementTagNameMap[K] => Object.assign(document.createElement(tag), props);
 

@@ -17,6 +17,7 @@ import { readGptCheckpoint, writeGptCheckpoint } from '../io/gptCheckpoint';
 import { gptForward, traceGptBlock } from '../layers/gptModel';
 import { BPE_DEFAULT_VOCAB, TOKENIZER_METADATA_KEY, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
 import type { Matrix, Tokenizer, TokenizerKind } from '../types';
+import { DecimatedSeries } from './history';
 import type { EvalResult, StepResult } from './trainer';
 import { Trainer } from './trainer';
 
@@ -73,6 +74,9 @@ export interface ProbeFrame {
   heads: Matrix[][]; // [layer][head] (P, P), 0 above the diagonal
 }
 
+/** At most this many step losses and evaluations are kept (checkpoint metadata, the panel's chart). */
+export const HISTORY_POINTS = { steps: 2048, evals: 1024 } as const;
+
 export const TRAIN_LIMITS = { maxSteps: 1_000_000, maxBatch: 4096, maxLayers: 48 } as const;
 
 /** Throws an EngineError naming the first value that cannot work and what to set instead. */
@@ -107,8 +111,11 @@ export class TrainingSession {
   readonly info: TrainInfo;
   readonly tokenizer: Tokenizer;
   readonly trainer: Trainer;
-  /** Losses so far: every step's, and every evaluation's. */
-  readonly history: { steps: { step: number; loss: number }[]; evals: EvalResult[] } = { steps: [], evals: [] };
+  /** Losses so far, bounded (history.ts): steps' at a stride, and evaluations'. */
+  readonly history = {
+    steps: new DecimatedSeries<{ step: number; loss: number }>(HISTORY_POINTS.steps),
+    evals: new DecimatedSeries<EvalResult>(HISTORY_POINTS.evals),
+  };
   private readonly saved: SavedTokenizer;
   private readonly request: TrainRequest;
   private readonly probeIds: number[];
@@ -200,13 +207,13 @@ export class TrainingSession {
 
   step(): StepResult {
     const result = this.trainer.step();
-    this.history.steps.push({ step: result.step, loss: result.loss });
+    this.history.steps.add({ step: result.step, loss: result.loss });
     return result;
   }
 
   evaluate(): EvalResult {
     const result = this.trainer.evaluate();
-    this.history.evals.push(result);
+    this.history.evals.replaceLast(result);
     return result;
   }
 
@@ -233,8 +240,8 @@ export class TrainingSession {
       [TOKENIZER_METADATA_KEY]: JSON.stringify(this.saved),
       'llm101.step': String(this.stepCount),
       'llm101.losses': JSON.stringify({
-        steps: this.history.steps.map((s) => [s.step, Number(s.loss.toPrecision(6))]),
-        evals: this.history.evals.map((e) => [e.step, e.trainLoss ?? null, e.valLoss ?? null]),
+        steps: this.history.steps.items.map((s) => [s.step, Number(s.loss.toPrecision(6))]),
+        evals: this.history.evals.items.map((e) => [e.step, e.trainLoss ?? null, e.valLoss ?? null]),
       }),
       ...(last?.trainLoss !== undefined && { 'llm101.trainLoss': String(last.trainLoss) }),
       ...(last?.valLoss !== undefined && { 'llm101.valLoss': String(last.valLoss) }),
