@@ -15,8 +15,9 @@ export interface ContinueOptions {
 }
 
 export interface ContinueResult {
-  /** The text inserted (possibly cut short by Cancel). */
+  /** The text inserted (possibly cut short by Cancel), with the space or line break that joins it to the text after it. */
   inserted: string;
+  /** Tokens in the editor: `inserted` is their decoded text. */
   tokens: number;
   reason: 'length' | 'eos' | 'cancelled';
 }
@@ -35,9 +36,26 @@ function promptOf(editor: vscode.TextEditor): { prompt: string; at: vscode.Posit
 }
 
 /**
- * Appends generated tokens after the selection as they come, as one undoable edit: the first
- * insertion opens an undo stop, later ones join it, so one Undo removes the whole continuation.
- * A progress notification offers Cancel; what was generated until then stays.
+ * How a continuation joins the text around it. After a space or a line break its own leading
+ * spaces go (a continuation at the start of a line starts the line); before text on the same line
+ * it ends with a line break (it was written at the start of that line: the line stays below it)
+ * or a space (the next word stays a word), so nothing is glued together.
+ */
+export function joinContinuation(prompt: string, lineRest: string): { lead: (text: string) => string; trail: string } {
+  const afterSpace = prompt === '' || /\s$/.test(prompt);
+  const lead = afterSpace ? (text: string) => text.replace(/^[ \t]+/, '') : (text: string) => text;
+  const atLineStart = prompt === '' || prompt.endsWith('\n');
+  const trail = lineRest === '' || /^[\s.,;:!?)\]}]/.test(lineRest) ? '' : atLineStart ? '\n' : ' ';
+  return { lead, trail };
+}
+
+/**
+ * Appends generated tokens after the selection as one undoable edit (the first insertion opens
+ * an undo stop, later ones join it, so one Undo removes the whole continuation). The editor is
+ * the truth: tokens come faster than edits apply, so each edit writes all that has come since the
+ * last one, and the count shown (notification, panel) is what the editor holds. Cancel (the
+ * notification's, the panel's, or a new generation) stops writing after the edit in flight: the
+ * editor then holds exactly the tokens reported, and nothing more is written.
  */
 export async function continueText(engine: EngineClient, extensionPath: string, options: ContinueOptions = {}): Promise<ContinueResult | undefined> {
   const editor = editorForCommand();
@@ -58,70 +76,117 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
   const topK = options.topK !== undefined ? options.topK : cfg.get<number>('topK', 0) || null;
   const doc = editor.document;
   const start = doc.offsetAt(source.at);
-  let inserted = '';
-  let version = doc.version;
-  let edits: Promise<unknown> = Promise.resolve();
-  let stoppedByUser = '';
+  const join = joinContinuation(source.prompt, doc.lineAt(source.at.line).text.slice(source.at.character));
   const panel = PlaygroundPanel.current;
 
-  /** Inserts what is new in `text` (the decoded continuation so far) at the end of what was inserted. */
-  const follow = (text: string, count: number) => {
-    // A BPE piece can end inside a UTF-8 character (decoded as U+FFFD until the rest arrives).
-    const ready = text.replace(/\uFFFD+$/, '');
-    if (!ready.startsWith(inserted) || ready.length === inserted.length) return;
-    const piece = ready.slice(inserted.length);
-    const first = inserted === '';
-    const offset = start + inserted.length; // where this piece goes, fixed now: `inserted` grows before the edit runs
-    inserted = ready;
-    edits = edits.then(async () => {
-      if (stoppedByUser) return;
+  /** The newest continuation the engine decoded (whole characters only) and its token count. */
+  let latest = { text: '', count: 0 };
+  /** What the editor holds: the continuation of `count` tokens, and the separator after it. */
+  let written = { text: '', count: 0, trail: '' };
+  let stopped: 'cancelled' | 'the document changed while the model was writing' | 'the editor refused the edit' | undefined;
+  let reportProgress: (count: number) => void = () => {};
+  let version = doc.version;
+
+  /** Writes what has come and is not in the editor yet, one edit at a time, until it is all written or stopped. */
+  const writeAll = async (): Promise<void> => {
+    while (!stopped && latest.text.startsWith(written.text) && latest.text.length > written.text.length) {
+      const target = latest;
+      const first = written.text === '';
+      const trail = first ? join.trail : written.trail;
       if (doc.isClosed || doc.version !== version) {
-        stoppedByUser = 'the document changed while the model was writing';
-        engine.cancelGeneration();
-        return;
+        stopped = 'the document changed while the model was writing';
+        break;
       }
-      const at = doc.positionAt(offset);
-      const target = vscode.window.visibleTextEditors.find((e) => e.document === doc) ?? editor;
-      const ok = await target.edit((b) => b.insert(at, piece), { undoStopBefore: first, undoStopAfter: false });
-      version = doc.version;
+      const at = doc.positionAt(start + written.text.length);
+      const piece = target.text.slice(written.text.length) + (first ? trail : '');
+      const editorNow = vscode.window.visibleTextEditors.find((e) => e.document === doc) ?? editor;
+      const ok = await editorNow.edit((b) => b.insert(at, piece), { undoStopBefore: first, undoStopAfter: false });
       if (!ok) {
-        stoppedByUser = 'the editor refused the edit';
-        engine.cancelGeneration();
+        stopped = 'the editor refused the edit';
+        break;
       }
+      version = doc.version;
+      written = { text: target.text, count: target.count, trail };
+      reportProgress(written.count);
+      panel?.postGeneration({ state: 'running', text: written.text, tokens: written.count });
+    }
+  };
+  // One writer at a time; `writing` turns false in the same turn its loop ends, so no text that
+  // arrives later is left unwritten.
+  let writing = false;
+  let writes: Promise<void> = Promise.resolve();
+  const pump = () => {
+    if (writing) return;
+    writing = true;
+    writes = writeAll().finally(() => {
+      writing = false;
     });
-    panel?.postGeneration({ state: 'running', text: inserted, tokens: count });
+  };
+  /** Waits until the editor holds all that came (or the writing stopped). */
+  const settle = async () => {
+    for (;;) {
+      await writes;
+      if (writing) continue;
+      if (stopped || !(latest.text.startsWith(written.text) && latest.text.length > written.text.length)) return;
+      pump();
+    }
+  };
+  const follow = (text: string, count: number) => {
+    // a BPE piece can end inside a UTF-8 character (decoded as U+FFFD until the rest arrives): that count is not whole yet
+    if (/\uFFFD$/.test(text)) return;
+    const shown = join.lead(text);
+    if (!shown.startsWith(latest.text)) return;
+    latest = { text: shown, count };
+    pump();
+  };
+  const cancel = () => {
+    stopped ??= 'cancelled';
+    engine.cancelGeneration();
   };
 
   const request = { ...settings, text: source.prompt };
+  const generation = engine.generate(request, { maxNewTokens, temperature, topK, seed: settings.seed }, ({ text, count }) => follow(text, count));
+  // the panel's Cancel, or a newer generation, cancels through the engine client
+  const unlisten = engine.onGenerationCancel(() => {
+    stopped ??= 'cancelled';
+  });
   const run = vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'LLM 101: continuing the text', cancellable: true },
     async (progress, token) => {
-      token.onCancellationRequested(() => engine.cancelGeneration());
+      token.onCancellationRequested(cancel);
       let last = 0;
-      return engine.generate(request, { maxNewTokens, temperature, topK, seed: settings.seed }, ({ text, count }) => {
+      reportProgress = (count) => {
         progress.report({ message: `${count} of ${maxNewTokens} tokens`, increment: ((count - last) / maxNewTokens) * 100 });
         last = count;
-        follow(text, count);
-      });
+      };
+      return generation;
     },
   );
   try {
     const result = await run;
-    follow(result.text, result.generated.length);
-    await edits;
-    if (stoppedByUser) void vscode.window.showWarningMessage(`LLM 101: generation stopped: ${stoppedByUser}. What was written stays (Undo removes it).`);
-    panel?.postGeneration({ state: result.reason === 'cancelled' ? 'cancelled' : 'done', text: inserted, tokens: result.generated.length });
+    if (!stopped) follow(result.text, result.generated.length);
+    await settle();
+    if (stopped && stopped !== 'cancelled') {
+      engine.cancelGeneration();
+      void vscode.window.showWarningMessage(`LLM 101: generation stopped: ${stopped}. What was written stays (Undo removes it).`);
+    }
+    const reason = stopped ? 'cancelled' : result.reason;
+    const inserted = written.text + written.trail;
+    panel?.postGeneration({ state: reason === 'cancelled' ? 'cancelled' : 'done', text: written.text, tokens: written.count });
     // the panel follows: it shows the prompt with its continuation
     if (panel && !panel.disposed && inserted) {
       void panel.analyze({ text: source.prompt + inserted, title: source.prompt + inserted, uri: doc.uri.toString(), offset: start - source.prompt.length });
     }
-    return { inserted, tokens: result.generated.length, reason: result.reason };
+    return { inserted, tokens: written.count, reason };
   } catch (err) {
-    await edits;
+    stopped ??= 'cancelled';
+    await settle();
     const message = err instanceof Error ? err.message : String(err);
-    panel?.postGeneration({ state: 'error', text: inserted, tokens: 0, message });
+    panel?.postGeneration({ state: 'error', text: written.text, tokens: written.count, message });
     void vscode.window.showErrorMessage(`LLM 101: ${message}`);
     return undefined;
+  } finally {
+    unlisten();
   }
 }
 

@@ -215,7 +215,7 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     const model = result.best && result.best.step < result.step ? result.best.file : result.file;
     end = {
       state: result.stopped ? 'stopped' : 'done', file: result.file, step: result.step, trainLoss: result.trainLoss, valLoss: result.valLoss, elapsedMs: result.elapsedMs,
-      model, ...(result.best && { best: result.best }),
+      model, ...(result.best && { best: result.best }), ...(result.stop && { stopAskedAt: result.stop.askedAt }),
     };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

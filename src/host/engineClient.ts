@@ -35,6 +35,7 @@ export class EngineClient {
   private nextId = 1;
   private nextTraceId = 1;
   private disposed = false;
+  private readonly generationCancelled = new Set<() => void>();
 
   /**
    * `distDir` holds engine.js and engineThread.js; `bpeCacheDir`: where the engine keeps trained
@@ -93,8 +94,16 @@ export class EngineClient {
     return this.send<'generate'>({ op: 'generate', request, ...options }, undefined, onToken);
   }
 
+  /** Stops the generation in flight, and tells whoever writes its tokens (onGenerationCancel) to stop at once. */
   cancelGeneration(): void {
+    for (const listener of [...this.generationCancelled]) listener();
     this.cancelOp('generate');
+  }
+
+  /** Called whenever a generation is cancelled (also by a newer one); returns the unsubscribe. */
+  onGenerationCancel(listener: () => void): () => void {
+    this.generationCancelled.add(listener);
+    return () => this.generationCancelled.delete(listener);
   }
 
   /**

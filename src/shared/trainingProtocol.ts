@@ -22,6 +22,8 @@ export interface TrainEnd {
   best?: { file: string; step: number; valLoss: number };
   /** The checkpoint the playground now uses (the best one when it is not the last step's). */
   model?: string;
+  /** A stopped run: the steps done when Stop arrived (step − askedAt: the steps it took, at most 1). */
+  stopAskedAt?: number;
 }
 
 // ---- host -> training webview ----
@@ -101,7 +103,7 @@ export function parseTrainingHostMessage(raw: unknown): TrainingHostMessage | un
       if (!isObject(end) || !['done', 'stopped', 'error'].includes(end.state as string) || !isInt(end.step)) return undefined;
       if (!isLoss(end.trainLoss) || !isLoss(end.valLoss) || !isNum(end.elapsedMs)) return undefined;
       if ((end.file !== undefined && !isStr(end.file, 4096)) || (end.message !== undefined && !isStr(end.message))) return undefined;
-      if (end.model !== undefined && !isStr(end.model, 4096)) return undefined;
+      if ((end.model !== undefined && !isStr(end.model, 4096)) || (end.stopAskedAt !== undefined && !isInt(end.stopAskedAt))) return undefined;
       const best = end.best;
       if (best !== undefined && !(isObject(best) && isStr(best.file, 4096) && isInt(best.step) && isNum(best.valLoss))) return undefined;
       return raw as TrainingHostMessage;

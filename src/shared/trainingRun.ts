@@ -45,6 +45,8 @@ export interface RunState {
   best?: { step: number; file: string; valLoss: number | null };
   overfitting?: OverfittingEvent;
   paused: boolean;
+  /** The latest pause: the step it took effect after, the steps done when it was asked, and where it resumed. */
+  pause?: { step: number; askedAt?: number; resumedAt?: number };
   end?: TrainEnd;
 }
 
@@ -122,6 +124,8 @@ export function apply(run: RunState | undefined, message: TrainingHostMessage): 
       return { run, change: 'overfitting' };
     case 'paused':
       run.paused = event.paused;
+      if (event.paused) run.pause = { step: event.step, ...(event.askedAt !== undefined && { askedAt: event.askedAt }) };
+      else if (run.pause) run.pause.resumedAt = event.step;
       return { run, change: 'paused' };
   }
 }
@@ -151,7 +155,10 @@ export function replayMessages(run: RunState): TrainingHostMessage[] {
   if (run.overfitting) timed.push({ step: run.overfitting.step, order: 6, message: event(run.overfitting) });
   timed.sort((a, b) => a.step - b.step || a.order - b.order);
   messages.push(...timed.map((t) => t.message));
-  if (run.paused && run.last) messages.push(event({ kind: 'paused', paused: true, step: run.last.step }));
+  if (run.pause) {
+    messages.push(event({ kind: 'paused', paused: true, step: run.pause.step, ...(run.pause.askedAt !== undefined && { askedAt: run.pause.askedAt }) }));
+    if (!run.paused) messages.push(event({ kind: 'paused', paused: false, step: run.pause.resumedAt ?? run.pause.step }));
+  }
   if (run.end) messages.push({ type: 'end', runId, end: run.end });
   return messages;
 }

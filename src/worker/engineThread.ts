@@ -15,7 +15,7 @@ import { Analyzer, isUserFacing, type TraceResult } from '../engine/pipeline';
 import { traceToJson, writeJson } from '../engine/serialize';
 import { cellWindow, panelGroup, toPanelTrace } from './panelTrace';
 import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from './modelView';
-import { generateTokens } from '../engine/gpt/generate';
+import { generateEach } from '../engine/gpt/generate';
 import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
 import type { EngineReply, EngineRequest, EngineResults, TrainEvent } from '../shared/engineProtocol';
@@ -229,18 +229,15 @@ const handlers: Handlers = {
     // the book's generate_text_simple crops the context to the model's last contextLength tokens
     const prompt = ids.slice(-model.config.contextLength);
     const cancel = new SharedCancel(cancelCells, id);
-    const steps = generateTokens(model, prompt, {
-      maxNewTokens, temperature, seed, shouldStop: () => cancel.aborted,
-      ...(topK !== null && { topK }), ...(tokenizer.kind === 'gpt2' && { eosId: GPT2_END_OF_TEXT_ID }),
-    });
     const generated: number[] = [];
-    for (let step = steps.next(); ; step = steps.next()) {
-      if (step.done) {
-        return { prompt, generated, text: continuation(tokenizer, prompt, generated), reason: step.value.reason };
-      }
-      generated.push(step.value.id);
-      token(step.value.id, continuation(tokenizer, prompt, generated), generated.length);
-    }
+    const end = generateEach(model, prompt, {
+      maxNewTokens, temperature, seed, signal: cancel,
+      ...(topK !== null && { topK }), ...(tokenizer.kind === 'gpt2' && { eosId: GPT2_END_OF_TEXT_ID }),
+    }, ({ id: tokenId }) => {
+      generated.push(tokenId);
+      token(tokenId, continuation(tokenizer, prompt, generated), generated.length);
+    });
+    return { prompt, generated, text: continuation(tokenizer, prompt, generated), reason: end.reason };
   },
   export({ traceId, format, matrix, file }) {
     const { trace } = kept(traceId).result;

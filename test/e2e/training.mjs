@@ -123,6 +123,7 @@ try {
     const last = Number(d.lastLoss);
     console.log(`     loss ${first} → ${last} over ${d.points} steps, ${d.evals} evaluations, uniform guess ${d.uniform}`);
     if (Number(d.points) !== 150) throw new Error(`${d.points} steps drawn`);
+    if (!fs.existsSync(path.join(workspace, '.llm101', 'models', `${tinyName}.best.safetensors`))) throw new Error('no best validation checkpoint beside the checkpoint');
     if (Number(d.evals) < 3) throw new Error(`${d.evals} evaluations`);
     if (!(last < first - 1)) throw new Error(`the loss did not fall: ${first} → ${last}`);
     if (d.width < 300 || d.height < 200) throw new Error(`chart ${d.width}×${d.height}`);
@@ -192,27 +193,37 @@ try {
   if (training) await shoot(training, 'dark');
 
   let smallName = '';
-  await check('a longer run pauses and resumes from the panel', async () => {
+  await check('a longer run pauses within one step and resumes from the panel; Stop stays available meanwhile', async () => {
     smallName = await train('Small');
     training = await frameWith(`#training[data-run-id]:not([data-run-id="${await training.locator('#training').getAttribute('data-run-id')}"])`, 60_000);
     const status = training.locator('#train-status');
     await waitFor('step 10 of the small run', async () => Number(await status.getAttribute('data-step')) >= 10, 120_000);
+    const clicked = Date.now();
     await training.locator('#train-pause').click();
+    if (await training.locator('#train-stop').isDisabled()) throw new Error('Stop is disabled while the pause is on its way');
     await training.locator('#train-status[data-state="paused"]').waitFor({ timeout: STEP_MS });
-    const at = Number(await status.getAttribute('data-step'));
-    await page.waitForTimeout(1500);
-    const still = Number(await status.getAttribute('data-step'));
-    if (still !== at) throw new Error(`paused at step ${at}, yet at ${still} 1.5 s later`);
+    const pauseMs = Date.now() - clicked;
+    const at = Number(await status.getAttribute('data-paused-at'));
+    const asked = Number(await status.getAttribute('data-pause-asked-at'));
+    console.log(`     Pause: asked after step ${asked}, took effect after step ${at}; shown ${pauseMs} ms after the click`);
+    if (!(at - asked <= 1 && at >= asked)) throw new Error(`the pause arrived after step ${asked} but took effect after step ${at}`);
+    if (Number(await status.getAttribute('data-step')) !== at) throw new Error(`paused after step ${at}, the status shows ${await status.getAttribute('data-step')}`);
     if (!/Resume/.test(await training.locator('#train-pause').innerText())) throw new Error('the button does not offer Resume');
+    if (await training.locator('#train-stop').isDisabled()) throw new Error('Stop is disabled while paused');
     await shoot(training, 'paused-dark', ['top']);
     await training.locator('#train-pause').click();
-    await waitFor('steps after Resume', async () => Number(await status.getAttribute('data-step')) > still + 2, STEP_MS);
+    // the run says where it resumed: the step it paused at, so no step ran while paused
+    await waitFor('the resume', async () => (await status.getAttribute('data-resumed-at')) !== null, STEP_MS);
+    const resumed = Number(await status.getAttribute('data-resumed-at'));
+    if (resumed !== at) throw new Error(`paused after step ${at}, resumed after step ${resumed}`);
+    await waitFor('steps after Resume', async () => Number(await status.getAttribute('data-step')) > at + 2, STEP_MS);
   });
 
   let stoppedFile = '';
-  await check('Stop during the run keeps the checkpoint at the last completed step, and the end message names it', async () => {
+  await check('Stop during the run takes effect within one step and keeps the checkpoint at the last completed step, and the end message names it', async () => {
     const hint = await training.locator('#train-stop-hint').innerText();
     if (!/keeps the checkpoint at the last completed step/.test(hint)) throw new Error(`stop hint: ${hint}`);
+    const clicked = Date.now();
     await training.locator('#train-stop').click();
     await training.locator('#training[data-state="stopped"]').waitFor({ timeout: 60_000 });
     const end = await training.locator('#train-end').innerText();
@@ -222,7 +233,11 @@ try {
     if (!stoppedFile.endsWith(`${smallName}.safetensors`) || !fs.existsSync(stoppedFile)) throw new Error(`no checkpoint at ${stoppedFile}`);
     const steps = Number(await training.locator('#train-status').getAttribute('data-step'));
     if (Number(m[1]) !== steps || steps >= 2000) throw new Error(`stopped at ${m[1]}, status says ${steps}`);
-    console.log(`     stopped at step ${m[1]}: ${path.relative(workspace, stoppedFile)} (${(fs.statSync(stoppedFile).size / 1024).toFixed(0)} KiB)`);
+    const asked = Number(await training.locator('#train-end').getAttribute('data-stop-asked-at'));
+    if (!(steps - asked <= 1 && steps >= asked)) throw new Error(`Stop arrived after step ${asked} but the run stopped after step ${steps}`);
+    console.log(`     Stop: asked after step ${asked}, stopped after step ${steps}; ended (evaluated, sampled, saved) ${Date.now() - clicked} ms after the click: ${path.relative(workspace, stoppedFile)} (${(fs.statSync(stoppedFile).size / 1024).toFixed(0)} KiB)`);
+    const best = await training.locator('#train-best').innerText();
+    if (!/keeps the best validation checkpoint: .*\.best\.safetensors/.test(best)) throw new Error(`best line: ${best}`);
   });
 
   if (training) await shoot(training, 'stopped-dark');

@@ -334,6 +334,62 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
     assert.equal(doc.getText(), before, 'one Undo removes the whole continuation');
   });
 
+  test('Cancel stops the writing: the editor holds exactly the tokens reported, and nothing comes after', async () => {
+    await setting('layers', 2);
+    const text = 'The lamp in the kitchen window';
+    const open = async () => {
+      const doc = await vscode.workspace.openTextDocument({ content: `${text}\nlast line\n`, language: 'plaintext' });
+      const editor = await vscode.window.showTextDocument(doc);
+      editor.selection = new vscode.Selection(0, 0, 0, text.length);
+      return doc;
+    };
+    const doc = await open();
+    const before = doc.getText();
+    const started = vscode.commands.executeCommand<{ inserted: string; tokens: number; reason: string }>('llm101.continueText', { maxNewTokens: 400, temperature: 0 });
+    await until('the first tokens in the editor', () => (doc.getText().length > before.length + 10 ? true : undefined));
+    const { engine } = await api();
+    const cancelledAt = performance.now();
+    engine.cancelGeneration();
+    const result = await started;
+    const stopMs = performance.now() - cancelledAt;
+    assert.ok(result);
+    const version = doc.version;
+    console.log(`    Cancel after ${result.tokens} of 400 tokens: the command ended ${stopMs.toFixed(0)} ms after the cancel`);
+    assert.equal(result.reason, 'cancelled');
+    assert.ok(result.tokens > 0 && result.tokens < 400, `${result.tokens} tokens`);
+    assert.equal(doc.getText(), `${text}${result.inserted}\nlast line\n`, 'the editor holds what the command reports');
+    // exactly that many tokens: a run of result.tokens tokens (temperature 0) writes the same text. It runs on the
+    // engine's thread after the cancelled one, so every token message of that one has arrived by its end.
+    const again = await open();
+    const exact = await vscode.commands.executeCommand<{ inserted: string; tokens: number; reason: string }>('llm101.continueText', { maxNewTokens: result.tokens, temperature: 0 });
+    assert.equal(exact?.reason, 'length');
+    assert.equal(exact.inserted, result.inserted, `the text of ${result.tokens} tokens`);
+    assert.equal(doc.version, version, 'nothing was written after the cancel was acknowledged');
+    assert.notEqual(again, doc);
+    await vscode.window.showTextDocument(doc);
+    await vscode.commands.executeCommand('undo');
+    assert.equal(doc.getText(), before, 'one Undo removes what was written before the cancel');
+  });
+
+  test('a continuation written at the start of a line takes its own line; after a space it does not start with another', async () => {
+    await setting('layers', 2);
+    const first = 'The lamp in the kitchen window';
+    const doc = await vscode.workspace.openTextDocument({ content: `${first}\nThe light does not move\n`, language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(1, 0, 1, 0); // the cursor at the start of line 2: the prompt is line 1 and its break
+    const result = await vscode.commands.executeCommand<{ inserted: string; tokens: number }>('llm101.continueText', { maxNewTokens: 5 });
+    assert.ok(result && result.tokens === 5);
+    assert.match(result.inserted, /^\S/, 'the new line starts with the continuation, not a space');
+    assert.ok(result.inserted.endsWith('\n'), 'a line break keeps the next line below it');
+    assert.equal(doc.getText(), `${first}\n${result.inserted}The light does not move\n`);
+    // inside a line, before a space: a space after the prompt's last word, none doubled before " in"
+    editor.selection = new vscode.Selection(0, 0, 0, 'The lamp'.length);
+    const mid = await vscode.commands.executeCommand<{ inserted: string; tokens: number }>('llm101.continueText', { maxNewTokens: 3 });
+    assert.ok(mid);
+    assert.match(mid.inserted, /^ \S.*\S$/, 'one space before the continuation, none after it');
+    assert.ok(doc.getText().startsWith(`The lamp${mid.inserted} in the kitchen window`));
+  });
+
   test('a book-layout checkpoint through llm101.weightsPath is the model of every section', async () => {
     const { engine } = await api();
     const ext = vscode.extensions.getExtension(EXT_ID);

@@ -217,6 +217,12 @@ class Page {
     this.status.dataset.state = run.end ? run.end.state : run.paused ? 'paused' : 'running';
     if (run.saved) this.status.dataset.savedStep = String(run.saved.step);
     if (run.best) this.status.dataset.bestStep = String(run.best.step);
+    // what the tests read: where the latest pause took effect, and where it was asked
+    if (run.pause) {
+      this.status.dataset.pausedAt = String(run.pause.step);
+      if (run.pause.askedAt !== undefined) this.status.dataset.pauseAskedAt = String(run.pause.askedAt);
+      if (run.pause.resumedAt !== undefined) this.status.dataset.resumedAt = String(run.pause.resumedAt);
+    }
     const ended = run.end !== undefined;
     this.pauseButton.hidden = ended;
     this.stopButton.hidden = ended;
@@ -237,6 +243,7 @@ class Page {
     this.endLine.className = `end ${end.state}`;
     this.endLine.dataset.state = end.state;
     this.endLine.textContent = endText(end, this.run.steps);
+    if (end.stopAskedAt !== undefined) this.endLine.dataset.stopAskedAt = String(end.stopAskedAt);
     if (end.file) this.endLine.title = end.file;
   }
 
