@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { createKvCache, decodeStep, generate, generateTokens, prefill, streamTokens } from '../../src/engine/gpt/generate';
+import { createKvCache, decodeStep, generate, generateEach, generateTokens, prefill, streamTokens } from '../../src/engine/gpt/generate';
+import { kernelState } from '../../src/engine/kernels/pool';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import { maskTopK, nextTokenDistribution, sampleIndex, topTokens } from '../../src/engine/gpt/sampling';
 import type { GptModel } from '../../src/engine/gpt/types';
@@ -121,4 +122,25 @@ test('streaming yields token by token, stops on shouldStop, on an aborted signal
   assert.deepEqual(end.value, { reason: 'eos', ids: c.greedy.slice(0, 4) });
   assert.throws(() => generate(model, c.prompt, { maxNewTokens: 0 }), /max new tokens must be a whole number of at least 1/);
   assert.throws(() => generate(model, [], { maxNewTokens: 1 }), /the prompt has no tokens/);
+});
+
+test('a generation whose consumer throws gives its packed weights back, as one that ends does', () => {
+  const model = loadModel('book-small');
+  generate(model, [1, 2, 3], { maxNewTokens: 2 }); // packs and releases once, so the kernel's memory is set up
+  const heap = kernelState();
+  const packedMemory = () => ({ workspaceAt: heap.workspaceAt, holes: heap.holes.map((h) => ({ ...h })) });
+  const before = packedMemory();
+  // a generator left suspended holds its packing: what the check below would catch
+  const suspended = generateTokens(model, [1, 2, 3], { maxNewTokens: 5 });
+  suspended.next();
+  assert.notDeepEqual(packedMemory(), before, 'a generation in progress holds packed weights');
+  suspended.return({ reason: 'cancelled', ids: [] });
+  assert.deepEqual(packedMemory(), before);
+  const seen: number[] = [];
+  assert.throws(() => generateEach(model, [1, 2, 3], { maxNewTokens: 5 }, ({ index }) => {
+    seen.push(index);
+    if (index === 1) throw new Error('the editor went away');
+  }), /the editor went away/);
+  assert.deepEqual(seen, [0, 1]);
+  assert.deepEqual(packedMemory(), before, 'the packed weights are given back');
 });
