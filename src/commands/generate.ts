@@ -94,7 +94,7 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
       const first = written.text === '';
       const trail = first ? join.trail : written.trail;
       if (doc.isClosed || doc.version !== version) {
-        stopped = 'the document changed while the model was writing';
+        stop('the document changed while the model was writing');
         break;
       }
       const at = doc.positionAt(start + written.text.length);
@@ -102,7 +102,7 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
       const editorNow = vscode.window.visibleTextEditors.find((e) => e.document === doc) ?? editor;
       const ok = await editorNow.edit((b) => b.insert(at, piece), { undoStopBefore: first, undoStopAfter: false });
       if (!ok) {
-        stopped = 'the editor refused the edit';
+        stop('the editor refused the edit');
         break;
       }
       version = doc.version;
@@ -139,17 +139,26 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
     latest = { text: shown, count };
     pump();
   };
+  // Cancel (or a stop below) ends the command once the edit in flight is done, without waiting
+  // for the engine to answer: it stops at its next token, and what it still sends is not written.
+  let stoppedNow: () => void = () => {};
+  const stopSignal = new Promise<undefined>((resolve) => {
+    stoppedNow = () => resolve(undefined);
+  });
+  const stop = (why: NonNullable<typeof stopped>) => {
+    stopped ??= why;
+    stoppedNow();
+  };
   const cancel = () => {
-    stopped ??= 'cancelled';
+    stop('cancelled');
     engine.cancelGeneration();
   };
 
   const request = { ...settings, text: source.prompt };
   const generation = engine.generate(request, { maxNewTokens, temperature, topK, seed: settings.seed }, ({ text, count }) => follow(text, count));
+  generation.catch(() => undefined); // after a stop nobody waits for it
   // the panel's Cancel, or a newer generation, cancels through the engine client
-  const unlisten = engine.onGenerationCancel(() => {
-    stopped ??= 'cancelled';
-  });
+  const unlisten = engine.onGenerationCancel(() => stop('cancelled'));
   const run = vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'LLM 101: continuing the text', cancellable: true },
     async (progress, token) => {
@@ -159,18 +168,18 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
         progress.report({ message: `${count} of ${maxNewTokens} tokens`, increment: ((count - last) / maxNewTokens) * 100 });
         last = count;
       };
-      return generation;
+      return Promise.race([generation, stopSignal]);
     },
   );
   try {
     const result = await run;
-    if (!stopped) follow(result.text, result.generated.length);
+    if (result && !stopped) follow(result.text, result.generated.length);
     await settle();
     if (stopped && stopped !== 'cancelled') {
       engine.cancelGeneration();
       void vscode.window.showWarningMessage(`LLM 101: generation stopped: ${stopped}. What was written stays (Undo removes it).`);
     }
-    const reason = stopped ? 'cancelled' : result.reason;
+    const reason = stopped || !result ? 'cancelled' : result.reason;
     const inserted = written.text + written.trail;
     panel?.postGeneration({ state: reason === 'cancelled' ? 'cancelled' : 'done', text: written.text, tokens: written.count });
     // the panel follows: it shows the prompt with its continuation
@@ -179,7 +188,7 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
     }
     return { inserted, tokens: written.count, reason };
   } catch (err) {
-    stopped ??= 'cancelled';
+    stop('cancelled');
     await settle();
     const message = err instanceof Error ? err.message : String(err);
     panel?.postGeneration({ state: 'error', text: written.text, tokens: written.count, message });
