@@ -13,6 +13,8 @@ export type Values = Record<string, string | boolean | undefined>;
 /** What parseCommandArgs needs of a subcommand. */
 export interface CommandOptions {
   options: Options;
+  /** The name of the one positional argument the command takes besides `-` (e.g. REPO), if any. */
+  positional?: string;
 }
 
 const show = (text: string) => JSON.stringify(text);
@@ -64,7 +66,11 @@ export function parseCommandArgs(name: string, command: CommandOptions, args: st
     if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice; give it once`);
     seen.add(token.name);
   }
-  const stray = parsed.positionals.find((p) => p !== '-');
+  const others = parsed.positionals.filter((p) => p !== '-');
+  if (command.positional !== undefined && others.length > 1) {
+    throw new UsageError(`llm101 ${name} takes one ${command.positional}, got ${others.length}: ${others.map(show).join(' ')}`);
+  }
+  const stray = command.positional === undefined ? others[0] : undefined;
   if (stray !== undefined) {
     throw new UsageError(`unexpected argument ${show(stray)} for llm101 ${name}; pass text with --text "..." (quote it) or - for standard input`);
   }

@@ -32,7 +32,9 @@ export interface Command {
   /** Lines of option help, shown by `llm101 <cmd> --help`. */
   help: string[];
   options: Options;
-  /** `positionals` holds only `-` (read standard input), if given. Resolves to the exit code when not 0. */
+  /** The one positional argument besides `-` the command takes (e.g. REPO); without it, none. */
+  positional?: string;
+  /** `positionals` holds `-` (read standard input), if given, and the positional argument. Resolves to the exit code when not 0. */
   run(values: Values, io: CliIo, positionals: readonly string[]): Promise<void | number>;
 }
 
