@@ -9,6 +9,7 @@ import type { TraceResult } from '../engine/pipeline';
 import type { Matrix, Trace } from '../engine/types';
 import type { JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
 import { clipWindow, encodeMap, weightScale, type MapCodes } from '../shared/codes';
+import { modelNameOf } from '../engine/io/modelName';
 
 /** Above this many tokens the T×T stages and heads are sent to the panel only when shown. */
 export const LAZY_ABOVE = 256;
@@ -89,9 +90,9 @@ export function journeyAttention(): JourneyAttention {
   return journey;
 }
 
-/** The weights file's name (its last path segment), or 'seeded'. */
+/** The model's name (modelNameOf: a hub repo id, a bundled model, else the file name), or 'seeded'. */
 export function weightsSource(weightsPath: string | undefined): string {
-  return weightsPath ? weightsPath.split(/[\\/]/).filter(Boolean).pop() ?? weightsPath : 'seeded';
+  return weightsPath ? modelNameOf(weightsPath) : 'seeded';
 }
 
 export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boolean } = {}): PanelTrace {

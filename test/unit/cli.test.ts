@@ -422,7 +422,7 @@ test('--weights problems: unreadable, malformed, missing tensor, wrong shape, di
     await expectUsageError(analyzeWith(garbage), /checkpoint .*garbage\.safetensors: not a safetensors file/);
     const truncated = path.join(dir, 'truncated.safetensors');
     fs.writeFileSync(truncated, fs.readFileSync(good).subarray(0, 200));
-    await expectUsageError(analyzeWith(truncated), /truncated\.safetensors: not a safetensors file: a header of \d+ bytes does not fit the file's 200/);
+    await expectUsageError(analyzeWith(truncated), /truncated\.safetensors: the file is shorter than its header promises/);
 
     await expectUsageError(analyzeWith(variant('missing.safetensors', (t) => t.delete('trf_blocks.0.att.out_proj.bias'))), /missing\.safetensors.*trf_blocks\.0\.att\.out_proj\.bias/);
     await expectUsageError(

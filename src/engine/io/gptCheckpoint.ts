@@ -27,7 +27,8 @@ import { EngineError, validateGptConfig } from '../config';
 import type { BlockWeights, GptConfig, GptModel, GptWeights, NormWeights } from '../gpt/types';
 import type { Linear, Matrix } from '../types';
 import { fsErrorReason } from './fsErrors';
-import { MAX_HEADER_BYTES, readSafetensors, SafetensorsError, writeSafetensors, type SafeTensor } from './safetensors';
+import { MAX_HEADER_BYTES, readSafetensors, SafetensorsError, truncatedMessage, writeSafetensors, type SafeTensor } from './safetensors';
+import { modelNameOf } from './modelName';
 
 /** A checkpoint that cannot be read or does not describe a GPT; the message names the tensor or setting to fix. */
 export class GptCheckpointError extends EngineError {
@@ -110,7 +111,10 @@ class LazySafetensors implements TensorSource {
     if (lengthField.length < 8) throw new SafetensorsError(`not a safetensors file: ${fileBytes} bytes, expected at least 8 (the header length)`);
     const view = new DataView(lengthField.buffer, lengthField.byteOffset, 8);
     const headerBytes = view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true);
-    if (headerBytes > MAX_HEADER_BYTES || 8 + headerBytes > fileBytes) {
+    if (headerBytes <= MAX_HEADER_BYTES && 8 + headerBytes > fileBytes) {
+      throw new SafetensorsError(`the file is shorter than its header promises: the header alone is ${8 + headerBytes} bytes, the file has ${fileBytes} — it was cut short (an interrupted copy or download); copy or download it again`);
+    }
+    if (headerBytes > MAX_HEADER_BYTES) {
       throw new SafetensorsError(`not a safetensors file: a header of ${headerBytes} bytes does not fit the file's ${fileBytes}`);
     }
     this.dataStart = 8 + headerBytes;
@@ -118,10 +122,15 @@ class LazySafetensors implements TensorSource {
     // and shape against its byte count are checked by readSafetensors when it is read.
     const header = this.parseHeader(headerBytes);
     const dataBytes = fileBytes - this.dataStart;
-    let covered = 0;
     const sorted = [...header].sort((a, b) => a[1].begin - b[1].begin);
+    const promised = Math.max(0, ...sorted.map(([, entry]) => entry.end));
+    if (promised > dataBytes) {
+      const [firstCut] = sorted.find(([, entry]) => entry.end > dataBytes) ?? [''];
+      throw new SafetensorsError(truncatedMessage(this.dataStart + promised, fileBytes, firstCut));
+    }
+    let covered = 0;
     for (const [name, entry] of sorted) {
-      if (entry.begin !== covered || entry.end < entry.begin || entry.end > dataBytes) {
+      if (entry.begin !== covered || entry.end < entry.begin) {
         throw new SafetensorsError(
           `tensor ${JSON.stringify(name)}: data_offsets [${entry.begin}, ${entry.end}] do not follow the previous tensor (at ${covered}) inside the ${dataBytes} data bytes`,
         );
@@ -494,15 +503,23 @@ function openLazy<T>(file: string, use: (source: LazySafetensors) => T): T {
 }
 
 /** Which kind of weights a file (or Hugging Face folder) holds, and its __metadata__, from its header alone. */
-export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string; metadata: Record<string, string> } {
+export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string; metadata: Record<string, string>; embedding?: { vocabSize: number; dim: number } } {
   const file = resolveWeightsFile(p);
-  const { layout, metadata } = openLazy(file, (source) => ({ layout: layoutOfNames(source.names()), metadata: { ...source.metadata } }));
+  const { layout, metadata, embedding } = openLazy(file, (source) => {
+    // the token embedding's shape (vocabSize, dim): what a caller asks heads and the tokenizer from
+    const name = source.names().find((n) => n === 'tok_emb.weight' || n === 'wte.weight' || n.endsWith('.wte.weight'));
+    const [vocabSize, dim] = name !== undefined ? source.shape(name) ?? [] : [];
+    return {
+      layout: layoutOfNames(source.names()), metadata: { ...source.metadata },
+      ...(vocabSize !== undefined && dim !== undefined && { embedding: { vocabSize, dim } }),
+    };
+  });
   if (!layout) {
     throw new GptCheckpointError(
       `checkpoint ${file} holds neither the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)`,
     );
   }
-  return { layout, file, metadata };
+  return { layout, file, metadata, ...(embedding && { embedding }) };
 }
 
 function readHfConfig(file: string): HfConfig | undefined {
@@ -524,7 +541,7 @@ function readHfConfig(file: string): HfConfig | undefined {
  */
 export function readGptCheckpoint(p: string, options: ReadGptOptions = {}): LoadedGpt {
   const file = resolveWeightsFile(p);
-  const label = path.basename(p);
+  const label = modelNameOf(p);
   const hf = readHfConfig(file);
   return openLazy(file, (source) => {
     const layout = layoutOfNames(source.names());

@@ -90,6 +90,14 @@ interface HeaderEntry {
 }
 
 /**
+ * The one wording of a cut-short file: what the header promises, what is there, and the first
+ * tensor that does not fit.
+ */
+export function truncatedMessage(promisedBytes: number, fileBytes: number, firstTensor: string): string {
+  return `the file is shorter than its header promises: ${promisedBytes} bytes expected, ${fileBytes} found (${promisedBytes - fileBytes} missing, from tensor ${quote(firstTensor)} on) — it was cut short (an interrupted copy or download); copy or download it again`;
+}
+
+/**
  * Parses a safetensors file held in memory. Every tensor is checked (dtype, shape, offsets
  * against the shape and the buffer, no overlaps or holes) before any data is read.
  * @throws SafetensorsError naming the tensor and what was expected versus found.
@@ -112,7 +120,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   }
   if (8 + headerBytes > bytes.length) {
     throw new SafetensorsError(
-      `truncated safetensors file: the header claims ${headerBytes} bytes but only ${bytes.length - 8} follow the length field`,
+      `the file is shorter than its header promises: the header alone is ${8 + headerBytes} bytes, the file has ${bytes.length} — it was cut short (an interrupted copy or download); copy or download it again`,
     );
   }
   const header = parseHeaderJson(bytes.subarray(8, 8 + headerBytes));
@@ -126,7 +134,12 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       readMetadata(info, metadata);
       continue;
     }
-    entries.push(checkEntry(name, info, dataLength));
+    entries.push(checkEntry(name, info));
+  }
+  const promised = Math.max(0, ...entries.map((e) => e.end));
+  if (promised > dataLength) {
+    const firstCut = [...entries].sort((a, b) => a.begin - b.begin).find((e) => e.end > dataLength);
+    throw new SafetensorsError(truncatedMessage(dataStart + promised, bytes.length, firstCut?.name ?? ''));
   }
   checkCoverage(entries, dataLength);
 
@@ -182,7 +195,7 @@ function readMetadata(info: unknown, into: Record<string, string>): void {
   }
 }
 
-function checkEntry(name: string, info: unknown, dataLength: number): HeaderEntry {
+function checkEntry(name: string, info: unknown): HeaderEntry {
   const where = `tensor ${quote(name)}`;
   if (typeof info !== 'object' || info === null || Array.isArray(info)) {
     throw new SafetensorsError(`${where}: expected {dtype, shape, data_offsets}, found ${describe(info)}`);
@@ -221,11 +234,6 @@ function checkEntry(name: string, info: unknown, dataLength: number): HeaderEntr
   if (BigInt(end - begin) !== expectedBytes) {
     throw new SafetensorsError(
       `${where}: shape ${JSON.stringify(shape)} of ${dtype} needs ${expectedBytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
-    );
-  }
-  if (end > dataLength) {
-    throw new SafetensorsError(
-      `${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes) — the file is truncated or its header is wrong`,
     );
   }
   return { name, dtype, shape: shape as number[], begin, end };
