@@ -17,9 +17,10 @@
 // Then the thread scaling of one layer (--scaling, default 512x768x12): ours and onnxruntime at 1,
 // 2, 4, ... threads up to the cores, each pair in turn (skip it with --skip-scaling). Then the
 // whole GPT model, ours beside onnxruntime (bench/model.mjs, in its own process; skip it with
-// --skip-model).
+// --skip-model), and the experiments (logit lens, head scores, ablation, scan, patching) beside a
+// plain forward (bench/experiments.ts; skip them with --skip-experiments).
 //
-//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--scaling TxDxH] [--json FILE] [--skip-scaling] [--skip-model]
+//   node bench/run.mjs [--reps N] [--rounds N] [--shapes 128x256x8,512x768x12,...] [--scaling TxDxH] [--json FILE] [--skip-scaling] [--skip-model] [--skip-experiments]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     scaling: { type: 'string', default: '512x768x12' },
     'skip-scaling': { type: 'boolean', default: false },
     'skip-model': { type: 'boolean', default: false },
+    'skip-experiments': { type: 'boolean', default: false },
   },
 });
 const reps = Number(args.reps);
@@ -307,3 +309,4 @@ Thread scaling, one layer T ${seq} · dim ${dim} · ${heads} heads (${os.availab
 
 await main();
 if (!args['skip-model']) execFileSync(process.execPath, ['--import', 'tsx', 'bench/model.mjs'], { cwd: root, stdio: 'inherit' });
+if (!args['skip-experiments']) execFileSync(process.execPath, ['--import', 'tsx', 'bench/experiments.ts'], { cwd: root, stdio: 'inherit' });

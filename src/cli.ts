@@ -6,6 +6,7 @@
 //   llm101 train --corpus PATH --out FILE.safetensors [model and training options] [--log LOG.jsonl]
 //   llm101 export --pytorch DIR --weights FILE   a PyTorch project (model.py, generate.py, train.py)
 //   llm101 download REPO [--revision REV] [--endpoint URL] [--dir DIR] [--json]   a GPT-2 from the hub
+//   llm101 inspect [input] [model options] [--lens] [--head-scores] [--ablate L.H] [--attribute T] [--corrupt ...] --json
 //   llm101 bench --seq T --dim D --heads H [--reps N] [--threads N] [--json]   time one layer
 //   llm101 bench --train --vocab V --dim D --heads H --layers L --seq C --batch B [--json]   one training step
 //
@@ -28,11 +29,12 @@ import { train } from './cli/trainCommand';
 import { exportCommand } from './cli/export';
 import { bench } from './cli/bench';
 import { downloadCommand } from './cli/download';
+import { inspect } from './cli/inspect';
 
 export { UsageError, summarize };
 export type { CliIo };
 
-const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, train, export: exportCommand, bench, download: downloadCommand };
+const COMMANDS: Record<string, Command> = { analyze, generate: generateCommand, tokenize, train, export: exportCommand, bench, download: downloadCommand, inspect };
 
 function unknownCommand(name: string): string {
   const suggestion = closest(name, Object.keys(COMMANDS));

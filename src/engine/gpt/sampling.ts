@@ -69,9 +69,19 @@ export function nextTokenDistribution(logits: Float32Array, options: SamplingOpt
 
 /** The k most probable entries, most probable first (lower id first on ties): the panel's bars. */
 export function topTokens(probabilities: Float32Array, k: number): { id: number; probability: number }[] {
-  const ids = Array.from({ length: probabilities.length }, (_, i) => i);
-  ids.sort((a, b) => probabilities[b]! - probabilities[a]! || a - b);
-  return ids.slice(0, Math.min(k, ids.length)).map((id) => ({ id, probability: probabilities[id]! }));
+  // one pass keeping the k best in order, not a sort of the whole vocabulary: the logit lens asks
+  // for the top 5 of 50,257 entries in each of (layers + 1) · T rows
+  const best: { id: number; probability: number }[] = [];
+  if (k < 1) return best;
+  for (let id = 0; id < probabilities.length; id++) {
+    const probability = probabilities[id]!;
+    if (best.length === k && !(probability > best[k - 1]!.probability)) continue;
+    let at = best.length;
+    while (at > 0 && probability > best[at - 1]!.probability) at--;
+    best.splice(at, 0, { id, probability });
+    if (best.length > k) best.pop();
+  }
+  return best;
 }
 
 /**

@@ -11,6 +11,9 @@
 // maps from its input, bit for bit what the forward computed. Logits of every row are
 // T·vocabSize floats (200 MB at T = 1,024 for GPT-2), so generation asks for the last row only.
 //
+// Hooks (gpt/hooks.ts) let an experiment read or change the stream at named points of this same
+// forward, and `from` resumes it at a block from a kept residual stream.
+//
 // Packed weights (packGptWeights): every product's weight packed once into the kernel's panel
 // layout, so a forward neither copies nor packs 124M floats per call (the whole cost of a decode
 // step beside reading them once). Same numbers bit for bit. A packing is a snapshot of the
@@ -18,6 +21,7 @@
 // at its start and releases at its end (gpt/generate.ts).
 
 import { CancelledError, EngineError, type CancelSignal } from '../config';
+import { hookedAttention, type GptHooks } from '../gpt/hooks';
 import type { GptConfig, GptModel } from '../gpt/types';
 import { packMatrix, releasePacked, type PackedMatrix } from '../kernels';
 import { add, createMatrix, linear, takeRows } from '../tensor';
@@ -42,6 +46,14 @@ export interface GptForwardOptions {
   attention?: (layer: number) => BlockAttention;
   /** The model's weights packed (packGptWeights): the same numbers, faster. */
   packed?: PackedGpt;
+  /** Hook points (gpt/hooks.ts): resid_pre, pattern, z, attn_out, mlp_out of every block run. */
+  hooks?: GptHooks;
+  /**
+   * Run only blocks `layer` .. layers−1 from `residual`, the stream entering block `layer` (T, dim),
+   * kept from an earlier forward: an intervention at block l leaves blocks before it unchanged.
+   * `embeddings` is then that residual, and `blocks` starts at block `layer`.
+   */
+  from?: { layer: number; residual: Matrix };
 }
 
 /** Every product's weight of a model packed for the kernel: a snapshot of the weights (see the header). */
@@ -115,13 +127,21 @@ export function gptForward(model: GptModel, ids: readonly number[], options: Gpt
   const { config, weights } = model;
   const start = options.startPosition ?? 0;
   checkTokenIds(ids, config, start);
+  const { hooks, from } = options;
+  if (from && (from.residual.rows !== ids.length || from.residual.cols !== config.dim || !(from.layer >= 0 && from.layer < config.layers))) {
+    throw new RangeError(`gptForward: from block ${from.layer} with a (${from.residual.rows}, ${from.residual.cols}) residual for ${ids.length} tokens`);
+  }
   const positions = Array.from({ length: ids.length }, (_, t) => start + t);
-  const input = add(tokenEmbeddings(weights.tokEmb, ids), takeRows(weights.posEmb, positions)); // (T, dim)
+  const input = from ? from.residual : add(tokenEmbeddings(weights.tokEmb, ids), takeRows(weights.posEmb, positions)); // (T, dim)
   const blocks: BlockOutput[] = [];
   let x = input;
   for (const [layer, block] of weights.blocks.entries()) {
+    if (from && layer < from.layer) continue;
     if (options.signal?.aborted) throw new CancelledError();
-    const out = transformerBlock(x, block, config.heads, config.layerNormEps, options.attention?.(layer), options.packed?.blocks[layer]);
+    hooks?.residPre?.(layer, x);
+    const attention = hooks?.pattern || hooks?.z ? hookedAttention(layer, hooks) : options.attention?.(layer);
+    const blockHooks = hooks && { attnOut: (out: Matrix) => hooks.attnOut?.(layer, out), mlpOut: (out: Matrix) => hooks.mlpOut?.(layer, out) };
+    const out = transformerBlock(x, block, config.heads, config.layerNormEps, attention, options.packed?.blocks[layer], blockHooks);
     if (options.keepResiduals) blocks.push(out);
     x = out.output;
   }

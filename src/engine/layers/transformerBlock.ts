@@ -111,11 +111,17 @@ export function transformerBlock(
   eps: number,
   attention: BlockAttention = causalMultiHead,
   packed?: PackedBlock,
+  /** attn_out and mlp_out hooks (gpt/hooks.ts), called before each output joins the stream. */
+  hooks?: { attnOut?(out: Matrix): void; mlpOut?(out: Matrix): void },
 ): BlockOutput {
   const norm1 = normed(x, block.norm1, eps); // (T, dim)
-  const afterAttention = addShortcut(attention(norm1, block, heads, packed), x); // (T, dim)
+  const attnOut = attention(norm1, block, heads, packed); // (T, dim)
+  hooks?.attnOut?.(attnOut);
+  const afterAttention = addShortcut(attnOut, x); // (T, dim), in attnOut's buffer
   layerNormInto(norm1.data, afterAttention, block.norm2, eps); // LN₂(a), reusing LN₁'s buffer
-  const output = addShortcut(feedForward(norm1, block.ff, packed), afterAttention); // (T, dim)
+  const mlpOut = feedForward(norm1, block.ff, packed); // (T, dim)
+  hooks?.mlpOut?.(mlpOut);
+  const output = addShortcut(mlpOut, afterAttention); // (T, dim)
   return { afterAttention, output };
 }
 

@@ -1,0 +1,68 @@
+// The logit lens (nostalgebraist, 2020): read the residual stream after every block as if it were
+// the last, through the model's own final norm and output head.
+//   lens[l][t] = softmax(W_out · LN_f(x_l[t]))      x_0 = the embeddings, x_l = after block l   (vocab)
+// Row L is the model's own next-token distribution. Each cell keeps its top k; `final[l][t]` is
+// the probability that layer l already gives the model's final top-1 token at t (the line chart).
+
+import { softmaxRowsInto } from '../kernels';
+import { topTokens } from '../gpt/sampling';
+import type { GptModel } from '../gpt/types';
+import { layerNormInto } from '../layers/layerNorm';
+import { outputHead, type PackedGpt } from '../layers/gptModel';
+import { createMatrix } from '../tensor';
+import type { RunCache } from './run';
+
+export interface LensCell {
+  id: number;
+  p: number;
+}
+
+export interface LogitLens {
+  /** [layers + 1][T] of the top k, most probable first. */
+  top: LensCell[][][];
+  /** [layers + 1][T]: probability of the final row's top-1 token at that layer. */
+  final: number[][];
+}
+
+/** Rows of W_out products per call: 512 · 50,257 floats (103 MB) at most for GPT-2's vocabulary. */
+const ROWS_PER_PRODUCT = 512;
+
+export function logitLens(model: GptModel, cache: RunCache, k = 5, packed?: PackedGpt): LogitLens {
+  const { config, weights } = model;
+  const T = cache.ids.length;
+  const readings = cache.residuals.length; // L + 1
+  const vocab = config.vocabSize;
+  const top: LensCell[][][] = Array.from({ length: readings }, () => []); // only the top k: (T, vocab) per reading is 200 MB at T = 1,024
+  const final: number[][] = Array.from({ length: readings }, () => new Array<number>(T).fill(0));
+  const finalIds = new Int32Array(T);
+  /** Softmax in place over `logits` (count, vocab), row r being reading rowAt(r); keeps its top k. */
+  const read = (logits: Float32Array, count: number, rowAt: (r: number) => { layer: number; t: number }) => {
+    softmaxRowsInto(logits, logits, count, vocab, 1, false);
+    for (let r = 0; r < count; r++) {
+      const { layer, t } = rowAt(r);
+      const row = logits.subarray(r * vocab, (r + 1) * vocab);
+      const best = topTokens(row, k).map(({ id, probability }) => ({ id, p: probability }));
+      top[layer]![t] = best;
+      if (layer === readings - 1) finalIds[t] = best[0]?.id ?? 0;
+      final[layer]![t] = row[finalIds[t]!]!;
+    }
+  };
+  // the last reading first, so the final top-1 is known when the others are read; it is the
+  // model's own output, already computed when the run kept every row of logits
+  const last = { layer: readings - 1 };
+  if (cache.logits.rows === T) read(cache.logits.data.slice(), T, (t) => ({ ...last, t }));
+  const firstLayer = cache.logits.rows === T ? readings - 2 : readings - 1;
+  const rows = (firstLayer + 1) * T; // readings firstLayer .. 0, T positions each
+  const rowAt = (flat: number) => ({ layer: firstLayer - Math.floor(flat / T), t: flat % T });
+  for (let start = 0; start < rows; start += ROWS_PER_PRODUCT) {
+    const count = Math.min(ROWS_PER_PRODUCT, rows - start);
+    const x = createMatrix(count, config.dim);
+    for (let r = 0; r < count; r++) {
+      const { layer, t } = rowAt(start + r);
+      x.data.set(cache.residuals[layer]!.data.subarray(t * config.dim, (t + 1) * config.dim), r * config.dim);
+    }
+    layerNormInto(x.data, x, weights.finalNorm, config.layerNormEps); // row by row, in place
+    read(outputHead(model, x, packed).data, count, (r) => rowAt(start + r));
+  }
+  return { top, final };
+}
