@@ -57,7 +57,7 @@ function measure(name: string, targetMs: number | undefined, run: () => unknown,
 measure('plain forward (all logits)', undefined, () => gptForward(model, ids, { packed }));
 measure('lens + head scores', 1000, () => {
   const cache = runWithCache(model, ids, { z: true, patterns: true }, { packed });
-  logitLens(model, cache, 5, packed);
+  logitLens(model, cache, { packed });
   headScores(model, cache, inductionProbe(20, 123, vocabSize), packed);
 });
 const base = runWithCache(model, ids, { z: true }, { packed });

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type ModelAnalysis, type TraceResult } from './engine/pipeline';
-import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from './worker/modelView';
+import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type ModelRun } from './worker/modelView';
 import { panelGroup, toPanelTrace, tooltipCodes } from './worker/panelTrace';
 import type { Trace } from './engine/types';
 import type { HostMessage, LazyGroup, PanelTrace } from './shared/protocol';
@@ -107,7 +107,7 @@ export function buildReport(input: ReportInput, packageRoot: string): string {
   const trace = toPanelTrace(input.result);
   const analysis = input.model;
   const run: ModelRun | undefined = analysis && 'model' in analysis
-    ? { model: analysis.model, forward: analysis.forward, tokenizer: analysis.tokenizer, source: analysis.weightsSource }
+    ? modelRun(analysis)
     : undefined;
   const model = run && modelParts(run);
   if (run) trace.model = panelModel(run);

@@ -82,7 +82,7 @@ export const inspect: Command = {
       const cache = runWithCache(model, ids, { z: true, patterns: asked.headScores, outputs: asked.attribution }, { ...(packed && { packed }) });
       const json: Record<string, unknown> = { tokens: ids.map((id) => ({ id, text: tokenText(id) })) };
       if (asked.lens) {
-        json.lens = logitLens(model, cache, 5, packed).top.map((row) => row.map((cell) => cell.map(({ id, p }) => ({ id, text: tokenText(id), p }))));
+        json.lens = logitLens(model, cache, { ...(packed && { packed }) }).top.map((row) => row.map((cell) => cell.map(({ id, p }) => ({ id, text: tokenText(id), p }))));
       }
       if (asked.headScores) json.headScores = headScores(model, cache, probeIds(values, model.config.vocabSize), packed);
       if (ablated) {

@@ -14,7 +14,7 @@ import { findMatrix, matrixToCsv } from '../engine/csv';
 import { Analyzer, isUserFacing, type TraceResult } from '../engine/pipeline';
 import { traceToJson, writeJson } from '../engine/serialize';
 import { cellWindow, panelGroup, toPanelTrace } from './panelTrace';
-import { blockThumbs, nextTokenView, panelBlock, panelModel, type ModelRun } from './modelView';
+import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type ModelRun } from './modelView';
 import { generateEach } from '../engine/gpt/generate';
 import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
@@ -131,7 +131,7 @@ const handlers: Handlers = {
     let model: ModelRun | undefined;
     try {
       const analysis = analyzer.analyzeModel(request, { signal, onProgress: progress, logits: 'none' });
-      model = { model: analysis.model, forward: analysis.forward, tokenizer: analysis.tokenizer, source: analysis.weightsSource };
+      model = modelRun(analysis);
       panel.model = panelModel(model);
     } catch (err) {
       if (err instanceof CancelledError || !isUserFacing(err)) throw err;

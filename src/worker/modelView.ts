@@ -6,6 +6,7 @@ import { traceGptBlock, type GptForward } from '../engine/layers/gptModel';
 import { gptParameterCount } from '../engine/gpt/config';
 import { nextTokenDistribution, topTokens } from '../engine/gpt/sampling';
 import type { GptModel } from '../engine/gpt/types';
+import type { ModelAnalysis } from '../engine/pipeline';
 import { linear } from '../engine/tensor';
 import type { Matrix, Tokenizer } from '../engine/types';
 import type { NextTokenView, PanelBlock, PanelBlockThumbs, PanelModel, PanelMap } from '../shared/protocol';
@@ -21,10 +22,17 @@ const EXACT_UP_TO = 256;
 /** What the engine keeps of a model run for the panel: enough to recompute any block. */
 export interface ModelRun {
   model: GptModel;
+  /** The text's token ids (T). */
+  ids: readonly number[];
   forward: GptForward; // with keepResiduals
   tokenizer: Tokenizer;
   /** 'seeded' or the checkpoint's file name. */
   source: string;
+}
+
+/** What the panel keeps of the pipeline's model analysis. */
+export function modelRun(analysis: ModelAnalysis): ModelRun {
+  return { model: analysis.model, ids: analysis.tokens.map((t) => t.id), forward: analysis.forward, tokenizer: analysis.tokenizer, source: analysis.weightsSource };
 }
 
 /** L2 norm of each row. (T, C) -> (T) */

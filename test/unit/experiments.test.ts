@@ -45,6 +45,10 @@ test('logit lens: every layer\'s top 5 and the final prediction\'s probability p
   assertClose(lens.top.map((row) => row.map((cell) => cell.map((c) => c.p))), fixture.lens.top.map((row) => row.map((cell) => cell.map((c) => c.p))), { atol: ATOL, label: 'lens probabilities' });
   assertClose(lens.final, fixture.lens.final, { atol: ATOL, label: 'final prediction per layer' });
   // the last row is the model's own next-token distribution
+  // a long text's lens reads its last positions: the same cells
+  const tail = logitLens(model, cache, { from: 30 });
+  assert.deepEqual(tail.top, lens.top.map((row) => row.slice(30)));
+  assert.deepEqual(tail.final, lens.final.map((row) => row.slice(30)));
   const last = lens.top[model.config.layers]!;
   last.forEach((cell, t) => assert.equal(cell[0]!.id, argmaxRow(cache.logits.data, t, model.config.vocabSize)));
 });

@@ -27,9 +27,19 @@ export interface LogitLens {
 /** Rows of W_out products per call: 512 · 50,257 floats (103 MB) at most for GPT-2's vocabulary. */
 const ROWS_PER_PRODUCT = 512;
 
-export function logitLens(model: GptModel, cache: RunCache, k = 5, packed?: PackedGpt): LogitLens {
+export interface LensOptions {
+  /** Cells per reading (default 5). */
+  k?: number;
+  /** Read positions from .. T−1 only (default 0): a long text's lens is its last positions. */
+  from?: number;
+  packed?: PackedGpt;
+}
+
+/** The lens of a run (runWithCache): `top` and `final` have one column per position from `from` on. */
+export function logitLens(model: GptModel, cache: RunCache, options: LensOptions = {}): LogitLens {
   const { config, weights } = model;
-  const T = cache.ids.length;
+  const { k = 5, from = 0, packed } = options;
+  const T = cache.ids.length - from; // positions read; position t of the text is column t − from
   const readings = cache.residuals.length; // L + 1
   const vocab = config.vocabSize;
   const top: LensCell[][][] = Array.from({ length: readings }, () => []); // only the top k: (T, vocab) per reading is 200 MB at T = 1,024
@@ -50,8 +60,9 @@ export function logitLens(model: GptModel, cache: RunCache, k = 5, packed?: Pack
   // the last reading first, so the final top-1 is known when the others are read; it is the
   // model's own output, already computed when the run kept every row of logits
   const last = { layer: readings - 1 };
-  if (cache.logits.rows === T) read(cache.logits.data.slice(), T, (t) => ({ ...last, t }));
-  const firstLayer = cache.logits.rows === T ? readings - 2 : readings - 1;
+  const kept = cache.logits.rows === cache.ids.length;
+  if (kept) read(cache.logits.data.slice(from * vocab), T, (t) => ({ ...last, t }));
+  const firstLayer = kept ? readings - 2 : readings - 1;
   const rows = (firstLayer + 1) * T; // readings firstLayer .. 0, T positions each
   const rowAt = (flat: number) => ({ layer: firstLayer - Math.floor(flat / T), t: flat % T });
   for (let start = 0; start < rows; start += ROWS_PER_PRODUCT) {
@@ -59,7 +70,7 @@ export function logitLens(model: GptModel, cache: RunCache, k = 5, packed?: Pack
     const x = createMatrix(count, config.dim);
     for (let r = 0; r < count; r++) {
       const { layer, t } = rowAt(start + r);
-      x.data.set(cache.residuals[layer]!.data.subarray(t * config.dim, (t + 1) * config.dim), r * config.dim);
+      x.data.set(cache.residuals[layer]!.data.subarray((from + t) * config.dim, (from + t + 1) * config.dim), r * config.dim);
     }
     layerNormInto(x.data, x, weights.finalNorm, config.layerNormEps); // row by row, in place
     read(outputHead(model, x, packed).data, count, (r) => rowAt(start + r));

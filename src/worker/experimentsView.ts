@@ -1,0 +1,177 @@
+// From the experiments (src/engine/experiments/) on a kept model run to what the panel's sections
+// draw: token texts beside ids, the lens of a long text cut to its last positions, each head's
+// strongest role. The run's cache (the residual stream, every z, attn_out and mlp_out) is computed
+// once per kept run, on the first experiment asked of it; the attention maps are not kept (144
+// (T, T) maps at T = 1,024 would be 600 MB): head roles recompute them.
+import { CancelledError, EngineError, type CancelSignal } from '../engine/config';
+import { ablate, scanHeads, type AblationMode, type HeadRef } from '../engine/experiments/ablation';
+import { attribute } from '../engine/experiments/attribution';
+import { HEAD_ROLES, headScores, inductionProbe, type HeadRole, type HeadScore } from '../engine/experiments/headScores';
+import { logitLens } from '../engine/experiments/lens';
+import { activationPatching } from '../engine/experiments/patching';
+import { runWithCache, type RunCache } from '../engine/experiments/run';
+import { argmax } from '../engine/gpt/sampling';
+import type { Tokenizer } from '../engine/types';
+import type { ModelRun } from './modelView';
+
+/** The lens of a longer text shows its last this many positions (13 × 32 cells of text for GPT-2). */
+export const LENS_POSITIONS = 32;
+/** A head's strongest role counts when its score is at least this; below, the badge says "mixed". */
+export const ROLE_THRESHOLD = 0.3;
+/** The induction probe: this many random ids, then the same again. */
+export const PROBE_LENGTH = 20;
+const PROBE_SEED = 123;
+
+export interface TokenBar {
+  id: number;
+  text: string;
+  p: number;
+}
+
+export interface LensView {
+  /** The positions read (0-based), their token texts, and the readings' names (embeddings, after block 1, …). */
+  positions: number[];
+  tokens: string[];
+  readings: string[];
+  /** [readings][positions]: the top 5 as bars. */
+  top: TokenBar[][][];
+  /** [readings][positions]: probability of the final top-1 at each reading (the line chart). */
+  final: number[][];
+}
+
+export interface HeadRolesView {
+  scores: HeadScore[][];
+  /** [L][H]: the role with the highest score, or null when none reaches ROLE_THRESHOLD. */
+  strongest: (HeadRole | null)[][];
+  threshold: number;
+  probeLength: number;
+}
+
+export interface AblationView {
+  heads: HeadRef[];
+  mode: AblationMode;
+  position: number;
+  before: TokenBar[];
+  after: TokenBar[];
+  kl: number;
+  lossBefore: number | null;
+  lossAfter: number | null;
+}
+
+export interface AttributionView {
+  position: number;
+  id: number;
+  text: string;
+  logit: number;
+  embed: number;
+  heads: number[][];
+  attnBias: number[];
+  mlps: number[];
+  finalNormBias: number;
+  /** The parts added up: equal to the logit up to float rounding. */
+  sum: number;
+}
+
+export interface PatchingView {
+  tokens: string[];
+  corruptTokens: string[];
+  answer: { id: number; text: string };
+  wrong: { id: number; text: string };
+  clean: number;
+  corrupt: number;
+  grid: number[][];
+}
+
+/** What the panel's model run keeps for the experiments: its ids and, once asked, its cache. */
+const caches = new WeakMap<ModelRun, RunCache>();
+
+/** The kept run's cache (computed on the first call for a run). */
+function cacheOf(run: ModelRun): RunCache {
+  let cache = caches.get(run);
+  if (!cache) {
+    cache = runWithCache(run.model, run.ids, { z: true, outputs: true });
+    caches.set(run, cache);
+  }
+  return cache;
+}
+
+const textOf = (tokenizer: Tokenizer, id: number) => tokenizer.decode([id]);
+const bars = (tokenizer: Tokenizer, cells: readonly { id: number; p: number }[]) => cells.map(({ id, p }) => ({ id, text: textOf(tokenizer, id), p }));
+
+export function lensView(run: ModelRun): LensView {
+  const T = run.ids.length;
+  const from = Math.max(0, T - LENS_POSITIONS);
+  const lens = logitLens(run.model, cacheOf(run), { from });
+  const positions = Array.from({ length: T - from }, (_, i) => from + i);
+  return {
+    positions,
+    tokens: positions.map((t) => textOf(run.tokenizer, run.ids[t]!)),
+    readings: lens.top.map((_, l) => (l === 0 ? 'embeddings' : `after block ${l}`)),
+    top: lens.top.map((row) => row.map((cell) => bars(run.tokenizer, cell))),
+    final: lens.final,
+  };
+}
+
+export function headRolesView(run: ModelRun): HeadRolesView {
+  const probeLength = Math.min(PROBE_LENGTH, Math.floor(run.model.config.contextLength / 2));
+  const text = runWithCache(run.model, run.ids, { patterns: true }, { logits: 'none' });
+  const scores = headScores(run.model, text, inductionProbe(probeLength, PROBE_SEED, run.model.config.vocabSize));
+  const strongest = scores.map((row) =>
+    row.map((score) => {
+      let best: HeadRole | null = null;
+      for (const role of HEAD_ROLES) {
+        const value = score[role];
+        if (value !== null && value >= ROLE_THRESHOLD && (best === null || value > score[best]!)) best = role;
+      }
+      return best;
+    }),
+  );
+  return { scores, strongest, threshold: ROLE_THRESHOLD, probeLength };
+}
+
+export function ablationView(run: ModelRun, heads: readonly HeadRef[], mode: AblationMode, position: number): AblationView {
+  const result = ablate(run.model, cacheOf(run), heads, mode, position);
+  return { ...result, heads: [...heads], mode, before: bars(run.tokenizer, result.before), after: bars(run.tokenizer, result.after) };
+}
+
+/** [L][H] loss increase per head alone; progress after each head; stops with CancelledError. */
+export function scanView(run: ModelRun, mode: AblationMode, signal: CancelSignal, onProgress: (done: number, total: number) => void): number[][] {
+  if (run.ids.length < 2) throw new EngineError('scanning heads compares the text\'s loss, which needs at least 2 tokens; select more text');
+  return scanHeads(run.model, cacheOf(run), mode, { signal, onProgress });
+}
+
+/** The attribution of `id` (default: the predicted next token) at `position`. */
+export function attributionView(run: ModelRun, position: number, id?: number): AttributionView {
+  const cache = cacheOf(run);
+  const { vocabSize } = run.model.config;
+  const token = id ?? argmax(cache.logits.data.subarray(position * vocabSize, (position + 1) * vocabSize));
+  const parts = attribute(run.model, cache, position, token);
+  const sum = parts.embed + parts.finalNormBias + parts.heads.flat().reduce((a, b) => a + b, 0) + parts.attnBias.reduce((a, b) => a + b, 0) + parts.mlps.reduce((a, b) => a + b, 0);
+  return { ...parts, text: textOf(run.tokenizer, token), sum };
+}
+
+/** One token of the run's tokenizer, or an EngineError that names the pieces and the fix. */
+export function oneTokenId(tokenizer: Tokenizer, text: string, what: string): number {
+  const tokens = tokenizer.encode(text);
+  if (tokens.length !== 1) {
+    const pieces = tokens.map((t) => JSON.stringify(t.text)).join(', ');
+    throw new EngineError(`the ${what} ${JSON.stringify(text)} is ${tokens.length} tokens${pieces ? ` (${pieces})` : ''}; give one token, e.g. ${tokens[0] ? JSON.stringify(tokens[0].text) : 'a word'}`);
+  }
+  return tokens[0]!.id;
+}
+
+export function patchingView(run: ModelRun, corruptText: string, answerText: string, wrongText: string, signal: CancelSignal, onProgress: (done: number, total: number) => void): PatchingView {
+  const { tokenizer } = run;
+  const corruptIds = tokenizer.encode(corruptText).map((t) => t.id);
+  const answer = oneTokenId(tokenizer, answerText, 'answer');
+  const wrong = oneTokenId(tokenizer, wrongText, 'wrong token');
+  if (signal.aborted) throw new CancelledError();
+  const result = activationPatching(run.model, run.ids, corruptIds, answer, wrong, { signal, onProgress });
+  return {
+    tokens: run.ids.map((id) => textOf(tokenizer, id)),
+    corruptTokens: corruptIds.map((id) => textOf(tokenizer, id)),
+    answer: { id: answer, text: textOf(tokenizer, answer) },
+    wrong: { id: wrong, text: textOf(tokenizer, wrong) },
+    ...result,
+  };
+}

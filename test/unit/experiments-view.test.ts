@@ -1,0 +1,89 @@
+// What the engine process sends the panel's experiment sections (src/worker/experimentsView.ts),
+// on the experiments' fixture model loaded through the pipeline as the panel loads it: the same
+// numbers as torch's, with token texts; the lens's last row is the next-token section's; each
+// head's strongest role; ablation, scan and patching with progress and Cancel; the errors a learner
+// can fix name the fix.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { CancelledError, DEFAULT_CONFIG, EngineError } from '../../src/engine/config';
+import { Analyzer, type AnalyzeRequest } from '../../src/engine/pipeline';
+import { ablationView, attributionView, headRolesView, lensView, LENS_POSITIONS, patchingView, scanView } from '../../src/worker/experimentsView';
+import { modelRun, nextTokenView } from '../../src/worker/modelView';
+import { assertClose } from './assertClose';
+import { EXPERIMENT_FIXTURES, type ExperimentCase } from './experiments-fixtures';
+import { readJson } from './gpt-fixtures';
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-experiments-view-'));
+process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
+const fixture = readJson<ExperimentCase>(path.join(EXPERIMENT_FIXTURES, 'case.json'));
+const analyzer = new Analyzer(scratch);
+const request = (text: string): AnalyzeRequest => ({
+  ...DEFAULT_CONFIG, text, weightsPath: path.join(EXPERIMENT_FIXTURES, 'model'), tokenizer: 'bpe', bpeVocabSize: 256, tokenizerExplicit: true,
+  corpusPath: path.join(__dirname, '..', '..', 'media', 'corpus'),
+});
+const run = modelRun(analyzer.analyzeModel(request(fixture.text)));
+const T = fixture.ids.length;
+
+test('the lens view: the last positions of the text, token texts, the readings named; its last row is the next-token section', () => {
+  assert.deepEqual(run.ids, fixture.ids);
+  const lens = lensView(run);
+  const from = T - LENS_POSITIONS;
+  assert.deepEqual(lens.positions, Array.from({ length: LENS_POSITIONS }, (_, i) => from + i));
+  assert.deepEqual(lens.tokens, lens.positions.map((t) => String.fromCharCode(fixture.ids[t]!)));
+  assert.deepEqual(lens.readings, ['embeddings', 'after block 1', 'after block 2', 'after block 3']);
+  assertClose(lens.top.map((row) => row.map((cell) => cell.map((c) => c.p))), fixture.lens.top.map((row) => row.slice(from).map((cell) => cell.map((c) => c.p))), { atol: 1e-4, label: 'lens' });
+  const next = nextTokenView(run, T - 1, 1, null, 5);
+  assert.deepEqual(lens.top.at(-1)!.at(-1)!.map((c) => c.id), next.tokens.map((t) => t.id));
+  assertClose(lens.top.at(-1)!.at(-1)!.map((c) => c.p), next.tokens.map((t) => t.probability), { atol: 1e-6, label: 'last row against the next-token bars' });
+});
+
+test('head roles: the scores, and each head badged with its strongest role above the threshold', () => {
+  const roles = headRolesView(run);
+  assertClose(roles.scores.map((row) => row.map((s) => [s.previousToken!, s.firstToken!, s.selfToken])), fixture.headScores.map((row) => row.map((s) => [s.previousToken!, s.firstToken!, s.selfToken])), { atol: 1e-4, label: 'scores on the text' });
+  roles.strongest.forEach((row, l) => row.forEach((role, h) => {
+    const score = roles.scores[l]![h]!;
+    const values = [score.previousToken ?? 0, score.firstToken ?? 0, score.selfToken, score.induction];
+    if (role === null) assert.ok(Math.max(...values) < roles.threshold);
+    else assert.equal(score[role], Math.max(...values));
+  }));
+});
+
+test('ablation view: before and after bars with texts; the scan reports progress and stops when cancelled', () => {
+  const expected = fixture.ablations[0]!;
+  const view = ablationView(run, expected.heads.map(([layer, head]) => ({ layer, head })), expected.mode, expected.position);
+  assert.deepEqual(view.after.map((b) => b.id), expected.after.map((b) => b.id));
+  assert.equal(view.after[0]!.text, Buffer.from([expected.after[0]!.id]).toString('utf8'));
+  assertClose([view.kl, view.lossBefore!, view.lossAfter!], [expected.kl, expected.lossBefore, expected.lossAfter], { atol: 1e-4, label: 'kl, losses' });
+  const signal = { aborted: false };
+  const seen: number[] = [];
+  assert.throws(() => scanView(run, 'zero', signal, (done) => {
+    seen.push(done);
+    if (done === 5) signal.aborted = true;
+  }), CancelledError);
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  assertClose(scanView(run, 'zero', { aborted: false }, () => {}), fixture.scan.zero, { atol: 1e-4, label: 'scan' });
+});
+
+test('attribution view: the predicted token by default, its text, and the parts summing to the logit', () => {
+  const expected = fixture.attributions[0]!;
+  const view = attributionView(run, T - 1);
+  assert.equal(view.id, expected.id);
+  assertClose([view.logit, view.sum], [expected.logit, expected.logit], { atol: 1e-4, label: 'logit and the sum of the parts' });
+  assert.equal(attributionView(run, 3, 's'.charCodeAt(0)).text, 's');
+});
+
+test('patching view: the grid, the tokens of both texts, and the fix for an answer of two tokens', () => {
+  const { cleanText, corruptText, answer, wrong, grid } = fixture.patching;
+  const cleanRun = modelRun(analyzer.analyzeModel(request(cleanText)));
+  const progress: number[] = [];
+  const view = patchingView(cleanRun, corruptText, answer, wrong, { aborted: false }, (done, total) => progress.push(done / total));
+  assertClose(view.grid, grid, { atol: 1e-4, label: 'grid' });
+  assert.deepEqual([view.tokens.length, view.corruptTokens.length, view.answer.text, view.wrong.text], [cleanText.length, corruptText.length, answer, wrong]);
+  assert.equal(progress.at(-1), 1);
+  assert.throws(() => patchingView(cleanRun, corruptText, 'zz', wrong, { aborted: false }, () => {}), (err: Error) => err instanceof EngineError && err.message === 'the answer "zz" is 2 tokens ("z", "z"); give one token, e.g. "z"');
+  assert.throws(() => patchingView(cleanRun, corruptText, answer, wrong, { aborted: true }, () => {}), CancelledError);
+});
