@@ -6,12 +6,13 @@
 import { CancelledError, EngineError, type CancelSignal } from '../engine/config';
 import { ablate, scanHeads, type AblationMode, type HeadRef } from '../engine/experiments/ablation';
 import { attribute } from '../engine/experiments/attribution';
-import { HEAD_ROLES, headScores, inductionProbe, type HeadRole, type HeadScore } from '../engine/experiments/headScores';
+import { HEAD_ROLES, headScores, inductionProbe, type HeadRole } from '../engine/experiments/headScores';
 import { logitLens } from '../engine/experiments/lens';
 import { activationPatching } from '../engine/experiments/patching';
 import { runWithCache, type RunCache } from '../engine/experiments/run';
 import { argmax } from '../engine/gpt/sampling';
 import type { Tokenizer } from '../engine/types';
+import type { AblationView, AttributionView, ExperimentQuery, ExperimentResult, HeadRolesView, LensView, PatchingView } from '../shared/experimentsProtocol';
 import type { ModelRun } from './modelView';
 
 /** The lens of a longer text shows its last this many positions (13 × 32 cells of text for GPT-2). */
@@ -21,66 +22,6 @@ export const ROLE_THRESHOLD = 0.3;
 /** The induction probe: this many random ids, then the same again. */
 export const PROBE_LENGTH = 20;
 const PROBE_SEED = 123;
-
-export interface TokenBar {
-  id: number;
-  text: string;
-  p: number;
-}
-
-export interface LensView {
-  /** The positions read (0-based), their token texts, and the readings' names (embeddings, after block 1, …). */
-  positions: number[];
-  tokens: string[];
-  readings: string[];
-  /** [readings][positions]: the top 5 as bars. */
-  top: TokenBar[][][];
-  /** [readings][positions]: probability of the final top-1 at each reading (the line chart). */
-  final: number[][];
-}
-
-export interface HeadRolesView {
-  scores: HeadScore[][];
-  /** [L][H]: the role with the highest score, or null when none reaches ROLE_THRESHOLD. */
-  strongest: (HeadRole | null)[][];
-  threshold: number;
-  probeLength: number;
-}
-
-export interface AblationView {
-  heads: HeadRef[];
-  mode: AblationMode;
-  position: number;
-  before: TokenBar[];
-  after: TokenBar[];
-  kl: number;
-  lossBefore: number | null;
-  lossAfter: number | null;
-}
-
-export interface AttributionView {
-  position: number;
-  id: number;
-  text: string;
-  logit: number;
-  embed: number;
-  heads: number[][];
-  attnBias: number[];
-  mlps: number[];
-  finalNormBias: number;
-  /** The parts added up: equal to the logit up to float rounding. */
-  sum: number;
-}
-
-export interface PatchingView {
-  tokens: string[];
-  corruptTokens: string[];
-  answer: { id: number; text: string };
-  wrong: { id: number; text: string };
-  clean: number;
-  corrupt: number;
-  grid: number[][];
-}
 
 /** What the panel's model run keeps for the experiments: its ids and, once asked, its cache. */
 const caches = new WeakMap<ModelRun, RunCache>();
@@ -174,4 +115,24 @@ export function patchingView(run: ModelRun, corruptText: string, answerText: str
     wrong: { id: wrong, text: textOf(tokenizer, wrong) },
     ...result,
   };
+}
+
+/** One query of the panel on a kept run; scan and patch report progress and stop when cancelled. */
+export function runExperiment(run: ModelRun, query: ExperimentQuery, signal: CancelSignal, onProgress: (done: number, total: number) => void): ExperimentResult {
+  switch (query.kind) {
+    case 'lens':
+      return { kind: 'lens', view: lensView(run) };
+    case 'headRoles':
+      return { kind: 'headRoles', view: headRolesView(run) };
+    case 'ablate':
+      return { kind: 'ablate', view: ablationView(run, query.heads, query.mode, query.position) };
+    case 'scan':
+      return { kind: 'scan', mode: query.mode, grid: scanView(run, query.mode, signal, onProgress) };
+    case 'attribute': {
+      const id = query.token === undefined || query.token === '' ? undefined : oneTokenId(run.tokenizer, query.token, 'token');
+      return { kind: 'attribute', view: attributionView(run, query.position, id) };
+    }
+    case 'patch':
+      return { kind: 'patch', view: patchingView(run, query.corrupt, query.answer, query.wrong, signal, onProgress) };
+  }
 }

@@ -11,7 +11,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { CancelledError, DEFAULT_CONFIG, EngineError } from '../../src/engine/config';
 import { Analyzer, type AnalyzeRequest } from '../../src/engine/pipeline';
-import { ablationView, attributionView, headRolesView, lensView, LENS_POSITIONS, patchingView, scanView } from '../../src/worker/experimentsView';
+import * as v from 'valibot';
+import { ExperimentQuerySchema, ExperimentResultSchema, type ExperimentQuery } from '../../src/shared/experimentsProtocol';
+import { ablationView, attributionView, headRolesView, lensView, LENS_POSITIONS, patchingView, runExperiment, scanView } from '../../src/worker/experimentsView';
 import { modelRun, nextTokenView } from '../../src/worker/modelView';
 import { assertClose } from './assertClose';
 import { EXPERIMENT_FIXTURES, type ExperimentCase } from './experiments-fixtures';
@@ -86,4 +88,25 @@ test('patching view: the grid, the tokens of both texts, and the fix for an answ
   assert.equal(progress.at(-1), 1);
   assert.throws(() => patchingView(cleanRun, corruptText, 'zz', wrong, { aborted: false }, () => {}), (err: Error) => err instanceof EngineError && err.message === 'the answer "zz" is 2 tokens ("z", "z"); give one token, e.g. "z"');
   assert.throws(() => patchingView(cleanRun, corruptText, answer, wrong, { aborted: true }, () => {}), CancelledError);
+});
+
+test('every query kind answers what the contract\'s schema accepts; a malformed query is refused', () => {
+  const queries: ExperimentQuery[] = [
+    { kind: 'lens' },
+    { kind: 'headRoles' },
+    { kind: 'ablate', heads: [{ layer: 0, head: 1 }], mode: 'mean', position: 3 },
+    { kind: 'scan', mode: 'zero' },
+    { kind: 'attribute', position: 2, token: 'e' },
+    { kind: 'patch', corrupt: fixture.text.replace('sea', 'sky'), answer: 'e', wrong: 'a' },
+  ];
+  for (const query of queries) {
+    assert.ok(v.safeParse(ExperimentQuerySchema, query).success);
+    const result = runExperiment(run, query, { aborted: false }, () => {});
+    const parsed = v.safeParse(ExperimentResultSchema, result);
+    assert.ok(parsed.success, `${query.kind}: ${parsed.issues?.[0]?.message ?? ''}`);
+    assert.equal(result.kind, query.kind);
+  }
+  assert.equal(v.safeParse(ExperimentQuerySchema, { kind: 'ablate', heads: [], mode: 'zero', position: 0 }).success, false);
+  assert.equal(v.safeParse(ExperimentQuerySchema, { kind: 'ablate', heads: [{ layer: -1, head: 0 }], mode: 'zero', position: 0 }).success, false);
+  assert.equal(v.safeParse(ExperimentQuerySchema, { kind: 'scan', mode: 'half' }).success, false);
 });
