@@ -12,6 +12,7 @@ import { CancelledError, EngineError } from '../engine/config';
 import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
 import type { LazyGroup } from '../shared/protocol';
 import type { CellsQuery } from '../shared/protocol';
+import { ExperimentResultSchema, parse, parseProgressStage, type ExperimentQuery } from '../shared/experimentsProtocol';
 import {
   parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage, type Sampling,
   type ShutdownMessage, type TrainEvent, type TrainJob,
@@ -82,6 +83,27 @@ export class EngineClient {
   }
 
   /**
+   * An experiment on a kept trace's model (cancelling the one in flight); the scan and patching
+   * report (done, total) to `onProgress`. cancelExperiment() stops them at their next run.
+   */
+  experiment(traceId: number, query: ExperimentQuery, onProgress?: (done: number, total: number) => void): Promise<EngineResults['experiment']> {
+    this.cancelExperiment();
+    const progress = onProgress && ((stage: string) => {
+      const counts = parseProgressStage(stage);
+      if (counts) onProgress(counts.done, counts.total);
+    });
+    return this.send<'experiment'>({ op: 'experiment', traceId, query }, progress).then((result) => {
+      const checked = parse(ExperimentResultSchema, result);
+      if (!checked) throw new Error('the engine answered an experiment with a malformed result');
+      return checked;
+    });
+  }
+
+  cancelExperiment(): void {
+    this.cancelOp('experiment');
+  }
+
+  /**
    * Generates after `request.text`, each new token passed to `onToken` as it comes; cancelGeneration()
    * (or a new generation) stops it after the token in progress, and the promise still resolves
    * with what was generated.
@@ -140,7 +162,7 @@ export class EngineClient {
     this.cancelOp('analyze');
   }
 
-  private cancelOp(op: 'analyze' | 'generate'): void {
+  private cancelOp(op: 'analyze' | 'generate' | 'experiment'): void {
     if (!this.child) return;
     for (const [id, pending] of this.pending) {
       if (pending.op !== op) continue;

@@ -8,6 +8,7 @@
 import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/pipeline';
 import type { TrainInfo, TrainRequest } from '../engine/train/session';
 import type { MapCodes } from './codes';
+import { ExperimentQuerySchema, parse, type ExperimentQuery, type ExperimentResult } from './experimentsProtocol';
 import {
   isLazyGroup, isMatrixPath, isSampling, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
 } from './protocol';
@@ -35,7 +36,10 @@ export type EngineRequest =
   // Trains a model (TrainingSession) on the engine's training thread; events arrive as 'train'
   // replies, the result when it ends. Cancel stops it after the step in progress and saves.
   | { id: number; op: 'train'; request: TrainJob }
-  | { id: number; op: 'stats' };
+  | { id: number; op: 'stats' }
+  // An experiment on a kept trace's model (logit lens, head roles, ablation, scan, attribution,
+  // patching); the scan and patching send 'progress' replies "done/total" and stop when cancelled.
+  | { id: number; op: 'experiment'; traceId: number; query: ExperimentQuery };
 
 /** A training run as the engine process runs it: the session's request, where to save, how often to report. */
 export interface TrainJob extends TrainRequest {
@@ -154,6 +158,7 @@ export interface EngineResults {
     stop?: { step: number; askedAt: number };
   };
   stats: EngineStats;
+  experiment: ExperimentResult;
 }
 
 // ---- engine -> host ----
@@ -215,6 +220,10 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
     }
     case 'train':
       return isTrainJob(raw.request) ? { id, op: 'train', request: raw.request } : undefined;
+    case 'experiment': {
+      const query = parse(ExperimentQuerySchema, raw.query);
+      return isId(raw.traceId) && query ? { id, op: 'experiment', traceId: raw.traceId, query } : undefined;
+    }
     case 'generate': {
       const { request, maxNewTokens, seed, temperature, topK } = raw;
       if (!isRequest(request) || !isId(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_NEW_TOKENS || !isId(seed)) return undefined;

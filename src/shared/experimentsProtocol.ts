@@ -87,3 +87,16 @@ export type HeadRolesView = v.InferOutput<typeof HeadRolesViewSchema>;
 export type AblationView = v.InferOutput<typeof AblationViewSchema>;
 export type AttributionView = v.InferOutput<typeof AttributionViewSchema>;
 export type PatchingView = v.InferOutput<typeof PatchingViewSchema>;
+
+/** `raw` as the schema's type, or undefined when it does not fit. */
+export function parse<S extends v.GenericSchema>(schema: S, raw: unknown): v.InferOutput<S> | undefined {
+  const result = v.safeParse(schema, raw);
+  return result.success ? result.output : undefined;
+}
+
+/** Progress of a scan or patching as the engine's 'progress' reply carries it: "done/total". */
+export const progressStage = (done: number, total: number) => `${done}/${total}`;
+export function parseProgressStage(stage: string): { done: number; total: number } | undefined {
+  const match = /^(\d+)\/(\d+)$/.exec(stage);
+  return match ? { done: Number(match[1]), total: Number(match[2]) } : undefined;
+}

@@ -20,6 +20,8 @@ import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
 import type { EngineReply, EngineRequest, EngineResults, TrainEvent } from '../shared/engineProtocol';
 import { TraceStore } from './traceStore';
+import { runExperiment } from './experimentsView';
+import { progressStage } from '../shared/experimentsProtocol';
 
 export interface EngineThreadData {
   bpeCacheDir?: string;
@@ -163,6 +165,9 @@ const handlers: Handlers = {
   },
   nextToken({ traceId, position, temperature, topK }) {
     return nextTokenView(keptModel(traceId), position, temperature, topK);
+  },
+  experiment({ id, traceId, query }, { progress }) {
+    return runExperiment(keptModel(traceId), query, new SharedCancel(cancelCells, id), (done, total) => progress(progressStage(done, total)));
   },
   train({ id, request }, { progress, train }) {
     const cancel = new SharedCancel(cancelCells, id);

@@ -1,0 +1,60 @@
+// The experiments through the engine process as the extension host drives them (EngineClient
+// forking dist/engine.js): torch's numbers on a kept trace, progress from the scan, Cancel that
+// stops patching without ending the process, and a bad query answered with the fix.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { CancelledError, DEFAULT_CONFIG, EngineError } from '../../src/engine/config';
+import { EngineClient } from '../../src/host/engineClient';
+import { assertClose } from './assertClose';
+import { EXPERIMENT_FIXTURES, type ExperimentCase } from './experiments-fixtures';
+import { readJson } from './gpt-fixtures';
+
+const root = path.resolve(__dirname, '..', '..');
+const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-experiments-engine-'));
+const engine = new EngineClient(path.join(root, 'dist'), cache);
+after(() => {
+  engine.dispose();
+  fs.rmSync(cache, { recursive: true, force: true });
+});
+const fixture = readJson<ExperimentCase>(path.join(EXPERIMENT_FIXTURES, 'case.json'));
+
+async function analyzed(text: string): Promise<number> {
+  const reply = await engine.analyze({
+    ...DEFAULT_CONFIG, text, heads: 4, weightsPath: path.join(EXPERIMENT_FIXTURES, 'model'), tokenizer: 'bpe', bpeVocabSize: 256, tokenizerExplicit: true,
+    corpusPath: path.join(root, 'media', 'corpus'),
+  });
+  assert.equal(reply.kind, 'trace');
+  return reply.kind === 'trace' ? reply.traceId : -1;
+}
+
+test('the engine process answers the scan with progress, and the lens, on the kept trace', async () => {
+  assert.ok(fs.existsSync(path.join(root, 'dist', 'engine.js')), 'dist/engine.js is built (node esbuild.mjs)');
+  const traceId = await analyzed(fixture.text);
+  const progress: number[] = [];
+  const scan = await engine.experiment(traceId, { kind: 'scan', mode: 'mean' }, (done, total) => progress.push(done / total));
+  assert.ok(scan.kind === 'scan');
+  assertClose(scan.grid, fixture.scan.mean, { atol: 1e-4, label: 'scan through the engine process' });
+  assert.equal(progress.length, 12);
+  const lens = await engine.experiment(traceId, { kind: 'lens' });
+  assert.ok(lens.kind === 'lens');
+  assert.deepEqual(lens.view.top.at(-1)!.at(-1)!.map((c) => c.id), fixture.lens.top.at(-1)!.at(-1)!.map((c) => c.id));
+});
+
+test('Cancel stops patching at its next run and the process goes on; a head that does not exist is answered with the fix', async () => {
+  const { cleanText, corruptText, answer, wrong } = fixture.patching;
+  const traceId = await analyzed(cleanText);
+  let cancelled = false;
+  const patching = engine.experiment(traceId, { kind: 'patch', corrupt: corruptText, answer, wrong }, () => {
+    if (!cancelled) engine.cancelExperiment();
+    cancelled = true;
+  });
+  await assert.rejects(patching, CancelledError);
+  await assert.rejects(engine.experiment(traceId, { kind: 'ablate', heads: [{ layer: 0, head: 4 }], mode: 'zero', position: 0 }),
+    (err: Error) => err instanceof EngineError && err.message === 'head 5 does not exist: each layer has heads 1 to 4');
+  const done = await engine.experiment(traceId, { kind: 'patch', corrupt: corruptText, answer, wrong });
+  assert.ok(done.kind === 'patch');
+  assertClose(done.view.grid, fixture.patching.grid, { atol: 1e-4, label: 'patching after a cancelled one' });
+});
