@@ -26,7 +26,7 @@ try {
   const page = await context.newPage();
   consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training)\.js/);
   suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `training-FAIL-${n}.png`) });
-  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
+  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 180_000 });
 
   const runCommand = (title) => palette(page, title, STEP_MS);
   /** Picks the quick pick item labelled `label` (typing filters the list to it). */
@@ -133,6 +133,12 @@ try {
     if (!/step 150 \/ 150/.test(status) || !/tokens\/s/.test(status) || !/elapsed/.test(status) || !/done/.test(status)) throw new Error(`status: ${status}`);
     const end = await training.locator('#train-end').innerText();
     if (!/^Done: 150 steps/.test(end) || !end.includes(`${tinyName}.safetensors`)) throw new Error(`end: ${end}`);
+    // the early-stopping hint, when the validation loss rose: it names the step whose checkpoint is kept
+    const over = await training.locator('#loss-note').getAttribute('data-overfitting-step');
+    const best = await training.locator('#train-status').getAttribute('data-best-step');
+    console.log(`     best validation checkpoint at step ${best}; overfitting hint ${over ? `at step ${over}` : 'not shown'}`);
+    if (over && !note.includes(`lowest (`) ) throw new Error(`hint: ${note}`);
+    if (over && !note.includes(`the checkpoint of step ${best}`)) throw new Error(`the hint does not name the kept step ${best}: ${note}`);
   });
 
   await check('samples grow from step 0, the prompt styled apart from the continuation', async () => {

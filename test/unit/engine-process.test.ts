@@ -14,6 +14,7 @@ import { knobProblem, type SettingSchema } from '../../src/knobCheck';
 import type { PlaygroundSettings } from '../../src/settings';
 import { parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
 import { TraceStore } from '../../src/worker/traceStore';
+import { EngineClient } from '../../src/host/engineClient';
 import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { assertClose } from './assertClose';
 
@@ -261,4 +262,25 @@ test('closing the window: a shutdown stops the training run at its step, saves o
   assert.equal(trained.trainLoss, null, 'no last evaluation: only the checkpoint');
   assert.deepEqual(kinds.filter((k) => k.startsWith('after:') && !['after:steps', 'after:saved'].includes(k)), [], 'no evaluation, sample or frame after the shutdown');
   assert.equal(readGptCheckpoint(out).metadata['llm101.step'], String(trained.step));
+});
+
+test('the extension host\'s shutdown (what deactivate returns) resolves once a training run has saved and the engine has exited', async () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-deactivate-')), 'models', 'closing.safetensors');
+  const client = new EngineClient(path.join(root, 'dist'));
+  let started: () => void = () => {};
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const { done } = client.train({
+    corpusPaths: [corpusPath], tokenizer: 'word', dim: 16, heads: 2, layers: 1, contextLength: 16, batchSize: 4, steps: 1_000_000,
+    lr: 3e-3, seed: 3, dropout: 0, out, evalEvery: 1000, sampleEvery: 1000, frameEvery: 1000,
+  }, (event) => {
+    if (event.kind === 'steps' && event.step >= 10) started();
+  });
+  await running;
+  const pid = client.pid;
+  assert.ok(pid);
+  await client.shutdown(60_000);
+  const trained = await done;
+  assert.equal(trained.stopped, true);
+  assert.equal(readGptCheckpoint(out).metadata['llm101.step'], String(trained.step), 'the checkpoint of the step it stopped at is on disk');
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the engine process has exited');
 });

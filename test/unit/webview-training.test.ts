@@ -126,6 +126,7 @@ test('the overfitting hint names the lowest validation loss and what Stop keeps'
   assert.match(overfittingText(hint, true), /stayed above its lowest \(4\.310 at step 250\) for 3 evaluations and is 5\.200 at step 400/);
   assert.match(overfittingText(hint, true), /the checkpoint of step 250 is kept/);
   assert.match(overfittingText(hint, false), /keeps only its last step/);
+  assert.match(overfittingText(hint, true, true), /Early stopping would have stopped there; the checkpoint of step 250, the best one, is kept\.$/);
 });
 
 test('a long run stays bounded: the curve thins out as the engine says, the first and newest samples and spread frames stay', () => {

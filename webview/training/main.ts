@@ -296,7 +296,7 @@ class Page {
       notes.push(`Train loss ${formatLoss(firstEval.trainLoss)} at step ${firstEval.step} → ${formatLoss(lastEval.trainLoss)} at step ${lastEval.step}; validation ${formatLoss(firstEval.valLoss)} → ${formatLoss(lastEval.valLoss)}.`);
     }
     const over = run.overfitting;
-    if (over) notes.push(overfittingText(over, run.bestFile !== undefined));
+    if (over) notes.push(overfittingText(over, run.bestFile !== undefined, run.end !== undefined));
     this.lossNote.hidden = notes.length === 0;
     this.lossNote.classList.toggle('warn', over !== undefined);
     if (over) this.lossNote.dataset.overfittingStep = String(over.step);

@@ -83,11 +83,12 @@ export function endText(end: TrainEnd, steps: number | undefined): string {
 }
 
 /** The early-stopping hint: the validation loss has stayed above its lowest for some evaluations. */
-export function overfittingText(hint: OverfittingEvent, keepsBest: boolean): string {
+export function overfittingText(hint: OverfittingEvent, keepsBest: boolean, ended = false): string {
+  const best = `the checkpoint of step ${formatCount(hint.bestStep)}`;
   return `The validation loss has stayed above its lowest (${formatLoss(hint.bestValLoss)} at step ${formatCount(hint.bestStep)}) for ${hint.evaluations} evaluations ` +
     `and is ${formatLoss(hint.valLoss)} at step ${formatCount(hint.step)}: the model is learning its training text by heart instead of what carries over to new text (overfitting). ` +
     (keepsBest
-      ? `Stopping now loses nothing: the checkpoint of step ${formatCount(hint.bestStep)} is kept and becomes the playground’s model when the run ends.`
+      ? ended ? `Early stopping would have stopped there; ${best}, the best one, is kept.` : `Stopping now loses nothing: ${best} is kept and becomes the playground’s model when the run ends.`
       : 'Early stopping would stop here; the run keeps only its last step’s checkpoint.');
 }
 
