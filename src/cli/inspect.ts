@@ -1,11 +1,11 @@
 // `llm101 inspect`: the experiments of the panel (logit lens, head scores, ablation, direct logit
 // attribution, activation patching) on one text, as JSON for scripts and tests.
 import { DEFAULT_CONFIG } from '../engine/config';
-import { ABLATION_MODES, ablate, type AblationMode, type HeadRef } from '../engine/experiments/ablation';
-import { attribute } from '../engine/experiments/attribution';
-import { headScores, inductionProbe } from '../engine/experiments/headScores';
+import { ABLATION_MODES, ablate, type AblationMode, type AblationResult, type HeadRef } from '../engine/experiments/ablation';
+import { attribute, type Attribution } from '../engine/experiments/attribution';
+import { headScores, inductionProbe, type HeadScore } from '../engine/experiments/headScores';
 import { logitLens } from '../engine/experiments/lens';
-import { activationPatching } from '../engine/experiments/patching';
+import { activationPatching, type Patching } from '../engine/experiments/patching';
 import { checkPosition, runWithCache } from '../engine/experiments/run';
 import { packGptWeights, type PackedGpt } from '../engine/layers/gptModel';
 import type { Tokenizer } from '../engine/types';
@@ -39,7 +39,7 @@ export const inspect: Command = {
     '  --corrupt TEXT        activation patching: a text of the same token count; with --answer and --wrong',
     '                        (one token each): "patching": {clean, corrupt, grid [L][T]}, m = logit(answer) −',
     '                        logit(wrong) at the last position, grid = (m_patched − m_corrupt) / (m_clean − m_corrupt)',
-    '  --json                print the JSON (the default prints the same on one line per section)',
+    '  --json                print the JSON (without it: a summary, the top of each list)',
   ],
   options: {
     ...INPUT_OPTIONS,
@@ -80,27 +80,37 @@ export const inspect: Command = {
     }
     try {
       const cache = runWithCache(model, ids, { z: true, patterns: asked.headScores, outputs: asked.attribution }, { ...(packed && { packed }) });
-      const json: Record<string, unknown> = { tokens: ids.map((id) => ({ id, text: tokenText(id) })) };
+      const found: Inspection = { tokens: ids.map((id) => ({ id, text: tokenText(id) })), position };
       if (asked.lens) {
-        json.lens = logitLens(model, cache, { ...(packed && { packed }) }).top.map((row) => row.map((cell) => cell.map(({ id, p }) => ({ id, text: tokenText(id), p }))));
+        found.lens = logitLens(model, cache, { ...(packed && { packed }) }).top.map((row) => row.map((cell) => cell.map(({ id, p }) => ({ id, text: tokenText(id), p }))));
       }
-      if (asked.headScores) json.headScores = headScores(model, cache, probeIds(values, model.config.vocabSize), packed);
+      if (asked.headScores) found.headScores = headScores(model, cache, probeIds(values, model.config.vocabSize), packed);
       if (ablated) {
         const mode = (values.ablation ?? 'zero') as string;
         if (!(ABLATION_MODES as readonly string[]).includes(mode)) throw new UsageError(`--ablation takes ${ABLATION_MODES.join(' or ')}, got ${show(mode)}`);
-        json.ablation = ablate(model, cache, ablated, mode as AblationMode, position, packed);
+        found.ablation = { ...ablate(model, cache, ablated, mode as AblationMode, position, packed), heads: ablated, mode: mode as AblationMode };
       }
       if (asked.attribution) {
         const id = optionalInteger(values, 'attribute-id') ?? oneToken(tokenizer, values.attribute as string, '--attribute');
-        json.attribution = attribute(model, cache, position, id);
+        found.attribution = attribute(model, cache, position, id);
       }
       if (typeof values.corrupt === 'string') {
         const corruptIds = tokenizer.encode(values.corrupt).map((t) => t.id);
         const answer = oneToken(tokenizer, values.answer as string, '--answer');
         const wrong = oneToken(tokenizer, values.wrong as string, '--wrong');
-        json.patching = activationPatching(model, ids, corruptIds, answer, wrong, { ...(packed && { packed }) });
+        found.patching = activationPatching(model, ids, corruptIds, answer, wrong, { ...(packed && { packed }) });
       }
-      io.stdout.write(values.json ? `${JSON.stringify(json)}\n` : Object.entries(json).map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`).join(''));
+      if (values.json) {
+        const { position: _position, ...json } = found;
+        if (json.ablation) {
+          const { heads: _heads, mode: _mode, ...ablation } = json.ablation;
+          io.stdout.write(`${JSON.stringify({ ...json, ablation })}\n`);
+        } else {
+          io.stdout.write(`${JSON.stringify(json)}\n`);
+        }
+      } else {
+        io.stdout.write(summary(found, tokenText));
+      }
     } finally {
       packed?.release();
     }
@@ -161,4 +171,68 @@ function probeIds(values: Values, vocabSize: number): number[] {
     return [...half, ...half];
   }
   return inductionProbe(optionalInteger(values, 'probe-length') ?? DEFAULT_PROBE_LENGTH, optionalInteger(values, 'seed') ?? DEFAULT_CONFIG.seed, vocabSize);
+}
+
+interface Inspection {
+  tokens: { id: number; text: string }[];
+  position: number;
+  lens?: { id: number; text: string; p: number }[][][];
+  headScores?: HeadScore[][];
+  ablation?: AblationResult & { heads: HeadRef[]; mode: AblationMode };
+  attribution?: Attribution;
+  patching?: Patching;
+}
+
+const fixed = (x: number | null, digits = 3) => (x === null ? '–' : x.toFixed(digits));
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+
+/** What --json prints, as lines a person reads: the top of each list and what the numbers mean. */
+function summary(found: Inspection, tokenText: (id: number) => string): string {
+  const { tokens, position } = found;
+  const at = `position ${position} ${show(tokens[position]!.text)}`;
+  const lines = [`${tokens.length} tokens; ${at} is the one the lens, ablation and attribution look at (--position)`];
+  if (found.lens) {
+    lines.push('', `Logit lens at ${at}: the top next token if the stream stopped there (softmax(W_out · LN_f(x_l)))`);
+    found.lens.forEach((row, l) => {
+      const cell = row[position]!;
+      const name = l === 0 ? 'embeddings' : l === found.lens!.length - 1 ? `after block ${l} (output)` : `after block ${l}`;
+      lines.push(`  ${name.padEnd(26)} ${cell.slice(0, 3).map((c) => `${show(c.text)} ${c.p.toFixed(3)}`).join('   ')}`);
+    });
+  }
+  if (found.headScores) {
+    lines.push('', 'Head scores (mean attention: to the previous token, to the first, to itself, and induction on a repeated probe)', '  head   previous  first    self   induction');
+    found.headScores.forEach((row, l) => row.forEach((score, h) => {
+      lines.push(`  ${`${l + 1}.${h + 1}`.padEnd(6)} ${fixed(score.previousToken).padStart(8)} ${fixed(score.firstToken).padStart(7)} ${fixed(score.selfToken).padStart(7)} ${fixed(score.induction).padStart(11)}`);
+    }));
+  }
+  if (found.ablation) {
+    const a = found.ablation;
+    const heads = a.heads.map(({ layer, head }) => `${layer + 1}.${head + 1}`).join(', ');
+    lines.push('', `Ablation (${a.mode}) of head${a.heads.length > 1 ? 's' : ''} ${heads}: KL(before ‖ after) at ${at} ${a.kl.toFixed(4)}; the text's loss ${fixed(a.lossBefore)} → ${fixed(a.lossAfter)}`);
+    lines.push(`  before: ${a.before.slice(0, 5).map((b) => `${show(tokenText(b.id))} ${b.p.toFixed(3)}`).join('   ')}`);
+    lines.push(`  after:  ${a.after.slice(0, 5).map((b) => `${show(tokenText(b.id))} ${b.p.toFixed(3)}`).join('   ')}`);
+  }
+  if (found.attribution) {
+    const a = found.attribution;
+    const parts = [
+      { name: 'embeddings', value: a.embed },
+      { name: 'final norm bias', value: a.finalNormBias },
+      ...a.heads.flatMap((row, l) => row.map((value, h) => ({ name: `head ${l + 1}.${h + 1}`, value }))),
+      ...a.attnBias.map((value, l) => ({ name: `attention bias ${l + 1}`, value })),
+      ...a.mlps.map((value, l) => ({ name: `MLP ${l + 1}`, value })),
+    ];
+    const sum = parts.reduce((total, part) => total + part.value, 0);
+    const largest = [...parts].sort((x, y) => Math.abs(y.value) - Math.abs(x.value)).slice(0, 6);
+    lines.push('', `Direct logit attribution of ${show(tokenText(a.id))} at ${at}: logit ${a.logit.toFixed(3)}, the ${parts.length} parts sum to ${sum.toFixed(3)}`);
+    lines.push(`  largest: ${largest.map((part) => `${part.name} ${signed(part.value)}`).join(', ')}`);
+  }
+  if (found.patching) {
+    const { clean, corrupt, grid } = found.patching;
+    let best = { layer: 0, t: 0, value: -Infinity };
+    grid.forEach((row, layer) => row.forEach((value, t) => { if (value > best.value) best = { layer, t, value }; }));
+    lines.push('', `Activation patching: logit(answer) − logit(wrong) is ${clean.toFixed(3)} on the clean text, ${corrupt.toFixed(3)} on the corrupted one`);
+    lines.push(`  the clean stream entering block ${best.layer + 1} at position ${best.t} ${show(tokens[best.t]!.text)} restores the most: ${best.value.toFixed(3)} of the difference`);
+  }
+  lines.push('', 'Every number, and the whole grids: --json');
+  return `${lines.join('\n')}\n`;
 }

@@ -106,3 +106,17 @@ test('inspect: bad input exits 2 with one line that says what to do', async () =
     assert.match(stderr, pattern);
   }
 });
+
+test('inspect without --json: a summary a person reads, the same numbers rounded', async () => {
+  const { cleanText, corruptText, answer, wrong } = fixture.patching;
+  const { code, stdout, stderr } = await run(['--text', cleanText, '--lens', '--head-scores', '--ablate', '2.3', '--attribute', answer, '--corrupt', corruptText, '--answer', answer, '--wrong', wrong]);
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
+  const json = (await inspectJson(['--text', cleanText, '--attribute', answer, '--corrupt', corruptText, '--answer', answer, '--wrong', wrong])) as { attribution: { logit: number }; patching: { clean: number } };
+  assert.match(stdout, /^10 tokens; position 9 "m" is the one the lens, ablation and attribution look at \(--position\)\n/);
+  assert.match(stdout, /\n {2}after block 3 \(output\) +"/);
+  assert.match(stdout, /\n {2}head +previous +first +self +induction\n {2}1\.1 /);
+  assert.match(stdout, /\nAblation \(zero\) of head 2\.3: KL\(before ‖ after\) at position 9 "m" \d\.\d{4}; the text's loss \d\.\d{3} → \d\.\d{3}\n/);
+  assert.ok(stdout.includes(`Direct logit attribution of "z" at position 9 "m": logit ${json.attribution.logit.toFixed(3)}, the 20 parts sum to ${json.attribution.logit.toFixed(3)}`));
+  assert.ok(stdout.includes(`is ${json.patching.clean.toFixed(3)} on the clean text`));
+});

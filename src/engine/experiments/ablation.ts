@@ -62,6 +62,17 @@ export function ablatedLogits(model: GptModel, base: RunCache, heads: readonly H
   return forward.logits!;
 }
 
+/** The unablated text's loss, once per kept run (the panel ablates one head after another). */
+const lossesBefore = new WeakMap<RunCache, number>();
+function lossOf(base: RunCache): number {
+  let loss = lossesBefore.get(base);
+  if (loss === undefined) {
+    loss = textLoss(base.logits, base.ids);
+    lossesBefore.set(base, loss);
+  }
+  return loss;
+}
+
 /** Before and after ablating `heads` at `position` (default the last token). */
 export function ablate(model: GptModel, base: RunCache, heads: readonly HeadRef[], mode: AblationMode, position = base.ids.length - 1, packed?: PackedGpt): AblationResult {
   checkPosition(position, base.ids.length);
@@ -76,7 +87,7 @@ export function ablate(model: GptModel, base: RunCache, heads: readonly HeadRef[
     before: top(logBefore),
     after: top(logAfter),
     kl: klDivergence(logBefore, logAfter),
-    lossBefore: withLoss ? textLoss(base.logits, base.ids) : null,
+    lossBefore: withLoss ? lossOf(base) : null,
     lossAfter: withLoss ? textLoss(after, base.ids) : null,
   };
 }
@@ -90,7 +101,7 @@ export interface ProgressOptions {
 
 /** [L][H]: the text's loss with head (l, h) alone ablated minus its loss without. Needs T ≥ 2. */
 export function scanHeads(model: GptModel, base: RunCache, mode: AblationMode, options: ProgressOptions = {}): number[][] {
-  const lossBefore = textLoss(base.logits, base.ids);
+  const lossBefore = lossOf(base);
   const { layers, heads } = model.config;
   const grid: number[][] = [];
   for (let layer = 0; layer < layers; layer++) {
