@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { EngineClient } from './host/engineClient';
 import { PlaygroundPanel, VIEW_TYPE } from './panels/PlaygroundPanel';
 import { analyzeSelection, openPlayground } from './commands/analyze';
-import { continueText, loadModel, type ContinueOptions } from './commands/generate';
+import { continueText, type ContinueOptions } from './commands/generate';
+import { loadModel } from './commands/loadModel';
+import { downloadModel, isDownloadOptions } from './commands/download';
 import { stopTraining, trainModel, type TrainOptions } from './commands/train';
 import { TrainingPanel } from './panels/TrainingPanel';
 import { SECTION } from './settings';
@@ -37,7 +39,8 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
     'llm101.showTokenBoundaries': () => tokens.toggleBoundaries(),
     'llm101.pickTokenizer': () => tokens.pickTokenizer(),
     'llm101.continueText': (options?: unknown) => continueText(engine, context.extensionPath, isContinueOptions(options) ? options : {}),
-    'llm101.loadModel': () => loadModel(context.extensionPath),
+    'llm101.loadModel': () => loadModel(context),
+    'llm101.downloadModel': (options?: unknown) => downloadModel(context, isDownloadOptions(options) ? options : {}),
     'llm101.trainModel': (options?: unknown) => trainModel(context, engine, isTrainOptions(options) ? options : {}),
     'llm101.showTraining': () => TrainingPanel.show(context),
   };

@@ -8,6 +8,7 @@ import type { TokenizerKind } from './engine/types';
 import { DEFAULT_CONFIG, DEFAULT_LAYERS } from './engine/config';
 import { expandHome } from './engine/corpus';
 import { BPE_DEFAULT_VOCAB } from './engine/tokenizer';
+import { resolveWeightsSetting } from './bundledModels';
 
 export { SECTION } from './knobCheck';
 import { SECTION } from './knobCheck';
@@ -31,7 +32,7 @@ export function readSettings(extensionPath: string): PlaygroundSettings {
     tokenizer: cfg.get<string>('tokenizer', DEFAULT_CONFIG.tokenizer) as TokenizerKind,
     bpeVocabSize: cfg.get<number>('bpeVocabSize', BPE_DEFAULT_VOCAB),
     corpusPath: resolvePath(cfg.get<string>('corpusPath', '')) ?? path.join(extensionPath, 'media', 'corpus'),
-    weightsPath: resolvePath(cfg.get<string>('weightsPath', '')),
+    weightsPath: resolveWeightsSetting(cfg.get<string>('weightsPath', ''), extensionPath, resolvePath),
     dim: cfg.get<number>('dim', DEFAULT_CONFIG.dim),
     heads: cfg.get<number>('heads', DEFAULT_CONFIG.heads),
     dropout: cfg.get<number>('dropout', DEFAULT_CONFIG.dropout),

@@ -1,8 +1,5 @@
-// "Continue Text" and "Load Model…": the model writes after the selection, and a checkpoint
-// becomes the panel's model.
+// "Continue Text": the model writes after the selection.
 import * as vscode from 'vscode';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { EngineClient } from '../host/engineClient';
 import { PlaygroundPanel } from '../panels/PlaygroundPanel';
 import { readSettings, SECTION } from '../settings';
@@ -197,45 +194,4 @@ export async function continueText(engine: EngineClient, extensionPath: string, 
   } finally {
     unlisten();
   }
-}
-
-/** The model trained on the bundled poems that ships with the extension (npm run train:sample). */
-export function bundledModelPath(extensionPath: string): string {
-  return path.join(extensionPath, 'media', 'models', 'poems.safetensors');
-}
-
-/**
- * Picks the model: the bundled trained one, seeded and untrained (the setting cleared), or a
- * checkpoint (a .safetensors file or a Hugging Face folder); writes llm101.weightsPath.
- */
-export async function loadModel(extensionPath: string): Promise<string | undefined> {
-  const bundled = bundledModelPath(extensionPath);
-  const items: (vscode.QuickPickItem & { id: 'bundled' | 'seeded' | 'file' })[] = [
-    ...(fs.existsSync(bundled) ? [{ id: 'bundled' as const, label: 'The bundled model', detail: 'a small GPT trained on the bundled poems (word tokenizer)' }] : []),
-    { id: 'seeded', label: 'Seeded, untrained', detail: 'random weights from llm101.seed: the shapes are real, the numbers are not learned' },
-    { id: 'file', label: 'A checkpoint file or folder…', detail: 'the book\'s GPTModel (.safetensors), a Hugging Face GPT-2 folder, or a model trained here' },
-  ];
-  const choice = await vscode.window.showQuickPick(items, { title: 'LLM 101: Load Model', placeHolder: 'Which weights should the playground use?' });
-  if (!choice) return undefined;
-  const scope = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  if (choice.id !== 'file') {
-    const value = choice.id === 'bundled' ? bundled : undefined;
-    await vscode.workspace.getConfiguration(SECTION).update('weightsPath', value, scope);
-    void vscode.window.showInformationMessage(`LLM 101: the playground now uses ${choice.id === 'bundled' ? 'the bundled model' : 'seeded, untrained weights'}.`);
-    return value;
-  }
-  const picked = await vscode.window.showOpenDialog({
-    title: 'LLM 101: Load Model (a .safetensors checkpoint, or a folder with model.safetensors and config.json)',
-    canSelectFiles: true,
-    canSelectFolders: true,
-    canSelectMany: false,
-    filters: { 'safetensors checkpoints': ['safetensors'] },
-    openLabel: 'Load Model',
-  });
-  const target = picked?.[0];
-  if (!target) return undefined;
-  const target0 = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  await vscode.workspace.getConfiguration(SECTION).update('weightsPath', target.fsPath, target0);
-  void vscode.window.showInformationMessage(`LLM 101: the panel now uses ${vscode.workspace.asRelativePath(target)} (llm101.weightsPath).`);
-  return target.fsPath;
 }
