@@ -85,10 +85,13 @@ suite('LLM 101 Playground in the extension host', () => {
     }
   });
 
-  test('the walkthrough teaches the seven stages in order, each step opening its section', async () => {
+  test('the walkthrough starts with downloading GPT-2, then teaches the seven stages in order, each step opening its section', async () => {
     const ext = vscode.extensions.getExtension(EXT_ID);
     assert.ok(ext);
-    const steps = manifest().contributes.walkthroughs[0]?.steps ?? [];
+    const [download, ...steps] = manifest().contributes.walkthroughs[0]?.steps ?? [];
+    assert.equal(download?.id, 'download-gpt2');
+    assert.match(download.description, /\(command:llm101\.downloadModel\?%5B%7B%22repo%22%3A%22gpt2%22%7D%5D\)/);
+    assert.ok(fs.existsSync(path.join(ext.extensionPath, download.media.markdown)));
     assert.deepEqual(steps.map((s) => s.id), ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm']);
     const registered = new Set(await vscode.commands.getCommands(true));
     for (const step of steps) {

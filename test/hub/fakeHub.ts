@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { writeSafetensors, type SafeTensor } from '../../src/engine/io/safetensors';
 
 export interface FakeFile {
   bytes: Buffer;
@@ -62,6 +63,54 @@ export function gpt2TinyRepo(commit = 'a'.repeat(40), overrides: Partial<FakeRep
       'model.safetensors': { bytes: fs.readFileSync(path.join(dir, 'model.safetensors')), lfs: true },
     },
     ...overrides,
+  };
+}
+
+/**
+ * A GPT-2-layout model with GPT-2's own vocabulary (50,257 tokens, so the gpt2 tokenizer reads any
+ * text with it) and tiny sizes (n_embd 16, 4 heads, 1 block, 64 positions): what the panel shows
+ * after Download Model. Seeded weights (N(0, 0.02) as GPT-2's init, layer norms 1 and 0), 3.3 MB.
+ */
+export function gpt2VocabRepo(commit = 'b'.repeat(40)): FakeRepo {
+  const vocab = 50257;
+  const dim = 16;
+  const positions = 64;
+  const random = (() => {
+    let state = 7;
+    return () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(state ^ (state >>> 15), state | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+  })();
+  const normal = (count: number) => Float32Array.from({ length: count }, () => 0.02 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()));
+  const filled = (count: number, value: number) => new Float32Array(count).fill(value);
+  const tensors = new Map<string, SafeTensor>([
+    ['wte.weight', { shape: [vocab, dim], data: normal(vocab * dim) }],
+    ['wpe.weight', { shape: [positions, dim], data: normal(positions * dim) }],
+    ['h.0.ln_1.weight', { shape: [dim], data: filled(dim, 1) }],
+    ['h.0.ln_1.bias', { shape: [dim], data: filled(dim, 0) }],
+    ['h.0.attn.c_attn.weight', { shape: [dim, 3 * dim], data: normal(3 * dim * dim) }],
+    ['h.0.attn.c_attn.bias', { shape: [3 * dim], data: filled(3 * dim, 0) }],
+    ['h.0.attn.c_proj.weight', { shape: [dim, dim], data: normal(dim * dim) }],
+    ['h.0.attn.c_proj.bias', { shape: [dim], data: filled(dim, 0) }],
+    ['h.0.ln_2.weight', { shape: [dim], data: filled(dim, 1) }],
+    ['h.0.ln_2.bias', { shape: [dim], data: filled(dim, 0) }],
+    ['h.0.mlp.c_fc.weight', { shape: [dim, 4 * dim], data: normal(4 * dim * dim) }],
+    ['h.0.mlp.c_fc.bias', { shape: [4 * dim], data: filled(4 * dim, 0) }],
+    ['h.0.mlp.c_proj.weight', { shape: [4 * dim, dim], data: normal(4 * dim * dim) }],
+    ['h.0.mlp.c_proj.bias', { shape: [dim], data: filled(dim, 0) }],
+    ['ln_f.weight', { shape: [dim], data: filled(dim, 1) }],
+    ['ln_f.bias', { shape: [dim], data: filled(dim, 0) }],
+  ]);
+  const config = { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: vocab, n_positions: positions, n_ctx: positions, n_embd: dim, n_head: 4, n_layer: 1, layer_norm_epsilon: 1e-5 };
+  return {
+    commit,
+    files: {
+      'config.json': { bytes: Buffer.from(JSON.stringify(config, null, 2)), lfs: false },
+      'model.safetensors': { bytes: Buffer.from(writeSafetensors(tensors, { format: 'pt' })), lfs: true },
+    },
   };
 }
 
@@ -149,5 +198,5 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
 }
 
 if (require.main === module) {
-  void startFakeHub({ 'llm101-test/gpt2-tiny': gpt2TinyRepo() }).then((hub) => console.log(hub.url));
+  void startFakeHub({ 'llm101-test/gpt2-tiny': gpt2TinyRepo(), 'llm101-test/gpt2-vocab': gpt2VocabRepo() }).then((hub) => console.log(hub.url));
 }
