@@ -26,10 +26,26 @@ const PROBE_SEED = 123;
 /** What the panel's model run keeps for the experiments: its ids and, once asked, its cache. */
 const caches = new WeakMap<ModelRun, RunCache>();
 
+/**
+ * The run's cache keeps every position's logits (ablation compares the loss over the whole text):
+ * T · vocab floats, at most this many (256 MB: GPT-2 at 1,335 tokens).
+ */
+export const MAX_CACHED_LOGITS = 64 * 2 ** 20;
+
+/** An EngineError with the fix when a text is too long for the run's cache. */
+export function checkCacheSize(tokens: number, vocabSize: number, budget = MAX_CACHED_LOGITS): void {
+  if (tokens * vocabSize <= budget) return;
+  throw new EngineError(
+    `ablation and attribution keep the logits of every position: ${tokens.toLocaleString('en-US')} tokens × ${vocabSize.toLocaleString('en-US')} would take ` +
+      `${Math.round((tokens * vocabSize * 4) / 2 ** 20).toLocaleString('en-US')} MB; select at most ${Math.floor(budget / vocabSize).toLocaleString('en-US')} tokens`,
+  );
+}
+
 /** The kept run's cache (computed on the first call for a run). */
 function cacheOf(run: ModelRun): RunCache {
   let cache = caches.get(run);
   if (!cache) {
+    checkCacheSize(run.ids.length, run.model.config.vocabSize);
     cache = runWithCache(run.model, run.ids, { z: true, outputs: true });
     caches.set(run, cache);
   }
@@ -42,7 +58,9 @@ const bars = (tokenizer: Tokenizer, cells: readonly { id: number; p: number }[])
 export function lensView(run: ModelRun): LensView {
   const T = run.ids.length;
   const from = Math.max(0, T - LENS_POSITIONS);
-  const lens = logitLens(run.model, cacheOf(run), { from });
+  // a text too long for the full cache reads the stream alone: the lens needs its last positions only
+  const long = T * run.model.config.vocabSize > MAX_CACHED_LOGITS;
+  const lens = logitLens(run.model, long ? runWithCache(run.model, run.ids, {}, { logits: 'none' }) : cacheOf(run), { from });
   const positions = Array.from({ length: T - from }, (_, i) => from + i);
   return {
     positions,

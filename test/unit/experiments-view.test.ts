@@ -13,7 +13,7 @@ import { CancelledError, DEFAULT_CONFIG, EngineError } from '../../src/engine/co
 import { Analyzer, type AnalyzeRequest } from '../../src/engine/pipeline';
 import * as v from 'valibot';
 import { ExperimentQuerySchema, ExperimentResultSchema, type ExperimentQuery } from '../../src/shared/experimentsProtocol';
-import { ablationView, attributionView, headRolesView, lensView, LENS_POSITIONS, patchingView, runExperiment, scanView } from '../../src/worker/experimentsView';
+import { ablationView, attributionView, checkCacheSize, headRolesView, lensView, LENS_POSITIONS, MAX_CACHED_LOGITS, patchingView, runExperiment, scanView } from '../../src/worker/experimentsView';
 import { modelRun, nextTokenView } from '../../src/worker/modelView';
 import { assertClose } from './assertClose';
 import { EXPERIMENT_FIXTURES, type ExperimentCase } from './experiments-fixtures';
@@ -109,4 +109,11 @@ test('every query kind answers what the contract\'s schema accepts; a malformed 
   assert.equal(v.safeParse(ExperimentQuerySchema, { kind: 'ablate', heads: [], mode: 'zero', position: 0 }).success, false);
   assert.equal(v.safeParse(ExperimentQuerySchema, { kind: 'ablate', heads: [{ layer: -1, head: 0 }], mode: 'zero', position: 0 }).success, false);
   assert.equal(v.safeParse(ExperimentQuerySchema, { kind: 'scan', mode: 'half' }).success, false);
+});
+
+test('a text too long for the cache of every position\'s logits is refused with the longest that fits', () => {
+  assert.doesNotThrow(() => checkCacheSize(1335, 50257));
+  assert.throws(() => checkCacheSize(2048, 50257), (err: Error) => err instanceof EngineError &&
+    err.message === 'ablation and attribution keep the logits of every position: 2,048 tokens × 50,257 would take 393 MB; select at most 1,335 tokens');
+  assert.equal(MAX_CACHED_LOGITS, 64 * 2 ** 20);
 });
