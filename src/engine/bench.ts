@@ -139,7 +139,7 @@ export function makeBenchLayer(shape: BenchShape, seed = 7): BenchLayer {
  * One layer forward: multi-head causal attention then layer norm. (T, dim) -> (T, dim)
  * Both forms give the same output, bit for bit. The inference form writes into `into` when given
  * (the bench reuses one output, as onnxruntime's arena reuses its output memory: a fresh
- * 1.5 MB output measured up to 4 ms of page faults per layer here).
+ * output costs page faults on every layer).
  */
 export function runBenchLayer(layer: BenchLayer, traced = false, into?: Matrix): Matrix {
   if (!traced) {

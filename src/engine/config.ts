@@ -92,7 +92,7 @@ export function divisors(n: number): number[] {
   return found;
 }
 
-/** Transformer blocks of the seeded model (llm101.layers, --layers) when no checkpoint gives them. */
+/** Transformer blocks of the seeded model when no setting or checkpoint gives them. */
 export const DEFAULT_LAYERS = 2;
 /** ε of every layer norm of a seeded model: the book's and GPT-2's (a checkpoint may say otherwise). */
 export const LAYER_NORM_EPS = 1e-5;
@@ -113,7 +113,7 @@ export function gptWeightCount(config: GptConfig): number {
 /**
  * The one check of a model's configuration, seeded or read from a checkpoint: throws an
  * EngineError naming the first field that cannot work, with `setting` set to the setting that
- * chose it (the caller words where to change it: llm101.heads in the panel, --heads on the CLI).
+ * chose it (the caller words where to change it: the panel names the setting, the CLI its flag).
  */
 export function validateGptConfig(config: GptConfig): void {
   for (const field of ['vocabSize', 'contextLength', 'dim', 'heads'] as const) {

@@ -1,5 +1,5 @@
 // The text the word and bpe tokenizers learn their vocabulary from: the bundled poems in
-// media/corpus/, or a user's own .txt file or folder of .txt files (llm101.corpusPath, --corpus).
+// media/corpus/, or a user's own .txt file or folder of .txt files (the corpusPath setting).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,9 @@ export const MAX_CORPUS_BYTES = 64 * 2 ** 20;
 /** Where the bundled poems live, relative to the extension's (package's) root folder. */
 export const DEFAULT_CORPUS_DIR = path.join('media', 'corpus');
 
-const FIX = 'set llm101.corpusPath (or --corpus) to a UTF-8 .txt file or a folder of .txt files, or leave it empty for the bundled poems';
+const FIX = 'point the corpus at a UTF-8 .txt file or a folder of .txt files, or leave it empty for the bundled poems';
+/** Every corpus error names the corpus setting (the caller words where to set it). */
+const CORPUS = { setting: 'corpusPath' } as const;
 
 /** The bundled corpus folder of the extension or package installed at `packageRoot`. */
 export function defaultCorpusPath(packageRoot: string): string {
@@ -59,8 +61,8 @@ function statOrThrow(file: string): fs.Stats {
     return fs.statSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new EngineError(`corpus path ${file} does not exist: ${FIX}`);
-    throw new EngineError(`cannot read corpus path ${file} (${code ?? String(error)}): check its permissions or ${FIX}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new EngineError(`corpus path ${file} does not exist: ${FIX}`, CORPUS);
+    throw new EngineError(`cannot read corpus path ${file} (${code ?? String(error)}): check its permissions or ${FIX}`, CORPUS);
   }
 }
 
@@ -71,14 +73,14 @@ function textFilesIn(folder: string): string[] {
     names = fs.readdirSync(folder);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new EngineError(`cannot list corpus folder ${folder} (${code ?? String(error)}): check its permissions or ${FIX}`);
+    throw new EngineError(`cannot list corpus folder ${folder} (${code ?? String(error)}): check its permissions or ${FIX}`, CORPUS);
   }
   const files = names
     .filter((name) => name.toLowerCase().endsWith('.txt'))
     .sort()
     .map((name) => path.join(folder, name))
     .filter((file) => statOrThrow(file).isFile());
-  if (files.length === 0) throw new EngineError(`corpus folder ${folder} has no .txt files: ${FIX}`);
+  if (files.length === 0) throw new EngineError(`corpus folder ${folder} has no .txt files: ${FIX}`, CORPUS);
   return files;
 }
 
@@ -90,16 +92,16 @@ function readTextFile(file: string): string {
     bytes = fs.readFileSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new EngineError(`cannot read corpus file ${file} (${code ?? String(error)}): check its permissions or ${FIX}`);
+    throw new EngineError(`cannot read corpus file ${file} (${code ?? String(error)}): check its permissions or ${FIX}`, CORPUS);
   }
   const nul = bytes.indexOf(0);
   if (nul !== -1) {
-    throw new EngineError(`corpus file ${file} looks binary (a NUL byte at offset ${nul}), not text: ${FIX}`);
+    throw new EngineError(`corpus file ${file} looks binary (a NUL byte at offset ${nul}), not text: ${FIX}`, CORPUS);
   }
   try {
     return utf8.decode(bytes); // also drops a leading byte order mark
   } catch {
-    throw new EngineError(`corpus file ${file} is not valid UTF-8: save it as UTF-8, or ${FIX}`);
+    throw new EngineError(`corpus file ${file} is not valid UTF-8: save it as UTF-8, or ${FIX}`, CORPUS);
   }
 }
 
@@ -114,12 +116,13 @@ export function loadCorpus(corpusPath: string): string {
   const totalBytes = files.reduce((sum, file) => sum + statOrThrow(file).size, 0) + files.length - 1;
   if (totalBytes > MAX_CORPUS_BYTES) {
     throw new EngineError(
-      `corpus ${corpusPath} is ${mib(totalBytes)}, over the ${mib(MAX_CORPUS_BYTES)} limit: use a smaller file or fewer files (llm101.corpusPath / --corpus)`,
+      `corpus ${corpusPath} is ${mib(totalBytes)}, over the ${mib(MAX_CORPUS_BYTES)} limit: use a smaller file or fewer files`,
+      CORPUS,
     );
   }
   const text = files.map(readTextFile).join('\n');
   if (text.trim() === '') {
-    throw new EngineError(`corpus ${corpusPath} is empty (no text to learn a vocabulary from): ${FIX}`);
+    throw new EngineError(`corpus ${corpusPath} is empty (no text to learn a vocabulary from): ${FIX}`, CORPUS);
   }
   return text;
 }

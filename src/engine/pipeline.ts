@@ -58,7 +58,7 @@ export type ExplicitSizes = Partial<Pick<GptConfig, 'vocabSize' | 'dim' | 'conte
 
 export interface AnalyzeRequest extends AnalyzeOptions {
   text: string;
-  /** Longest input, in tokens, analyzed without asking (the extension's llm101.maxTokens). */
+  /** Longest input, in tokens, analyzed without asking (the extension's maxTokens setting). */
   maxTokens?: number;
 }
 
@@ -150,7 +150,7 @@ export class Analyzer {
         count: tokens.length,
         limit,
         cutAt: last ? last.end : 0,
-        message: `The text has ${tokens.length.toLocaleString('en-US')} tokens, more than llm101.maxTokens (${limit.toLocaleString('en-US')}). Analyze the first ${limit.toLocaleString('en-US')} tokens, or select less text, or raise the setting.`,
+        message: `The text has ${tokens.length.toLocaleString('en-US')} tokens, more than the ${limit.toLocaleString('en-US')} analyzed without asking. Analyze the first ${limit.toLocaleString('en-US')} tokens, or select less text, or raise the limit.`,
         elapsedMs: performance.now() - started,
       };
     }

@@ -57,7 +57,7 @@ const highlight = vscode.window.createTextEditorDecorationType({
   borderStyle: 'solid',
   borderWidth: '1px',
 });
-// [webview/editor, issue 12 item 4] the key token of a hovered cell: outlined, beside the query's fill.
+// The key token of a hovered cell: outlined, beside the query's fill.
 const keyHighlight = vscode.window.createTextEditorDecorationType({
   backgroundColor: new vscode.ThemeColor('editor.wordHighlightStrongBackground'),
   borderColor: new vscode.ThemeColor('focusBorder'),
@@ -161,8 +161,9 @@ export class PlaygroundPanel {
         return undefined;
       }
       if (reply.kind === 'tooManyTokens') {
-        this.showError(runId, reply.message);
-        void this.offerTruncation(source, reply.message, reply.cutAt, reply.limit);
+        const message = `${reply.message} (setting ${SECTION}.maxTokens)`;
+        this.showError(runId, message);
+        void this.offerTruncation(source, message, reply.cutAt, reply.limit);
         return reply;
       }
       // The panel's trace message is posted and not kept: the engine answers later requests.
@@ -266,7 +267,7 @@ export class PlaygroundPanel {
         return;
       }
       case 'hoverToken':
-        // [webview/editor, issue 12 item 4] a hovered cell lights its query and its key token.
+        // A hovered cell lights its query and its key token.
         this.highlightToken(message.index, message.key ?? null);
         return;
       case 'requestGroup': {
@@ -348,7 +349,7 @@ export class PlaygroundPanel {
     return knobProblem(knob, value, properties?.[`${SECTION}.${knob}`], settings, modelDim);
   }
 
-  // [webview/editor, issue 12 items 4 and 9] the query token (and the key token of a hovered
+  // The query token (and the key token of a hovered
   // cell) lit in the editor, which scrolls to the query when it is out of view.
   private highlightToken(index: number | null, key: number | null = null): void {
     for (const editor of vscode.window.visibleTextEditors) {

@@ -1,5 +1,5 @@
 // The `llm101` CLI, in-process through runCli (and once as the built binary): the JSON trace has
-// every key of issue 4 with the right shapes, the book example works, and every user error exits
+// every documented key with the right shapes, the book example works, and every user error exits
 // with code 2 and one line on stderr that says what to do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,7 +54,7 @@ interface TraceJson {
   layerNorm: Record<string, Rows | number[]>;
 }
 
-/** The keys issue 4 lists, with each matrix's columns ('T' = one per token). */
+/** The keys the JSON documents (src/engine/serialize.ts TraceJson), with each matrix's columns ('T' = one per token). */
 function expectedShapes(dim: number, attnDim: number, headDim: number) {
   return {
     embeddings: { token: dim, position: dim, input: dim },
@@ -168,7 +168,7 @@ test('--help, <cmd> --help, help <cmd> and --version print to stdout and exit 0'
 
 // ----------------------------------------------------------------------------- analyze --json
 
-test('analyze --json prints one trace with every key and shape of issue 4, no NaN or Infinity', async () => {
+test('analyze --json prints one trace with every documented key and shape, no NaN or Infinity', async () => {
   const json = await runJson(['analyze', '--text', SAMPLE]);
   assert.equal(json.tokens.length, 15);
   assert.deepEqual(json.config, {

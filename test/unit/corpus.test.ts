@@ -44,7 +44,8 @@ test('a folder: its .txt files in name order, joined with a newline; other files
 });
 
 test('a missing path names the setting to fix', () => {
-  assertRefused(path.join(scratch, 'no-such-file.txt'), /does not exist/, /llm101\.corpusPath/, /--corpus/);
+  assertRefused(path.join(scratch, 'no-such-file.txt'), /does not exist/, /point the corpus at a UTF-8 \.txt file/);
+  assert.throws(() => loadCorpus(path.join(scratch, 'no-such-file.txt')), { setting: 'corpusPath' });
   assertRefused(path.join(scratch, 'no-such-folder', 'x.txt'), /does not exist/);
 });
 
@@ -57,7 +58,7 @@ test('an empty corpus is refused', () => {
 
 test('a folder without .txt files is refused', () => {
   const dir = folder('no-text', { 'readme.md': '# hi', 'poem.text': 'almost' });
-  assertRefused(dir, /has no \.txt files/, /llm101\.corpusPath/);
+  assertRefused(dir, /has no \.txt files/, /point the corpus at/);
   assertRefused(folder('nothing', {}), /has no \.txt files/);
 });
 

@@ -361,7 +361,6 @@ function fuzzOnce(bytes: Uint8Array): 'ok' | 'error' {
 
 test('fuzz: random bytes, with and without a plausible length prefix', () => {
   const rand = seededRandom(0xc0ffee);
-  const start = Date.now();
   for (let i = 0; i < 3000; i++) {
     const bytes = new Uint8Array(Math.floor(rand() * 256));
     for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(rand() * 256);
@@ -373,7 +372,6 @@ test('fuzz: random bytes, with and without a plausible length prefix', () => {
     }
     fuzzOnce(bytes);
   }
-  assert.ok(Date.now() - start < 10_000, 'fuzzing random bytes took too long');
 });
 
 test('fuzz: random mutations of a valid file', () => {
@@ -382,7 +380,6 @@ test('fuzz: random mutations of a valid file', () => {
   const headerLength = new DataView(base.buffer).getUint32(0, true);
   const interesting = [0x00, 0x20, 0x22, 0x2c, 0x2d, 0x30, 0x31, 0x39, 0x3a, 0x5b, 0x5d, 0x7b, 0x7d, 0xff];
   const counts = { ok: 0, error: 0 };
-  const start = Date.now();
   for (let i = 0; i < 4000; i++) {
     let bytes = Uint8Array.from(base);
     const edits = 1 + Math.floor(rand() * 4);
@@ -409,5 +406,4 @@ test('fuzz: random mutations of a valid file', () => {
     counts[fuzzOnce(bytes)]++;
   }
   assert.ok(counts.error > 1000, `most mutations should be caught (${JSON.stringify(counts)})`);
-  assert.ok(Date.now() - start < 20_000, 'fuzzing mutations took too long');
 });

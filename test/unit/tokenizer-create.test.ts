@@ -61,7 +61,8 @@ test('errors name the fix', () => {
   };
   refused({ kind: 'sentencepiece' as TokenizerKind, corpus: verdict }, /unknown tokenizer "sentencepiece"/, /word, bpe, gpt2/);
   refused({ kind: undefined as unknown as TokenizerKind }, /unknown tokenizer/, /word, bpe, gpt2/);
-  refused({ kind: 'word' }, /word tokenizer/, /corpus is missing/, /llm101\.corpusPath/);
+  refused({ kind: 'word' }, /word tokenizer/, /corpus is missing/, /the gpt2 tokenizer$/);
+  assert.throws(() => createTokenizer({ kind: 'word' }), { setting: 'corpusPath' });
   refused({ kind: 'bpe', corpus: '  \n' }, /bpe tokenizer/, /corpus is empty/);
   refused({ kind: 'bpe', corpus: verdict, vocabSize: 100 }, /below the minimum 256/);
   refused({ kind: 'bpe', corpus: verdict, vocabSize: 1_000_000 }, /above the maximum 65536/);

@@ -1,4 +1,4 @@
-// GPT-2's tokenizer through js-tiktoken. Vectors: issue 5 and Raschka, "Build a Large Language
+// GPT-2's tokenizer through js-tiktoken. Vectors: tiktoken's own output and Raschka, "Build a Large Language
 // Model (From Scratch)", chapter 2, as printed in rasbt/LLMs-from-scratch
 // ch02/01_main-chapter-code/ch02.ipynb (tiktoken 0.7.0, encoding "gpt2").
 // Fixture: test/fixtures/the-verdict.txt, the book's copy of "The Verdict" (Edith Wharton, 1908).
@@ -31,7 +31,7 @@ test('the rank table loads only when a GPT-2 tokenizer is created', () => {
   assert.equal(gpt2().vocabSize, 50_257);
 });
 
-test('issue 5 vectors', () => {
+test('tiktoken vectors: an unknown word, and text around <|endoftext|>', () => {
   assert.deepEqual(ids('Akwirw ier'), [33901, 86, 343, 86, 220, 959]);
   const text = 'Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace.';
   const tokens = gpt2().encode(text);

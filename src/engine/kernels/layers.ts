@@ -81,8 +81,7 @@ function packingOf(packed: PackedMatrix | undefined, weight: Float32Array) {
  *   weights = softmax_row(Q_h·K_hᵀ / √headDim) over j <= i,   concat[:, head h] = weights · V_h;
  * out (T, attnDim) = concat·W_oᵀ + b_o. Only `out` leaves the workspace: no Q, K, V, concat or
  * (T, T) map is allocated or copied out, where the traced form (multiHeadAttention) allocates all
- * of them, two fresh (T, T) maps per head, and fresh pages cost about 1.5 ms per MB on these
- * machines. The heads are shared between threads a whole head at a time (heads.ts), the
+ * of them, two fresh (T, T) maps per head, and fresh pages cost page faults. The heads are shared between threads a whole head at a time (heads.ts), the
  * projections a block of rows at a time. Every number is bit-for-bit the traced form's at p = 0:
  * the same products (row blocks, panels and sums, read through row strides instead of copies)
  * and the same softmax.

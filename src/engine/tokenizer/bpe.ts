@@ -29,19 +29,24 @@ export interface TrainBpeOptions {
   onProgress?: (fraction: number) => void;
 }
 
+/** The setting a BPE vocabulary size comes from (the caller words where to set it). */
+const VOCAB = { setting: 'bpeVocabSize' } as const;
+
 /** Throws, with the fix, unless `vocabSize` is an integer in [256, 65536]. */
 export function checkBpeVocabSize(vocabSize: number): void {
   if (!Number.isInteger(vocabSize)) {
-    throw new EngineError(`BPE vocab size must be a whole number, got ${vocabSize}: set --vocab-size / llm101.bpeVocabSize to e.g. ${BPE_DEFAULT_VOCAB}`);
+    throw new EngineError(`BPE vocab size must be a whole number, got ${vocabSize}: set it to e.g. ${BPE_DEFAULT_VOCAB}`, VOCAB);
   }
   if (vocabSize < BPE_MIN_VOCAB) {
     throw new EngineError(
-      `BPE vocab size ${vocabSize} is below the minimum ${BPE_MIN_VOCAB} (one token per byte value): set --vocab-size / llm101.bpeVocabSize to ${BPE_MIN_VOCAB} or more (default ${BPE_DEFAULT_VOCAB})`,
+      `BPE vocab size ${vocabSize} is below the minimum ${BPE_MIN_VOCAB} (one token per byte value): set it to ${BPE_MIN_VOCAB} or more (default ${BPE_DEFAULT_VOCAB})`,
+      VOCAB,
     );
   }
   if (vocabSize > BPE_MAX_VOCAB) {
     throw new EngineError(
-      `BPE vocab size ${vocabSize} is above the maximum ${BPE_MAX_VOCAB}: set --vocab-size / llm101.bpeVocabSize to at most ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
+      `BPE vocab size ${vocabSize} is above the maximum ${BPE_MAX_VOCAB}: set it to at most ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
+      VOCAB,
     );
   }
 }
@@ -181,7 +186,8 @@ export function trainBpe(corpus: string, vocabSize: number, options: TrainBpeOpt
   const n = bytes.length;
   if (n > MAX_CORPUS_BYTES) {
     throw new EngineError(
-      `the corpus is ${(n / 2 ** 20).toFixed(1)} MiB of UTF-8, over the ${MAX_CORPUS_BYTES / 2 ** 20} MiB BPE training limit: use a smaller file or folder (llm101.corpusPath / --corpus)`,
+      `the corpus is ${(n / 2 ** 20).toFixed(1)} MiB of UTF-8, over the ${MAX_CORPUS_BYTES / 2 ** 20} MiB BPE training limit: use a smaller file or folder`,
+      { setting: 'corpusPath' },
     );
   }
   const mergesWanted = vocabSize - BPE_MIN_VOCAB;

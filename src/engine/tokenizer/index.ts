@@ -44,7 +44,8 @@ function requireCorpus(corpus: string | undefined, kind: TokenizerKind): string 
   if (corpus === undefined || corpus.trim() === '') {
     throw new EngineError(
       `the ${kind} tokenizer learns its vocabulary from a corpus, and the corpus is ${corpus === undefined ? 'missing' : 'empty'}: ` +
-        'load one with loadCorpus (llm101.corpusPath / --corpus; empty means the bundled poems), or use --tokenizer gpt2',
+        'load one with loadCorpus (an empty corpus path means the bundled poems), or use the gpt2 tokenizer',
+      { setting: 'corpusPath' },
     );
   }
   return corpus;

@@ -31,7 +31,7 @@ export function tokenizerFromSaved(saved: SavedTokenizer): Tokenizer {
 /** Reads TOKENIZER_METADATA_KEY's JSON; `where` names the checkpoint in the message. */
 export function parseSavedTokenizer(json: string, where: string): SavedTokenizer {
   const fail = (why: string): never => {
-    throw new EngineError(`${where}: its tokenizer (${TOKENIZER_METADATA_KEY}) is unusable: ${why}; set llm101.tokenizer (--tokenizer) to the one it was trained with`);
+    throw new EngineError(`${where}: its tokenizer (${TOKENIZER_METADATA_KEY}) is unusable: ${why}; set the tokenizer to the one it was trained with`, { setting: 'tokenizer' });
   };
   let value: unknown;
   try {

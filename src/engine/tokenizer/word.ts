@@ -83,7 +83,8 @@ export function buildWordVocab(corpus: string): string[] {
   }
   if (distinct.size === 0) {
     throw new EngineError(
-      'the corpus has no words, so the word tokenizer has no vocabulary: use a corpus with some text in it (llm101.corpusPath / --corpus)',
+      'the corpus has no words, so the word tokenizer has no vocabulary: use a corpus with some text in it',
+      { setting: 'corpusPath' },
     );
   }
   return [...[...distinct].sort(compareCodePoints), END_OF_TEXT, UNKNOWN];

@@ -1,4 +1,4 @@
-// Training the book's GPTModel from scratch (issue 14), the engine's part: what the CLI's
+// Training the book's GPTModel from scratch, the engine's part: what the CLI's
 // `llm101 train`, the engine worker and `llm101 bench --train` call.
 //
 //   const trainer = new Trainer({ config, weights: initGptWeights(config, seed), ids, batchSize, lr, ... });

@@ -145,7 +145,7 @@ export class TrainingSession {
       learned = { tokenizer: tokenizerFromSaved(kept), saved: kept };
     } else {
       hooks.onProgress?.(request.tokenizer === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
-      if (corpus === '' && request.tokenizer !== 'gpt2') throw new EngineError(`the ${request.tokenizer} tokenizer learns from a corpus: give one (or use --tokenizer gpt2)`);
+      if (corpus === '' && request.tokenizer !== 'gpt2') throw new EngineError(`the ${request.tokenizer} tokenizer learns from a corpus: give one (or use the gpt2 tokenizer)`, { setting: 'corpusPath' });
       learned = learnTokenizer(request.tokenizer, corpus, request.bpeVocabSize ?? BPE_DEFAULT_VOCAB);
     }
     const { tokenizer, saved } = learned;
