@@ -5,7 +5,8 @@
 //     trf_blocks.{i}.att.W_query/W_key/W_value.weight (d, d) [+ .bias (d) with qkv bias],
 //     trf_blocks.{i}.att.out_proj.weight (d, d) + .bias, trf_blocks.{i}.ff.layers.0.weight (4d, d)
 //     + .bias (4d), ff.layers.2.weight (d, 4d) + .bias (d), trf_blocks.{i}.norm1/norm2.scale/shift (d);
-//     trf_blocks.{i}.att.mask (the causal-mask buffer) is ignored. Heads are in our __metadata__.
+//     trf_blocks.{i}.att.mask (the causal-mask buffer, (C, C)) is written, as the book's state_dict
+//     holds it, and ignored when read. Heads are in our __metadata__.
 // - Hugging Face GPT-2 (model.safetensors of gpt2, gpt2-medium, …; optional `transformer.` prefix):
 //     wte.weight (V, d), wpe.weight (C, d), h.{i}.ln_1/ln_2.weight/bias, ln_f.weight/bias,
 //     h.{i}.attn.c_attn.weight [d, 3d] + bias [3d], h.{i}.attn.c_proj.weight [d, d] + bias,
@@ -445,6 +446,20 @@ export function gptToTensors(weights: GptWeights): Map<string, SafeTensor> {
 }
 
 /**
+ * The book's GPTModel registers each block's causal mask as a buffer, triu(ones(C, C), diagonal=1)
+ * in float32, so its state_dict holds trf_blocks.{i}.att.mask and load_state_dict(strict=True)
+ * wants it in the file. The reader ignores it (files with or without it load). (C, C) per block,
+ * one shared array.
+ */
+function withMaskBuffers(tensors: Map<string, SafeTensor>, config: GptConfig): Map<string, SafeTensor> {
+  const C = config.contextLength;
+  const mask = new Float32Array(C * C);
+  for (let row = 0; row < C; row++) mask.fill(1, row * C + row + 1, (row + 1) * C);
+  for (let i = 0; i < config.layers; i++) tensors.set(`trf_blocks.${i}.att.mask`, { shape: [C, C], data: mask });
+  return tensors;
+}
+
+/**
  * Writes the model in the book's names as F32 safetensors, its config in __metadata__ plus
  * `extraMetadata` (e.g. tokenizer, step, losses as strings; the config's own keys are reserved).
  */
@@ -455,7 +470,7 @@ export function writeGptCheckpoint(file: string, model: GptModel, extraMetadata:
     if (typeof value !== 'string') throw new GptCheckpointError(`metadata ${key} must be a string, got ${typeof value}`);
     Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true });
   }
-  const bytes = writeSafetensors(gptToTensors(model.weights), metadata);
+  const bytes = writeSafetensors(withMaskBuffers(gptToTensors(model.weights), model.config), metadata);
   try {
     fs.writeFileSync(file, bytes);
   } catch (err) {
