@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One training step of the book's GPTModel in PyTorch (forward, backward, AdamW), the anchor of
-bench/train.mjs. The model is scripts/gen_train_fixtures.py's (the one the gradient fixtures
-come from); the batch is fixed random ids, as benchTrain (src/engine/train/bench.ts) uses.
+bench/train.mjs. The model is src/export/python/model.py's, the one reference GPTModel (the
+gradient fixtures come from it too); the batch is fixed random ids, as benchTrain (src/engine/train/bench.ts) uses.
 
 Run as bench/train.mjs does, so OpenBLAS picks this CPU's kernels:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/train-torch.py \\
@@ -23,8 +23,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts'))
-from gen_train_fixtures import GELU, GPTModel, LayerNorm  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src', 'export', 'python'))
+from model import GELU, GPTModel, LayerNorm  # noqa: E402  (the one reference GPTModel, the export's model.py)
 
 WARMUP_RUNS = 2
 WARMUP_SECONDS = 0.5  # as benchTrain: at least 2 untimed steps and at least 0.5 s
@@ -43,7 +43,7 @@ def main():
         GELU.forward = lambda self, x: F.gelu(x, approximate='tanh')
     torch.set_num_threads(args.threads)
     torch.manual_seed(123)
-    cfg = {'vocabSize': args.vocab, 'contextLength': args.seq, 'dim': args.dim, 'heads': args.heads, 'layers': args.layers, 'qkvBias': False, 'dropout': 0.0}
+    cfg = {'vocab_size': args.vocab, 'context_length': args.seq, 'emb_dim': args.dim, 'n_heads': args.heads, 'n_layers': args.layers, 'qkv_bias': False, 'drop_rate': 0.0}
     model = GPTModel(cfg)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)

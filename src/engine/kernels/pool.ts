@@ -193,9 +193,10 @@ export function activeHelpers(s: KernelState): number {
 
 /**
  * Starts the kernel and its helpers now and returns once the helpers answer (or after
- * `timeoutMs`), so a benchmark does not time their start-up. Products work without it.
+ * `timeoutMs`: starting a thread takes seconds on a machine loaded many times over), so a
+ * benchmark does not time their start-up. Products work without it.
  */
-export function warmUpKernel(timeoutMs = 5000): number {
+export function warmUpKernel(timeoutMs = 60_000): number {
   const s = kernelState();
   const wanted = activeHelpers(s);
   const deadline = performance.now() + timeoutMs;
