@@ -7,9 +7,11 @@
 // zoomBy), pan (drag) and show a minimap; double-click resets the view. dispose() removes every
 // listener, the window's included.
 import type { PanelMap } from '../src/shared/protocol';
-import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, finiteRange, levelValue, type MapCodes } from '../src/shared/codes';
+import { CODE_DROPPED, CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../src/shared/codes';
+import { isZoomable, mapScale } from './mapScale';
 import { colorOf, inkOn, type Rgb, type Scale, type ScaleKind } from './colors';
 import { showReading, type CellReading } from './cells';
+import { el } from './dom';
 
 export interface HeatmapSpec {
   /** Path of the matrix in the trace, e.g. "causal.weights": used for ids and CSV export. */
@@ -69,10 +71,12 @@ const AXIS_FONT = 'italic 11px var(--vscode-font-family, sans-serif)';
 const AXIS = 15;
 const MAX_CELL = 44;
 const MIN_LABELLED_CELL = 10;
+/** Cells at least this big (CSS px) are marked: dropped ones, and from 6 px masked ones hatched. */
+const MIN_MARKED_CELL = 3;
+/** Dropped cells: a cross where it fits, else a dot; this colour reads on every scale's colours. */
+const DROPPED_INK = '#ff5c5c';
 /** Cells at least this wide show their value. */
 const SHOW_NUMBERS = 34;
-/** Above this many rows or columns a map can zoom (its labels would not fit a panel's width). */
-export const ZOOM_ABOVE = 32;
 const MIN_VIEW = 8;
 /** Tallest a map gets, in CSS pixels: long texts shrink rows to fit (zoom in to read them). */
 const MAX_HEIGHT = 560;
@@ -110,14 +114,12 @@ export class Heatmap {
     this.canvas.dataset.colAxis = spec.colAxis;
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', `${spec.title}: ${rows} rows (${spec.rowAxis}) × ${cols} columns (${spec.colAxis})`);
-    const m = spec.matrix;
-    const [min, max] = isCodes(m) ? [m.scale.min, m.scale.max] : spec.range ?? finiteRange(m.data, m.cols);
-    this.scale = { kind: isCodes(m) ? m.scale.kind : spec.scale, min, max };
+    this.scale = mapScale(spec);
     this.paintPixels();
     const signal = this.listeners.signal;
     this.canvas.addEventListener('mousemove', (e) => this.onMove(e), { signal });
     this.canvas.addEventListener('mouseleave', () => this.onLeave(), { signal });
-    this.zoomable = rows > ZOOM_ABOVE || cols > ZOOM_ABOVE;
+    this.zoomable = isZoomable(spec);
     if (this.zoomable) {
       this.canvas.classList.add('zoomable');
       this.canvas.title = 'Ctrl+scroll or the + and − buttons to zoom, drag to pan, double-click to reset';
@@ -230,6 +232,8 @@ export class Heatmap {
     };
     this.canvas.dataset.view = `${this.view.r0},${this.view.c0},${this.view.rows},${this.view.cols}`;
     this.draw(this.width);
+    // The figure around the map follows (its "zoom in to read labels" hint).
+    this.canvas.dispatchEvent(new Event('viewchange', { bubbles: true }));
   }
 
   private colLabels(): readonly string[] {
@@ -294,7 +298,7 @@ export class Heatmap {
     ctx.imageSmoothingEnabled = cw < 1 || ch < 1;
     ctx.drawImage(this.pixels, c0, r0, cols, rows, left, top, cw * cols, ch * rows);
     const fg = themeVar('--vscode-foreground', '#888');
-    if (Math.min(cw, ch) >= 6) this.paintMarks(ctx, fg);
+    if (Math.min(cw, ch) >= MIN_MARKED_CELL) this.paintMarks(ctx, fg);
     this.paintLabels(ctx, fg);
     this.paintOutlines(ctx, fg);
     if (rows < this.spec.matrix.rows || cols < this.spec.matrix.cols) this.paintMinimap(ctx, fg);
@@ -316,6 +320,7 @@ export class Heatmap {
         const y = top + (r - r0) * ch;
         const { value, masked, dropped } = this.cell(r, c);
         if (masked) {
+          if (cell < 6) continue;
           ctx.strokeStyle = fg;
           ctx.globalAlpha = 0.25;
           ctx.lineWidth = 1;
@@ -326,10 +331,17 @@ export class Heatmap {
           }
           ctx.stroke();
           ctx.globalAlpha = 1;
-        } else if (dropped && cell >= 8) {
+        } else if (dropped && cell < 8) {
+          // Too small for a cross: a dot in the middle, with a dark rim so it shows on yellow too.
+          const d = Math.max(2, cell * 0.6);
+          ctx.fillStyle = 'rgba(0,0,0,0.6)';
+          ctx.fillRect(x + (cell - d) / 2 - 0.5, y + (cell - d) / 2 - 0.5, d + 1, d + 1);
+          ctx.fillStyle = DROPPED_INK;
+          ctx.fillRect(x + (cell - d) / 2, y + (cell - d) / 2, d, d);
+        } else if (dropped) {
           ctx.fillStyle = 'rgba(0,0,0,0.35)';
           ctx.fillRect(x, y, cell, cell);
-          ctx.strokeStyle = '#ff5c5c';
+          ctx.strokeStyle = DROPPED_INK;
           ctx.lineWidth = Math.max(1, cell / 14);
           const m = cell * 0.28;
           ctx.beginPath();
@@ -480,14 +492,33 @@ export class Heatmap {
       this.paint();
     }
     tip.hidden = false;
-    const x = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 8);
-    const y = e.clientY + 16 + tip.offsetHeight > window.innerHeight ? e.clientY - tip.offsetHeight - 10 : e.clientY + 16;
-    tip.style.left = `${Math.max(4, x)}px`;
-    tip.style.top = `${Math.max(4, y)}px`;
+    this.placeTooltip(r, c, e.clientX);
+  }
+
+  /**
+   * Puts the tooltip above the hovered cell's row (below it when there is no room), within the
+   * map's own width where it fits: it never covers the cell it describes, nor a map beside this one.
+   */
+  private placeTooltip(r: number, c: number, pointerX: number): void {
+    const tip = this.host.tooltip;
+    const box = this.canvas.getBoundingClientRect();
+    const { left, top, cw, ch } = this.layout;
+    tip.style.maxWidth = `${Math.max(220, Math.min(360, box.width))}px`;
+    const cellTop = box.top + top + (r - this.view.r0) * ch;
+    const cellLeft = box.left + left + (c - this.view.c0) * cw;
+    const gap = 6;
+    const above = cellTop - gap - tip.offsetHeight;
+    const y = above >= 4 ? above : cellTop + Math.max(ch, 1) + gap;
+    // Centred on the pointer, then kept inside the map, then inside the window.
+    let x = Math.min(Math.max(pointerX - tip.offsetWidth / 2, box.left), box.right - tip.offsetWidth);
+    x = Math.min(Math.max(4, x), window.innerWidth - tip.offsetWidth - 4);
+    tip.style.left = `${x}px`;
+    tip.style.top = `${y}px`;
+    tip.dataset.cell = `${cellLeft},${cellTop},${cw},${ch}`;
   }
 
   private showTooltip(r: number, c: number): void {
-    this.host.tooltip.replaceChildren(...this.spec.describe(r, c).map((line) => Object.assign(document.createElement('div'), { textContent: line })));
+    this.host.tooltip.replaceChildren(...this.spec.describe(r, c).map((line) => el('div', { textContent: line })));
   }
 
   private onLeave(): void {

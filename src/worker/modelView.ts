@@ -119,8 +119,12 @@ export function panelModel(run: ModelRun): PanelModel {
   };
 }
 
-/** Max-pools a causal (T, T) map to at most `side` a side (a thumbnail keeps its bright cells). */
-function thumbnail(weights: Matrix, side: number): Matrix {
+/**
+ * Mean-pools a causal (T, T) map to at most `side` a side: a cell is the mean of the weights it
+ * covers on or below the diagonal. Max-pooling showed every head alike (each block holds some
+ * large weight); the mean keeps where a head looks (its previous token, the first token, spread).
+ */
+export function thumbnail(weights: Matrix, side: number): Matrix {
   const T = weights.rows;
   const n = Math.min(T, side);
   const out = new Float32Array(n * n);
@@ -130,23 +134,51 @@ function thumbnail(weights: Matrix, side: number): Matrix {
     for (let c = 0; c <= r; c++) {
       const c0 = Math.floor((c * T) / n);
       const c1 = Math.max(c0 + 1, Math.floor(((c + 1) * T) / n));
-      let top = 0;
-      for (let i = r0; i < r1; i++) for (let j = c0; j < Math.min(c1, i + 1); j++) top = Math.max(top, weights.data[i * T + j]!);
-      out[r * n + c] = top;
+      let sum = 0;
+      let count = 0;
+      for (let i = r0; i < r1; i++) {
+        for (let j = c0; j < Math.min(c1, i + 1); j++) {
+          sum += weights.data[i * T + j]!;
+          count++;
+        }
+      }
+      out[r * n + c] = count ? sum / count : 0;
     }
   }
   return { rows: n, cols: n, data: out };
 }
 
-/** The 'blocks' group: every layer × head map as a max-pooled thumbnail, as display codes. */
+/** A pooled thumbnail's own log scale: its largest cell down to 1/10,000 of it (or its smallest, if larger). */
+const THUMB_DECADES = 1e-4;
+export function thumbScale(small: Matrix): [number, number] {
+  let top = 0;
+  let least = Infinity;
+  for (let r = 0; r < small.rows; r++) {
+    for (let c = 0; c <= r; c++) {
+      const v = small.data[r * small.cols + c]!;
+      if (v > top) top = v;
+      if (v > 0 && v < least) least = v;
+    }
+  }
+  if (!(top > 0)) return [THUMB_DECADES, 1];
+  return [Math.max(least === Infinity ? top : least, top * THUMB_DECADES), top];
+}
+
+/**
+ * The 'blocks' group: every layer × head map as a thumbnail, as display codes. Unpooled maps keep
+ * the weights' shared scale; pooled ones each get their own log scale, so heads that differ look
+ * different (the panel says so and gives each one's range).
+ */
 export function blockThumbs(run: ModelRun, shouldStop?: () => boolean): PanelBlockThumbs {
   const thumbs: MapCodes[][] = [];
   for (let layer = 0; layer < run.model.config.layers; layer++) {
     if (shouldStop?.()) break;
     const { attention } = traceGptBlock(run.model, run.forward, layer);
     thumbs.push(attention.heads.map((head) => {
+      const T = head.weights.rows;
+      if (T <= THUMB_SIDE) return encodeMap(head.weights, weightScale(T), { lower: true });
       const small = thumbnail(head.weights, THUMB_SIDE);
-      return encodeMap(small, weightScale(head.weights.rows), { lower: true });
+      return encodeMap(small, { kind: 'log', range: thumbScale(small) }, { lower: true });
     }));
   }
   return { thumbs };

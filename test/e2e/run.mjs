@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
 import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
+import { panelTools } from './panel.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 30_000;
@@ -51,97 +52,8 @@ try {
     await page.keyboard.press('Home');
     await page.keyboard.press('Shift+End');
   };
-  const tokenCount = () => web.locator('#tokens .chip').count();
-  const stages = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
-  const modelSections = ['feed-forward', 'blocks', 'next-token'];
-  const sections = [...stages, ...modelSections];
-  // Every section at the default panel width (about 600 px beside the editor), its heading
-  // scrolled to the top as a reveal would (so the sticky bar must not hide it).
-  const shootSections = async (theme, ids = sections, prefix = 'panel') => {
-    for (const id of ids) {
-      await web.locator(`#${id}`).scrollIntoViewIfNeeded();
-      await web.locator(`#${id}`).evaluate((el) => el.scrollIntoView({ block: 'start' }));
-      await page.waitForTimeout(id === 'blocks' ? 800 : 300); // the thumbnails are asked for when shown
-      await page.screenshot({ path: path.join(RESULTS, `${prefix}-${id}-${theme}.png`) });
-    }
-  };
-  /** The next-token chart's bars: how many, their probabilities, the position they follow. */
-  const nextTokenBars = async () => {
-    const bars = web.locator('#next-token-bars');
-    return {
-      count: Number(await bars.getAttribute('data-bars')),
-      probabilities: (await bars.getAttribute('data-probabilities')).split(',').filter(Boolean).map(Number),
-      position: Number(await bars.getAttribute('data-position')),
-    };
-  };
-  const waitFor = async (what, ok, ms = STEP_MS) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const value = await ok();
-      if (value) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await page.waitForTimeout(150);
-    }
-  };
-  /** The text of editor line n as a person reads it (Monaco draws spaces as no-break spaces). */
-  const lineText = async (n) => (await page.locator('.monaco-editor .view-line').nth(n).innerText()).replace(/\u00a0/g, ' ');
-  /**
-   * The model sections for a model of `layers` × `heads` and width `dim`: weights note, GELU
-   * chart, hidden map with named axes, the layer × head grid asked for when shown, a thumbnail
-   * opened large with its hover, the residual norms, k bars summing to at most 1.
-   */
-  const checkModelSections = async ({ layers, heads, dim, source }) => {
-    const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
-    if (JSON.stringify(ids) !== JSON.stringify(sections)) throw new Error(`sections ${ids.join(', ')}`);
-    const notes = await web.locator('#feed-forward .weights-note, #blocks .weights-note, #next-token .weights-note').allInnerTexts();
-    if (notes.length !== 3 || !notes.every((t) => source.test(t))) throw new Error(`weights notes: ${notes.join(' | ')}`);
-    const n = await tokenCount();
-    const hidden = web.locator('canvas[data-name="model.feedForward.hidden"]');
-    const [rows, cols, colAxis, rowAxis] = await hidden.evaluate((c) => [Number(c.dataset.rows), Number(c.dataset.cols), c.dataset.colAxis, c.dataset.rowAxis]);
-    if (rows !== n || cols !== 4 * dim || rowAxis !== 'tokens' || colAxis !== `hidden units (4·dim = ${4 * dim})`) throw new Error(`hidden map ${rows}×${cols} (${rowAxis} × ${colAxis})`);
-    await web.locator('#gelu-chart canvas').waitFor({ timeout: STEP_MS });
-    await web.locator('#residual-chart canvas').waitFor({ timeout: STEP_MS });
-    // The grid is asked for when its section comes into view.
-    await web.locator('#blocks').evaluate((el) => el.scrollIntoView({ block: 'start' }));
-    await web.locator('#block-grid').waitFor({ timeout: STEP_MS });
-    const grid = await web.locator('#block-grid').evaluate((g) => ({ layers: Number(g.dataset.layers), heads: Number(g.dataset.heads), thumbs: g.querySelectorAll('button.thumb').length, rowLabels: [...g.querySelectorAll('.row-label')].map((e) => e.textContent), colLabels: [...g.querySelectorAll('.col-label')].map((e) => e.textContent) }));
-    if (grid.layers !== layers || grid.heads !== heads || grid.thumbs !== layers * heads) throw new Error(`grid ${JSON.stringify(grid)}`);
-    if (grid.rowLabels[layers - 1] !== `layer ${layers}` || grid.colLabels[heads - 1] !== `head ${heads}`) throw new Error(`grid labels ${JSON.stringify(grid)}`);
-    const normMap = await web.locator('canvas[data-name="model.residualNorms"]').evaluate((c) => [Number(c.dataset.rows), Number(c.dataset.cols), c.dataset.rowAxis, c.dataset.colAxis]);
-    if (normMap[0] !== layers || normMap[1] !== n) throw new Error(`residual norms map ${JSON.stringify(normMap)}`);
-    // The last layer's last head, opened large: queries × keys, and the hover names both tokens.
-    await web.locator(`button.thumb[data-layer="${layers - 1}"][data-head="${heads - 1}"]`).click();
-    const big = `blocks.${layers - 1}.heads.${heads - 1}`;
-    await web.locator(`canvas[data-name="${big}"]`).waitFor({ timeout: STEP_MS });
-    const axes = await web.locator(`canvas[data-name="${big}"]`).evaluate((c) => [Number(c.dataset.rows), c.dataset.rowAxis, c.dataset.colAxis]);
-    if (axes[0] !== n || axes[1] !== 'queries' || axes[2] !== 'keys') throw new Error(`opened map ${JSON.stringify(axes)}`);
-    await hoverCell(big, n - 1, 1);
-    const tip = await web.locator('#tooltip').filter({ hasText: `query ${n - 1}` }).innerText({ timeout: 5000 });
-    if (!/key 1/.test(tip) || !/weight \d\.\d{4}/.test(tip)) throw new Error(`tooltip: ${tip}`);
-    await page.mouse.move(5, 5);
-    // The next token after the last position: k bars whose probabilities sum to at most 1.
-    await web.locator('#next-token').evaluate((el) => el.scrollIntoView({ block: 'start' }));
-    await web.locator('#next-token-bars[data-bars]').waitFor({ timeout: STEP_MS });
-    const top = await nextTokenBars();
-    const sum = top.probabilities.reduce((a, b) => a + b, 0);
-    if (top.count !== 10 || top.probabilities.length !== 10 || !(sum <= 1 + 1e-6) || top.position !== n - 1) throw new Error(`bars ${JSON.stringify(top)} sum ${sum}`);
-    return { n };
-  };
-  /** Editor decorations (token boundaries, highlighted tokens) drawn in the visible editors. */
-  const decorations = () => page.locator('.monaco-editor .view-overlays > div > div[class*="ced-"]').count();
-  /** Moves the pointer over cell (row, col) of the map named `name` in the panel. */
-  const hoverCell = async (name, row, col) => {
-    const canvas = web.locator(`canvas[data-name="${name}"]`);
-    await canvas.scrollIntoViewIfNeeded();
-    const box = await canvas.boundingBox();
-    const [left, top, cw, ch] = (await canvas.getAttribute('data-grid')).split(',').map(Number);
-    if (!box) throw new Error(`no ${name} map`);
-    await page.mouse.move(box.x + left + (col + 0.5) * cw, box.y + top + (row + 0.5) * ch);
-  };
-  const waitForPanel = async () => {
-    await page.locator(outer).waitFor({ timeout: STEP_MS });
-    await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
-  };
+  const { tokenCount, stages, modelSections, sections, shootSections, nextTokenBars, waitFor, lineText, checkModelSections, decorations, hoverCell, waitForPanel, shootWidths } =
+    panelTools({ page, web, outer, STEP_MS });
 
   await check('workbench opens the sample poems', async () => {
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: poemFile }).waitFor({ timeout: 90_000 });
@@ -298,6 +210,23 @@ try {
 
   await page.screenshot({ path: path.join(RESULTS, 'panel-dark.png') });
   await shootSections('dark');
+  await check('dark: at 360, 600 and 1,000 px the knobs and the grid\'s labels fit and the maps keep their contrast', () => shootWidths('dark'));
+
+  await check('the tooltip covers neither the hovered cell nor the map beside it', async () => {
+    await hoverCell('causal.weights', 4, 2);
+    const tip = web.locator('#tooltip');
+    await tip.filter({ hasText: 'query 4' }).waitFor({ state: 'visible', timeout: 5000 });
+    const boxes = await tip.evaluate((t) => {
+      const [x, y, w, h] = t.dataset.cell.split(',').map(Number);
+      const r = t.getBoundingClientRect();
+      const beside = document.querySelector('canvas[data-name="causal.droppedWeights"]').getBoundingClientRect();
+      return { tip: [r.left, r.top, r.right, r.bottom], cell: [x, y, x + w, y + h], beside: [beside.left, beside.top, beside.right, beside.bottom] };
+    });
+    const overlaps = (a, b) => a[0] < b[2] - 0.5 && b[0] < a[2] - 0.5 && a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5;
+    if (overlaps(boxes.tip, boxes.cell)) throw new Error(`the tooltip covers its cell: ${JSON.stringify(boxes)}`);
+    if (overlaps(boxes.tip, boxes.beside)) throw new Error(`the tooltip covers the after-dropout map: ${JSON.stringify(boxes)}`);
+    await page.mouse.move(5, 5);
+  });
 
   await check('hovering a causal cell shows query, key, scores, weight and dropout', async () => {
     const canvas = web.locator('canvas[data-name="causal.droppedWeights"]');
@@ -384,6 +313,11 @@ try {
     writeSettings({ 'llm101.heads': 5 });
     await web.locator('#error', { hasText: 'valid head counts: 1, 2, 4, 7, 14, 28' }).waitFor({ timeout: STEP_MS });
     if ((await web.locator('main > section').count()) !== sections.length) throw new Error('the last good result disappeared');
+    // The knobs show the sizes of the result on the page (heads 4 from the check before), and the error box says so.
+    await web.locator('#error .shown-instead', { hasText: 'heads 4 · dim 28' }).waitFor({ timeout: STEP_MS });
+    const heads = await web.locator('#knob-heads').evaluate((s) => ({ value: s.value, marked: [...s.options].filter((o) => o.textContent.includes('✗')).length }));
+    if (heads.value !== '4' || heads.marked) throw new Error(`the heads knob shows ${JSON.stringify(heads)} beside a 4-head result`);
+    await page.screenshot({ path: path.join(RESULTS, 'panel-error-knobs.png') });
     writeSettings({ 'llm101.heads': 7, 'llm101.dropout': 0.4 });
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
   });
@@ -517,6 +451,7 @@ try {
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(RESULTS, 'panel-light.png') });
     await shootSections('light');
+    await shootWidths('light');
   });
 
   await check('high-contrast theme: the panel follows', async () => {
@@ -524,6 +459,7 @@ try {
     await page.locator('.monaco-workbench.hc-black').waitFor({ timeout: STEP_MS });
     await page.waitForTimeout(800);
     await shootSections('hc');
+    await shootWidths('hc');
     writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
   });
 

@@ -1,0 +1,90 @@
+// The playground panel's state, in one place: what the host sent (the run on show, the settings,
+// an error), what the learner picked (toggles, the opened map, the sampling knobs, the hovered
+// token), and what is on its way. Handlers change it and call `changed` with the sections whose
+// view depends on what changed; main.ts draws the page from it (webview/sections.ts).
+import type { KnobValues, Knob, LazyGroup, NextTokenView, PanelTrace, SectionId } from '../src/shared/protocol';
+
+/** One analysis on show: the trace, and what arrived or was picked for it since. */
+export interface Run {
+  runId: number;
+  trace: PanelTrace;
+  /** The tokens as labels (whitespace made visible). */
+  labels: string[];
+  title: string;
+  elapsedMs: number;
+  /** Lazily sent parts ('simple', `head:3`, 'blocks', `block:1`, …), by group. */
+  groups: Map<LazyGroup, object>;
+  /** Groups asked of the host and not yet here. */
+  requested: Set<LazyGroup>;
+  /** The token whose next token is shown (hovering a token picks it). */
+  position: number;
+  /** The next-token view for `position` with the sampling knobs, once the host answered. */
+  nextToken: NextTokenView | undefined;
+  /** The hovered query and key tokens (lit in every map and chip). */
+  hot: { query: number | null; key: number | null };
+}
+
+export type GenerationState = 'running' | 'done' | 'cancelled' | 'error';
+export interface Generation {
+  state: GenerationState;
+  text: string;
+  tokens: number;
+  message?: string;
+  /** Traces shown since it ended: a finished one is news for the re-analysis after it only. */
+  tracesShown?: number;
+}
+
+export interface PanelState {
+  run: Run | undefined;
+  /** What the settings hold (the host's 'knobs'). */
+  settings: KnobValues | undefined;
+  /** A refused knob value and its fix, under its knob. */
+  knobMessage: { knob: Knob; text: string } | undefined;
+  status: { text: string; state: 'idle' | 'busy' | 'ready' | 'error' };
+  /** The last analysis failed: why, and the stage it breaks (the run shown is older). */
+  error: { message: string; section?: SectionId } | undefined;
+  /** Which map each toggle shows. */
+  views: { embeddings: 'token' | 'position' | 'input'; self: 'scores' | 'weights'; simple: 'scores' | 'weights' };
+  /** The layer × head map opened large (kept from run to run while it exists). */
+  open: { layer: number; head: number } | undefined;
+  /** The sampling knobs as typed (kept across runs), and a refused value's message. */
+  sampling: { temperature: string; topK: string; maxNewTokens: string; message?: string; generateMessage?: string };
+  generation: Generation | undefined;
+  /** A section to scroll to once it exists (a reveal before the first trace). */
+  pendingReveal: SectionId | undefined;
+}
+
+export const state: PanelState = {
+  run: undefined,
+  settings: undefined,
+  knobMessage: undefined,
+  status: { text: 'Waiting for text: select some in an editor and run “LLM 101: Analyze Selection”.', state: 'idle' },
+  error: undefined,
+  views: { embeddings: 'input', self: 'weights', simple: 'weights' },
+  open: undefined,
+  sampling: { temperature: '1', topK: '', maxNewTokens: '30' },
+  generation: undefined,
+  pendingReveal: undefined,
+};
+
+/** Sections drawn again since the run began: a section's template is re-evaluated when its count moves. */
+const revisions = new Map<string, number>();
+export const revision = (id: string) => revisions.get(id) ?? 0;
+
+let draw: () => void = () => {};
+let scheduled = false;
+/** main.ts's page renderer, called once per task however many changes came in it. */
+export function onChange(render: () => void): void {
+  draw = render;
+}
+
+/** Marks sections to draw again (none: only the bar, status and error) and schedules a render. */
+export function changed(...sections: string[]): void {
+  for (const id of sections) revisions.set(id, revision(id) + 1);
+  if (scheduled) return;
+  scheduled = true;
+  queueMicrotask(() => {
+    scheduled = false;
+    draw();
+  });
+}
