@@ -3,6 +3,7 @@
 // out for its own width as that width changes, and frees it when it leaves (listeners removed,
 // canvas memory given back, chart destroyed), so replacing a section needs no clean-up by hand.
 import type { Chart } from 'chart.js';
+import { applyTheme } from './charts';
 import { Heatmap, type HeatmapHost, type HeatmapSpec } from './heatmap';
 
 /** What every map shares: the one tooltip and what hovering a token does. Set once by main.ts. */
@@ -16,6 +17,20 @@ const liveMaps = new Set<HeatmapElement>();
 export function* maps(): Iterable<Heatmap> {
   for (const element of liveMaps) if (element.map) yield element.map;
 }
+
+/** The charts on the page now. */
+const liveCharts = new Set<Chart>();
+
+/**
+ * VS Code marks the theme on the body's class (vscode-light, vscode-dark, vscode-high-contrast):
+ * maps and charts take their label and grid colours from the theme when they paint, so a theme
+ * change paints them again.
+ */
+new MutationObserver(() => {
+  applyTheme();
+  for (const map of maps()) map.repaint();
+  for (const chart of liveCharts) chart.update('none');
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 /** Narrowest a map is drawn (CSS px): below this its figure scrolls sideways. */
 const MIN_MAP_WIDTH = 200;
@@ -113,12 +128,14 @@ export class ChartElement<D = unknown> extends HTMLElement {
       if (this.canvasId) canvas.id = this.canvasId;
       this.replaceChildren(canvas);
       this.chart = this.make(canvas);
+      liveCharts.add(this.chart);
     });
   }
 
   disconnectedCallback(): void {
     cancelAnimationFrame(this.frame);
     const canvas = this.chart?.canvas;
+    if (this.chart) liveCharts.delete(this.chart);
     this.chart?.destroy();
     this.chart = undefined;
     if (canvas) freeCanvas(canvas);

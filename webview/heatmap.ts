@@ -65,9 +65,10 @@ interface View {
   cols: number;
 }
 
-const FONT = '11px var(--vscode-editor-font-family, monospace)';
-const AXIS_FONT = 'italic 11px var(--vscode-font-family, sans-serif)';
-/** Room for an axis name: a line of AXIS_FONT. */
+// A canvas font names its family outright (it does not read CSS variables): the theme's, at paint time.
+const font = (px: number) => `${px}px ${themeVar('--vscode-editor-font-family', 'monospace')}`;
+const axisFont = () => `italic 11px ${themeVar('--vscode-font-family', 'sans-serif')}`;
+/** Room for an axis name: a line of axisFont(). */
 const AXIS = 15;
 const MAX_CELL = 44;
 const MIN_LABELLED_CELL = 10;
@@ -176,7 +177,7 @@ export class Heatmap {
     this.width = width;
     const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
-    ctx.font = FONT;
+    ctx.font = font(11);
     const { rows, cols } = this.view;
     const widest = (labels: readonly string[]) => labels.slice(0, 400).reduce((w, l) => Math.max(w, ctx.measureText(clip(l)).width), 0);
     const guess = (width - 60) / Math.max(1, cols);
@@ -196,7 +197,8 @@ export class Heatmap {
     const cw = fit >= 1 ? Math.min(MAX_CELL, this.zoomable ? fit : Math.floor(fit)) : fit;
     // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
     const ch = Math.min(tall(cw), MAX_HEIGHT / Math.max(1, rows));
-    this.layout = { left, top, cw, ch, rowLabels: ch >= MIN_LABELLED_CELL, colLabels };
+    // Labels only where the margins were made for them and the cells are tall (wide) enough.
+    this.layout = { left, top, cw, ch, rowLabels: rowLabels && ch >= MIN_LABELLED_CELL, colLabels: colLabels && cw >= MIN_LABELLED_CELL };
     // Where the cells are, in CSS pixels of the canvas (end-to-end tests hover a given cell).
     this.canvas.dataset.grid = `${left},${top},${cw},${ch}`;
     const w = Math.ceil(left + cw * cols + right);
@@ -286,6 +288,11 @@ export class Heatmap {
     this.pixels.getContext('2d')?.putImageData(image, 0, 0);
   }
 
+  /** Paints again with the theme's colours and fonts (after a theme change). */
+  repaint(): void {
+    if (this.width) this.draw(this.width);
+  }
+
   private paint(): void {
     const ctx = this.canvas.getContext('2d');
     if (!ctx || !this.width) return;
@@ -313,7 +320,7 @@ export class Heatmap {
     const showNumbers = cell >= SHOW_NUMBERS;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    ctx.font = `${cell >= 40 ? 11 : 10}px var(--vscode-editor-font-family, monospace)`;
+    ctx.font = font(cell >= 40 ? 11 : 10);
     for (let r = r0; r < r0 + rows; r++) {
       for (let c = c0; c < c0 + cols; c++) {
         const x = left + (c - c0) * cw;
@@ -359,7 +366,7 @@ export class Heatmap {
         }
       }
     }
-    ctx.font = FONT;
+    ctx.font = font(11);
   }
 
   private paintLabels(ctx: CanvasRenderingContext2D, fg: string): void {
@@ -369,7 +376,7 @@ export class Heatmap {
     ctx.fillStyle = fg;
     ctx.textBaseline = 'middle';
     // Axis names: the columns' along the top edge, the rows' up the left edge.
-    ctx.font = AXIS_FONT;
+    ctx.font = axisFont();
     ctx.textAlign = 'left';
     ctx.fillText(`${this.spec.colAxis} →`, left, AXIS / 2);
     ctx.save();
@@ -378,7 +385,7 @@ export class Heatmap {
     ctx.textAlign = 'right';
     ctx.fillText(`← ${this.spec.rowAxis}`, 0, 0);
     ctx.restore();
-    ctx.font = FONT;
+    ctx.font = font(11);
     if (!rowLabels) {
       ctx.textAlign = 'right';
       const step = tickStep(ch);

@@ -138,6 +138,11 @@ function draw(): void {
   render(page(state.run), app);
   revealPending();
   requestVisibleGroups();
+  const wanted = state.bringIntoView && document.getElementById(state.bringIntoView);
+  if (wanted) {
+    state.bringIntoView = undefined;
+    (wanted.closest('figure') ?? wanted).scrollIntoView({ block: 'nearest' });
+  }
 }
 onChange(draw);
 

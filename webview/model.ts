@@ -188,8 +188,8 @@ function openMap(layer: number, head: number): void {
     run.requested.add(group);
     post({ type: 'requestGroup', runId: run.runId, group });
   }
+  state.bringIntoView = `map-blocks-${layer}-heads-${head}`;
   changed('blocks');
-  requestAnimationFrame(() => document.getElementById('block-detail')?.scrollIntoView({ block: 'nearest' }));
 }
 
 function openedMap(run: Run): TemplateResult {

@@ -52,6 +52,8 @@ export interface PanelState {
   generation: Generation | undefined;
   /** A section to scroll to once it exists (a reveal before the first trace). */
   pendingReveal: SectionId | undefined;
+  /** The id of a map to bring into view once it is drawn (a thumbnail opened large). */
+  bringIntoView: string | undefined;
 }
 
 export const state: PanelState = {
@@ -65,6 +67,7 @@ export const state: PanelState = {
   sampling: { temperature: '1', topK: '', maxNewTokens: '30' },
   generation: undefined,
   pendingReveal: undefined,
+  bringIntoView: undefined,
 };
 
 /** Sections drawn again since the run began: a section's template is re-evaluated when its count moves. */

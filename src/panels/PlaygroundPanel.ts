@@ -84,6 +84,11 @@ export class PlaygroundPanel {
   settledRunId = 0;
   private readonly rendered = new Map<number, (ms: number) => void>();
 
+  /** The editor column the panel is in, if it is open: other panels open there rather than squeeze it. */
+  static get viewColumn(): vscode.ViewColumn | undefined {
+    return PlaygroundPanel.current?.panel.viewColumn;
+  }
+
   /** Opens (or reveals and updates) the panel for `source`. */
   static show(context: vscode.ExtensionContext, engine: EngineClient, source: PanelSource): PlaygroundPanel {
     if (PlaygroundPanel.current) {

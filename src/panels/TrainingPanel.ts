@@ -3,6 +3,7 @@
 // panel does (src/shared/trainingRun.ts: bounded however many steps), so a panel that is closed
 // and opened again, or reloaded, draws the whole run so far from a few messages.
 import * as vscode from 'vscode';
+import { PlaygroundPanel } from './PlaygroundPanel';
 import { webviewHtml } from './webviewHtml';
 import {
   parseTrainingWebviewMessage, type TrainEnd, type TrainEvent, type TrainingHostMessage, type TrainingWebviewMessage,
@@ -40,7 +41,8 @@ export class TrainingPanel {
       TrainingPanel.current.panel.reveal(undefined, true);
       return TrainingPanel.current;
     }
-    const panel = vscode.window.createWebviewPanel(TRAINING_VIEW_TYPE, 'LLM 101: Training', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
+    // In the playground's column when it is open (a third column would squeeze it below a readable width).
+    const panel = vscode.window.createWebviewPanel(TRAINING_VIEW_TYPE, 'LLM 101: Training', { viewColumn: PlaygroundPanel.viewColumn ?? vscode.ViewColumn.Beside, preserveFocus: true }, {
       enableScripts: true,
       retainContextWhenHidden: true,
       localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'dist'), vscode.Uri.joinPath(context.extensionUri, 'media')],
