@@ -18,8 +18,8 @@ export function* maps(): Iterable<Heatmap> {
   for (const element of liveMaps) if (element.map) yield element.map;
 }
 
-/** The charts on the page now. */
-const liveCharts = new Set<Chart>();
+/** The chart elements on the page now. */
+const liveCharts = new Set<{ remake(): void }>();
 
 /**
  * VS Code marks the theme on the body's class (vscode-light, vscode-dark, vscode-high-contrast):
@@ -29,7 +29,8 @@ const liveCharts = new Set<Chart>();
 new MutationObserver(() => {
   applyTheme();
   for (const map of maps()) map.repaint();
-  for (const chart of liveCharts) chart.update('none');
+  // Chart.js resolves its colours when a chart is made: made again, with the new theme's.
+  for (const chart of liveCharts) chart.remake();
 }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
 /** Narrowest a map is drawn (CSS px): below this its figure scrolls sideways. */
@@ -122,20 +123,33 @@ export class ChartElement<D = unknown> extends HTMLElement {
   }
 
   connectedCallback(): void {
-    this.frame = requestAnimationFrame(() => {
-      if (!this.isConnected || !this.make || this.chart) return;
-      const canvas = document.createElement('canvas');
-      if (this.canvasId) canvas.id = this.canvasId;
-      this.replaceChildren(canvas);
-      this.chart = this.make(canvas);
-      liveCharts.add(this.chart);
-    });
+    liveCharts.add(this);
+    this.frame = requestAnimationFrame(() => this.build());
   }
 
   disconnectedCallback(): void {
+    liveCharts.delete(this);
     cancelAnimationFrame(this.frame);
+    this.free();
+  }
+
+  /** Builds the chart again (its data as it is now). */
+  remake(): void {
+    this.free();
+    this.build();
+  }
+
+  private build(): void {
+    if (!this.isConnected || !this.make || this.chart) return;
+    const canvas = document.createElement('canvas');
+    if (this.canvasId) canvas.id = this.canvasId;
+    this.replaceChildren(canvas);
+    this.chart = this.make(canvas);
+    if (this.value !== undefined && this.update) this.update(this.chart, this.value);
+  }
+
+  private free(): void {
     const canvas = this.chart?.canvas;
-    if (this.chart) liveCharts.delete(this.chart);
     this.chart?.destroy();
     this.chart = undefined;
     if (canvas) freeCanvas(canvas);

@@ -379,11 +379,14 @@ export class Heatmap {
     ctx.font = axisFont();
     ctx.textAlign = 'left';
     ctx.fillText(`${this.spec.colAxis} →`, left, AXIS / 2);
+    // Read upwards from the grid's top edge, or lower where a short map has no room above it.
+    const rowAxis = `← ${this.spec.rowAxis}`;
+    const height = this.canvas.height / (window.devicePixelRatio || 1);
     ctx.save();
-    ctx.translate(AXIS / 2, top);
+    ctx.translate(AXIS / 2, Math.min(height - 2, Math.max(top, ctx.measureText(rowAxis).width + 2)));
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = 'right';
-    ctx.fillText(`← ${this.spec.rowAxis}`, 0, 0);
+    ctx.fillText(rowAxis, 0, 0);
     ctx.restore();
     ctx.font = font(11);
     if (!rowLabels) {

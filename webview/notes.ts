@@ -1,7 +1,7 @@
 // What the panel says about the numbers it shows: sentences built from display-only statistics
 // (a row's largest value, a mean of shown numbers), knob checks, and number formatting. No DOM
 // here, so the unit tests read it directly.
-import type { StagesKind } from '../src/engine/types';
+import { TOKENIZER_KINDS, type StagesKind } from '../src/engine/types';
 import type { Knob, WeightsSource } from '../src/shared/protocol';
 
 /** A matrix as the notes read it: a cell's value by row and column. */
@@ -112,7 +112,7 @@ export interface KnobContext {
  * checks the panel can make from what it shows; the host checks again before writing.
  */
 export function knobProblem(knob: Knob, value: number | string, ctx: KnobContext): string | undefined {
-  if (knob === 'tokenizer') return ['word', 'bpe', 'gpt2'].includes(String(value)) ? undefined : 'tokenizer must be word, bpe or gpt2';
+  if (knob === 'tokenizer') return (TOKENIZER_KINDS as readonly string[]).includes(String(value)) ? undefined : `tokenizer must be one of ${TOKENIZER_KINDS.join(', ')}`;
   const v = Number(value);
   if (typeof value === 'string' && value.trim() === '') return `${knob} needs a number`;
   if (!Number.isFinite(v)) return `${knob} must be a number`;

@@ -92,8 +92,9 @@ export function panelTools({ page, web, outer, STEP_MS }) {
     if (!box) throw new Error(`no ${name} map`);
     await page.mouse.move(box.x + left + (col + 0.5) * cw, box.y + top + (row + 0.5) * ch);
   };
-  const waitForPanel = async () => {
-    await page.locator(outer).waitFor({ timeout: STEP_MS });
+  /** `ms`: how long the panel may take to appear (a reloaded window starts the workbench again). */
+  const waitForPanel = async (ms = STEP_MS) => {
+    await page.locator(outer).waitFor({ timeout: ms });
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
   };
   /** Sets the window so the panel (which shares it with the editor) is about `width` px wide; returns the width reached. */

@@ -508,7 +508,7 @@ try {
   await check('the panel comes back after "Developer: Reload Window"', async () => {
     await runCommand('Developer: Reload Window');
     await page.waitForTimeout(2000);
-    await waitForPanel();
+    await waitForPanel(90_000); // as long as the workbench's first start may take
     if ((await tokenCount()) === 0) throw new Error('restored panel has no tokens');
   });
 

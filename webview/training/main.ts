@@ -11,6 +11,7 @@ import { apply, type Change, type RunState } from '../../src/shared/trainingRun'
 import {
   baseName, dataLine, endText, formatCount, formatDuration, formatLoss, modelLine, overfittingText, splitSample, stateText, uniformLoss,
 } from './run';
+import { el } from '../dom';
 
 interface VsCodeApi {
   postMessage(message: TrainingWebviewMessage): void;
@@ -19,7 +20,6 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const post = (m: TrainingWebviewMessage) => vscode.postMessage(m);
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}): HTMLElementTagNameMap[K] => Object.assign(document.createElement(tag), props);
 
 const root = document.getElementById('training') as HTMLElement;
 const tooltip = el('div', { id: 'tooltip', hidden: true });

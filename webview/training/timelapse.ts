@@ -7,8 +7,8 @@ import { Heatmap } from '../heatmap';
 import { colorLegend } from '../legend';
 import type { RunState } from '../../src/shared/trainingRun';
 import { frameAt } from './run';
+import { el } from '../dom';
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}): HTMLElementTagNameMap[K] => Object.assign(document.createElement(tag), props);
 
 export class Timelapse {
   readonly root = el('div', { className: 'timelapse' });
