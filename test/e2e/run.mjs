@@ -41,7 +41,7 @@ try {
   const page = await context.newPage();
   consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training)\.js/);
   suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-${n}.png`) });
-  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded' });
+  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
 
   const outer = `iframe.webview[src*="extensionId=${EXT_ID}"]`;
   const web = page.frameLocator(outer).frameLocator('#active-frame');
@@ -72,9 +72,11 @@ try {
     const words = (fs.readFileSync(path.join(workspace, poemFile), 'utf8').split('\n')[2] ?? '').trim().split(/\s+/).length;
     await page.locator('.statusbar-item', { hasText: `${words} tokens · word` }).waitFor({ timeout: STEP_MS });
     await runCommand('LLM 101: Show Token Boundaries');
-    await page.waitForTimeout(800);
-    const marked = await page.locator('.monaco-editor .view-overlays > div > div[class*="ced-"]').count();
-    if (marked < words) throw new Error(`${marked} decorated ranges for ${words} tokens`);
+    const marked = await waitFor(`${words} decorated ranges`, async () => {
+      const n = await decorations();
+      return n >= words && n;
+    }).catch(async (err) => { throw new Error(`${await decorations()} decorated ranges for ${words} tokens (${err.message})`); });
+    console.log(`     ${marked} token ranges marked`);
     await page.screenshot({ path: path.join(RESULTS, 'editor-token-boundaries.png') });
     await runCommand('LLM 101: Show Token Boundaries'); // off again
   });
@@ -480,6 +482,30 @@ try {
     if (n !== 10) throw new Error(`${n} tokens for the checkpoint's text`);
     await shootSections('light', modelSections, 'checkpoint');
   });
+
+  await check('a 12 × 12 grid of a 128-token text: mean-pooled thumbnails, each scale said; labels readable at 360, 600 and 1,000 px', async () => {
+    writeSettings({ 'llm101.weightsPath': '', 'llm101.corpusPath': '', 'llm101.layers': 12, 'llm101.heads': 12, 'llm101.dim': 48 });
+    await runCommand('View: Focus First Editor Group');
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'zz-tokens-128.txt' }).click();
+    await page.locator('.tabs-container .tab', { hasText: 'zz-tokens-128.txt' }).waitFor({ timeout: STEP_MS });
+    await page.locator('.monaco-editor .view-line').first().click();
+    await page.keyboard.press('Control+A');
+    await runCommand('LLM 101: Analyze Selection');
+    await web.locator('#tokens .chip').nth(127).waitFor({ timeout: 120_000 });
+    await web.locator('#blocks .note.model-size', { hasText: '12 layers × 12 heads, dim 48' }).waitFor({ timeout: 120_000 });
+    await web.locator('#blocks').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await web.locator('#block-grid[data-layers="12"][data-heads="12"]').waitFor({ timeout: 120_000 });
+    const grid = await web.locator('#block-grid').evaluate((g) => ({
+      caption: g.querySelector('figcaption').textContent,
+      legend: g.querySelector('.legend').textContent,
+      titles: [...g.querySelectorAll('button.thumb')].map((b) => b.title),
+    }));
+    if (!/mean-pooled to 48 × 48/.test(grid.caption)) throw new Error(`caption: ${grid.caption}`);
+    if (!/each thumbnail on its own log scale/.test(grid.legend)) throw new Error(`legend: ${grid.legend}`);
+    const unsaid = grid.titles.filter((t) => !/mean weights \S+–\S+ on its own log scale/.test(t));
+    if (grid.titles.length !== 144 || unsaid.length) throw new Error(`${grid.titles.length} thumbnails, ${unsaid.length} without their range: ${unsaid[0]}`);
+    await shootWidths('light', ['blocks']);
+  }).finally(() => writeSettings({ 'llm101.layers': 2, 'llm101.heads': 7, 'llm101.dim': 28 }));
 
   await check('"LLM 101: Open Playground" shows the poem in an editor and hovering lights its tokens', async () => {
     writeSettings({ 'llm101.weightsPath': '', 'llm101.corpusPath': '', 'llm101.heads': 7 });
