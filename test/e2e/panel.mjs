@@ -95,7 +95,7 @@ export function panelTools({ page, web, outer, STEP_MS }) {
   /** `ms`: how long the panel may take to appear (a reloaded window starts the workbench again). */
   const waitForPanel = async (ms = STEP_MS) => {
     await page.locator(outer).waitFor({ timeout: ms });
-    await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+    await web.locator('#app[data-state="ready"]').waitFor({ timeout: ms });
   };
   /** Sets the window so the panel (which shares it with the editor) is about `width` px wide; returns the width reached. */
   const setPanelWidth = async (width) => {
