@@ -6,9 +6,8 @@ import { attribute, type Attribution } from '../engine/experiments/attribution';
 import { headScores, inductionProbe, type HeadScore } from '../engine/experiments/headScores';
 import { logitLens } from '../engine/experiments/lens';
 import { activationPatching, type Patching } from '../engine/experiments/patching';
-import { checkPosition, runWithCache } from '../engine/experiments/run';
+import { checkPosition, oneTokenId, runWithCache } from '../engine/experiments/run';
 import { packGptWeights, type PackedGpt } from '../engine/layers/gptModel';
-import type { Tokenizer } from '../engine/types';
 import { UsageError, optionalInteger, type Values } from './args';
 import { modelRequest } from './analyze';
 import { type Command, COMMON_OPTIONS, INPUT_HELP, INPUT_OPTIONS, MODEL_HELP, MODEL_OPTIONS, TOKENIZER_HELP, TOKENIZER_OPTIONS, readInput } from './command';
@@ -91,13 +90,13 @@ export const inspect: Command = {
         found.ablation = { ...ablate(model, cache, ablated, mode as AblationMode, position, packed), heads: ablated, mode: mode as AblationMode };
       }
       if (asked.attribution) {
-        const id = optionalInteger(values, 'attribute-id') ?? oneToken(tokenizer, values.attribute as string, '--attribute');
+        const id = optionalInteger(values, 'attribute-id') ?? oneTokenId(tokenizer, values.attribute as string, '--attribute');
         found.attribution = attribute(model, cache, position, id);
       }
       if (typeof values.corrupt === 'string') {
         const corruptIds = tokenizer.encode(values.corrupt).map((t) => t.id);
-        const answer = oneToken(tokenizer, values.answer as string, '--answer');
-        const wrong = oneToken(tokenizer, values.wrong as string, '--wrong');
+        const answer = oneTokenId(tokenizer, values.answer as string, '--answer');
+        const wrong = oneTokenId(tokenizer, values.wrong as string, '--wrong');
         found.patching = activationPatching(model, ids, corruptIds, answer, wrong, { ...(packed && { packed }) });
       }
       if (values.json) {
@@ -145,17 +144,6 @@ function parseHeads(raw: string): HeadRef[] {
     }
     return { layer: Number(match[1]) - 1, head: Number(match[2]) - 1 };
   });
-}
-
-/** The id of a text that must be exactly one token of the model's tokenizer. */
-function oneToken(tokenizer: Tokenizer, text: string, flag: string): number {
-  const tokens = tokenizer.encode(text);
-  if (tokens.length !== 1) {
-    throw new UsageError(
-      `${flag} ${show(text)} is ${tokens.length} tokens${tokens.length > 0 ? ` (${tokens.map((t) => show(t.text)).join(', ')})` : ''} for the ${tokenizer.kind} tokenizer; give one token`,
-    );
-  }
-  return tokens[0]!.id;
 }
 
 function probeIds(values: Values, vocabSize: number): number[] {

@@ -9,7 +9,7 @@ import { attribute } from '../engine/experiments/attribution';
 import { HEAD_ROLES, headScores, inductionProbe, type HeadRole } from '../engine/experiments/headScores';
 import { logitLens } from '../engine/experiments/lens';
 import { activationPatching } from '../engine/experiments/patching';
-import { runWithCache, type RunCache } from '../engine/experiments/run';
+import { oneTokenId, runWithCache, type RunCache } from '../engine/experiments/run';
 import { argmax } from '../engine/gpt/sampling';
 import type { Tokenizer } from '../engine/types';
 import type { AblationView, AttributionView, ExperimentQuery, ExperimentResult, HeadRolesView, LensView, PatchingView } from '../shared/experimentsProtocol';
@@ -109,21 +109,11 @@ export function attributionView(run: ModelRun, position: number, id?: number): A
   return { ...parts, text: textOf(run.tokenizer, token), sum };
 }
 
-/** One token of the run's tokenizer, or an EngineError that names the pieces and the fix. */
-export function oneTokenId(tokenizer: Tokenizer, text: string, what: string): number {
-  const tokens = tokenizer.encode(text);
-  if (tokens.length !== 1) {
-    const pieces = tokens.map((t) => JSON.stringify(t.text)).join(', ');
-    throw new EngineError(`the ${what} ${JSON.stringify(text)} is ${tokens.length} tokens${pieces ? ` (${pieces})` : ''}; give one token, e.g. ${tokens[0] ? JSON.stringify(tokens[0].text) : 'a word'}`);
-  }
-  return tokens[0]!.id;
-}
-
 export function patchingView(run: ModelRun, corruptText: string, answerText: string, wrongText: string, signal: CancelSignal, onProgress: (done: number, total: number) => void): PatchingView {
   const { tokenizer } = run;
   const corruptIds = tokenizer.encode(corruptText).map((t) => t.id);
-  const answer = oneTokenId(tokenizer, answerText, 'answer');
-  const wrong = oneTokenId(tokenizer, wrongText, 'wrong token');
+  const answer = oneTokenId(tokenizer, answerText, 'the answer');
+  const wrong = oneTokenId(tokenizer, wrongText, 'the wrong token');
   if (signal.aborted) throw new CancelledError();
   const result = activationPatching(run.model, run.ids, corruptIds, answer, wrong, { signal, onProgress });
   return {
@@ -147,7 +137,7 @@ export function runExperiment(run: ModelRun, query: ExperimentQuery, signal: Can
     case 'scan':
       return { kind: 'scan', mode: query.mode, grid: scanView(run, query.mode, signal, onProgress) };
     case 'attribute': {
-      const id = query.token === undefined || query.token === '' ? undefined : oneTokenId(run.tokenizer, query.token, 'token');
+      const id = query.token === undefined || query.token === '' ? undefined : oneTokenId(run.tokenizer, query.token, 'the token');
       return { kind: 'attribute', view: attributionView(run, query.position, id) };
     }
     case 'patch':

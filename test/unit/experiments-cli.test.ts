@@ -91,7 +91,7 @@ test('inspect: bad input exits 2 with one line that says what to do', async () =
     [['--text', 'the sea', '--ablate', '0.1'], /--ablate takes layer\.head pairs counted from 1, e\.g\. --ablate 1\.3,2\.1; got "0\.1"/],
     [['--text', 'the sea', '--ablate', '1.1', '--ablation', 'half'], /--ablation takes zero or mean, got "half"/],
     [['--text', 'the sea', '--corrupt', 'the seas', '--answer', 'a', '--wrong', 'b'], /the clean text has 7 tokens and the corrupted one 8; patching needs the same count/],
-    [['--text', 'the sea', '--corrupt', 'the sky', '--answer', 'ab', '--wrong', 'b'], /--answer "ab" is 2 tokens \("a", "b"\) for the bpe tokenizer; give one token/],
+    [['--text', 'the sea', '--corrupt', 'the sky', '--answer', 'ab', '--wrong', 'b'], /--answer "ab" is 2 tokens \("a", "b"\) for the bpe tokenizer; give one token, e\.g\. "a"/],
     [['--text', 'the sea', '--corrupt', 'the sky', '--answer', 'a'], /needs all three of --corrupt TEXT, --answer TOKEN and --wrong TOKEN/],
     [['--text', 'the sea'], /choose what to inspect: --lens, --head-scores/],
     [['--text', 'the sea', '--lens', '--position', '7'], /position 7 is outside the text's 7 tokens; give 0 to 6/],

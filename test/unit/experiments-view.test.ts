@@ -86,7 +86,7 @@ test('patching view: the grid, the tokens of both texts, and the fix for an answ
   assertClose(view.grid, grid, { atol: 1e-4, label: 'grid' });
   assert.deepEqual([view.tokens.length, view.corruptTokens.length, view.answer.text, view.wrong.text], [cleanText.length, corruptText.length, answer, wrong]);
   assert.equal(progress.at(-1), 1);
-  assert.throws(() => patchingView(cleanRun, corruptText, 'zz', wrong, { aborted: false }, () => {}), (err: Error) => err instanceof EngineError && err.message === 'the answer "zz" is 2 tokens ("z", "z"); give one token, e.g. "z"');
+  assert.throws(() => patchingView(cleanRun, corruptText, 'zz', wrong, { aborted: false }, () => {}), (err: Error) => err instanceof EngineError && err.message === 'the answer "zz" is 2 tokens ("z", "z") for the bpe tokenizer; give one token, e.g. "z"');
   assert.throws(() => patchingView(cleanRun, corruptText, answer, wrong, { aborted: true }, () => {}), CancelledError);
 });
 

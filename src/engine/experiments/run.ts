@@ -7,7 +7,7 @@ import { EngineError } from '../config';
 import type { GptHooks } from '../gpt/hooks';
 import type { GptModel } from '../gpt/types';
 import { gptForward, type GptForwardOptions } from '../layers/gptModel';
-import type { Matrix } from '../types';
+import type { Matrix, Tokenizer } from '../types';
 
 export interface RunCache {
   ids: readonly number[];
@@ -70,4 +70,15 @@ export function checkPosition(position: number, tokens: number): void {
   if (!(Number.isInteger(position) && position >= 0 && position < tokens)) {
     throw new EngineError(`position ${position} is outside the text's ${tokens} tokens; give 0 to ${tokens - 1}`);
   }
+}
+
+/** The id of a text that must be exactly one token of `tokenizer`; else an EngineError naming the pieces. */
+export function oneTokenId(tokenizer: Tokenizer, text: string, what: string): number {
+  const tokens = tokenizer.encode(text);
+  if (tokens.length !== 1) {
+    const pieces = tokens.length > 0 ? ` (${tokens.map((t) => JSON.stringify(t.text)).join(', ')})` : '';
+    const example = tokens[0] ? `, e.g. ${JSON.stringify(tokens[0].text)}` : '';
+    throw new EngineError(`${what} ${JSON.stringify(text)} is ${tokens.length} tokens${pieces} for the ${tokenizer.kind} tokenizer; give one token${example}`);
+  }
+  return tokens[0]!.id;
 }
