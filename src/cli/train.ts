@@ -161,10 +161,12 @@ function initCheckpoint(file: string, headsGiven: boolean): InitHeader {
       // an unreadable tokenizer entry: the user's --tokenizer (or the default) decides
     }
   }
+  // the tensors' shapes fix dim, layers, context and the qkv bias, with or without our metadata
+  const shapes = header.sizes;
   return {
     ...(tokenizer !== undefined && { tokenizer }),
-    ...((header.layout === 'gpt2' || metadata.qkvBias !== undefined) && { qkvBias: header.layout === 'gpt2' || metadata.qkvBias === 'true' }),
-    sizes: { dim: whole('dim'), heads, layers: whole('layers'), 'context-length': whole('contextLength') },
+    qkvBias: shapes?.qkvBias ?? (header.layout === 'gpt2' || metadata.qkvBias === 'true'),
+    sizes: { dim: shapes?.dim ?? whole('dim'), heads, layers: shapes?.layers || whole('layers'), 'context-length': shapes?.contextLength ?? whole('contextLength') },
   };
 }
 

@@ -81,7 +81,7 @@ export async function loadCheckpoint(file: string, currentName: string): Promise
   }
   const updates: [string, unknown][] = [];
   const said: string[] = [];
-  const { vocabSize, dim } = header.embedding ?? {};
+  const { vocabSize, dim } = header.sizes ?? {};
   if (header.layout === 'book' && header.metadata.heads === undefined && dim !== undefined) {
     const heads = await vscode.window.showQuickPick(
       headChoices(dim).map((h, i) => ({ label: String(h), description: i === 0 ? (BOOK_HEADS[dim] === h ? "the book's choice for this width" : `heads of size ${dim / h}`) : `heads of size ${dim / h}` })),

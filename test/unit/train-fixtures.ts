@@ -43,7 +43,9 @@ export function weightsFromFile(config: GptConfig, file: string): GptWeights {
     if (!data || data.length !== p.data.length) throw new Error(`${file}: ${p.name} missing or of ${data?.length} values, expected ${p.data.length}`);
     p.data.set(data);
   }
-  if (tensors.size !== params.length) throw new Error(`${file}: ${tensors.size} tensors, the model has ${params.length}`);
+  // besides the parameters only the book's causal-mask buffers (att.mask) may be there
+  const count = [...tensors.keys()].filter((name) => !name.endsWith('.att.mask')).length;
+  if (count !== params.length) throw new Error(`${file}: ${count} tensors, the model has ${params.length}`);
   return weights;
 }
 

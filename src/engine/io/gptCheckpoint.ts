@@ -335,24 +335,45 @@ function openLazy<T>(file: string, use: (source: LazySafetensors) => T): T {
   }
 }
 
+/** The sizes a GPT checkpoint's header fixes by its shapes alone (no heads: only metadata or config.json say). */
+export interface HeaderSizes {
+  vocabSize?: number;
+  dim?: number;
+  contextLength?: number;
+  layers: number;
+  qkvBias: boolean;
+}
+
+/** Read from the token and position embeddings' shapes and the block names, the book's or GPT-2's. */
+function headerSizes(source: TensorSource, names: readonly string[]): HeaderSizes {
+  const find = (...wanted: string[]) => names.find((n) => wanted.some((w) => n === w || n.endsWith(`.${w}`)));
+  const tok = find('tok_emb.weight', 'wte.weight');
+  const pos = find('pos_emb.weight', 'wpe.weight');
+  const [vocabSize, dim] = tok !== undefined ? source.shape(tok) ?? [] : [];
+  const [contextLength] = pos !== undefined ? source.shape(pos) ?? [] : [];
+  const book = names.some((n) => n.startsWith('trf_blocks.'));
+  const blocks = new Set(names.map((n) => /(?:^|\.)(?:trf_blocks|h)\.(\d+)\./.exec(n)?.[1]).filter((i) => i !== undefined));
+  return {
+    ...(vocabSize !== undefined && { vocabSize }), ...(dim !== undefined && { dim }), ...(contextLength !== undefined && { contextLength }),
+    layers: blocks.size,
+    qkvBias: book ? names.includes('trf_blocks.0.att.W_query.bias') : true,
+  };
+}
+
 /** Which kind of weights a file (or Hugging Face folder) holds, and its __metadata__, from its header alone. */
-export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string; metadata: Record<string, string>; embedding?: { vocabSize: number; dim: number } } {
+export function weightsLayoutOf(p: string): { layout: WeightsLayout; file: string; metadata: Record<string, string>; sizes?: HeaderSizes } {
   const file = resolveWeightsFile(p);
-  const { layout, metadata, embedding } = openLazy(file, (source) => {
-    // the token embedding's shape (vocabSize, dim): what a caller asks heads and the tokenizer from
-    const name = source.names().find((n) => n === 'tok_emb.weight' || n === 'wte.weight' || n.endsWith('.wte.weight'));
-    const [vocabSize, dim] = name !== undefined ? source.shape(name) ?? [] : [];
-    return {
-      layout: layoutOfNames(source.names()), metadata: { ...source.metadata },
-      ...(vocabSize !== undefined && dim !== undefined && { embedding: { vocabSize, dim } }),
-    };
+  const { layout, metadata, sizes } = openLazy(file, (source) => {
+    const names = source.names();
+    const layout = layoutOfNames(names);
+    return { layout, metadata: { ...source.metadata }, ...(layout !== undefined && { sizes: headerSizes(source, names) }) };
   });
   if (!layout) {
     throw new GptCheckpointError(
       `checkpoint ${file} holds neither the book's GPT (tok_emb.weight, trf_blocks.*) nor GPT-2 (wte.weight, h.*)`,
     );
   }
-  return { layout, file, metadata, ...(embedding && { embedding }) };
+  return { layout, file, metadata, ...(sizes && { sizes }) };
 }
 
 function readHfConfig(file: string): HfConfig | undefined {
