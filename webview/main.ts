@@ -104,7 +104,7 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
   }
   const T = trace.tokens.length;
   state.run = {
-    runId, trace, labels: trace.tokens.map((t) => visible(t.text)), title: message.title, elapsedMs: message.elapsedMs,
+    runId, trace, labels: trace.tokens.map((t) => visible(t.text)), title: message.title, source: message.source, elapsedMs: message.elapsedMs,
     groups: new Map(), requested: new Set(), position: Math.max(0, T - 1), nextToken: undefined, hot: { query: null, key: null },
   };
   const c = trace.config;

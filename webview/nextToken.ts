@@ -10,6 +10,7 @@ import { modelHeader, sizes } from './model';
 import type { Generation, Run } from './state';
 import { changed, state } from './state';
 import { chart, note, sectionHead } from './view';
+import { slidingNote } from './windowView';
 
 let askTimer: number | undefined;
 
@@ -134,7 +135,7 @@ function generationText(generation: Generation | undefined, typed: string, max: 
     case undefined:
       return `Writes up to ${typed} tokens after the analyzed text in its editor, sampled with the temperature and top-k above (temperature 0: always the most likely). One Undo removes them; the panel then shows the longer text.`;
     case 'running':
-      return `Writing… ${generation.tokens} of ${max} tokens${text}`;
+      return [`Writing… ${generation.tokens} of ${max} tokens${text}`, slidingNote(state.run?.trace, generation.tokens)].filter(Boolean).join(' ');
     case 'done':
       return `Added ${generation.tokens} tokens${text}. One Undo in the editor removes them all.`;
     case 'cancelled':

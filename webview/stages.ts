@@ -7,6 +7,8 @@ import { attentionDescribe, cellsOf, exactOf, valueDescribe } from './describe';
 import { hover } from './hover';
 import { isSeeded, journeyNote, marksLegend, saturated, saturation, simpleAttentionNote } from './notes';
 import type { Run } from './state';
+import { windowStrip } from './windowView';
+import { post } from './host';
 import { changed, state } from './state';
 import { ATTENTION_AXES, SCORE_MEASURE, WEIGHT_MEASURE, chart, figure, note, pendingSlot, sectionHead, toggle, weightColours, weightRangeText } from './view';
 
@@ -18,6 +20,7 @@ export function tokensSection(run: Run): TemplateResult {
   const share = n ? trace.unknownCount / n : 0;
   return html`${sectionHead('tokens', 1, 'Tokens', `ids = encode(text)   (T = ${n})`,
     `The ${c.tokenizer} tokenizer splits the text into tokens and maps each to its id in a vocabulary of ${c.vocabSize.toLocaleString()}.`)}
+    ${windowStrip(trace, run.source, (from) => post({ type: 'moveWindow', from }))}
     <div class="chips">${trace.tokens.map((t, i) => html`<span class="chip c${i % 2} ${i === hot.query || i === hot.key ? 'hot' : ''}" data-index=${i}
       title="token ${i}: id ${t.id}, characters ${t.start}–${t.end}" @mouseenter=${() => hover(i, null, true)} @mouseleave=${() => hover(null, null, true)}>
       <span class="text">${labels[i] ?? ''}</span><span class="id">${t.id}</span></span>`)}</div>

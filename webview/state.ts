@@ -11,6 +11,8 @@ export interface Run {
   /** The tokens as labels (whitespace made visible). */
   labels: string[];
   title: string;
+  /** The text analyzed: the tokens' offsets are into it (the window strip shows what fell outside). */
+  source: string;
   elapsedMs: number;
   /** Lazily sent parts ('simple', `head:3`, 'blocks', `block:1`, …), by group. */
   groups: Map<LazyGroup, object>;

@@ -16,6 +16,7 @@ import type { HeatmapElement } from './elements';
 import { colorLegend, scaleKindText } from './legend';
 import { isSeeded, weightsNote } from './notes';
 import { state } from './state';
+import { windowNote } from './windowView';
 
 /** What a figure's colour bar says besides its range: what is measured, and whether the scale is shared. */
 export interface FigureText {
@@ -34,6 +35,7 @@ export function sectionHead(id: string, step: number, heading: string, formula: 
   const error = state.error?.section === id ? state.error.message : undefined;
   return html`<h2>${step}. ${heading}</h2>${error ? html`<div class="section-error" role="alert">${error}</div>` : nothing}
     <code class="formula">${formula}</code><p class="intro">${intro}</p>
+    ${windowNote(state.run?.trace, id)}
     ${weights ? html`<p class="weights-note"><i class="codicon codicon-${isSeeded(weights.weightsSource) ? 'beaker' : 'file-binary'}"></i> ${weightsNote(weights.weightsSource, weights.config.seed, weights.config.stages)}</p>` : nothing}`;
 }
 

@@ -42,6 +42,8 @@ export const analyze: Command = {
     '  --example journey     the book\'s chapter 3 example ("Your journey starts with one step")',
     ...TOKENIZER_HELP,
     ...MODEL_HELP,
+    '  --window-from N       a text longer than the context: the window of context-length tokens',
+    '                        starts at token N (default: the last tokens, as generation crops)',
     `  --dropout P           dropout on attention weights, 0 <= P < 1 (default ${DEFAULT_CONFIG.dropout})`,
     "  --save-weights FILE   write the model (whose block 1 the stages are) as a GPT checkpoint",
     '  --json                print the whole trace as one JSON object; with --layers or a GPT',
@@ -56,6 +58,7 @@ export const analyze: Command = {
     example: { type: 'string' },
     dropout: { type: 'string' },
     'save-weights': { type: 'string' },
+    'window-from': { type: 'string' },
     html: { type: 'string' },
     ...COMMON_OPTIONS,
   },
@@ -78,11 +81,12 @@ export const analyze: Command = {
       if (!values.json) return;
     }
     if (values.json) {
-      const json = model ? { ...traceToJson(trace), model: modelToJson(model.model, model.forward) } : traceToJson(trace);
+      // window: which of the text's tokens the trace holds, when the text is longer than the context
+      const json = { ...traceToJson(trace), ...(result.window && { window: result.window }), ...(model && { model: modelToJson(model.model, model.forward) }) };
       writeJson(json, (chunk) => io.stdout.write(chunk));
       io.stdout.write('\n');
     } else {
-      io.stdout.write(summarize(trace, tokenizer, model));
+      io.stdout.write(summarize(trace, tokenizer, model, result.window));
     }
   },
 };
@@ -106,7 +110,7 @@ async function analyzeExample(values: Values, positionals: readonly string[]): P
     throw new UsageError(`unknown example ${JSON.stringify(values.example)}; use --example ${EXAMPLES.join(' | ')}`);
   }
   // The example fixes its text, tokenizer and weights; only dropout and seed can vary.
-  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'heads', 'context-length', 'qkv-bias', 'weights', 'layers', 'save-weights'];
+  const fixed = ['text', 'file', 'tokenizer', 'corpus', 'vocab-size', 'dim', 'heads', 'context-length', 'qkv-bias', 'weights', 'layers', 'save-weights', 'window-from'];
   const clash = positionals.includes('-') ? '' : fixed.find((name) => values[name] !== undefined);
   if (clash !== undefined) {
     const flag = clash === '' ? '-' : `--${clash}`;
@@ -141,6 +145,7 @@ export function modelRequest(values: Values, text: string): { request: AnalyzeRe
   const dim = optionalInteger(values, 'dim');
   const contextLength = optionalInteger(values, 'context-length');
   const layers = optionalInteger(values, 'layers');
+  const windowFrom = optionalInteger(values, 'window-from');
   const qkvBias = values['qkv-bias'] === true;
   const tokenizerOptions = tokenizerRequest(values);
   const weightsPath = typeof values.weights === 'string' ? values.weights : undefined;
@@ -155,6 +160,7 @@ export function modelRequest(values: Values, text: string): { request: AnalyzeRe
     contextLength: contextLength ?? DEFAULT_CONFIG.contextLength,
     qkvBias,
     ...(layers !== undefined && { layers }),
+    ...(windowFrom !== undefined && { windowFrom }),
     ...(weightsPath !== undefined && {
       weightsPath,
       // The file decides the sizes; any size given on the command line must agree with it.

@@ -4,6 +4,8 @@ import { nextTokenDistribution, topTokens } from '../engine/gpt/sampling';
 import { lastRow } from '../engine/layers/gptModel';
 import type { ModelAnalysis } from '../engine/pipeline';
 import type { Matrix, Token, Tokenizer, Trace } from '../engine/types';
+import type { ContextWindow } from '../engine/window';
+import { windowExplanation } from '../shared/windowText';
 
 export function tokenJson(token: Token) {
   return { id: token.id, text: token.text, start: token.start, end: token.end };
@@ -44,7 +46,7 @@ function argmaxRow(m: Matrix, row: number): number {
  * The short summary printed without --json: tokens, shapes per stage, a few highlights.
  * With the tokenizer, the token table also shows each token's vocabulary entry (e.g. <|unk|>).
  */
-export function summarize(trace: Trace, tokenizer?: Tokenizer, model?: ModelAnalysis): string {
+export function summarize(trace: Trace, tokenizer?: Tokenizer, model?: ModelAnalysis, window?: ContextWindow): string {
   const { config, tokens } = trace;
   const T = tokens.length;
   const label = (i: number) => show(tokens[i]?.text ?? '?');
@@ -55,7 +57,8 @@ export function summarize(trace: Trace, tokenizer?: Tokenizer, model?: ModelAnal
       (config.qkvBias ? ' · qkv bias' : ''),
     config.stages === 'block 1' ? "The stages are block 1 of the model (its embeddings, norm1, attention and norm2)." : "The stages are the book's chapter 3 example (its own modules, attnDim ≠ dim).",
     '',
-    `Tokens (${T})`,
+    ...(window ? [windowExplanation(window, config.contextLength), ''] : []),
+    window ? `Tokens (${T}: the window's; # is the position, the span is in the whole text)` : `Tokens (${T})`,
     tokenTable(tokens, tokenizer),
     'Shapes',
     table([

@@ -28,6 +28,7 @@ import { createSeededGpt } from './gpt/init';
 import type { GptConfig, GptModel } from './gpt/types';
 import { readGptCheckpoint, weightsLayoutOf, type WeightsLayout } from './io/gptCheckpoint';
 import { gptForward, type GptForward } from './layers/gptModel';
+import { cropToContext, type ContextWindow } from './window';
 import type { Matrix, Token, Tokenizer, TokenizerKind, Trace } from './types';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
@@ -60,6 +61,11 @@ export interface AnalyzeRequest extends AnalyzeOptions {
   text: string;
   /** Longest input, in tokens, analyzed without asking (the extension's maxTokens setting). */
   maxTokens?: number;
+  /**
+   * Where the context window starts (a token index) when the text has more tokens than the model
+   * has positions; default: the last contextLength tokens (window.ts).
+   */
+  windowFrom?: number;
 }
 
 export type AnalyzeResult =
@@ -90,6 +96,8 @@ export interface TraceResult {
   elapsedMs: number;
   /** Where the weights came from: the file's path, or undefined for seeded weights. */
   weightsPath?: string;
+  /** Set when the text is longer than the context: the trace's tokens are these of the text's. */
+  window?: ContextWindow;
 }
 
 /** The model's forward pass on the request's tokens: what the model sections and the CLI's `model` show. */
@@ -101,13 +109,15 @@ export interface ModelAnalysis {
   forward: GptForward;
   /** "seeded 123 (untrained)" or the checkpoint's file (or folder) name. */
   weightsSource: string;
+  /** Set when the text is longer than the context: `tokens` are these of the text's. */
+  window?: ContextWindow;
 }
 
 /** Wraps a trace for the panel; the PCA is computed here, in the engine's thread, not the host's. */
-export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string): TraceResult {
+export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string, window?: ContextWindow): TraceResult {
   return {
     kind: 'trace', trace, unknownCount, pca: pca2(trace.embeddings.input), elapsedMs: performance.now() - started,
-    ...(weightsPath !== undefined && { weightsPath }),
+    ...(weightsPath !== undefined && { weightsPath }), ...(window && { window }),
   };
 }
 
@@ -141,25 +151,28 @@ export class Analyzer {
     validateSettings(request, { sizesFromWeights: request.weightsPath !== undefined });
     const tokenizer = this.tokenizer(request, hooks);
     onProgress?.('tokenizing');
-    const tokens = encodeSome(tokenizer, request.text);
+    const all = encodeSome(tokenizer, request.text);
+    const model = this.modelFor(request, tokenizer, hooks);
+    // A text longer than the model's positions: the model reads a window of it (window.ts).
+    const { tokens, window } = cropToContext(all, model.config.contextLength, request.windowFrom);
     const limit = request.maxTokens;
     if (limit !== undefined && tokens.length > limit) {
-      const last = tokens[limit - 1];
+      const last = all[limit - 1];
+      const what = window ? `The model's window holds ${tokens.length.toLocaleString('en-US')} of the text's ${all.length.toLocaleString('en-US')} tokens` : `The text has ${tokens.length.toLocaleString('en-US')} tokens`;
       return {
         kind: 'tooManyTokens',
         count: tokens.length,
         limit,
         cutAt: last ? last.end : 0,
-        message: `The text has ${tokens.length.toLocaleString('en-US')} tokens, more than the ${limit.toLocaleString('en-US')} analyzed without asking. Analyze the first ${limit.toLocaleString('en-US')} tokens, or select less text, or raise the limit.`,
+        message: `${what}, more than the ${limit.toLocaleString('en-US')} analyzed without asking. Analyze the first ${limit.toLocaleString('en-US')} tokens, or select less text, or raise the limit.`,
         elapsedMs: performance.now() - started,
       };
     }
-    const model = this.modelFor(request, tokenizer, hooks);
     checkTokens(tokens, model.config.contextLength, model.config.vocabSize);
     checkTraceSize(tokens.length, model.config.heads);
     const run = { tokenizer: tokenizer.kind, dropout: request.dropout, seed: request.seed };
     const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage) });
-    return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath);
+    return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath, window);
   }
 
   /**
@@ -182,11 +195,12 @@ export class Analyzer {
   analyzeModel(request: AnalyzeRequest, hooks: AnalyzeHooks & { logits?: 'all' | 'last' | 'none' } = {}): ModelAnalysis {
     validateSettings(request, { sizesFromWeights: request.weightsPath !== undefined });
     const tokenizer = this.tokenizer(request, hooks);
-    const tokens = encodeSome(tokenizer, request.text);
     const model = this.modelFor(request, tokenizer, hooks);
+    // the same window as the stages': the model's positions are theirs
+    const { tokens, window } = cropToContext(encodeSome(tokenizer, request.text), model.config.contextLength, request.windowFrom);
     hooks.onProgress?.('running the model');
     const forward = gptForward(model, tokens.map((t) => t.id), { logits: hooks.logits ?? 'all', keepResiduals: true, signal: hooks.signal });
-    return { tokens, tokenizer, model, forward, weightsSource: model.source };
+    return { tokens, tokenizer, model, forward, weightsSource: model.source, ...(window && { window }) };
   }
 
   tokenize(request: TokenizeRequest, hooks: AnalyzeHooks = {}): TokenizeResult {

@@ -12,6 +12,8 @@ import { exportCsv, exportJson, exportPng } from './exports';
 import type { AnalyzeReply } from '../shared/engineProtocol';
 import type { Knob, PanelModelConfig } from '../shared/protocol';
 import type { Token, TraceConfig } from '../engine/types';
+import type { ContextWindow } from '../engine/window';
+import { windowExplanation } from '../shared/windowText';
 
 /**
  * What the host keeps of an analysis: the trace's id in the engine (which keeps the trace itself)
@@ -22,6 +24,8 @@ export type PanelResult =
       kind: 'trace'; traceId: number; tokens: Token[]; config: TraceConfig; elapsedMs: number; weightsPath?: string;
       /** The model that ran beside the stages (its sizes and where its weights come from), or why none did. */
       model?: { config: PanelModelConfig; source: string } | { error: string };
+      /** Which of the text's tokens the model read, when the text is longer than its context. */
+      window?: ContextWindow;
     }
   | Exclude<AnalyzeReply, { kind: 'trace' }>;
 
@@ -44,6 +48,8 @@ export interface PanelSource {
   /** Document and offset of text[0] in it, when the text came from an editor. */
   uri?: string;
   offset?: number;
+  /** Where the context window starts (a token index) when the learner moved it; absent: the last tokens. */
+  windowFrom?: number;
 }
 
 /** Persisted by the webview (getState/setState) so a reloaded window restores the panel. */
@@ -57,6 +63,8 @@ const highlight = vscode.window.createTextEditorDecorationType({
   borderStyle: 'solid',
   borderWidth: '1px',
 });
+// Text outside the model's context window: faded, so the editor shows what the model does not read.
+const outsideWindow = vscode.window.createTextEditorDecorationType({ opacity: '0.45', fontStyle: 'italic' });
 // The key token of a hovered cell: outlined, beside the query's fill.
 const keyHighlight = vscode.window.createTextEditorDecorationType({
   backgroundColor: new vscode.ThemeColor('editor.wordHighlightStrongBackground'),
@@ -148,7 +156,8 @@ export class PlaygroundPanel {
     const settings = readSettings(this.context.extensionPath);
     this.post({ type: 'knobs', values: knobValues(settings) });
     this.post({ type: 'busy', runId, stage: 'starting' });
-    const work = this.engine.analyze({ ...settings, text: source.text }, (stage) => this.post({ type: 'busy', runId, stage }));
+    const request = { ...settings, text: source.text, ...(source.windowFrom !== undefined && { windowFrom: source.windowFrom }) };
+    const work = this.engine.analyze(request, (stage) => this.post({ type: 'busy', runId, stage }));
     // Show a cancellable notification only when the run is slow enough to notice.
     const slow = setTimeout(() => {
       void vscode.window.withProgress(
@@ -177,9 +186,10 @@ export class PlaygroundPanel {
       const model = panel.model ? { config: panel.model.config, source: panel.model.source } : panel.modelError !== undefined ? { error: panel.modelError } : undefined;
       this.last = {
         kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs,
-        ...(weightsPath !== undefined && { weightsPath }), ...(model && { model }),
+        ...(weightsPath !== undefined && { weightsPath }), ...(model && { model }), ...(panel.window && { window: panel.window }),
       };
       this.lastError = undefined;
+      this.shadeOutsideWindow();
       this.post({ type: 'trace', runId, title: source.title, source: source.text, trace: panel, elapsedMs });
       return this.last;
     } catch (err) {
@@ -221,7 +231,9 @@ export class PlaygroundPanel {
     if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
     this.engine.cancel();
     if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
-    for (const editor of vscode.window.visibleTextEditors) { editor.setDecorations(highlight, []); editor.setDecorations(keyHighlight, []); }
+    for (const editor of vscode.window.visibleTextEditors) {
+      for (const decoration of [highlight, keyHighlight, outsideWindow]) editor.setDecorations(decoration, []);
+    }
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
@@ -315,6 +327,12 @@ export class PlaygroundPanel {
       case 'cancelGeneration':
         this.engine.cancelGeneration();
         return;
+      case 'moveWindow': {
+        // the same text, its window moved (null: back to the last tokens, as generation reads them)
+        const { windowFrom: _old, ...rest } = this.source;
+        await this.analyze(message.from === null ? rest : { ...rest, windowFrom: message.from });
+        return;
+      }
       case 'log':
         if (message.level === 'error') console.error(`[llm101 webview] ${message.message}`);
         else console.log(`[llm101 webview] ${message.message}`);
@@ -375,6 +393,30 @@ export class PlaygroundPanel {
     editor.setDecorations(highlight, query ? [query] : []);
     editor.setDecorations(keyHighlight, keyRange ? [keyRange] : []);
     if (query) editor.revealRange(query, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  /**
+   * Fades the text before and after the context window in the editor the text came from, with a
+   * hover that says why the model does not read it; clears the fading when the whole text fits.
+   */
+  private shadeOutsideWindow(): void {
+    const { uri, offset, text } = this.source;
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
+    if (!editor) return;
+    const result = this.last;
+    const window = result?.kind === 'trace' ? result.window : undefined;
+    const first = result?.kind === 'trace' ? result.tokens[0] : undefined;
+    const lastToken = result?.kind === 'trace' ? result.tokens.at(-1) : undefined;
+    if (!window || offset === undefined || !first || !lastToken || result?.kind !== 'trace') {
+      editor.setDecorations(outsideWindow, []);
+      return;
+    }
+    const doc = editor.document;
+    const hoverMessage = new vscode.MarkdownString(`**LLM 101**: outside the model's context window. ${windowExplanation(window, result.config.contextLength)}`);
+    const spans: [number, number][] = [[0, first.start], [lastToken.end, text.length]];
+    editor.setDecorations(outsideWindow, spans.filter(([a, b]) => b > a).map(([a, b]) => ({
+      range: new vscode.Range(doc.positionAt(offset + a), doc.positionAt(offset + b)), hoverMessage,
+    })));
   }
 
   private html(): string {

@@ -3,6 +3,7 @@
 // and anything unknown is ignored (and logged) rather than trusted.
 import type { Matrix, Token, TraceConfig } from '../engine/types';
 import { isMapCodes, type MapCodes } from './codes';
+import type { ContextWindow } from '../engine/window';
 
 /** Section ids of the panel, in the order the product teaches the stages. */
 export const SECTIONS = [
@@ -37,6 +38,11 @@ export interface PanelTrace {
   tokens: Token[];
   /** How many of the tokens are the tokenizer's unknown token (word tokenizer only). */
   unknownCount: number;
+  /**
+   * Set when the text has more tokens than the model has positions: `tokens` are the text's
+   * tokens from .. to−1 (their offsets still the whole text's), every map is the window's.
+   */
+  window?: ContextWindow;
   /** pca: the input embeddings projected on their first two principal components (T, 2). */
   embeddings: { token: PanelMap; position: PanelMap; input: PanelMap; pca: Matrix };
   // For long texts the T×T stages are null here and sent on request ('requestGroup') when their
@@ -200,6 +206,8 @@ export type WebviewMessage =
   // Continue Text from the panel's button: generate after the analyzed text in its editor.
   | { type: 'generate'; maxNewTokens: number; temperature: number; topK: number | null }
   | { type: 'cancelGeneration' }
+  // Move the context window to start at token `from` (null: back to the last tokens).
+  | { type: 'moveWindow'; from: number | null }
   | { type: 'rendered'; runId: number; ms: number }
   | { type: 'log'; level: 'info' | 'error'; message: string };
 
@@ -296,6 +304,8 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
     }
     case 'cancelGeneration':
       return { type: 'cancelGeneration' };
+    case 'moveWindow':
+      return raw.from === null || (isInt(raw.from) && raw.from >= 0) ? { type: 'moveWindow', from: raw.from } : undefined;
     case 'rendered':
       return isInt(raw.runId) && typeof raw.ms === 'number' ? { type: 'rendered', runId: raw.runId, ms: raw.ms } : undefined;
     case 'log':
@@ -333,6 +343,7 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
       if (t.weightsSource !== undefined && !isStr(t.weightsSource, 500)) return undefined;
       if (t.journey !== undefined && !isJourney(t.journey)) return undefined;
       if (t.model !== undefined && !isPanelModel(t.model, rows)) return undefined;
+      if (t.window !== undefined && !isWindow(t.window, rows)) return undefined;
       return raw as HostMessage;
     }
     case 'group': {
@@ -378,6 +389,11 @@ export function parseHostMessage(raw: unknown): HostMessage | undefined {
     default:
       return undefined;
   }
+}
+
+/** A window of `rows` tokens inside the text's: 0 <= from < to <= of. */
+function isWindow(v: unknown, rows: number): v is ContextWindow {
+  return isObject(v) && isInt(v.from) && isInt(v.to) && isInt(v.of) && v.from >= 0 && v.to - v.from === rows && v.to <= v.of;
 }
 
 function isJourney(v: unknown): v is JourneyAttention {

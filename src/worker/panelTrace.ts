@@ -104,6 +104,7 @@ export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boole
     config: trace.config,
     tokens: trace.tokens,
     unknownCount: result.unknownCount,
+    ...(result.window && { window: result.window }),
     weightsSource: weightsSource(result.weightsPath),
     journey: journeyAttention(),
     embeddings: { token: map(token), position: map(position), input: map(input), pca: result.pca },

@@ -384,9 +384,16 @@ test('input problems: none, two, empty, no tokens, too many tokens, unreadable f
   await expectUsageError(['analyze', '--text', ''], /the text is empty; give some words/);
   await expectUsageError(['tokenize', '-'], /the text is empty/, '');
   await expectUsageError(['analyze', '--text', '  \n\t '], /the word tokenizer finds no tokens in .*; give it some words \(select text in the editor, or --text on the command line\)/);
-  await expectUsageError(['analyze', '--text', 'one two three four five', '--context-length', '4'], /5 tokens but the context length is 4; .*--context-length/);
   await expectUsageError(['analyze', '--file', '/no/such/input.txt'], /cannot read --file \/no\/such\/input\.txt: no such file/);
   await expectUsageError(['analyze', '--text', 'hi', '--corpus', '/no/such/corpus'], /corpus path \/no\/such\/corpus does not exist/);
+});
+
+test('more tokens than the context length: not refused, the last context-length tokens are analyzed (the window)', async () => {
+  const result = await run(['analyze', '--text', 'one two three four five', '--context-length', '4', '--heads', '2', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const json = JSON.parse(result.stdout) as { window: unknown; tokens: { text: string; start: number }[] };
+  assert.deepEqual(json.window, { from: 1, to: 5, of: 5 });
+  assert.deepEqual(json.tokens.map((t) => [t.text, t.start]), [['two', 4], ['three', 8], ['four', 14], ['five', 19]]);
 });
 
 test('model settings: heads not dividing dim, dropout outside [0, 1), non-positive sizes', async () => {
