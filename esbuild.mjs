@@ -8,6 +8,7 @@
 //   dist/python/model.py  the reference GPTModel the PyTorch export copies
 //   dist/reportHost.js the standalone report's stand-in for the extension host (browser, IIFE)
 //   dist/training.js   the training panel (browser, IIFE)
+//   dist/compare.js    the compare view: two models side by side (browser, IIFE)
 //   out/test/extension/*.js  the mocha suites that run inside VS Code (not shipped)
 // Flags: --watch rebuilds on change, --production minifies and drops source maps.
 import * as esbuild from 'esbuild';
@@ -44,6 +45,14 @@ const builds = [
     ...common,
     entryPoints: ['webview/training/main.ts'],
     outfile: 'dist/training.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: ['webview/compare.ts'],
+    outfile: 'dist/compare.js',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',

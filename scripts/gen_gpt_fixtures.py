@@ -214,6 +214,9 @@ def main():
     book_case('book-small', dict(vocabSize=64, contextLength=16, dim=32, heads=4, layers=2, qkvBias=False,
                                  layerNormEps=1e-5), seed=123, token_count=11, perturb_norms=False,
               sampling=[{'seed': 123, 'temperature': 1.0}, {'seed': 7, 'temperature': 1.5, 'topK': 10}], keep_mask=True)
+    # book-small's sizes and tokens with other weights (seed 7): the compare view's second model
+    book_case('book-small-seed7', dict(vocabSize=64, contextLength=16, dim=32, heads=4, layers=2, qkvBias=False,
+                                       layerNormEps=1e-5), seed=7, token_count=11, perturb_norms=False, sampling=[])
     book_case('book-qkv-bias', dict(vocabSize=50, contextLength=16, dim=24, heads=3, layers=2, qkvBias=True,
                                     layerNormEps=1e-5), seed=7, token_count=16, perturb_norms=True,
               sampling=[{'seed': 42, 'temperature': 0.8, 'topK': 5}])

@@ -11,6 +11,7 @@ import { stopTraining, trainModel, type TrainOptions } from './commands/train';
 import { TrainingPanel } from './panels/TrainingPanel';
 import { SECTION } from './settings';
 import { TokenFeatures } from './editor/tokens';
+import { ComparePanel, compareWith, isOtherModel } from './commands/compare';
 
 export interface Llm101Api {
   /** The open panel, for tests and other extensions. */
@@ -23,6 +24,8 @@ export interface Llm101Api {
   trainingPanel(): TrainingPanel | undefined;
   /** Stops the training run in progress (it saves what it learned). */
   stopTraining(): void;
+  /** The compare view, while open. */
+  comparePanel(): ComparePanel | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): Llm101Api {
@@ -43,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
     'llm101.downloadModel': (options?: unknown) => downloadModel(context, isDownloadOptions(options) ? options : {}),
     'llm101.trainModel': (options?: unknown) => trainModel(context, engine, isTrainOptions(options) ? options : {}),
     'llm101.showTraining': () => TrainingPanel.show(context),
+    'llm101.compareWith': (other?: unknown) => compareWith(context, engine, isOtherModel(other) ? other : undefined),
   };
   PlaygroundPanel.generate = (options) => continueText(engine, context.extensionPath, options);
   for (const [id, run] of Object.entries(commands)) {
@@ -57,7 +61,10 @@ export function activate(context: vscode.ExtensionContext): Llm101Api {
       if (event.affectsConfiguration(SECTION)) void PlaygroundPanel.current?.rerun();
     }),
   );
-  return { panel: () => PlaygroundPanel.current, tokens, engine, trainingPanel: () => TrainingPanel.current, stopTraining };
+  return {
+    panel: () => PlaygroundPanel.current, tokens, engine, trainingPanel: () => TrainingPanel.current, stopTraining,
+    comparePanel: () => ComparePanel.current,
+  };
 }
 
 /** The engine of this window, for deactivate. */
@@ -66,6 +73,7 @@ let windowEngine: EngineClient | undefined;
 /** Closing the window: a training run saves its checkpoint before the engine ends (VS Code waits for this). */
 export function deactivate(): Promise<void> | undefined {
   TrainingPanel.current?.dispose();
+  ComparePanel.current?.dispose();
   PlaygroundPanel.current?.dispose();
   return windowEngine?.shutdown();
 }

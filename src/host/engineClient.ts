@@ -137,6 +137,12 @@ export class EngineClient {
     return { id, done: this.send<'train'>({ op: 'train', request: job }, undefined, undefined, onTrain, id) };
   }
 
+  /** The same text through two models, map by map (cancelling the comparison in flight). */
+  compare(request: AnalyzeRequest, other: AnalyzeRequest, labels: { a: string; b: string }, onProgress?: (stage: string) => void): Promise<EngineResults['compare']> {
+    this.cancelOp('compare');
+    return this.send<'compare'>({ op: 'compare', request, other, labels }, onProgress);
+  }
+
   pauseTraining(id: number, paused: boolean): void {
     const message: PauseMessage = { op: 'pause', requestId: id, paused };
     this.child?.send(message);
@@ -162,7 +168,7 @@ export class EngineClient {
     this.cancelOp('analyze');
   }
 
-  private cancelOp(op: 'analyze' | 'generate' | 'experiment'): void {
+  private cancelOp(op: 'analyze' | 'generate' | 'experiment' | 'compare'): void {
     if (!this.child) return;
     for (const [id, pending] of this.pending) {
       if (pending.op !== op) continue;

@@ -9,6 +9,7 @@ import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/
 import type { TrainInfo, TrainRequest } from '../engine/train/session';
 import type { MapCodes } from './codes';
 import { ExperimentQuerySchema, parse, type ExperimentQuery, type ExperimentResult } from './experimentsProtocol';
+import type { CompareView } from './compareProtocol';
 import {
   isLazyGroup, isMatrixPath, isSampling, MAX_NEW_TOKENS, parseCellsQuery, type CellsQuery, type LazyGroup, type NextTokenView, type PanelTrace,
 } from './protocol';
@@ -39,7 +40,9 @@ export type EngineRequest =
   | { id: number; op: 'stats' }
   // An experiment on a kept trace's model (logit lens, head roles, ablation, scan, attribution,
   // patching); the scan and patching send 'progress' replies "done/total" and stop when cancelled.
-  | { id: number; op: 'experiment'; traceId: number; query: ExperimentQuery };
+  | { id: number; op: 'experiment'; traceId: number; query: ExperimentQuery }
+  // The same text through two models (A: the playground's request, B: `other`), map by map.
+  | { id: number; op: 'compare'; request: AnalyzeRequest; other: AnalyzeRequest; labels: { a: string; b: string } };
 
 /** A training run as the engine process runs it: the session's request, where to save, how often to report. */
 export interface TrainJob extends TrainRequest {
@@ -159,6 +162,7 @@ export interface EngineResults {
   };
   stats: EngineStats;
   experiment: ExperimentResult;
+  compare: CompareView;
 }
 
 // ---- engine -> host ----
@@ -223,6 +227,11 @@ export function parseEngineRequest(raw: unknown): EngineRequest | CancelMessage 
     case 'experiment': {
       const query = parse(ExperimentQuerySchema, raw.query);
       return isId(raw.traceId) && query ? { id, op: 'experiment', traceId: raw.traceId, query } : undefined;
+    }
+    case 'compare': {
+      const { request, other, labels } = raw;
+      if (!isRequest(request) || !isRequest(other) || !isObject(labels) || !isStr(labels.a, 500) || !isStr(labels.b, 500)) return undefined;
+      return { id, op: 'compare', request, other, labels: { a: labels.a, b: labels.b } };
     }
     case 'generate': {
       const { request, maxNewTokens, seed, temperature, topK } = raw;

@@ -11,7 +11,7 @@ import { TrainingDriver, bestCheckpointFile } from '../engine/train/driver';
 import type { StepResult } from '../engine/train/trainer';
 import { encodeMap, weightScale } from '../shared/codes';
 import { findMatrix, matrixToCsv } from '../engine/csv';
-import { Analyzer, isUserFacing, type TraceResult } from '../engine/pipeline';
+import { Analyzer, isUserFacing, type AnalyzeRequest, type TraceResult } from '../engine/pipeline';
 import { traceToJson, writeJson } from '../engine/serialize';
 import { cellWindow, panelGroup, toPanelTrace } from './panelTrace';
 import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type ModelRun } from './modelView';
@@ -22,6 +22,7 @@ import type { EngineReply, EngineRequest, EngineResults, TrainEvent } from '../s
 import { TraceStore } from './traceStore';
 import { runExperiment } from './experimentsView';
 import { progressStage } from '../shared/experimentsProtocol';
+import { compareView, type CompareInput } from './compareView';
 
 export interface EngineThreadData {
   bpeCacheDir?: string;
@@ -48,6 +49,8 @@ const cancelCells = new Int32Array(data.cancel);
 const pauseCells = new Int32Array(data.pause);
 const progressCells = new Int32Array(data.progress);
 const analyzer = new Analyzer(data.bpeCacheDir);
+/** The second model of a comparison, with caches of its own (so neither model evicts the other). */
+const otherAnalyzer = new Analyzer(data.bpeCacheDir);
 /** A kept analysis: the stages' trace and, when the model ran, what its sections recompute from. */
 interface Kept {
   result: TraceResult;
@@ -243,6 +246,28 @@ const handlers: Handlers = {
       token(tokenId, continuation(tokenizer, prompt, generated), generated.length);
     });
     return { prompt, generated, text: continuation(tokenizer, prompt, generated), reason: end.reason };
+  },
+  compare({ id, request, other, labels }, { progress }) {
+    const cancel = new SharedCancel(cancelCells, id);
+    const run = (engine: Analyzer, side: AnalyzeRequest, name: string): CompareInput => {
+      const hooks = { signal: cancel, onProgress: (stage: string) => progress(`model ${name}: ${stage}`) };
+      try {
+        const { maxTokens: _limit, ...whole } = side; // the window bounds what is read
+        const result = engine.analyze(whole, hooks);
+        if (result.kind !== 'trace') throw new EngineError(result.message);
+        const analysis = engine.analyzeModel(whole, { ...hooks, logits: 'none' });
+        return { result, run: modelRun(analysis) };
+      } catch (err) {
+        if (err instanceof EngineError && !(err instanceof CancelledError)) throw new EngineError(`model ${name} (${labels[name === 'A' ? 'a' : 'b']}): ${err.message}`);
+        throw err;
+      }
+    };
+    const a = run(analyzer, request, 'A');
+    const b = run(otherAnalyzer, other, 'B');
+    progress('comparing the maps');
+    const view = compareView(a, b, labels, () => cancel.aborted);
+    if (cancel.aborted) throw new CancelledError();
+    return view;
   },
   export({ traceId, format, matrix, file }) {
     const { trace } = kept(traceId).result;

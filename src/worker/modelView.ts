@@ -70,8 +70,8 @@ function tokenText(tokenizer: Tokenizer, id: number): string {
   return tokenizer.decode([id]);
 }
 
-/** The next-token distribution after `position` (0-based): softmax(logits / temperature), top-k cut. */
-export function nextTokenView(run: ModelRun, position: number, temperature = 1, topK: number | null = null, shown = 10): NextTokenView {
+/** The probability of every vocabulary entry after `position` (0-based): softmax(logits / temperature), top-k cut. (vocab) */
+export function nextTokenProbabilities(run: ModelRun, position: number, temperature = 1, topK: number | null = null): Float32Array {
   const { finalNorm } = run.forward;
   if (!Number.isInteger(position) || position < 0 || position >= finalNorm.rows) {
     throw new RangeError(`position ${position} outside 0..${finalNorm.rows - 1}`);
@@ -79,7 +79,12 @@ export function nextTokenView(run: ModelRun, position: number, temperature = 1, 
   // one row through the output head: (1, dim) -> (1, vocab)
   const row: Matrix = { rows: 1, cols: finalNorm.cols, data: finalNorm.data.subarray(position * finalNorm.cols, (position + 1) * finalNorm.cols) };
   const logits = linear(row, { weight: run.model.weights.outHead }).data;
-  const probabilities = nextTokenDistribution(logits, { temperature, ...(topK !== null && { topK }) });
+  return nextTokenDistribution(logits, { temperature, ...(topK !== null && { topK }) });
+}
+
+/** The next-token distribution after `position` (0-based): softmax(logits / temperature), top-k cut. */
+export function nextTokenView(run: ModelRun, position: number, temperature = 1, topK: number | null = null, shown = 10): NextTokenView {
+  const probabilities = nextTokenProbabilities(run, position, temperature, topK);
   const tokens = topTokens(probabilities, Math.min(shown, topK ?? shown)).map(({ id, probability }) => ({
     id, text: tokenText(run.tokenizer, id), probability,
   }));

@@ -36,7 +36,7 @@ test('npm run package makes a .vsix holding only dist/, media/, README, LICENSE 
   const entries = zipEntries(fs.readFileSync(vsix)).filter((e) => e.startsWith('extension/')).map((e) => e.slice('extension/'.length));
   // vsce renames README.md to readme.md and LICENSE to LICENSE.txt.
   const has = (file: string) => entries.some((e) => e.toLowerCase() === file.toLowerCase());
-  const required = ['package.json', 'README.md', 'LICENSE.txt', 'dist/extension.js', 'dist/engine.js', 'dist/engineThread.js', 'dist/kernelHelper.js', 'dist/cli.js', 'dist/webview.js', 'dist/training.js', 'dist/reportHost.js', 'dist/python/model.py', 'media/panel.css'];
+  const required = ['package.json', 'README.md', 'LICENSE.txt', 'dist/extension.js', 'dist/engine.js', 'dist/engineThread.js', 'dist/kernelHelper.js', 'dist/cli.js', 'dist/webview.js', 'dist/training.js', 'dist/compare.js', 'dist/reportHost.js', 'dist/python/model.py', 'media/panel.css', 'media/compare.css'];
   for (const file of required) assert.ok(has(file), `${file} missing from the .vsix`);
   assert.ok(entries.some((e) => e.startsWith('media/corpus/') && e.endsWith('.txt')), 'the bundled poems are missing');
   const stray = entries.filter((e) => !/^(dist|media)\//.test(e) && !['package.json', 'readme.md', 'license.txt', 'changelog.md'].includes(e.toLowerCase()));
