@@ -5,6 +5,8 @@
 #   package     builds the .vsix and checks what it holds
 #   exthost     mocha suites inside a real VS Code extension host (test/extension)
 #   e2e         Playwright in the real VS Code workbench (test/e2e), screenshots in test-results/
+#   newcomer    the first ten minutes with the default model: Open Playground, every "Show me", each
+#               sample, Continue Text past the context, Compare with… (its view shot in three themes)
 #   training    Train Model in the real workbench: the training panel, Stop, Analyze with the model
 #   report      the standalone HTML report from the CLI, opened offline in Chromium
 # The last line is "N passed, N failed" summed over all levels; the exit code is non-zero on any failure.
@@ -47,6 +49,7 @@ step unit node --import tsx --test --test-reporter=spec test/unit/*.test.ts
 step package node --import tsx --test --test-reporter=spec test/package/*.test.ts
 step exthost node test/extension/runTest.cjs
 step e2e node test/e2e/run.mjs
+step newcomer node test/e2e/newcomer.mjs
 step training node test/e2e/training.mjs
 step report node test/e2e/report.mjs
 

@@ -110,7 +110,7 @@ function render(view: CompareView, title: string, elapsedMs: number): void {
   cards.append(sideCard(view.a, 'a'), sideCard(view.b, 'b'));
   head.append(
     el('h1', { textContent: 'Two models, one text' }),
-    el('p', { className: 'intro', textContent: `“${title.replace(/\s+/g, ' ').slice(0, 80)}${title.length > 80 ? '…' : ''}” through both models. Each row: A's map, B's map and A − B, the difference, on a scale centred on 0 (where the shapes agree).` }),
+    el('p', { className: 'intro', textContent: `“${title}” through both models. Each row: A's map, B's map and A − B, the difference, on a scale centred on 0 (where the shapes agree).` }),
     cards,
   );
   if (!view.sameTokens) {

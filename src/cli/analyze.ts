@@ -63,14 +63,15 @@ export const analyze: Command = {
     ...COMMON_OPTIONS,
   },
   async run(values, io, positionals) {
-    const { result, trace, weights, tokenizer, model } =
+    const { result, trace, weights, tokenizer, model, input } =
       values.example !== undefined ? await analyzeExample(values, positionals) : await analyzeText(values, io, positionals);
     if (typeof values['save-weights'] === 'string') {
       if (!weights) throw new UsageError("--example journey is the book's chapter 3 modules, not a model: drop --save-weights");
       writeGptCheckpoint(values['save-weights'], weights);
     }
     if (typeof values.html === 'string') {
-      const text = trace.tokens.map((t) => t.text).join(' ');
+      // the input itself, so the report's window strip finds the text outside the window by offset
+      const text = input ?? trace.tokens.map((t) => t.text).join(' ');
       const html = buildReport({ result, title: text, text, ...(model && { model }) }, PACKAGE_ROOT); // report model sections (webview engineer)
       try {
         fs.writeFileSync(values.html, html);
@@ -103,6 +104,8 @@ interface Analysis {
   tokenizer?: Tokenizer;
   /** The GPT's forward pass on the same tokens: with --layers or a GPT checkpoint. */
   model?: ModelAnalysis;
+  /** The text analyzed (absent for the book example): the tokens' offsets are into it. */
+  input?: string;
 }
 
 async function analyzeExample(values: Values, positionals: readonly string[]): Promise<Analysis> {
@@ -132,7 +135,7 @@ async function analyzeText(values: Values, io: CliIo, positionals: readonly stri
   if (result.kind !== 'trace') throw new Error('analyze has no token limit on the command line');
   const tokenizer = analyzer.tokenizer(request);
   return {
-    result, trace: result.trace, weights: analyzer.model(request), tokenizer,
+    result, trace: result.trace, weights: analyzer.model(request), tokenizer, input: text,
     ...(withModel && { model: analyzer.analyzeModel(request) }),
   };
 }

@@ -177,7 +177,7 @@ export class ComparePanel {
       if (runId !== this.runId || this.disposed) return undefined;
       this.lastView = view;
       this.lastError = undefined;
-      this.post({ type: 'compare', title: source.title, view, elapsedMs: performance.now() - started });
+      this.post({ type: 'compare', title: snippet(source.title, 120), view, elapsedMs: performance.now() - started });
       return view;
     } catch (err) {
       if (runId !== this.runId || this.disposed) return undefined;

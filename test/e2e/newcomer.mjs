@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// A newcomer's first ten minutes in the real workbench, with the default model (the bundled one,
+// as `npm run playground` sets it): Open Playground, every "Show me" of the walkthrough, Ctrl+A +
+// Analyze Selection on each sample, Continue Text past the model's context (the panel then shows
+// the window it read), and Compare with… (two models side by side), whose view is shot in the
+// dark, light and high-contrast themes at 360, 600 and 1,000 px. Ends with "N passed, N failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
+import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
+
+const EXT_ID = 'llm101.llm101-playground';
+const STEP_MS = 60_000;
+const BUNDLED = path.join(ROOT, 'media', 'models', 'poems.safetensors');
+
+const { workspace, writeSettings } = sampleWorkspace('newcomer-ws');
+const samples = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort();
+// Longer than any bundled model's context: every sample one after the other.
+const LONG = 'zz-all-samples.txt';
+fs.writeFileSync(path.join(workspace, LONG), samples.map((f) => fs.readFileSync(path.join(workspace, f), 'utf8')).join('\n'));
+writeSettings({ 'llm101.weightsPath': BUNDLED, 'llm101.maxNewTokens': 6 });
+
+const steps = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).contributes.walkthroughs[0].steps;
+const suite = checks();
+const { check } = suite;
+const server = await startCodeServer();
+const browser = await launchBrowser();
+let consoleErrors = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const page = await context.newPage();
+  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training|compare)\.js/);
+  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-newcomer-${n}.png`) });
+  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: STEP_MS });
+  // A palette that did not open (focus inside a webview, a step's leftover widget) is tried once more.
+  const runCommand = async (title) => {
+    try {
+      await palette(page, title, STEP_MS / 4);
+    } catch {
+      await page.keyboard.press('Escape');
+      await page.locator('.monaco-workbench .part.statusbar').click({ position: { x: 5, y: 5 } }).catch(() => {});
+      await palette(page, title, STEP_MS);
+    }
+  };
+
+  /** The inner frame of one of our webviews: the one that holds `selector`. */
+  const webview = async (selector, ms = STEP_MS) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      for (const frame of page.frames()) {
+        if (frame.name() !== 'active-frame' && !frame.url().includes('fake.html')) continue;
+        if (await frame.$(selector).catch(() => null)) return frame;
+      }
+      if (Date.now() > end) throw new Error(`no webview with ${selector}`);
+      await page.waitForTimeout(200);
+    }
+  };
+  const playground = () => webview('#knobs');
+  /** Waits for a painted panel (a run newer than `marked`, when given) and returns what it shows. */
+  const painted = async (marked = false) => {
+    const web = await playground();
+    if (marked) await web.locator('#tokens:not([data-old])').waitFor({ timeout: STEP_MS });
+    await web.locator('#app[data-state="ready"], #app[data-state="error"]').first().waitFor({ timeout: STEP_MS });
+    const state = await web.locator('#app').getAttribute('data-state');
+    const error = await web.locator('#error').isVisible() ? await web.locator('#error').innerText() : '';
+    if (state !== 'ready' || error) throw new Error(`the panel did not paint: ${error || state}`);
+    return {
+      web,
+      chips: await web.locator('#tokens .chip').count(),
+      windowNotes: await web.locator('.window-note').count(),
+      status: await web.locator('#status').innerText(),
+    };
+  };
+  const markPanel = async () => (await playground()).locator('#tokens').evaluate((el) => { el.dataset.old = '1'; }).catch(() => {});
+  const openFile = async (file) => {
+    await runCommand('View: Focus First Editor Group');
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).click();
+    await page.locator('.tabs-container .tab.active', { hasText: file }).first().waitFor({ timeout: STEP_MS });
+    await page.locator('.monaco-editor .view-line').first().click();
+  };
+
+  await check('Open Playground paints the panel with the default (bundled) model', async () => {
+    await runCommand('LLM 101: Open Playground');
+    const { chips, web } = await painted();
+    if (chips === 0) throw new Error('no tokens');
+    await web.locator('#feed-forward .weights-note', { hasText: 'poems.safetensors' }).waitFor({ timeout: STEP_MS });
+  });
+
+  await check('every "Show me" of the walkthrough reveals its section of a painted panel', async () => {
+    await runCommand('Welcome: Open Walkthrough...');
+    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
+    await page.keyboard.type('the first layers of a GPT');
+    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'first layers' }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter');
+    for (const step of steps) {
+      const stepButton = page.locator('.getting-started-step', { hasText: step.title }).first();
+      await stepButton.waitFor({ timeout: STEP_MS });
+      await stepButton.click();
+      await page.locator('.getting-started-step.expanded', { hasText: step.title }).getByText('Show me').click();
+      const { web } = await painted();
+      // the reveal scrolls the section to the top of the panel and flashes it
+      await web.locator(`#${step.id}`).waitFor({ timeout: STEP_MS });
+      const top = await web.locator(`#${step.id}`).evaluate((el) => el.getBoundingClientRect().top);
+      if (!(top < 400)) throw new Error(`${step.id}: its section is at ${top} px, not revealed`);
+      await runCommand('View: Focus First Editor Group'); // back to the walkthrough's group
+    }
+  });
+
+  for (const file of samples) {
+    await check(`Ctrl+A + Analyze Selection on ${file} paints the panel (the window said when it crops)`, async () => {
+      await openFile(file);
+      await page.keyboard.press('Control+A');
+      await markPanel();
+      await runCommand('LLM 101: Analyze Selection');
+      const { chips, windowNotes, web } = await painted(true);
+      const window = await web.locator('#window-strip').count();
+      console.log(`     ${file}: ${chips} tokens in the panel${window ? `; ${await web.locator('#tokens .window-note').innerText()}` : ''}`);
+      if (window && windowNotes < 10) throw new Error(`a window, but only ${windowNotes} sections say so`);
+    });
+  }
+
+  await check('a text longer than the context: every section says which tokens the model read; the slider moves the window', async () => {
+    await openFile(LONG);
+    await page.keyboard.press('Control+A');
+    await markPanel();
+    await runCommand('LLM 101: Analyze Selection');
+    const { web, chips, windowNotes } = await painted(true);
+    const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
+    const noted = await web.locator('main > section .window-note').evaluateAll((els) => els.map((e) => e.closest('section').id));
+    const missing = ids.filter((id) => !noted.includes(id));
+    if (missing.length) throw new Error(`sections without the window note: ${missing.join(', ')}`);
+    const max = Number(await web.locator('#window-from').getAttribute('max'));
+    if (!(max > 0)) throw new Error(`slider max ${max}`);
+    await web.locator('#tokens').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(RESULTS, 'newcomer-window-tokens.png') });
+    console.log(`     ${chips} tokens read of a longer text; ${windowNotes} sections say so; ${await web.locator('#tokens .window-note').innerText()}`);
+    // drag the window to the start of the text
+    await markPanel();
+    await web.locator('#window-from').evaluate((input) => { input.value = '0'; input.dispatchEvent(new Event('change')); });
+    const moved = await painted(true);
+    const label = await moved.web.locator('label[for="window-from"]').innerText();
+    if (!/starts at token 1 of/.test(label)) throw new Error(`after moving: ${label}`);
+    const outsideAfter = await moved.web.locator('.window-strip .outside-after').count();
+    if (outsideAfter !== 1) throw new Error('the text after the window is not shown as outside');
+  });
+
+  await check('Continue Text past the context writes, and the panel shows the slid window of the longer text', async () => {
+    await openFile(LONG);
+    await page.keyboard.press('Control+A');
+    const before = await (await playground()).locator('label[for="window-from"]').innerText().catch(() => '');
+    await markPanel();
+    await runCommand('LLM 101: Continue Text');
+    const { web } = await painted(true);
+    const label = await web.locator('label[for="window-from"]').innerText();
+    const of = (text) => Number((text.match(/of ([\d,]+)/)?.[1] ?? '0').replace(/,/g, ''));
+    if (!(of(label) > of(before))) throw new Error(`the text did not grow: ${before} → ${label}`);
+    if (!(await web.locator('#window-end').isDisabled())) throw new Error('the window is not at the end of the text after generation');
+    console.log(`     after Continue Text: ${await web.locator('#tokens .window-note').innerText()}`);
+  });
+
+  let compare;
+  await check('Compare with… a seeded model of the same sizes shows two models, each map with its difference', async () => {
+    await runCommand('LLM 101: Compare with…');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Seeded, untrained' }).click();
+    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter'); // the offered seed
+    compare = await webview('#compare-models', 120_000);
+    const cards = await compare.locator('.model-card h2').allInnerTexts();
+    if (cards.length !== 2 || !/poems\.safetensors/.test(cards[0]) || !/seeded/.test(cards[1])) throw new Error(`cards: ${cards.join(' | ')}`);
+    await compare.locator('figure.compare-diff canvas').first().waitFor({ timeout: STEP_MS });
+    const groups = await compare.locator('.compare-group > h2').allInnerTexts();
+    if (!groups.includes('Next token') || !groups.some((g) => /Transformer block/.test(g))) throw new Error(`groups: ${groups.join(', ')}`);
+    console.log(`     ${await compare.locator('#status').innerText()}; groups: ${groups.join(', ')}`);
+  });
+
+  const shootCompare = async (theme) => {
+    // the compare view alone in its group, the side bar closed: the panel as wide as asked
+    for (const width of [360, 600, 1000]) {
+      const frame = await compare.frameElement();
+      const box = await frame.boundingBox();
+      const viewport = page.viewportSize();
+      await page.setViewportSize({ width: Math.round(viewport.width + (width - box.width)), height: viewport.height });
+      await page.waitForTimeout(600);
+      const now = await (await compare.frameElement()).boundingBox();
+      if (!now || now.width < 100) throw new Error(`the compare view is ${now?.width ?? 0} px wide`);
+      await compare.locator('#compare-models').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await page.waitForTimeout(300);
+      const clip = { x: now.x, y: now.y, width: now.width, height: now.height };
+      await page.screenshot({ path: path.join(RESULTS, `compare-${theme}-${width}.png`), clip });
+      await compare.locator('.compare-group').nth(3).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(RESULTS, `compare-maps-${theme}-${width}.png`), clip });
+      console.log(`     ${theme} at ${Math.round(now.width)} px`);
+    }
+  };
+
+  await check('the compare view in the dark theme at 360, 600 and 1,000 px', async () => {
+    await runCommand('View: Close Primary Side Bar');
+    await page.locator('.tabs-container .tab', { hasText: 'Compare' }).first().click();
+    await runCommand('View: Toggle Maximize Editor Group');
+    await page.waitForTimeout(800);
+    await shootCompare('dark');
+  });
+
+  await check('the compare view in the light theme at 360, 600 and 1,000 px', async () => {
+    writeSettings({ 'workbench.colorTheme': 'Default Light Modern' });
+    await page.locator('.monaco-workbench.vs:not(.vs-dark)').waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(800);
+    await shootCompare('light');
+  });
+
+  await check('the compare view in the high-contrast theme at 360, 600 and 1,000 px', async () => {
+    writeSettings({ 'workbench.colorTheme': 'Default High Contrast' });
+    await page.locator('.monaco-workbench.hc-black').waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(800);
+    await shootCompare('hc');
+  });
+
+  await check('no console errors from our code', async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 5).join(' | '));
+  });
+} catch (err) {
+  suite.unexpected(err);
+} finally {
+  await browser.close().catch(() => {});
+  await server.stop();
+}
+suite.finish();
