@@ -104,7 +104,7 @@ export function otherRequest(settings: PlaygroundSettings, other: OtherModel, si
   const { weightsPath: _a, ...rest } = settings;
   if (other.weightsPath !== undefined) return { ...rest, weightsPath: other.weightsPath, tokenizerExplicit: false };
   const sized = sizesOfA && settings.weightsPath
-    ? { dim: sizesOfA.dim, attnDim: sizesOfA.dim, heads: sizesOfA.heads, layers: sizesOfA.layers, contextLength: sizesOfA.contextLength, tokenizer: sizesOfA.tokenizer as PlaygroundSettings['tokenizer'] }
+    ? { dim: sizesOfA.dim, heads: sizesOfA.heads, layers: sizesOfA.layers, contextLength: sizesOfA.contextLength, tokenizer: sizesOfA.tokenizer as PlaygroundSettings['tokenizer'] }
     : {};
   return { ...rest, ...sized, seed: other.seed ?? settings.seed };
 }
