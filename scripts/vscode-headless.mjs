@@ -178,7 +178,8 @@ async function runSuite(argv) {
     });
     await page.exposeFunction('codeAutomationExit', (code) => finish({ code }));
     if (VERBOSE) page.on('pageerror', (e) => console.error('[page]', e.message));
-    await page.goto(workbenchUrl(server, opts), { waitUntil: 'domcontentloaded' });
+    // a loaded machine can take minutes to serve the workbench
+    await page.goto(workbenchUrl(server, opts), { waitUntil: 'domcontentloaded', timeout: limitMs });
     const result = await Promise.race([
       finished,
       server.exited.then(({ code, signal }) => ({ code: 1, why: `code-server died (${code ?? signal})` })),
