@@ -367,6 +367,24 @@ try {
   await check('the heads control offers only the divisors of the dimension; 5 cannot be written', async () => {
     const offered = await web.locator('#knob-heads option:not([disabled])').evaluateAll((os) => os.map((o) => o.value).join(','));
     if (offered !== '1,2,4,7,14,28') throw new Error(`heads offered: ${offered}`);
+    // No sleep standing for "nothing was written": every write of settings.json is recorded, and a
+    // valid value committed after the refused one is waited for. Knob messages are handled in
+    // order, so a refused value that had been written would have been seen before it.
+    const writes = [];
+    const watcher = fs.watch(settingsFile, () => {
+      try {
+        writes.push(JSON.parse(fs.readFileSync(settingsFile, 'utf8')));
+      } catch {
+        // caught mid-write: the next event reads it whole
+      }
+    });
+    const written = async (key, value) => {
+      const end = Date.now() + STEP_MS;
+      while (JSON.parse(fs.readFileSync(settingsFile, 'utf8'))[key] !== value) {
+        if (Date.now() > end) throw new Error(`${key} ${value} was not written`);
+        await page.waitForTimeout(100);
+      }
+    };
     // Force 5 into the select as a script could, then commit it: the panel refuses it before
     // anything is sent, and the host would refuse it again before writing.
     await web.locator('#knob-heads').evaluate((select) => {
@@ -374,19 +392,26 @@ try {
       select.value = '5';
       select.dispatchEvent(new Event('change'));
     });
-    await web.locator('#knob-heads-message', { hasText: 'must divide' }).waitFor({ timeout: STEP_MS });
-    await page.waitForTimeout(1000);
-    const written = JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.heads'];
-    if (written === 5) throw new Error('heads 5 was written to .vscode/settings.json');
-    const dropout = web.locator('#knob-dropout input');
-    await dropout.fill('1.5');
-    await dropout.press('Enter');
-    await web.locator('#knob-dropout-message', { hasText: 'below 1' }).waitFor({ timeout: STEP_MS });
-    await page.waitForTimeout(500);
-    if (JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.dropout'] === 1.5) throw new Error('dropout 1.5 was written');
-    await page.screenshot({ path: path.join(RESULTS, 'panel-knob-refused.png') });
-    await dropout.fill('0.4');
-    await dropout.press('Enter');
+    try {
+      await web.locator('#knob-heads-message', { hasText: 'must divide' }).waitFor({ timeout: STEP_MS });
+      await web.locator('#knob-heads').selectOption('4');
+      await written('llm101.heads', 4);
+      const dropout = web.locator('#knob-dropout input');
+      await dropout.fill('1.5');
+      await dropout.press('Enter');
+      await web.locator('#knob-dropout-message', { hasText: 'below 1' }).waitFor({ timeout: STEP_MS });
+      await page.screenshot({ path: path.join(RESULTS, 'panel-knob-refused.png') });
+      await dropout.fill('0.3');
+      await dropout.press('Enter');
+      await written('llm101.dropout', 0.3);
+      await dropout.fill('0.4');
+      await dropout.press('Enter');
+      await written('llm101.dropout', 0.4);
+    } finally {
+      watcher.close();
+    }
+    if (writes.some((w) => w['llm101.heads'] === 5)) throw new Error('heads 5 was written to .vscode/settings.json');
+    if (writes.some((w) => w['llm101.dropout'] === 1.5)) throw new Error('dropout 1.5 was written');
   });
 
   await check('the heads control in the panel re-runs the engine and writes the setting', async () => {
