@@ -378,9 +378,16 @@ try {
         // caught mid-write: the next event reads it whole
       }
     });
+    const settingOf = (key) => {
+      try {
+        return JSON.parse(fs.readFileSync(settingsFile, 'utf8'))[key];
+      } catch {
+        return undefined; // caught mid-write
+      }
+    };
     const written = async (key, value) => {
       const end = Date.now() + STEP_MS;
-      while (JSON.parse(fs.readFileSync(settingsFile, 'utf8'))[key] !== value) {
+      while (settingOf(key) !== value) {
         if (Date.now() > end) throw new Error(`${key} ${value} was not written`);
         await page.waitForTimeout(100);
       }
