@@ -69,10 +69,10 @@ export interface ReportInput {
  * says so).
  */
 function modelParts(run: ModelRun): { groups: { group: LazyGroup; value: ReportGroup }[]; nextTokens: unknown } {
-  const groups: { group: LazyGroup; value: ReportGroup }[] = [{ group: 'blocks', value: { data: blockThumbs(run), tooltip: {} } }];
+  const groups: { group: LazyGroup; value: ReportGroup }[] = [{ group: 'blocks', value: { group: 'blocks', data: blockThumbs(run), tooltip: {} } }];
   for (let layer = 0; layer < run.model.config.layers; layer++) {
     const block = panelBlock(run, layer);
-    if (block) groups.push({ group: `block:${layer}`, value: { data: block, tooltip: {} } });
+    if (block) groups.push({ group: `block:${layer}`, value: { group: `block:${layer}`, data: block, tooltip: {} } });
   }
   const T = run.forward.finalNorm.rows;
   const nextTokens = Array.from({ length: T }, (_, position) => nextTokenView(run, position, 1, null, REPORT_NEXT_TOKENS_KEPT).tokens);
@@ -92,7 +92,7 @@ function lazyGroups(trace: PanelTrace, full: Trace): { group: LazyGroup; value: 
   return [...stages, ...heads].map((group) => {
     const data = panelGroup(full, group);
     if (!data) throw new Error(`the trace has no ${group} to put in the report`);
-    return { group, value: { data, tooltip: tooltipCodes(full, group) } };
+    return { group, value: { ...data, tooltip: tooltipCodes(full, group) } };
   });
 }
 

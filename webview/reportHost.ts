@@ -93,8 +93,10 @@ let runId: number | undefined;
       }
       case 'requestGroup': {
         const group = message.runId === runId ? groupData(message.group) : undefined;
-        if (group) reply({ type: 'group', runId: message.runId, group: message.group, data: group.data });
-        else console.warn(`[llm101 report] no group ${message.group} in this report`);
+        if (group) {
+          const { tooltip: _, ...data } = group;
+          reply({ type: 'group', runId: message.runId, ...data });
+        } else console.warn(`[llm101 report] no group ${message.group} in this report`);
         return;
       }
       case 'requestCells': {

@@ -10,13 +10,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { CancelledError, EngineError } from '../engine/config';
 import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
-import type { LazyGroup } from '../shared/protocol';
-import type { CellsQuery } from '../shared/protocol';
-import { ExperimentResultSchema, parse, parseProgressStage, type ExperimentQuery } from '../shared/experimentsProtocol';
+import type { CellsQuery, LazyGroup } from '../shared/protocol';
+import { parseProgressStage, type ExperimentQuery } from '../shared/experimentsProtocol';
 import {
-  parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage, type Sampling,
-  type ShutdownMessage, type TrainEvent, type TrainJob,
+  EngineResultSchemas, parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage,
+  type Sampling, type ShutdownMessage, type TrainEvent, type TrainJob,
 } from '../shared/engineProtocol';
+import { parse, problem } from '../shared/wire';
 
 interface Pending {
   op: EngineRequest['op'];
@@ -92,11 +92,7 @@ export class EngineClient {
       const counts = parseProgressStage(stage);
       if (counts) onProgress(counts.done, counts.total);
     });
-    return this.send<'experiment'>({ op: 'experiment', traceId, query }, progress).then((result) => {
-      const checked = parse(ExperimentResultSchema, result);
-      if (!checked) throw new Error('the engine answered an experiment with a malformed result');
-      return checked;
-    });
+    return this.send<'experiment'>({ op: 'experiment', traceId, query }, progress);
   }
 
   cancelExperiment(): void {
@@ -248,8 +244,18 @@ export class EngineClient {
       return;
     }
     this.pending.delete(reply.id);
-    if (reply.type === 'result') pending.resolve(reply.result);
-    else pending.reject(replyError(reply));
+    if (reply.type === 'error') {
+      pending.reject(replyError(reply));
+      return;
+    }
+    // The result is checked against the schema of the request it answers, as every message is.
+    const schema = EngineResultSchemas[pending.op];
+    const result = parse(schema, reply.result);
+    if (result === undefined) {
+      pending.reject(new Error(`internal error: the engine's answer to '${pending.op}' is malformed (${problem(schema, reply.result) ?? 'unknown'})`));
+    } else {
+      pending.resolve(result);
+    }
   }
 
   private ensureChild(): ChildProcess {

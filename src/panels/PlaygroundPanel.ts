@@ -290,7 +290,7 @@ export class PlaygroundPanel {
       case 'requestGroup': {
         const traceId = this.traceIdFor(message.runId);
         const answer = traceId === undefined ? null : await this.engine.group(traceId, message.group);
-        if (answer && message.runId === this.runId) this.post({ type: 'group', runId: message.runId, group: message.group, data: answer.data });
+        if (answer && message.runId === this.runId) this.post({ type: 'group', runId: message.runId, ...answer });
         return;
       }
       case 'requestCells': {

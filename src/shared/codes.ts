@@ -1,22 +1,22 @@
 // Display codes: how a heatmap travels to the panel as one byte a cell on its own colour scale,
 // and how the panel (and the standalone report) turns codes back into values. Pure functions
 // with no Node or DOM: the engine worker encodes, the webview decodes.
+import * as v from 'valibot';
 import type { Matrix } from '../engine/types';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+import { finite, index, uint8 } from './wire';
 
 /**
  * sequential: linear min..max; log: log10 from min to max (attention weights of long texts,
  * which are about 1/T each, would all look alike on a linear scale); diverging: centred on 0.
  */
-export type ScaleKind = 'sequential' | 'log' | 'diverging';
+export const SCALE_KINDS = ['sequential', 'log', 'diverging'] as const;
+export type ScaleKind = (typeof SCALE_KINDS)[number];
 
-export interface Scale {
-  kind: ScaleKind;
-  min: number;
-  max: number;
-}
+export const ScaleSchema = v.pipe(
+  v.object({ kind: v.picklist(SCALE_KINDS), min: finite, max: finite }),
+  v.check((s) => s.kind !== 'log' || (s.min > 0 && s.max > s.min), 'a log scale runs from above 0 upwards'),
+);
+export type Scale = v.InferOutput<typeof ScaleSchema>;
 
 /**
  * The one rule for colouring attention weights, used by the panel for exact maps and by the host
@@ -36,13 +36,18 @@ export function weightScale(tokens: number, dropout = 0): { kind: ScaleKind; ran
  * sent, row by row (T·(T+1)/2 codes), and every cell above the diagonal is masked. Half a level
  * is 1/506 of the colour ramp: below one step of an 8-bit colour channel for our ramps.
  */
-export interface MapCodes {
-  rows: number;
-  cols: number;
-  scale: Scale;
-  lower: boolean;
-  codes: Uint8Array; // (rows·cols) or, with lower, (rows·(rows+1)/2)
-}
+export const MapCodesSchema = v.pipe(
+  v.object({
+    rows: index,
+    cols: index,
+    scale: ScaleSchema,
+    lower: v.boolean(),
+    codes: uint8, // (rows·cols) or, with lower, (rows·(rows+1)/2)
+  }),
+  v.check((m) => (m.lower ? m.rows === m.cols && m.codes.length === (m.rows * (m.rows + 1)) / 2 : m.codes.length === m.rows * m.cols),
+    'codes hold rows·cols cells, or a square lower triangle'),
+);
+export type MapCodes = v.InferOutput<typeof MapCodesSchema>;
 
 export const MAP_LEVELS = 254;
 export const CODE_DROPPED = 254;
@@ -149,12 +154,4 @@ export function codeValues(map: MapCodes, r0: number, c0: number, rows: number, 
   return { values, floor: scale.kind === 'log' ? levelValue(scale, 0.5) : -Infinity };
 }
 
-export const isMapCodes = (v: unknown): v is MapCodes => {
-  if (!isObject(v) || !isInt(v.rows) || !isInt(v.cols) || typeof v.lower !== 'boolean' || !(v.codes instanceof Uint8Array)) return false;
-  const s = v.scale;
-  if (!isObject(s) || !['sequential', 'log', 'diverging'].includes(s.kind as string) || !Number.isFinite(s.min) || !Number.isFinite(s.max)) return false;
-  if (s.kind === 'log' && !((s.min as number) > 0 && (s.max as number) > (s.min as number))) return false;
-  if (v.lower) return v.rows === v.cols && v.codes.length === (v.rows * (v.rows + 1)) / 2;
-  return v.codes.length === v.rows * v.cols;
-};
-
+export const isMapCodes = (x: unknown): x is MapCodes => v.is(MapCodesSchema, x);

@@ -3,10 +3,11 @@
 // which both the types and the checks on receipt come. The engine process computes
 // (src/worker/experimentsView.ts); the host relays; the webview draws.
 import * as v from 'valibot';
+import { index, num, text } from './wire';
 
-const index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const num = v.number();
-const shortText = v.pipe(v.string(), v.maxLength(10_000));
+export { parse } from './wire';
+
+const shortText = text(10_000);
 
 export const AblationModeSchema = v.picklist(['zero', 'mean']);
 export const HeadRefSchema = v.object({ layer: index, head: index });
@@ -87,12 +88,6 @@ export type HeadRolesView = v.InferOutput<typeof HeadRolesViewSchema>;
 export type AblationView = v.InferOutput<typeof AblationViewSchema>;
 export type AttributionView = v.InferOutput<typeof AttributionViewSchema>;
 export type PatchingView = v.InferOutput<typeof PatchingViewSchema>;
-
-/** `raw` as the schema's type, or undefined when it does not fit. */
-export function parse<S extends v.GenericSchema>(schema: S, raw: unknown): v.InferOutput<S> | undefined {
-  const result = v.safeParse(schema, raw);
-  return result.success ? result.output : undefined;
-}
 
 /** Progress of a scan or patching as the engine's 'progress' reply carries it: "done/total". */
 export const progressStage = (done: number, total: number) => `${done}/${total}`;

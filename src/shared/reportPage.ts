@@ -1,5 +1,5 @@
 // The standalone report's page format: src/report.ts writes it, webview/reportHost.ts reads it.
-import type { LazyGroup } from './protocol';
+import type { GroupData, LazyGroup } from './protocol';
 import type { MapCodes } from './codes';
 
 /**
@@ -12,10 +12,7 @@ export const reportGroupId = (group: LazyGroup) => `llm101-group-${group.replace
 export const BINARY_TAGS = { float32: '$f32', uint8: '$u8' } as const;
 
 /** A lazy group in the report: what the host would send, and what its tooltips read (tooltipCodes). */
-export interface ReportGroup {
-  data: object;
-  tooltip: Record<string, MapCodes>;
-}
+export type ReportGroup = GroupData & { tooltip: Record<string, MapCodes> };
 
 
 /**

@@ -8,9 +8,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { parseEngineRequest, type EngineReply, type EngineRequest } from '../shared/engineProtocol';
+import {
+  EngineReplySchema, parseEngineReply, parseEngineRequest, type EngineReply, type EngineRequest, type EngineThreadData,
+} from '../shared/engineProtocol';
+import { problem } from '../shared/wire';
 import { CANCEL_CELLS, cancelRequest } from '../engine/config';
-import type { EngineThreadData } from './engineThread';
 import { ASKED_AT, PAUSE_CELLS, PROGRESS_CELLS, SHUTDOWN_CELL } from './tables';
 
 /** Sends a reply to the host; `then` runs once it has left (or at once when the host is gone). */
@@ -51,7 +53,13 @@ function thread(role: Role): Worker {
   const workerData: EngineThreadData = { cancel, pause, progress, ...(bpeCacheDir !== undefined && { bpeCacheDir }) };
   const worker = new Worker(path.join(__dirname, 'engineThread.js'), { workerData });
   const inFlight = new Set<number>();
-  worker.on('message', (reply: EngineReply) => {
+  worker.on('message', (raw: unknown) => {
+    // the envelope only: a result is checked by the host against its request's schema
+    const reply = parseEngineReply(raw);
+    if (!reply) {
+      console.error('[llm101 engine] a thread sent a malformed reply', problem(EngineReplySchema, raw));
+      return;
+    }
     if (reply.type === 'result' || reply.type === 'error') {
       inFlight.delete(reply.id);
       training.delete(reply.id);

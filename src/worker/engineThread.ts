@@ -18,33 +18,22 @@ import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type Mode
 import { generateEach } from '../engine/gpt/generate';
 import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
-import type { EngineReply, EngineRequest, EngineResults, TrainEvent } from '../shared/engineProtocol';
+import {
+  EngineRequestSchema, EngineThreadDataSchema, parseEngineRequest, type EngineReply, type EngineRequest, type EngineResults, type TrainEvent,
+} from '../shared/engineProtocol';
+import { parse, problem } from '../shared/wire';
 import { TraceStore } from './traceStore';
 import { runExperiment } from './experimentsView';
 import { progressStage } from '../shared/experimentsProtocol';
 import { compareView, type CompareInput } from './compareView';
 
-export interface EngineThreadData {
-  bpeCacheDir?: string;
-  /** The cancel table: CANCEL_CELLS Int32 cells (SharedCancel, cancelRequest). */
-  cancel: SharedArrayBuffer;
-  /**
-   * The pause table, laid out as the cancel table: cell id mod CANCEL_CELLS holds id while run `id`
-   * is paused; one more cell (SHUTDOWN_CELL) is 1 once the window closes (a stopped run only saves).
-   */
-  pause: SharedArrayBuffer;
-  /** The progress table (tables.ts): steps each training run has completed, and when a pause or stop arrived. */
-  progress: SharedArrayBuffer;
-  /** Bytes of kept traces beyond which older traces are evicted (the newest one is always kept). */
-  traceBudgetBytes?: number;
-}
-
 /** Kept traces may take up to this much beside the newest one. */
 export const TRACE_BUDGET_BYTES = 1.5 * 2 ** 30;
 
-const data = workerData as EngineThreadData;
 const port = parentPort;
 if (!port) throw new Error('engineThread.ts must run in a worker thread');
+const data = parse(EngineThreadDataSchema, workerData);
+if (!data) throw new Error(`engineThread.ts was started with malformed workerData (${problem(EngineThreadDataSchema, workerData) ?? ''})`);
 const cancelCells = new Int32Array(data.cancel);
 const pauseCells = new Int32Array(data.pause);
 const progressCells = new Int32Array(data.progress);
@@ -154,14 +143,14 @@ const handlers: Handlers = {
   group({ id, traceId, group }) {
     if (group === 'blocks') {
       const cancel = new SharedCancel(cancelCells, id);
-      return { data: blockThumbs(keptModel(traceId), () => cancel.aborted) };
+      return { group, data: blockThumbs(keptModel(traceId), () => cancel.aborted) };
     }
     if (group.startsWith('block:')) {
-      const block = panelBlock(keptModel(traceId), Number(group.slice('block:'.length)));
-      return block ? { data: block } : null;
+      const layer = Number(group.slice('block:'.length));
+      const block = panelBlock(keptModel(traceId), layer);
+      return block ? { group: `block:${layer}`, data: block } : null;
     }
-    const data = panelGroup(kept(traceId).result.trace, group);
-    return data ? { data } : null;
+    return panelGroup(kept(traceId).result.trace, group) ?? null;
   },
   cells({ traceId, paths, r0, c0, rows, cols }) {
     return cellWindow(kept(traceId).result.trace, paths, r0, c0, rows, cols) ?? null;
@@ -303,7 +292,12 @@ const handlers: Handlers = {
   },
 };
 
-port.on('message', (message: EngineRequest) => {
+port.on('message', (raw: unknown) => {
+  const message = parseEngineRequest(raw);
+  if (!message || !('id' in message)) {
+    console.error('[llm101 engine] a thread ignored a malformed request', problem(EngineRequestSchema, raw));
+    return;
+  }
   const { id } = message;
   const reply = (answer: EngineReply) => port.postMessage(answer);
   try {

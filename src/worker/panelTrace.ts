@@ -7,7 +7,7 @@ import { embeddings } from '../engine/layers/embedding';
 import { simpleAttention } from '../engine/layers/simpleAttention';
 import type { TraceResult } from '../engine/pipeline';
 import type { Matrix, Trace } from '../engine/types';
-import type { JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
+import type { GroupData, JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
 import { clipWindow, encodeMap, weightScale, type MapCodes } from '../shared/codes';
 import { modelNameOf } from '../engine/io/modelName';
 
@@ -43,16 +43,18 @@ function stageCodes(trace: Trace, stage: { scores: Matrix; weights: Matrix; cont
  * eighth); what only the tooltip reads (scores of causal maps, a head's weights before dropout)
  * stays on the host and is fetched per cell with 'requestCells'.
  */
-export function panelGroup(trace: Trace, group: LazyGroup): object | undefined {
-  if (group === 'simple') return stageCodes(trace, trace.simple);
-  if (group === 'selfAttention') return stageCodes(trace, trace.selfAttention);
+export function panelGroup(trace: Trace, group: LazyGroup): GroupData | undefined {
+  if (group === 'simple') return { group, data: stageCodes(trace, trace.simple) };
+  if (group === 'selfAttention') return { group, data: stageCodes(trace, trace.selfAttention) };
   if (group === 'causal') {
     const { weights, droppedWeights, context } = trace.causal;
-    return { weights: causalCodes(trace, weights), droppedWeights: causalCodes(trace, droppedWeights, weights), context: diverging(context) };
+    return { group, data: { weights: causalCodes(trace, weights), droppedWeights: causalCodes(trace, droppedWeights, weights), context: diverging(context) } };
   }
-  const head = trace.multiHead.heads[Number(group.slice('head:'.length))];
+  if (!group.startsWith('head:')) return undefined; // the model's groups are modelView's
+  const index = Number(group.slice('head:'.length));
+  const head = trace.multiHead.heads[index];
   if (!head) return undefined;
-  return { droppedWeights: causalCodes(trace, head.droppedWeights, head.weights) } satisfies PanelHead;
+  return { group: `head:${index}`, data: { droppedWeights: causalCodes(trace, head.droppedWeights, head.weights) } };
 }
 
 /**

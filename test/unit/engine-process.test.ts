@@ -12,7 +12,8 @@ import { DEFAULT_CONFIG } from '../../src/engine/config';
 import type { AnalyzeRequest } from '../../src/engine/pipeline';
 import { knobProblem, type SettingSchema } from '../../src/knobCheck';
 import type { PlaygroundSettings } from '../../src/settings';
-import { parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
+import { EngineResultSchemas, parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
+import { parse, problem } from '../../src/shared/wire';
 import { TraceStore } from '../../src/worker/traceStore';
 import { EngineClient } from '../../src/host/engineClient';
 import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
@@ -133,6 +134,27 @@ test('the contract refuses what it cannot trust', () => {
   assert.equal(parseEngineRequest({ op: 'nope', id: 1 }), undefined);
   assert.deepEqual(parseEngineRequest({ op: 'cancel', requestId: 9 }), { op: 'cancel', requestId: 9 });
   assert.equal(parseEngineReply({ id: 1, type: 'error', message: 'x' }), undefined, 'an error says whether it is for the user');
+});
+
+test("every result the engine sends fits its request's schema, and the host's check refuses one that does not", async () => {
+  const long = Array.from({ length: 300 }, () => 'the sea').join(' '); // above LAZY_ABOVE: groups are sent on request
+  const analyzed = result<unknown>(await ask({ op: 'analyze', traceId: 70, request: { ...base, text: long, maxTokens: 2048 } }));
+  const reply = parse(EngineResultSchemas.analyze, analyzed);
+  assert.ok(reply?.kind === 'trace', problem(EngineResultSchemas.analyze, analyzed));
+  assert.equal(reply.panel.causal, null, 'the causal stage is left to a request');
+  for (const group of ['causal', 'head:1', 'simple']) {
+    const answer = result<unknown>(await ask({ op: 'group', traceId: 70, group }));
+    const data = parse(EngineResultSchemas.group, answer);
+    assert.equal(data?.group, group, problem(EngineResultSchemas.group, answer));
+  }
+  const tokens = result<unknown>(await ask({ op: 'tokenize', request: { ...base } }));
+  assert.ok(parse(EngineResultSchemas.tokenize, tokens), problem(EngineResultSchemas.tokenize, tokens));
+  // A result that does not fit is refused, and the problem names where.
+  const broken = { ...(analyzed as object), panel: { ...reply.panel, layerNorm: { ...reply.panel.layerNorm, mean: [0] } } };
+  assert.equal(parse(EngineResultSchemas.analyze, broken), undefined);
+  assert.match(problem(EngineResultSchemas.analyze, broken) ?? '', /panel\.layerNorm\.mean/);
+  assert.equal(parse(EngineResultSchemas.group, { group: 'causal', data: { droppedWeights: reply.panel.layerNorm.output } }), undefined, 'a group is its kind of data');
+  result(await ask({ op: 'release', traceId: 70 }));
 });
 
 test('the trace store keeps the newest trace whatever its size and evicts the oldest beyond the budget', () => {

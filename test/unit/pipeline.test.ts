@@ -72,11 +72,15 @@ test('long texts: the panel trace leaves T×T stages to be requested, maps as di
   assert.ok(isMapCodes(coded.layerNorm.output), 'the panel gets (T, d) maps as codes');
   assert.ok(parseHostMessage({ type: 'trace', runId: 1, title: 't', source: text, trace: coded, elapsedMs: 1 }), 'and its validator takes them');
   assert.ok(panel.layerNorm.output && 'data' in panel.layerNorm.output, 'the report keeps them exact');
-  const causal = panelGroup(result.trace, 'causal') as Record<string, unknown>;
+  const causalGroup = panelGroup(result.trace, 'causal');
+  assert.equal(causalGroup?.group, 'causal');
+  const causal = causalGroup?.data as Record<string, unknown>;
   assert.ok(isMapCodes(causal.weights) && causal.weights.lower);
   assert.equal(causal.maskedScores, undefined, 'scores stay on the host (asked per cell)');
-  assert.ok(parseHostMessage({ type: 'group', runId: 1, group: 'causal', data: causal }));
-  const head = panelGroup(result.trace, 'head:1') as Record<string, unknown>;
+  assert.ok(parseHostMessage({ type: 'group', runId: 1, ...causalGroup }));
+  const headGroup = panelGroup(result.trace, 'head:1');
+  assert.equal(headGroup?.group, 'head:1');
+  const head = headGroup?.data as Record<string, unknown>;
   assert.deepEqual(Object.keys(head), ['droppedWeights']);
   // Every cell dropout zeroed is marked, and only those.
   const { weights, droppedWeights } = result.trace.multiHead.heads[1]!;

@@ -112,11 +112,17 @@ test('webview messages: well-formed ones pass, anything else is refused', () => 
 
 test('host messages: a group with a malformed matrix or codes is refused', () => {
   const weights = encodeMap(causal(4, 0), weightScale(4), { lower: true });
-  const good = { type: 'group', runId: 1, group: 'causal', data: { weights, context: { rows: 4, cols: 2, data: new Float32Array(8) } } };
+  const data = { weights, droppedWeights: weights, context: { rows: 4, cols: 2, data: new Float32Array(8) } };
+  const good = { type: 'group', runId: 1, group: 'causal', data };
   assert.ok(parseHostMessage(good));
-  const short = { ...good, data: { context: { rows: 4, cols: 2, data: new Float32Array(7) } } };
+  const short = { ...good, data: { ...data, context: { rows: 4, cols: 2, data: new Float32Array(7) } } };
   assert.equal(parseHostMessage(short), undefined);
-  assert.equal(parseHostMessage({ ...good, data: { weights: { ...weights, codes: weights.codes.subarray(1) } } }), undefined, 'codes cut short');
+  assert.equal(parseHostMessage({ ...good, data: { ...data, weights: { ...weights, codes: weights.codes.subarray(1) } } }), undefined, 'codes cut short');
+  assert.equal(parseHostMessage({ ...good, data: { weights, context: data.context } }), undefined, 'a causal group has its weights after dropout');
+  // group and data are paired: a head's data is not a causal stage's
+  assert.equal(parseHostMessage({ ...good, group: 'head:0' }), undefined);
+  assert.ok(parseHostMessage({ ...good, group: 'head:0', data: { droppedWeights: weights } }));
+  assert.equal(parseHostMessage({ ...good, group: 'head:x', data: { droppedWeights: weights } }), undefined);
   assert.equal(parseHostMessage({ type: 'reveal', section: 'nowhere' }), undefined);
   assert.ok(parseHostMessage({ type: 'reveal', section: 'layernorm' }));
 });

@@ -11,10 +11,10 @@ import { parseTrainingHostMessage, type TrainInfo, type TrainingHostMessage } fr
 import { assertClose } from './assertClose';
 
 const info = {
-  config: { vocabSize: 972, contextLength: 32, dim: 32, heads: 2, layers: 1, qkvBias: false, dropRate: 0 },
+  config: { vocabSize: 972, contextLength: 32, dim: 32, heads: 2, layers: 1, qkvBias: false, layerNormEps: 1e-5 },
   tokenizer: 'word', corpusChars: 15000, corpusTokens: 3200, trainTokens: 2880, validationTokens: 320, parameters: 90000,
   samplePrompt: 'The lighthouse keeps', probe: ['The', 'sea', 'reads'],
-} as unknown as TrainInfo;
+} satisfies TrainInfo;
 
 const runId = 3;
 const start: TrainingHostMessage = { type: 'start', runId, name: 'poems-tiny', corpus: 'the bundled poems', preset: 'Tiny' };
