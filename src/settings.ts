@@ -10,9 +10,8 @@ import { expandHome } from './engine/corpus';
 import { BPE_DEFAULT_VOCAB } from './engine/tokenizer';
 import { resolveWeightsSetting } from './bundledModels';
 
-export { SECTION } from './knobCheck';
-import { SECTION } from './knobCheck';
-export { knobProblem, type SettingSchema } from './knobCheck';
+/** The settings' section: `llm101.<key>`. */
+export const SECTION = 'llm101';
 
 export interface PlaygroundSettings extends AnalyzeOptions {
   maxTokens: number;

@@ -6,7 +6,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { TOKENIZER_KINDS } from '../src/engine/types';
 import type { Knob, KnobValues, PanelTrace } from '../src/shared/protocol';
 import { post } from './host';
-import { knobProblem, validHeads } from './notes';
+import { knobProblem, validHeads } from '../src/shared/knobs';
 import { changed, state } from './state';
 
 /** What the knobs show, and why where it is not the settings. */
@@ -42,7 +42,7 @@ function commitKnob(knob: Knob, value: number | string): void {
     return;
   }
   const values = now?.values ?? state.settings;
-  const problem = knobProblem(knob, value, { heads: values?.heads ?? 1, dim: values?.dim ?? 1, attnDim: now?.attnDim ?? values?.dim ?? 1 });
+  const problem = knobProblem(knob, value, { heads: values?.heads ?? 1, dim: now?.attnDim ?? values?.dim ?? 1, fromFile: Boolean(now?.fixedBy) });
   state.knobMessage = problem ? { knob, text: problem } : undefined;
   changed();
   if (!problem) post({ type: 'setKnob', knob, value: knob === 'tokenizer' ? String(value) : Number(value) });

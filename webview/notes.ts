@@ -1,8 +1,8 @@
 // What the panel says about the numbers it shows: sentences built from display-only statistics
-// (a row's largest value, a mean of shown numbers), knob checks, and number formatting. No DOM
+// (a row's largest value, a mean of shown numbers) and number formatting. No DOM
 // here, so the unit tests read it directly.
-import { TOKENIZER_KINDS, type StagesKind } from '../src/engine/types';
-import type { Knob, WeightsSource } from '../src/shared/protocol';
+import type { StagesKind } from '../src/engine/types';
+import type { WeightsSource } from '../src/shared/protocol';
 
 /** A matrix as the notes read it: a cell's value by row and column. */
 export interface Cells {
@@ -92,51 +92,6 @@ export function weightsNote(source: WeightsSource | undefined, seed: number, sta
 
 /** Whether a weights source is the seed ('seeded', "seeded 123 (untrained)"; absent: llm101.weightsPath unset), not a file. */
 export const isSeeded = (source: string | undefined) => source === undefined || source === 'seeded' || source.startsWith('seeded ');
-
-/** Head counts that divide the attention dimension, up to the setting's maximum (64). */
-export function validHeads(attnDim: number, max = 64): number[] {
-  const out: number[] = [];
-  for (let h = 1; h <= Math.min(attnDim, max); h++) if (attnDim % h === 0) out.push(h);
-  return out;
-}
-
-/** What the panel knows when it checks a knob before sending it. */
-export interface KnobContext {
-  heads: number;
-  dim: number;
-  attnDim: number;
-}
-
-/**
- * Why `value` cannot be written to `knob`, with the fix, or undefined when it can. These are the
- * checks the panel can make from what it shows; the host checks again before writing.
- */
-export function knobProblem(knob: Knob, value: number | string, ctx: KnobContext): string | undefined {
-  if (knob === 'tokenizer') return (TOKENIZER_KINDS as readonly string[]).includes(String(value)) ? undefined : `tokenizer must be one of ${TOKENIZER_KINDS.join(', ')}`;
-  const v = Number(value);
-  if (typeof value === 'string' && value.trim() === '') return `${knob} needs a number`;
-  if (!Number.isFinite(v)) return `${knob} must be a number`;
-  switch (knob) {
-    case 'heads':
-      return Number.isInteger(v) && v >= 1 && ctx.attnDim % v === 0
-        ? undefined
-        : `heads (${value}) must divide the attention dimension (${ctx.attnDim}): ${validHeads(ctx.attnDim).join(', ')}`;
-    case 'dropout':
-      return v >= 0 && v < 1 ? undefined : `dropout (${value}) must be at least 0 and below 1, e.g. 0.1`;
-    case 'seed':
-      return Number.isInteger(v) && v >= 0 && v <= 4294967295 ? undefined : `seed (${value}) must be a whole number from 0 to 4294967295`;
-    case 'dim': {
-      if (!Number.isInteger(v) || v < 1 || v > 4096) return `dim (${value}) must be a whole number from 1 to 4096`;
-      // attnDim follows dim (llm101.attnDim = 0) when the two are equal: the heads must divide it.
-      if (ctx.attnDim === ctx.dim && v % ctx.heads !== 0) {
-        const below = Math.floor(v / ctx.heads) * ctx.heads;
-        const near = [below, below + ctx.heads].filter((d) => d >= 1).join(' or ');
-        return `dim (${value}) must be a multiple of heads (${ctx.heads}), e.g. ${near}; or change heads first`;
-      }
-      return undefined;
-    }
-  }
-}
 
 /** A statistic for a sentence: 3 significant figures, no exponent for everyday sizes. */
 export function num(v: number): string {

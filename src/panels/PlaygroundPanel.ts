@@ -5,7 +5,8 @@ import { webviewHtml } from './webviewHtml';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
-import { readSettings, knobValues, knobProblem, writeKnob, SECTION, type SettingSchema } from '../settings';
+import { readSettings, knobValues, writeKnob, SECTION } from '../settings';
+import { knobProblem } from '../shared/knobs';
 import { EngineClient } from '../host/engineClient';
 import { CancelledError, EngineError } from '../engine/config';
 import { exportCsv, exportJson, exportPng } from './exports';
@@ -363,13 +364,16 @@ export class PlaygroundPanel {
     return runId === this.runId && this.last?.kind === 'trace' ? this.last.traceId : undefined;
   }
 
-  /** Why a knob's value may not be written, checked against package.json and the engine's validator. */
+  /**
+   * Why a knob's value may not be written: the panel's own check (src/shared/knobs.ts), made again
+   * here with the sizes in use (a checkpoint's dim, once it has been read).
+   */
   knobProblem(knob: Knob, value: unknown): string | undefined {
-    const properties = (this.context.extension.packageJSON as { contributes?: { configuration?: { properties?: Record<string, SettingSchema> } } })
-      .contributes?.configuration?.properties;
     const settings = readSettings(this.context.extensionPath);
-    const modelDim = this.last?.kind === 'trace' && settings.weightsPath ? this.last.config.dim : undefined;
-    return knobProblem(knob, value, properties?.[`${SECTION}.${knob}`], settings, modelDim);
+    // with a checkpoint its dim is the file's (known once read), and the dim knob does not change it
+    const fromFile = settings.weightsPath !== undefined;
+    const modelDim = this.last?.kind === 'trace' ? this.last.config.dim : undefined;
+    return knobProblem(knob, value, { heads: settings.heads, dim: fromFile ? modelDim : settings.dim, fromFile });
   }
 
   // The query token (and the key token of a hovered

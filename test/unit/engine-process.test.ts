@@ -10,8 +10,6 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 import type { AnalyzeRequest } from '../../src/engine/pipeline';
-import { knobProblem, type SettingSchema } from '../../src/knobCheck';
-import type { PlaygroundSettings } from '../../src/settings';
 import { EngineResultSchemas, parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
 import { parse, problem } from '../../src/shared/wire';
 import { TraceStore } from '../../src/worker/traceStore';
@@ -170,29 +168,6 @@ test('the trace store keeps the newest trace whatever its size and evicts the ol
   assert.ok(store.get(4));
   assert.equal(store.release(4), true);
   assert.deepEqual([store.size, store.bytes], [0, 0]);
-});
-
-test('a knob value is checked against its schema and the engine before it is written', () => {
-  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    contributes: { configuration: { properties: Record<string, SettingSchema> } };
-  };
-  const schema = (knob: string) => manifest.contributes.configuration.properties[`llm101.${knob}`];
-  const settings: PlaygroundSettings = { ...DEFAULT_CONFIG, corpusPath, bpeVocabSize: 512, maxTokens: 2048, layers: 2, tokenizerExplicit: false };
-  const problem = (knob: 'heads' | 'dim' | 'dropout' | 'seed' | 'tokenizer', value: unknown) => knobProblem(knob, value, schema(knob), settings);
-  assert.match(problem('heads', 2.5) ?? '', /llm101\.heads must be a whole number at least 1 and at most 64, got 2\.5/);
-  assert.match(problem('heads', 5) ?? '', /heads \(5\) must divide dim \(28\); valid head counts: 1, 2, 4, 7, 14, 28/);
-  assert.match(problem('dim', -3) ?? '', /llm101\.dim must be a whole number at least 1/);
-  assert.match(problem('dim', 30) ?? '', /heads \(7\) must divide dim \(30\)/, '7 heads do not divide 30');
-  assert.match(problem('dropout', 1.5) ?? '', /llm101\.dropout must be a number at least 0 and below 1, got 1\.5/);
-  assert.match(problem('seed', -3) ?? '', /llm101\.seed must be a whole number at least 0/);
-  assert.match(problem('tokenizer', 'foo') ?? '', /llm101\.tokenizer must be one of word, bpe, gpt2, got foo/);
-  for (const [knob, value] of [['heads', 4], ['dim', 56], ['dropout', 0], ['seed', 7], ['tokenizer', 'gpt2']] as const) {
-    assert.equal(problem(knob, value), undefined, `${knob} ${value} is fine`);
-  }
-  // with a weights file, its attention size decides which head counts work
-  const fromFile = knobProblem('heads', 3, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12);
-  assert.equal(fromFile, undefined);
-  assert.match(knobProblem('heads', 5, schema('heads'), { ...settings, weightsPath: '/m.safetensors' }, 12) ?? '', /heads \(5\) must divide dim \(12\)/);
 });
 
 test('training runs on its own thread: events, pause and Stop within one step, Stop keeps a checkpoint of the last step, hovers answered meanwhile', async () => {
