@@ -11,6 +11,7 @@ import { readSettings, SECTION } from '../settings';
 import type { TrainEvent, TrainJob } from '../shared/engineProtocol';
 import type { TrainEnd } from '../shared/trainingProtocol';
 import { analyzeSelection } from './analyze';
+import { bundledCorpusDetail } from './bundledCorpus';
 
 /** The sizes and schedule of a preset; `custom` reads the settings. */
 export interface TrainPreset {
@@ -90,14 +91,16 @@ async function workspaceCorpus(): Promise<CorpusChoice | undefined> {
 }
 
 async function pickCorpus(extensionPath: string): Promise<CorpusChoice | undefined> {
+  const corpusDir = path.join(extensionPath, 'media', 'corpus');
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
   const items: (vscode.QuickPickItem & { id: string })[] = [
-    { id: 'poems', label: 'Bundled poems', detail: 'the 16 poems LLM 101 ships with (about 3,000 words)' },
+    { id: 'poems', label: 'Bundled poems', detail: bundledCorpusDetail(corpusDir, folders) },
     { id: 'file', label: 'A file or folder…', detail: 'a .txt file, or a folder of .txt files' },
     { id: 'workspace', label: 'This workspace’s text files', detail: 'files matching a pattern, e.g. **/*.md', ...(!vscode.workspace.workspaceFolders?.length && { description: '(no folder open)' }) },
   ];
   const picked = await vscode.window.showQuickPick(items, { title: 'LLM 101: Train Model (1/2): the corpus', placeHolder: 'What should the model learn from?' });
   if (!picked) return undefined;
-  if (picked.id === 'poems') return { paths: [path.join(extensionPath, 'media', 'corpus')], label: 'the bundled poems' };
+  if (picked.id === 'poems') return { paths: [corpusDir], label: 'the bundled poems' };
   if (picked.id === 'workspace') {
     if (!vscode.workspace.workspaceFolders?.length) {
       void vscode.window.showWarningMessage('LLM 101: open a folder to train on its files, or pick a file or folder.');

@@ -121,7 +121,10 @@ export class TokenFeatures implements vscode.Disposable {
     }
     let result: TokenizeResult;
     try {
-      result = await this.engine.tokenize({ text, tokenizer: settings.tokenizer, bpeVocabSize: settings.bpeVocabSize, corpusPath: settings.corpusPath });
+      // The panel's tokenizer: what the settings name, or, unless the learner chose one, the
+      // model's own (a GPT-2 checkpoint's gpt2, the one saved in ours), as the analysis picks it.
+      const { tokenizer, bpeVocabSize, corpusPath, weightsPath, tokenizerExplicit } = settings;
+      result = await this.engine.tokenize({ text, tokenizer, bpeVocabSize, corpusPath, tokenizerExplicit, ...(weightsPath !== undefined && { weightsPath }) });
     } catch (err) {
       if (err instanceof CancelledError) return; // a newer request took over
       this.item.text = `$(warning) tokens · ${settings.tokenizer}`;

@@ -190,6 +190,13 @@ suite('Tokens in the editor', () => {
     assert.equal(tokens.lastCount?.tokenizer, 'word');
     assert.ok(gpt2Count && tokens.lastCount && gpt2Count !== tokens.lastCount.tokens + 1000, 'both counted');
     assert.equal(tokens.lastCount.chars, editor.document.getText().length);
+    // A GPT-2 checkpoint brings its tokenizer: the status bar counts what the panel analyzes.
+    await setting('weightsPath', path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'gpt', 'gpt2-tiny'));
+    await tokens.update();
+    assert.deepEqual([tokens.lastCount?.tokenizer, tokens.lastCount?.tokens], ['gpt2', gpt2Count]);
+    await setting('weightsPath', undefined);
+    await tokens.update();
+    assert.equal(tokens.lastCount?.tokenizer, 'word');
   });
 
   test('Show Token Boundaries decorates every token of the selection, and toggles off', async () => {
