@@ -14,25 +14,31 @@ import { fileURLToPath } from 'node:url';
 import { startCodeServer, workbenchUrl } from './vscode-headless.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PLAYGROUND_PORT = 8101;
 const workspace = path.join(root, '.vscode-test', 'playground', 'samples');
 fs.mkdirSync(workspace, { recursive: true });
 // Files already in the copy are left as they are; new poems of samples/ are added.
 fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true, force: false, errorOnExist: false });
-// The bundled trained model (npm run train:sample) is the playground's model unless the copy's
-// settings already name one: the first panel shows attention that has learned something.
+// The copy's workspace settings give what the playground opens with, unless they already name
+// something else: the dark theme (a workspace setting, so desktop VS Code and code-server both
+// open dark, whatever the user's own theme), and the bundled trained model (npm run
+// train:sample), so that the first panel shows attention that has learned something.
 const bundledModel = path.join(root, 'media', 'models', 'poems.safetensors');
 const settingsFile = path.join(workspace, '.vscode', 'settings.json');
-if (fs.existsSync(bundledModel)) {
-  let settings = {};
-  try {
-    settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
-  } catch {
-    // no settings yet (or not JSON: written anew)
-  }
-  if (!settings['llm101.weightsPath']) {
-    fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
-    fs.writeFileSync(settingsFile, `${JSON.stringify({ ...settings, 'llm101.weightsPath': bundledModel }, null, 2)}\n`);
-  }
+let settings = {};
+try {
+  settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+} catch {
+  // no settings yet (or not JSON: written anew)
+}
+const defaults = {
+  'workbench.colorTheme': 'Default Dark Modern',
+  ...(fs.existsSync(bundledModel) && { 'llm101.weightsPath': bundledModel }),
+};
+const missing = Object.entries(defaults).filter(([key]) => !settings[key]);
+if (missing.length > 0) {
+  fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+  fs.writeFileSync(settingsFile, `${JSON.stringify({ ...settings, ...Object.fromEntries(missing) }, null, 2)}\n`);
 }
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
@@ -41,8 +47,12 @@ if (onPath('code') && !process.env.LLM101_USE_CODE_SERVER) {
   const child = spawn('code', ['--new-window', `--extensionDevelopmentPath=${root}`, workspace], { stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
-  const port = Number(process.env.LLM101_PORT || 0);
-  const server = await startCodeServer({ port, settings: { 'workbench.colorTheme': 'Default Dark Modern' } });
+  // One port from run to run: the browser keeps the workbench's theme per address, so from the
+  // second run on the page is dark from its first frame (the first time VS Code web paints light
+  // until the theme is loaded). Another port when that one is taken.
+  const port = Number(process.env.LLM101_PORT || PLAYGROUND_PORT);
+  const settings = { 'workbench.colorTheme': 'Default Dark Modern' };
+  const server = await startCodeServer({ port, settings }).catch(() => startCodeServer({ port: 0, settings }));
   const url = workbenchUrl(server, { folder: workspace, devPaths: [root] });
   console.log('\nLLM 101 Playground is running in VS Code (code-server) on this machine:\n');
   console.log(`  ${url}\n`);
