@@ -3,7 +3,7 @@
 import { MAP_LEVELS, finiteRange, levelValue, type MapCodes } from '../src/shared/codes';
 import type { PanelMap } from '../src/shared/protocol';
 import type { Scale } from './colors';
-import type { HeatmapSpec } from './heatmap';
+import type { HeatmapSpec } from './heatmapSpec';
 
 /** Above this many rows or columns a map can zoom (its labels would not fit a panel's width). */
 export const ZOOM_ABOVE = 32;
