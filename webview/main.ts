@@ -135,6 +135,7 @@ function page(run: Run | undefined) {
 
 function draw(): void {
   app.dataset.state = state.error ? 'error' : state.run ? 'ready' : 'waiting';
+  app.dataset.runId = state.run ? String(state.run.runId) : ''; // which run is on show (e2e waits for a newer one)
   render(page(state.run), app);
   revealPending();
   requestVisibleGroups();
