@@ -277,18 +277,25 @@ export type EngineReply = v.InferOutput<typeof EngineReplySchema>;
 /** The host's check of a reply (a result is then checked against its request's schema). */
 export const parseEngineReply = (raw: unknown): EngineReply | undefined => parse(EngineReplySchema, raw);
 
+/**
+ * A SharedArrayBuffer, checked when a value is parsed: the global is looked up then, not when this
+ * module loads, since the webviews that import this module's event schemas run where it is undefined
+ * (a page that is not cross-origin isolated).
+ */
+const sharedBuffer = v.custom<SharedArrayBuffer>((x) => typeof SharedArrayBuffer === 'function' && x instanceof SharedArrayBuffer, 'a SharedArrayBuffer');
+
 /** What the engine process gives each of its threads (node:worker_threads workerData). */
 export const EngineThreadDataSchema = v.object({
   bpeCacheDir: v.optional(path),
   /** The cancel table: CANCEL_CELLS Int32 cells (SharedCancel, cancelRequest). */
-  cancel: v.instance(SharedArrayBuffer),
+  cancel: sharedBuffer,
   /**
    * The pause table, laid out as the cancel table: cell id mod CANCEL_CELLS holds id while run `id`
    * is paused; one more cell (SHUTDOWN_CELL) is 1 once the window closes (a stopped run only saves).
    */
-  pause: v.instance(SharedArrayBuffer),
+  pause: sharedBuffer,
   /** The progress table (src/worker/tables.ts): steps each training run has completed, and when a pause or stop arrived. */
-  progress: v.instance(SharedArrayBuffer),
+  progress: sharedBuffer,
   /** Bytes of kept traces beyond which older traces are evicted (the newest one is always kept). */
   traceBudgetBytes: v.optional(num),
 });

@@ -200,8 +200,10 @@ try {
 
   let smallName = '';
   await check('a longer run pauses within one step and resumes from the panel; Stop stays available meanwhile', async () => {
+    // the tiny run's id, read before the new run starts (the panel is reused and soon shows the new one)
+    const tinyRun = await training.locator('#training').getAttribute('data-run-id');
     smallName = await train('Small');
-    training = await frameWith(`#training[data-run-id]:not([data-run-id="${await training.locator('#training').getAttribute('data-run-id')}"])`, 60_000);
+    training = await frameWith(`#training[data-run-id]:not([data-run-id="${tinyRun}"])`, 60_000);
     const status = training.locator('#train-status');
     await waitFor('step 10 of the small run', async () => Number(await status.getAttribute('data-step')) >= 10, 120_000);
     const clicked = Date.now();
@@ -233,12 +235,12 @@ try {
     await training.locator('#train-stop').click();
     await training.locator('#training[data-state="stopped"]').waitFor({ timeout: 60_000 });
     const end = await training.locator('#train-end').innerText();
-    const m = /the checkpoint at step (\d+), the last completed step, is saved: (.+\.safetensors)/.exec(end);
+    const m = /the checkpoint at step ([\d,]+), the last completed step, is saved: (.+?\.safetensors)/.exec(end);
     if (!m) throw new Error(`end message: ${end}`);
     stoppedFile = m[2];
     if (!stoppedFile.endsWith(`${smallName}.safetensors`) || !fs.existsSync(stoppedFile)) throw new Error(`no checkpoint at ${stoppedFile}`);
     const steps = Number(await training.locator('#train-status').getAttribute('data-step'));
-    if (Number(m[1]) !== steps || steps >= 2000) throw new Error(`stopped at ${m[1]}, status says ${steps}`);
+    if (Number(m[1].replace(/,/g, '')) !== steps || steps >= 2000) throw new Error(`stopped at ${m[1]}, status says ${steps}`);
     const asked = Number(await training.locator('#train-end').getAttribute('data-stop-asked-at'));
     if (!(steps - asked <= 1 && steps >= asked)) throw new Error(`Stop arrived after step ${asked} but the run stopped after step ${steps}`);
     console.log(`     Stop: asked after step ${asked}, stopped after step ${steps}; ended (evaluated, sampled, saved) ${Date.now() - clicked} ms after the click: ${path.relative(workspace, stoppedFile)} (${(fs.statSync(stoppedFile).size / 1024).toFixed(0)} KiB)`);

@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
+import * as esbuild from 'esbuild';
 import { KNOB_RANGES, knobProblem, validHeads } from '../../src/shared/knobs';
 import { KNOBS } from '../../src/shared/protocol';
 
@@ -121,4 +123,26 @@ test('src/shared imports nothing above it: only itself, valibot and the engine\'
       assert.ok(rel.startsWith(`shared${path.sep}`) || rel.startsWith(`engine${path.sep}`), `${path.relative(root, file)} imports ${rel}`);
     }
   }
+});
+
+test('every module of src/shared loads where a webview runs: no SharedArrayBuffer, no Atomics', () => {
+  // A webview page is not cross-origin isolated, so SharedArrayBuffer is undefined there; the
+  // training panel imports the engine's event schemas, so a schema that names the global when its
+  // module loads stops the panel before it paints. Each module is bundled for the browser as the
+  // webviews are, and run in a fresh context without those two globals.
+  const dir = path.join(root, 'src', 'shared');
+  const modules = fs.readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  assert.ok(modules.length >= 8, `${modules.length} modules`);
+  const failed: string[] = [];
+  for (const m of modules) {
+    const { outputFiles } = esbuild.buildSync({ entryPoints: [path.join(dir, m)], bundle: true, format: 'iife', platform: 'browser', write: false, logLevel: 'silent' });
+    const context = vm.createContext({ console });
+    vm.runInContext('delete globalThis.SharedArrayBuffer; delete globalThis.Atomics;', context);
+    try {
+      vm.runInContext(outputFiles[0]!.text, context);
+    } catch (err) {
+      failed.push(`${m}: ${(err as Error).message}`);
+    }
+  }
+  assert.deepEqual(failed, []);
 });
