@@ -33,6 +33,11 @@ function shown(): Shown | undefined {
   return { values: settings, attnDim: trace && trace.config.dim === settings.dim ? trace.config.attnDim : settings.dim };
 }
 
+/** What the settings hold for a knob, as text (undefined before the host sent them). */
+export function settingOf(knob: Knob): string | undefined {
+  return state.settings ? String(state.settings[knob]) : undefined;
+}
+
 /** Sends a knob's new value, or shows why it cannot be written (the host checks again). */
 function commitKnob(knob: Knob, value: number | string): void {
   const now = shown();
@@ -43,7 +48,7 @@ function commitKnob(knob: Knob, value: number | string): void {
   }
   const values = now?.values ?? state.settings;
   const problem = knobProblem(knob, value, { heads: values?.heads ?? 1, dim: now?.attnDim ?? values?.dim ?? 1, fromFile: Boolean(now?.fixedBy) });
-  state.knobMessage = problem ? { knob, text: problem } : undefined;
+  state.knobMessage = problem ? { knob, text: problem, setting: settingOf(knob) } : undefined;
   changed();
   if (!problem) post({ type: 'setKnob', knob, value: knob === 'tokenizer' ? String(value) : Number(value) });
 }

@@ -14,7 +14,7 @@ import { el } from './dom';
 import { maps, setMapHost } from './elements';
 import { cells, post, vscode } from './host';
 import { hover } from './hover';
-import { knobBar, statusAndError } from './knobBar';
+import { knobBar, settingOf, statusAndError } from './knobBar';
 import { forgetNextTokenAsk, receiveGeneration, receiveNextToken } from './nextToken';
 import { visible } from './notes';
 import { SECTIONS } from './sections';
@@ -62,7 +62,7 @@ function handle(message: HostMessage): void {
       changed();
       return;
     case 'knobRefused':
-      state.knobMessage = { knob: message.knob, text: message.message };
+      state.knobMessage = { knob: message.knob, text: message.message, setting: settingOf(message.knob) };
       changed();
       return;
     case 'reveal':
@@ -109,8 +109,9 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
   };
   const c = trace.config;
   state.error = undefined;
-  // A trace ran with the settings as they are: a message about a refused value is old news.
-  state.knobMessage = undefined;
+  // A refused value stays said until its setting changes: a trace of an earlier change (another
+  // knob's) can arrive after the refusal and is no answer to it.
+  if (state.knobMessage && state.knobMessage.setting !== settingOf(state.knobMessage.knob)) state.knobMessage = undefined;
   state.status = {
     text: `${T} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${message.elapsedMs.toFixed(0)} ms`,
     state: 'ready',

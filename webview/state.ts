@@ -40,8 +40,8 @@ export interface PanelState {
   run: Run | undefined;
   /** What the settings hold (the host's 'knobs'). */
   settings: KnobValues | undefined;
-  /** A refused knob value and its fix, under its knob. */
-  knobMessage: { knob: Knob; text: string } | undefined;
+  /** A refused knob value and its fix, under its knob, with what the setting held when it was refused. */
+  knobMessage: { knob: Knob; text: string; setting: string | undefined } | undefined;
   status: { text: string; state: 'idle' | 'busy' | 'ready' | 'error' };
   /** The last analysis failed: why, and the stage it breaks (the run shown is older). */
   error: { message: string; section?: SectionId } | undefined;
