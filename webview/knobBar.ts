@@ -38,17 +38,18 @@ export function settingOf(knob: Knob): string | undefined {
   return state.settings ? String(state.settings[knob]) : undefined;
 }
 
-/** Sends a knob's new value, or shows why it cannot be written (the host checks again). */
+/**
+ * Sends a knob's new value, or shows why it cannot be written (the host checks again). A value equal
+ * to what `state.settings` holds is sent too: the settings may not yet show a write still on its way
+ * (0.3 typed, then 0.4 back before 0.3 arrived), and the host writing an unchanged value is no change.
+ */
 function commitKnob(knob: Knob, value: number | string): void {
   const now = shown();
-  if (state.settings && String(state.settings[knob]) === String(value)) {
-    state.knobMessage = undefined;
-    changed();
-    return;
-  }
   const values = now?.values ?? state.settings;
   const problem = knobProblem(knob, value, { heads: values?.heads ?? 1, dim: now?.attnDim ?? values?.dim ?? 1, fromFile: Boolean(now?.fixedBy) });
   state.knobMessage = problem ? { knob, text: problem, setting: settingOf(knob) } : undefined;
+  // a refused value is no draft: the field keeps it beside its message until the settings change
+  if (problem && knob !== 'heads' && knob !== 'tokenizer') delete state.drafts[knob];
   changed();
   if (!problem) post({ type: 'setKnob', knob, value: knob === 'tokenizer' ? String(value) : Number(value) });
 }
@@ -65,7 +66,8 @@ export function knobBar(): TemplateResult {
   };
   // No min or max: the field's own range check would pop up beside ours (ours names the fix).
   const field = (knob: 'dropout' | 'seed' | 'dim', step: string, disabled = false) => box(knob, knob, html`<vscode-textfield id="knob-${knob}" type="number" step=${step}
-    value=${v ? String(v[knob]) : ''} ?disabled=${disabled} title=${disabled ? why : ''}
+    value=${state.drafts[knob] ?? (v ? String(v[knob]) : '')} ?disabled=${disabled} title=${disabled ? why : ''}
+    @input=${(e: Event) => { state.drafts[knob] = valueOf(e); }}
     @change=${(e: Event) => commitKnob(knob, valueOf(e))} @keydown=${(e: KeyboardEvent) => { if (e.key === 'Enter') commitKnob(knob, valueOf(e)); }}></vscode-textfield>`);
   // Heads: only the counts that divide the attention dimension are offered (and a current invalid value, marked).
   const valid = now ? validHeads(now.attnDim) : [];

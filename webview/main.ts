@@ -59,10 +59,15 @@ function handle(message: HostMessage): void {
     }
     case 'knobs':
       state.settings = message.values;
+      // a draft the settings now hold is written: the field shows the setting again
+      for (const knob of ['dropout', 'seed', 'dim'] as const) {
+        if (state.drafts[knob] !== undefined && Number(state.drafts[knob]) === message.values[knob]) delete state.drafts[knob];
+      }
       changed();
       return;
     case 'knobRefused':
       state.knobMessage = { knob: message.knob, text: message.message, setting: settingOf(message.knob) };
+      if (message.knob !== 'heads' && message.knob !== 'tokenizer') delete state.drafts[message.knob];
       changed();
       return;
     case 'reveal':

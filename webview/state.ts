@@ -42,6 +42,11 @@ export interface PanelState {
   settings: KnobValues | undefined;
   /** A refused knob value and its fix, under its knob, with what the setting held when it was refused. */
   knobMessage: { knob: Knob; text: string; setting: string | undefined } | undefined;
+  /**
+   * What is typed in a number knob until the settings hold it: a settings update still on its way
+   * (of an earlier write) redraws the field with the draft, not with the older value.
+   */
+  drafts: Partial<Record<'dropout' | 'seed' | 'dim', string>>;
   status: { text: string; state: 'idle' | 'busy' | 'ready' | 'error' };
   /** The last analysis failed: why, and the stage it breaks (the run shown is older). */
   error: { message: string; section?: SectionId } | undefined;
@@ -62,6 +67,7 @@ export const state: PanelState = {
   run: undefined,
   settings: undefined,
   knobMessage: undefined,
+  drafts: {},
   status: { text: 'Waiting for text: select some in an editor and run “LLM 101: Analyze Selection”.', state: 'idle' },
   error: undefined,
   views: { embeddings: 'input', self: 'weights', simple: 'weights' },
