@@ -21,9 +21,8 @@ fs.mkdirSync(workspace, { recursive: true });
 fs.cpSync(path.join(root, 'samples'), workspace, { recursive: true, force: false, errorOnExist: false });
 // The copy's workspace settings give what the playground opens with, unless they already name
 // something else: the dark theme (a workspace setting, so desktop VS Code and code-server both
-// open dark, whatever the user's own theme), and the bundled trained model (npm run
-// train:sample), so that the first panel shows attention that has learned something.
-const bundledModel = path.join(root, 'media', 'models', 'poems.safetensors');
+// open dark, whatever the user's own theme). The model is the extension's default, as after an
+// install: the bundled poems model (llm101.weightsPath "poems").
 const settingsFile = path.join(workspace, '.vscode', 'settings.json');
 let settings = {};
 try {
@@ -31,10 +30,7 @@ try {
 } catch {
   // no settings yet (or not JSON: written anew)
 }
-const defaults = {
-  'workbench.colorTheme': 'Default Dark Modern',
-  ...(fs.existsSync(bundledModel) && { 'llm101.weightsPath': bundledModel }),
-};
+const defaults = { 'workbench.colorTheme': 'Default Dark Modern' };
 const missing = Object.entries(defaults).filter(([key]) => !settings[key]);
 if (missing.length > 0) {
   fs.mkdirSync(path.dirname(settingsFile), { recursive: true });

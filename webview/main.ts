@@ -153,14 +153,40 @@ function draw(): void {
 }
 onChange(draw);
 
+/**
+ * A revealed section stays at the top while the sections above it finish painting (their maps
+ * arrive after the reveal and grow them), until the learner scrolls or it has stood still a moment.
+ */
+let anchored: { section: HTMLElement; until: number } | undefined;
+const ANCHOR_MS = 2500;
+
 function revealPending(): void {
   const target = state.pendingReveal && document.getElementById(state.pendingReveal);
   if (!target) return;
   state.pendingReveal = undefined;
   target.scrollIntoView({ block: 'start' });
+  anchored = { section: target, until: performance.now() + ANCHOR_MS };
+  // checked each frame while anchored (a ResizeObserver on the page would race the maps' own)
+  const follow = () => {
+    keepAnchored();
+    if (anchored) requestAnimationFrame(follow);
+  };
+  requestAnimationFrame(follow);
   target.classList.add('flash');
   setTimeout(() => target.classList.remove('flash'), 1200);
 }
+
+function keepAnchored(): void {
+  if (!anchored) return;
+  if (performance.now() > anchored.until || !anchored.section.isConnected) {
+    anchored = undefined;
+    return;
+  }
+  // scroll-margin-top (under the sticky bar) is where scrollIntoView puts it: only a move re-scrolls
+  const margin = parseFloat(getComputedStyle(anchored.section).scrollMarginTop) || 0;
+  if (Math.abs(anchored.section.getBoundingClientRect().top - margin) > 2) anchored.section.scrollIntoView({ block: 'start' });
+}
+for (const event of ['wheel', 'keydown', 'pointerdown', 'touchstart'] as const) addEventListener(event, () => { anchored = undefined; }, { passive: true });
 
 /**
  * Asks the host for every pending group that is on screen or within 400 px of it, nearest the

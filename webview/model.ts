@@ -24,7 +24,7 @@ export function modelHeader(trace: PanelTrace): { model: PanelModel | undefined;
   if (!model) {
     return { model, header: html`<div class="section-error model-error" role="alert">The model could not run on this text: ${trace.modelError ?? 'no model in this trace'}</div>` };
   }
-  return { model, header: html`<p class="weights-note"><i class="codicon codicon-${isSeeded(model.source) ? 'beaker' : 'file-binary'}"></i> ${modelWeightsNote(model.source)}</p>` };
+  return { model, header: html`<p class="weights-note"><i class="codicon codicon-${isSeeded(model.source) ? 'beaker' : 'file-binary'}"></i> ${modelWeightsNote(model.source, trace.trained, model.config.vocabSize)}</p>` };
 }
 
 /** The model's sizes, or the stages' while no model ran. */

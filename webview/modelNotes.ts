@@ -2,17 +2,17 @@
 // computations they draw: the GELU curve under the block's pre-activations, the stations of the
 // residual stream, the share of probability the bars hold, the sampling knobs' checks. No DOM
 // here, so the unit tests read it directly.
-import type { NextTokenView, PanelModel } from '../src/shared/protocol';
-import { isSeeded } from './notes';
+import type { NextTokenView, PanelModel, PanelTrace } from '../src/shared/protocol';
+import { isSeeded, trainedNote } from './notes';
 
 
 /** Where a model section's numbers come from, said where the learner reads. */
-export function modelWeightsNote(source: string): string {
+export function modelWeightsNote(source: string, trained?: PanelTrace['trained'], vocabSize?: number): string {
   if (isSeeded(source)) {
     const seed = /\d+/.exec(source)?.[0];
     return `Seeded${seed ? ` ${seed}` : ''}, untrained: random: the shapes are real, the numbers mean nothing yet.`;
   }
-  return `Weights from ${source}: the checkpoint's numbers, as saved (not drawn from the seed).`;
+  return `Weights from ${source}: the checkpoint's numbers, as saved (not drawn from the seed).${trained ? ` ${trainedNote(trained, vocabSize)}` : ''}`;
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);

@@ -2,7 +2,7 @@
 // (a row's largest value, a mean of shown numbers) and number formatting. No DOM
 // here, so the unit tests read it directly.
 import type { StagesKind } from '../src/engine/types';
-import type { WeightsSource } from '../src/shared/protocol';
+import type { PanelTrace, WeightsSource } from '../src/shared/protocol';
 
 /** A matrix as the notes read it: a cell's value by row and column. */
 export interface Cells {
@@ -83,11 +83,26 @@ export function journeyNote(s: Saturation): string {
  * Where a stage section's numbers come from: the one model (seeded and untrained, or a file), whose
  * block 1 the stages are (section 9's layer 1); or the book's chapter 3 example, in a report of it.
  */
-export function weightsNote(source: WeightsSource | undefined, seed: number, stages: StagesKind = 'block 1'): string {
+export function weightsNote(source: WeightsSource | undefined, seed: number, stages: StagesKind = 'block 1', trained?: Trained, vocabSize?: number): string {
   if (stages === 'book chapter 3') return "The book's chapter 3 example: its own small modules (d_in 3, d_out 2), not a model's block.";
   const block = "These stages are the model's block 1: section 9's layer 1, head for head.";
   if (isSeeded(source)) return `Seeded, untrained (seed ${seed}): the shapes are real, the values are not learned. ${block}`;
-  return `Weights from ${source}: these values are the file's, not drawn from the seed. ${block}`;
+  return `Weights from ${source}: these values are the file's, not drawn from the seed.${trained ? ` ${trainedNote(trained, vocabSize)}` : ''} ${block}`;
+}
+
+type Trained = NonNullable<PanelTrace['trained']>;
+
+/**
+ * What a checkpoint's training reached, with the scale to read it by: a loss is the mean
+ * next-token cross-entropy in nats, and a model that guesses uniformly scores ln(vocabulary).
+ */
+export function trainedNote(trained: Trained, vocabSize?: number): string {
+  const losses = [
+    trained.trainLoss !== undefined && `train loss ${num(trained.trainLoss)}`,
+    trained.valLoss !== undefined && `validation loss ${num(trained.valLoss)}`,
+  ].filter(Boolean).join(', ');
+  const uniform = vocabSize ? ` (nats per token; guessing uniformly over its ${vocabSize.toLocaleString('en-US')} tokens scores ${num(Math.log(vocabSize))})` : ' (nats per token)';
+  return `Trained ${trained.step.toLocaleString('en-US')} steps${trained.corpus ? ` on ${trained.corpus}` : ''}${losses ? `: ${losses}${uniform}` : ''}.`;
 }
 
 /** Whether a weights source is the seed ('seeded', "seeded 123 (untrained)"; absent: llm101.weightsPath unset), not a file. */

@@ -66,7 +66,7 @@ export function trainRequestFrom(values: Values, packageRoot: string): { request
   const vocabSize = optionalInteger(values, 'vocab-size');
   if (vocabSize !== undefined && kind !== 'bpe') throw new UsageError(`--vocab-size sets the bpe vocabulary's size; the ${kind} tokenizer's comes from the corpus, so drop --vocab-size or add --tokenizer bpe`);
   const corpus = typeof values.corpus === 'string' ? corpusPaths(values.corpus) : [];
-  if (corpus.length === 0 && !(kind === 'gpt2' && values.batches !== undefined)) {
+  if (corpus.length === 0 && values.batches === undefined) {
     throw new UsageError(`--corpus PATH is required: a .txt file or a folder of .txt files (several: a,b), e.g. --corpus ${path.join(packageRoot, 'media', 'corpus')}`);
   }
   const evalEvery = optionalInteger(values, 'eval-every') ?? TRAIN_DEFAULTS.evalEvery;

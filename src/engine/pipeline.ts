@@ -26,7 +26,7 @@ import { pca2 } from './pca';
 import { checkTokenizerFits } from './gpt/config';
 import { createSeededGpt } from './gpt/init';
 import type { GptConfig, GptModel } from './gpt/types';
-import { readGptCheckpoint, weightsLayoutOf, type WeightsLayout } from './io/gptCheckpoint';
+import { checkpointTraining, readGptCheckpoint, weightsLayoutOf, type CheckpointTraining, type WeightsLayout } from './io/gptCheckpoint';
 import { gptForward, type GptForward } from './layers/gptModel';
 import { cropToContext, type ContextWindow } from './window';
 import type { Matrix, Token, Tokenizer, TokenizerKind, Trace } from './types';
@@ -98,6 +98,8 @@ export interface TraceResult {
   weightsPath?: string;
   /** Set when the text is longer than the context: the trace's tokens are these of the text's. */
   window?: ContextWindow;
+  /** How the checkpoint was trained, when it says (one written by llm101 train or the training panel). */
+  trained?: CheckpointTraining;
 }
 
 /** The model's forward pass on the request's tokens: what the model sections and the CLI's `model` show. */
@@ -114,10 +116,10 @@ export interface ModelAnalysis {
 }
 
 /** Wraps a trace for the panel; the PCA is computed here, in the engine's thread, not the host's. */
-export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string, window?: ContextWindow): TraceResult {
+export function traceResult(trace: Trace, unknownCount: number, started: number, weightsPath?: string, window?: ContextWindow, trained?: CheckpointTraining): TraceResult {
   return {
     kind: 'trace', trace, unknownCount, pca: pca2(trace.embeddings.input), elapsedMs: performance.now() - started,
-    ...(weightsPath !== undefined && { weightsPath }), ...(window && { window }),
+    ...(weightsPath !== undefined && { weightsPath }), ...(window && { window }), ...(trained && { trained }),
   };
 }
 
@@ -172,7 +174,8 @@ export class Analyzer {
     checkTraceSize(tokens.length, model.config.heads);
     const run = { tokenizer: tokenizer.kind, dropout: request.dropout, seed: request.seed };
     const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage) });
-    return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath, window);
+    const trained = request.weightsPath ? checkpointTraining(this.layoutOf(request.weightsPath).metadata) : undefined;
+    return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath, window, trained);
   }
 
   /**

@@ -11,7 +11,7 @@ import { EngineClient } from '../host/engineClient';
 import { CancelledError, EngineError } from '../engine/config';
 import { exportCsv, exportJson, exportPng } from './exports';
 import type { AnalyzeReply } from '../shared/engineProtocol';
-import type { Knob, PanelModelConfig } from '../shared/protocol';
+import type { Knob, PanelModelConfig, PanelTrace } from '../shared/protocol';
 import type { Token, TraceConfig } from '../engine/types';
 import type { ContextWindow } from '../engine/window';
 import { windowExplanation } from '../shared/windowText';
@@ -27,6 +27,8 @@ export type PanelResult =
       model?: { config: PanelModelConfig; source: string } | { error: string };
       /** Which of the text's tokens the model read, when the text is longer than its context. */
       window?: ContextWindow;
+      /** How the checkpoint was trained, when its metadata says. */
+      trained?: PanelTrace['trained'];
     }
   | Exclude<AnalyzeReply, { kind: 'trace' }>;
 
@@ -188,6 +190,7 @@ export class PlaygroundPanel {
       this.last = {
         kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs,
         ...(weightsPath !== undefined && { weightsPath }), ...(model && { model }), ...(panel.window && { window: panel.window }),
+        ...(panel.trained && { trained: panel.trained }),
       };
       this.lastError = undefined;
       this.shadeOutsideWindow();

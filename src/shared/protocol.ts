@@ -164,6 +164,8 @@ export const PanelTraceSchema = v.pipe(
      * "seeded, untrained" notes are driven by this one field (a trained checkpoint names itself).
      */
     weightsSource: v.optional(text(500)),
+    /** How the checkpoint was trained, when its metadata says: steps, the last evaluation's losses (nats per token), the corpus. */
+    trained: v.optional(v.object({ step: index, trainLoss: v.optional(finite), valLoss: v.optional(finite), corpus: v.optional(text(500)) })),
     /** The model (feed-forward, blocks, next token): seeded with llm101.layers blocks, or a GPT checkpoint's. */
     model: v.optional(PanelModelSchema),
     /** Why the model could not run on this text (shown in the model sections); the stages are unaffected. */

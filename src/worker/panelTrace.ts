@@ -108,6 +108,7 @@ export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boole
     unknownCount: result.unknownCount,
     ...(result.window && { window: result.window }),
     weightsSource: weightsSource(result.weightsPath),
+    ...(result.trained && { trained: result.trained }),
     journey: journeyAttention(),
     embeddings: { token: map(token), position: map(position), input: map(input), pca: result.pca },
     simple: lazy ? null : trace.simple,

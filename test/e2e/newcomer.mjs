@@ -6,25 +6,35 @@
 // dark, light and high-contrast themes at 360, 600 and 1,000 px. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
 import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 60_000;
-const BUNDLED = path.join(ROOT, 'media', 'models', 'poems.safetensors');
 
-const { workspace, writeSettings } = sampleWorkspace('newcomer-ws');
+const { workspace, settingsFile, writeSettings } = sampleWorkspace('newcomer-ws');
 const samples = fs.readdirSync(workspace).filter((f) => f.endsWith('.txt')).sort();
 // Longer than any bundled model's context: every sample one after the other.
 const LONG = 'zz-all-samples.txt';
 fs.writeFileSync(path.join(workspace, LONG), samples.map((f) => fs.readFileSync(path.join(workspace, f), 'utf8')).join('\n'));
-writeSettings({ 'llm101.weightsPath': BUNDLED, 'llm101.maxNewTokens': 6 });
+// the model is the default, as after an install: the bundled poems model
+writeSettings({ 'llm101.maxNewTokens': 6 });
 
 // the walkthrough's steps that open a section of the panel ("Show me")
 const steps = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).contributes.walkthroughs[0].steps
   .filter((step) => /\[Show me\]\(command:llm101\.openPlayground/.test(step.description));
 const suite = checks();
 const { check } = suite;
+// Download Model… fetches from a local server that answers as the Hugging Face Hub does
+// (test/hub/fakeHub.ts), into an empty Hugging Face cache (the extension host inherits this env).
+const hub = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'hub', 'fakeHub.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+const hubUrl = await new Promise((resolve, reject) => {
+  hub.stdout.once('data', (chunk) => resolve(String(chunk).trim().split('\n')[0]));
+  hub.once('exit', (code) => reject(new Error(`the local hub exited (${code})`)));
+});
+process.env.HF_HUB_CACHE = fs.mkdtempSync('/tmp/newcomer-hf-cache-');
+writeSettings({ 'llm101.hubEndpoint': hubUrl });
 const server = await startCodeServer();
 const browser = await launchBrowser();
 let consoleErrors = [];
@@ -88,7 +98,8 @@ try {
     await runCommand('LLM 101: Open Playground');
     const { chips, web } = await painted();
     if (chips === 0) throw new Error('no tokens');
-    await web.locator('#feed-forward .weights-note', { hasText: /poems/ }).waitFor({ timeout: STEP_MS });
+    // the default model names itself and says how far it was trained, its losses and the scale to read them by
+    await web.locator('#feed-forward .weights-note', { hasText: /poems \(bundled\).*Trained [\d,]+ steps.*validation loss [\d.]+ \(nats per token; guessing uniformly/ }).waitFor({ timeout: STEP_MS });
   });
 
   await check('every "Show me" of the walkthrough reveals its section of a painted panel', async () => {
@@ -222,12 +233,50 @@ try {
     await shootCompare('hc');
   });
 
+  /** Download Model… → Another repo… → `repo`, as a learner types it. */
+  const download = async (repo) => {
+    await runCommand('LLM 101: Download Model');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Another repo' }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.type('Another repo');
+    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'Another repo' }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget input[placeholder^="org/name"]').waitFor({ timeout: STEP_MS });
+    await page.keyboard.type(repo);
+    await page.keyboard.press('Enter');
+  };
+  const weightsSetting = () => JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.weightsPath'];
+
+  await check('Download Model… shows the download\'s progress (MB) in a notification whose Cancel stops it and changes nothing', async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    await download('llm101-test/gpt2-stall');
+    const toast = page.locator('.notification-toast', { hasText: 'llm101-test/gpt2-stall' });
+    await toast.locator('.notification-list-item-message', { hasText: /model\.safetensors: [\d.]+ of [\d.]+ MB/ }).waitFor({ timeout: STEP_MS });
+    console.log(`     progress: ${await toast.locator('.notification-list-item-message').innerText()}`);
+    await toast.getByRole('button', { name: 'Cancel' }).click();
+    await toast.waitFor({ state: 'detached', timeout: STEP_MS });
+    if (weightsSetting() !== undefined) throw new Error(`llm101.weightsPath became ${weightsSetting()} after Cancel`);
+  });
+
+  await check('Download Model… of a GPT-2-shaped repo from the (local) hub: it becomes the model and the panel shows it by its repo id', async () => {
+    await markPanel();
+    await download('llm101-test/gpt2-vocab');
+    const end = Date.now() + STEP_MS;
+    while (!String(weightsSetting() ?? '').includes('gpt2-vocab')) {
+      if (Date.now() > end) throw new Error(`llm101.weightsPath is ${weightsSetting()}`);
+      await page.waitForTimeout(250);
+    }
+    const { web } = await painted(true);
+    await web.locator('#feed-forward .weights-note', { hasText: 'llm101-test/gpt2-vocab' }).waitFor({ timeout: STEP_MS });
+    console.log(`     ${await web.locator('#feed-forward .weights-note').innerText()}`);
+  });
+
   await check('no console errors from our code', async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 5).join(' | '));
   });
 } catch (err) {
   suite.unexpected(err);
 } finally {
+  hub.kill();
   await browser.close().catch(() => {});
   await server.stop();
 }

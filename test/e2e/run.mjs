@@ -13,6 +13,8 @@ const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 30_000;
 
 const { workspace, poemFile, settingsFile, writeSettings } = sampleWorkspace('poems-ws');
+// these checks choose the model's sizes through the settings: seeded weights, not the default bundled model
+writeSettings({ 'llm101.weightsPath': 'seeded' });
 // Long texts of exactly N word tokens, for the timing of selection-to-painted-panel.
 const SIZES = [128, 512, 2048];
 const WORDS = ['sea', 'light', 'page', 'tide', 'window', 'kitchen', 'word', 'night', 'the', 'a'];

@@ -194,7 +194,7 @@ suite('Tokens in the editor', () => {
     await setting('weightsPath', path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'gpt', 'gpt2-tiny'));
     await tokens.update();
     assert.deepEqual([tokens.lastCount?.tokenizer, tokens.lastCount?.tokens], ['gpt2', gpt2Count]);
-    await setting('weightsPath', undefined);
+    await setting('weightsPath', 'seeded');
     await tokens.update();
     assert.equal(tokens.lastCount?.tokenizer, 'word');
   });
@@ -219,7 +219,8 @@ suite('Bad input leaves the editor and the panel working', () => {
   const scratch = path.join(os.tmpdir(), `llm101-ext-${process.pid}`);
   suiteSetup(() => fs.mkdirSync(scratch, { recursive: true }));
   suiteTeardown(async () => {
-    for (const key of ['maxTokens', 'corpusPath', 'weightsPath', 'dropout', 'tokenizer']) await setting(key, undefined);
+    for (const key of ['maxTokens', 'corpusPath', 'dropout', 'tokenizer']) await setting(key, undefined);
+    await setting('weightsPath', 'seeded');
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -271,7 +272,7 @@ suite('Bad input leaves the editor and the panel working', () => {
     const p = await analyzeText('The tide returns.');
     const { error } = await nextOutcome(p);
     assert.match(error ?? '', /broken\.safetensors/);
-    await setting('weightsPath', undefined);
+    await setting('weightsPath', 'seeded');
     await nextOutcome(p);
     assert.equal(p.lastError, undefined);
   });
@@ -300,7 +301,8 @@ suite('Bad input leaves the editor and the panel working', () => {
 suite('The model: next to the stages, in the editor, from a checkpoint', () => {
   const fixtures = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'gpt');
   suiteTeardown(async () => {
-    for (const key of ['weightsPath', 'layers', 'tokenizer']) await setting(key, undefined);
+    for (const key of ['layers', 'tokenizer']) await setting(key, undefined);
+    await setting('weightsPath', 'seeded');
   });
 
   async function analyzeText(text: string) {
@@ -427,9 +429,26 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
     await setting('weightsPath', path.join(fixtures, 'book-small', 'weights.safetensors'));
     const error = await until('the message for the other checkpoint', () => p.lastError);
     assert.match(error, /heads \(7\) must divide dim \(32\); valid head counts: 1, 2, 4, 8, 16, 32 \(setting llm101\.heads\)$/);
-    await setting('weightsPath', undefined);
+    await setting('weightsPath', 'seeded');
     await until('a seeded trace again', () => (p.lastResult?.kind === 'trace' && p.lastError === undefined && p.lastResult.weightsPath === undefined ? true : undefined));
     fs.rmSync(file, { force: true });
+  });
+
+  test('with llm101.weightsPath unset the panel runs the bundled poems model, names it and says how far it was trained', async () => {
+    assert.equal(vscode.workspace.getConfiguration('llm101').inspect<string>('weightsPath')?.defaultValue, 'poems', 'the default is the trained model');
+    await setting('weightsPath', undefined); // as in a fresh profile
+    try {
+      const { p } = await analyzeText('Each night the keeper climbs the iron stair');
+      const bundled = path.join('media', 'models', 'poems.safetensors');
+      const result = await until('a trace of the bundled model', () =>
+        p.lastResult?.kind === 'trace' && p.lastResult.weightsPath?.endsWith(bundled) ? p.lastResult : undefined);
+      assert.equal(result.model && 'source' in result.model ? result.model.source : undefined, 'poems (bundled)', 'the panel names the bundled model');
+      assert.ok(result.trained && result.trained.step > 0 && result.trained.trainLoss !== undefined && result.trained.valLoss !== undefined,
+        `the checkpoint's training reaches the panel: ${JSON.stringify(result.trained)}`);
+      assert.ok(result.trained.trainLoss! < Math.log(result.config.vocabSize), 'it learned: its train loss is below a uniform guess');
+    } finally {
+      await setting('weightsPath', 'seeded');
+    }
   });
 
   test('a knob value that does not fit is refused before it is written', async () => {
@@ -447,7 +466,8 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
 
 suite('Train Model', () => {
   suiteTeardown(async () => {
-    for (const key of ['weightsPath', 'layers']) await setting(key, undefined);
+    await setting('layers', undefined);
+    await setting('weightsPath', 'seeded');
     // a finished run makes its checkpoint the workspace's model
     await vscode.workspace.getConfiguration('llm101').update('weightsPath', undefined, vscode.ConfigurationTarget.Workspace);
   });

@@ -50,7 +50,7 @@ suite('The context window and Compare with…', () => {
   });
   suiteTeardown(async () => {
     (await api()).comparePanel()?.dispose();
-    await setting('weightsPath', undefined);
+    await setting('weightsPath', 'seeded');
     fs.rmSync(file, { force: true });
   });
 

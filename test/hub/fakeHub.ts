@@ -11,7 +11,7 @@
 // `wrongEtag` (X-Linked-Etag of other bytes), `hugeSize` (X-Linked-Size of a petabyte), `stall`
 // (the blob answer sends half and then waits: for Cancel).
 //
-//   node --import tsx test/hub/fakeHub.ts   serves the fixture repos and prints its address
+//   node --import tsx test/hub/fakeHub.ts   serves the fixture repos (tiny, vocab, stall) and prints its address
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -71,7 +71,7 @@ export function gpt2TinyRepo(commit = 'a'.repeat(40), overrides: Partial<FakeRep
  * text with it) and tiny sizes (n_embd 16, 4 heads, 1 block, 64 positions): what the panel shows
  * after Download Model. Seeded weights (N(0, 0.02) as GPT-2's init, layer norms 1 and 0), 3.3 MB.
  */
-export function gpt2VocabRepo(commit = 'b'.repeat(40)): FakeRepo {
+export function gpt2VocabRepo(commit = 'b'.repeat(40), overrides: Partial<FakeRepo> = {}): FakeRepo {
   const vocab = 50257;
   const dim = 16;
   const positions = 64;
@@ -111,6 +111,7 @@ export function gpt2VocabRepo(commit = 'b'.repeat(40)): FakeRepo {
       'config.json': { bytes: Buffer.from(JSON.stringify(config, null, 2)), lfs: false },
       'model.safetensors': { bytes: Buffer.from(writeSafetensors(tensors, { format: 'pt' })), lfs: true },
     },
+    ...overrides,
   };
 }
 
@@ -198,5 +199,10 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
 }
 
 if (require.main === module) {
-  void startFakeHub({ 'llm101-test/gpt2-tiny': gpt2TinyRepo(), 'llm101-test/gpt2-vocab': gpt2VocabRepo() }).then((hub) => console.log(hub.url));
+  void startFakeHub({
+    'llm101-test/gpt2-tiny': gpt2TinyRepo(),
+    'llm101-test/gpt2-vocab': gpt2VocabRepo(),
+    // half of its weights arrive, then nothing: a download to watch and cancel
+    'llm101-test/gpt2-stall': gpt2VocabRepo('c'.repeat(40), { stall: true }),
+  }).then((hub) => console.log(hub.url));
 }

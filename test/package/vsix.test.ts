@@ -39,6 +39,11 @@ test('npm run package makes a .vsix holding only dist/, media/, README, LICENSE 
   const required = ['package.json', 'README.md', 'LICENSE.txt', 'dist/extension.js', 'dist/engine.js', 'dist/engineThread.js', 'dist/kernelHelper.js', 'dist/cli.js', 'dist/webview.js', 'dist/training.js', 'dist/compare.js', 'dist/reportHost.js', 'dist/python/model.py', 'media/panel.css', 'media/compare.css'];
   for (const file of required) assert.ok(has(file), `${file} missing from the .vsix`);
   assert.ok(entries.some((e) => e.startsWith('media/corpus/') && e.endsWith('.txt')), 'the bundled poems are missing');
+  // a fresh install opens on the trained model its manifest names as the default
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { default?: unknown }> } } };
+  const model = manifest.contributes.configuration.properties['llm101.weightsPath']?.default;
+  assert.equal(model, 'poems');
+  assert.ok(has(`media/models/${String(model)}.safetensors`), 'the default bundled model is missing from the .vsix');
   const stray = entries.filter((e) => !/^(dist|media)\//.test(e) && !['package.json', 'readme.md', 'license.txt', 'changelog.md'].includes(e.toLowerCase()));
   assert.deepEqual(stray, [], `unexpected files: ${stray.join(', ')}`);
   for (const forbidden of ['src/', 'test/', 'node_modules/', 'webview/', 'scripts/', '.map']) {

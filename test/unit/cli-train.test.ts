@@ -14,7 +14,6 @@ import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { TrainingSession } from '../../src/engine/train/session';
 import { assertClose } from './assertClose';
 import { TRAIN_FIXTURES, loadTrainCase, readNamed } from './train-fixtures';
-import { writeWordCorpus } from './wordVocab';
 
 const ROOT = path.join(__dirname, '..', '..');
 const poems = path.join(ROOT, 'media', 'corpus');
@@ -92,10 +91,9 @@ function fixtureArgs(name: string): { args: string[]; fixture: ReturnType<typeof
   const fixture = loadTrainCase(name);
   const { config, training } = fixture;
   const folder = path.join(TRAIN_FIXTURES, name);
-  // a word corpus whose vocabulary has the fixture's size; the batches bring the ids
-  const corpus = writeWordCorpus(fs.mkdtempSync(path.join(scratch, `${name}-`)), config.vocabSize);
+  // no corpus: the batches bring the ids, the vocabulary is the checkpoint's
   const args = [
-    'train', '--corpus', corpus, '--tokenizer', 'word', '--init', path.join(folder, 'init.safetensors'), '--heads', String(config.heads),
+    'train', '--init', path.join(folder, 'init.safetensors'), '--heads', String(config.heads),
     '--context-length', String(config.contextLength), '--steps', String(training.steps), '--lr', String(training.lr),
     '--weight-decay', String(training.weightDecay), '--dropout', String(fixture.dropout), '--batch', String(training.batch), '--eval-every', '0',
     '--out', out(`${name}.safetensors`), '--log', out(`${name}.jsonl`),
@@ -136,6 +134,12 @@ for (const name of ['nobias', 'qkvbias', 'clip', 'long'] as const) {
       if (!noiseOnly) worst = Math.max(worst, d);
     }
     lines.push(`weights after ${steps} steps ${worst.toExponential(2)}`);
+    // no corpus, no tokenizer in --init: the checkpoint's vocabulary is the ids written as numbers,
+    // the last two the word tokenizer's end-of-text and unknown entries
+    const saved = JSON.parse(readGptCheckpoint(out(`${name}.safetensors`)).metadata['llm101.tokenizer'] ?? '{}') as { kind?: string; vocab?: string[] };
+    assert.equal(saved.kind, 'word');
+    const V = fixture.config.vocabSize;
+    assert.deepEqual(saved.vocab, [...Array.from({ length: V - 2 }, (_, id) => String(id)), '<|endoftext|>', '<|unk|>']);
     console.log(`# ${name} through llm101 train vs torch, largest differences: ${lines.join(', ')}`);
   });
 }
@@ -174,6 +178,9 @@ test('bad inputs: exit 2 and one line that says what to change', async () => {
   await expectUsage([...common, '--init', path.join(TRAIN_FIXTURES, 'nobias', 'init.safetensors')], /does not say how many heads .*: add --heads H/);
   await expectUsage(['train', '--corpus', poems], /^llm101: --out FILE\.safetensors is required/);
   await expectUsage(['train', '--out', out('bad.safetensors')], /^llm101: --corpus PATH is required/);
+  const idsOnly = path.join(scratch, 'ids-only.json');
+  fs.writeFileSync(idsOnly, JSON.stringify({ batches: [[[1, 2, 3]]] }));
+  await expectUsage(['train', '--batches', idsOnly, '--out', out('bad.safetensors')], /given batches without a corpus need a checkpoint to start from \(--init: the vocabulary is its own\) or the gpt2 tokenizer/);
   await expectUsage([...base, '--tokenizer', 'words'], /unknown tokenizer "words"; use --tokenizer word \| bpe \| gpt2/);
   await expectUsage([...base, '--patience', '0'], /--patience takes a number of evaluations, at least 1 \(default 3\), got 0/);
   const batches = path.join(scratch, 'batches.json');

@@ -13,6 +13,7 @@ test('a seeded model says it is random; a checkpoint names itself', () => {
   assert.ok(!isSeeded('gpt2-small.safetensors'));
   assert.match(modelWeightsNote('model.safetensors'), /^Weights from model\.safetensors/);
   assert.doesNotMatch(modelWeightsNote('model.safetensors'), /random|untrained/);
+  assert.match(modelWeightsNote('poems (bundled)', { step: 400, trainLoss: 2.15, valLoss: 7.3 }, 972), /^Weights from poems \(bundled\): .* Trained 400 steps: train loss 2\.15, validation loss 7\.30 \(nats per token; guessing uniformly over its 972 tokens scores 6\.88\)\.$/);
 });
 
 test('the GELU curve is the tanh approximation: GELU(0) = 0, its minimum near −0.17 at x ≈ −0.75, x for large x', () => {

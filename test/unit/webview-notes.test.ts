@@ -2,7 +2,7 @@
 // the numbers it is given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixed, isSeeded, journeyNote, marksLegend, saturation, saturated, simpleAttentionNote, visible, weightsNote, type Cells } from '../../webview/notes';
+import { fixed, isSeeded, journeyNote, marksLegend, saturation, saturated, simpleAttentionNote, trainedNote, visible, weightsNote, type Cells } from '../../webview/notes';
 
 const cells = (rows: number[][]): Cells => ({ rows: rows.length, cols: rows[0]?.length ?? 0, value: (r, c) => rows[r]?.[c] ?? 0 });
 
@@ -47,6 +47,15 @@ test("weights notes: seeded (or unset) says untrained; a file names itself; the 
   assert.match(weightsNote('gpt-small.safetensors', 7, 'block 1'), /^Weights from gpt-small\.safetensors: .* These stages are the model's block 1/);
   assert.match(weightsNote(undefined, 7, 'book chapter 3'), /^The book's chapter 3 example: its own small modules \(d_in 3, d_out 2\), not a model's block\.$/);
   assert.ok(isSeeded(undefined) && isSeeded('seeded') && isSeeded('seeded 5 (untrained)') && !isSeeded('seeded-run.safetensors'), 'one check for stages and model');
+});
+
+test('a trained checkpoint says how far it was trained, its losses in nats and the uniform guess to read them by', () => {
+  const trained = { step: 400, trainLoss: 2.1534, valLoss: 7.301, corpus: 'corpus' };
+  assert.equal(trainedNote(trained, 972), 'Trained 400 steps on corpus: train loss 2.15, validation loss 7.30 (nats per token; guessing uniformly over its 972 tokens scores 6.88).');
+  assert.equal(trainedNote({ step: 1500 }), 'Trained 1,500 steps.');
+  assert.equal(trainedNote({ step: 60, valLoss: 4.6 }), 'Trained 60 steps: validation loss 4.60 (nats per token).');
+  assert.match(weightsNote('poems (bundled)', 123, 'block 1', trained, 972), /^Weights from poems \(bundled\): these values are the file's, not drawn from the seed\. Trained 400 steps on corpus: .* These stages are the model's block 1/);
+  assert.doesNotMatch(weightsNote('seeded', 123, 'block 1', trained, 972), /Trained/, 'seeded weights were not trained');
 });
 
 test('table numbers never read -0.00000; whitespace marks are explained only when present', () => {

@@ -388,6 +388,30 @@ function readHfConfig(file: string): HfConfig | undefined {
   }
 }
 
+/** How a checkpoint written by `llm101 train` (or the panel's training) was trained, from its __metadata__. */
+export interface CheckpointTraining {
+  step: number;
+  /** The last evaluation's mean next-token cross-entropy (nats per token), when it had one. */
+  trainLoss?: number;
+  valLoss?: number;
+  /** The corpus's file or folder names. */
+  corpus?: string;
+}
+
+/** The training a checkpoint's metadata records, or undefined (a checkpoint made elsewhere). */
+export function checkpointTraining(metadata: Readonly<Record<string, string>>): CheckpointTraining | undefined {
+  const step = Number(metadata['llm101.step']);
+  if (metadata['llm101.step'] === undefined || !Number.isSafeInteger(step) || step < 0) return undefined;
+  const loss = (key: string) => {
+    const value = Number(metadata[key]);
+    return metadata[key] !== undefined && Number.isFinite(value) ? value : undefined;
+  };
+  const trainLoss = loss('llm101.trainLoss');
+  const valLoss = loss('llm101.valLoss');
+  const corpus = metadata['llm101.corpus'];
+  return { step, ...(trainLoss !== undefined && { trainLoss }), ...(valLoss !== undefined && { valLoss }), ...(corpus && { corpus }) };
+}
+
 /**
  * Reads a GPT checkpoint, the book's layout or Hugging Face GPT-2 (a .safetensors file, or the
  * folder holding model.safetensors and config.json), tensor by tensor.

@@ -15,7 +15,7 @@ import { initGptWeights } from '../gpt/init';
 import type { GptConfig, GptModel } from '../gpt/types';
 import { readGptCheckpoint, writeGptCheckpoint } from '../io/gptCheckpoint';
 import { gptForward, traceGptBlock } from '../layers/gptModel';
-import { BPE_DEFAULT_VOCAB, TOKENIZER_METADATA_KEY, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
+import { BPE_DEFAULT_VOCAB, END_OF_TEXT, GPT2_VOCAB_SIZE, UNKNOWN, TOKENIZER_METADATA_KEY, createWordTokenizerFromVocab, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
 import type { Matrix, Tokenizer, TokenizerKind } from '../types';
 import { DecimatedSeries } from './history';
 import type { EvalResult, StepResult } from './trainer';
@@ -97,6 +97,23 @@ export function checkTrainRequest(request: TrainRequest): void {
   if (request.corpusPaths.length === 0 && !request.batches) throw new EngineError('give a corpus to train on: a .txt file or a folder of .txt files');
 }
 
+/**
+ * The tokenizer of a run on given batches without a corpus: the batches bring their ids, so none is
+ * learned. The gpt2 tokenizer when asked for or when the checkpoint has GPT-2's vocabulary; else
+ * the ids themselves, a word vocabulary of the checkpoint's size whose entries are the ids written
+ * as numbers ("0", "1", …) but the last two, the word tokenizer's end-of-text and unknown entries
+ * (where the book's vocabulary has them), so samples and the saved checkpoint read as ids.
+ */
+function batchesTokenizer(request: TrainRequest, vocabSize: number | undefined): { tokenizer: Tokenizer; saved: SavedTokenizer } {
+  if (request.tokenizer === 'gpt2' || vocabSize === GPT2_VOCAB_SIZE) return learnTokenizer('gpt2', '', 0);
+  if (vocabSize === undefined) {
+    throw new EngineError('given batches without a corpus need a checkpoint to start from (--init: the vocabulary is its own) or the gpt2 tokenizer');
+  }
+  if (vocabSize < 3) throw new EngineError(`the checkpoint's vocabulary of ${vocabSize} is too small to name its ids; give a corpus`);
+  const vocab = [...Array.from({ length: vocabSize - 2 }, (_, id) => String(id)), END_OF_TEXT, UNKNOWN];
+  return { tokenizer: createWordTokenizerFromVocab(vocab), saved: { kind: 'word', vocab } };
+}
+
 /** The corpus of a request as one text. */
 function corpusText(paths: readonly string[]): string {
   return paths.map((p) => loadCorpus(p)).join('\n\n');
@@ -143,6 +160,8 @@ export class TrainingSession {
     if (savedJson !== undefined && start) {
       const kept = parseSavedTokenizer(savedJson, request.init ?? '');
       learned = { tokenizer: tokenizerFromSaved(kept), saved: kept };
+    } else if (corpus === '' && request.batches) {
+      learned = batchesTokenizer(request, start?.model.config.vocabSize);
     } else {
       hooks.onProgress?.(request.tokenizer === 'bpe' ? 'training the BPE vocabulary' : 'building the vocabulary');
       if (corpus === '' && request.tokenizer !== 'gpt2') throw new EngineError(`the ${request.tokenizer} tokenizer learns from a corpus: give one (or use the gpt2 tokenizer)`, { setting: 'corpusPath' });
@@ -183,8 +202,11 @@ export class TrainingSession {
       ...(request.batches && { batches: request.batches }),
       ...(request.warmupSteps !== undefined && { schedule: { peakLr: request.lr, warmupSteps: request.warmupSteps, totalSteps: request.steps } }),
     });
-    const samplePrompt = request.samplePrompt ?? firstWords(corpus, 3);
-    const probeText = request.probe ?? (corpus.split('\n').find((line) => line.trim().split(/\s+/).length >= 4)?.trim() ?? samplePrompt);
+    // without a corpus the given batches' first row gives the prompt and the probe
+    const firstRow = corpus === '' ? request.batches?.[0]?.[0] : undefined;
+    const samplePrompt = request.samplePrompt ?? (firstRow ? tokenizer.decode(firstRow.slice(0, 3)) : firstWords(corpus, 3));
+    const probeText = request.probe ?? (firstRow ? tokenizer.decode(firstRow.slice(0, 24))
+      : corpus.split('\n').find((line) => line.trim().split(/\s+/).length >= 4)?.trim() ?? samplePrompt);
     const probeIds = tokenizer.encode(probeText).map((t) => t.id).slice(0, Math.min(24, config.contextLength));
     const promptIds = tokenizer.encode(samplePrompt).map((t) => t.id).slice(-config.contextLength);
     const info: TrainInfo = {
