@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import type { EngineClient } from '../host/engineClient';
 import { PlaygroundPanel, errorMessage, samplePoemSource, snippet, type PanelSource } from '../panels/PlaygroundPanel';
 import { webviewHtml } from '../panels/webviewHtml';
+import { WebviewChannel } from '../panels/webviewChannel';
 import { readSettings, type PlaygroundSettings } from '../settings';
 import { CancelledError } from '../engine/config';
 import { weightsLayoutOf } from '../engine/io/gptCheckpoint';
-import { parseCompareWebviewMessage, type CompareHostMessage, type CompareView } from '../shared/compareProtocol';
+import { parseCompareWebviewMessage, type CompareHostMessage, type CompareView, type CompareWebviewMessage } from '../shared/compareProtocol';
 import { editorForCommand, sourceFromEditor } from './analyze';
 import { BUNDLED_MODELS, bundledModelPath } from '../bundledModels';
 
@@ -121,8 +122,7 @@ function compareSource(context: vscode.ExtensionContext): PanelSource {
 /** The compare view: one panel, the newest comparison. */
 export class ComparePanel {
   static current: ComparePanel | undefined;
-  private ready = false;
-  private queue: CompareHostMessage[] = [];
+  private readonly channel: WebviewChannel<CompareHostMessage, CompareWebviewMessage>;
   private runId = 0;
   private readonly disposables: vscode.Disposable[] = [];
   disposed = false;
@@ -138,7 +138,7 @@ export class ComparePanel {
       body: '<div id="app" data-state="loading"><p class="placeholder">Loading the comparison…</p></div>',
     });
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this.disposables);
+    this.channel = new WebviewChannel(panel.webview, { name: 'compare view', parse: parseCompareWebviewMessage, receive: (message) => this.receive(message) }, this.disposables);
   }
 
   static open(context: vscode.ExtensionContext, engine: EngineClient): ComparePanel {
@@ -198,26 +198,11 @@ export class ComparePanel {
   }
 
   private post(message: CompareHostMessage): void {
-    if (this.disposed) return;
-    if (!this.ready) {
-      this.queue = this.queue.filter((m) => m.type !== message.type);
-      this.queue.push(message);
-      return;
-    }
-    void this.panel.webview.postMessage(message);
+    if (!this.disposed) this.channel.post(message);
   }
 
-  private receive(raw: unknown): void {
-    const message = parseCompareWebviewMessage(raw);
-    if (!message) {
-      console.warn('[llm101] ignored a malformed message from the compare view', raw);
-      return;
-    }
+  private receive(message: Exclude<CompareWebviewMessage, { type: 'ready' }>): void {
     switch (message.type) {
-      case 'ready':
-        this.ready = true;
-        for (const queued of this.queue.splice(0)) void this.panel.webview.postMessage(queued);
-        return;
       case 'pickOther':
         void compareWith(this.context, this.engine);
         return;

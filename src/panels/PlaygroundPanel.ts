@@ -2,6 +2,7 @@
 // the trace, and answers the webview's messages. The webview only draws.
 import * as vscode from 'vscode';
 import { webviewHtml } from './webviewHtml';
+import { WebviewChannel } from './webviewChannel';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseWebviewMessage, type HostMessage, type SectionId, type WebviewMessage } from '../shared/protocol';
@@ -82,9 +83,8 @@ export class PlaygroundPanel {
   static generate: ((options: { maxNewTokens: number; temperature: number; topK: number | null }) => Promise<unknown>) | undefined;
 
   private readonly disposables: vscode.Disposable[] = [];
-  private ready = false;
+  private readonly channel: WebviewChannel<HostMessage, WebviewMessage>;
   disposed = false;
-  private queue: HostMessage[] = [];
   private runId = 0;
   private last: PanelResult | undefined;
   /** The message the panel shows inline, while it shows one. */
@@ -139,7 +139,10 @@ export class PlaygroundPanel {
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'icon.svg');
     panel.webview.html = this.html();
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this.disposables);
+    this.channel = new WebviewChannel(panel.webview, {
+      name: 'webview', parse: parseWebviewMessage,
+      receive: (message) => void this.handle(message).catch((err) => void vscode.window.showErrorMessage(`LLM 101: ${errorMessage(err)}`)),
+    }, this.disposables);
   }
 
   get lastResult(): PanelResult | undefined {
@@ -255,31 +258,11 @@ export class PlaygroundPanel {
   }
 
   private post(message: HostMessage): void {
-    if (this.disposed) return;
-    if (!this.ready) {
-      // Before the webview says it is ready only the newest message of each kind matters.
-      this.queue = this.queue.filter((m) => m.type !== message.type);
-      this.queue.push(message);
-      return;
-    }
-    void this.panel.webview.postMessage(message);
+    if (!this.disposed) this.channel.post(message);
   }
 
-  private receive(raw: unknown): void {
-    const message = parseWebviewMessage(raw);
-    if (!message) {
-      console.warn('[llm101] ignored a malformed message from the webview', raw);
-      return;
-    }
-    void this.handle(message).catch((err) => void vscode.window.showErrorMessage(`LLM 101: ${errorMessage(err)}`));
-  }
-
-  private async handle(message: WebviewMessage): Promise<void> {
+  private async handle(message: Exclude<WebviewMessage, { type: 'ready' }>): Promise<void> {
     switch (message.type) {
-      case 'ready':
-        this.ready = true;
-        for (const queued of this.queue.splice(0)) void this.panel.webview.postMessage(queued);
-        return;
       case 'setKnob': {
         // Checked before anything is written; the configuration listener re-runs the engine once it is.
         const problem = this.knobProblem(message.knob, message.value);

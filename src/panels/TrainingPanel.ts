@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { PlaygroundPanel } from './PlaygroundPanel';
 import { webviewHtml } from './webviewHtml';
+import { WebviewChannel } from './webviewChannel';
 import {
   parseTrainingWebviewMessage, type TrainEnd, type TrainEvent, type TrainingHostMessage, type TrainingWebviewMessage,
 } from '../shared/trainingProtocol';
@@ -26,7 +27,7 @@ export class TrainingPanel {
   private static lastFile: (() => void) | undefined;
 
   private readonly disposables: vscode.Disposable[] = [];
-  private ready = false;
+  private readonly channel: WebviewChannel<TrainingHostMessage, TrainingWebviewMessage>;
   private disposed = false;
   /**
    * The newest run so far, replayed when a webview (re)loads: kept by the class, not the panel,
@@ -55,7 +56,10 @@ export class TrainingPanel {
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'icon.svg');
     panel.webview.html = this.html();
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this.disposables);
+    // A (re)loading webview is sent the whole run so far: the run is kept here, not queued.
+    this.channel = new WebviewChannel(panel.webview, {
+      name: 'training panel', parse: parseTrainingWebviewMessage, receive: (message) => this.handle(message), replay: () => this.messages,
+    }, this.disposables);
   }
 
   /** A new run: the panel forgets the previous one and shows this one from its start. */
@@ -100,24 +104,11 @@ export class TrainingPanel {
   private static record(message: TrainingHostMessage): void {
     TrainingPanel.run = apply(TrainingPanel.run, message).run;
     const open = TrainingPanel.current;
-    if (open?.ready && !open.disposed) void open.panel.webview.postMessage(message);
+    if (open && !open.disposed) open.channel.post(message);
   }
 
-  private receive(raw: unknown): void {
-    const message = parseTrainingWebviewMessage(raw);
-    if (!message) {
-      console.warn('[llm101] ignored a malformed message from the training panel', raw);
-      return;
-    }
-    this.handle(message);
-  }
-
-  private handle(message: TrainingWebviewMessage): void {
+  private handle(message: Exclude<TrainingWebviewMessage, { type: 'ready' }>): void {
     switch (message.type) {
-      case 'ready':
-        this.ready = true;
-        for (const logged of this.messages) void this.panel.webview.postMessage(logged);
-        return;
       case 'pause':
         TrainingPanel.controls?.pause();
         return;

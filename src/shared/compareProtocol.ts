@@ -1,130 +1,93 @@
 // The contract between the extension host and the compare view's webview (two models on the
 // same text), and the view the engine builds for it (src/worker/compareView.ts). Like the
-// playground's protocol, every message is checked on receipt and anything malformed is ignored.
-import { isMapCodes, type MapCodes } from './codes';
-import type { NextTokenView, PanelModelConfig } from './protocol';
-import type { ContextWindow } from './windowText';
+// playground's protocol, each type comes from its valibot schema, every message is checked on
+// receipt with it, and anything malformed is ignored.
+import * as v from 'valibot';
+import { MapCodesSchema } from './codes';
+import { ContextWindowSchema, NextTokenViewSchema, PanelModelConfigSchema } from './protocol';
+import { index, num, parse, text } from './wire';
+
+/** A map's shape as (rows, cols). */
+const ShapeSchema = v.tuple([index, index]);
 
 /** One model of the comparison, as the view names it. */
-export interface CompareSide {
+const CompareSideSchema = v.object({
   /** "A: the playground's model", "B: seeded 7 (untrained)". */
-  label: string;
+  label: text(500),
   /** The model's source: 'seeded N (untrained)' or the checkpoint's file name. */
-  source: string;
-  tokenizer: string;
-  config: PanelModelConfig;
+  source: text(500),
+  tokenizer: text(20),
+  config: PanelModelConfigSchema,
   /** The tokens the model read (the window's, when the text is longer than its context). */
-  tokens: string[];
-  window?: ContextWindow;
-}
+  tokens: v.array(text(1000)),
+  window: v.optional(ContextWindowSchema),
+});
+export type CompareSide = v.InferOutput<typeof CompareSideSchema>;
 
 /** One map of both models: A's, B's, A − B where the shapes agree, or a sentence where they do not. */
-export interface CompareMap {
+const CompareMapSchema = v.object({
   /** "causal.weights", "multiHead.heads.2", "block.1.3" (block 2, head 4). */
-  id: string;
+  id: text(100),
   /** The section it belongs to: "Causal attention", "Transformer block 2". */
-  group: string;
-  title: string;
+  group: text(200),
+  title: text(200),
   /** What a colour measures, with units. */
-  measures: string;
-  rowAxis: string;
-  colAxis: string;
+  measures: text(500),
+  rowAxis: text(200),
+  colAxis: text(200),
   /** The exact maps' shapes (rows, cols); absent for a model without this map. */
-  shapes: { a?: [number, number]; b?: [number, number] };
-  a?: MapCodes;
-  b?: MapCodes;
+  shapes: v.object({ a: v.optional(ShapeSchema), b: v.optional(ShapeSchema) }),
+  a: v.optional(MapCodesSchema),
+  b: v.optional(MapCodesSchema),
   /** A − B on a scale centred on 0 (−max|A − B| .. +max|A − B|). */
-  diff?: MapCodes;
-  maxAbsDiff?: number;
+  diff: v.optional(MapCodesSchema),
+  maxAbsDiff: v.optional(num),
   /** Why there is no difference map (shapes or tokens differ, or only one model has the map). */
-  note?: string;
+  note: v.optional(text(2000)),
   /** Set when the maps were pooled for drawing: how. */
-  pooled?: string;
-}
+  pooled: v.optional(text(500)),
+});
+export type CompareMap = v.InferOutput<typeof CompareMapSchema>;
 
 /** The next token after each model's last token; `both` when the vocabularies are the same. */
-export interface NextTokenComparison {
-  a: NextTokenView;
-  b: NextTokenView;
+const NextTokenComparisonSchema = v.object({
+  a: NextTokenViewSchema,
+  b: NextTokenViewSchema,
   /** The union of both top lists, with each model's probability (0..1) of each token. */
-  both?: { id: number; text: string; a: number; b: number }[];
-}
+  both: v.optional(v.array(v.object({ id: index, text: text(1000), a: num, b: num }))),
+});
+export type NextTokenComparison = v.InferOutput<typeof NextTokenComparisonSchema>;
 
-export interface CompareView {
-  a: CompareSide;
-  b: CompareSide;
+/** The engine's answer to 'compare' (src/worker/compareView.ts), as the host receives it and the compare view draws it. */
+export const CompareViewSchema = v.object({
+  a: CompareSideSchema,
+  b: CompareSideSchema,
   /** Both models read the same tokens (same tokenizer split and window). */
-  sameTokens: boolean;
-  maps: CompareMap[];
-  nextToken: NextTokenComparison;
-}
+  sameTokens: v.boolean(),
+  maps: v.array(CompareMapSchema),
+  nextToken: NextTokenComparisonSchema,
+});
+export type CompareView = v.InferOutput<typeof CompareViewSchema>;
 
 // ---- host -> compare webview ----
-export type CompareHostMessage =
-  | { type: 'compare'; title: string; view: CompareView; elapsedMs: number }
-  | { type: 'busy'; stage: string }
-  | { type: 'error'; message: string };
+const CompareHostMessageSchema = v.variant('type', [
+  v.object({ type: v.literal('compare'), title: text(500), view: CompareViewSchema, elapsedMs: num }),
+  v.object({ type: v.literal('busy'), stage: text(200) }),
+  v.object({ type: v.literal('error'), message: text(10_000) }),
+]);
+export type CompareHostMessage = v.InferOutput<typeof CompareHostMessageSchema>;
 
 // ---- compare webview -> host ----
-export type CompareWebviewMessage =
-  | { type: 'ready' }
+const CompareWebviewMessageSchema = v.variant('type', [
+  v.object({ type: v.literal('ready') }),
   // pick another model B (the same quick pick as "Compare with…")
-  | { type: 'pickOther' }
-  | { type: 'log'; level: 'info' | 'error'; message: string };
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const isStr = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-const isShape = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && v.every((n) => isInt(n) && n >= 0);
-
-function isSide(v: unknown): v is CompareSide {
-  return isObject(v) && isStr(v.label, 500) && isStr(v.source, 500) && isStr(v.tokenizer, 20) && isObject(v.config)
-    && Array.isArray(v.tokens) && v.tokens.every((t) => isStr(t, 1000));
-}
-
-function isCompareMap(v: unknown): v is CompareMap {
-  if (!isObject(v) || !isStr(v.id, 100) || !isStr(v.group, 200) || !isStr(v.title, 200) || !isStr(v.measures, 500)) return false;
-  if (!isObject(v.shapes) || !(v.shapes.a === undefined || isShape(v.shapes.a)) || !(v.shapes.b === undefined || isShape(v.shapes.b))) return false;
-  return [v.a, v.b, v.diff].every((m) => m === undefined || isMapCodes(m)) && (v.note === undefined || isStr(v.note, 2000));
-}
-
-function isProbabilities(v: unknown): boolean {
-  return isObject(v) && Array.isArray(v.tokens) && v.tokens.every((t) => isObject(t) && isStr(t.text, 1000) && typeof t.probability === 'number');
-}
-
-export function isCompareView(v: unknown): v is CompareView {
-  if (!isObject(v) || !isSide(v.a) || !isSide(v.b) || typeof v.sameTokens !== 'boolean') return false;
-  if (!Array.isArray(v.maps) || !v.maps.every(isCompareMap)) return false;
-  const next = v.nextToken;
-  return isObject(next) && isProbabilities(next.a) && isProbabilities(next.b)
-    && (next.both === undefined || (Array.isArray(next.both) && next.both.every((t) => isObject(t) && isStr(t.text, 1000) && typeof t.a === 'number' && typeof t.b === 'number')));
-}
+  v.object({ type: v.literal('pickOther') }),
+  v.object({ type: v.literal('log'), level: v.picklist(['info', 'error']), message: text(10_000) }),
+]);
+export type CompareWebviewMessage = v.InferOutput<typeof CompareWebviewMessageSchema>;
 
 /** The webview's check of what the host sends. */
-export function parseCompareHostMessage(raw: unknown): CompareHostMessage | undefined {
-  if (!isObject(raw)) return undefined;
-  switch (raw.type) {
-    case 'compare':
-      return isStr(raw.title, 500) && typeof raw.elapsedMs === 'number' && isCompareView(raw.view) ? (raw as CompareHostMessage) : undefined;
-    case 'busy':
-      return isStr(raw.stage, 200) ? { type: 'busy', stage: raw.stage } : undefined;
-    case 'error':
-      return isStr(raw.message, 10_000) ? { type: 'error', message: raw.message } : undefined;
-    default:
-      return undefined;
-  }
-}
+export const parseCompareHostMessage = (raw: unknown): CompareHostMessage | undefined => parse(CompareHostMessageSchema, raw);
 
 /** The host's check of what the compare webview sends. */
-export function parseCompareWebviewMessage(raw: unknown): CompareWebviewMessage | undefined {
-  if (!isObject(raw)) return undefined;
-  switch (raw.type) {
-    case 'ready':
-    case 'pickOther':
-      return { type: raw.type };
-    case 'log':
-      return (raw.level === 'info' || raw.level === 'error') && isStr(raw.message, 10_000) ? { type: 'log', level: raw.level, message: raw.message } : undefined;
-    default:
-      return undefined;
-  }
-}
+export const parseCompareWebviewMessage = (raw: unknown): CompareWebviewMessage | undefined => parse(CompareWebviewMessageSchema, raw);

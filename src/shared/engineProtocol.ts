@@ -13,7 +13,7 @@ import type { GptConfig } from '../engine/gpt/types';
 import type { TrainInfo, TrainRequest } from '../engine/train/session';
 import { MapCodesSchema } from './codes';
 import { ExperimentQuerySchema, ExperimentResultSchema } from './experimentsProtocol';
-import { isCompareView, type CompareView } from './compareProtocol';
+import { CompareViewSchema } from './compareProtocol';
 import {
   CellsQueryEntries, GroupDataSchema, LazyGroupSchema, MatrixPathSchema, MAX_NEW_TOKENS, NextTokenViewSchema, PanelTraceSchema, SamplingSchema,
 } from './protocol';
@@ -253,8 +253,7 @@ export const EngineResultSchemas = {
   }),
   stats: EngineStatsSchema,
   experiment: ExperimentResultSchema,
-  // checked by the compare contract's own guard (src/shared/compareProtocol.ts)
-  compare: v.custom<CompareView>(isCompareView, 'a compare view'),
+  compare: CompareViewSchema,
 } satisfies { [Op in EngineRequest['op']]: v.GenericSchema };
 
 /** The result type of each request. */

@@ -79,8 +79,11 @@ const BlockGroupSchema = pattern<`block:${number}`>(/^block:\d{1,3}$/);
 export const LazyGroupSchema = v.union([v.picklist(['simple', 'selfAttention', 'causal', 'blocks']), HeadGroupSchema, BlockGroupSchema]);
 export const isLazyGroup = (x: unknown): x is LazyGroup => v.is(LazyGroupSchema, x);
 
+/** A context window of a text's tokens: from .. to−1 of `of` (src/engine/window.ts). */
+export const ContextWindowSchema = mirrors<ContextWindow>()(v.object({ from: index, to: index, of: index }));
+
 /** The model's sizes as the panel names them. */
-const PanelModelConfigSchema = v.object({
+export const PanelModelConfigSchema = v.object({
   vocabSize: index, dim: index, heads: index, layers: index, contextLength: index, qkvBias: v.boolean(),
 });
 export type PanelModelConfig = v.InferOutput<typeof PanelModelConfigSchema>;
@@ -137,7 +140,7 @@ export const PanelTraceSchema = v.pipe(
      * Set when the text has more tokens than the model has positions: `tokens` are the text's
      * tokens from .. to−1 (their offsets still the whole text's), every map is the window's.
      */
-    window: v.optional(mirrors<ContextWindow>()(v.object({ from: index, to: index, of: index }))),
+    window: v.optional(ContextWindowSchema),
     /** pca: the input embeddings projected on their first two principal components (T, 2). */
     embeddings: v.object({ token: PanelMapSchema, position: PanelMapSchema, input: PanelMapSchema, pca: MatrixSchema }),
     // For long texts the T×T stages are null here and sent on request ('requestGroup') when their

@@ -14,7 +14,8 @@ import type { Matrix } from '../../src/engine/types';
 import { codeValues } from '../../src/shared/codes';
 import { COMPARE_SIDE, compareView, meanPool, type CompareInput } from '../../src/worker/compareView';
 import { modelRun } from '../../src/worker/modelView';
-import { isCompareView } from '../../src/shared/compareProtocol';
+import { CompareViewSchema, parseCompareHostMessage } from '../../src/shared/compareProtocol';
+import { parse, problem } from '../../src/shared/wire';
 import { assertClose } from './assertClose';
 import { loadBookCase, ref, type BookCase } from './gpt-fixtures';
 import { textOfIds, writeWordCorpus } from './wordVocab';
@@ -59,7 +60,13 @@ test("two models of the same sizes: every block head's A − B is torch's, and b
   const T = a.ids.length;
   const text = textOfIds(a.ids, a.config.vocabSize);
   const view = compareView(analyzed(a, text), analyzed(b, text, new Analyzer()), { a: 'A: seed 123', b: 'B: seed 7' });
-  assert.ok(isCompareView(view), 'the webview accepts it');
+  // the schema the host checks the engine's answer with, and the webview the host's message with:
+  // it keeps every field (valibot drops the ones a schema does not name) and refuses a broken shape
+  assert.equal(problem(CompareViewSchema, view), undefined);
+  assert.deepEqual(parse(CompareViewSchema, view), view, 'the view crosses whole');
+  assert.deepEqual(parseCompareHostMessage({ type: 'compare', title: 't', view, elapsedMs: 1 })?.type, 'compare');
+  const broken = { ...view, maps: [{ ...view.maps[0]!, shapes: { a: [-1, 2] } }] };
+  assert.match(problem(CompareViewSchema, broken) ?? '', /^maps\.0\.shapes\.a\.0: /);
   assert.equal(view.sameTokens, true);
   assert.deepEqual([view.a.config.layers, view.b.config.heads], [2, 4]);
   const diffs: Record<string, number> = {};
