@@ -8,7 +8,7 @@ import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type Mode
 import { panelGroup, toPanelTrace, tooltipCodes } from './worker/panelTrace';
 import type { Trace } from './engine/types';
 import type { HostMessage, LazyGroup, PanelTrace } from './shared/protocol';
-import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from './shared/reportPage';
+import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup, type ReportNextTokens } from './shared/reportPage';
 
 /** Default theme colours (VS Code's Dark Modern / Light Modern), chosen by the browser's scheme. */
 const THEME = `
@@ -68,7 +68,7 @@ export interface ReportInput {
  * temperature 1 (the report has no engine to ask for other temperatures: its next-token section
  * says so).
  */
-function modelParts(run: ModelRun): { groups: { group: LazyGroup; value: ReportGroup }[]; nextTokens: unknown } {
+function modelParts(run: ModelRun): { groups: { group: LazyGroup; value: ReportGroup }[]; nextTokens: ReportNextTokens } {
   const groups: { group: LazyGroup; value: ReportGroup }[] = [{ group: 'blocks', value: { group: 'blocks', data: blockThumbs(run), tooltip: {} } }];
   for (let layer = 0; layer < run.model.config.layers; layer++) {
     const block = panelBlock(run, layer);

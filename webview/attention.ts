@@ -6,7 +6,7 @@ import { layerNormChart } from './charts';
 import { attentionDescribe, exactOf, valueDescribe } from './describe';
 import { fixed } from './notes';
 import { stageMaps } from './stages';
-import type { Run } from './state';
+import { groupData, type Run } from './state';
 import { ATTENTION_AXES, WEIGHT_MEASURE, chart, figure, future, note, pendingSlot, sectionHead, weightColours, weightRangeText } from './view';
 
 /** Cells dropout zeroed, for exact maps (coded maps mark them in their codes). */
@@ -50,7 +50,7 @@ export function causalSection(run: Run): TemplateResult {
 }
 
 /** Head h's maps: in the trace, or arrived as group `head:h`. */
-const headOf = (run: Run, h: number) => (run.trace.multiHead.heads[h] ?? run.groups.get(`head:${h}`)) as PanelHead | null | undefined;
+const headOf = (run: Run, h: number): PanelHead | null | undefined => run.trace.multiHead.heads[h] ?? groupData(run, `head:${h}`);
 
 export function headsSection(run: Run): TemplateResult {
   const { trace, labels } = run;

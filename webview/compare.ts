@@ -7,19 +7,13 @@ import { windowRangeText } from '../src/shared/windowText';
 import { Heatmap, formatCell } from './heatmap';
 import { colorLegend, scaleKindText } from './legend';
 import { visible } from './notes';
+import { el, hostLine } from './dom';
 
-interface VsCodeApi {
-  postMessage(message: CompareWebviewMessage): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
-const post = (m: CompareWebviewMessage) => vscode.postMessage(m);
+const post = hostLine<CompareWebviewMessage>().postMessage;
 
 const app = document.getElementById('app') as HTMLElement;
 const tooltip = Object.assign(document.createElement('div'), { id: 'tooltip', hidden: true, role: 'tooltip' });
 document.body.append(tooltip);
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Pick<HTMLElementTagNameMap[K], 'className' | 'textContent' | 'id'>> = {}) =>
-  Object.assign(document.createElement(tag), props);
 
 /** Every map drawn, to lay out again when the panel's width changes. */
 let maps: Heatmap[] = [];

@@ -3,15 +3,10 @@
 import type { WebviewMessage } from '../src/shared/protocol';
 import { ExactCells } from './cells';
 import { state } from './state';
+import { hostLine } from './dom';
 
-interface VsCodeApi {
-  postMessage(message: WebviewMessage): void;
-  getState(): unknown;
-  setState(state: unknown): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-export const vscode = acquireVsCodeApi();
-export const post = (m: WebviewMessage) => vscode.postMessage(m);
+export const vscode = hostLine<WebviewMessage>();
+export const post = vscode.postMessage;
 
 /** Exact values of coded maps (long texts), asked of the host per block of cells. */
 export const cells = new ExactCells((ask) => {

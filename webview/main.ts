@@ -9,7 +9,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import { html, nothing, render } from 'lit';
 import { guard } from 'lit/directives/guard.js';
 import { repeat } from 'lit/directives/repeat.js';
-import { parseHostMessage, type HostMessage, type LazyGroup } from '../src/shared/protocol';
+import { parseHostMessage, type GroupData, type HostMessage, type LazyGroup } from '../src/shared/protocol';
 import { el } from './dom';
 import { maps, setMapHost } from './elements';
 import { cells, post, vscode } from './host';
@@ -78,8 +78,11 @@ function handle(message: HostMessage): void {
     case 'highlightToken':
       hover(message.index, null, false);
       return;
-    case 'group':
-      receiveGroup(message.runId, message.group, message.data);
+    case 'group': {
+      const { type: _type, runId, ...entry } = message;
+      receiveGroup(runId, entry);
+      return;
+    }
       return;
     case 'nextToken':
       receiveNextToken(message.runId, message.view);
@@ -124,10 +127,11 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
   changed();
 }
 
-function receiveGroup(runId: number, group: LazyGroup, data: object): void {
+function receiveGroup(runId: number, entry: GroupData): void {
+  const { group } = entry;
   const run = state.run;
   if (!run || runId !== run.runId) return;
-  run.groups.set(group, data);
+  run.groups.set(group, entry);
   run.requested.delete(group);
   changed(...SECTIONS.filter((s) => s.draws?.(group)).map((s) => s.id));
 }

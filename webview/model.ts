@@ -5,7 +5,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { ref } from 'lit/directives/ref.js';
 import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../src/shared/codes';
-import type { PanelBlock, PanelBlockThumbs, PanelMap, PanelModel, PanelTrace } from '../src/shared/protocol';
+import type { PanelBlockThumbs, PanelMap, PanelModel, PanelTrace } from '../src/shared/protocol';
 import { showReading, type CellReading } from './cells';
 import { colorOf } from './colors';
 import { formatCell, type HeatmapSpec } from './heatmap';
@@ -14,8 +14,7 @@ import { colorLegend } from './legend';
 import { geluChart, residualChart, showResidualToken } from './modelCharts';
 import { hiddenShareNote, modelWeightsNote } from './modelNotes';
 import { isSeeded } from './notes';
-import type { Run } from './state';
-import { changed, state } from './state';
+import { changed, groupData, state, type Run } from './state';
 import { WEIGHT_MEASURE, chart, figure, note, pendingSlot, sectionHead, weightColours, weightRangeText } from './view';
 
 /** Where the numbers come from, or why there are none: under the heading of every model section. */
@@ -102,7 +101,7 @@ export function blocksSection(run: Run): TemplateResult {
   if (!model) return html`${head}${header}`;
   const c = model.config;
   const T = labels.length;
-  const thumbs = run.groups.get('blocks') as PanelBlockThumbs | undefined;
+  const thumbs = groupData(run, 'blocks');
   // Per layer, each token's residual norm after the block: how big the stream grows.
   const norms: PanelMap = {
     rows: model.residualNorms.length, cols: T,
@@ -197,7 +196,7 @@ function openedMap(run: Run): TemplateResult {
   const open = state.open;
   if (!open) return html`<div id="block-detail">${note('Click a thumbnail to open its map large, with the query and key tokens and the weight of the hovered cell.', 'hint')}</div>`;
   const { layer, head } = open;
-  const map = (run.groups.get(`block:${layer}`) as PanelBlock | undefined)?.heads[head];
+  const map = groupData(run, `block:${layer}`)?.heads[head];
   if (!map) return html`<div id="block-detail"><p class="hint">Loading layer ${layer + 1}, head ${head + 1}…</p></div>`;
   const T = labels.length;
   const weight = readingOf(map);

@@ -4,7 +4,10 @@
 // 'requestCells'). Replies are posted in a later task, as a host's would arrive.
 import { parseWebviewMessage, type CellsRequest, type HostMessage, type LazyGroup, type NextTokenView } from '../src/shared/protocol';
 import { clipWindow, codeValues, isMapCodes, type MapCodes } from '../src/shared/codes';
-import { BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, reportGroupId, type ReportGroup } from '../src/shared/reportPage';
+import {
+  BINARY_TAGS, REPORT_NEXT_TOKENS_ID, REPORT_NEXT_TOKENS_KEPT, REPORT_TRACE_ID, ReportGroupSchema, ReportNextTokensSchema, reportGroupId, type ReportGroup,
+} from '../src/shared/reportPage';
+import { parse } from '../src/shared/wire';
 
 /** Rebuilds the typed arrays src/report.ts wrote as tagged base64. */
 function revive(value: unknown): unknown {
@@ -31,7 +34,7 @@ function embedded(id: string): unknown {
 // Parsed on first request and kept: a group's cells are asked for many times while hovering.
 const groups = new Map<LazyGroup, ReportGroup | undefined>();
 function groupData(group: LazyGroup): ReportGroup | undefined {
-  if (!groups.has(group)) groups.set(group, embedded(reportGroupId(group)) as ReportGroup | undefined);
+  if (!groups.has(group)) groups.set(group, parse(ReportGroupSchema, embedded(reportGroupId(group))));
   return groups.get(group);
 }
 
@@ -41,7 +44,7 @@ function codesAt(path: string): MapCodes | undefined {
   if (!match) return undefined;
   const [, stage, head, key] = match;
   const group = groupData((stage ?? `head:${head}`) as LazyGroup);
-  const map = group?.tooltip[path] ?? (group?.data as Record<string, unknown> | undefined)?.[key ?? ''];
+  const map = group?.tooltip[path] ?? Object.entries(group?.data ?? {}).find(([name]) => name === key)?.[1];
   return isMapCodes(map) ? map : undefined;
 }
 
@@ -66,7 +69,7 @@ let nextTokens: NextTokenView['tokens'][] | undefined;
  * the k kept logits gives). The section says the report's knobs are limited.
  */
 function nextTokenReply(position: number, topK: number | null): NextTokenView | undefined {
-  nextTokens ??= embedded(REPORT_NEXT_TOKENS_ID) as NextTokenView['tokens'][] | undefined;
+  nextTokens ??= parse(ReportNextTokensSchema, embedded(REPORT_NEXT_TOKENS_ID));
   const kept = nextTokens?.[position];
   if (!kept) return undefined;
   if (topK === null) return { position, temperature: 1, topK: null, tokens: kept.slice(0, 10) };

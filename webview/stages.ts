@@ -6,10 +6,9 @@ import { pcaChart } from './charts';
 import { attentionDescribe, cellsOf, exactOf, valueDescribe } from './describe';
 import { hover } from './hover';
 import { isSeeded, journeyNote, marksLegend, saturated, saturation, simpleAttentionNote } from './notes';
-import type { Run } from './state';
 import { windowStrip } from './windowView';
 import { post } from './host';
-import { changed, state } from './state';
+import { changed, groupData, state, type DataOf, type Run } from './state';
 import { ATTENTION_AXES, SCORE_MEASURE, WEIGHT_MEASURE, chart, figure, note, pendingSlot, sectionHead, toggle, weightColours, weightRangeText } from './view';
 
 export function tokensSection(run: Run): TemplateResult {
@@ -66,8 +65,8 @@ function pcaNote(labels: string[]): string {
 type Scores = { scores: PanelMap; weights: PanelMap; context: PanelMap };
 
 /** A stage's maps: in the trace (short texts) or arrived as a group; undefined while on the way. */
-export const stageMaps = <K extends 'simple' | 'selfAttention' | 'causal'>(run: Run, key: K): NonNullable<PanelTrace[K]> | undefined =>
-  (run.trace[key] ?? run.groups.get(key)) as NonNullable<PanelTrace[K]> | undefined;
+export const stageMaps = <K extends 'simple' | 'selfAttention' | 'causal'>(run: Run, key: K): NonNullable<PanelTrace[K]> | DataOf<K> | undefined =>
+  run.trace[key] ?? groupData(run, key);
 
 export function simpleSection(run: Run): TemplateResult {
   const { trace, labels } = run;

@@ -2,7 +2,7 @@
 // an error), what the learner picked (toggles, the opened map, the sampling knobs, the hovered
 // token), and what is on its way. Handlers change it and call `changed` with the sections whose
 // view depends on what changed; main.ts draws the page from it (webview/sections.ts).
-import type { KnobValues, Knob, LazyGroup, NextTokenView, PanelTrace, SectionId } from '../src/shared/protocol';
+import type { GroupData, KnobValues, Knob, LazyGroup, NextTokenView, PanelTrace, SectionId } from '../src/shared/protocol';
 
 /** One analysis on show: the trace, and what arrived or was picked for it since. */
 export interface Run {
@@ -14,8 +14,8 @@ export interface Run {
   /** The text analyzed: the tokens' offsets are into it (the window strip shows what fell outside). */
   source: string;
   elapsedMs: number;
-  /** Lazily sent parts ('simple', `head:3`, 'blocks', `block:1`, …), by group. */
-  groups: Map<LazyGroup, object>;
+  /** Lazily sent parts ('simple', `head:3`, 'blocks', `block:1`, …), by group; read them with groupData. */
+  groups: Map<LazyGroup, GroupData>;
   /** Groups asked of the host and not yet here. */
   requested: Set<LazyGroup>;
   /** The token whose next token is shown (hovering a token picks it). */
@@ -25,6 +25,12 @@ export interface Run {
   /** The hovered query and key tokens (lit in every map and chip). */
   hot: { query: number | null; key: number | null };
 }
+
+/** The data of group G, by the kind of its name ('causal': causal maps, `head:${number}`: one head, …). */
+export type DataOf<G extends LazyGroup> = GroupData extends infer E ? E extends { group: infer K; data: infer D } ? G extends K ? D : never : never : never;
+
+/** A lazily sent group's data, once it arrived (the host's message paired `group` with its data, checked by its schema). */
+export const groupData = <G extends LazyGroup>(run: Run, group: G): DataOf<G> | undefined => run.groups.get(group)?.data as DataOf<G> | undefined;
 
 export type GenerationState = 'running' | 'done' | 'cancelled' | 'error';
 export interface Generation {

@@ -4,9 +4,9 @@
 // Display only: the window itself comes from the engine (trace.window).
 import { MODEL_SECTIONS, SECTIONS, type ModelSectionId, type PanelTrace, type SectionId } from '../src/shared/protocol';
 import { windowExplanation, windowRangeText, type ContextWindow } from '../src/shared/windowText';
+import { el } from './dom';
 
 const count = (n: number) => n.toLocaleString('en-US');
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}) => Object.assign(document.createElement(tag), props);
 
 /** What the window means for one section's numbers (rows, maps, the next token). */
 export function windowSentence(window: ContextWindow, contextLength: number, section: SectionId | ModelSectionId): string {

@@ -4,7 +4,7 @@
 // receipt with it, and anything malformed is ignored.
 import * as v from 'valibot';
 import { MapCodesSchema } from './codes';
-import { ContextWindowSchema, NextTokenViewSchema, PanelModelConfigSchema } from './protocol';
+import { ContextWindowSchema, LogSchema, NextTokenViewSchema, PanelModelConfigSchema } from './protocol';
 import { index, num, parse, text } from './wire';
 
 /** A map's shape as (rows, cols). */
@@ -82,7 +82,7 @@ const CompareWebviewMessageSchema = v.variant('type', [
   v.object({ type: v.literal('ready') }),
   // pick another model B (the same quick pick as "Compare with…")
   v.object({ type: v.literal('pickOther') }),
-  v.object({ type: v.literal('log'), level: v.picklist(['info', 'error']), message: text(10_000) }),
+  LogSchema,
 ]);
 export type CompareWebviewMessage = v.InferOutput<typeof CompareWebviewMessageSchema>;
 

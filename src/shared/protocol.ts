@@ -272,7 +272,8 @@ export const MAX_NEW_TOKENS = 1000;
 
 const KnobSchema = v.picklist(KNOBS);
 const KnobValueSchema = v.union([finite, text(100)]);
-const LogSchema = v.object({ type: v.literal('log'), level: v.picklist(['info', 'error']), message: text(10_000) });
+/** A webview's log line for the host's output (its errors, and what it measured). */
+export const LogSchema = v.object({ type: v.literal('log'), level: v.picklist(['info', 'error']), message: text(10_000) });
 
 // ---- host -> webview ----
 export const HostMessageSchema = v.pipe(

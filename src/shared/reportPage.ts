@@ -1,6 +1,7 @@
 // The standalone report's page format: src/report.ts writes it, webview/reportHost.ts reads it.
-import type { GroupData, LazyGroup } from './protocol';
-import type { MapCodes } from './codes';
+import * as v from 'valibot';
+import { GroupDataSchema, NextTokenViewSchema, type LazyGroup } from './protocol';
+import { MapCodesSchema } from './codes';
 
 /**
  * `llm101 analyze --html` writes the 'trace' message and each lazy group into JSON elements of the
@@ -12,8 +13,8 @@ export const reportGroupId = (group: LazyGroup) => `llm101-group-${group.replace
 export const BINARY_TAGS = { float32: '$f32', uint8: '$u8' } as const;
 
 /** A lazy group in the report: what the host would send, and what its tooltips read (tooltipCodes). */
-export type ReportGroup = GroupData & { tooltip: Record<string, MapCodes> };
-
+export const ReportGroupSchema = v.intersect([GroupDataSchema, v.object({ tooltip: v.record(v.string(), MapCodesSchema) })]);
+export type ReportGroup = v.InferOutput<typeof ReportGroupSchema>;
 
 /**
  * The report's next tokens: per position, the REPORT_NEXT_TOKENS_KEPT most likely at temperature 1
@@ -22,3 +23,5 @@ export type ReportGroup = GroupData & { tooltip: Record<string, MapCodes> };
  */
 export const REPORT_NEXT_TOKENS_ID = 'llm101-next-tokens';
 export const REPORT_NEXT_TOKENS_KEPT = 20;
+export const ReportNextTokensSchema = v.array(NextTokenViewSchema.entries.tokens);
+export type ReportNextTokens = v.InferOutput<typeof ReportNextTokensSchema>;

@@ -4,6 +4,7 @@
 // schemas below, as in the playground's protocol; the events are the engine's (TrainEventSchema).
 import * as v from 'valibot';
 import { BestSchema, TrainEventSchema, type TrainEvent } from './engineProtocol';
+import { LogSchema } from './protocol';
 import { index, int, loss, num, parse, text } from './wire';
 
 export type { TrainEvent };
@@ -46,7 +47,7 @@ const TrainingWebviewMessageSchema = v.variant('type', [
   v.object({ type: v.literal('stop') }),
   // Analyze the editor's selection with the model this run wrote.
   v.object({ type: v.literal('analyzeWithModel') }),
-  v.object({ type: v.literal('log'), level: v.picklist(['info', 'error']), message: text(10_000) }),
+  LogSchema,
 ]);
 export type TrainingWebviewMessage = v.InferOutput<typeof TrainingWebviewMessageSchema>;
 

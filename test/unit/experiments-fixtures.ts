@@ -2,6 +2,7 @@
 
 import * as path from 'node:path';
 import type { AblationMode } from '../../src/engine/experiments/ablation';
+import type { Attribution } from '../../src/engine/experiments/attribution';
 import type { HeadScore } from '../../src/engine/experiments/headScores';
 
 export const EXPERIMENT_FIXTURES = path.join(__dirname, '..', 'fixtures', 'experiments');
@@ -20,16 +21,8 @@ export interface AblationCase {
   lossBefore: number;
   lossAfter: number;
 }
-export interface AttributionCase {
-  position: number;
-  id: number;
-  logit: number;
-  embed: number;
-  heads: number[][];
-  attnBias: number[];
-  mlps: number[];
-  finalNormBias: number;
-}
+/** What torch's hooks give for one attribution: the engine's parts, each within 1e-4. */
+export type AttributionCase = Attribution;
 export interface ExperimentCase {
   text: string;
   ids: number[];

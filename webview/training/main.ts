@@ -11,14 +11,9 @@ import { apply, type Change, type RunState } from '../../src/shared/trainingRun'
 import {
   baseName, dataLine, endText, formatCount, formatDuration, formatLoss, modelLine, overfittingText, splitSample, stateText, uniformLoss,
 } from './run';
-import { el } from '../dom';
+import { el, hostLine } from '../dom';
 
-interface VsCodeApi {
-  postMessage(message: TrainingWebviewMessage): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
-const post = (m: TrainingWebviewMessage) => vscode.postMessage(m);
+const post = hostLine<TrainingWebviewMessage>().postMessage;
 
 
 const root = document.getElementById('training') as HTMLElement;
