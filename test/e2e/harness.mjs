@@ -1,9 +1,11 @@
 // What the end-to-end suites share: the repository's paths, a throwaway copy of samples/ with its
 // workspace settings, named checks that count passes and failures (a failure leaves a
-// screenshot), the command palette, and the console errors our code logs.
+// screenshot), the workbench each suite runs in, the command palette, polling with a bound, the
+// webview frame that holds an element, and the console errors our code logs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RESULTS = path.join(ROOT, 'test-results');
@@ -71,4 +73,68 @@ export function watchConsole(page, ours) {
   });
   page.on('pageerror', (e) => errors.push(e.message));
   return errors;
+}
+
+/** Console errors of our code: its log prefix, its commands' titles, or one of its bundles. */
+const OURS = /\[llm101|LLM 101|dist\/(extension|engine|webview|training|compare)\.js/;
+
+/**
+ * A suite in the real workbench: code-server on `workspace` (with this repository as the
+ * extension under development), Chromium, one 1600 × 1000 page on the workbench. `body({ page })`
+ * runs the checks; a failure leaves `${shots}-N.png`, an error outside a check counts as one
+ * failure; then a last check that our code logged no error, the browser and server are closed,
+ * `cleanup` runs, and the suite ends with "N passed, N failed".
+ */
+export async function inWorkbench({ suite, workspace, shots, openMs = 120_000, cleanup = () => {} }, body) {
+  const server = await startCodeServer();
+  const browser = await launchBrowser();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1600, height: 1000 } })).newPage();
+    const consoleErrors = watchConsole(page, OURS);
+    suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `${shots}-${n}.png`) });
+    await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: openMs });
+    await body({ page });
+    await suite.check('no errors from the extension or its webviews in the console', async () => {
+      if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 5).join(' | '));
+    });
+  } catch (err) {
+    suite.unexpected(err);
+  } finally {
+    await browser.close().catch(() => {});
+    await server.stop();
+    cleanup();
+  }
+  console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/`);
+  suite.finish();
+}
+
+/** Polls `ok` until it returns a truthy value (returned), for at most `ms`; then fails naming `what`. */
+export async function waitUntil(page, what, ok, ms, every = 150) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await ok();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(every);
+  }
+}
+
+/** The frame (a webview's document) that holds `selector`: #training the training panel, #knobs the playground. */
+export async function frameWith(page, selector, ms) {
+  return waitUntil(page, `a webview with ${selector}`, async () => {
+    for (const frame of page.frames()) {
+      try {
+        if (await frame.locator(selector).count()) return frame;
+      } catch { /* a frame going away */ }
+    }
+    return undefined;
+  }, ms, 200);
+}
+
+/** Selects editor line n (0-based) of the active editor, as a person would: click, Home, Shift+End. */
+export async function selectLine(page, n) {
+  const line = page.locator('.monaco-editor .view-line').nth(n);
+  await line.click();
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Shift+End');
 }

@@ -7,8 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
-import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
+import { RESULTS, ROOT, checks, frameWith, inWorkbench, runCommand as palette, sampleWorkspace, waitUntil } from './harness.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 60_000;
@@ -35,15 +34,7 @@ const hubUrl = await new Promise((resolve, reject) => {
 });
 process.env.HF_HUB_CACHE = fs.mkdtempSync('/tmp/newcomer-hf-cache-');
 writeSettings({ 'llm101.hubEndpoint': hubUrl });
-const server = await startCodeServer();
-const browser = await launchBrowser();
-let consoleErrors = [];
-try {
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-  const page = await context.newPage();
-  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training|compare)\.js/);
-  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-newcomer-${n}.png`) });
-  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
+await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub.kill() }, async ({ page }) => {
   await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: STEP_MS });
   // A palette that did not open (focus inside a webview, a step's leftover widget) is tried once more.
   const runCommand = async (title) => {
@@ -57,17 +48,7 @@ try {
   };
 
   /** The inner frame of one of our webviews: the one that holds `selector`. */
-  const webview = async (selector, ms = STEP_MS) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      for (const frame of page.frames()) {
-        if (frame.name() !== 'active-frame' && !frame.url().includes('fake.html')) continue;
-        if (await frame.$(selector).catch(() => null)) return frame;
-      }
-      if (Date.now() > end) throw new Error(`no webview with ${selector}`);
-      await page.waitForTimeout(200);
-    }
-  };
+  const webview = (selector, ms = STEP_MS) => frameWith(page, selector, ms);
   const playground = () => webview('#knobs');
   /** Waits for a painted panel (a run newer than `marked`, when given) and returns what it shows. */
   const painted = async (marked = false) => {
@@ -260,24 +241,9 @@ try {
   await check('Download Model… of a GPT-2-shaped repo from the (local) hub: it becomes the model and the panel shows it by its repo id', async () => {
     await markPanel();
     await download('llm101-test/gpt2-vocab');
-    const end = Date.now() + STEP_MS;
-    while (!String(weightsSetting() ?? '').includes('gpt2-vocab')) {
-      if (Date.now() > end) throw new Error(`llm101.weightsPath is ${weightsSetting()}`);
-      await page.waitForTimeout(250);
-    }
+    await waitUntil(page, 'llm101.weightsPath to name the downloaded model', () => String(weightsSetting() ?? '').includes('gpt2-vocab'), STEP_MS, 250);
     const { web } = await painted(true);
     await web.locator('#feed-forward .weights-note', { hasText: 'llm101-test/gpt2-vocab' }).waitFor({ timeout: STEP_MS });
     console.log(`     ${await web.locator('#feed-forward .weights-note').innerText()}`);
   });
-
-  await check('no console errors from our code', async () => {
-    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 5).join(' | '));
-  });
-} catch (err) {
-  suite.unexpected(err);
-} finally {
-  hub.kill();
-  await browser.close().catch(() => {});
-  await server.stop();
-}
-suite.finish();
+});

@@ -2,7 +2,7 @@
 // screenshots of each section (at the panel's width, or at 360, 600 and 1,000 px), and the check
 // of the model's sections. `web` is the panel's frame, `outer` the selector of its iframe.
 import path from 'node:path';
-import { RESULTS } from './harness.mjs';
+import { RESULTS, waitUntil } from './harness.mjs';
 
 export function panelTools({ page, web, outer, STEP_MS }) {
   const tokenCount = () => web.locator('#tokens .chip').count();
@@ -28,15 +28,7 @@ export function panelTools({ page, web, outer, STEP_MS }) {
       position: Number(await bars.getAttribute('data-position')),
     };
   };
-  const waitFor = async (what, ok, ms = STEP_MS) => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const value = await ok();
-      if (value) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await page.waitForTimeout(150);
-    }
-  };
+  const waitFor = (what, ok, ms = STEP_MS) => waitUntil(page, what, ok, ms);
   /** The text of editor line n as a person reads it (Monaco draws spaces as no-break spaces). */
   const lineText = async (n) => (await page.locator('.monaco-editor .view-line').nth(n).innerText()).replace(/\u00a0/g, ' ');
   /**

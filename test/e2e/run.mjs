@@ -5,8 +5,7 @@
 // switch theme, reload the window. Screenshots go to test-results/. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
-import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
-import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
+import { RESULTS, ROOT, checks, inWorkbench, runCommand as palette, sampleWorkspace, selectLine as selectTheLine } from './harness.mjs';
 import { panelTools } from './panel.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
@@ -35,25 +34,14 @@ fs.writeFileSync(path.join(workspace, 'zz-checkpoint.txt'), `${checkpointText}\n
 
 const suite = checks();
 const { check } = suite;
-const server = await startCodeServer();
-const browser = await launchBrowser();
-let consoleErrors = [];
-try {
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-  const page = await context.newPage();
-  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training)\.js/);
-  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-${n}.png`) });
-  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
-
+await inWorkbench({
+  suite, workspace, shots: 'FAIL',
+  cleanup: () => [workspace, corpusDir].forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })),
+}, async ({ page }) => {
   const outer = `iframe.webview[src*="extensionId=${EXT_ID}"]`;
   const web = page.frameLocator(outer).frameLocator('#active-frame');
   const runCommand = (title) => palette(page, title, STEP_MS);
-  const selectLine = async (n) => {
-    const line = page.locator('.monaco-editor .view-line').nth(n);
-    await line.click();
-    await page.keyboard.press('Home');
-    await page.keyboard.press('Shift+End');
-  };
+  const selectLine = (n) => selectTheLine(page, n);
   const { tokenCount, stages, modelSections, sections, shootSections, nextTokenBars, waitFor, lineText, checkModelSections, decorations, hoverCell, waitForPanel, shootWidths } =
     panelTools({ page, web, outer, STEP_MS });
 
@@ -255,11 +243,7 @@ try {
     await hoverCell('causal.weights', 5, 1); // query 5 looking back at key 1
     const tip = web.locator('#tooltip');
     await tip.filter({ hasText: 'query 5' }).waitFor({ state: 'visible', timeout: 5000 });
-    const end = Date.now() + 5000;
-    while ((await decorations()) < before + 2) {
-      if (Date.now() > end) throw new Error(`${(await decorations()) - before} tokens lit in the editor, not 2`);
-      await page.waitForTimeout(100);
-    }
+    await waitFor('2 tokens lit in the editor', async () => (await decorations()) >= before + 2, 5000);
     const chips = await web.locator('#tokens .chip.hot').evaluateAll((els) => els.map((e) => Number(e.dataset.index)));
     if (JSON.stringify(chips) !== '[1,5]') throw new Error(`lit chips ${JSON.stringify(chips)}`);
     await page.screenshot({ path: path.join(RESULTS, 'panel-hover-query-key.png') });
@@ -341,11 +325,7 @@ try {
     await page.waitForTimeout(300);
     await input.fill(file);
     await page.keyboard.press('Enter');
-    const end = Date.now() + STEP_MS;
-    while (!fs.existsSync(file)) {
-      if (Date.now() > end) throw new Error(`${path.basename(file)} was not written`);
-      await page.waitForTimeout(200);
-    }
+    await waitFor(`${path.basename(file)} to be written`, () => fs.existsSync(file));
     await page.waitForTimeout(300);
     return fs.readFileSync(file);
   };
@@ -387,13 +367,7 @@ try {
         return undefined; // caught mid-write
       }
     };
-    const written = async (key, value) => {
-      const end = Date.now() + STEP_MS;
-      while (settingOf(key) !== value) {
-        if (Date.now() > end) throw new Error(`${key} ${value} was not written`);
-        await page.waitForTimeout(100);
-      }
-    };
+    const written = (key, value) => waitFor(`${key} ${value} to be written`, () => settingOf(key) === value);
     // Force 5 into the select as a script could, then commit it: the panel refuses it before
     // anything is sent, and the host would refuse it again before writing.
     await web.locator('#knob-heads').evaluate((select) => {
@@ -425,11 +399,7 @@ try {
 
   await check('the heads control in the panel re-runs the engine and writes the setting', async () => {
     await web.locator('#knob-heads').selectOption('2');
-    const end = Date.now() + STEP_MS;
-    while ((await web.locator('#head-grid canvas').count()) !== 2) {
-      if (Date.now() > end) throw new Error(`${await web.locator('#head-grid canvas').count()} head maps after setting 2 in the panel`);
-      await page.waitForTimeout(200);
-    }
+    await waitFor('2 head maps after setting 2 in the panel', async () => (await web.locator('#head-grid canvas').count()) === 2);
     const written = JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.heads'];
     if (written !== 2) throw new Error(`.vscode/settings.json has llm101.heads = ${written}`);
     writeSettings({ 'llm101.heads': 7 });
@@ -479,11 +449,7 @@ try {
       const [r, g, bl] = getComputedStyle(b).backgroundColor.match(/\d+/g).map(Number);
       return 0.2126 * r + 0.7152 * g + 0.0722 * bl > 200;
     });
-    const end = Date.now() + 10_000;
-    while (!(await light())) {
-      if (Date.now() > end) throw new Error('the panel background stayed dark');
-      await page.waitForTimeout(200);
-    }
+    await waitFor('a light panel background', light, 10_000);
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(RESULTS, 'panel-light.png') });
     await shootSections('light');
@@ -546,22 +512,14 @@ try {
     const tabs = () => page.locator('.tabs-container .tab', { hasText: poemFile }).count();
     const before = await tabs();
     await runCommand('LLM 101: Open Playground');
-    const end = Date.now() + STEP_MS;
-    while ((await tabs()) <= before) {
-      if (Date.now() > end) throw new Error('no editor opened on the sample poem');
-      await page.waitForTimeout(200);
-    }
+    await waitFor('an editor on the sample poem', async () => (await tabs()) > before);
     await web.locator('#tokens .chip .text', { hasText: /^Each$/ }).first().waitFor({ timeout: STEP_MS });
     await waitForPanel();
     await page.mouse.move(5, 5);
     await page.waitForTimeout(300);
     const lit = await decorations();
     await web.locator('#tokens .chip').nth(2).hover();
-    const stop = Date.now() + 5000;
-    while ((await decorations()) <= lit) {
-      if (Date.now() > stop) throw new Error('hovering a chip lit nothing in the poem editor');
-      await page.waitForTimeout(100);
-    }
+    await waitFor('the hovered chip lit in the poem editor', async () => (await decorations()) > lit, 5000);
     await page.screenshot({ path: path.join(RESULTS, 'open-playground.png') });
   });
 
@@ -618,16 +576,4 @@ try {
     });
   }
 
-  await check('no errors from the extension or the webview in the console', async () => {
-    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
-  });
-} catch (err) {
-  suite.unexpected(err);
-} finally {
-  await browser.close().catch(() => {});
-  await server.stop();
-  fs.rmSync(workspace, { recursive: true, force: true });
-  fs.rmSync(corpusDir, { recursive: true, force: true });
-}
-console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/`);
-suite.finish();
+});

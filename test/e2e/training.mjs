@@ -7,8 +7,7 @@
 // dark, light and high-contrast themes go to test-results/training-*.png. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
-import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
-import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
+import { RESULTS, checks, frameWith as frameIn, inWorkbench, runCommand as palette, sampleWorkspace, waitUntil } from './harness.mjs';
 
 const STEP_MS = 30_000;
 /** The tiny preset trains 150 steps: seconds on a laptop, longer on a busy 2-core runner. */
@@ -18,16 +17,9 @@ const { workspace, poemFile, writeSettings } = sampleWorkspace('train-ws');
 const suite = checks();
 const { check } = suite;
 
-const server = await startCodeServer();
-const browser = await launchBrowser();
-let consoleErrors = [];
-try {
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-  const page = await context.newPage();
-  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview|training)\.js/);
-  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `training-FAIL-${n}.png`) });
-  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 180_000 });
-
+await inWorkbench({
+  suite, workspace, shots: 'training-FAIL', openMs: 180_000, cleanup: () => fs.rmSync(workspace, { recursive: true, force: true }),
+}, async ({ page }) => {
   const runCommand = (title) => palette(page, title, STEP_MS);
   /** Picks the quick pick item labelled `label` (typing filters the list to it). */
   const pick = async (label) => {
@@ -47,27 +39,8 @@ try {
     return name;
   };
   /** The webview frame whose document has `selector` (#training: the training panel, #app: the playground). */
-  const frameWith = async (selector, timeout = STEP_MS) => {
-    const end = Date.now() + timeout;
-    for (;;) {
-      for (const f of page.frames()) {
-        try {
-          if (await f.locator(selector).count()) return f;
-        } catch { /* a frame going away */ }
-      }
-      if (Date.now() > end) throw new Error(`no webview shows ${selector}`);
-      await page.waitForTimeout(200);
-    }
-  };
-  const waitFor = async (what, test, timeout) => {
-    const end = Date.now() + timeout;
-    for (;;) {
-      const value = await test();
-      if (value) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await page.waitForTimeout(250);
-    }
-  };
+  const frameWith = (selector, timeout = STEP_MS) => frameIn(page, selector, timeout);
+  const waitFor = (what, test, timeout) => waitUntil(page, what, test, timeout, 250);
   /** Each section of the training panel scrolled to the top, at the panel's width, clipped to the panel. */
   const shoot = async (training, theme, ids = ['top', 'loss', 'samples', 'timelapse']) => {
     await runCommand('Notifications: Clear All Notifications');
@@ -273,16 +246,4 @@ try {
     const text = await note.innerText();
     if (!/Weights from .*\.safetensors/.test(text)) throw new Error(`model note: ${text}`);
   });
-
-  await check('no errors from the extension or the webviews in the console', async () => {
-    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
-  });
-} catch (err) {
-  suite.unexpected(err);
-} finally {
-  await browser.close().catch(() => {});
-  await server.stop();
-  fs.rmSync(workspace, { recursive: true, force: true });
-}
-console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/training-*.png`);
-suite.finish();
+});
