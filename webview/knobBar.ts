@@ -59,7 +59,8 @@ const valueOf = (e: Event) => String((e.currentTarget as unknown as { value: str
 export function knobBar(): TemplateResult {
   const now = shown();
   const v = now?.values;
-  const why = now?.fixedBy ? `set by ${now.fixedBy}: LLM 101: Load Model… → Seeded to choose the sizes` : '';
+  // The model on the page names itself (a bundled model's name, a hub id, else the file's name).
+  const why = now?.fixedBy ? `The loaded model, ${now.fixedBy}, fixes heads and dim: its weights have these shapes. To choose them: LLM 101: Load Model… → Seeded, untrained` : '';
   const box = (knob: Knob, label: string, control: TemplateResult) => {
     const message = state.knobMessage?.knob === knob ? state.knobMessage.text : undefined;
     return html`<label class="knob ${message ? 'invalid' : ''}"><span>${label}</span>${control}<span class="knob-message" id="knob-${knob}-message" role="alert" ?hidden=${!message}>${message ?? ''}</span></label>`;

@@ -21,6 +21,7 @@ import { SECTIONS } from './sections';
 import { changed, onChange, revision, state, type Run } from './state';
 
 const app = document.getElementById('app') as HTMLElement;
+let loading = app.querySelector(':scope > .placeholder') ?? undefined;
 const tooltip = el('div', { id: 'tooltip', hidden: true, role: 'tooltip' });
 document.body.append(tooltip);
 setMapHost({ tooltip, onHoverToken: (query, key) => hover(query, key, true) });
@@ -140,12 +141,16 @@ function receiveGroup(runId: number, entry: GroupData): void {
 function page(run: Run | undefined) {
   return html`${knobBar()}${statusAndError()}
     <main id="content">${run ? repeat(SECTIONS.filter((s) => s.shown?.(run) ?? true), (s) => s.id, (s) =>
-      html`<section id=${s.id}>${guard([run, revision(s.id), state.error?.section === s.id && state.error.message], () => s.view(run))}</section>`) : nothing}</main>`;
+      html`<section id=${s.id}>${guard([run, revision(s.id), state.error?.section === s.id && state.error.message], () => s.view(run))}</section>`)
+    : state.error ? nothing : html`<p class="placeholder">Loading the playground…</p>`}</main>`;
 }
 
 function draw(): void {
   app.dataset.state = state.error ? 'error' : state.run ? 'ready' : 'waiting';
   app.dataset.runId = state.run ? String(state.run.runId) : ''; // which run is on show (e2e waits for a newer one)
+  // The page's own placeholder (shown before this script ran) gives way to the template's.
+  loading?.remove();
+  loading = undefined;
   render(page(state.run), app);
   revealPending();
   requestVisibleGroups();

@@ -2,6 +2,7 @@
 // side in their own panel. B is seeded with A's sizes (step 0 beside step N), the bundled model,
 // a checkpoint a training run saved in the workspace, or any checkpoint file or folder.
 import * as vscode from 'vscode';
+import * as v from 'valibot';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EngineClient } from '../host/engineClient';
@@ -14,17 +15,23 @@ import { weightsLayoutOf } from '../engine/io/gptCheckpoint';
 import { parseCompareWebviewMessage, type CompareHostMessage, type CompareView, type CompareWebviewMessage } from '../shared/compareProtocol';
 import { editorForCommand, sourceFromEditor } from './analyze';
 import { BUNDLED_MODELS, bundledModelPath } from '../bundledModels';
+import { index, text } from '../shared/wire';
 
 export const COMPARE_VIEW_TYPE = 'llm101.compare';
 
-/** The second model: how the engine request for it differs from the playground's, and its name. */
-export interface OtherModel {
-  label: string;
+/**
+ * The second model: how the engine request for it differs from the playground's, and its name.
+ * Also what a caller (a test, a keybinding's args) may pass to Compare with… to skip its questions.
+ */
+const OtherModelSchema = v.object({
+  label: text(500),
   /** A checkpoint (file or folder); absent: seeded. */
-  weightsPath?: string;
+  weightsPath: v.optional(text(4096)),
   /** The seed of a seeded B. */
-  seed?: number;
-}
+  seed: v.optional(index),
+});
+export type OtherModel = v.InferOutput<typeof OtherModelSchema>;
+export const isOtherModel = (value: unknown): value is OtherModel => v.is(OtherModelSchema, value);
 
 /** A checkpoint's training step, from the __metadata__ our training writes ('llm101.step'), if it says. */
 function savedStep(file: string): string | undefined {
@@ -224,12 +231,4 @@ export async function compareWith(context: vscode.ExtensionContext, engine: Engi
   const panel = ComparePanel.open(context, engine);
   void panel.compare(source, picked).catch((err) => void vscode.window.showErrorMessage(`LLM 101: ${errorMessage(err)}`));
   return panel;
-}
-
-/** Options a caller (a test, a keybinding's args) may pass to Compare with… to skip its questions. */
-export function isOtherModel(value: unknown): value is OtherModel {
-  if (typeof value !== 'object' || value === null) return false;
-  const { label, weightsPath, seed } = value as Record<string, unknown>;
-  return typeof label === 'string' && (weightsPath === undefined || typeof weightsPath === 'string')
-    && (seed === undefined || (typeof seed === 'number' && Number.isSafeInteger(seed) && seed >= 0));
 }

@@ -131,6 +131,43 @@ export async function frameWith(page, selector, ms) {
   }, ms, 200);
 }
 
+/**
+ * Widens or narrows the browser window until a panel (`measure()`: its width now) is about `width`
+ * px wide; its editor group shares the window with the others, so each step moves it by a part of
+ * the change. Returns the width reached.
+ */
+export async function setPanelWidth(page, measure, width) {
+  let now = await measure();
+  for (let i = 0; i < 5 && Math.abs(now - width) > 8; i++) {
+    const vp = page.viewportSize();
+    await page.setViewportSize({ width: Math.max(480, Math.round(vp.width + 2.2 * (width - now))), height: vp.height });
+    await page.waitForTimeout(600);
+    now = await measure();
+  }
+  return now;
+}
+
+/**
+ * Opens `file` of the workspace in the first editor group from the explorer, its cursor on the
+ * first line; `command` runs a palette command (a suite's own, e.g. one that tries twice).
+ */
+export async function openFile(page, file, ms, command = (title) => runCommand(page, title, ms)) {
+  await command('View: Focus First Editor Group');
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).click();
+  await page.locator('.tabs-container .tab.active', { hasText: file }).first().waitFor({ timeout: ms });
+  await page.locator('.monaco-editor .view-line').first().click();
+}
+
+/**
+ * A corpus of 62 words (w00 … w61) in `dir`: the word tokenizer's vocabulary is then 64 with
+ * <|endoftext|> and <|unk|>, the book-layout fixtures' (test/fixtures/gpt/book-small).
+ */
+export function wordCorpus64(dir) {
+  const file = path.join(dir, 'words-64.txt');
+  fs.writeFileSync(file, Array.from({ length: 62 }, (_, i) => `w${String(i).padStart(2, '0')}`).join(' '));
+  return file;
+}
+
 /** Selects editor line n (0-based) of the active editor, as a person would: click, Home, Shift+End. */
 export async function selectLine(page, n) {
   const line = page.locator('.monaco-editor .view-line').nth(n);

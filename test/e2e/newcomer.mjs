@@ -4,10 +4,12 @@
 // Analyze Selection on each sample, Continue Text past the model's context (the panel then shows
 // the window it read), and Compare with… (two models side by side), whose view is shot in the
 // dark, light and high-contrast themes at 360, 600 and 1,000 px. Ends with "N passed, N failed".
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { RESULTS, ROOT, checks, frameWith, inWorkbench, runCommand as palette, sampleWorkspace, waitUntil } from './harness.mjs';
+import {
+  RESULTS, ROOT, checks, frameWith, inWorkbench, openFile as openTheFile, runCommand as palette, sampleWorkspace, selectLine, waitUntil, wordCorpus64,
+} from './harness.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
 const STEP_MS = 60_000;
@@ -19,6 +21,15 @@ const LONG = 'zz-all-samples.txt';
 fs.writeFileSync(path.join(workspace, LONG), samples.map((f) => fs.readFileSync(path.join(workspace, f), 'utf8')).join('\n'));
 // the model is the default, as after an install: the bundled poems model
 writeSettings({ 'llm101.maxNewTokens': 6 });
+// A short line to continue (and cancel), and the book's GPTModel as a file without llm101 metadata
+// (vocabulary 64, dim 32: the word tokenizer reaches 64 with 62 words plus <|endoftext|> and <|unk|>).
+const CANCEL = 'zz-cancel.txt';
+fs.writeFileSync(path.join(workspace, CANCEL), 'the sea and the tide\n');
+const BOOK = path.join(workspace, 'book-small.safetensors');
+fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'gpt', 'book-small', 'weights.safetensors'), BOOK);
+const WORDS_64 = wordCorpus64(workspace);
+/** The tokens of `text` as the bundled model's word tokenizer splits it (the CLI's tokenize). */
+const tokensOf = (text) => JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'tokenize', '--text', text, '--json'], { encoding: 'utf8' })).tokens.length;
 
 // the walkthrough's steps that open a section of the panel ("Show me")
 const steps = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).contributes.walkthroughs[0].steps
@@ -68,12 +79,7 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
   /** The run on show now: painted(true) waits for a newer one. */
   let shownRun = '';
   const markPanel = async () => { shownRun = (await (await playground()).locator('#app').getAttribute('data-run-id')) ?? ''; };
-  const openFile = async (file) => {
-    await runCommand('View: Focus First Editor Group');
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).click();
-    await page.locator('.tabs-container .tab.active', { hasText: file }).first().waitFor({ timeout: STEP_MS });
-    await page.locator('.monaco-editor .view-line').first().click();
-  };
+  const openFile = (file) => openTheFile(page, file, STEP_MS, runCommand);
 
   await check('Open Playground paints the panel with the default (bundled) model', async () => {
     await runCommand('LLM 101: Open Playground');
@@ -154,6 +160,77 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
     if (!(of(label) > of(before))) throw new Error(`the text did not grow: ${before} → ${label}`);
     if (!(await web.locator('#window-end').isDisabled())) throw new Error('the window is not at the end of the text after generation');
     console.log(`     after Continue Text: ${await web.locator('#tokens .window-note').innerText()}`);
+  });
+
+  await check('Cancel of Continue Text: the editor holds exactly the tokens the panel reports, and no more arrive after it', async () => {
+    writeSettings({ 'llm101.maxNewTokens': 1000 });
+    try {
+      await openFile(CANCEL);
+      const lineText = async () => (await page.locator('.monaco-editor .view-line').first().innerText()).replace(/\u00a0/g, ' ');
+      const prompt = await lineText();
+      await selectLine(page, 0);
+      await markPanel();
+      await runCommand('LLM 101: Continue Text');
+      const toast = page.locator('.notification-toast', { hasText: 'continuing the text' });
+      const written = async () => Number((await toast.innerText().catch(() => '')).match(/(\d+) of 1000 tokens/)?.[1] ?? 0);
+      await waitUntil(page, 'a few tokens in the editor', async () => (await written()) >= 3, STEP_MS);
+      await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
+      await toast.waitFor({ state: 'detached', timeout: STEP_MS });
+      const web = await playground();
+      const status = web.locator('#generate-status[data-state="cancelled"]');
+      await status.waitFor({ timeout: STEP_MS });
+      const reported = Number((await status.innerText()).match(/Cancelled after (\d+) tokens/)?.[1]);
+      const added = (await lineText()).slice(prompt.length);
+      if (!(reported >= 3 && reported < 1000)) throw new Error(`the panel reports ${reported} tokens`);
+      if (tokensOf(added) !== reported) throw new Error(`the editor holds ${tokensOf(added)} tokens (“${added}”), the panel reports ${reported}`);
+      // Nothing written after Cancel: the command has ended; the panel then analyzes the editor's
+      // text (a newer run), and the line is still what it was when the cancel was reported.
+      const { chips } = await painted(true);
+      if (chips !== tokensOf(prompt) + reported) throw new Error(`the panel analyzed ${chips} tokens, not ${tokensOf(prompt)} + ${reported}`);
+      const after = (await lineText()).slice(prompt.length);
+      if (after !== added) throw new Error(`the editor grew after Cancel: “${added}” → “${after}”`);
+      console.log(`     cancelled after ${reported} tokens: “${added.trim()}”`);
+      await page.locator('.monaco-editor .view-line').first().click();
+      await page.keyboard.press('Control+Z');
+      await waitUntil(page, 'one Undo to remove the continuation', async () => (await lineText()) === prompt, STEP_MS);
+    } finally {
+      writeSettings({ 'llm101.maxNewTokens': 6 });
+    }
+  });
+
+  await check('Load Model on a book-layout file without metadata asks for heads and the tokenizer, then the panel shows it; the knobs name the loaded model', async () => {
+    const title = () => playground().then((web) => web.locator('#knob-heads').getAttribute('title'));
+    if (!/The loaded model, poems \(bundled\), fixes heads and dim/.test(await title())) throw new Error(`heads tooltip: ${await title()}`);
+    writeSettings({ 'llm101.corpusPath': WORDS_64 }); // the word tokenizer's vocabulary of 64, the checkpoint's
+    try {
+      await runCommand('LLM 101: Load Model…');
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'A checkpoint file or folder' }).click();
+      // the workbench's own file dialog: a path typed in the quick input
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Load Model (a .safetensors' }).waitFor({ timeout: STEP_MS });
+      const input = page.locator('.quick-input-widget input');
+      await waitUntil(page, "the dialog's starting folder", async () => (await input.inputValue()) !== '', STEP_MS);
+      await input.fill(BOOK);
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'does not say how many attention heads it has' }).waitFor({ timeout: STEP_MS });
+      const offered = await page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts();
+      if (offered.join(',') !== '1,2,4,8,16,32') throw new Error(`heads offered: ${offered.join(',')}`);
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: /^4/ }).first().click();
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'has a vocabulary of 64 and carries no tokenizer' }).waitFor({ timeout: STEP_MS });
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: /^word/ }).first().click();
+      // the settings are written one by one, each change analyzed again: the last names the file
+      const web = await playground();
+      await web.locator('#feed-forward .weights-note', { hasText: 'book-small.safetensors' }).waitFor({ timeout: STEP_MS });
+      await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
+      await web.locator('#blocks').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await web.locator('#block-grid[data-layers="2"][data-heads="4"]').waitFor({ timeout: STEP_MS });
+      const heads = await web.locator('#knob-heads').evaluate((s) => ({ value: s.value, disabled: s.disabled, title: s.title }));
+      if (heads.value !== '4' || !heads.disabled || !/The loaded model, book-small\.safetensors, fixes heads and dim/.test(heads.title)) throw new Error(`heads knob: ${JSON.stringify(heads)}`);
+    } finally {
+      await markPanel().catch(() => {});
+      // back to the default model, as before: none of what Load Model wrote
+      writeSettings({ 'llm101.weightsPath': undefined, 'llm101.heads': undefined, 'llm101.tokenizer': undefined, 'llm101.corpusPath': undefined });
+    }
+    await painted(true);
   });
 
   let compare;

@@ -2,7 +2,7 @@
 // screenshots of each section (at the panel's width, or at 360, 600 and 1,000 px), and the check
 // of the model's sections. `web` is the panel's frame, `outer` the selector of its iframe.
 import path from 'node:path';
-import { RESULTS, waitUntil } from './harness.mjs';
+import { RESULTS, setPanelWidth, waitUntil } from './harness.mjs';
 
 export function panelTools({ page, web, outer, STEP_MS }) {
   const tokenCount = () => web.locator('#tokens .chip').count();
@@ -89,18 +89,6 @@ export function panelTools({ page, web, outer, STEP_MS }) {
     await page.locator(outer).waitFor({ timeout: ms });
     await web.locator('#app[data-state="ready"]').waitFor({ timeout: ms });
   };
-  /** Sets the window so the panel (which shares it with the editor) is about `width` px wide; returns the width reached. */
-  const setPanelWidth = async (width) => {
-    const panelWidth = () => web.locator('html').evaluate((h) => h.clientWidth);
-    let now = await panelWidth();
-    for (let i = 0; i < 5 && Math.abs(now - width) > 8; i++) {
-      const vp = page.viewportSize();
-      await page.setViewportSize({ width: Math.max(480, Math.round(vp.width + 2.2 * (width - now))), height: vp.height });
-      await page.waitForTimeout(600);
-      now = await panelWidth();
-    }
-    return now;
-  };
   /** Elements of `selector` (in the panel) that overlap a neighbour or do not show their whole text. */
   const crowded = (selector) => web.locator(selector).evaluateAll((els) => {
     const boxes = els.filter((e) => e.offsetParent).map((e) => ({ e, r: e.getBoundingClientRect() }));
@@ -136,7 +124,7 @@ export function panelTools({ page, web, outer, STEP_MS }) {
     const problems = [];
     try {
       for (const width of [360, 600, 1000]) {
-        const reached = await setPanelWidth(width);
+        const reached = await setPanelWidth(page, () => web.locator('html').evaluate((h) => h.clientWidth), width);
         for (const selector of ['#knobs > *', '#knobs .knob > span:first-child', '#block-grid .col-label', '#block-grid .row-label']) {
           for (const p of await crowded(selector)) problems.push(`${width} px: ${p}`);
         }

@@ -5,7 +5,9 @@
 // switch theme, reload the window. Screenshots go to test-results/. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
-import { RESULTS, ROOT, checks, inWorkbench, runCommand as palette, sampleWorkspace, selectLine as selectTheLine } from './harness.mjs';
+import {
+  RESULTS, ROOT, checks, inWorkbench, openFile, runCommand as palette, sampleWorkspace, selectLine as selectTheLine, wordCorpus64,
+} from './harness.mjs';
 import { panelTools } from './panel.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
@@ -27,8 +29,7 @@ for (const n of SIZES) {
 // corpus of 62 words (plus <|endoftext|> and <|unk|>).
 const CHECKPOINT = path.join(ROOT, 'test', 'fixtures', 'gpt', 'book-small', 'weights.safetensors');
 const corpusDir = fs.mkdtempSync('/tmp/llm101-words-');
-const wordCorpus = path.join(corpusDir, 'words-64.txt');
-fs.writeFileSync(wordCorpus, Array.from({ length: 62 }, (_, i) => `w${String(i).padStart(2, '0')}`).join(' '));
+const wordCorpus = wordCorpus64(corpusDir);
 const checkpointText = 'w43 w13 w40 w59 w43 w45 w23 w35 w17 w57';
 fs.writeFileSync(path.join(workspace, 'zz-checkpoint.txt'), `${checkpointText}\n`);
 
@@ -77,9 +78,11 @@ await inWorkbench({
     await waitForPanel();
   });
 
-  await check('the panel shows the seven stages, then the model\'s three sections, in order', async () => {
+  await check('the panel shows the seven stages, then the model\'s three sections, in order, and no loading placeholder', async () => {
     const ids = await web.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
     if (JSON.stringify(ids) !== JSON.stringify(sections)) throw new Error(`sections ${ids.join(', ')}`);
+    const loading = await web.locator('.placeholder').allInnerTexts();
+    if (loading.length) throw new Error(`still shown above the sections: ${loading.join(' | ')}`);
   });
 
   await check('the model sections render for the default seeded model (2 layers × 7 heads, dim 28)', async () => {
@@ -468,10 +471,7 @@ await inWorkbench({
   await check('a checkpoint through llm101.weightsPath (book layout, 2 layers × 4 heads, dim 32) fills the model sections', async () => {
     writeSettings({ 'llm101.weightsPath': CHECKPOINT, 'llm101.corpusPath': wordCorpus, 'llm101.tokenizer': 'word', 'llm101.heads': 4 });
     // The file opens in the editor group beside the panel, not in the panel's group.
-    await runCommand('View: Focus First Editor Group');
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'zz-checkpoint.txt' }).click();
-    await page.locator('.tabs-container .tab', { hasText: 'zz-checkpoint.txt' }).waitFor({ timeout: STEP_MS });
-    await page.locator('.monaco-editor .view-line').first().click();
+    await openFile(page, 'zz-checkpoint.txt', STEP_MS);
     await page.keyboard.press('Control+A');
     await runCommand('LLM 101: Analyze Selection');
     await web.locator('#tokens .chip .text', { hasText: /^w43$/ }).first().waitFor({ timeout: STEP_MS });
@@ -485,10 +485,7 @@ await inWorkbench({
 
   await check('a 12 × 12 grid of a 128-token text: mean-pooled thumbnails, each scale said; labels readable at 360, 600 and 1,000 px', async () => {
     writeSettings({ 'llm101.weightsPath': '', 'llm101.corpusPath': '', 'llm101.layers': 12, 'llm101.heads': 12, 'llm101.dim': 48 });
-    await runCommand('View: Focus First Editor Group');
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'zz-tokens-128.txt' }).click();
-    await page.locator('.tabs-container .tab', { hasText: 'zz-tokens-128.txt' }).waitFor({ timeout: STEP_MS });
-    await page.locator('.monaco-editor .view-line').first().click();
+    await openFile(page, 'zz-tokens-128.txt', STEP_MS);
     await page.keyboard.press('Control+A');
     await runCommand('LLM 101: Analyze Selection');
     await web.locator('#tokens .chip').nth(127).waitFor({ timeout: 120_000 });

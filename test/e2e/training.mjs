@@ -7,7 +7,7 @@
 // dark, light and high-contrast themes go to test-results/training-*.png. Ends with "N passed, N failed".
 import fs from 'node:fs';
 import path from 'node:path';
-import { RESULTS, checks, frameWith as frameIn, inWorkbench, runCommand as palette, sampleWorkspace, waitUntil } from './harness.mjs';
+import { RESULTS, checks, frameWith as frameIn, inWorkbench, runCommand as palette, sampleWorkspace, setPanelWidth, waitUntil } from './harness.mjs';
 
 const STEP_MS = 30_000;
 /** The tiny preset trains 150 steps: seconds on a laptop, longer on a busy 2-core runner. */
@@ -170,6 +170,26 @@ await inWorkbench({
   });
 
   if (training) await shoot(training, 'dark');
+
+  await check('the training panel at 360 and 1,000 px: the loss chart and the timelapse fit the panel', async () => {
+    const before = page.viewportSize();
+    try {
+      for (const width of [360, 1000]) {
+        const reached = await setPanelWidth(page, () => training.evaluate(() => document.documentElement.clientWidth), width);
+        const fit = await training.evaluate(() => {
+          const page = document.documentElement.clientWidth;
+          const over = [...document.querySelectorAll('#loss-chart, #timelapse canvas, #train-bar')].filter((e) => e.getBoundingClientRect().right > page + 1);
+          return { page, over: over.map((e) => e.id || e.tagName), scrolls: document.documentElement.scrollWidth > page + 1 };
+        });
+        if (fit.over.length || fit.scrolls) throw new Error(`at ${reached} px: ${fit.over.join(', ') || 'the page'} wider than the panel`);
+        await shoot(training, `${width}-dark`, ['top', 'loss', 'timelapse']);
+        console.log(`     training panel at ${reached} px`);
+      }
+    } finally {
+      await page.setViewportSize(before);
+      await page.waitForTimeout(600);
+    }
+  });
 
   let smallName = '';
   await check('a longer run pauses within one step and resumes from the panel; Stop stays available meanwhile', async () => {
