@@ -185,8 +185,11 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
       if (tokensOf(added) !== reported) throw new Error(`the editor holds ${tokensOf(added)} tokens (“${added}”), the panel reports ${reported}`);
       // Nothing written after Cancel: the command has ended; the panel then analyzes the editor's
       // text (a newer run), and the line is still what it was when the cancel was reported.
-      const { chips } = await painted(true);
-      if (chips !== tokensOf(prompt) + reported) throw new Error(`the panel analyzed ${chips} tokens, not ${tokensOf(prompt)} + ${reported}`);
+      const { chips, web: shown } = await painted(true);
+      // the text's tokens: all of them, or, past the context, the count the window says it is of
+      const windowed = (await shown.locator('#window-strip').count()) > 0;
+      const total = windowed ? Number(((await shown.locator('label[for="window-from"]').innerText()).match(/of ([\d,]+)/)?.[1] ?? '0').replace(/,/g, '')) : chips;
+      if (total !== tokensOf(prompt) + reported) throw new Error(`the panel analyzed a text of ${total} tokens, not ${tokensOf(prompt)} + ${reported}`);
       const after = (await lineText()).slice(prompt.length);
       if (after !== added) throw new Error(`the editor grew after Cancel: “${added}” → “${after}”`);
       console.log(`     cancelled after ${reported} tokens: “${added.trim()}”`);
@@ -204,19 +207,27 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
     writeSettings({ 'llm101.corpusPath': WORDS_64 }); // the word tokenizer's vocabulary of 64, the checkpoint's
     try {
       await runCommand('LLM 101: Load Model…');
-      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'A checkpoint file or folder' }).click();
+      await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: 'A checkpoint file or folder' }).click();
       // the workbench's own file dialog: a path typed in the quick input
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Load Model (a .safetensors' }).waitFor({ timeout: STEP_MS });
+      // The dialog sets its starting folder as the value when it has read it (it may replace a path
+      // typed before), and Enter before it has read the typed path accepts the folder it shows:
+      // the path is typed again until the dialog has the file as its item.
       const input = page.locator('.quick-input-widget input');
-      await waitUntil(page, "the dialog's starting folder", async () => (await input.inputValue()) !== '', STEP_MS);
-      await input.fill(BOOK);
+      const picked = page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'book-small.safetensors' });
+      await waitUntil(page, 'the dialog to take the typed path', async () => {
+        if ((await input.inputValue()) !== BOOK) await input.fill(BOOK);
+        return picked.isVisible();
+      }, STEP_MS, 300);
       await page.keyboard.press('Enter');
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'does not say how many attention heads it has' }).waitFor({ timeout: STEP_MS });
-      const offered = await page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts();
+      // the rows of the pick on show (the widget keeps earlier picks' rows, hidden); a row's first label is its item's
+      const rows = page.locator('.quick-input-widget .monaco-list-row:visible');
+      const offered = await rows.evaluateAll((els) => els.map((e) => e.querySelector('.label-name')?.textContent?.trim()));
       if (offered.join(',') !== '1,2,4,8,16,32') throw new Error(`heads offered: ${offered.join(',')}`);
-      await page.locator('.quick-input-widget .monaco-list-row', { hasText: /^4/ }).first().click();
+      await rows.filter({ hasText: /^4/ }).first().click();
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'has a vocabulary of 64 and carries no tokenizer' }).waitFor({ timeout: STEP_MS });
-      await page.locator('.quick-input-widget .monaco-list-row', { hasText: /^word/ }).first().click();
+      await rows.filter({ hasText: /^word/ }).first().click();
       // the settings are written one by one, each change analyzed again: the last names the file
       const web = await playground();
       await web.locator('#feed-forward .weights-note', { hasText: 'book-small.safetensors' }).waitFor({ timeout: STEP_MS });
