@@ -210,15 +210,12 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
       await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: 'A checkpoint file or folder' }).click();
       // the workbench's own file dialog: a path typed in the quick input
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Load Model (a .safetensors' }).waitFor({ timeout: STEP_MS });
-      // The dialog sets its starting folder as the value when it has read it (it may replace a path
-      // typed before), and Enter before it has read the typed path accepts the folder it shows:
-      // the path is typed again until the dialog has the file as its item.
+      // The dialog sets its starting folder as the value once it has read the folder (replacing a
+      // path typed before): the path is typed when the folder's files are listed.
+      await page.locator('.quick-input-widget .monaco-list-row:visible', { hasText: 'book-small.safetensors' }).waitFor({ timeout: STEP_MS });
       const input = page.locator('.quick-input-widget input');
-      const picked = page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'book-small.safetensors' });
-      await waitUntil(page, 'the dialog to take the typed path', async () => {
-        if ((await input.inputValue()) !== BOOK) await input.fill(BOOK);
-        return picked.isVisible();
-      }, STEP_MS, 300);
+      await input.fill(BOOK);
+      await waitUntil(page, 'the typed path in the dialog', async () => (await input.inputValue()) === BOOK, STEP_MS);
       await page.keyboard.press('Enter');
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'does not say how many attention heads it has' }).waitFor({ timeout: STEP_MS });
       // the rows of the pick on show (the widget keeps earlier picks' rows, hidden); a row's first label is its item's
