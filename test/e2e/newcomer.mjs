@@ -185,11 +185,15 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
       if (tokensOf(added) !== reported) throw new Error(`the editor holds ${tokensOf(added)} tokens (“${added}”), the panel reports ${reported}`);
       // Nothing written after Cancel: the command has ended; the panel then analyzes the editor's
       // text (a newer run), and the line is still what it was when the cancel was reported.
-      const { chips, web: shown } = await painted(true);
       // the text's tokens: all of them, or, past the context, the count the window says it is of
-      const windowed = (await shown.locator('#window-strip').count()) > 0;
-      const total = windowed ? Number(((await shown.locator('label[for="window-from"]').innerText()).match(/of ([\d,]+)/)?.[1] ?? '0').replace(/,/g, '')) : chips;
-      if (total !== tokensOf(prompt) + reported) throw new Error(`the panel analyzed a text of ${total} tokens, not ${tokensOf(prompt)} + ${reported}`);
+      const analyzed = async () => {
+        const { chips, web: shown } = await painted();
+        const windowed = (await shown.locator('#window-strip').count()) > 0;
+        return windowed ? Number(((await shown.locator('label[for="window-from"]').innerText()).match(/of ([\d,]+)/)?.[1] ?? '0').replace(/,/g, '')) : chips;
+      };
+      const expected = tokensOf(prompt) + reported;
+      await waitUntil(page, `the panel to analyze the prompt and its continuation (${expected} tokens)`, async () => (await analyzed()) === expected, STEP_MS, 300)
+        .catch(async (err) => { throw new Error(`${err.message}; it shows a text of ${await analyzed()} tokens`); });
       const after = (await lineText()).slice(prompt.length);
       if (after !== added) throw new Error(`the editor grew after Cancel: “${added}” → “${after}”`);
       console.log(`     cancelled after ${reported} tokens: “${added.trim()}”`);
@@ -310,7 +314,14 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
     await page.keyboard.type(repo);
     await page.keyboard.press('Enter');
   };
-  const weightsSetting = () => JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.weightsPath'];
+  /** llm101.weightsPath in the workspace's settings.json, read whole (VS Code may be writing it). */
+  const weightsSetting = async () => (await waitUntil(page, 'a whole settings.json', () => {
+    try {
+      return { value: JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.weightsPath'] };
+    } catch {
+      return undefined; // caught mid-write
+    }
+  }, STEP_MS, 50)).value;
 
   await check('Download Model… shows the download\'s progress (MB) in a notification whose Cancel stops it and changes nothing', async () => {
     await runCommand('Notifications: Clear All Notifications');
@@ -320,13 +331,14 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
     console.log(`     progress: ${await toast.locator('.notification-list-item-message').innerText()}`);
     await toast.getByRole('button', { name: 'Cancel' }).click();
     await toast.waitFor({ state: 'detached', timeout: STEP_MS });
-    if (weightsSetting() !== undefined) throw new Error(`llm101.weightsPath became ${weightsSetting()} after Cancel`);
+    const after = await weightsSetting();
+    if (after !== undefined) throw new Error(`llm101.weightsPath became ${after} after Cancel`);
   });
 
   await check('Download Model… of a GPT-2-shaped repo from the (local) hub: it becomes the model and the panel shows it by its repo id', async () => {
     await markPanel();
     await download('llm101-test/gpt2-vocab');
-    await waitUntil(page, 'llm101.weightsPath to name the downloaded model', () => String(weightsSetting() ?? '').includes('gpt2-vocab'), STEP_MS, 250);
+    await waitUntil(page, 'llm101.weightsPath to name the downloaded model', async () => String((await weightsSetting()) ?? '').includes('gpt2-vocab'), STEP_MS, 250);
     const { web } = await painted(true);
     await web.locator('#feed-forward .weights-note', { hasText: 'llm101-test/gpt2-vocab' }).waitFor({ timeout: STEP_MS });
     console.log(`     ${await web.locator('#feed-forward .weights-note').innerText()}`);
