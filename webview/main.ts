@@ -164,16 +164,24 @@ onChange(draw);
 
 /**
  * A revealed section stays at the top while the sections above it finish painting (their maps
- * arrive after the reveal and grow them), until the learner scrolls or it has stood still a moment.
+ * arrive after the reveal and grow them, later on a busy machine), until the learner scrolls, types
+ * or clicks, or for ANCHOR_MS at most.
  */
 let anchored: { section: HTMLElement; until: number } | undefined;
-const ANCHOR_MS = 2500;
+const ANCHOR_MS = 8000;
+/** Until when a scroll event is this file's own scrollIntoView (any other scroll ends the anchor). */
+let ownScrollUntil = 0;
+
+function scrollToTop(section: HTMLElement): void {
+  ownScrollUntil = performance.now() + 150;
+  section.scrollIntoView({ block: 'start' });
+}
 
 function revealPending(): void {
   const target = state.pendingReveal && document.getElementById(state.pendingReveal);
   if (!target) return;
   state.pendingReveal = undefined;
-  target.scrollIntoView({ block: 'start' });
+  scrollToTop(target);
   anchored = { section: target, until: performance.now() + ANCHOR_MS };
   // checked each frame while anchored (a ResizeObserver on the page would race the maps' own)
   const follow = () => {
@@ -191,11 +199,17 @@ function keepAnchored(): void {
     anchored = undefined;
     return;
   }
-  // scroll-margin-top (under the sticky bar) is where scrollIntoView puts it: only a move re-scrolls
-  const margin = parseFloat(getComputedStyle(anchored.section).scrollMarginTop) || 0;
-  if (Math.abs(anchored.section.getBoundingClientRect().top - margin) > 2) anchored.section.scrollIntoView({ block: 'start' });
+  if (offTop(anchored.section)) scrollToTop(anchored.section);
+}
+
+/** Whether a section is away from where scrollIntoView puts it (scroll-margin-top, under the sticky bar). */
+function offTop(section: HTMLElement): boolean {
+  const margin = parseFloat(getComputedStyle(section).scrollMarginTop) || 0;
+  return Math.abs(section.getBoundingClientRect().top - margin) > 2;
 }
 for (const event of ['wheel', 'keydown', 'pointerdown', 'touchstart'] as const) addEventListener(event, () => { anchored = undefined; }, { passive: true });
+// a scroll that is not ours and moved the section (a scrollbar drag, a script) ends it too
+addEventListener('scroll', () => { if (anchored && performance.now() > ownScrollUntil && offTop(anchored.section)) anchored = undefined; }, { passive: true });
 
 /**
  * Asks the host for every pending group that is on screen or within 400 px of it, nearest the

@@ -245,6 +245,51 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
     await painted(true);
   });
 
+  /** Download Model… → Another repo… → `repo`, as a learner types it. */
+  const download = async (repo) => {
+    await runCommand('LLM 101: Download Model');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Another repo' }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.type('Another repo');
+    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'Another repo' }).waitFor({ timeout: STEP_MS });
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget input[placeholder^="org/name"]').waitFor({ timeout: STEP_MS });
+    await page.keyboard.type(repo);
+    await page.keyboard.press('Enter');
+  };
+  /** llm101.weightsPath in the workspace's settings.json, read whole (VS Code may be writing it). */
+  const weightsSetting = async () => (await waitUntil(page, 'a whole settings.json', () => {
+    try {
+      return { value: JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.weightsPath'] };
+    } catch {
+      return undefined; // caught mid-write
+    }
+  }, STEP_MS, 50)).value;
+
+  await check('Download Model… shows the download\'s progress (MB) in a notification whose Cancel stops it and changes nothing', async () => {
+    await runCommand('Notifications: Clear All Notifications');
+    await download('llm101-test/gpt2-stall');
+    const toast = page.locator('.notification-toast', { hasText: 'llm101-test/gpt2-stall' });
+    await toast.locator('.notification-list-item-message', { hasText: /model\.safetensors: [\d.]+ of [\d.]+ MB/ }).waitFor({ timeout: STEP_MS });
+    console.log(`     progress: ${await toast.locator('.notification-list-item-message').innerText()}`);
+    await toast.getByRole('button', { name: 'Cancel' }).click();
+    await toast.waitFor({ state: 'detached', timeout: STEP_MS });
+    const after = await weightsSetting();
+    if (after !== undefined) throw new Error(`llm101.weightsPath became ${after} after Cancel`);
+  });
+
+  await check('Download Model… of a GPT-2-shaped repo from the (local) hub: it becomes the model and the panel shows it by its repo id', async () => {
+    await markPanel();
+    await download('llm101-test/gpt2-vocab');
+    await waitUntil(page, 'llm101.weightsPath to name the downloaded model', async () => String((await weightsSetting()) ?? '').includes('gpt2-vocab'), STEP_MS, 250);
+    const { web } = await painted(true);
+    await web.locator('#feed-forward .weights-note', { hasText: 'llm101-test/gpt2-vocab' }).waitFor({ timeout: STEP_MS });
+    console.log(`     ${await web.locator('#feed-forward .weights-note').innerText()}`);
+    // back to the default model for the checks after this one
+    await markPanel();
+    writeSettings({ 'llm101.weightsPath': undefined });
+    await painted(true);
+  });
+
   let compare;
   await check('Compare with… a seeded model of the same sizes shows two models, each map with its difference', async () => {
     await runCommand('LLM 101: Compare with…');
@@ -303,44 +348,4 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
     await shootCompare('hc');
   });
 
-  /** Download Model… → Another repo… → `repo`, as a learner types it. */
-  const download = async (repo) => {
-    await runCommand('LLM 101: Download Model');
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Another repo' }).waitFor({ timeout: STEP_MS });
-    await page.keyboard.type('Another repo');
-    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'Another repo' }).waitFor({ timeout: STEP_MS });
-    await page.keyboard.press('Enter');
-    await page.locator('.quick-input-widget input[placeholder^="org/name"]').waitFor({ timeout: STEP_MS });
-    await page.keyboard.type(repo);
-    await page.keyboard.press('Enter');
-  };
-  /** llm101.weightsPath in the workspace's settings.json, read whole (VS Code may be writing it). */
-  const weightsSetting = async () => (await waitUntil(page, 'a whole settings.json', () => {
-    try {
-      return { value: JSON.parse(fs.readFileSync(settingsFile, 'utf8'))['llm101.weightsPath'] };
-    } catch {
-      return undefined; // caught mid-write
-    }
-  }, STEP_MS, 50)).value;
-
-  await check('Download Model… shows the download\'s progress (MB) in a notification whose Cancel stops it and changes nothing', async () => {
-    await runCommand('Notifications: Clear All Notifications');
-    await download('llm101-test/gpt2-stall');
-    const toast = page.locator('.notification-toast', { hasText: 'llm101-test/gpt2-stall' });
-    await toast.locator('.notification-list-item-message', { hasText: /model\.safetensors: [\d.]+ of [\d.]+ MB/ }).waitFor({ timeout: STEP_MS });
-    console.log(`     progress: ${await toast.locator('.notification-list-item-message').innerText()}`);
-    await toast.getByRole('button', { name: 'Cancel' }).click();
-    await toast.waitFor({ state: 'detached', timeout: STEP_MS });
-    const after = await weightsSetting();
-    if (after !== undefined) throw new Error(`llm101.weightsPath became ${after} after Cancel`);
-  });
-
-  await check('Download Model… of a GPT-2-shaped repo from the (local) hub: it becomes the model and the panel shows it by its repo id', async () => {
-    await markPanel();
-    await download('llm101-test/gpt2-vocab');
-    await waitUntil(page, 'llm101.weightsPath to name the downloaded model', async () => String((await weightsSetting()) ?? '').includes('gpt2-vocab'), STEP_MS, 250);
-    const { web } = await painted(true);
-    await web.locator('#feed-forward .weights-note', { hasText: 'llm101-test/gpt2-vocab' }).waitFor({ timeout: STEP_MS });
-    console.log(`     ${await web.locator('#feed-forward .weights-note').innerText()}`);
-  });
 });
