@@ -52,6 +52,7 @@ step e2e node test/e2e/run.mjs
 step newcomer node test/e2e/newcomer.mjs
 step training node test/e2e/training.mjs
 step report node test/e2e/report.mjs
+step experiments node test/e2e/experiments.mjs
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -43,6 +43,8 @@ const MIN_MARKED_CELL = 3;
 const DROPPED_INK = '#ff5c5c';
 /** Cells at least this wide show their value. */
 const SHOW_NUMBERS = 34;
+/** Cells at least this wide and tall show their word (spec.cellText), clipped to the cell. */
+const SHOW_TEXT: readonly [number, number] = [20, 13];
 const MIN_VIEW = 8;
 /** Tallest a map gets, in CSS pixels: long texts shrink rows to fit (zoom in to read them). */
 const MAX_HEIGHT = 560;
@@ -159,7 +161,7 @@ export class Heatmap {
     const fit = (width - left - right) / Math.max(1, cols);
     // Whole pixels keep small maps crisp; a zoomable map keeps its width as it zooms (cells grow
     // fractionally instead of the canvas shrinking under the pointer).
-    const cw = fit >= 1 ? Math.min(MAX_CELL, this.zoomable ? fit : Math.floor(fit)) : fit;
+    const cw = Math.max(fit >= 1 ? Math.min(MAX_CELL, this.zoomable ? fit : Math.floor(fit)) : fit, this.zoomable ? 0 : this.spec.minColWidth ?? 0);
     // Square cells when they fit under MAX_HEIGHT, else rows are squeezed (long texts).
     const ch = Math.min(tall(cw), MAX_HEIGHT / Math.max(1, rows));
     // Labels only where the margins were made for them and the cells are tall (wide) enough.
@@ -167,7 +169,11 @@ export class Heatmap {
     // Where the cells are, in CSS pixels of the canvas (end-to-end tests hover a given cell).
     this.canvas.dataset.grid = `${left},${top},${cw},${ch}`;
     const w = Math.ceil(left + cw * cols + right);
-    const h = Math.ceil(top + ch * rows + 4);
+    // The row axis's name runs down the left edge from the grid's top (paintLabels): a short map
+    // grows to hold it rather than lose it.
+    ctx.font = axisFont();
+    const rowAxisWidth = ctx.measureText(`← ${this.spec.rowAxis}`).width;
+    const h = Math.ceil(Math.max(top + ch * rows + 4, Math.max(top, rowAxisWidth + 2) + rowAxisWidth + 2));
     const dpr = window.devicePixelRatio || 1;
     this.canvas.width = Math.ceil(w * dpr);
     this.canvas.height = Math.ceil(h * dpr);
@@ -283,6 +289,7 @@ export class Heatmap {
     const coded = isCodes(this.spec.matrix);
     const { r0, c0, rows, cols } = this.view;
     const showNumbers = cell >= SHOW_NUMBERS;
+    const cellText = cw >= SHOW_TEXT[0] && ch >= SHOW_TEXT[1] ? this.spec.cellText : undefined;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.font = font(cell >= 40 ? 11 : 10);
@@ -322,6 +329,9 @@ export class Heatmap {
           ctx.moveTo(x + cell - m, y + m);
           ctx.lineTo(x + m, y + cell - m);
           ctx.stroke();
+        } else if (cellText) {
+          ctx.fillStyle = inkOn(colorOf(this.scale, value));
+          ctx.fillText(clipTo(ctx, cellText(r, c), cw - 3), x + cw / 2, y + ch / 2);
         } else if (showNumbers) {
           // A coded map's number is the one the host sent, never the code's level unmarked.
           const reading = coded ? this.spec.exact?.(r, c) : { value };
@@ -508,6 +518,14 @@ export class Heatmap {
 
 /** An opaque colour as one little-endian RGBA word of ImageData, channels rounded as ImageData rounds them. */
 const rgba = ([r, g, b]: Rgb) => (((255 << 24) | (Math.round(b) << 16) | (Math.round(g) << 8) | Math.round(r)) >>> 0);
+
+/** `text` cut to `width` pixels in the context's font, with … where it was cut. */
+function clipTo(ctx: CanvasRenderingContext2D, text: string, width: number): string {
+  if (ctx.measureText(text).width <= width) return text;
+  let n = text.length;
+  while (n > 1 && ctx.measureText(`${text.slice(0, n)}…`).width > width) n--;
+  return `${text.slice(0, n)}…`;
+}
 
 export function formatCell(v: number): string {
   const a = Math.abs(v);

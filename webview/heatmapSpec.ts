@@ -24,6 +24,16 @@ export interface HeatmapSpec {
   masked?: (row: number, col: number) => boolean;
   /** Cells removed by dropout (drawn crossed). */
   dropped?: (row: number, col: number) => boolean;
+  /**
+   * A word drawn in each cell instead of its number, where it fits (the logit lens's top token):
+   * the colour then stands for a value the tooltip gives.
+   */
+  cellText?: (row: number, col: number) => string;
+  /**
+   * Columns at least this wide (CSS px), the figure scrolling sideways where the panel is narrower:
+   * a map whose cells hold words (cellText) is unreadable at a few pixels a column.
+   */
+  minColWidth?: number;
   /** Tooltip lines for a cell. */
   describe: (row: number, col: number) => string[];
   /**

@@ -11,6 +11,7 @@ import { guard } from 'lit/directives/guard.js';
 import { repeat } from 'lit/directives/repeat.js';
 import { parseHostMessage, type GroupData, type HostMessage, type LazyGroup } from '../src/shared/protocol';
 import { el } from './dom';
+import { receiveExperiment, requestVisibleExperiments } from './experiments';
 import { maps, setMapHost } from './elements';
 import { cells, post, vscode } from './host';
 import { hover } from './hover';
@@ -91,6 +92,11 @@ function handle(message: HostMessage): void {
     case 'generation':
       receiveGeneration(message);
       return;
+    case 'experimentProgress':
+    case 'experimentResult':
+    case 'experimentError':
+      receiveExperiment(message);
+      return;
     case 'cells':
       if (message.runId !== state.run?.runId) return;
       cells.accept(message);
@@ -115,6 +121,7 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
   state.run = {
     runId, trace, labels: trace.tokens.map((t) => visible(t.text)), title: message.title, source: message.source, elapsedMs: message.elapsedMs,
     groups: new Map(), requested: new Set(), position: Math.max(0, T - 1), nextToken: undefined, hot: { query: null, key: null },
+    experiments: new Map(),
   };
   const c = trace.config;
   state.error = undefined;
@@ -154,6 +161,7 @@ function draw(): void {
   render(page(state.run), app);
   revealPending();
   requestVisibleGroups();
+  requestVisibleExperiments();
   const wanted = state.bringIntoView && document.getElementById(state.bringIntoView);
   if (wanted) {
     state.bringIntoView = undefined;
@@ -236,7 +244,10 @@ function requestVisibleGroups(): void {
 let scrollTimer: number | undefined;
 window.addEventListener('scroll', () => {
   clearTimeout(scrollTimer);
-  scrollTimer = window.setTimeout(requestVisibleGroups, 80);
+  scrollTimer = window.setTimeout(() => {
+    requestVisibleGroups();
+    requestVisibleExperiments();
+  }, 80);
 }, { passive: true });
 
 draw();

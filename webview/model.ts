@@ -9,7 +9,8 @@ import type { PanelBlockThumbs, PanelMap, PanelModel, PanelTrace } from '../src/
 import { showReading, type CellReading } from './cells';
 import { colorOf } from './colors';
 import { formatCell, type HeatmapSpec } from './heatmap';
-import { post } from './host';
+import { clickHead, headTools, thumbExtras } from './headRoles';
+import { isReport, post } from './host';
 import { colorLegend } from './legend';
 import { geluChart, residualChart, showResidualToken } from './modelCharts';
 import { hiddenShareNote, modelWeightsNote } from './modelNotes';
@@ -96,7 +97,7 @@ export function blocksSection(run: Run): TemplateResult {
   const head = sectionHead('blocks', 9, 'Transformer blocks',
     `x₀ = tok_emb[ids] + pos_emb[0..T)\nfor l = 1…${layers || 'L'}:  x ← x + MultiHead(LN₁(x));  x ← x + FF(LN₂(x))   (T×${dim}, ${heads} heads)`,
     'The GPT model is the same block repeated: causal multi-head attention and the feed-forward network, each behind a layer norm and a shortcut. ' +
-      'Each thumbnail below is one head of one layer; click one to open it large.');
+      'Each thumbnail below is one head of one layer, badged with its strongest role; click one to open it large, or, with “knock it out” picked under the grid, to see the model without it.');
   const { model, header } = modelHeader(trace);
   if (!model) return html`${head}${header}`;
   const c = model.config;
@@ -109,7 +110,8 @@ export function blocksSection(run: Run): TemplateResult {
   };
   return html`${head}${header}
     ${note(`${c.layers} layers × ${c.heads} heads, dim ${c.dim}, context ${c.contextLength.toLocaleString('en-US')} tokens, vocabulary ${c.vocabSize.toLocaleString('en-US')}${c.qkvBias ? ', bias on Q, K, V' : ''}: ${model.parameters.toLocaleString('en-US')} parameters.`, 'note model-size')}
-    ${thumbs ? thumbGrid(thumbs, c.layers, c.heads, T) : pendingSlot('blocks', `The ${c.layers} × ${c.heads} attention maps load when this section is shown…`, 'thumbs-pending')}
+    ${thumbs ? thumbGrid(run, thumbs, c.layers, c.heads, T) : pendingSlot('blocks', `The ${c.layers} × ${c.heads} attention maps load when this section is shown…`, 'thumbs-pending')}
+    ${thumbs && !isReport() ? headTools(run, c.layers, c.heads) : nothing}
     ${openedMap(run)}
     ${figure({
       name: 'model.residualNorms', title: 'residual stream after each layer: L2 norm per token', matrix: norms, rowLabels: model.residualNorms.map((_, l) => `layer ${l + 1}`), colLabels: labels,
@@ -118,7 +120,7 @@ export function blocksSection(run: Run): TemplateResult {
     }, { measures: 'L2 norm ‖x‖ of the token\'s residual vector (no unit)', scale: 'own scale' })}`;
 }
 
-function thumbGrid(thumbs: PanelBlockThumbs, layers: number, heads: number, T: number): TemplateResult {
+function thumbGrid(run: Run, thumbs: PanelBlockThumbs, layers: number, heads: number, T: number): TemplateResult {
   const side = thumbs.thumbs[0]?.[0]?.rows ?? T;
   const pooled = side < T;
   const first = thumbs.thumbs[0]?.[0];
@@ -130,10 +132,14 @@ function thumbGrid(thumbs: PanelBlockThumbs, layers: number, heads: number, T: n
       <span class="corner" title="rows: layers; columns: heads">layer ╲ head</span>
       ${Array.from({ length: heads }, (_, h) => html`<span class="col-label" aria-label="head ${h + 1}" title="head ${h + 1}">${h + 1}</span>`)}
       ${thumbs.thumbs.map((row, layer) => html`<span class="row-label" aria-label="layer ${layer + 1}" title="layer ${layer + 1}">L${layer + 1}</span>
-        ${row.map((codes, head) => html`<button type="button" class="thumb" data-layer=${layer} data-head=${head}
-          aria-pressed=${String(state.open?.layer === layer && state.open.head === head)}
-          title="layer ${layer + 1}, head ${head + 1}: ${pooled ? 'mean weights' : 'weights'} ${rangeText(codes)} on its own ${codes.scale.kind === 'log' ? 'log ' : ''}scale; click to open it large"
-          @click=${() => openMap(layer, head)}><canvas width=${codes.cols} height=${codes.rows} ${ref(paintThumb(codes))}></canvas></button>`)}`)}
+        ${row.map((codes, head) => {
+          const extras = thumbExtras(run, layer, head);
+          const action = state.experiments.click === 'ablate' ? (extras.pressed ? 'click to bring it back' : 'click to knock it out') : 'click to open it large';
+          return html`<button type="button" class="thumb ${extras.classes}" data-layer=${layer} data-head=${head}
+          aria-pressed=${String(extras.pressed ?? (state.open?.layer === layer && state.open.head === head))}
+          title="layer ${layer + 1}, head ${head + 1}: ${pooled ? 'mean weights' : 'weights'} ${rangeText(codes)} on its own ${codes.scale.kind === 'log' ? 'log ' : ''}scale${extras.title}; ${action}"
+          @click=${() => clickHead(layer, head, () => openMap(layer, head))}><canvas width=${codes.cols} height=${codes.rows} ${ref(paintThumb(codes))}></canvas>${extras.badge}</button>`;
+        })}`)}
     </div>
     ${first ? thumbLegend(first, T, pooled) : nothing}
     ${thumbs.thumbs.length < layers ? note(`Only ${thumbs.thumbs.length} of ${layers} layers arrived (the analysis was stopped).`) : nothing}

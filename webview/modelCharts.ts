@@ -79,11 +79,11 @@ export function showResidualToken(chart: Chart, norms: PanelModel['residualNorms
 }
 
 /** The top next tokens as horizontal bars, most likely on top. */
-export function nextTokenChart(canvas: HTMLCanvasElement, view: NextTokenView): Chart {
+export function nextTokenChart(canvas: HTMLCanvasElement, view: NextTokenView, colours: readonly string[] = BEFORE): Chart {
   applyTheme();
   const config: ChartConfiguration<'bar'> = {
     type: 'bar',
-    data: barData(view),
+    data: barData(view, colours),
     options: {
       indexAxis: 'y',
       responsive: true,
@@ -103,10 +103,10 @@ export function nextTokenChart(canvas: HTMLCanvasElement, view: NextTokenView): 
   return chart;
 }
 
-function barData(view: NextTokenView): ChartConfiguration<'bar'>['data'] {
+function barData(view: NextTokenView, colours: readonly string[]): ChartConfiguration<'bar'>['data'] {
   return {
     labels: view.tokens.map((t) => `${visible(t.text)}  (${t.id})`),
-    datasets: [{ label: 'probability', data: view.tokens.map((t) => t.probability), backgroundColor: BEFORE[1], borderColor: BEFORE[0], borderWidth: 1 }],
+    datasets: [{ label: 'probability', data: view.tokens.map((t) => t.probability), backgroundColor: colours[1], borderColor: colours[0], borderWidth: 1 }],
   };
 }
 
@@ -117,8 +117,8 @@ function markBars(canvas: HTMLCanvasElement, view: NextTokenView): void {
   canvas.dataset.position = String(view.position);
 }
 
-export function showNextToken(chart: Chart, view: NextTokenView): void {
-  chart.data = barData(view);
+export function showNextToken(chart: Chart, view: NextTokenView, colours: readonly string[] = BEFORE): void {
+  chart.data = barData(view, colours);
   chart.update();
   markBars(chart.canvas, view);
 }

@@ -3,6 +3,7 @@
 import { html, type TemplateResult } from 'lit';
 import type { Chart } from 'chart.js';
 import { MAX_NEW_TOKENS, type NextTokenView } from '../src/shared/protocol';
+import { fieldValue } from './experiments';
 import { isReport, post } from './host';
 import { nextTokenChart, showNextToken } from './modelCharts';
 import { maxNewTokensProblem, nextTokenSummary, samplingProblem, topKOf } from './modelNotes';
@@ -53,7 +54,6 @@ export function receiveGeneration(update: Generation): void {
   changed('next-token');
 }
 
-const fieldValue = (e: Event) => String((e.currentTarget as unknown as { value: string }).value ?? '');
 const onEnter = (commit: (e: Event) => void) => (e: KeyboardEvent) => { if (e.key === 'Enter') commit(e); };
 
 export function nextTokenSection(run: Run): TemplateResult {

@@ -7,6 +7,10 @@ import type { TemplateResult } from 'lit';
 import type { LazyGroup } from '../src/shared/protocol';
 import { causalSection, headsSection, layerNormSection } from './attention';
 import { blocksSection, feedForwardSection } from './model';
+import { attributionSection } from './attribution';
+import { isReport } from './host';
+import { lensSection } from './lens';
+import { patchingSection } from './patching';
 import { nextTokenSection } from './nextToken';
 import { embeddingsSection, selfSection, simpleSection, tokensSection } from './stages';
 import type { Run } from './state';
@@ -23,6 +27,8 @@ export interface SectionEntry {
 
 /** The model's sections follow when a model ran, or say why it could not. */
 const modelRan = (run: Run) => run.trace.model !== undefined || run.trace.modelError !== undefined;
+/** The experiments ask the engine to run the model again: in the panel, not in the standalone report. */
+const canExperiment = (run: Run) => run.trace.model !== undefined && !isReport();
 
 export const SECTIONS: readonly SectionEntry[] = [
   { id: 'tokens', view: tokensSection },
@@ -35,4 +41,7 @@ export const SECTIONS: readonly SectionEntry[] = [
   { id: 'feed-forward', view: feedForwardSection, shown: modelRan },
   { id: 'blocks', view: blocksSection, shown: modelRan, draws: (g) => g === 'blocks' || g.startsWith('block:') },
   { id: 'next-token', view: nextTokenSection, shown: modelRan },
+  { id: 'logit-lens', view: lensSection, shown: canExperiment },
+  { id: 'attribution', view: attributionSection, shown: canExperiment },
+  { id: 'patching', view: patchingSection, shown: canExperiment },
 ];

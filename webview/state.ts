@@ -2,7 +2,8 @@
 // an error), what the learner picked (toggles, the opened map, the sampling knobs, the hovered
 // token), and what is on its way. Handlers change it and call `changed` with the sections whose
 // view depends on what changed; main.ts draws the page from it (webview/sections.ts).
-import type { GroupData, KnobValues, Knob, LazyGroup, NextTokenView, PanelTrace, SectionId } from '../src/shared/protocol';
+import type { ExperimentResult } from '../src/shared/experimentsProtocol';
+import type { ExperimentKind, GroupData, KnobValues, Knob, LazyGroup, NextTokenView, PanelTrace, SectionId } from '../src/shared/protocol';
 
 /** One analysis on show: the trace, and what arrived or was picked for it since. */
 export interface Run {
@@ -24,6 +25,37 @@ export interface Run {
   nextToken: NextTokenView | undefined;
   /** The hovered query and key tokens (lit in every map and chip). */
   hot: { query: number | null; key: number | null };
+  /** The experiments asked of this run's model, the newest of each kind. */
+  experiments: Map<ExperimentKind, ExperimentSlot>;
+}
+
+/** One experiment asked of the host: running (with progress), answered, refused or cancelled. */
+export interface ExperimentSlot {
+  request: number;
+  state: 'running' | 'done' | 'error' | 'cancelled';
+  progress?: { done: number; total: number };
+  result?: ExperimentResult;
+  /** Why it did not run, with the fix; shown next to the control that asked. */
+  message?: string;
+}
+
+/** What the learner picked in the experiments (kept from run to run while it still applies). */
+export interface ExperimentChoices {
+  /** The lens position whose line chart is shown (a token index), undefined: the last. */
+  lensPosition: number | undefined;
+  /** What a click on a head in the blocks grid does: open its map, or knock it out. */
+  click: 'open' | 'ablate';
+  /** Heads knocked out (0-based), and how. */
+  ablated: { layer: number; head: number }[];
+  ablation: 'zero' | 'mean';
+  /** Why the typed heads are not a list of heads (said under the field). */
+  headsMessage?: string;
+  /** Whether "Find induction heads" was asked: the heads above the threshold are outlined. */
+  findInduction: boolean;
+  /** Direct logit attribution: the position (undefined: the last) and the token as typed (empty: predicted). */
+  attribution: { position: number | undefined; token: string };
+  /** Activation patching's inputs as typed. */
+  patching: { corrupt: string; answer: string; wrong: string };
 }
 
 /** The data of group G, by the kind of its name ('causal': causal maps, `head:${number}`: one head, …). */
@@ -67,6 +99,7 @@ export interface PanelState {
   pendingReveal: SectionId | undefined;
   /** The id of a map to bring into view once it is drawn (a thumbnail opened large). */
   bringIntoView: string | undefined;
+  experiments: ExperimentChoices;
 }
 
 export const state: PanelState = {
@@ -82,6 +115,10 @@ export const state: PanelState = {
   generation: undefined,
   pendingReveal: undefined,
   bringIntoView: undefined,
+  experiments: {
+    lensPosition: undefined, click: 'open', ablated: [], ablation: 'zero', findInduction: false,
+    attribution: { position: undefined, token: '' }, patching: { corrupt: '', answer: '', wrong: '' },
+  },
 };
 
 /** Sections drawn again since the run began: a section's template is re-evaluated when its count moves. */

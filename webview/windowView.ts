@@ -33,6 +33,10 @@ export function windowSentence(window: ContextWindow, contextLength: number, sec
       return window.to === window.of
         ? `The prediction after the text's last token reads only the window's ${count(T)} tokens (${range}), as generation does.`
         : `The window ends at token ${count(window.to)} of ${count(window.of)}: these predictions follow token ${count(window.to)}, not the text's end. Move the window to the end (section 1) to predict what follows the text.`;
+    case 'logit-lens':
+    case 'attribution':
+    case 'patching':
+      return `The experiments run the model on the window's ${count(T)} tokens (${range}) only; the ${count(outside)} outside it are not read.`;
   }
 }
 

@@ -16,6 +16,7 @@ import type { Knob, PanelModelConfig, PanelTrace } from '../shared/protocol';
 import type { Token, TraceConfig } from '../engine/types';
 import type { ContextWindow } from '../engine/window';
 import { windowExplanation } from '../shared/windowText';
+import { PanelExperiments } from './experiments';
 
 /**
  * What the host keeps of an analysis: the trace's id in the engine (which keeps the trace itself)
@@ -94,6 +95,8 @@ export class PlaygroundPanel {
   /** The newest run that has finished (trace, message or error), for tests and timing. */
   settledRunId = 0;
   private readonly rendered = new Map<number, (ms: number) => void>();
+  /** The experiments the panel's sections ask of the run on show (tests read their answers). */
+  readonly experiments: PanelExperiments;
 
   /** The editor column the panel is in, if it is open: other panels open there rather than squeeze it. */
   static get viewColumn(): vscode.ViewColumn | undefined {
@@ -136,12 +139,13 @@ export class PlaygroundPanel {
     private readonly engine: EngineClient,
     private source: PanelSource,
   ) {
+    this.experiments = new PanelExperiments(engine, (runId) => this.traceIdFor(runId), (message) => this.post(message));
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'icon.svg');
     panel.webview.html = this.html();
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     this.channel = new WebviewChannel(panel.webview, {
       name: 'webview', parse: parseWebviewMessage,
-      receive: (message) => void this.handle(message).catch((err) => void vscode.window.showErrorMessage(`LLM 101: ${errorMessage(err)}`)),
+      receive: (message) => void this.handled(message),
     }, this.disposables);
   }
 
@@ -159,6 +163,8 @@ export class PlaygroundPanel {
     this.highlightToken(null);
     this.panel.title = `LLM 101: ${snippet(source.title)}`;
     const runId = ++this.runId;
+    // experiments of the run on show are moot once another is on its way (a scan can take seconds)
+    this.experiments.cancel();
     const settings = readSettings(this.context.extensionPath);
     this.post({ type: 'knobs', values: knobValues(settings) });
     this.post({ type: 'busy', runId, stage: 'starting' });
@@ -237,6 +243,7 @@ export class PlaygroundPanel {
     this.disposed = true;
     if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
     this.engine.cancel();
+    this.experiments.cancel();
     if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
     for (const editor of vscode.window.visibleTextEditors) {
       for (const decoration of [highlight, keyHighlight, outsideWindow]) editor.setDecorations(decoration, []);
@@ -259,6 +266,19 @@ export class PlaygroundPanel {
 
   private post(message: HostMessage): void {
     if (!this.disposed) this.channel.post(message);
+  }
+
+  /**
+   * A message from the webview, checked as the channel checks what arrives (tests send the
+   * webview's messages here); resolves once it is handled.
+   */
+  receive(raw: unknown): Promise<void> {
+    const message = parseWebviewMessage(raw);
+    return message && message.type !== 'ready' ? this.handled(message) : Promise.resolve();
+  }
+
+  private handled(message: Exclude<WebviewMessage, { type: 'ready' }>): Promise<void> {
+    return this.handle(message).catch((err) => void vscode.window.showErrorMessage(`LLM 101: ${errorMessage(err)}`));
   }
 
   private async handle(message: Exclude<WebviewMessage, { type: 'ready' }>): Promise<void> {
@@ -308,6 +328,12 @@ export class PlaygroundPanel {
         if (message.runId === this.runId) this.post({ type: 'nextToken', runId: message.runId, view });
         return;
       }
+      case 'experiment':
+        await this.experiments.run(message);
+        return;
+      case 'cancelExperiment':
+        this.experiments.cancel();
+        return;
       case 'generate':
         await this.generateFromPanel(message);
         return;

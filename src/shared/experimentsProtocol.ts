@@ -39,7 +39,9 @@ export const HeadRolesViewSchema = v.object({
   scores: v.array(v.array(v.object({ previousToken: v.nullable(num), firstToken: v.nullable(num), selfToken: num, induction: num }))),
   strongest: v.array(v.array(v.nullable(HeadRoleSchema))),
   threshold: num,
+  /** The induction probe: probeLength random token ids drawn with probeSeed, then the same again. */
   probeLength: index,
+  probeSeed: index,
 });
 export const AblationViewSchema = v.object({
   heads: v.array(HeadRefSchema),

@@ -3,6 +3,7 @@
 // (parseWebviewMessage, parseHostMessage): anything malformed is ignored (and logged), never trusted.
 import * as v from 'valibot';
 import { MapCodesSchema } from './codes';
+import { ExperimentQuerySchema, ExperimentResultSchema } from './experimentsProtocol';
 import type { ContextWindow } from './windowText';
 import { MatrixSchema, TraceConfigSchema, TokenSchema, finite, float32, index, int, mirrors, num, parse, text } from './wire';
 
@@ -18,8 +19,11 @@ export const SECTIONS = [
 ] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
-/** The model's sections (book chapter 4), after the seven stages, shown when the trace has a model. */
-export const MODEL_SECTIONS = ['feed-forward', 'blocks', 'next-token'] as const;
+/**
+ * The model's sections (book chapter 4), after the seven stages, shown when the trace has a model;
+ * then the experiments on it (logit lens, attribution, patching), which the standalone report leaves out.
+ */
+export const MODEL_SECTIONS = ['feed-forward', 'blocks', 'next-token', 'logit-lens', 'attribution', 'patching'] as const;
 export type ModelSectionId = (typeof MODEL_SECTIONS)[number];
 
 /** The knobs the panel can change; each maps to the `llm101.<key>` setting. */
@@ -267,6 +271,10 @@ export type CellsReply = v.InferOutput<typeof CellsReplySchema>;
 const cellsReplyFits = (m: CellsReply) => m.values.length === m.paths.length && m.values.every((a) => a.length === m.rows * m.cols)
   && (!m.approximate || m.approximate.floors.length === m.paths.length);
 
+/** The experiment kinds (lens, headRoles, ablate, scan, attribute, patch): each has its own slot in the panel. */
+const ExperimentKindSchema = v.picklist(['lens', 'headRoles', 'ablate', 'scan', 'attribute', 'patch']);
+export type ExperimentKind = v.InferOutput<typeof ExperimentKindSchema>;
+
 /** The most tokens one Continue Text adds. */
 export const MAX_NEW_TOKENS = 1000;
 
@@ -300,6 +308,11 @@ export const HostMessageSchema = v.pipe(
     // A knob value the host would not write (e.g. heads that do not divide the dimension): shown
     // next to that knob; the setting keeps its old value.
     v.object({ type: v.literal('knobRefused'), knob: KnobSchema, value: KnobValueSchema, message: text(1000) }),
+    // An experiment on the run on show, by the webview's request number: progress "done of total"
+    // (scan, patching), its result, or why it did not run (cancelled: the learner's Cancel).
+    v.object({ type: v.literal('experimentProgress'), runId: int, request: index, kind: ExperimentKindSchema, done: index, total: index }),
+    v.object({ type: v.literal('experimentResult'), runId: int, request: index, result: ExperimentResultSchema }),
+    v.object({ type: v.literal('experimentError'), runId: int, request: index, kind: ExperimentKindSchema, message: text(10_000), cancelled: v.boolean() }),
   ]),
   v.check((m) => m.type !== 'cells' || cellsReplyFits(m), 'one array of rows·cols values (and one floor) per path'),
 );
@@ -325,6 +338,10 @@ export const WebviewMessageSchema = v.variant('type', [
   // Move the context window to start at token `from` (null: back to the last tokens).
   v.object({ type: v.literal('moveWindow'), from: v.nullable(index) }),
   v.object({ type: v.literal('rendered'), runId: int, ms: num }),
+  // An experiment on the run's model (heads and layers from 0); `request` pairs it with its answer.
+  v.object({ type: v.literal('experiment'), runId: int, request: index, query: ExperimentQuerySchema }),
+  // Stops the scan or patching in flight (its answer is an experimentError with cancelled: true).
+  v.object({ type: v.literal('cancelExperiment') }),
   LogSchema,
 ]);
 export type WebviewMessage = v.InferOutput<typeof WebviewMessageSchema>;

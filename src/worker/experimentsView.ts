@@ -85,7 +85,7 @@ export function headRolesView(run: ModelRun): HeadRolesView {
       return best;
     }),
   );
-  return { scores, strongest, threshold: ROLE_THRESHOLD, probeLength };
+  return { scores, strongest, threshold: ROLE_THRESHOLD, probeLength, probeSeed: PROBE_SEED };
 }
 
 export function ablationView(run: ModelRun, heads: readonly HeadRef[], mode: AblationMode, position: number): AblationView {

@@ -7,7 +7,7 @@ import { RESULTS, setPanelWidth, waitUntil } from './harness.mjs';
 export function panelTools({ page, web, outer, STEP_MS }) {
   const tokenCount = () => web.locator('#tokens .chip').count();
   const stages = ['tokens', 'embeddings', 'attention-simple', 'attention-self', 'attention-causal', 'attention-heads', 'layernorm'];
-  const modelSections = ['feed-forward', 'blocks', 'next-token'];
+  const modelSections = ['feed-forward', 'blocks', 'next-token', 'logit-lens', 'attribution', 'patching'];
   const sections = [...stages, ...modelSections];
   // Every section at the default panel width (about 600 px beside the editor), its heading
   // scrolled to the top as a reveal would (so the sticky bar must not hide it).
