@@ -164,7 +164,7 @@ export class PlaygroundPanel {
     this.panel.title = `LLM 101: ${snippet(source.title)}`;
     const runId = ++this.runId;
     // experiments of the run on show are moot once another is on its way (a scan can take seconds)
-    this.experiments.cancel();
+    this.experiments.cancel(true);
     const settings = readSettings(this.context.extensionPath);
     this.post({ type: 'knobs', values: knobValues(settings) });
     this.post({ type: 'busy', runId, stage: 'starting' });
@@ -243,7 +243,7 @@ export class PlaygroundPanel {
     this.disposed = true;
     if (PlaygroundPanel.current === this) PlaygroundPanel.current = undefined;
     this.engine.cancel();
-    this.experiments.cancel();
+    this.experiments.cancel(true);
     if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
     for (const editor of vscode.window.visibleTextEditors) {
       for (const decoration of [highlight, keyHighlight, outsideWindow]) editor.setDecorations(decoration, []);

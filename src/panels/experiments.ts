@@ -20,7 +20,8 @@ export class PanelExperiments {
   /** Asks queued or running that the learner cancelled (a queued one is answered without running). */
   private cancelled = new Set<number>();
   private running: number | undefined;
-  private readonly waiting = new Set<number>();
+  /** Asks queued behind the one in flight, by request, with their kind. */
+  private readonly waiting = new Map<number, ExperimentQuery['kind']>();
   /** The last answers (result or refusal) by request, for tests that act as the webview. */
   readonly answers = new Map<number, Extract<HostMessage, { type: 'experimentResult' | 'experimentError' }>>();
   /** The last progress of the experiment in flight: request, runs done, runs in all. */
@@ -45,15 +46,18 @@ export class PanelExperiments {
 
   /** Queues `ask`; it runs once the experiments before it have answered. */
   run(ask: ExperimentAsk): Promise<void> {
-    this.waiting.add(ask.request);
+    this.waiting.set(ask.request, ask.query.kind);
     const turn = this.queue.then(() => this.runNow(ask));
     this.queue = turn.catch(() => undefined);
     return turn;
   }
 
-  /** Stops the experiment in flight and drops those still waiting. */
-  cancel(): void {
-    for (const request of this.waiting) this.cancelled.add(request);
+  /**
+   * Stops the experiment in flight and drops the long ones still waiting (the learner's Cancel),
+   * or every one waiting (`all`: another run is on its way, so none of them is wanted).
+   */
+  cancel(all = false): void {
+    for (const [request, kind] of this.waiting) if (all || kind === 'scan' || kind === 'patch') this.cancelled.add(request);
     if (this.running !== undefined) this.engine.cancelExperiment();
   }
 

@@ -125,8 +125,8 @@ await inWorkbench({
     const shapes = await web.locator('canvas[data-rows]').evaluateAll((els) => els.map((e) => [e.dataset.name, Number(e.dataset.rows), Number(e.dataset.cols)]));
     if (shapes.length < 10) throw new Error(`only ${shapes.length} heatmaps`);
     // The book's example beside stage 3 has its own six tokens.
-    // The book's example has its own six tokens; the residual-norm map's rows are layers.
-    const ours = shapes.filter(([name]) => !name.startsWith('journey.') && name !== 'model.residualNorms');
+    // The book's example has its own six tokens; the residual-norm map's and the experiments' rows are layers.
+    const ours = shapes.filter(([name]) => !name.startsWith('journey.') && !name.startsWith('experiments.') && name !== 'model.residualNorms');
     const wrongRows = ours.filter(([, rows]) => rows !== n);
     if (wrongRows.length) throw new Error(`rows ≠ ${n}: ${JSON.stringify(wrongRows)}`);
     const square = ours.filter(([name]) => /weights|scores|droppedWeights/.test(name));
