@@ -53,8 +53,13 @@ async function analyzed(text: string): Promise<{ p: PlaygroundPanel; traceId: nu
 suite('Experiments in the panel', () => {
   const stanza = 'Each night the keeper climbs the iron stair\nand trims the wick, and winds the turning lens,';
 
-  suiteSetup(() => setting('weightsPath', 'poems'));
-  suiteTeardown(() => setting('weightsPath', undefined));
+  // the suites after this one find the model they started with
+  let before: unknown;
+  suiteSetup(async () => {
+    before = vscode.workspace.getConfiguration('llm101').inspect('weightsPath')?.globalValue;
+    await setting('weightsPath', 'poems');
+  });
+  suiteTeardown(() => setting('weightsPath', before));
 
   test('the lens grid\'s last row is the next-token section\'s top token at every position', async () => {
     const { p, traceId, T } = await analyzed(stanza);
