@@ -180,7 +180,9 @@ try {
     await web.locator('#patching-note', { hasText: 'm_clean' }).waitFor({ timeout: STEP_MS });
   });
 
-  for (const [theme, label, selector] of [['dark', 'Default Dark Modern', '.monaco-workbench.vs-dark'], ['light', 'Default Light Modern', '.monaco-workbench.vs:not(.vs-dark)'], ['hc', 'Default High Contrast', '.monaco-workbench.hc-black']]) {
+  // light and high contrast first, dark last: each write changes the theme (the workspace starts with
+  // Dark Modern, which a fresh browser may not have painted yet: writing it again changes nothing)
+  for (const [theme, label, selector] of [['light', 'Default Light Modern', '.monaco-workbench.vs:not(.vs-dark)'], ['hc', 'Default High Contrast', '.monaco-workbench.hc-black'], ['dark', 'Default Dark Modern', '.monaco-workbench.vs-dark']]) {
     await check(`${theme}: the experiment sections at 360, 600 and 1,000 px`, async () => {
       writeSettings({ 'workbench.colorTheme': label });
       await page.locator(selector).waitFor({ timeout: STEP_MS });
