@@ -6,10 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Llm101Api } from '../../src/extension';
 import { gpt2VocabRepo, startFakeHub, type FakeHub } from '../hub/fakeHub';
-
-const EXT_ID = 'llm101.llm101-playground';
+import { api } from './host';
 
 suite('Download Model', () => {
   let hub: FakeHub;
@@ -39,8 +37,7 @@ suite('Download Model', () => {
     const editor = await vscode.window.showTextDocument(doc);
     editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(doc.getText().length));
     await vscode.commands.executeCommand('llm101.analyzeSelection');
-    const ext = vscode.extensions.getExtension<Llm101Api>(EXT_ID);
-    const p = (await ext?.activate())?.panel();
+    const p = (await api()).panel();
     assert.ok(p);
     const end = Date.now() + 60_000;
     while (Date.now() < end && !(p.lastResult?.kind === 'trace' && p.lastResult.weightsPath === folder)) {

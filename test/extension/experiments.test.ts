@@ -8,23 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Llm101Api } from '../../src/extension';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import type { ExperimentQuery, ExperimentResult } from '../../src/shared/experimentsProtocol';
 import type { PlaygroundPanel } from '../../src/panels/PlaygroundPanel';
-
-const EXT_ID = 'llm101.llm101-playground';
-
-async function api(): Promise<Llm101Api> {
-  const ext = vscode.extensions.getExtension<Llm101Api>(EXT_ID);
-  assert.ok(ext, `${EXT_ID} is not installed in the extension host`);
-  return ext.activate();
-}
-
-async function setting(key: string, value: unknown): Promise<void> {
-  await vscode.workspace.getConfiguration('llm101').update(key, value, vscode.ConfigurationTarget.Global);
-}
+import { EXT_ID, api, setting } from './host';
 
 let request = 1000;
 

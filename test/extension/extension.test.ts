@@ -7,8 +7,7 @@ import * as vscode from 'vscode';
 import type { Llm101Api } from '../../src/extension';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
-
-const EXT_ID = 'llm101.llm101-playground';
+import { EXT_ID, api, setting, until } from './host';
 
 interface Manifest {
   contributes: {
@@ -16,12 +15,6 @@ interface Manifest {
     commands: { command: string }[];
     configuration: { properties: Record<string, { default?: unknown; description?: string; markdownDescription?: string }> };
   };
-}
-
-async function api(): Promise<Llm101Api> {
-  const ext = vscode.extensions.getExtension<Llm101Api>(EXT_ID);
-  assert.ok(ext, `${EXT_ID} is not installed in the extension host`);
-  return ext.activate();
 }
 
 function manifest(): Manifest {
@@ -35,21 +28,6 @@ async function openPoem(): Promise<vscode.TextEditor> {
   assert.ok(folder, 'the test workspace is open');
   const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder.uri, 'poem.txt'));
   return vscode.window.showTextDocument(doc);
-}
-
-async function setting(key: string, value: unknown): Promise<void> {
-  await vscode.workspace.getConfiguration('llm101').update(key, value, vscode.ConfigurationTarget.Global);
-}
-
-/** Polls until `check` returns a value (not undefined) or the time is up. */
-async function until<T>(what: string, check: () => T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 suite('LLM 101 Playground in the extension host', () => {

@@ -7,31 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Llm101Api } from '../../src/extension';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
-
-const EXT_ID = 'llm101.llm101-playground';
-
-async function api(): Promise<Llm101Api> {
-  const ext = vscode.extensions.getExtension<Llm101Api>(EXT_ID);
-  assert.ok(ext, `${EXT_ID} is not installed in the extension host`);
-  return ext.activate();
-}
-
-async function setting(key: string, value: unknown): Promise<void> {
-  await vscode.workspace.getConfiguration('llm101').update(key, value, vscode.ConfigurationTarget.Global);
-}
-
-async function until<T>(what: string, check: () => T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { EXT_ID, api, setting, until } from './host';
 
 suite('The context window and Compare with…', () => {
   const file = path.join(os.tmpdir(), `llm101-window-${process.pid}.safetensors`);
