@@ -20,6 +20,8 @@ import {
   releasePacked,
   setKernelThreads,
   setWaitForHelper,
+  softmaxOfPackedProduct,
+  softmaxRowsInto,
   splitProductCount,
   warmUpKernel,
 } from '../../src/engine/kernels';
@@ -100,6 +102,32 @@ test('two threads give the single-thread packed and unpacked products bit for bi
       }
     }
   });
+});
+
+test('softmaxOfPackedProduct is matmulPackedInto then softmaxRowsInto bit for bit, on one thread and on two (a lens reading)', () => {
+  // widths that are and are not a multiple of the 8-column panels (the rows are moved together in place)
+  for (const [n, m, k] of [[1, 9, 16], [7, 1003, 64], [64, 2048, 96]] as const) {
+    const a = randomValues(n * k, n + m);
+    const weight = randomValues(m * k, k);
+    const expected = packedProduct(a, weight, n, m, k);
+    softmaxRowsInto(expected, expected, n, m, 1, false);
+    for (const threads of [1, 2]) {
+      withThreads(threads, () => {
+        if (threads === 2) assert.equal(warmUpKernel(30_000), 1, 'the helper thread starts');
+        const packed = packMatrix(weight, m, k);
+        try {
+          let seen = 0;
+          softmaxOfPackedProduct(a, n, packed, (probabilities) => {
+            seen++;
+            assert.deepEqual(probabilities, expected, `(${n}, ${k})·(${m}, ${k})ᵀ on ${threads} threads`);
+          });
+          assert.equal(seen, 1);
+        } finally {
+          releasePacked(packed);
+        }
+      });
+    }
+  }
 });
 
 test('feedForwardPackedInto is linear, geluInto, linear bit for bit, with and without biases, on one thread and on two', () => {

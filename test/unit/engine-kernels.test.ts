@@ -90,6 +90,32 @@ test('causal products: lowerOutput leaves j > i untouched, lowerInput skips only
   }
 });
 
+test('products of several row chunks (A rows past 192 KB): every block of every chunk, each tail, both causal forms', () => {
+  // k = 700 makes chunks of 70 rows (kernels.wat): 152 rows are chunks of 70, 70 and 12 (two 5-row
+  // blocks and a 2-row one); the causal forms skip different panels in each block of a chunk
+  const n = 152;
+  const k = 700;
+  for (const m of [9, 152]) {
+    const a = randomValues(n * k, m);
+    const b = randomValues(m * k, m + 1);
+    const out = new Float32Array(n * m).fill(7);
+    matmulInto(out, a, b, n, m, k, { bTransposed: true });
+    assert.deepEqual(out, plainProduct(a, b, n, m, k, { bTransposed: true }), `(${n}, ${k})·(${k}, ${m})ᵀ`);
+  }
+  const q = randomValues(n * k, 3);
+  const keys = randomValues(n * k, 4);
+  const scores = new Float32Array(n * n).fill(7);
+  matmulInto(scores, q, keys, n, n, k, { bTransposed: true, lowerOutput: true });
+  const full = plainProduct(q, keys, n, n, k, { bTransposed: true });
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) assert.equal(scores[i * n + j], j <= i ? full[i * n + j] : 7, `Q·Kᵀ [${i}][${j}]`);
+  // weights·V with 700 rows of depth 700: chunks of 70 rows, each row's sum stopping at its block's end
+  const weights = lowerTriangular(randomValues(k * k, 5), k, k);
+  const values = randomValues(k * 24, 6);
+  const mixed = new Float32Array(k * 24);
+  matmulInto(mixed, weights, values, k, 24, k, { bTransposed: false, lowerInput: true });
+  assertClose(mixed, plainProduct(weights, values, k, 24, k, { bTransposed: false }), { atol: 0, label: 'weights·V 700×24' });
+});
+
 test('matmulInto refuses buffers that do not fit the sizes', () => {
   assert.throws(() => matmulInto(new Float32Array(5), new Float32Array(6), new Float32Array(6), 2, 2, 3, { bTransposed: true }), /buffers of 6, 6, 5 floats for \(2, 3\)·\(3, 2\)/);
   assert.throws(() => matmulInto(new Float32Array(4), new Float32Array(5), new Float32Array(6), 2, 2, 3, { bTransposed: true }), RangeError);

@@ -4,11 +4,11 @@
 // Row L is the model's own next-token distribution. Each cell keeps its top k; `final[l][t]` is
 // the probability that layer l already gives the model's final top-1 token at t (the line chart).
 
-import { softmaxRowsInto } from '../kernels';
+import { packMatrix, releasePacked, softmaxOfPackedProduct, softmaxRowsInto } from '../kernels';
 import { topTokens } from '../gpt/sampling';
 import type { GptModel } from '../gpt/types';
 import { layerNormInto } from '../layers/layerNorm';
-import { outputHead, type PackedGpt } from '../layers/gptModel';
+import type { PackedGpt } from '../layers/gptModel';
 import { createMatrix } from '../tensor';
 import type { RunCache } from './run';
 
@@ -45,12 +45,11 @@ export function logitLens(model: GptModel, cache: RunCache, options: LensOptions
   const top: LensCell[][][] = Array.from({ length: readings }, () => []); // only the top k: (T, vocab) per reading is 200 MB at T = 1,024
   const final: number[][] = Array.from({ length: readings }, () => new Array<number>(T).fill(0));
   const finalIds = new Int32Array(T);
-  /** Softmax in place over `logits` (count, vocab), row r being reading rowAt(r); keeps its top k. */
-  const read = (logits: Float32Array, count: number, rowAt: (r: number) => { layer: number; t: number }) => {
-    softmaxRowsInto(logits, logits, count, vocab, 1, false);
+  /** Keeps the top k of `probabilities` (count, vocab), row r being reading rowAt(r). */
+  const read = (probabilities: Float32Array, count: number, rowAt: (r: number) => { layer: number; t: number }) => {
     for (let r = 0; r < count; r++) {
       const { layer, t } = rowAt(r);
-      const row = logits.subarray(r * vocab, (r + 1) * vocab);
+      const row = probabilities.subarray(r * vocab, (r + 1) * vocab);
       const best = topTokens(row, k).map(({ id, probability }) => ({ id, p: probability }));
       top[layer]![t] = best;
       if (layer === readings - 1) finalIds[t] = best[0]?.id ?? 0;
@@ -61,19 +60,29 @@ export function logitLens(model: GptModel, cache: RunCache, options: LensOptions
   // model's own output, already computed when the run kept every row of logits
   const last = { layer: readings - 1 };
   const kept = cache.logits.rows === cache.ids.length;
-  if (kept) read(cache.logits.data.slice(from * vocab), T, (t) => ({ ...last, t }));
+  if (kept) {
+    const logits = cache.logits.data.slice(from * vocab);
+    softmaxRowsInto(logits, logits, T, vocab, 1, false);
+    read(logits, T, (t) => ({ ...last, t }));
+  }
   const firstLayer = kept ? readings - 2 : readings - 1;
   const rows = (firstLayer + 1) * T; // readings firstLayer .. 0, T positions each
   const rowAt = (flat: number) => ({ layer: firstLayer - Math.floor(flat / T), t: flat % T });
-  for (let start = 0; start < rows; start += ROWS_PER_PRODUCT) {
-    const count = Math.min(ROWS_PER_PRODUCT, rows - start);
-    const x = createMatrix(count, config.dim);
-    for (let r = 0; r < count; r++) {
-      const { layer, t } = rowAt(start + r);
-      x.data.set(cache.residuals[layer]!.data.subarray((from + t) * config.dim, (from + t + 1) * config.dim), r * config.dim);
+  // the products' probabilities are read where the kernel computed them (softmaxOfPackedProduct)
+  const head = packed?.outHead ?? packMatrix(weights.outHead.data, vocab, config.dim);
+  try {
+    for (let start = 0; start < rows; start += ROWS_PER_PRODUCT) {
+      const count = Math.min(ROWS_PER_PRODUCT, rows - start);
+      const x = createMatrix(count, config.dim);
+      for (let r = 0; r < count; r++) {
+        const { layer, t } = rowAt(start + r);
+        x.data.set(cache.residuals[layer]!.data.subarray((from + t) * config.dim, (from + t + 1) * config.dim), r * config.dim);
+      }
+      layerNormInto(x.data, x, weights.finalNorm, config.layerNormEps); // row by row, in place
+      softmaxOfPackedProduct(x.data, count, head, (probabilities) => read(probabilities, count, (r) => rowAt(start + r)));
     }
-    layerNormInto(x.data, x, weights.finalNorm, config.layerNormEps); // row by row, in place
-    read(outputHead(model, x, packed).data, count, (r) => rowAt(start + r));
+  } finally {
+    if (!packed) releasePacked(head);
   }
   return { top, final };
 }

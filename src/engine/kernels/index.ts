@@ -24,4 +24,4 @@ export {
   warmUpKernel,
   type KernelVariant,
 } from './pool';
-export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxRowsInto, type MatmulOptions } from './products';
+export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxOfPackedProduct, softmaxRowsInto, type MatmulOptions } from './products';

@@ -26,15 +26,19 @@
   ;; thread, (420, 768)·(768, 768) ran at 27 GFLOP/s with 6 rows, 50 with 5 (39 with 3, 43 with 4,
   ;; 32 with 7): most likely a 6-row block's fifteen live vectors spill, V8 keeping some of x64's
   ;; sixteen xmm registers as scratch (not checked in V8's generated code).
-  (func $tile5x8 (param $a i32) (param $lda i32) (param $b i32) (param $c i32) (param $ldc i32) (param $tEnd i32)
+  ;;
+  ;; $rows (2 to 5) of the block are real: the others read the last real row again and are not
+  ;; stored. The last n mod 5 rows of a product thus take one pass over B, not one pass per row
+  ;; (at T = 24, four single-row passes over every weight were a fifth of a GPT forward's time).
+  (func $tile5x8 (param $a i32) (param $lda i32) (param $b i32) (param $c i32) (param $ldc i32) (param $tEnd i32) (param $rows i32)
     (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32)
     (local $o i32) (local $oEnd i32) (local $x v128) (local $b0 v128) (local $b1 v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128)
     (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128)
     (local.set $a1 (i32.add (local.get $a) (local.get $lda)))
-    (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
-    (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
-    (local.set $a4 (i32.add (local.get $a3) (local.get $lda)))
+    (local.set $a2 (select (i32.add (local.get $a1) (local.get $lda)) (local.get $a1) (i32.gt_u (local.get $rows) (i32.const 2))))
+    (local.set $a3 (select (i32.add (local.get $a2) (local.get $lda)) (local.get $a2) (i32.gt_u (local.get $rows) (i32.const 3))))
+    (local.set $a4 (select (i32.add (local.get $a3) (local.get $lda)) (local.get $a3) (i32.gt_u (local.get $rows) (i32.const 4))))
     (local.set $oEnd (i32.shl (local.get $tEnd) (i32.const 2)))
     (block $done
       (br_if $done (i32.eqz (local.get $tEnd)))
@@ -64,17 +68,21 @@
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (v128.store (local.get $c) (local.get $c10))
     (v128.store offset=16 (local.get $c) (local.get $c11))
+    (br_if 0 (i32.lt_u (local.get $rows) (i32.const 3)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (v128.store (local.get $c) (local.get $c20))
     (v128.store offset=16 (local.get $c) (local.get $c21))
+    (br_if 0 (i32.lt_u (local.get $rows) (i32.const 4)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (v128.store (local.get $c) (local.get $c30))
     (v128.store offset=16 (local.get $c) (local.get $c31))
+    (br_if 0 (i32.lt_u (local.get $rows) (i32.const 5)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (v128.store (local.get $c) (local.get $c40))
     (v128.store offset=16 (local.get $c) (local.get $c41)))
 
-  ;; 1 row × 8 columns, for the last n mod 5 rows; same sum per element as tile5x8.
+  ;; 1 row × 8 columns, for a block of one row (a decode step's one row, where streaming B is
+  ;; the whole cost); same sum per element as tile5x8.
   (func $tile1x8 (param $a i32) (param $b i32) (param $c i32) (param $tEnd i32)
     (local $o i32) (local $oEnd i32) (local $x v128) (local $c0 v128) (local $c1 v128)
     (local.set $oEnd (i32.shl (local.get $tEnd) (i32.const 2)))
@@ -91,51 +99,66 @@
     (v128.store offset=16 (local.get $c) (local.get $c1)))
 
   ;; Byte addresses a, b, c; sizes in elements. See the header for the layouts and flags.
+  ;; Rows are taken in chunks of whole 5-row blocks whose A rows fit in 192 KB (60 rows at
+  ;; k = 768); each panel of B is read once per chunk and serves every block of the chunk from
+  ;; cache. Block by block over all of B instead, a small product (a 24-token GPT forward) read
+  ;; every weight from memory once per 5 rows. The order of the tiles does not change any sum.
   (func (export "gemm")
     (param $a i32) (param $b i32) (param $c i32) (param $rowStart i32) (param $rowEnd i32)
     (param $panels i32) (param $k i32) (param $lowerOutput i32) (param $lowerInput i32) (param $ldaElements i32) (param $ldcElements i32)
     (local $i i32) (local $p i32) (local $pEnd i32) (local $tEnd i32) (local $last i32)
-    (local $lda i32) (local $ldc i32) (local $panelBytes i32) (local $aRow i32) (local $cRow i32)
+    (local $lda i32) (local $ldc i32) (local $panelBytes i32) (local $bPanel i32)
+    (local $chunkRows i32) (local $chunkStart i32) (local $chunkEnd i32)
     (local.set $lda (i32.shl (local.get $ldaElements) (i32.const 2)))
     (local.set $ldc (i32.shl (local.get $ldcElements) (i32.const 2)))
     (local.set $panelBytes (i32.shl (local.get $k) (i32.const 5)))
-    (local.set $i (local.get $rowStart))
-    ;; blocks of 5 rows, then single rows; `last` is the block's last row
-    (block $rowsDone
-      (loop $rows
-        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rowEnd)))
-        (local.set $last
-          (select (i32.add (local.get $i) (i32.const 4)) (local.get $i)
-            (i32.le_u (i32.add (local.get $i) (i32.const 5)) (local.get $rowEnd))))
-        (local.set $tEnd (local.get $k))
-        (if (local.get $lowerInput)
-          (then (if (i32.lt_u (i32.add (local.get $last) (i32.const 1)) (local.get $k))
-            (then (local.set $tEnd (i32.add (local.get $last) (i32.const 1)))))))
+    (local.set $chunkRows (i32.mul (i32.const 5) (i32.div_u (i32.const 49152) (i32.mul (local.get $k) (i32.const 5)))))
+    (if (i32.lt_u (local.get $chunkRows) (i32.const 5)) (then (local.set $chunkRows (i32.const 5))))
+    (local.set $chunkStart (local.get $rowStart))
+    (block $chunksDone
+      (loop $chunks
+        (br_if $chunksDone (i32.ge_u (local.get $chunkStart) (local.get $rowEnd)))
+        (local.set $chunkEnd (i32.add (local.get $chunkStart) (local.get $chunkRows)))
+        (if (i32.gt_u (local.get $chunkEnd) (local.get $rowEnd)) (then (local.set $chunkEnd (local.get $rowEnd))))
+        ;; lowerOutput: the panels up to the chunk's last row; each block skips those past its own
         (local.set $pEnd (local.get $panels))
         (if (local.get $lowerOutput)
-          (then (if (i32.lt_u (i32.add (i32.shr_u (local.get $last) (i32.const 3)) (i32.const 1)) (local.get $panels))
-            (then (local.set $pEnd (i32.add (i32.shr_u (local.get $last) (i32.const 3)) (i32.const 1)))))))
-        (local.set $aRow (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))))
-        (local.set $cRow (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))))
+          (then (if (i32.lt_u (i32.add (i32.shr_u (i32.sub (local.get $chunkEnd) (i32.const 1)) (i32.const 3)) (i32.const 1)) (local.get $panels))
+            (then (local.set $pEnd (i32.add (i32.shr_u (i32.sub (local.get $chunkEnd) (i32.const 1)) (i32.const 3)) (i32.const 1)))))))
         (local.set $p (i32.const 0))
         (block $panelsDone
           (loop $panel
             (br_if $panelsDone (i32.ge_u (local.get $p) (local.get $pEnd)))
-            (if (i32.eq (local.get $last) (local.get $i))
-              (then
-                (call $tile1x8 (local.get $aRow)
-                  (i32.add (local.get $b) (i32.mul (local.get $p) (local.get $panelBytes)))
-                  (i32.add (local.get $cRow) (i32.shl (local.get $p) (i32.const 5)))
-                  (local.get $tEnd)))
-              (else
-                (call $tile5x8 (local.get $aRow) (local.get $lda)
-                  (i32.add (local.get $b) (i32.mul (local.get $p) (local.get $panelBytes)))
-                  (i32.add (local.get $cRow) (i32.shl (local.get $p) (i32.const 5)))
-                  (local.get $ldc) (local.get $tEnd))))
+            (local.set $bPanel (i32.add (local.get $b) (i32.mul (local.get $p) (local.get $panelBytes))))
+            ;; blocks of 5 rows, the last one 1 to 5 rows; `last` is the block's last row
+            (local.set $i (local.get $chunkStart))
+            (block $rowsDone
+              (loop $rows
+                (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $chunkEnd)))
+                (local.set $last
+                  (select (i32.add (local.get $i) (i32.const 4)) (i32.sub (local.get $chunkEnd) (i32.const 1))
+                    (i32.le_u (i32.add (local.get $i) (i32.const 5)) (local.get $chunkEnd))))
+                (local.set $tEnd (local.get $k))
+                (if (local.get $lowerInput)
+                  (then (if (i32.lt_u (i32.add (local.get $last) (i32.const 1)) (local.get $k))
+                    (then (local.set $tEnd (i32.add (local.get $last) (i32.const 1)))))))
+                (if (i32.or (i32.eqz (local.get $lowerOutput)) (i32.le_u (local.get $p) (i32.shr_u (local.get $last) (i32.const 3))))
+                  (then
+                    (if (i32.eq (local.get $last) (local.get $i))
+                      (then
+                        (call $tile1x8 (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))) (local.get $bPanel)
+                          (i32.add (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (i32.shl (local.get $p) (i32.const 5)))
+                          (local.get $tEnd)))
+                      (else
+                        (call $tile5x8 (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))) (local.get $lda) (local.get $bPanel)
+                          (i32.add (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (i32.shl (local.get $p) (i32.const 5)))
+                          (local.get $ldc) (local.get $tEnd) (i32.add (i32.sub (local.get $last) (local.get $i)) (i32.const 1)))))))
+                (local.set $i (i32.add (local.get $last) (i32.const 1)))
+                (br $rows)))
             (local.set $p (i32.add (local.get $p) (i32.const 1)))
             (br $panel)))
-        (local.set $i (i32.add (local.get $last) (i32.const 1)))
-        (br $rows))))
+        (local.set $chunkStart (local.get $chunkEnd))
+        (br $chunks))))
 
   ;; ---------------------------------------------------------------------------------------------
   ;; B (byte address src) into panels of 8 columns at dst, the layout gemm reads: panel p holds

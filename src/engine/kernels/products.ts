@@ -218,12 +218,7 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   } else {
     heap.set(scores, at);
   }
-  const d = Math.fround(divisor);
-  s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
-  const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0];
-  runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, 1, JobKind.Softmax, args, (rowStart, rowEnd) =>
-    s.kernel.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0),
-  );
+  softmaxInPlace(s, sAt, rows, cols, divisor, causal);
   if (causal) {
     for (let i = 0; i < rows; i++) out.set(heap.subarray(at + i * cols, at + i * cols + length(i)), i * cols);
   } else {
@@ -231,3 +226,41 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   }
 }
 
+
+/** Softmax in place of the (rows, cols) float32 rows at byte address sAt of the kernel's memory. */
+function softmaxInPlace(s: KernelState, sAt: number, rows: number, cols: number, divisor: number, causal: boolean): void {
+  const d = Math.fround(divisor);
+  s.controlFloats[JOB + 2] = d; // the helpers read the divisor as float32 bits
+  const args = [sAt, cols, s.control[JOB + 2]!, causal ? 1 : 0];
+  runRows(s, rows, rows * cols >= MIN_PARALLEL_ENTRIES && rows >= 2, 1, JobKind.Softmax, args, (rowStart, rowEnd) =>
+    s.kernel.softmax(sAt, rowStart, rowEnd, cols, d, causal ? 1 : 0),
+  );
+}
+
+/**
+ * softmax(a (n, cols) · Wᵀ) for a packed W (rows, cols), row by row, left in the kernel's memory:
+ * `read` gets the (n, rows) probabilities as a view of that memory, valid only until it returns
+ * (it must not call the kernel). Bit for bit softmaxRowsInto of matmulPackedInto's product, without
+ * copying the product out and back in: a logit lens's 288 rows of GPT-2's vocabulary are 58 MB
+ * each way, most of their cost page faults on fresh arrays.
+ */
+export function softmaxOfPackedProduct(a: Float32Array, n: number, packed: PackedMatrix, read: (probabilities: Float32Array) => void): void {
+  const live = livePacking(packed);
+  if (!live) throw new Error('softmaxOfPackedProduct: the packed weight was released; pack it again');
+  const { rows: m, cols: k } = live;
+  if (a.length !== n * k) throw new RangeError(`softmaxOfPackedProduct: ${a.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  if (n === 0) return;
+  const s = kernelState();
+  const panels = Math.ceil(m / PANEL);
+  const ldc = panels * PANEL;
+  // workspace: A (n, k) | C (n, ldc), whose rows are then moved together to a stride of m
+  const aAt = s.workspaceAt;
+  const cAt = align16(aAt + 4 * n * k);
+  reserve(s, cAt + 4 * n * ldc);
+  s.heap.set(a, aAt >> 2);
+  runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
+  const c = cAt >> 2;
+  if (ldc !== m) for (let i = 1; i < n; i++) s.heap.copyWithin(c + i * m, c + i * ldc, c + i * ldc + m);
+  softmaxInPlace(s, cAt, n, m, 1, false);
+  read(s.heap.subarray(c, c + n * m));
+}
