@@ -16,7 +16,7 @@
 // double and rounded once, which keeps every gradient well inside the fixtures' 1e-5 / 1e-4.
 
 import { matmulInto, softmaxRowsInto } from '../kernels';
-import { GELU_CUBIC } from '../layers/gelu';
+import { GELU_CUBIC, SQRT_2_OVER_PI, fastTanh } from '../layers/gelu';
 import { layerNormInto } from '../layers/layerNorm';
 import type { TorchGenerator } from '../rng';
 import { dropoutScale } from '../tensor';
@@ -185,28 +185,9 @@ export function layerNormBackward(
 // GELU, tanh approximation (book 4.3): g(x) = ½·x·(1 + tanh u), u = √(2/π)·(x + 0.044715·x³)
 //   g'(x) = ½·(1 + tanh u) + ½·x·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·x²)
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-// tanh as a rational function, Eigen's generic_fast_tanh_float coefficients (odd degree-13
-// numerator over even degree-6 denominator), evaluated in double: within 2.6e-8 absolute and
-// 1.3e-7 relative of Math.tanh for |u| < 7.9 (about one float32 ulp), and 4.5 times as fast
-// (3.7 against 16.8 ns in V8; GELU's tanh was a third of a training step). Beyond 7.9 Math.tanh.
-const TANH_NUM = [4.89352455891786e-3, 6.37261928875436e-4, 1.48572235717979e-5, 5.12229709037114e-8, -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16] as const;
-const TANH_DEN = [4.89352518554385e-3, 2.26843463243900e-3, 1.18534705686654e-4, 1.19825839466702e-6] as const;
-const [A1, A3, A5, A7, A9, A11, A13] = TANH_NUM;
-const [B0, B2, B4, B6] = TANH_DEN;
-
-export function fastTanh(u: number): number {
-  if (!(u > -7.9 && u < 7.9)) return Math.tanh(u);
-  const u2 = u * u;
-  const num = u * (A1 + u2 * (A3 + u2 * (A5 + u2 * (A7 + u2 * (A9 + u2 * (A11 + u2 * A13))))));
-  const den = B0 + u2 * (B2 + u2 * (B4 + u2 * B6));
-  return num / den;
-}
-
 /**
  * out = GELU(x) elementwise, and tanhU = tanh u for the backward: geluScalar's expression
- * (layers/gelu.ts) with fastTanh, so within about one float32 ulp of the inference layer. (n)
+ * (layers/gelu.ts), keeping the tanh. (n)
  */
 export function geluForward(out: Float32Array, tanhU: Float32Array, x: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
