@@ -90,25 +90,26 @@ test('causal products: lowerOutput leaves j > i untouched, lowerInput skips only
   }
 });
 
-test('products of several row chunks (A rows past 192 KB): every block of every chunk, each tail, both causal forms', () => {
-  // k = 700 makes chunks of 70 rows (kernels.wat): 152 rows are chunks of 70, 70 and 12 (two 5-row
-  // blocks and a 2-row one); the causal forms skip different panels in each block of a chunk
-  const n = 152;
+test('both orders of the tiles (rows that fit in 192 KB panel by panel, more rows block by block): every block, each tail, both causal forms', () => {
+  // at k = 700, 70 rows fit (kernels.wat): 67 rows go panel by panel over 13 blocks and a 2-row
+  // tail, 152 rows block by block with a 2-row tail; the causal forms skip different panels per block
   const k = 700;
-  for (const m of [9, 152]) {
-    const a = randomValues(n * k, m);
-    const b = randomValues(m * k, m + 1);
-    const out = new Float32Array(n * m).fill(7);
-    matmulInto(out, a, b, n, m, k, { bTransposed: true });
-    assert.deepEqual(out, plainProduct(a, b, n, m, k, { bTransposed: true }), `(${n}, ${k})·(${k}, ${m})ᵀ`);
+  for (const n of [67, 152]) {
+    for (const m of [9, n]) {
+      const a = randomValues(n * k, m + n);
+      const b = randomValues(m * k, m + 1);
+      const out = new Float32Array(n * m).fill(7);
+      matmulInto(out, a, b, n, m, k, { bTransposed: true });
+      assert.deepEqual(out, plainProduct(a, b, n, m, k, { bTransposed: true }), `(${n}, ${k})·(${k}, ${m})ᵀ`);
+    }
+    const q = randomValues(n * k, 3);
+    const keys = randomValues(n * k, 4);
+    const scores = new Float32Array(n * n).fill(7);
+    matmulInto(scores, q, keys, n, n, k, { bTransposed: true, lowerOutput: true });
+    const full = plainProduct(q, keys, n, n, k, { bTransposed: true });
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) assert.equal(scores[i * n + j], j <= i ? full[i * n + j] : 7, `Q·Kᵀ [${i}][${j}] of ${n}`);
   }
-  const q = randomValues(n * k, 3);
-  const keys = randomValues(n * k, 4);
-  const scores = new Float32Array(n * n).fill(7);
-  matmulInto(scores, q, keys, n, n, k, { bTransposed: true, lowerOutput: true });
-  const full = plainProduct(q, keys, n, n, k, { bTransposed: true });
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) assert.equal(scores[i * n + j], j <= i ? full[i * n + j] : 7, `Q·Kᵀ [${i}][${j}]`);
-  // weights·V with 700 rows of depth 700: chunks of 70 rows, each row's sum stopping at its block's end
+  // weights·V: 700 rows of depth 700 (block by block), each row's sum stopping at its block's end
   const weights = lowerTriangular(randomValues(k * k, 5), k, k);
   const values = randomValues(k * 24, 6);
   const mixed = new Float32Array(k * 24);
