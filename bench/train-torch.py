@@ -69,7 +69,12 @@ def main():
     samples = [step() for _ in range(args.steps)]
     totals = [sum(s) for s in samples]
     ms = statistics.median(totals)
+    # which BLAS the process loaded: Debian's torch takes libblas.so.3 from the alternatives, and
+    # the reference BLAS (no libopenblas0 installed) is about 10 times slower than OpenBLAS
+    with open('/proc/self/maps') as maps:
+        blas = 'openblas' if 'openblas' in maps.read() else 'reference'
     print(json.dumps({
+        'blas': blas,
         'msPerStep': ms,
         'tokensPerSecond': args.batch * args.seq * 1e3 / ms,
         'forwardMs': statistics.median(s[0] for s in samples),

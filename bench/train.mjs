@@ -102,8 +102,14 @@ function runTorch(shape, fused, threads = CORES) {
   const env = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  return runJson('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', String(threads), ...(fused ? ['--fused'] : [])], env);
+  const result = runJson('/usr/bin/python3', ['bench/train-torch.py', ...flags(shape), '--threads', String(threads), ...(fused ? ['--fused'] : [])], env);
+  if (result.blas !== 'openblas' && !warnedBlas) {
+    warnedBlas = true;
+    console.log('  WARNING: torch runs on the reference BLAS, about 10 times slower than OpenBLAS: apt-get install libopenblas0-pthread');
+  }
+  return result;
 }
+let warnedBlas = false;
 
 function runTfjs(shape, plain) {
   return runJson(process.execPath, ['bench/train-tfjs.mjs', ...flags(shape), ...(plain ? ['--plain-products'] : [])]);

@@ -10,10 +10,11 @@ import { geluScalar } from '../layers/gelu';
  * heap: the kernel memory as float32; at, biasAt: element indices; ld: the rows' stride.
  */
 export function geluRows(heap: Float32Array, at: number, ld: number, cols: number, biasAt: number, rowStart: number, rowEnd: number): void {
+  const gelu = geluScalar; // a local: unbundled (tsx), an import in the loop is a module getter per element
   for (let i = rowStart; i < rowEnd; i++) {
     const row = at + i * ld;
     for (let j = 0; j < cols; j++) {
-      heap[row + j] = geluScalar(biasAt >= 0 ? Math.fround(heap[row + j]! + heap[biasAt + j]!) : heap[row + j]!);
+      heap[row + j] = gelu(biasAt >= 0 ? Math.fround(heap[row + j]! + heap[biasAt + j]!) : heap[row + j]!);
     }
   }
 }
