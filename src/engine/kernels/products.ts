@@ -143,14 +143,26 @@ export function releasePacked(packed: PackedMatrix): void {
  * shared between threads by column panels, many by rows, as matmulInto shares them.
  */
 export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, packed: PackedMatrix): void {
-  const live = livePacking(packed);
-  if (!live) throw new Error('matmulPackedInto: the packed weight was released; pack it again');
+  const live = livePacked('matmulPackedInto', packed);
   const { rows: m, cols: k } = live;
   if (a.length !== n * k || out.length !== n * m) {
     throw new RangeError(`matmulPackedInto: buffers of ${a.length} and ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
   }
   if (n === 0) return;
   const s = kernelState();
+  const { cAt, ldc } = packedProductInWorkspace(s, a, n, live);
+  copyOut(s, out, cAt, n, m, ldc, false);
+}
+
+function livePacked(caller: string, packed: PackedMatrix): PackedWeight {
+  const live = livePacking(packed);
+  if (!live) throw new Error(`${caller}: the packed weight was released; pack it again`);
+  return live;
+}
+
+/** a (n, cols)·Wᵀ for a live packed W into the workspace: C (n, ldc) at byte address cAt. */
+function packedProductInWorkspace(s: KernelState, a: Float32Array, n: number, live: PackedWeight): { cAt: number; ldc: number } {
+  const { rows: m, cols: k } = live;
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
   // workspace: A (n, k) | C (n, ldc)
@@ -159,7 +171,7 @@ export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, 
   reserve(s, cAt + 4 * n * ldc);
   s.heap.set(a, aAt >> 2);
   runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
-  copyOut(s, out, cAt, n, m, ldc, false);
+  return { cAt, ldc };
 }
 
 /**
@@ -245,20 +257,13 @@ function softmaxInPlace(s: KernelState, sAt: number, rows: number, cols: number,
  * each way, most of their cost page faults on fresh arrays.
  */
 export function softmaxOfPackedProduct(a: Float32Array, n: number, packed: PackedMatrix, read: (probabilities: Float32Array) => void): void {
-  const live = livePacking(packed);
-  if (!live) throw new Error('softmaxOfPackedProduct: the packed weight was released; pack it again');
+  const live = livePacked('softmaxOfPackedProduct', packed);
   const { rows: m, cols: k } = live;
   if (a.length !== n * k) throw new RangeError(`softmaxOfPackedProduct: ${a.length} floats for (${n}, ${k})·(${k}, ${m})`);
   if (n === 0) return;
   const s = kernelState();
-  const panels = Math.ceil(m / PANEL);
-  const ldc = panels * PANEL;
-  // workspace: A (n, k) | C (n, ldc), whose rows are then moved together to a stride of m
-  const aAt = s.workspaceAt;
-  const cAt = align16(aAt + 4 * n * k);
-  reserve(s, cAt + 4 * n * ldc);
-  s.heap.set(a, aAt >> 2);
-  runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
+  const { cAt, ldc } = packedProductInWorkspace(s, a, n, live);
+  // the rows moved together to a stride of m, then the softmax in place
   const c = cAt >> 2;
   if (ldc !== m) for (let i = 1; i < n; i++) s.heap.copyWithin(c + i * m, c + i * ldc, c + i * ldc + m);
   softmaxInPlace(s, cAt, n, m, 1, false);
