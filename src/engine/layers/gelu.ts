@@ -3,8 +3,7 @@
 // Computed in double with a rational tanh (fastTanh) and rounded once to float32: within about
 // one float32 ulp of PyTorch's float32 chain of ops, far inside the fixtures' 1e-5.
 
-import { createMatrix } from '../tensor';
-import type { Matrix } from '../types';
+// No imports: the kernel's helper rows (kernels/rows.ts) use geluScalar, and tensor.ts imports the kernel.
 
 export const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 export const GELU_CUBIC = 0.044715;
@@ -35,12 +34,5 @@ export function geluScalar(x: number): number {
 export function geluInto(out: Float32Array, x: Float32Array): Float32Array {
   if (out.length !== x.length) throw new RangeError(`geluInto: ${out.length} floats for ${x.length}`);
   for (let i = 0; i < x.length; i++) out[i] = geluScalar(x[i]!);
-  return out;
-}
-
-/** (T, C) -> (T, C) */
-export function gelu(x: Matrix): Matrix {
-  const out = createMatrix(x.rows, x.cols);
-  geluInto(out.data, x.data);
   return out;
 }
