@@ -22,8 +22,8 @@ export const BUNDLED_MODELS: readonly BundledModel[] = [
   {
     name: 'copying',
     file: 'copying.safetensors',
-    label: 'Copying (bundled, trained): an induction head',
-    detail: 'trained on random words written twice: on a repeat it looks back to the word after the last occurrence and copies it',
+    label: 'Copying (bundled, trained): copies what it has seen',
+    detail: 'trained on random words written two or three times: on a repeat its second layer looks back to what followed the last occurrence and copies it (context 64)',
   },
 ];
 
