@@ -71,7 +71,12 @@ export function watchConsole(page, ours) {
   page.on('console', (m) => {
     if (m.type() === 'error' && (ours.test(m.text()) || ours.test(m.location()?.url ?? ''))) errors.push(m.text());
   });
-  page.on('pageerror', (e) => errors.push(e.message));
+  // uncaught errors too, when they come from our code: VS Code's own webview host
+  // (webview/browser/pre/index.html) may throw "Found unexpected null" when a message reaches a
+  // frame that a closing webview has already removed, a race that is not ours
+  page.on('pageerror', (e) => {
+    if (ours.test(e.message) || ours.test(e.stack ?? '')) errors.push(e.message);
+  });
   return errors;
 }
 
