@@ -93,6 +93,9 @@ function runOurs(shape, threads = CORES) {
   return runJson(process.execPath, ['--import', 'tsx', 'bench/train-ours.ts', ...flags(shape), '--threads', String(threads)]);
 }
 
+/** Whether the reference-BLAS warning was printed (once a run). */
+let warnedBlas = false;
+
 // OMP_WAIT_POLICY=PASSIVE: torch's OpenMP threads otherwise spin after each parallel op while
 // OpenBLAS's own pthreads want the same 2 cores. With the default policy single steps stalled to
 // 230–450 ms at nanoGPT's configuration (the median of a run 87 or 290 ms by chance) and
@@ -109,7 +112,6 @@ function runTorch(shape, fused, threads = CORES) {
   }
   return result;
 }
-let warnedBlas = false;
 
 function runTfjs(shape, plain) {
   return runJson(process.execPath, ['bench/train-tfjs.mjs', ...flags(shape), ...(plain ? ['--plain-products'] : [])]);

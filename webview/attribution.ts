@@ -10,11 +10,17 @@ import { visible } from './notes';
 import { state, type Run } from './state';
 import { figure, note, sectionHead } from './view';
 
+/** The position picked, while the text has it; else the last. */
+function attributionPosition(run: Run): number {
+  const { position } = state.experiments.attribution;
+  const T = run.labels.length;
+  return position !== undefined && position < T ? position : T - 1;
+}
+
 /** The attribution at the position and token picked (at first the last position and its predicted token). */
 function attributionQuery(run: Run): ExperimentQuery {
-  const { position, token } = state.experiments.attribution;
-  const T = run.labels.length;
-  return { kind: 'attribute', position: position !== undefined && position < T ? position : T - 1, ...(token.trim() !== '' && { token }) };
+  const { token } = state.experiments.attribution;
+  return { kind: 'attribute', position: attributionPosition(run), ...(token.trim() !== '' && { token }) };
 }
 whenShown('attribute', attributionQuery);
 
@@ -28,8 +34,7 @@ export function attributionSection(run: Run): TemplateResult {
   const { model, header } = modelHeader(run.trace);
   if (!model) return html`${head}${header}`;
   const a = state.experiments.attribution;
-  const T = run.labels.length;
-  const position = a.position !== undefined && a.position < T ? a.position : T - 1;
+  const position = attributionPosition(run);
   const view = resultOf(run, 'attribute')?.view;
   const go = () => askExperiment(attributionQuery(run));
   return html`${head}${header}

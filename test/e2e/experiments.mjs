@@ -8,8 +8,7 @@
 // sections in dark, light and high contrast at 360, 600 and 1,000 px go to test-results/.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startCodeServer, launchBrowser, workbenchUrl } from '../../scripts/vscode-headless.mjs';
-import { RESULTS, ROOT, checks, runCommand as palette, sampleWorkspace, watchConsole } from './harness.mjs';
+import { checks, inWorkbench, runCommand as palette, sampleWorkspace } from './harness.mjs';
 import { panelTools } from './panel.mjs';
 
 const EXT_ID = 'llm101.llm101-playground';
@@ -21,16 +20,8 @@ const { workspace, poemFile, writeSettings } = sampleWorkspace('experiments-ws')
 writeSettings({ 'llm101.weightsPath': 'poems' });
 const suite = checks();
 const { check } = suite;
-const server = await startCodeServer();
-const browser = await launchBrowser();
-let consoleErrors = [];
-try {
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-  const page = await context.newPage();
-  consoleErrors = watchConsole(page, /\[llm101|LLM 101|dist\/(extension|engine|webview)\.js/);
-  suite.onFailure = (n) => page.screenshot({ path: path.join(RESULTS, `FAIL-experiments-${n}.png`) });
-  await page.goto(workbenchUrl(server, { folder: workspace, devPaths: [ROOT] }), { waitUntil: 'domcontentloaded', timeout: 120_000 });
-
+const cleanup = () => fs.rmSync(workspace, { recursive: true, force: true });
+await inWorkbench({ suite, workspace, shots: 'FAIL-experiments', cleanup }, async ({ page }) => {
   const outer = `iframe.webview[src*="extensionId=${EXT_ID}"]`;
   const web = page.frameLocator(outer).frameLocator('#active-frame');
   const { waitFor, hoverCell, waitForPanel, shootWidths, nextTokenBars } = panelTools({ page, web, outer, STEP_MS });
@@ -216,16 +207,4 @@ try {
     await web.locator('#ablation-after-bars[data-bars]').waitFor({ timeout: STEP_MS });
     console.log(`     cancelled at “${progress}”`);
   });
-
-  await check('no errors from the extension or the webview in the console', async () => {
-    if (consoleErrors.length) throw new Error(consoleErrors.slice(0, 3).join(' | '));
-  });
-} catch (err) {
-  suite.unexpected(err);
-} finally {
-  await browser.close().catch(() => {});
-  await server.stop();
-  fs.rmSync(workspace, { recursive: true, force: true });
-}
-console.log(`screenshots in ${path.relative(process.cwd(), RESULTS) || '.'}/`);
-suite.finish();
+});

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { gpt2VocabRepo, startFakeHub, type FakeHub } from '../hub/fakeHub';
-import { api } from './host';
+import { analyzeInEditor } from './host';
 
 suite('Download Model', () => {
   let hub: FakeHub;
@@ -33,12 +33,7 @@ suite('Download Model', () => {
     assert.equal(vscode.workspace.getConfiguration('llm101').get('weightsPath'), folder);
     assert.ok(hub.requests.some((r) => r.path.startsWith('/blobs/')), 'the weights came from the hub');
 
-    const doc = await vscode.workspace.openTextDocument({ content: 'The tide returns to the harbour.', language: 'plaintext' });
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(doc.getText().length));
-    await vscode.commands.executeCommand('llm101.analyzeSelection');
-    const p = (await api()).panel();
-    assert.ok(p);
+    const { p } = await analyzeInEditor('The tide returns to the harbour.');
     const end = Date.now() + 60_000;
     while (Date.now() < end && !(p.lastResult?.kind === 'trace' && p.lastResult.weightsPath === folder)) {
       await new Promise((resolve) => setTimeout(resolve, 100));

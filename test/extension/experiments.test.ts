@@ -12,7 +12,7 @@ import { createSeededGpt } from '../../src/engine/gpt/init';
 import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import type { ExperimentQuery, ExperimentResult } from '../../src/shared/experimentsProtocol';
 import type { PlaygroundPanel } from '../../src/panels/PlaygroundPanel';
-import { EXT_ID, api, setting } from './host';
+import { EXT_ID, analyzeInEditor, api, setting } from './host';
 
 let request = 1000;
 
@@ -27,12 +27,7 @@ async function ask(p: PlaygroundPanel, query: ExperimentQuery): Promise<{ result
 
 /** Analyzes `text` in the panel and returns the panel and its trace's id. */
 async function analyzed(text: string): Promise<{ p: PlaygroundPanel; traceId: number; T: number }> {
-  const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-  const editor = await vscode.window.showTextDocument(doc);
-  editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(text.length));
-  await vscode.commands.executeCommand('llm101.analyzeSelection');
-  const p = (await api()).panel();
-  assert.ok(p);
+  const { p } = await analyzeInEditor(text);
   const result = await p.analyze(p.currentSource);
   assert.ok(result?.kind === 'trace' && result.model && 'config' in result.model, `a trace with a model (${p.lastError ?? ''})`);
   return { p, traceId: result.traceId, T: result.tokens.length };

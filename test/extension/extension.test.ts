@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { Llm101Api } from '../../src/extension';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
-import { EXT_ID, api, setting, until } from './host';
+import { EXT_ID, analyzeInEditor, api, setting, until } from './host';
 
 interface Manifest {
   contributes: {
@@ -202,15 +202,7 @@ suite('Bad input leaves the editor and the panel working', () => {
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
-  async function analyzeText(text: string) {
-    const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(text.length));
-    await vscode.commands.executeCommand('llm101.analyzeSelection');
-    const p = (await api()).panel();
-    assert.ok(p, 'the panel is open');
-    return p;
-  }
+  const analyzeText = async (text: string) => (await analyzeInEditor(text)).p;
 
   async function nextOutcome(p: NonNullable<ReturnType<Llm101Api['panel']>>) {
     const run = p.currentRunId;
@@ -283,15 +275,7 @@ suite('The model: next to the stages, in the editor, from a checkpoint', () => {
     await setting('weightsPath', 'seeded');
   });
 
-  async function analyzeText(text: string) {
-    const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(text.length));
-    await vscode.commands.executeCommand('llm101.analyzeSelection');
-    const p = (await api()).panel();
-    assert.ok(p);
-    return { p, editor };
-  }
+  const analyzeText = analyzeInEditor;
 
   test('the seeded model runs beside the stages with llm101.layers blocks, untrained', async () => {
     await setting('layers', 3);
@@ -466,12 +450,7 @@ suite('Train Model', () => {
     assert.ok(evals.length >= 2);
     assert.ok((evals.at(-1)!.trainLoss ?? Infinity) < (evals[0]!.trainLoss ?? 0) - 0.3, `train loss ${evals[0]!.trainLoss} -> ${evals.at(-1)!.trainLoss}`);
     // Analyze Selection now runs the trained model
-    const doc = await vscode.workspace.openTextDocument({ content: 'The sea reads the shore', language: 'plaintext' });
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(0, 0, 0, doc.getText().length);
-    await vscode.commands.executeCommand('llm101.analyzeSelection');
-    const p = (await api()).panel();
-    assert.ok(p);
+    const { p } = await analyzeInEditor('The sea reads the shore');
     const result = await until('a trace with the trained model', () =>
       p.lastResult?.kind === 'trace' && p.lastResult.weightsPath === end.model ? p.lastResult : undefined);
     assert.ok(result.model && 'config' in result.model);

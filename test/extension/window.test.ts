@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { createSeededGpt } from '../../src/engine/gpt/init';
 import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
-import { EXT_ID, api, setting, until } from './host';
+import { EXT_ID, analyzeInEditor, api, setting, until } from './host';
 
 suite('The context window and Compare with…', () => {
   const file = path.join(os.tmpdir(), `llm101-window-${process.pid}.safetensors`);
@@ -33,12 +33,8 @@ suite('The context window and Compare with…', () => {
   });
 
   test('a sonnet longer than the context: the last 64 tokens, each mapped to its characters in the editor; the window moves', async () => {
-    const doc = await vscode.workspace.openTextDocument({ content: poem, language: 'plaintext' });
-    const editor = await vscode.window.showTextDocument(doc);
-    editor.selection = new vscode.Selection(doc.positionAt(0), doc.positionAt(poem.length));
-    await vscode.commands.executeCommand('llm101.analyzeSelection');
-    const p = (await api()).panel();
-    assert.ok(p);
+    const { p, editor } = await analyzeInEditor(poem);
+    const doc = editor.document;
     const result = await until('a trace of the window', () => (p.lastResult?.kind === 'trace' && p.lastResult.window ? p.lastResult : undefined));
     assert.equal(p.lastError, undefined);
     const { window, tokens } = result;

@@ -21,10 +21,11 @@ after(() => {
 });
 const fixture = readJson<ExperimentCase>(path.join(EXPERIMENT_FIXTURES, 'case.json'));
 
-async function analyzed(text: string): Promise<number> {
+/** A trace of `text` on the fixture's model, or (`seeded`) on a seeded model of the same tokenizer with `seeded`'s sizes (4 heads either way). */
+async function analyzed(text: string, seeded?: { dim: number; layers: number }): Promise<number> {
   const reply = await engine.analyze({
-    ...DEFAULT_CONFIG, text, heads: 4, weightsPath: path.join(EXPERIMENT_FIXTURES, 'model'), tokenizer: 'bpe', bpeVocabSize: 256, tokenizerExplicit: true,
-    corpusPath: path.join(root, 'media', 'corpus'),
+    ...DEFAULT_CONFIG, text, heads: 4, tokenizer: 'bpe', bpeVocabSize: 256, tokenizerExplicit: true, corpusPath: path.join(root, 'media', 'corpus'),
+    ...(seeded ?? { weightsPath: path.join(EXPERIMENT_FIXTURES, 'model') }),
   });
   assert.equal(reply.kind, 'trace');
   return reply.kind === 'trace' ? reply.traceId : -1;
@@ -45,13 +46,18 @@ test('the engine process answers the scan with progress, and the lens, on the ke
 
 test('Cancel stops patching at its next run and the process goes on; a head that does not exist is answered with the fix', async () => {
   const { cleanText, corruptText, answer, wrong } = fixture.patching;
-  const traceId = await analyzed(cleanText);
+  // the cancelled one on a seeded model big enough (4 blocks of dim 256, the fixture's text twelve
+  // times) that its runs go on after the first progress: on the fixture's tiny model all of them
+  // could end before the cancel reached the engine process
+  const long = await analyzed(Array(12).fill(cleanText).join(' '), { dim: 256, layers: 4 });
   let cancelled = false;
-  const patching = engine.experiment(traceId, { kind: 'patch', corrupt: corruptText, answer, wrong }, () => {
+  const corruptLong = [...Array(11).fill(cleanText), corruptText].join(' ');
+  const patching = engine.experiment(long, { kind: 'patch', corrupt: corruptLong, answer, wrong }, () => {
     if (!cancelled) engine.cancelExperiment();
     cancelled = true;
   });
   await assert.rejects(patching, CancelledError);
+  const traceId = await analyzed(cleanText);
   await assert.rejects(engine.experiment(traceId, { kind: 'ablate', heads: [{ layer: 0, head: 4 }], mode: 'zero', position: 0 }),
     (err: Error) => err instanceof EngineError && err.message === 'head 5 does not exist: each layer has heads 1 to 4');
   const done = await engine.experiment(traceId, { kind: 'patch', corrupt: corruptText, answer, wrong });

@@ -101,7 +101,7 @@
   ;; Byte addresses a, b, c; sizes in elements. See the header for the layouts and flags.
   ;; When all the rows fit in 192 KB of A (60 rows at k = 768), each panel of B is read once and
   ;; serves every 5-row block from cache: block by block over all of B, a 24-token GPT forward read
-  ;; every weight from memory once per 5 rows (two threads, (24, 768)·(768, 768): 50 → 63 GFLOP/s).
+  ;; every weight from memory once per 5 rows (two threads, (24, 768)·(768, 768): 55–58 → 76 GFLOP/s).
   ;; More rows go block by block (chunks of one block), the block's A rows in L1 and B streamed:
   ;; panel by panel over chunks of 60 rows and more was slower there ((2048, 768)·(768, 3072):
   ;; 84 → 71 GFLOP/s). The order of the tiles does not change any sum.
