@@ -1,6 +1,7 @@
 // Times the panel at scale in the real workbench and reports the extension host's peak memory:
 // for each size, a text of exactly N word tokens is selected, "Analyze Selection" run, and the
-// time printed from Enter to the painted panel, to the causal maps shown, and (over 256 tokens,
+// time printed from Enter to the tokens section (painted before the stages are computed), to the
+// painted panel, to the causal maps shown, and (over 256 tokens,
 // where heads arrive when their section is shown) to the first and to every head map. Meanwhile the
 // resident memory of every process in code-server's process group is sampled every 100 ms; the
 // peaks are printed per process (engine.js is the engine process, extensionHost the extension
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launchBrowser, startCodeServer, workbenchUrl } from './vscode-headless.mjs';
+import { newestRunId, tokensPainted } from '../test/e2e/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXTENSION_ID = 'llm101.llm101-playground';
@@ -80,8 +82,11 @@ try {
     await page.locator('.quick-input-widget input').waitFor({ timeout: 30_000 });
     await page.keyboard.type('LLM 101: Analyze Selection');
     await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'Analyze Selection' }).waitFor({ timeout: 30_000 });
+    const before = await newestRunId(panel);
     const started = Date.now();
     await page.keyboard.press('Enter');
+    const { alone } = await tokensPainted(page, panel, before, n, 600_000);
+    const first = `${seconds(started)}${alone ? '' : ' (with the whole trace)'}`;
     try {
       await panel.locator(`canvas[data-name="layerNorm.output"]${rowsOf(n)}`).waitFor({ timeout: 600_000 });
     } catch (err) {
@@ -101,7 +106,7 @@ try {
       await panel.locator('#attention-heads').scrollIntoViewIfNeeded();
       const shown = panel.locator(`#head-grid canvas${rowsOf(n)}`);
       await shown.first().waitFor({ timeout: 600_000 });
-      const first = seconds(started);
+      const firstHead = seconds(started);
       const deadline = Date.now() + Number(process.env.LLM101_HEADS_WAIT_MS ?? 600_000);
       while ((await shown.count()) < heads && Date.now() < deadline) {
         await panel.locator('#head-grid figure').last().scrollIntoViewIfNeeded({ timeout: 2000 }).catch(() => {});
@@ -109,7 +114,7 @@ try {
       }
       const missing = await panel.locator('#head-grid figure.pending[data-group]').evaluateAll((els) => els.map((e) => `${e.dataset.group}${e.dataset.requested ? ' (asked)' : ''}`));
       if (missing.length) console.log(`${n} tokens: heads never shown: ${missing.join(', ')}`);
-      headTimes = `, first head map ${first}, all ${await shown.count()} of ${heads} ${seconds(started)}`;
+      headTimes = `, first head map ${firstHead}, all ${await shown.count()} of ${heads} ${seconds(started)}`;
     }
     // the model's layer × head grid: asked for when #blocks is shown, recomputed from the residual stream
     let blocks = '';
@@ -119,7 +124,7 @@ try {
       await panel.locator('#block-grid').waitFor({ timeout: 600_000 });
       blocks = `, layer × head grid ${((Date.now() - shownAt) / 1000).toFixed(1)} s after #blocks was shown`;
     }
-    console.log(`${n} tokens: panel painted ${painted}, causal maps ${causal}${headTimes}${blocks}`);
+    console.log(`${n} tokens: tokens section ${first}, panel painted ${painted}, causal maps ${causal}${headTimes}${blocks}`);
   }
 } finally {
   memory.stop();

@@ -19,7 +19,8 @@ import { knobBar, settingOf, statusAndError } from './knobBar';
 import { forgetNextTokenAsk, receiveGeneration, receiveNextToken } from './nextToken';
 import { visible } from './notes';
 import { SECTIONS } from './sections';
-import { changed, onChange, revision, state, type Run } from './state';
+import { tokensSection } from './stages';
+import { changed, onChange, revision, state, type Run, type StartingRun } from './state';
 
 const app = document.getElementById('app') as HTMLElement;
 let loading = app.querySelector(':scope > .placeholder') ?? undefined;
@@ -47,11 +48,22 @@ function handle(message: HostMessage): void {
       requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
       return;
     }
+    case 'traceStart':
+      // the tokens of a run newer than the one on show: they paint now, the trace follows
+      if (message.runId <= (state.run?.runId ?? -1)) return;
+      state.starting = {
+        runId: message.runId, trace: message.start, labels: message.start.tokens.map((t) => visible(t.text)),
+        title: message.title, source: message.source, hot: { query: null, key: null },
+      };
+      changed('tokens');
+      return;
     case 'busy':
       state.status = { text: `Computing… ${message.stage}`, state: 'busy' };
       changed();
       return;
     case 'error': {
+      // a run that failed after its tokens came: the last run that worked is shown again
+      if (state.starting && message.runId >= state.starting.runId) state.starting = undefined;
       const old = state.error?.section;
       state.error = { message: message.message, ...(message.section && { section: message.section }) };
       state.status = { text: state.run ? 'Showing the last result that worked.' : '', state: 'error' };
@@ -117,6 +129,7 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
     const open = state.open;
     if (open && trace.model && (open.layer >= trace.model.config.layers || open.head >= trace.model.config.heads)) state.open = undefined;
   }
+  if (state.starting && state.starting.runId <= runId) state.starting = undefined;
   const T = trace.tokens.length;
   state.run = {
     runId, trace, labels: trace.tokens.map((t) => visible(t.text)), title: message.title, source: message.source, elapsedMs: message.elapsedMs,
@@ -146,15 +159,32 @@ function receiveGroup(runId: number, entry: GroupData): void {
 
 // ---------- the page ----------
 function page(run: Run | undefined) {
+  const starting = state.starting;
+  if (starting) return html`${knobBar()}${statusAndError()}<main id="content">${startingSections(starting)}</main>`;
   return html`${knobBar()}${statusAndError()}
     <main id="content">${run ? repeat(SECTIONS.filter((s) => s.shown?.(run) ?? true), (s) => s.id, (s) =>
       html`<section id=${s.id}>${guard([run, revision(s.id), state.error?.section === s.id && state.error.message], () => s.view(run))}</section>`)
     : state.error ? nothing : html`<p class="placeholder">Loading the playground…</p>`}</main>`;
 }
 
+/**
+ * A run whose tokens came before its trace: the tokens section, then one note for the sections on
+ * their way (the status bar says which stage is being computed; the notification can cancel it).
+ */
+function startingSections(run: StartingRun) {
+  const c = run.trace.config;
+  const busy = state.status.state === 'busy' ? state.status.text : 'Computing…';
+  return html`<section id="tokens">${guard([run, revision('tokens')], () => tokensSection(run))}</section>
+    <section id="computing" class="computing" aria-live="polite">
+      <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
+      <p class="note">The embeddings, the ${c.heads} heads' attention (${run.trace.tokens.length.toLocaleString()} × ${run.trace.tokens.length.toLocaleString()} weights each, at dim ${c.dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.</p>
+    </section>`;
+}
+
 function draw(): void {
   app.dataset.state = state.error ? 'error' : state.run ? 'ready' : 'waiting';
   app.dataset.runId = state.run ? String(state.run.runId) : ''; // which run is on show (e2e waits for a newer one)
+  app.dataset.startingRunId = state.starting ? String(state.starting.runId) : ''; // a newer run whose tokens alone are shown
   // The page's own placeholder (shown before this script ran) gives way to the template's.
   loading?.remove();
   loading = undefined;

@@ -8,10 +8,10 @@ import { hover } from './hover';
 import { isSeeded, journeyNote, marksLegend, saturated, saturation, simpleAttentionNote } from './notes';
 import { windowStrip } from './windowView';
 import { post } from './host';
-import { changed, groupData, state, type DataOf, type Run } from './state';
+import { changed, groupData, state, type DataOf, type Run, type TokensRun } from './state';
 import { ATTENTION_AXES, SCORE_MEASURE, WEIGHT_MEASURE, chart, figure, note, pendingSlot, sectionHead, toggle, weightColours, weightRangeText } from './view';
 
-export function tokensSection(run: Run): TemplateResult {
+export function tokensSection(run: TokensRun): TemplateResult {
   const { trace, labels, hot } = run;
   const c = trace.config;
   const n = trace.tokens.length;

@@ -3,7 +3,7 @@
 // token), and what is on its way. Handlers change it and call `changed` with the sections whose
 // view depends on what changed; main.ts draws the page from it (webview/sections.ts).
 import type { ExperimentResult } from '../src/shared/experimentsProtocol';
-import type { ExperimentKind, GroupData, KnobValues, Knob, LazyGroup, NextTokenView, PanelTrace, SectionId } from '../src/shared/protocol';
+import type { ExperimentKind, GroupData, KnobValues, Knob, LazyGroup, NextTokenView, PanelStart, PanelTrace, SectionId } from '../src/shared/protocol';
 
 /** One analysis on show: the trace, and what arrived or was picked for it since. */
 export interface Run {
@@ -28,6 +28,22 @@ export interface Run {
   /** The experiments asked of this run's model, the newest of each kind. */
   experiments: Map<ExperimentKind, ExperimentSlot>;
 }
+
+/**
+ * A run whose tokens arrived before its trace ('traceStart'): the tokens section paints from it
+ * while the stages and the model are computed; the trace of the same runId replaces it.
+ */
+export interface StartingRun {
+  runId: number;
+  trace: PanelStart;
+  labels: string[];
+  title: string;
+  source: string;
+  hot: { query: number | null; key: number | null };
+}
+
+/** What the tokens section reads: a run on show, or one still being computed. */
+export type TokensRun = Pick<Run, 'labels' | 'source' | 'hot'> & { trace: PanelStart };
 
 /** One experiment asked of the host: running (with progress), answered, refused or cancelled. */
 export interface ExperimentSlot {
@@ -76,6 +92,8 @@ export interface Generation {
 
 export interface PanelState {
   run: Run | undefined;
+  /** A newer run than `run` whose tokens are here and whose trace is on its way. */
+  starting: StartingRun | undefined;
   /** What the settings hold (the host's 'knobs'). */
   settings: KnobValues | undefined;
   /** A refused knob value and its fix, under its knob, with what the setting held when it was refused. */
@@ -104,6 +122,7 @@ export interface PanelState {
 
 export const state: PanelState = {
   run: undefined,
+  starting: undefined,
   settings: undefined,
   knobMessage: undefined,
   drafts: {},

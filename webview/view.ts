@@ -35,7 +35,7 @@ export function sectionHead(id: string, step: number, heading: string, formula: 
   const error = state.error?.section === id ? state.error.message : undefined;
   return html`<h2>${step}. ${heading}</h2>${error ? html`<div class="section-error" role="alert">${error}</div>` : nothing}
     <code class="formula">${formula}</code><p class="intro">${intro}</p>
-    ${windowNote(state.run?.trace, id)}
+    ${windowNote(state.starting?.trace ?? state.run?.trace, id)}
     ${weights ? html`<p class="weights-note"><i class="codicon codicon-${isSeeded(weights.weightsSource) ? 'beaker' : 'file-binary'}"></i> ${weightsNote(weights.weightsSource, weights.config.seed, weights.config.stages, weights.trained, weights.config.vocabSize)}</p>` : nothing}`;
 }
 

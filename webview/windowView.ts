@@ -2,7 +2,7 @@
 // every section says which tokens its numbers are of, the tokens section shows the text that fell
 // outside and lets the learner move the window, and generation says how the window slides.
 // Display only: the window itself comes from the engine (trace.window).
-import { MODEL_SECTIONS, SECTIONS, type ModelSectionId, type PanelTrace, type SectionId } from '../src/shared/protocol';
+import { MODEL_SECTIONS, SECTIONS, type ModelSectionId, type PanelStart, type PanelTrace, type SectionId } from '../src/shared/protocol';
 import { windowExplanation, windowRangeText, type ContextWindow } from '../src/shared/windowText';
 import { el } from './dom';
 
@@ -43,7 +43,7 @@ export function windowSentence(window: ContextWindow, contextLength: number, sec
 const isSection = (id: string): id is SectionId | ModelSectionId => (SECTIONS as readonly string[]).includes(id) || (MODEL_SECTIONS as readonly string[]).includes(id);
 
 /** The note at the top of a section when the trace is a window of a longer text; undefined otherwise. */
-export function windowNote(trace: PanelTrace | undefined, section: string): HTMLElement | undefined {
+export function windowNote(trace: PanelStart | undefined, section: string): HTMLElement | undefined {
   const window = trace?.window;
   if (!trace || !window || !isSection(section)) return undefined;
   const note = el('p', { className: 'window-note' });
@@ -63,7 +63,7 @@ function shorten(text: string, keep: number, side: 'start' | 'end'): string {
  * editor fades it) around the window, and a slider that moves the window through the text.
  * `move(from)` asks for a new window (null: back to the last tokens).
  */
-export function windowStrip(trace: PanelTrace, source: string, move: (from: number | null) => void): HTMLElement | undefined {
+export function windowStrip(trace: PanelStart, source: string, move: (from: number | null) => void): HTMLElement | undefined {
   const { window, tokens } = trace;
   const first = tokens[0];
   const last = tokens.at(-1);

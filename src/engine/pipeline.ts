@@ -29,7 +29,7 @@ import type { GptConfig, GptModel } from './gpt/types';
 import { checkpointTraining, readGptCheckpoint, weightsLayoutOf, type CheckpointTraining, type WeightsLayout } from './io/gptCheckpoint';
 import { gptForward, type GptForward } from './layers/gptModel';
 import { cropToContext, type ContextWindow } from './window';
-import type { Matrix, Token, Tokenizer, TokenizerKind, Trace } from './types';
+import type { Matrix, Token, Tokenizer, TokenizerKind, Trace, TraceConfig } from './types';
 
 /** The engine's configuration less what the tokenizer decides, plus where its inputs live. */
 export interface AnalyzeOptions extends EngineSettings {
@@ -126,7 +126,12 @@ export function traceResult(trace: Trace, unknownCount: number, started: number,
 export interface AnalyzeHooks {
   signal?: CancelSignal;
   onProgress?: (stage: string) => void;
+  /** analyze only: the tokens and the trace's config, as soon as the text is tokenized and checked (the stages take seconds on a long text). */
+  onStart?: (start: TraceStart) => void;
 }
+
+/** What is known of an analysis before its stages run: its tokens and the trace's config. */
+export type TraceStart = Pick<TraceResult, 'unknownCount' | 'weightsPath' | 'window' | 'trained'> & { config: TraceConfig; tokens: Token[] };
 
 /**
  * The one pipeline from text and settings to a trace, for the engine worker behind the
@@ -173,9 +178,14 @@ export class Analyzer {
     checkTokens(tokens, model.config.contextLength, model.config.vocabSize);
     checkTraceSize(tokens.length, model.config.heads);
     const run = { tokenizer: tokenizer.kind, dropout: request.dropout, seed: request.seed };
-    const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage) });
     const trained = request.weightsPath ? checkpointTraining(this.layoutOf(request.weightsPath).metadata) : undefined;
-    return traceResult(trace, countUnknown(tokens, tokenizer), started, request.weightsPath, window, trained);
+    const unknownCount = countUnknown(tokens, tokenizer);
+    const { onStart } = hooks;
+    const onTokens = onStart && ((config: TraceConfig) => onStart({
+      config, tokens, unknownCount, ...(request.weightsPath !== undefined && { weightsPath: request.weightsPath }), ...(window && { window }), ...(trained && { trained }),
+    }));
+    const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage), ...(onTokens && { onTokens }) });
+    return traceResult(trace, unknownCount, started, request.weightsPath, window, trained);
   }
 
   /**

@@ -47,6 +47,8 @@ export interface TraceOptions {
   signal?: CancelSignal;
   /** Called after each stage with its name and the share of the work done so far (0..1]. */
   onProgress?: (stage: string, fraction: number) => void;
+  /** Called once the tokens are checked, before any stage: the trace's config (what a panel shows beside the tokens). */
+  onTokens?: (config: TraceConfig) => void;
 }
 
 /**
@@ -89,7 +91,7 @@ function stageView(source: StageSource): StageView {
 export const STAGES = ['tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm'] as const;
 
 export function runTrace(tokens: Token[], source: StageSource, run: StageRun, options: TraceOptions = {}): Trace {
-  const { signal, onProgress } = options;
+  const { signal, onProgress, onTokens } = options;
   const checkpoint = (): void => {
     if (signal?.aborted) throw new CancelledError();
   };
@@ -122,6 +124,7 @@ export function runTrace(tokens: Token[], source: StageSource, run: StageRun, op
   // One fresh generator for all masks: causal first, then head 0, 1, ... (as torch would draw
   // them after torch.manual_seed(seed)), so a trace depends only on its inputs.
   const dropout = { p: config.dropout, generator: new TorchGenerator(config.seed) };
+  onTokens?.(config);
   done('tokens');
 
   const embedded = embeddings(ids, view.tokEmb, view.posEmb);

@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { CancelledError, EngineError } from '../engine/config';
 import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
-import type { CellsQuery, LazyGroup } from '../shared/protocol';
+import type { CellsQuery, LazyGroup, PanelStart } from '../shared/protocol';
 import { parseProgressStage, type ExperimentQuery } from '../shared/experimentsProtocol';
 import {
   EngineResultSchemas, parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage,
@@ -25,6 +25,7 @@ interface Pending {
   onProgress?: (stage: string) => void;
   onToken?: (token: { tokenId: number; text: string; count: number }) => void;
   onTrain?: (event: TrainEvent) => void;
+  onStart?: (start: PanelStart) => void;
 }
 
 /** Distributes Omit over a union (each request without its id). */
@@ -49,10 +50,13 @@ export class EngineClient {
     private readonly threads: () => number = () => 0,
   ) {}
 
-  /** Runs an analysis (cancelling the one in flight); the engine keeps its trace under the returned traceId. */
-  analyze(request: AnalyzeRequest, onProgress?: (stage: string) => void): Promise<EngineResults['analyze']> {
+  /**
+   * Runs an analysis (cancelling the one in flight); the engine keeps its trace under the returned
+   * traceId. `onStart` gets the tokens as soon as the text is tokenized, before the stages run.
+   */
+  analyze(request: AnalyzeRequest, onProgress?: (stage: string) => void, onStart?: (start: PanelStart) => void): Promise<EngineResults['analyze']> {
     this.cancel();
-    return this.send<'analyze'>({ op: 'analyze', traceId: this.nextTraceId++, request }, onProgress);
+    return this.send<'analyze'>({ op: 'analyze', traceId: this.nextTraceId++, request }, onProgress, undefined, undefined, this.nextId++, onStart);
   }
 
   tokenize(request: TokenizeRequest): Promise<EngineResults['tokenize']> {
@@ -213,12 +217,15 @@ export class EngineClient {
 
   private send<Op extends EngineRequest['op']>(
     message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void, onToken?: Pending['onToken'],
-    onTrain?: Pending['onTrain'], id = this.nextId++,
+    onTrain?: Pending['onTrain'], id = this.nextId++, onStart?: Pending['onStart'],
   ): Promise<EngineResults[Op]> {
     if (this.disposed) return Promise.reject(new CancelledError());
     const child = this.ensureChild();
     return new Promise<EngineResults[Op]>((resolve, reject) => {
-      this.pending.set(id, { op: message.op, resolve: resolve as (r: unknown) => void, reject, ...(onProgress && { onProgress }), ...(onToken && { onToken }), ...(onTrain && { onTrain }) });
+      this.pending.set(id, {
+        op: message.op, resolve: resolve as (r: unknown) => void, reject,
+        ...(onProgress && { onProgress }), ...(onToken && { onToken }), ...(onTrain && { onTrain }), ...(onStart && { onStart }),
+      });
       child.send({ ...message, id });
     });
   }
@@ -241,6 +248,10 @@ export class EngineClient {
     }
     if (reply.type === 'train') {
       pending.onTrain?.(reply.event);
+      return;
+    }
+    if (reply.type === 'start') {
+      pending.onStart?.(reply.start);
       return;
     }
     this.pending.delete(reply.id);

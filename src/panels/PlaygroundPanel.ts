@@ -169,7 +169,10 @@ export class PlaygroundPanel {
     this.post({ type: 'knobs', values: knobValues(settings) });
     this.post({ type: 'busy', runId, stage: 'starting' });
     const request = { ...settings, text: source.text, ...(source.windowFrom !== undefined && { windowFrom: source.windowFrom }) };
-    const work = this.engine.analyze(request, (stage) => this.post({ type: 'busy', runId, stage }));
+    const work = this.engine.analyze(request, (stage) => this.post({ type: 'busy', runId, stage }), (start) => {
+      // the tokens paint at once; the stages and the model follow in the trace
+      if (runId === this.runId && !this.disposed) this.post({ type: 'traceStart', runId, title: source.title, source: source.text, start });
+    });
     // Show a cancellable notification only when the run is slow enough to notice.
     const slow = setTimeout(() => {
       void vscode.window.withProgress(

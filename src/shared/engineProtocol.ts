@@ -15,7 +15,7 @@ import { MapCodesSchema } from './codes';
 import { ExperimentQuerySchema, ExperimentResultSchema } from './experimentsProtocol';
 import { CompareViewSchema } from './compareProtocol';
 import {
-  CellsQueryEntries, GroupDataSchema, LazyGroupSchema, MatrixPathSchema, MAX_NEW_TOKENS, NextTokenViewSchema, PanelTraceSchema, SamplingSchema,
+  CellsQueryEntries, GroupDataSchema, LazyGroupSchema, MatrixPathSchema, MAX_NEW_TOKENS, NextTokenViewSchema, PanelStartSchema, PanelTraceSchema, SamplingSchema,
 } from './protocol';
 import { TokenSchema, TokenizerKindSchema, float32, index, int, loss, mirrors, num, parse, text, uint8 } from './wire';
 
@@ -265,6 +265,8 @@ export const EngineReplySchema = v.variant('type', [
   // One generated token: its id, its text, and how many have come so far.
   v.object({ id, type: v.literal('token'), tokenId: index, text: text(1 << 24), count: index }),
   v.object({ id, type: v.literal('train'), event: TrainEventSchema }),
+  // An analysis's tokens, as soon as the text is tokenized (the trace follows as its result).
+  v.object({ id, type: v.literal('start'), start: PanelStartSchema }),
   // The result, checked by the receiver against EngineResultSchemas[op] of the request it answers.
   v.object({ id, type: v.literal('result'), result: v.unknown() }),
   // userFacing: the message is for the user as it is (bad input); cancelled: stopped on request.

@@ -133,18 +133,36 @@ const PanelModelSchema = v.pipe(
 );
 export type PanelModel = v.InferOutput<typeof PanelModelSchema>;
 
+/**
+ * What the panel shows first, as soon as the text is tokenized (before any stage is computed): the
+ * tokens section paints from it while the rest of the trace is on its way (a long text's stages
+ * take seconds). The trace that follows carries the same fields.
+ */
+export const PanelStartSchema = v.object({
+  config: TraceConfigSchema,
+  tokens: v.array(TokenSchema),
+  /** How many of the tokens are the tokenizer's unknown token (word tokenizer only). */
+  unknownCount: index,
+  /**
+   * Set when the text has more tokens than the model has positions: `tokens` are the text's
+   * tokens from .. to−1 (their offsets still the whole text's), every map is the window's.
+   */
+  window: v.optional(ContextWindowSchema),
+  /**
+   * Where the weights come from: 'seeded' (initialised from config.seed, untrained) or the file
+   * name of the weights file (llm101.weightsPath). Absent: treated as 'seeded'. The panel's
+   * "seeded, untrained" notes are driven by this one field (a trained checkpoint names itself).
+   */
+  weightsSource: v.optional(text(500)),
+  /** How the checkpoint was trained, when its metadata says: steps, the last evaluation's losses (nats per token), the corpus. */
+  trained: v.optional(v.object({ step: index, trainLoss: v.optional(finite), valLoss: v.optional(finite), corpus: v.optional(text(500)) })),
+});
+export type PanelStart = v.InferOutput<typeof PanelStartSchema>;
+
 /** What the panel shows: a trace as it crosses postMessage (typed arrays travel as binary). */
 export const PanelTraceSchema = v.pipe(
   v.object({
-    config: TraceConfigSchema,
-    tokens: v.array(TokenSchema),
-    /** How many of the tokens are the tokenizer's unknown token (word tokenizer only). */
-    unknownCount: index,
-    /**
-     * Set when the text has more tokens than the model has positions: `tokens` are the text's
-     * tokens from .. to−1 (their offsets still the whole text's), every map is the window's.
-     */
-    window: v.optional(ContextWindowSchema),
+    ...PanelStartSchema.entries,
     /** pca: the input embeddings projected on their first two principal components (T, 2). */
     embeddings: v.object({ token: PanelMapSchema, position: PanelMapSchema, input: PanelMapSchema, pca: MatrixSchema }),
     // For long texts the T×T stages are null here and sent on request ('requestGroup') when their
@@ -165,14 +183,6 @@ export const PanelTraceSchema = v.pipe(
       outputMean: float32,
       outputVariance: float32,
     }),
-    /**
-     * Where the weights come from: 'seeded' (initialised from config.seed, untrained) or the file
-     * name of the weights file (llm101.weightsPath). Absent: treated as 'seeded'. The panel's
-     * "seeded, untrained" notes are driven by this one field (a trained checkpoint names itself).
-     */
-    weightsSource: v.optional(text(500)),
-    /** How the checkpoint was trained, when its metadata says: steps, the last evaluation's losses (nats per token), the corpus. */
-    trained: v.optional(v.object({ step: index, trainLoss: v.optional(finite), valLoss: v.optional(finite), corpus: v.optional(text(500)) })),
     /** The model (feed-forward, blocks, next token): seeded with llm101.layers blocks, or a GPT checkpoint's. */
     model: v.optional(PanelModelSchema),
     /** Why the model could not run on this text (shown in the model sections); the stages are unaffected. */
@@ -287,6 +297,8 @@ export const LogSchema = v.object({ type: v.literal('log'), level: v.picklist(['
 export const HostMessageSchema = v.pipe(
   v.variant('type', [
     v.object({ type: v.literal('trace'), runId: int, title: text(1 << 20), source: text(1 << 24), trace: PanelTraceSchema, elapsedMs: num }),
+    // The tokens of run `runId`, before its trace: the tokens section paints, the others say what is being computed.
+    v.object({ type: v.literal('traceStart'), runId: int, title: text(1 << 20), source: text(1 << 24), start: PanelStartSchema }),
     v.object({ type: v.literal('busy'), runId: int, stage: text(200) }),
     // section: the stage a setting made invalid elsewhere breaks (e.g. heads → 'attention-heads'):
     // the panel shows the message at the top of that section as well as in the bar.

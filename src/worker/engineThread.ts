@@ -13,11 +13,12 @@ import { encodeMap, weightScale } from '../shared/codes';
 import { findMatrix, matrixToCsv } from '../engine/csv';
 import { Analyzer, isUserFacing, type AnalyzeRequest, type TraceResult } from '../engine/pipeline';
 import { traceToJson, writeJson } from '../engine/serialize';
-import { cellWindow, panelGroup, toPanelTrace } from './panelTrace';
+import { cellWindow, panelGroup, panelStart, toPanelTrace } from './panelTrace';
 import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type ModelRun } from './modelView';
 import { generateEach } from '../engine/gpt/generate';
 import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
+import type { PanelStart } from '../shared/protocol';
 import {
   EngineRequestSchema, EngineThreadDataSchema, parseEngineRequest, type EngineReply, type EngineRequest, type EngineResults, type TrainEvent,
 } from '../shared/engineProtocol';
@@ -52,6 +53,7 @@ interface Replies {
   progress: (stage: string) => void;
   token: (tokenId: number, text: string, count: number) => void;
   train: (event: TrainEvent) => void;
+  start: (start: PanelStart) => void;
 }
 type Handlers = { [Op in EngineRequest['op']]: (request: Extract<EngineRequest, { op: Op }>, replies: Replies) => EngineResults[Op] };
 
@@ -114,9 +116,10 @@ function continuation(tokenizer: Tokenizer, prompt: readonly number[], generated
 }
 
 const handlers: Handlers = {
-  analyze({ id, traceId, request }, { progress }) {
+  analyze({ id, traceId, request }, { progress, start }) {
     const signal = new SharedCancel(cancelCells, id);
-    const result = analyzer.analyze(request, { signal, onProgress: progress });
+    // the tokens go to the panel at once: a long text's stages and model take seconds
+    const result = analyzer.analyze(request, { signal, onProgress: progress, onStart: (info) => start(panelStart(info)) });
     if (result.kind !== 'trace') return result;
     const panel = toPanelTrace(result, { mapsAsCodes: true });
     // The model (book chapter 4) on the same text: its sections need only the residual stream;
@@ -306,6 +309,7 @@ port.on('message', (raw: unknown) => {
       progress: (stage) => reply({ id, type: 'progress', stage }),
       token: (tokenId, text, count) => reply({ id, type: 'token', tokenId, text, count }),
       train: (event) => reply({ id, type: 'train', event }),
+      start: (start) => reply({ id, type: 'start', start }),
     });
     reply({ id, type: 'result', result });
   } catch (err) {

@@ -2,7 +2,7 @@
 // norms per block, block 0's feed-forward activations, the next-token distribution, and the
 // attention maps of every layer × head, which are recomputed from the kept residual stream when
 // the panel asks (a 12-layer, 12-head model at 1,024 tokens would hold 144 (T, T) maps otherwise).
-import { traceGptBlock, type GptForward } from '../engine/layers/gptModel';
+import { traceGptBlock, traceGptFeedForward, type GptForward } from '../engine/layers/gptModel';
 import { gptParameterCount } from '../engine/gpt/config';
 import { nextTokenDistribution, topTokens } from '../engine/gpt/sampling';
 import type { GptModel } from '../engine/gpt/types';
@@ -100,11 +100,11 @@ export function panelModel(run: ModelRun): PanelModel {
     afterAttention: rowNorms(block.afterAttention),
     output: rowNorms(block.output),
   }));
-  const first = traceGptBlock(model, forward, 0);
-  const pre = first.ff.preActivation.data;
+  const ff = traceGptFeedForward(model, forward, 0);
+  const pre = ff.preActivation.data;
   let negative = 0;
   let nearZero = 0;
-  for (const v of first.ff.hidden.data) {
+  for (const v of ff.hidden.data) {
     if (v < 0) negative++;
     if (Math.abs(v) < 1e-3) nearZero++;
   }
@@ -117,8 +117,8 @@ export function panelModel(run: ModelRun): PanelModel {
     feedForward: {
       layer: 0,
       preActivations: sample(pre, GELU_SAMPLE),
-      hidden: activationMap(first.ff.hidden, T),
-      hiddenShare: { negative: negative / first.ff.hidden.data.length, nearZero: nearZero / first.ff.hidden.data.length },
+      hidden: activationMap(ff.hidden, T),
+      hiddenShare: { negative: negative / ff.hidden.data.length, nearZero: nearZero / ff.hidden.data.length },
     },
     nextToken: nextTokenView(run, T - 1),
   };

@@ -5,9 +5,9 @@ import { findMatrix } from '../engine/csv';
 import { journeyExample } from '../engine/examples';
 import { embeddings } from '../engine/layers/embedding';
 import { simpleAttention } from '../engine/layers/simpleAttention';
-import type { TraceResult } from '../engine/pipeline';
+import type { TraceResult, TraceStart } from '../engine/pipeline';
 import type { Matrix, Trace } from '../engine/types';
-import type { GroupData, JourneyAttention, LazyGroup, PanelHead, PanelTrace } from '../shared/protocol';
+import type { GroupData, JourneyAttention, LazyGroup, PanelHead, PanelStart, PanelTrace } from '../shared/protocol';
 import { clipWindow, encodeMap, weightScale, type MapCodes } from '../shared/codes';
 import { modelNameOf } from '../engine/io/modelName';
 
@@ -97,18 +97,25 @@ export function weightsSource(weightsPath: string | undefined): string {
   return weightsPath ? modelNameOf(weightsPath) : 'seeded';
 }
 
+/** The first thing the panel paints of an analysis: its tokens and config (sent before the stages are computed). */
+export function panelStart(start: TraceStart): PanelStart {
+  return {
+    config: start.config,
+    tokens: start.tokens,
+    unknownCount: start.unknownCount,
+    ...(start.window && { window: start.window }),
+    weightsSource: weightsSource(start.weightsPath),
+    ...(start.trained && { trained: start.trained }),
+  };
+}
+
 export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boolean } = {}): PanelTrace {
   const lazy = result.trace.tokens.length > LAZY_ABOVE;
   const map = lazy && options.mapsAsCodes ? diverging : (m: Matrix) => m;
   const { trace } = result;
   const { token, position, input } = trace.embeddings;
   return {
-    config: trace.config,
-    tokens: trace.tokens,
-    unknownCount: result.unknownCount,
-    ...(result.window && { window: result.window }),
-    weightsSource: weightsSource(result.weightsPath),
-    ...(result.trained && { trained: result.trained }),
+    ...panelStart({ ...result, config: trace.config, tokens: trace.tokens }),
     journey: journeyAttention(),
     embeddings: { token: map(token), position: map(position), input: map(input), pca: result.pca },
     simple: lazy ? null : trace.simple,

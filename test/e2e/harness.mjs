@@ -124,6 +124,25 @@ export async function waitUntil(page, what, ok, ms, every = 150) {
   }
 }
 
+/** The playground panel's newest run: the one on show or a newer one whose tokens alone are painted (its trace on the way). */
+export async function newestRunId(web) {
+  const ids = await web.locator('#app').evaluate((app) => [app.dataset.runId, app.dataset.startingRunId]).catch(() => []);
+  return Math.max(0, ...ids.filter(Boolean).map(Number));
+}
+
+/**
+ * Waits until a run newer than `before` has painted its tokens section with `n` chips (or n + 1:
+ * BPE tokenizers count the final newline); returns whether that was before its trace (the
+ * tokens alone, the other sections still being computed).
+ */
+export async function tokensPainted(page, web, before, n, ms) {
+  return waitUntil(page, `the tokens section of a new run with ${n} chips`, async () => {
+    if ((await newestRunId(web)) <= before) return undefined;
+    if (!(await web.locator(`#tokens .chip:is([data-index="${n - 1}"], [data-index="${n}"])`).count())) return undefined;
+    return { alone: (await web.locator('#computing').count()) > 0 };
+  }, ms, 20);
+}
+
 /** The frame (a webview's document) that holds `selector`: #training the training panel, #knobs the playground. */
 export async function frameWith(page, selector, ms) {
   return waitUntil(page, `a webview with ${selector}`, async () => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  RESULTS, ROOT, checks, inWorkbench, openFile, runCommand as palette, sampleWorkspace, selectLine as selectTheLine, wordCorpus64,
+  RESULTS, ROOT, checks, inWorkbench, newestRunId, openFile, runCommand as palette, sampleWorkspace, selectLine as selectTheLine, tokensPainted, wordCorpus64,
 } from './harness.mjs';
 import { panelTools } from './panel.mjs';
 
@@ -534,8 +534,12 @@ await inWorkbench({
       await page.locator('.tabs-container .tab', { hasText: file }).waitFor({ timeout: STEP_MS });
       await page.locator('.monaco-editor .view-line').first().click();
       await page.keyboard.press('Control+A');
+      const before = await newestRunId(web);
       const t0 = Date.now();
       await runCommand('LLM 101: Analyze Selection');
+      // the tokens section paints as soon as the text is tokenized, before the stages are computed
+      const { alone } = await tokensPainted(page, web, before, n, 120_000);
+      const tokensAt = Date.now() - t0;
       await web.locator(`canvas[data-name="layerNorm.output"][data-rows="${n}"]`).waitFor({ timeout: 120_000 });
       await web.locator('#app[data-state="ready"]').waitFor({ timeout: STEP_MS });
       const painted = Date.now() - t0;
@@ -543,7 +547,7 @@ await inWorkbench({
       // Long texts send their T×T maps when the section is shown: time that too.
       await web.locator('#attention-causal').scrollIntoViewIfNeeded();
       await web.locator(`canvas[data-name="causal.weights"][data-rows="${n}"]`).waitFor({ timeout: 120_000 });
-      console.log(`     ${n} tokens: selection → painted panel ${painted} ms, → causal maps shown ${Date.now() - t0} ms`);
+      console.log(`     ${n} tokens: selection → tokens section ${tokensAt} ms${alone ? ' (before the trace)' : ''}, → painted panel ${painted} ms, → causal maps shown ${Date.now() - t0} ms`);
       if (n > 256) {
         // Per-head maps arrive when their section is shown.
         await web.locator('#attention-heads').scrollIntoViewIfNeeded();

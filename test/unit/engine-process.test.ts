@@ -23,14 +23,15 @@ const corpusPath = path.join(root, 'media', 'corpus');
 const base: AnalyzeRequest = { ...DEFAULT_CONFIG, text: 'The sea reads the shore one wave at a time.', corpusPath, bpeVocabSize: 512 };
 
 let child: ChildProcess;
-const waiting = new Map<number, { resolve: (reply: EngineReply) => void; progress: string[] }>();
+const waiting = new Map<number, { resolve: (reply: EngineReply) => void; progress: string[]; starts: unknown[] }>();
 let nextId = 1;
 
-function ask(message: Record<string, unknown>): Promise<EngineReply & { progress: string[] }> {
+function ask(message: Record<string, unknown>): Promise<EngineReply & { progress: string[]; starts: unknown[] }> {
   const id = nextId++;
   return new Promise((resolve) => {
     const progress: string[] = [];
-    waiting.set(id, { resolve: (reply) => resolve({ ...reply, progress }), progress });
+    const starts: unknown[] = [];
+    waiting.set(id, { resolve: (reply) => resolve({ ...reply, progress, starts }), progress, starts });
     child.send({ ...message, id });
   });
 }
@@ -50,6 +51,7 @@ before(() => {
     const entry = waiting.get(reply.id);
     if (!entry) return;
     if (reply.type === 'progress') entry.progress.push(reply.stage);
+    else if (reply.type === 'start') entry.starts.push({ start: reply.start, afterProgress: [...entry.progress] });
     else if (reply.type === 'train' || reply.type === 'token') return; // events before the result
     else {
       waiting.delete(reply.id);
@@ -61,9 +63,15 @@ before(() => {
 after(() => child.kill());
 
 test('the engine keeps the trace and answers cells, groups and exports from it', async () => {
-  const reply = result<{ kind: string; traceId: number; panel: { tokens: unknown[]; weightsSource: string } }>(
-    await ask({ op: 'analyze', traceId: 41, request: base }),
-  );
+  const analyzed = await ask({ op: 'analyze', traceId: 41, request: base });
+  const reply = result<{ kind: string; traceId: number; panel: { tokens: unknown[]; weightsSource: string; config: unknown } }>(analyzed);
+  // the tokens came first, once, before any stage was computed: the panel paints them at once
+  assert.equal(analyzed.starts.length, 1);
+  const [{ start, afterProgress }] = analyzed.starts as [{ start: { tokens: unknown[]; config: unknown; weightsSource: string }; afterProgress: string[] }];
+  assert.deepEqual(start.tokens, reply.panel.tokens);
+  assert.deepEqual(start.config, reply.panel.config);
+  assert.equal(start.weightsSource, 'seeded');
+  assert.ok(!afterProgress.includes('embeddings') && !afterProgress.includes('multiHead'), `no stage before the tokens (${afterProgress.join(', ')})`);
   assert.equal(reply.kind, 'trace');
   assert.equal(reply.traceId, 41);
   assert.equal(reply.panel.tokens.length, 11);
@@ -182,7 +190,7 @@ test('training runs on its own thread: events, pause and Stop within one step, S
   let stopAt: number | undefined;
   let pauseSent = false;
   const done = new Promise<EngineReply>((resolve) => {
-    waiting.set(id, { resolve, progress: [] });
+    waiting.set(id, { resolve, progress: [], starts: [] });
     nextId++;
     child.send({ id, op: 'train', request: job });
   });

@@ -10,7 +10,7 @@ import type { GptModel } from '../../src/engine/gpt/types';
 import { gptToTensors, readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { geluScalar } from '../../src/engine/layers/gelu';
 import { feedForward, feedForwardTraced } from '../../src/engine/layers/feedForward';
-import { gptForward, traceGptBlock } from '../../src/engine/layers/gptModel';
+import { gptForward, traceGptBlock, traceGptFeedForward } from '../../src/engine/layers/gptModel';
 import type { Matrix } from '../../src/engine/types';
 import { assertClose } from './assertClose';
 import { BOOK_CASES, loadBookCase, readTensors, ref } from './gpt-fixtures';
@@ -49,6 +49,11 @@ for (const name of BOOK_CASES) {
       // the traced block recomputed from the stream is the forward's own numbers, bit for bit
       assert.deepEqual(block.output.data, forward.blocks[l]!.output.data);
       assert.deepEqual(block.afterAttention.data, forward.blocks[l]!.afterAttention.data);
+      // the feed-forward alone, from the kept stream (the panel's feed-forward section): the same numbers
+      const ff = traceGptFeedForward(model, forward, l);
+      close(ff.hidden, at('ffHidden'), `${name} block ${l} ff hidden, without the attention`);
+      assert.deepEqual(ff.preActivation.data, block.ff.preActivation.data);
+      assert.deepEqual(ff.hidden.data, block.ff.hidden.data);
     }
     close(forward.finalNorm, ref(c.reference, 'finalNorm'), `${name} final norm`);
     close(forward.logits!, ref(c.reference, 'logits'), `${name} logits`, 1e-4);
@@ -96,6 +101,7 @@ test('traceGptBlock needs the residual stream for blocks after the first', () =>
   const forward = gptForward(model, c.ids);
   assert.doesNotThrow(() => traceGptBlock(model, forward, 0));
   assert.throws(() => traceGptBlock(model, forward, 1), /keepResiduals/);
+  assert.throws(() => traceGptFeedForward(model, forward, 0), /keepResiduals/);
 });
 
 test('report: largest difference per tensor', () => {

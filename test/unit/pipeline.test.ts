@@ -4,8 +4,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Analyzer, type AnalyzeRequest } from '../../src/engine/pipeline';
-import { LAZY_ABOVE, cellWindow, panelGroup, toPanelTrace, tooltipCodes } from '../../src/worker/panelTrace';
+import { Analyzer, type AnalyzeRequest, type TraceStart } from '../../src/engine/pipeline';
+import { LAZY_ABOVE, cellWindow, panelGroup, panelStart, toPanelTrace, tooltipCodes } from '../../src/worker/panelTrace';
 import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 import { parseHostMessage } from '../../src/shared/protocol';
@@ -57,6 +57,30 @@ test('trained BPE models are kept on disk and loaded instead of trained again', 
   clearBpeCache();
   const third = new Analyzer(cacheDir).tokenize({ text: 'the sea', tokenizer: 'bpe', bpeVocabSize: 300, corpusPath });
   assert.deepEqual(third.tokens.map((t) => t.id), first.tokens.map((t) => t.id), 'a broken file means training again');
+});
+
+test('the tokens come first: onStart before any stage, with the trace\'s tokens and config; its message validates', () => {
+  const text = 'the sea reads the shore';
+  const seen: string[] = [];
+  let start: TraceStart | undefined;
+  const result = new Analyzer().analyze(request(text, { heads: 2, dim: 8 }), {
+    onProgress: (stage) => seen.push(stage),
+    onStart: (s) => {
+      start = s;
+      seen.push('start');
+    },
+  });
+  assert.equal(result.kind, 'trace');
+  if (result.kind !== 'trace' || !start) return assert.fail('no start');
+  assert.deepEqual(seen.slice(seen.indexOf('start')), ['start', 'tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm']);
+  assert.deepEqual(start.tokens, result.trace.tokens);
+  assert.deepEqual(start.config, result.trace.config);
+  assert.equal(start.unknownCount, result.unknownCount);
+  const panel = toPanelTrace(result);
+  const first = panelStart(start);
+  for (const key of Object.keys(first) as (keyof typeof first)[]) assert.deepEqual(first[key], panel[key], `${key}: as the trace that follows has it`);
+  assert.ok(parseHostMessage({ type: 'traceStart', runId: 1, title: 't', source: text, start: first }));
+  assert.equal(parseHostMessage({ type: 'traceStart', runId: 1, title: 't', source: text, start: { ...first, tokens: 'x' } }), undefined);
 });
 
 test('long texts: the panel trace leaves T×T stages to be requested, maps as display codes', () => {

@@ -27,8 +27,9 @@ import { packMatrix, releasePacked, type PackedMatrix } from '../kernels';
 import { add, createMatrix, linear, takeRows } from '../tensor';
 import type { Matrix } from '../types';
 import { tokenEmbeddings } from './embedding';
+import { feedForwardTraced, type FeedForwardTrace } from './feedForward';
 import { layerNormInto } from './layerNorm';
-import { transformerBlock, transformerBlockTraced, type BlockAttention, type BlockOutput, type BlockTrace, type PackedBlock } from './transformerBlock';
+import { normed, transformerBlock, transformerBlockTraced, type BlockAttention, type BlockOutput, type BlockTrace, type PackedBlock } from './transformerBlock';
 
 export interface GptForwardOptions {
   /** Rows of logits to compute: every position (T, vocab, the default), the last one (1, vocab), or none. */
@@ -174,4 +175,16 @@ export function traceGptBlock(model: GptModel, forward: GptForward, layer: numbe
   const input = layer === 0 ? forward.embeddings : forward.blocks[layer - 1]?.output;
   if (!input) throw new RangeError('traceGptBlock: run gptForward with keepResiduals to trace blocks after the first');
   return transformerBlockTraced(input, block, model.config.heads, model.config.layerNormEps);
+}
+
+/**
+ * Block `layer`'s feed-forward alone (LN₂ of the stream after its attention, then up, GELU,
+ * down), from what the forward kept: the block's attention is not recomputed (a (T, T) map per
+ * head that the panel's feed-forward section does not draw). Bit for bit traceGptBlock's `ff`.
+ */
+export function traceGptFeedForward(model: GptModel, forward: GptForward, layer: number): FeedForwardTrace {
+  const block = model.weights.blocks[layer];
+  const kept = forward.blocks[layer];
+  if (!block || !kept) throw new RangeError(`traceGptFeedForward: layer ${layer} outside 0..${forward.blocks.length - 1} (run gptForward with keepResiduals)`);
+  return feedForwardTraced(normed(kept.afterAttention, block.norm2, model.config.layerNormEps), block.ff);
 }
