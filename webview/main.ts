@@ -58,7 +58,7 @@ function handle(message: HostMessage): void {
       changed('tokens');
       return;
     case 'busy':
-      state.status = { text: `Computing… ${message.stage}`, state: 'busy' };
+      state.status = { text: computingText(message.stage), state: 'busy' };
       changed();
       return;
     case 'error': {
@@ -117,6 +117,26 @@ function handle(message: HostMessage): void {
   }
 }
 
+/**
+ * The engine reports each stage when it is done ('causal'); the learner reads what is being
+ * computed now, by its section's name. Other reports ('tokenizing', 'running the model') are
+ * plain words already: "Running the model…".
+ */
+const NEXT_AFTER: Record<string, string> = {
+  starting: 'the tokens',
+  tokens: 'the embeddings (section 2)',
+  embeddings: 'simple attention (section 3)',
+  simple: 'self-attention (section 4)',
+  selfAttention: 'causal attention (section 5)',
+  causal: 'the heads of multi-head attention (section 6)',
+  multiHead: 'layer normalisation (section 7)',
+  layerNorm: 'the embeddings\' principal components',
+};
+function computingText(stage: string): string {
+  const next = NEXT_AFTER[stage];
+  return next ? `Computing ${next}…` : `${stage.charAt(0).toUpperCase()}${stage.slice(1)}…`;
+}
+
 /** A new trace: the run on show, with nothing of the old one's lazily sent parts. */
 function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
   const { trace, runId } = message;
@@ -173,7 +193,7 @@ function page(run: Run | undefined) {
  */
 function startingSections(run: StartingRun) {
   const c = run.trace.config;
-  const busy = state.status.state === 'busy' ? state.status.text : 'Computing…';
+  const busy = state.status.state === 'busy' ? state.status.text : computingText('tokens');
   return html`<section id="tokens">${guard([run, revision('tokens')], () => tokensSection(run))}</section>
     <section id="computing" class="computing" aria-live="polite">
       <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
