@@ -6,7 +6,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import { html, nothing, render } from 'lit';
+import { html, nothing, render, type TemplateResult } from 'lit';
 import { guard } from 'lit/directives/guard.js';
 import { repeat } from 'lit/directives/repeat.js';
 import { parseHostMessage, type GroupData, type HostMessage, type LazyGroup } from '../src/shared/protocol';
@@ -178,27 +178,51 @@ function receiveGroup(runId: number, entry: GroupData): void {
 }
 
 // ---------- the page ----------
-function page(run: Run | undefined) {
+/** A section on the page: its id, what its view depends on (drawn again when one changes), its view. */
+interface Shown {
+  id: string;
+  deps: unknown[];
+  view: () => TemplateResult;
+}
+
+/**
+ * The sections on the page: a run's (SECTIONS), or, while a newer run's trace is on its way, its
+ * tokens and a note on what is being computed. One template for both, so the knob bar and the
+ * tokens section stay the same elements when the trace arrives.
+ */
+function shownSections(run: Run | undefined): Shown[] | undefined {
   const starting = state.starting;
-  if (starting) return html`${knobBar()}${statusAndError()}<main id="content">${startingSections(starting)}</main>`;
+  if (starting) {
+    return [
+      { id: 'tokens', deps: [starting, revision('tokens')], view: () => tokensSection(starting) },
+      { id: 'computing', deps: [starting, state.status.text], view: () => computingNote(starting) },
+    ];
+  }
+  if (!run) return undefined;
+  return SECTIONS.filter((s) => s.shown?.(run) ?? true).map((s) => ({
+    id: s.id, deps: [run, revision(s.id), state.error?.section === s.id && state.error.message], view: () => s.view(run),
+  }));
+}
+
+function page(run: Run | undefined) {
+  const shown = shownSections(run);
   return html`${knobBar()}${statusAndError()}
-    <main id="content">${run ? repeat(SECTIONS.filter((s) => s.shown?.(run) ?? true), (s) => s.id, (s) =>
-      html`<section id=${s.id}>${guard([run, revision(s.id), state.error?.section === s.id && state.error.message], () => s.view(run))}</section>`)
+    <main id="content">${shown ? repeat(shown, (s) => s.id, (s) => html`<section id=${s.id}>${guard(s.deps, s.view)}</section>`)
     : state.error ? nothing : html`<p class="placeholder">Loading the playground…</p>`}</main>`;
 }
 
 /**
- * A run whose tokens came before its trace: the tokens section, then one note for the sections on
- * their way (the status bar says which stage is being computed; the notification can cancel it).
+ * In place of the sections on their way: which one is being computed (as the status bar says),
+ * what they hold, and how to stop.
  */
-function startingSections(run: StartingRun) {
+function computingNote(run: StartingRun): TemplateResult {
   const c = run.trace.config;
+  const T = run.trace.tokens.length.toLocaleString();
   const busy = state.status.state === 'busy' ? state.status.text : computingText('tokens');
-  return html`<section id="tokens">${guard([run, revision('tokens')], () => tokensSection(run))}</section>
-    <section id="computing" class="computing" aria-live="polite">
+  return html`<div class="computing" aria-live="polite">
       <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
-      <p class="note">The embeddings, the ${c.heads} heads' attention (${run.trace.tokens.length.toLocaleString()} × ${run.trace.tokens.length.toLocaleString()} weights each, at dim ${c.dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.</p>
-    </section>`;
+      <p class="note">The embeddings, the ${c.heads} heads' attention (${T} × ${T} weights each, at dim ${c.dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.</p>
+    </div>`;
 }
 
 function draw(): void {
