@@ -23,7 +23,7 @@ export const BUNDLED_MODELS: readonly BundledModel[] = [
     name: 'copying',
     file: 'copying.safetensors',
     label: 'Copying (bundled, trained): copies what it has seen',
-    detail: 'trained on random words written two or three times: on a repeat its second layer looks back to what followed the last occurrence and copies it (context 64)',
+    detail: 'trained on random words written two or three times: it copies a repeat from what followed the earlier occurrence, with its two heads (one per layer) together (context 64)',
   },
 ];
 
