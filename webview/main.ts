@@ -9,7 +9,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import { html, nothing, render, type TemplateResult } from 'lit';
 import { guard } from 'lit/directives/guard.js';
 import { repeat } from 'lit/directives/repeat.js';
-import { parseHostMessage, type GroupData, type HostMessage, type LazyGroup } from '../src/shared/protocol';
+import { MODEL_SECTIONS, parseHostMessage, type GroupData, type HostMessage, type LazyGroup, type PanelTrace } from '../src/shared/protocol';
 import { el } from './dom';
 import { receiveExperiment, requestVisibleExperiments } from './experiments';
 import { maps, setMapHost } from './elements';
@@ -20,7 +20,7 @@ import { forgetNextTokenAsk, receiveGeneration, receiveNextToken } from './nextT
 import { visible } from './notes';
 import { SECTIONS } from './sections';
 import { tokensSection } from './stages';
-import { changed, onChange, revision, state, type Run, type StartingRun } from './state';
+import { changed, onChange, revision, state, type PanelState, type Run, type StartingRun } from './state';
 
 const app = document.getElementById('app') as HTMLElement;
 let loading = app.querySelector(':scope > .placeholder') ?? undefined;
@@ -45,7 +45,22 @@ function handle(message: HostMessage): void {
       const t0 = performance.now();
       vscode.setState({ source: { text: message.source, title: message.title } });
       showRun(message);
-      requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
+      // 'rendered' says the whole panel is painted: after the model's sections, when they follow
+      if (state.run) state.run.modelPending = message.modelPending ? { since: t0 } : undefined;
+      else return;
+      if (!message.modelPending) requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
+      return;
+    }
+    case 'model': {
+      const run = state.run;
+      if (!run || run.runId !== message.runId || !run.modelPending) return;
+      const { since } = run.modelPending;
+      run.modelPending = undefined;
+      run.trace = { ...run.trace, ...(message.model && { model: message.model }), ...(message.modelError !== undefined && { modelError: message.modelError }) };
+      closeOpenBeyond(message.model);
+      if (state.status.state === 'busy') state.status = readyStatus(run);
+      changed(...MODEL_SECTIONS);
+      requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - since }));
       return;
     }
     case 'traceStart':
@@ -64,6 +79,12 @@ function handle(message: HostMessage): void {
     case 'error': {
       // a run that failed after its tokens came: the last run that worked is shown again
       if (state.starting && message.runId >= state.starting.runId) state.starting = undefined;
+      // one that failed while its model ran (cancelled, say): its model's sections say why
+      const pending = state.run;
+      if (pending?.modelPending && message.runId >= pending.runId) {
+        pending.modelPending = undefined;
+        pending.trace = { ...pending.trace, modelError: message.message };
+      }
       const old = state.error?.section;
       state.error = { message: message.message, ...(message.section && { section: message.section }) };
       state.status = { text: state.run ? 'Showing the last result that worked.' : '', state: 'error' };
@@ -146,8 +167,7 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
     // A finished generation is news for the re-analysis of prompt + continuation, not after it.
     const g = state.generation;
     if (g && g.state !== 'running' && (g.tracesShown = (g.tracesShown ?? 0) + 1) > 1) state.generation = undefined;
-    const open = state.open;
-    if (open && trace.model && (open.layer >= trace.model.config.layers || open.head >= trace.model.config.heads)) state.open = undefined;
+    closeOpenBeyond(trace.model);
   }
   if (state.starting && state.starting.runId <= runId) state.starting = undefined;
   const T = trace.tokens.length;
@@ -156,16 +176,27 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
     groups: new Map(), requested: new Set(), position: Math.max(0, T - 1), nextToken: undefined, hot: { query: null, key: null },
     experiments: new Map(),
   };
-  const c = trace.config;
   state.error = undefined;
   // A refused value stays said until its setting changes: a trace of an earlier change (another
   // knob's) can arrive after the refusal and is no answer to it.
   if (state.knobMessage && state.knobMessage.setting !== settingOf(state.knobMessage.knob)) state.knobMessage = undefined;
-  state.status = {
-    text: `${T} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${message.elapsedMs.toFixed(0)} ms`,
+  state.status = readyStatus(state.run);
+  changed();
+}
+
+/** The map opened large is closed when the new model has no such layer or head. */
+function closeOpenBeyond(model: PanelTrace['model']): void {
+  const open = state.open;
+  if (open && model && (open.layer >= model.config.layers || open.head >= model.config.heads)) state.open = undefined;
+}
+
+/** The status line of a run on show: its sizes and how long its stages took. */
+function readyStatus(run: Run): PanelState['status'] {
+  const c = run.trace.config;
+  return {
+    text: `${run.trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${run.elapsedMs.toFixed(0)} ms`,
     state: 'ready',
   };
-  changed();
 }
 
 function receiveGroup(runId: number, entry: GroupData): void {
@@ -199,9 +230,12 @@ function shownSections(run: Run | undefined): Shown[] | undefined {
     ];
   }
   if (!run) return undefined;
-  return SECTIONS.filter((s) => s.shown?.(run) ?? true).map((s) => ({
+  const sections: Shown[] = SECTIONS.filter((s) => s.shown?.(run) ?? true).map((s) => ({
     id: s.id, deps: [run, revision(s.id), state.error?.section === s.id && state.error.message], view: () => s.view(run),
   }));
+  const pending = run.modelPending;
+  if (pending) sections.push({ id: 'computing', deps: [run, pending, state.status.text], view: () => modelComputingNote(run) });
+  return sections;
 }
 
 function page(run: Run | undefined) {
@@ -222,6 +256,15 @@ function computingNote(run: StartingRun): TemplateResult {
   return html`<div class="computing" aria-live="polite">
       <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
       <p class="note">The embeddings, the ${c.heads} heads' attention (${T} × ${T} weights each, at dim ${c.dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.</p>
+    </div>`;
+}
+
+/** In place of the model's sections while the model runs on the text (after the stages are painted). */
+function modelComputingNote(run: Run): TemplateResult {
+  const busy = state.status.state === 'busy' ? state.status.text : 'Running the model…';
+  return html`<div class="computing" aria-live="polite">
+      <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
+      <p class="note">The model's sections (feed-forward, the transformer blocks, the next token and the experiments) follow when the whole model has run on these ${run.trace.tokens.length.toLocaleString()} tokens.</p>
     </div>`;
 }
 

@@ -27,6 +27,8 @@ export interface Run {
   hot: { query: number | null; key: number | null };
   /** The experiments asked of this run's model, the newest of each kind. */
   experiments: Map<ExperimentKind, ExperimentSlot>;
+  /** The stages are shown and the model is still running: its sections follow ('model'); when the trace came (for 'rendered'). */
+  modelPending?: { since: number };
 }
 
 /**

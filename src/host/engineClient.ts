@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { CancelledError, EngineError } from '../engine/config';
 import type { AnalyzeRequest, TokenizeRequest } from '../engine/pipeline';
-import type { CellsQuery, LazyGroup, PanelStart } from '../shared/protocol';
+import type { CellsQuery, LazyGroup, PanelStart, PanelTrace } from '../shared/protocol';
 import { parseProgressStage, type ExperimentQuery } from '../shared/experimentsProtocol';
 import {
   EngineResultSchemas, parseEngineReply, type CancelMessage, type EngineReply, type EngineRequest, type EngineResults, type PauseMessage,
@@ -18,14 +18,21 @@ import {
 } from '../shared/engineProtocol';
 import { parse, problem } from '../shared/wire';
 
-interface Pending {
-  op: EngineRequest['op'];
-  resolve: (result: unknown) => void;
-  reject: (err: Error) => void;
+/** What a request's replies before its result go to (each request kind sends some of them). */
+interface Events {
   onProgress?: (stage: string) => void;
   onToken?: (token: { tokenId: number; text: string; count: number }) => void;
   onTrain?: (event: TrainEvent) => void;
+  /** analyze: the tokens, before any stage is computed. */
   onStart?: (start: PanelStart) => void;
+  /** analyze: the stages' panel (the engine keeps them under traceId), before the model runs. */
+  onStages?: (stages: { traceId: number; elapsedMs: number; weightsPath?: string; panel: PanelTrace }) => void;
+}
+
+interface Pending extends Events {
+  op: EngineRequest['op'];
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
 }
 
 /** Distributes Omit over a union (each request without its id). */
@@ -52,11 +59,12 @@ export class EngineClient {
 
   /**
    * Runs an analysis (cancelling the one in flight); the engine keeps its trace under the returned
-   * traceId. `onStart` gets the tokens as soon as the text is tokenized, before the stages run.
+   * traceId. `onStart` gets the tokens as soon as the text is tokenized, `onStages` the stages'
+   * panel before the model runs; the result adds the model's part.
    */
-  analyze(request: AnalyzeRequest, onProgress?: (stage: string) => void, onStart?: (start: PanelStart) => void): Promise<EngineResults['analyze']> {
+  analyze(request: AnalyzeRequest, events: Pick<Events, 'onProgress' | 'onStart' | 'onStages'> = {}): Promise<EngineResults['analyze']> {
     this.cancel();
-    return this.send<'analyze'>({ op: 'analyze', traceId: this.nextTraceId++, request }, onProgress, undefined, undefined, this.nextId++, onStart);
+    return this.send<'analyze'>({ op: 'analyze', traceId: this.nextTraceId++, request }, events);
   }
 
   tokenize(request: TokenizeRequest): Promise<EngineResults['tokenize']> {
@@ -96,7 +104,7 @@ export class EngineClient {
       const counts = parseProgressStage(stage);
       if (counts) onProgress(counts.done, counts.total);
     });
-    return this.send<'experiment'>({ op: 'experiment', traceId, query }, progress);
+    return this.send<'experiment'>({ op: 'experiment', traceId, query }, { onProgress: progress });
   }
 
   cancelExperiment(): void {
@@ -113,7 +121,7 @@ export class EngineClient {
     onToken: (token: { tokenId: number; text: string; count: number }) => void,
   ): Promise<EngineResults['generate']> {
     this.cancelGeneration();
-    return this.send<'generate'>({ op: 'generate', request, ...options }, undefined, onToken);
+    return this.send<'generate'>({ op: 'generate', request, ...options }, { onToken });
   }
 
   /** Stops the generation in flight, and tells whoever writes its tokens (onGenerationCancel) to stop at once. */
@@ -134,13 +142,13 @@ export class EngineClient {
    */
   train(job: TrainJob, onTrain: (event: TrainEvent) => void): { id: number; done: Promise<EngineResults['train']> } {
     const id = this.nextId++;
-    return { id, done: this.send<'train'>({ op: 'train', request: job }, undefined, undefined, onTrain, id) };
+    return { id, done: this.send<'train'>({ op: 'train', request: job }, { onTrain }, id) };
   }
 
   /** The same text through two models, map by map (cancelling the comparison in flight). */
   compare(request: AnalyzeRequest, other: AnalyzeRequest, labels: { a: string; b: string }, onProgress?: (stage: string) => void): Promise<EngineResults['compare']> {
     this.cancelOp('compare');
-    return this.send<'compare'>({ op: 'compare', request, other, labels }, onProgress);
+    return this.send<'compare'>({ op: 'compare', request, other, labels }, { onProgress });
   }
 
   pauseTraining(id: number, paused: boolean): void {
@@ -216,16 +224,12 @@ export class EngineClient {
   }
 
   private send<Op extends EngineRequest['op']>(
-    message: WithoutId<Extract<EngineRequest, { op: Op }>>, onProgress?: (stage: string) => void, onToken?: Pending['onToken'],
-    onTrain?: Pending['onTrain'], id = this.nextId++, onStart?: Pending['onStart'],
+    message: WithoutId<Extract<EngineRequest, { op: Op }>>, events: Events = {}, id = this.nextId++,
   ): Promise<EngineResults[Op]> {
     if (this.disposed) return Promise.reject(new CancelledError());
     const child = this.ensureChild();
     return new Promise<EngineResults[Op]>((resolve, reject) => {
-      this.pending.set(id, {
-        op: message.op, resolve: resolve as (r: unknown) => void, reject,
-        ...(onProgress && { onProgress }), ...(onToken && { onToken }), ...(onTrain && { onTrain }), ...(onStart && { onStart }),
-      });
+      this.pending.set(id, { ...events, op: message.op, resolve: resolve as (r: unknown) => void, reject });
       child.send({ ...message, id });
     });
   }
@@ -252,6 +256,10 @@ export class EngineClient {
     }
     if (reply.type === 'start') {
       pending.onStart?.(reply.start);
+      return;
+    }
+    if (reply.type === 'stages') {
+      pending.onStages?.(reply);
       return;
     }
     this.pending.delete(reply.id);

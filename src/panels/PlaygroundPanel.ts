@@ -87,7 +87,11 @@ export class PlaygroundPanel {
   private readonly channel: WebviewChannel<HostMessage, WebviewMessage>;
   disposed = false;
   private runId = 0;
+  /** The run the webview shows (from its stages on; its model's part added when it comes), or its refusal. */
   private last: PanelResult | undefined;
+  /** The runId of `last` when it is a trace the webview shows. */
+  private shownRunId = 0;
+  private finished: PanelResult | undefined;
   /** The message the panel shows inline, while it shows one. */
   lastError: string | undefined;
   /** The section the shown message belongs to (a setting made invalid elsewhere breaks that stage). */
@@ -149,8 +153,9 @@ export class PlaygroundPanel {
     }, this.disposables);
   }
 
+  /** The newest run that finished, its model's part included (while a newer one's model runs, its stages are shown already). */
   get lastResult(): PanelResult | undefined {
-    return this.last;
+    return this.finished;
   }
 
   get currentSource(): PanelSource {
@@ -169,9 +174,28 @@ export class PlaygroundPanel {
     this.post({ type: 'knobs', values: knobValues(settings) });
     this.post({ type: 'busy', runId, stage: 'starting' });
     const request = { ...settings, text: source.text, ...(source.windowFrom !== undefined && { windowFrom: source.windowFrom }) };
-    const work = this.engine.analyze(request, (stage) => this.post({ type: 'busy', runId, stage }), (start) => {
-      // the tokens paint at once; the stages and the model follow in the trace
-      if (runId === this.runId && !this.disposed) this.post({ type: 'traceStart', runId, title: source.title, source: source.text, start });
+    let shown: Extract<PanelResult, { kind: 'trace' }> | undefined;
+    const current = () => runId === this.runId && !this.disposed;
+    const work = this.engine.analyze(request, {
+      onProgress: (stage) => this.post({ type: 'busy', runId, stage }),
+      // the tokens paint at once, the stages when they are done, the model's sections after them
+      onStart: (start) => {
+        if (current()) this.post({ type: 'traceStart', runId, title: source.title, source: source.text, start });
+      },
+      onStages: ({ traceId, elapsedMs, weightsPath, panel }) => {
+        if (!current()) return;
+        // the run on show before is no longer asked about
+        if (this.last?.kind === 'trace' && this.last.traceId !== traceId) this.engine.release(this.last.traceId);
+        shown = {
+          kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs,
+          ...(weightsPath !== undefined && { weightsPath }), ...(panel.window && { window: panel.window }), ...(panel.trained && { trained: panel.trained }),
+        };
+        this.last = shown;
+        this.shownRunId = runId;
+        this.lastError = undefined;
+        this.shadeOutsideWindow();
+        this.post({ type: 'trace', runId, title: source.title, source: source.text, trace: panel, elapsedMs, modelPending: true });
+      },
     });
     // Show a cancellable notification only when the run is slow enough to notice.
     const slow = setTimeout(() => {
@@ -186,7 +210,8 @@ export class PlaygroundPanel {
     try {
       const reply = await work;
       if (runId !== this.runId || this.disposed) {
-        if (reply.kind === 'trace') this.engine.release(reply.traceId); // superseded: nobody will ask for it
+        // superseded: nobody will ask for it (unless its stages are on show until the newer run's come)
+        if (reply.kind === 'trace' && !(this.last?.kind === 'trace' && this.last.traceId === reply.traceId)) this.engine.release(reply.traceId);
         return undefined;
       }
       if (reply.kind === 'tooManyTokens') {
@@ -195,18 +220,13 @@ export class PlaygroundPanel {
         void this.offerTruncation(source, message, reply.cutAt, reply.limit);
         return reply;
       }
-      // The panel's trace message is posted and not kept: the engine answers later requests.
-      const { traceId, panel, elapsedMs, weightsPath } = reply;
-      if (this.last?.kind === 'trace') this.engine.release(this.last.traceId);
-      const model = panel.model ? { config: panel.model.config, source: panel.model.source } : panel.modelError !== undefined ? { error: panel.modelError } : undefined;
-      this.last = {
-        kind: 'trace', traceId, tokens: panel.tokens, config: panel.config, elapsedMs,
-        ...(weightsPath !== undefined && { weightsPath }), ...(model && { model }), ...(panel.window && { window: panel.window }),
-        ...(panel.trained && { trained: panel.trained }),
-      };
-      this.lastError = undefined;
-      this.shadeOutsideWindow();
-      this.post({ type: 'trace', runId, title: source.title, source: source.text, trace: panel, elapsedMs });
+      // The panel's messages are posted and not kept: the engine answers later requests.
+      const { model, modelError } = reply;
+      if (!shown) throw new Error('internal error: the engine sent no stages before the model');
+      const modelInfo = model ? { config: model.config, source: model.source } : modelError !== undefined ? { error: modelError } : undefined;
+      this.last = { ...shown, ...(modelInfo && { model: modelInfo }) };
+      this.finished = this.last;
+      this.post({ type: 'model', runId, ...(model && { model }), ...(modelError !== undefined && { modelError }) });
       return this.last;
     } catch (err) {
       if (runId !== this.runId || this.disposed) return undefined;
@@ -374,9 +394,9 @@ export class PlaygroundPanel {
     await PlaygroundPanel.generate?.(options);
   }
 
-  /** The engine's trace id for the panel's run `runId`, while it is the newest. */
+  /** The engine's trace id for the panel's run `runId`, while it is the newest and its stages are shown. */
   private traceIdFor(runId: number): number | undefined {
-    return runId === this.runId && this.last?.kind === 'trace' ? this.last.traceId : undefined;
+    return runId === this.runId && this.shownRunId === runId && this.last?.kind === 'trace' ? this.last.traceId : undefined;
   }
 
   /**

@@ -15,7 +15,7 @@ import { MapCodesSchema } from './codes';
 import { ExperimentQuerySchema, ExperimentResultSchema } from './experimentsProtocol';
 import { CompareViewSchema } from './compareProtocol';
 import {
-  CellsQueryEntries, GroupDataSchema, LazyGroupSchema, MatrixPathSchema, MAX_NEW_TOKENS, NextTokenViewSchema, PanelStartSchema, PanelTraceSchema, SamplingSchema,
+  CellsQueryEntries, GroupDataSchema, LazyGroupSchema, MatrixPathSchema, MAX_NEW_TOKENS, NextTokenViewSchema, PanelModelSchema, PanelStartSchema, PanelTraceSchema, SamplingSchema,
 } from './protocol';
 import { TokenSchema, TokenizerKindSchema, float32, index, int, loss, mirrors, num, parse, text, uint8 } from './wire';
 
@@ -191,13 +191,16 @@ export const parseEngineRequest = (raw: unknown): AnyRequest | undefined => pars
 
 // ---- engine -> host: each request's result ----
 export const AnalyzeReplySchema = v.variant('kind', [
+  // The stages came before as a 'stages' reply (the panel paints them while the model runs); the
+  // result adds the model's part: the model, or why it could not run on this text.
   v.object({
     kind: v.literal('trace'),
     traceId,
-    panel: PanelTraceSchema,
     elapsedMs: num,
     /** The weights file, when the weights came from one. */
     weightsPath: v.optional(path),
+    model: v.optional(PanelModelSchema),
+    modelError: v.optional(text(10_000)),
   }),
   v.object({ kind: v.literal('tooManyTokens'), message: text(10_000), count: index, limit: index, cutAt: index, elapsedMs: num }),
 ]);
@@ -265,8 +268,10 @@ export const EngineReplySchema = v.variant('type', [
   // One generated token: its id, its text, and how many have come so far.
   v.object({ id, type: v.literal('token'), tokenId: index, text: text(1 << 24), count: index }),
   v.object({ id, type: v.literal('train'), event: TrainEventSchema }),
-  // An analysis's tokens, as soon as the text is tokenized (the trace follows as its result).
+  // An analysis's tokens, as soon as the text is tokenized; then its stages, before the model runs
+  // (the result carries the model's part).
   v.object({ id, type: v.literal('start'), start: PanelStartSchema }),
+  v.object({ id, type: v.literal('stages'), traceId, elapsedMs: num, weightsPath: v.optional(path), panel: PanelTraceSchema }),
   // The result, checked by the receiver against EngineResultSchemas[op] of the request it answers.
   v.object({ id, type: v.literal('result'), result: v.unknown() }),
   // userFacing: the message is for the user as it is (bad input); cancelled: stopped on request.

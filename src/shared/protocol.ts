@@ -113,7 +113,7 @@ export type NextTokenView = v.InferOutput<typeof NextTokenViewSchema>;
  * The model part of a trace (book chapter 4: feed-forward, shortcuts, blocks, logits): what the
  * model sections draw at once. Attention maps of the blocks come on request ('blocks', `block:L`).
  */
-const PanelModelSchema = v.pipe(
+export const PanelModelSchema = v.pipe(
   v.object({
     config: PanelModelConfigSchema,
     /** 'seeded' (untrained) or the checkpoint's file name; the same rule as PanelTrace.weightsSource. */
@@ -296,7 +296,13 @@ export const LogSchema = v.object({ type: v.literal('log'), level: v.picklist(['
 // ---- host -> webview ----
 export const HostMessageSchema = v.pipe(
   v.variant('type', [
-    v.object({ type: v.literal('trace'), runId: int, title: text(1 << 20), source: text(1 << 24), trace: PanelTraceSchema, elapsedMs: num }),
+    // modelPending: the model's sections follow in a 'model' message of the same run (the stages are painted first)
+    v.object({
+      type: v.literal('trace'), runId: int, title: text(1 << 20), source: text(1 << 24), trace: PanelTraceSchema, elapsedMs: num,
+      modelPending: v.optional(v.boolean()),
+    }),
+    // The model's part of run `runId`'s trace, after its stages: the model, or why it could not run.
+    v.object({ type: v.literal('model'), runId: int, model: v.optional(PanelModelSchema), modelError: v.optional(text(10_000)) }),
     // The tokens of run `runId`, before its trace: the tokens section paints, the others say what is being computed.
     v.object({ type: v.literal('traceStart'), runId: int, title: text(1 << 20), source: text(1 << 24), start: PanelStartSchema }),
     v.object({ type: v.literal('busy'), runId: int, stage: text(200) }),

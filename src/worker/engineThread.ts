@@ -18,7 +18,7 @@ import { blockThumbs, modelRun, nextTokenView, panelBlock, panelModel, type Mode
 import { generateEach } from '../engine/gpt/generate';
 import { GPT2_END_OF_TEXT_ID } from '../engine/tokenizer';
 import type { Tokenizer } from '../engine/types';
-import type { PanelStart } from '../shared/protocol';
+import type { PanelStart, PanelTrace } from '../shared/protocol';
 import {
   EngineRequestSchema, EngineThreadDataSchema, parseEngineRequest, type EngineReply, type EngineRequest, type EngineResults, type TrainEvent,
 } from '../shared/engineProtocol';
@@ -54,6 +54,7 @@ interface Replies {
   token: (tokenId: number, text: string, count: number) => void;
   train: (event: TrainEvent) => void;
   start: (start: PanelStart) => void;
+  stages: (traceId: number, result: TraceResult, panel: PanelTrace) => void;
 }
 type Handlers = { [Op in EngineRequest['op']]: (request: Extract<EngineRequest, { op: Op }>, replies: Replies) => EngineResults[Op] };
 
@@ -116,27 +117,29 @@ function continuation(tokenizer: Tokenizer, prompt: readonly number[], generated
 }
 
 const handlers: Handlers = {
-  analyze({ id, traceId, request }, { progress, start }) {
+  analyze({ id, traceId, request }, { progress, start, stages }) {
     const signal = new SharedCancel(cancelCells, id);
-    // the tokens go to the panel at once: a long text's stages and model take seconds
+    // the tokens go to the panel at once, the stages when they are done: a long text's stages and model take seconds each
     const result = analyzer.analyze(request, { signal, onProgress: progress, onStart: (info) => start(panelStart(info)) });
     if (result.kind !== 'trace') return result;
-    const panel = toPanelTrace(result, { mapsAsCodes: true });
+    traces.put(traceId, { result }); // the panel asks for groups and cells of the stages while the model runs
+    stages(traceId, result, toPanelTrace(result, { mapsAsCodes: true }));
     // The model (book chapter 4) on the same text: its sections need only the residual stream;
     // logits are computed per position when asked. A model that cannot run says why in its
     // sections and leaves the seven stages as they are.
     let model: ModelRun | undefined;
+    let modelPart: Pick<PanelTrace, 'model' | 'modelError'>;
     try {
       const analysis = analyzer.analyzeModel(request, { signal, onProgress: progress, logits: 'none' });
       model = modelRun(analysis);
-      panel.model = panelModel(model);
+      modelPart = { model: panelModel(model) };
     } catch (err) {
       if (err instanceof CancelledError || !isUserFacing(err)) throw err;
-      panel.modelError = (err as Error).message;
+      modelPart = { modelError: (err as Error).message };
     }
-    traces.put(traceId, { result, ...(model && { model }) });
+    if (model) traces.put(traceId, { result, model });
     return {
-      kind: 'trace', traceId, panel, elapsedMs: result.elapsedMs,
+      kind: 'trace', traceId, elapsedMs: result.elapsedMs, ...modelPart,
       ...(result.weightsPath !== undefined && { weightsPath: result.weightsPath }),
     };
   },
@@ -310,6 +313,7 @@ port.on('message', (raw: unknown) => {
       token: (tokenId, text, count) => reply({ id, type: 'token', tokenId, text, count }),
       train: (event) => reply({ id, type: 'train', event }),
       start: (start) => reply({ id, type: 'start', start }),
+      stages: (traceId, { elapsedMs, weightsPath }, panel) => reply({ id, type: 'stages', traceId, elapsedMs, ...(weightsPath !== undefined && { weightsPath }), panel }),
     });
     reply({ id, type: 'result', result });
   } catch (err) {

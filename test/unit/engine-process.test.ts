@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 import type { AnalyzeRequest } from '../../src/engine/pipeline';
-import { EngineResultSchemas, parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
+import { EngineReplySchema, EngineResultSchemas, parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
 import { parse, problem } from '../../src/shared/wire';
 import { TraceStore } from '../../src/worker/traceStore';
 import { EngineClient } from '../../src/host/engineClient';
@@ -23,15 +23,20 @@ const corpusPath = path.join(root, 'media', 'corpus');
 const base: AnalyzeRequest = { ...DEFAULT_CONFIG, text: 'The sea reads the shore one wave at a time.', corpusPath, bpeVocabSize: 512 };
 
 let child: ChildProcess;
-const waiting = new Map<number, { resolve: (reply: EngineReply) => void; progress: string[]; starts: unknown[] }>();
+/** A request's replies before its result: progress, and an analysis's tokens ('start') and stages, each with the progress before it. */
+interface Before {
+  progress: string[];
+  starts: { start: unknown; afterProgress: string[] }[];
+  stages: { reply: unknown; afterProgress: string[] }[];
+}
+const waiting = new Map<number, Before & { resolve: (reply: EngineReply) => void }>();
 let nextId = 1;
 
-function ask(message: Record<string, unknown>): Promise<EngineReply & { progress: string[]; starts: unknown[] }> {
+function ask(message: Record<string, unknown>): Promise<EngineReply & Before> {
   const id = nextId++;
   return new Promise((resolve) => {
-    const progress: string[] = [];
-    const starts: unknown[] = [];
-    waiting.set(id, { resolve: (reply) => resolve({ ...reply, progress, starts }), progress, starts });
+    const before: Before = { progress: [], starts: [], stages: [] };
+    waiting.set(id, { resolve: (reply) => resolve({ ...reply, ...before }), ...before });
     child.send({ ...message, id });
   });
 }
@@ -52,6 +57,7 @@ before(() => {
     if (!entry) return;
     if (reply.type === 'progress') entry.progress.push(reply.stage);
     else if (reply.type === 'start') entry.starts.push({ start: reply.start, afterProgress: [...entry.progress] });
+    else if (reply.type === 'stages') entry.stages.push({ reply, afterProgress: [...entry.progress] });
     else if (reply.type === 'train' || reply.type === 'token') return; // events before the result
     else {
       waiting.delete(reply.id);
@@ -64,18 +70,26 @@ after(() => child.kill());
 
 test('the engine keeps the trace and answers cells, groups and exports from it', async () => {
   const analyzed = await ask({ op: 'analyze', traceId: 41, request: base });
-  const reply = result<{ kind: string; traceId: number; panel: { tokens: unknown[]; weightsSource: string; config: unknown } }>(analyzed);
-  // the tokens came first, once, before any stage was computed: the panel paints them at once
+  const reply = result<{ kind: string; traceId: number; model?: { config: { layers: number } } }>(analyzed);
+  // the tokens came first, once, before any stage was computed; the stages once, before the model ran
   assert.equal(analyzed.starts.length, 1);
+  assert.equal(analyzed.stages.length, 1);
   const [{ start, afterProgress }] = analyzed.starts as [{ start: { tokens: unknown[]; config: unknown; weightsSource: string }; afterProgress: string[] }];
-  assert.deepEqual(start.tokens, reply.panel.tokens);
-  assert.deepEqual(start.config, reply.panel.config);
+  const [stages] = analyzed.stages as [{ reply: { traceId: number; panel: { tokens: unknown[]; config: unknown; weightsSource: string } }; afterProgress: string[] }];
+  const { panel } = stages.reply;
+  assert.deepEqual(start.tokens, panel.tokens);
+  assert.deepEqual(start.config, panel.config);
   assert.equal(start.weightsSource, 'seeded');
   assert.ok(!afterProgress.includes('embeddings') && !afterProgress.includes('multiHead'), `no stage before the tokens (${afterProgress.join(', ')})`);
+  assert.ok(stages.afterProgress.includes('layerNorm') && !stages.afterProgress.includes('running the model'),
+    `the stages after the last stage, before the model (${stages.afterProgress.join(', ')})`);
+  assert.ok(analyzed.progress.includes('running the model'));
+  assert.equal(stages.reply.traceId, 41);
+  assert.equal(panel.tokens.length, 11);
+  assert.equal(panel.weightsSource, 'seeded');
   assert.equal(reply.kind, 'trace');
   assert.equal(reply.traceId, 41);
-  assert.equal(reply.panel.tokens.length, 11);
-  assert.equal(reply.panel.weightsSource, 'seeded');
+  assert.equal(reply.model?.config.layers, 2, 'the result brings the model');
   const cells = result<{ values: Float32Array[]; rows: number }>(
     await ask({ op: 'cells', traceId: 41, paths: ['causal.weights'], r0: 0, c0: 0, rows: 11, cols: 11 }),
   );
@@ -144,10 +158,13 @@ test('the contract refuses what it cannot trust', () => {
 
 test("every result the engine sends fits its request's schema, and the host's check refuses one that does not", async () => {
   const long = Array.from({ length: 300 }, () => 'the sea').join(' '); // above LAZY_ABOVE: groups are sent on request
-  const analyzed = result<unknown>(await ask({ op: 'analyze', traceId: 70, request: { ...base, text: long, maxTokens: 2048 } }));
+  const asked = await ask({ op: 'analyze', traceId: 70, request: { ...base, text: long, maxTokens: 2048 } });
+  const analyzed = result<unknown>(asked);
   const reply = parse(EngineResultSchemas.analyze, analyzed);
   assert.ok(reply?.kind === 'trace', problem(EngineResultSchemas.analyze, analyzed));
-  assert.equal(reply.panel.causal, null, 'the causal stage is left to a request');
+  const stages = parseEngineReply(asked.stages[0]?.reply);
+  assert.ok(stages?.type === 'stages', 'the stages reply is well formed');
+  assert.equal(stages.panel.causal, null, 'the causal stage is left to a request');
   for (const group of ['causal', 'head:1', 'simple']) {
     const answer = result<unknown>(await ask({ op: 'group', traceId: 70, group }));
     const data = parse(EngineResultSchemas.group, answer);
@@ -156,10 +173,11 @@ test("every result the engine sends fits its request's schema, and the host's ch
   const tokens = result<unknown>(await ask({ op: 'tokenize', request: { ...base } }));
   assert.ok(parse(EngineResultSchemas.tokenize, tokens), problem(EngineResultSchemas.tokenize, tokens));
   // A result that does not fit is refused, and the problem names where.
-  const broken = { ...(analyzed as object), panel: { ...reply.panel, layerNorm: { ...reply.panel.layerNorm, mean: [0] } } };
-  assert.equal(parse(EngineResultSchemas.analyze, broken), undefined);
-  assert.match(problem(EngineResultSchemas.analyze, broken) ?? '', /panel\.layerNorm\.mean/);
-  assert.equal(parse(EngineResultSchemas.group, { group: 'causal', data: { droppedWeights: reply.panel.layerNorm.output } }), undefined, 'a group is its kind of data');
+  const broken = { ...stages, panel: { ...stages.panel, layerNorm: { ...stages.panel.layerNorm, mean: [0] } } };
+  assert.equal(parseEngineReply(broken), undefined);
+  assert.match(problem(EngineReplySchema, broken) ?? '', /panel\.layerNorm\.mean/);
+  assert.equal(parse(EngineResultSchemas.analyze, { ...(analyzed as object), model: { config: {} } }), undefined, 'a malformed model is refused');
+  assert.equal(parse(EngineResultSchemas.group, { group: 'causal', data: { droppedWeights: stages.panel.layerNorm.output } }), undefined, 'a group is its kind of data');
   result(await ask({ op: 'release', traceId: 70 }));
 });
 
@@ -190,7 +208,7 @@ test('training runs on its own thread: events, pause and Stop within one step, S
   let stopAt: number | undefined;
   let pauseSent = false;
   const done = new Promise<EngineReply>((resolve) => {
-    waiting.set(id, { resolve, progress: [], starts: [] });
+    waiting.set(id, { resolve, progress: [], starts: [], stages: [] });
     nextId++;
     child.send({ id, op: 'train', request: job });
   });
