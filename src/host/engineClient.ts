@@ -242,25 +242,13 @@ export class EngineClient {
     }
     const pending = this.pending.get(reply.id);
     if (!pending) return;
-    if (reply.type === 'progress') {
-      pending.onProgress?.(reply.stage);
-      return;
-    }
-    if (reply.type === 'token') {
-      pending.onToken?.(reply);
-      return;
-    }
-    if (reply.type === 'train') {
-      pending.onTrain?.(reply.event);
-      return;
-    }
-    if (reply.type === 'start') {
-      pending.onStart?.(reply.start);
-      return;
-    }
-    if (reply.type === 'stages') {
-      pending.onStages?.(reply);
-      return;
+    // the replies before the result go to the request's events
+    switch (reply.type) {
+      case 'progress': pending.onProgress?.(reply.stage); return;
+      case 'token': pending.onToken?.(reply); return;
+      case 'train': pending.onTrain?.(reply.event); return;
+      case 'start': pending.onStart?.(reply.start); return;
+      case 'stages': pending.onStages?.(reply); return;
     }
     this.pending.delete(reply.id);
     if (reply.type === 'error') {
