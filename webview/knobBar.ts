@@ -91,7 +91,9 @@ export function knobBar(): TemplateResult {
 export function statusAndError(): TemplateResult {
   const error = state.error;
   const c = state.run?.trace.config;
-  return html`<div id="status" role="status" data-state=${state.status.state}>${state.status.text}</div>
+  // busy: the codicon spinner (an emoji there showed as a box where the system has no emoji font)
+  const spinner = state.status.state === 'busy' ? html`<i class="codicon codicon-loading codicon-modifier-spin" aria-hidden="true"></i> ` : nothing;
+  return html`<div id="status" role="status" data-state=${state.status.state}>${spinner}${state.status.text}</div>
     <div id="error" role="alert" ?hidden=${!error}>${error ? html`<strong>Cannot analyze: </strong>${error.message}${c
       ? html`<div class="shown-instead">The page below is the last result that worked, made with heads ${c.heads} · dim ${c.dim} · ${c.tokenizer} tokenizer · dropout ${c.dropout} · seed ${c.seed}; the knobs show its values.</div>`
       : nothing}` : nothing}</div>`;
