@@ -20,7 +20,7 @@ import { forgetNextTokenAsk, receiveGeneration, receiveNextToken } from './nextT
 import { visible } from './notes';
 import { SECTIONS } from './sections';
 import { tokensSection } from './stages';
-import { changed, onChange, revision, state, type PanelState, type Run, type StartingRun } from './state';
+import { changed, onChange, revision, state, type PanelState, type Run } from './state';
 
 const app = document.getElementById('app') as HTMLElement;
 let loading = app.querySelector(':scope > .placeholder') ?? undefined;
@@ -44,10 +44,8 @@ function handle(message: HostMessage): void {
     case 'trace': {
       const t0 = performance.now();
       vscode.setState({ source: { text: message.source, title: message.title } });
-      showRun(message);
+      showRun(message, t0);
       // 'rendered' says the whole panel is painted: after the model's sections, when they follow
-      if (state.run) state.run.modelPending = message.modelPending ? { since: t0 } : undefined;
-      else return;
       if (!message.modelPending) requestAnimationFrame(() => post({ type: 'rendered', runId: message.runId, ms: performance.now() - t0 }));
       return;
     }
@@ -68,7 +66,7 @@ function handle(message: HostMessage): void {
       if (message.runId <= (state.run?.runId ?? -1)) return;
       state.starting = {
         runId: message.runId, trace: message.start, labels: message.start.tokens.map((t) => visible(t.text)),
-        title: message.title, source: message.source, hot: { query: null, key: null },
+        source: message.source, hot: { query: null, key: null },
       };
       changed('tokens');
       return;
@@ -158,8 +156,8 @@ function computingText(stage: string): string {
   return next ? `Computing ${next}…` : `${stage.charAt(0).toUpperCase()}${stage.slice(1)}…`;
 }
 
-/** A new trace: the run on show, with nothing of the old one's lazily sent parts. */
-function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
+/** A new trace: the run on show, with nothing of the old one's lazily sent parts; `since`: when it came. */
+function showRun(message: Extract<HostMessage, { type: 'trace' }>, since: number): void {
   const { trace, runId } = message;
   if (state.run?.runId !== runId) {
     cells.clear();
@@ -174,7 +172,7 @@ function showRun(message: Extract<HostMessage, { type: 'trace' }>): void {
   state.run = {
     runId, trace, labels: trace.tokens.map((t) => visible(t.text)), title: message.title, source: message.source, elapsedMs: message.elapsedMs,
     groups: new Map(), requested: new Set(), position: Math.max(0, T - 1), nextToken: undefined, hot: { query: null, key: null },
-    experiments: new Map(),
+    experiments: new Map(), ...(message.modelPending && { modelPending: { since } }),
   };
   state.error = undefined;
   // A refused value stays said until its setting changes: a trace of an earlier change (another
@@ -226,7 +224,13 @@ function shownSections(run: Run | undefined): Shown[] | undefined {
   if (starting) {
     return [
       { id: 'tokens', deps: [starting, revision('tokens')], view: () => tokensSection(starting) },
-      { id: 'computing', deps: [starting, state.status.text], view: () => computingNote(starting) },
+      {
+        id: 'computing', deps: [starting, state.status.text], view: () => {
+          const { heads, dim } = starting.trace.config;
+          const T = starting.trace.tokens.length.toLocaleString();
+          return computingNote(computingText('tokens'), `The embeddings, the ${heads} heads' attention (${T} × ${T} weights each, at dim ${dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.`);
+        },
+      },
     ];
   }
   if (!run) return undefined;
@@ -234,7 +238,12 @@ function shownSections(run: Run | undefined): Shown[] | undefined {
     id: s.id, deps: [run, revision(s.id), state.error?.section === s.id && state.error.message], view: () => s.view(run),
   }));
   const pending = run.modelPending;
-  if (pending) sections.push({ id: 'computing', deps: [run, pending, state.status.text], view: () => modelComputingNote(run) });
+  if (pending) {
+    sections.push({
+      id: 'computing', deps: [run, pending, state.status.text], view: () => computingNote('Running the model…',
+        `The model's sections (feed-forward, the transformer blocks, the next token and the experiments) follow when the whole model has run on these ${run.trace.tokens.length.toLocaleString()} tokens.`),
+    });
+  }
   return sections;
 }
 
@@ -246,25 +255,14 @@ function page(run: Run | undefined) {
 }
 
 /**
- * In place of the sections on their way: which one is being computed (as the status bar says),
- * what they hold, and how to stop.
+ * In place of the sections on their way: what is being computed now (as the status line says,
+ * else `idle`), and what follows.
  */
-function computingNote(run: StartingRun): TemplateResult {
-  const c = run.trace.config;
-  const T = run.trace.tokens.length.toLocaleString();
-  const busy = state.status.state === 'busy' ? state.status.text : computingText('tokens');
+function computingNote(idle: string, follows: string): TemplateResult {
+  const busy = state.status.state === 'busy' ? state.status.text : idle;
   return html`<div class="computing" aria-live="polite">
       <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
-      <p class="note">The embeddings, the ${c.heads} heads' attention (${T} × ${T} weights each, at dim ${c.dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.</p>
-    </div>`;
-}
-
-/** In place of the model's sections while the model runs on the text (after the stages are painted). */
-function modelComputingNote(run: Run): TemplateResult {
-  const busy = state.status.state === 'busy' ? state.status.text : 'Running the model…';
-  return html`<div class="computing" aria-live="polite">
-      <p class="placeholder"><i class="codicon codicon-loading codicon-modifier-spin"></i> ${busy}</p>
-      <p class="note">The model's sections (feed-forward, the transformer blocks, the next token and the experiments) follow when the whole model has run on these ${run.trace.tokens.length.toLocaleString()} tokens.</p>
+      <p class="note">${follows}</p>
     </div>`;
 }
 

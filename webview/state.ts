@@ -35,14 +35,7 @@ export interface Run {
  * A run whose tokens arrived before its trace ('traceStart'): the tokens section paints from it
  * while the stages and the model are computed; the trace of the same runId replaces it.
  */
-export interface StartingRun {
-  runId: number;
-  trace: PanelStart;
-  labels: string[];
-  title: string;
-  source: string;
-  hot: { query: number | null; key: number | null };
-}
+export type StartingRun = TokensRun & Pick<Run, 'runId'>;
 
 /** What the tokens section reads: a run on show, or one still being computed. */
 export type TokensRun = Pick<Run, 'labels' | 'source' | 'hot'> & { trace: PanelStart };

@@ -209,7 +209,7 @@ export class PlaygroundPanel {
     }, 400);
     try {
       const reply = await work;
-      if (runId !== this.runId || this.disposed) {
+      if (!current()) {
         // superseded: nobody will ask for it (unless its stages are on show until the newer run's come)
         if (reply.kind === 'trace' && !(this.last?.kind === 'trace' && this.last.traceId === reply.traceId)) this.engine.release(reply.traceId);
         return undefined;
@@ -229,7 +229,7 @@ export class PlaygroundPanel {
       this.post({ type: 'model', runId, ...(model && { model }), ...(modelError !== undefined && { modelError }) });
       return this.last;
     } catch (err) {
-      if (runId !== this.runId || this.disposed) return undefined;
+      if (!current()) return undefined;
       const section = err instanceof EngineError && err.setting ? SETTING_SECTIONS[err.setting] : undefined;
       this.showError(runId, err instanceof CancelledError ? 'Analysis cancelled.' : errorMessage(err), section);
       return undefined;
