@@ -90,13 +90,19 @@ await inWorkbench({ suite, workspace, shots: 'FAIL-newcomer', cleanup: () => hub
   });
 
   await check('every "Show me" of the walkthrough reveals its section of a painted panel', async () => {
-    await runCommand('Welcome: Open Walkthrough...');
-    await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
-    await page.keyboard.type('the first layers of a GPT');
-    await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'first layers' }).waitFor({ timeout: STEP_MS });
-    await page.keyboard.press('Enter');
+    const openWalkthrough = async () => {
+      await runCommand('Welcome: Open Walkthrough...');
+      await page.locator('.quick-input-widget input').waitFor({ timeout: STEP_MS });
+      await page.keyboard.type('the first layers of a GPT');
+      await page.locator('.quick-input-widget .monaco-list-row.focused', { hasText: 'first layers' }).waitFor({ timeout: STEP_MS });
+      await page.keyboard.press('Enter');
+    };
+    await openWalkthrough();
     for (const step of steps) {
       const stepButton = page.locator('.getting-started-step', { hasText: step.title }).first();
+      // The Welcome page sometimes goes back to its overview when focus returns to it (a fresh-clone
+      // run failed so after step 2): open the walkthrough again, as a learner would.
+      await stepButton.waitFor({ timeout: 5000 }).catch(openWalkthrough);
       await stepButton.waitFor({ timeout: STEP_MS });
       await stepButton.click();
       await page.locator('.getting-started-step.expanded', { hasText: step.title }).getByText('Show me').click();
