@@ -23,7 +23,7 @@ export const BUNDLED_MODELS: readonly BundledModel[] = [
     name: 'copying',
     file: 'copying.safetensors',
     label: 'Copying (bundled, trained): copies what it has seen',
-    detail: 'trained on random words written two or three times: it copies a repeat from what followed the earlier occurrence, with its two heads (one per layer) together (context 64)',
+    detail: 'trained on random words written two or three times: block 1\'s head attends to the previous word, block 2\'s is an induction head that copies what followed the earlier occurrence (context 64)',
   },
 ];
 

@@ -16,6 +16,7 @@ import { writeSafetensors } from '../engine/io/safetensors';
 import { TOKENIZER_METADATA_KEY } from '../engine/tokenizer';
 import { DEFAULT_PATIENCE, TrainingDriver, type DriveResult, type OverfittingHint } from '../engine/train/driver';
 import { TrainingSession, checkTrainRequest, type TrainRequest } from '../engine/train/session';
+import { TRAIN_TASKS, type TrainTask } from '../engine/types';
 import type { StepResult } from '../engine/train/trainer';
 import type { TokenizerKind } from '../engine/types';
 import { TOKENIZER_KINDS } from '../engine/config';
@@ -66,8 +67,11 @@ export function trainRequestFrom(values: Values, packageRoot: string): { request
   const vocabSize = optionalInteger(values, 'vocab-size');
   if (vocabSize !== undefined && kind !== 'bpe') throw new UsageError(`--vocab-size sets the bpe vocabulary's size; the ${kind} tokenizer's comes from the corpus, so drop --vocab-size or add --tokenizer bpe`);
   const corpus = typeof values.corpus === 'string' ? corpusPaths(values.corpus) : [];
-  if (corpus.length === 0 && values.batches === undefined) {
-    throw new UsageError(`--corpus PATH is required: a .txt file or a folder of .txt files (several: a,b), e.g. --corpus ${path.join(packageRoot, 'media', 'corpus')}`);
+  const task = typeof values.task === 'string' ? values.task : undefined;
+  if (task !== undefined && !(TRAIN_TASKS as readonly string[]).includes(task)) throw new UsageError(`unknown task ${JSON.stringify(task)}; use --task ${TRAIN_TASKS.join(' | ')}`);
+  if (task !== undefined && corpus.length > 0) throw new UsageError(`--task ${task} generates the corpus: drop --corpus, or drop --task to train on files`);
+  if (corpus.length === 0 && values.batches === undefined && task === undefined) {
+    throw new UsageError(`--corpus PATH is required: a .txt file or a folder of .txt files (several: a,b), e.g. --corpus ${path.join(packageRoot, 'media', 'corpus')}; or --task ${TRAIN_TASKS.join(' | ')}`);
   }
   const evalEvery = optionalInteger(values, 'eval-every') ?? TRAIN_DEFAULTS.evalEvery;
   if (evalEvery < 0) throw new UsageError(`--eval-every takes a number of steps (0: only at the end), got ${evalEvery}`);
@@ -81,6 +85,7 @@ export function trainRequestFrom(values: Values, packageRoot: string): { request
   if (warmup !== undefined && warmup < 0) throw new UsageError(`--warmup-steps must be 0 or more, got ${warmup}`);
   const request: TrainRequest = {
     corpusPaths: corpus.map((p) => resolveCorpusPath(packageRoot, p)),
+    ...(task !== undefined && { task: task as TrainTask }),
     tokenizer: kind as TokenizerKind,
     ...(kind === 'bpe' && { bpeVocabSize: vocabSize ?? 512 }),
     dim: integer('dim') ?? initHeader?.sizes.dim ?? TRAIN_DEFAULTS.dim,

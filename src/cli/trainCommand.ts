@@ -2,15 +2,18 @@
 import { TOKENIZER_KINDS } from '../engine/config';
 import { BPE_DEFAULT_VOCAB, BPE_MAX_VOCAB, BPE_MIN_VOCAB } from '../engine/tokenizer';
 import { DEFAULT_PATIENCE } from '../engine/train/driver';
+import { TRAIN_TASKS } from '../engine/types';
 import { TRAIN_DEFAULTS, runTrain } from './train';
 import { type Command, PACKAGE_ROOT } from './command';
 import { THREADS_HELP, THREADS_OPTION } from './args';
 
 export const train: Command = {
   summary: 'train the GPT from scratch on a corpus (or go on from a checkpoint) and write a checkpoint',
-  usage: 'llm101 train --corpus PATH --out FILE.safetensors [--tokenizer KIND] [--dim D --heads H --layers L --context-length C] [--batch B --steps N --lr X ...] [--log LOG.jsonl]',
+  usage: 'llm101 train --corpus PATH | --task copying --out FILE.safetensors [--tokenizer KIND] [--dim D --heads H --layers L --context-length C] [--batch B --steps N --lr X ...] [--log LOG.jsonl]',
   help: [
     '  --corpus PATH         a .txt file or a folder of .txt files; several as a comma list (a,b)',
+    `  --task NAME           a corpus the engine generates instead: ${TRAIN_TASKS.join(' | ')} (random words, each line written`,
+    '                        2-3 times: the bundled copying model\'s, where an induction head forms)',
     `  --tokenizer KIND      ${TOKENIZER_KINDS.join(' | ')}, learned from the corpus (gpt2: fixed) and saved in the`,
     `                        checkpoint (default ${TRAIN_DEFAULTS.tokenizer}; with --init, the one it carries)`,
     `  --vocab-size N        bpe vocabulary size, ${BPE_MIN_VOCAB} to ${BPE_MAX_VOCAB} (default ${BPE_DEFAULT_VOCAB})`,
@@ -52,6 +55,7 @@ export const train: Command = {
   ],
   options: {
     corpus: { type: 'string' },
+    task: { type: 'string' },
     tokenizer: { type: 'string' },
     'vocab-size': { type: 'string' },
     dim: { type: 'string' },

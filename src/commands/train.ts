@@ -11,14 +11,16 @@ import { readSettings, SECTION } from '../settings';
 import type { TrainEvent, TrainJob } from '../shared/engineProtocol';
 import type { TrainEnd } from '../shared/trainingProtocol';
 import { analyzeSelection } from './analyze';
+import { TASK_LABELS, type TrainTask } from '../engine/types';
 import { bundledCorpusDetail } from './bundledCorpus';
 
 /** The sizes and schedule of a preset; `custom` reads the settings. */
 export interface TrainPreset {
-  id: 'tiny' | 'small' | 'custom';
+  id: 'tiny' | 'small' | 'custom' | 'copying';
   label: string;
   detail: string;
-  job: Pick<TrainJob, 'dim' | 'heads' | 'layers' | 'contextLength' | 'batchSize' | 'steps' | 'lr' | 'evalEvery' | 'sampleEvery' | 'frameEvery'>;
+  job: Pick<TrainJob, 'dim' | 'heads' | 'layers' | 'contextLength' | 'batchSize' | 'steps' | 'lr' | 'evalEvery' | 'sampleEvery' | 'frameEvery'>
+    & Partial<Pick<TrainJob, 'dropout' | 'warmupSteps' | 'validationFraction' | 'tokenizer'>>;
 }
 
 export const PRESETS: readonly TrainPreset[] = [
@@ -31,6 +33,20 @@ export const PRESETS: readonly TrainPreset[] = [
     job: { dim: 64, heads: 4, layers: 2, contextLength: 64, batchSize: 8, steps: 2000, lr: 3e-3, evalEvery: 100, sampleEvery: 200, frameEvery: 100 },
   },
 ];
+
+/**
+ * The copying task's own recipe, the bundled copying model's (scripts/train-sample.mjs): one head a
+ * block, so block 1's previous-token head and block 2's induction head each have a name, and a
+ * timelapse frame every 50 steps, so the frames catch each head forming (steps 300-1,000).
+ */
+export const COPYING_PRESET: TrainPreset = {
+  id: 'copying', label: 'Copying task',
+  detail: 'about 2 minutes: 2 blocks, dim 64, 1 head each, context 64, 3,000 steps; watch an induction head form',
+  job: {
+    dim: 64, heads: 1, layers: 2, contextLength: 64, batchSize: 16, steps: 3000, lr: 2e-3, warmupSteps: 200, dropout: 0,
+    validationFraction: 0.01, tokenizer: 'word', evalEvery: 100, sampleEvery: 250, frameEvery: 50,
+  },
+};
 
 /** The custom preset: the model sizes of the settings (dim, heads, layers) and llm101.train.*. */
 function customPreset(extensionPath: string): TrainPreset {
@@ -53,6 +69,8 @@ function customPreset(extensionPath: string): TrainPreset {
 interface CorpusChoice {
   paths: string[];
   label: string;
+  /** A corpus the engine generates (its preset is the task's own). */
+  task?: TrainTask;
 }
 
 /** Files of the workspace matching a glob, with their count and an estimate of their tokens. */
@@ -96,11 +114,13 @@ async function pickCorpus(extensionPath: string): Promise<CorpusChoice | undefin
   const items: (vscode.QuickPickItem & { id: string })[] = [
     { id: 'poems', label: 'Bundled poems', detail: bundledCorpusDetail(corpusDir, folders) },
     { id: 'file', label: 'A file or folder…', detail: 'a .txt file, or a folder of .txt files' },
+    { id: 'copying', label: 'Copying task (generated)', detail: 'random words, each line written 2–3 times: watch a previous-token head, then an induction head, form' },
     { id: 'workspace', label: 'This workspace’s text files', detail: 'files matching a pattern, e.g. **/*.md', ...(!vscode.workspace.workspaceFolders?.length && { description: '(no folder open)' }) },
   ];
   const picked = await vscode.window.showQuickPick(items, { title: 'LLM 101: Train Model (1/2): the corpus', placeHolder: 'What should the model learn from?' });
   if (!picked) return undefined;
   if (picked.id === 'poems') return { paths: [corpusDir], label: 'the bundled poems' };
+  if (picked.id === 'copying') return { paths: [], label: TASK_LABELS.copying, task: 'copying' };
   if (picked.id === 'workspace') {
     if (!vscode.workspace.workspaceFolders?.length) {
       void vscode.window.showWarningMessage('LLM 101: open a folder to train on its files, or pick a file or folder.');
@@ -123,9 +143,10 @@ function checkpointFile(context: vscode.ExtensionContext, name: string): string 
 const safeName = (name: string) => name.trim().replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
 
 export interface TrainOptions {
-  /** Skip the questions (tests, other extensions): bundled poems unless corpusPaths are given. */
+  /** Skip the questions (tests, other extensions): bundled poems unless corpusPaths or a task are given. */
   preset?: TrainPreset['id'];
   corpusPaths?: string[];
+  task?: TrainTask;
   name?: string;
   steps?: number;
 }
@@ -141,16 +162,17 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     else if (choice) TrainingPanel.show(context);
     return undefined;
   }
-  const corpus = options.corpusPaths
-    ? { paths: options.corpusPaths, label: options.corpusPaths.map((p) => path.basename(p)).join(', ') }
+  const corpus: CorpusChoice | undefined = options.task ? { paths: [], label: TASK_LABELS[options.task], task: options.task }
+    : options.corpusPaths ? { paths: options.corpusPaths, label: options.corpusPaths.map((p) => path.basename(p)).join(', ') }
     : options.preset ? { paths: [path.join(context.extensionPath, 'media', 'corpus')], label: 'the bundled poems' } : await pickCorpus(context.extensionPath);
   if (!corpus) return undefined;
-  const presets = [...PRESETS, customPreset(context.extensionPath)];
-  const preset = options.preset
+  const presets = [...PRESETS, customPreset(context.extensionPath), COPYING_PRESET];
+  // the copying task trains with its own recipe; a preset picked for it (tests) must be that one
+  const preset = corpus.task === 'copying' ? COPYING_PRESET : options.preset
     ? presets.find((p) => p.id === options.preset)
     : await vscode.window.showQuickPick(presets.map((p) => ({ ...p, label: p.label, detail: p.detail })), { title: 'LLM 101: Train Model (2/2): the size', placeHolder: 'How big, and how long?' });
   if (!preset) return undefined;
-  const suggested = safeName(`${corpus.label === 'the bundled poems' ? 'poems' : path.parse(corpus.paths[0] ?? 'model').name}-${preset.id}`);
+  const suggested = safeName(corpus.task ? `${corpus.task}-task` : `${corpus.label === 'the bundled poems' ? 'poems' : path.parse(corpus.paths[0] ?? 'model').name}-${preset.id}`);
   const name = options.name ?? (options.preset ? suggested : await vscode.window.showInputBox({
     title: 'LLM 101: Train Model: name the model', value: suggested, prompt: 'The checkpoint is saved as .llm101/models/NAME.safetensors',
     validateInput: (v) => (safeName(v) ? undefined : 'Use letters, digits, dots or dashes'),
@@ -159,9 +181,9 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
   const settings = readSettings(context.extensionPath);
   const out = checkpointFile(context, safeName(name));
   const job: TrainJob = {
-    ...preset.job, ...(options.steps !== undefined && { steps: options.steps }),
-    corpusPaths: corpus.paths, tokenizer: settings.tokenizer, bpeVocabSize: settings.bpeVocabSize,
-    qkvBias: settings.qkvBias, seed: settings.seed, dropout: 0.1, weightDecay: 0.1, out,
+    tokenizer: settings.tokenizer, dropout: 0.1, ...preset.job, ...(options.steps !== undefined && { steps: options.steps }),
+    corpusPaths: corpus.paths, ...(corpus.task && { task: corpus.task }), bpeVocabSize: settings.bpeVocabSize,
+    qkvBias: settings.qkvBias, seed: settings.seed, weightDecay: 0.1, out,
     keepBest: vscode.workspace.getConfiguration(SECTION).get<boolean>('train.keepBest', true),
   };
 

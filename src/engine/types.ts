@@ -12,6 +12,12 @@ export interface Matrix {
 export const TOKENIZER_KINDS = ['word', 'bpe', 'gpt2'] as const;
 export type TokenizerKind = (typeof TOKENIZER_KINDS)[number];
 
+/** Corpora the engine generates instead of reading files (`llm101 train --task`, Train Model's choices; copyTask.ts). */
+export const TRAIN_TASKS = ['copying'] as const;
+export type TrainTask = (typeof TRAIN_TASKS)[number];
+/** How a run, its checkpoint's metadata and the training panel name a task's corpus. */
+export const TASK_LABELS: Record<TrainTask, string> = { copying: 'the copying task (generated)' };
+
 /** One token of the input: `text === input.slice(start, end)` (the surface form, also for <|unk|>). */
 export interface Token {
   readonly id: number;

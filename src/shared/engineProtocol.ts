@@ -11,6 +11,7 @@ import * as v from 'valibot';
 import type { AnalyzeRequest, TokenizeRequest, TokenizeResult } from '../engine/pipeline';
 import type { GptConfig } from '../engine/gpt/types';
 import type { TrainInfo, TrainRequest } from '../engine/train/session';
+import { TRAIN_TASKS } from '../engine/types';
 import { MapCodesSchema } from './codes';
 import { ExperimentQuerySchema, ExperimentResultSchema } from './experimentsProtocol';
 import { CompareViewSchema } from './compareProtocol';
@@ -61,6 +62,7 @@ export const TokenizeRequestSchema = mirrors<TokenizeRequest>()(v.object({
 
 const TrainRequestEntries = mirrors<TrainRequest>()(v.object({
   corpusPaths: v.array(path),
+  task: v.optional(v.picklist(TRAIN_TASKS)),
   tokenizer: TokenizerKindSchema,
   bpeVocabSize: v.optional(num),
   dim: num,

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Llm101Api } from '../../src/extension';
 import { createSeededGpt } from '../../src/engine/gpt/init';
-import { writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
+import { readGptCheckpoint, writeGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { EXT_ID, analyzeInEditor, api, setting, until } from './host';
 
 interface Manifest {
@@ -457,6 +457,21 @@ suite('Train Model', () => {
     assert.equal(result.model.source, path.basename(end.model));
     fs.rmSync(end.file, { force: true });
     fs.rmSync(end.best.file, { force: true });
+  });
+
+  test('the copying task trains with its own recipe (one head a block) on the generated corpus, and the panel names it', async () => {
+    type End = { state: string; file?: string; step: number; best?: { file: string } };
+    const end = await vscode.commands.executeCommand<End>('llm101.trainModel', { task: 'copying', steps: 20, name: `copying-${process.pid}` });
+    assert.ok(end?.file, JSON.stringify(end));
+    assert.equal(end.state, 'done', JSON.stringify(end));
+    const { model, metadata } = readGptCheckpoint(end.file);
+    assert.deepEqual([model.config.layers, model.config.heads, model.config.dim, model.config.contextLength], [2, 1, 64, 64]);
+    assert.equal(metadata['llm101.corpus'], 'the copying task (generated)');
+    const messages = (await api()).trainingPanel()?.messages ?? [];
+    const started = messages.find((m) => m.type === 'start');
+    assert.ok(started && JSON.stringify(started).includes('the copying task (generated)'), JSON.stringify(started)?.slice(0, 300));
+    fs.rmSync(end.file, { force: true });
+    if (end.best) fs.rmSync(end.best.file, { force: true });
   });
 
   test('Stop keeps what was learned: a checkpoint of the last completed step', async () => {

@@ -16,6 +16,9 @@ import { generate } from '../../src/engine/gpt/generate';
 import { checkpointTraining, readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { gptForward } from '../../src/engine/layers/gptModel';
 import { TorchGenerator } from '../../src/engine/rng';
+import { copyTaskProbe } from '../../src/engine/copyTask';
+import { headScores, inductionProbe } from '../../src/engine/experiments/headScores';
+import { runWithCache } from '../../src/engine/experiments/run';
 import { TOKENIZER_METADATA_KEY, parseSavedTokenizer, tokenizerFromSaved } from '../../src/engine/tokenizer';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -73,6 +76,26 @@ test('the copying model copies: second copy <= 1.0 nats, first copy >= 3.0 (20 d
   console.log(line);
   assert.ok(mean(first) >= 3.0, line);
   assert.ok(mean(second) <= 1.0, line);
+});
+
+test('the copying model copies with the textbook circuit: block 1\'s head attends to the previous token, block 2\'s is an induction head', {
+  skip: !copyingTrained && 'media/models/copying.safetensors is not bundled yet',
+}, (t) => {
+  const { model, tokenizer } = load('copying.safetensors');
+  // the panel's head roles: on a text (a line of the task written twice) and on the induction probe
+  // of 20 random ids given twice (seed 123), as Find induction heads computes them
+  const text = runWithCache(model, tokenizer.encode(copyTaskProbe()).map((tok) => tok.id), { patterns: true }, { logits: 'none' });
+  const scores = headScores(model, text, inductionProbe(20, 123, model.config.vocabSize));
+  const line = scores.map((row, l) => row.map((s, h) => `block ${l + 1} head ${h + 1}: previous-token ${s.previousToken?.toFixed(2)}, induction ${s.induction.toFixed(2)}`).join('; ')).join('; ');
+  t.diagnostic(line);
+  console.log(`copying model heads: ${line}`);
+  assert.equal(model.config.heads, 1, 'one head a block, so each role has one head');
+  assert.ok(scores[0]![0]!.previousToken! >= 0.8, line);
+  // the probe's 20 ids are drawn from all 52 with repeats, and a repeated id splits the head's look-back
+  // between its earlier occurrences (0.92 on 20 distinct words); Find induction heads outlines from 0.3
+  assert.ok(scores[1]![0]!.induction >= 0.6, line);
+  // and not the other way round: each head has its one role
+  assert.ok(scores[0]![0]!.induction < 0.2 && scores[1]![0]!.previousToken! < 0.2, line);
 });
 
 test('the poems model writes varied text: no 4-gram more than twice in 40 tokens after each poem\'s first line (T 0.8, top-k 40)', (t) => {

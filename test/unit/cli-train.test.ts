@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { runCli, type CliIo } from '../../src/cli';
 import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { TrainingSession } from '../../src/engine/train/session';
+import { COPY_WORDS } from '../../src/engine/copyTask';
 import { assertClose } from './assertClose';
 import { TRAIN_FIXTURES, loadTrainCase, readNamed } from './train-fixtures';
 
@@ -154,6 +155,16 @@ test('--no-best keeps only the last step\'s checkpoint', async () => {
   assert.doesNotMatch(result.stdout, /lowest validation loss/);
 });
 
+test('--task copying trains on the generated copying corpus and names it in the checkpoint', async () => {
+  const file = out('copying.safetensors');
+  const result = await run(['train', '--task', 'copying', '--dim', '16', '--heads', '1', '--layers', '1', '--context-length', '16', '--batch', '2',
+    '--steps', '2', '--eval-every', '0', '--no-best', '--out', file]);
+  assert.equal(result.code, 0, result.stderr);
+  const { model, metadata } = readGptCheckpoint(file);
+  assert.equal(metadata['llm101.corpus'], 'the copying task (generated)');
+  assert.equal(model.config.vocabSize, COPY_WORDS.length + 2, 'its 50 words and the word tokenizer\'s two special tokens');
+});
+
 test('bad inputs: exit 2 and one line that says what to change', async () => {
   const common = ['train', '--corpus', poems, '--dim', '16', '--layers', '1', '--context-length', '16', '--out', out('bad.safetensors')];
   const base = [...common, '--heads', '2'];
@@ -177,7 +188,9 @@ test('bad inputs: exit 2 and one line that says what to change', async () => {
   await expectUsage([...base, '--init', path.join(ROOT, 'test', 'fixtures', 'nope.safetensors')], /--init .*nope\.safetensors is not a GPT checkpoint/);
   await expectUsage([...common, '--init', path.join(TRAIN_FIXTURES, 'nobias', 'init.safetensors')], /does not say how many heads .*: add --heads H/);
   await expectUsage(['train', '--corpus', poems], /^llm101: --out FILE\.safetensors is required/);
-  await expectUsage(['train', '--out', out('bad.safetensors')], /^llm101: --corpus PATH is required/);
+  await expectUsage(['train', '--out', out('bad.safetensors')], /^llm101: --corpus PATH is required.*; or --task copying$/m);
+  await expectUsage(['train', '--task', 'copy', '--out', out('bad.safetensors')], /^llm101: unknown task "copy"; use --task copying$/m);
+  await expectUsage([...base, '--task', 'copying'], /--task copying generates the corpus: drop --corpus, or drop --task to train on files/);
   const idsOnly = path.join(scratch, 'ids-only.json');
   fs.writeFileSync(idsOnly, JSON.stringify({ batches: [[[1, 2, 3]]] }));
   await expectUsage(['train', '--batches', idsOnly, '--out', out('bad.safetensors')], /given batches without a corpus need a checkpoint to start from \(--init: the vocabulary is its own\) or the gpt2 tokenizer/);

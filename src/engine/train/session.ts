@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError, validateGptConfig, validateSettings, type CancelSignal } from '../config';
 import { loadCorpus } from '../corpus';
+import { copyTaskProbe, copyTaskText } from '../copyTask';
 import { gptParameterCount } from '../gpt/config';
 import { generate } from '../gpt/generate';
 import { initGptWeights } from '../gpt/init';
@@ -16,7 +17,7 @@ import type { GptConfig, GptModel } from '../gpt/types';
 import { readGptCheckpoint, writeGptCheckpoint } from '../io/gptCheckpoint';
 import { gptForward, traceGptBlock } from '../layers/gptModel';
 import { BPE_DEFAULT_VOCAB, END_OF_TEXT, GPT2_VOCAB_SIZE, UNKNOWN, TOKENIZER_METADATA_KEY, createWordTokenizerFromVocab, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
-import type { Matrix, Tokenizer, TokenizerKind } from '../types';
+import { TASK_LABELS, TRAIN_TASKS, type Matrix, type Tokenizer, type TokenizerKind, type TrainTask } from '../types';
 import { DecimatedSeries } from './history';
 import type { EvalResult, StepResult } from './trainer';
 import { Trainer } from './trainer';
@@ -24,6 +25,8 @@ import { Trainer } from './trainer';
 export interface TrainRequest {
   /** .txt files or folders of .txt files, read in this order and joined with a blank line. */
   corpusPaths: string[];
+  /** A generated corpus instead of files: `copying`, the copying task (copyTask.ts). */
+  task?: TrainTask;
   tokenizer: TokenizerKind;
   /** bpe only: the vocabulary it trains to. */
   bpeVocabSize?: number;
@@ -94,7 +97,9 @@ export function checkTrainRequest(request: TrainRequest): void {
   if (request.weightDecay !== undefined && !(request.weightDecay >= 0)) throw new EngineError(`the weight decay must be 0 or more (the book uses 0.1), got ${request.weightDecay}`);
   const fraction = request.validationFraction ?? 0.1;
   if (!(fraction >= 0 && fraction < 1)) throw new EngineError(`the validation fraction must be at least 0 and below 1 (default 0.1), got ${fraction}`);
-  if (request.corpusPaths.length === 0 && !request.batches) throw new EngineError('give a corpus to train on: a .txt file or a folder of .txt files');
+  if (request.task !== undefined && !(TRAIN_TASKS as readonly string[]).includes(request.task)) throw new EngineError(`the task must be one of ${TRAIN_TASKS.join(', ')}, got ${String(request.task)}`);
+  if (request.task !== undefined && request.corpusPaths.length > 0) throw new EngineError(`give a corpus or the ${request.task} task, not both`);
+  if (request.corpusPaths.length === 0 && !request.batches && request.task === undefined) throw new EngineError('give a corpus to train on: a .txt file or a folder of .txt files');
 }
 
 /**
@@ -114,9 +119,16 @@ function batchesTokenizer(request: TrainRequest, vocabSize: number | undefined):
   return { tokenizer: createWordTokenizerFromVocab(vocab), saved: { kind: 'word', vocab } };
 }
 
-/** The corpus of a request as one text. */
-function corpusText(paths: readonly string[]): string {
-  return paths.map((p) => loadCorpus(p)).join('\n\n');
+/** The corpus of a request as one text: its task's, generated, or its files'. */
+function corpusText(request: TrainRequest): string {
+  if (request.task === 'copying') return copyTaskText();
+  return request.corpusPaths.map((p) => loadCorpus(p)).join('\n\n');
+}
+
+/** What a run learned from, as its checkpoint's metadata and the training panel name it. */
+export function corpusLabel(request: Pick<TrainRequest, 'task' | 'corpusPaths'>): string {
+  if (request.task) return TASK_LABELS[request.task];
+  return request.corpusPaths.map((p) => path.basename(p)).join(', ');
 }
 
 /** Words from the start of a text, for default prompts. */
@@ -152,7 +164,7 @@ export class TrainingSession {
   static prepare(request: TrainRequest, hooks: { onProgress?: (stage: string) => void; signal?: CancelSignal } = {}): TrainingSession {
     checkTrainRequest(request);
     hooks.onProgress?.('reading the corpus');
-    const corpus = request.corpusPaths.length > 0 ? corpusText(request.corpusPaths) : '';
+    const corpus = request.corpusPaths.length > 0 || request.task ? corpusText(request) : '';
     // Going on from a checkpoint keeps its tokenizer (its ids are what the weights learned), on any corpus.
     const start = request.init ? readGptCheckpoint(request.init, { heads: request.heads }) : undefined;
     const savedJson = start?.metadata[TOKENIZER_METADATA_KEY];
@@ -205,7 +217,7 @@ export class TrainingSession {
     // without a corpus the given batches' first row gives the prompt and the probe
     const firstRow = corpus === '' ? request.batches?.[0]?.[0] : undefined;
     const samplePrompt = request.samplePrompt ?? (firstRow ? tokenizer.decode(firstRow.slice(0, 3)) : firstWords(corpus, 3));
-    const probeText = request.probe ?? (firstRow ? tokenizer.decode(firstRow.slice(0, 24))
+    const probeText = request.probe ?? (firstRow ? tokenizer.decode(firstRow.slice(0, 24)) : request.task === 'copying' ? copyTaskProbe()
       : corpus.split('\n').find((line) => line.trim().split(/\s+/).length >= 4)?.trim() ?? samplePrompt);
     const probeIds = tokenizer.encode(probeText).map((t) => t.id).slice(0, Math.min(24, config.contextLength));
     const promptIds = tokenizer.encode(samplePrompt).map((t) => t.id).slice(-config.contextLength);
@@ -267,7 +279,7 @@ export class TrainingSession {
       }),
       ...(last?.trainLoss !== undefined && { 'llm101.trainLoss': String(last.trainLoss) }),
       ...(last?.valLoss !== undefined && { 'llm101.valLoss': String(last.valLoss) }),
-      'llm101.corpus': this.request.corpusPaths.map((p) => path.basename(p)).join(', '),
+      'llm101.corpus': corpusLabel(this.request),
     });
     fs.renameSync(`${file}.tmp`, file); // a checkpoint is whole or absent, even if the process dies mid-write
   }
