@@ -9,6 +9,7 @@ import { modelHeader, sizes } from './model';
 import { visible } from './notes';
 import { state, type Run } from './state';
 import { figure, note, sectionHead } from './view';
+import { counted } from '../src/shared/counted';
 
 /** The position picked, while the text has it; else the last. */
 function attributionPosition(run: Run): number {
@@ -28,7 +29,7 @@ export function attributionSection(run: Run): TemplateResult {
   const { layers, heads } = sizes(run.trace);
   const head = sectionHead('attribution', 12, 'Which parts wrote the prediction',
     'logit(tok) = LN_f(x)·W_out[tok] = Σ_parts (part / σ)·γ·W_out[tok] + β·W_out[tok]\n' +
-      `parts of x: embeddings + Σ_l (Σ_h head_l,h·W_O + b_O,l) + Σ_l MLP_l   (${layers} layers × ${heads} heads)`,
+      `parts of x: embeddings + Σ_l (Σ_h head_l,h·W_O + b_O,l) + Σ_l MLP_l   (${counted(layers, 'layer')} × ${counted(heads, 'head')})`,
     'The residual stream at a position is a sum: the embeddings plus what every head and every feed-forward (MLP) added. ' +
       'Freeze the final layer norm\'s scale σ at that position and the logit of a token splits into one number per part: how much that part pushed the token up (positive) or down (negative).');
   const { model, header } = modelHeader(run.trace);

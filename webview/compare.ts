@@ -8,6 +8,7 @@ import { Heatmap, formatCell } from './heatmap';
 import { colorLegend, scaleKindText } from './legend';
 import { visible } from './notes';
 import { el, hostLine } from './dom';
+import { counted } from '../src/shared/counted';
 
 const post = hostLine<CompareWebviewMessage>().postMessage;
 
@@ -80,7 +81,7 @@ function sideCard(side: CompareSide, key: 'a' | 'b'): HTMLElement {
   const c = side.config;
   card.append(
     el('h2', { textContent: side.label }),
-    el('p', { textContent: `${c.layers} block${c.layers === 1 ? '' : 's'} · dim ${c.dim} · ${c.heads} heads · context ${count(c.contextLength)} · vocabulary ${count(c.vocabSize)} (${side.tokenizer})` }),
+    el('p', { textContent: `${counted(c.layers, 'block')} · dim ${c.dim} · ${counted(c.heads, 'head')} · context ${count(c.contextLength)} · vocabulary ${count(c.vocabSize)} (${side.tokenizer})` }),
     el('p', {
       className: 'note',
       textContent: side.window

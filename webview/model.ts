@@ -17,6 +17,7 @@ import { hiddenShareNote, modelWeightsNote } from './modelNotes';
 import { isSeeded } from './notes';
 import { changed, groupData, state, type Run } from './state';
 import { WEIGHT_MEASURE, chart, figure, note, pendingSlot, sectionHead, weightColours, weightRangeText } from './view';
+import { counted } from '../src/shared/counted';
 
 /** Where the numbers come from, or why there are none: under the heading of every model section. */
 export function modelHeader(trace: PanelTrace): { model: PanelModel | undefined; header: TemplateResult } {
@@ -109,7 +110,7 @@ export function blocksSection(run: Run): TemplateResult {
     data: Float32Array.from(model.residualNorms.flatMap((n) => Array.from(n.output))),
   };
   return html`${head}${header}
-    ${note(`${c.layers} layers × ${c.heads} heads, dim ${c.dim}, context ${c.contextLength.toLocaleString('en-US')} tokens, vocabulary ${c.vocabSize.toLocaleString('en-US')}${c.qkvBias ? ', bias on Q, K, V' : ''}: ${model.parameters.toLocaleString('en-US')} parameters.`, 'note model-size')}
+    ${note(`${counted(c.layers, 'layer')} × ${counted(c.heads, 'head')}, dim ${c.dim}, context ${c.contextLength.toLocaleString('en-US')} tokens, vocabulary ${c.vocabSize.toLocaleString('en-US')}${c.qkvBias ? ', bias on Q, K, V' : ''}: ${model.parameters.toLocaleString('en-US')} parameters.`, 'note model-size')}
     ${thumbs ? thumbGrid(run, thumbs, c.layers, c.heads, T) : pendingSlot('blocks', `The ${c.layers} × ${c.heads} attention maps load when this section is shown…`, 'thumbs-pending')}
     ${thumbs && !isReport() ? headTools(run, c.layers, c.heads) : nothing}
     ${openedMap(run)}

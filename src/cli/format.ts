@@ -6,6 +6,7 @@ import type { ModelAnalysis } from '../engine/pipeline';
 import type { Matrix, Token, Tokenizer, Trace } from '../engine/types';
 import type { ContextWindow } from '../engine/window';
 import { windowExplanation } from '../shared/windowText';
+import { counted } from '../shared/counted';
 
 export function tokenJson(token: Token) {
   return { id: token.id, text: token.text, start: token.start, end: token.end };
@@ -104,7 +105,7 @@ export function modelSummary(run: ModelAnalysis): string {
   const logits = forward.logits;
   const last = tokens[tokens.length - 1];
   const out = [
-    `Model (${model.source}): ${config.layers} layer${config.layers === 1 ? '' : 's'} · dim ${config.dim} · ${config.heads} heads · ` +
+    `Model (${model.source}): ${counted(config.layers, 'layer')} · dim ${config.dim} · ${counted(config.heads, 'head')} · ` +
       `context ${config.contextLength} · vocabulary ${config.vocabSize}${config.qkvBias ? ' · qkv bias' : ''} · ${parameters.toLocaleString('en-US')} parameters`,
   ];
   if (logits && last) {

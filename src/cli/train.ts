@@ -21,6 +21,7 @@ import type { StepResult } from '../engine/train/trainer';
 import type { TokenizerKind } from '../engine/types';
 import { TOKENIZER_KINDS } from '../engine/config';
 import { UsageError, optionalInteger, optionalNumber, type Values } from './args';
+import { counted } from '../shared/counted';
 
 /** What `llm101 train` needs of the CLI's input and output. */
 export interface TrainIo {
@@ -222,7 +223,7 @@ export async function runTrain(values: Values, io: TrainIo, packageRoot: string)
   if (request.batches) checkBatchesFit(String(values.batches), request.batches, info.config.vocabSize, info.config.contextLength);
   const c = info.config;
   progress.line(
-    `training ${c.layers} layer${c.layers === 1 ? '' : 's'} · dim ${c.dim} · ${c.heads} heads · context ${c.contextLength} · vocabulary ${c.vocabSize.toLocaleString('en-US')} · ` +
+    `training ${counted(c.layers, 'layer')} · dim ${c.dim} · ${counted(c.heads, 'head')} · context ${c.contextLength} · vocabulary ${c.vocabSize.toLocaleString('en-US')} · ` +
       `${info.parameters.toLocaleString('en-US')} parameters${info.init ? ` from ${info.init}` : ''} · ${info.tokenizer} tokenizer · ` +
       `${info.corpusTokens.toLocaleString('en-US')} tokens (${info.trainTokens.toLocaleString('en-US')} train, ${info.validationTokens.toLocaleString('en-US')} validation)`,
   );

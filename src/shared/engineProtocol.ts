@@ -134,7 +134,11 @@ export const TrainEventSchema = v.variant('kind', [
   // stride: as for the steps' points, of the evaluations kept
   v.object({ kind: v.literal('eval'), step: index, trainLoss: loss, valLoss: loss, stride: index }),
   v.object({ kind: v.literal('sample'), step: index, text: text(100_000) }),
-  v.object({ kind: v.literal('frame'), step: index, heads: v.array(v.array(MapCodesSchema)) }),
+  // roles: [layer][head] the head-role scores on the probe (induction null unless it is written twice)
+  v.object({
+    kind: v.literal('frame'), step: index, heads: v.array(v.array(MapCodesSchema)),
+    roles: v.array(v.array(v.object({ previousToken: v.nullable(num), induction: v.nullable(num) }))),
+  }),
   // best: the lowest-validation-loss checkpoint; else the last step's
   v.object({ kind: v.literal('saved'), step: index, file: path, best: v.boolean(), valLoss: loss }),
   // The validation loss has stayed above its lowest for `evaluations` evaluations in a row.

@@ -9,6 +9,9 @@ export { parse } from './wire';
 
 const shortText = text(10_000);
 
+/** A head's strongest role counts when its score is at least this (the blocks grid's badges, the training timelapse). */
+export const ROLE_THRESHOLD = 0.3;
+
 export const AblationModeSchema = v.picklist(['zero', 'mean']);
 export const HeadRefSchema = v.object({ layer: index, head: index });
 

@@ -5,6 +5,7 @@
 // timelapse frames spread over the run. Pure: no DOM, no VS Code (unit-tested).
 import type { TrainEnd, TrainEvent, TrainInfo, TrainingHostMessage } from './trainingProtocol';
 import type { MapCodes } from './codes';
+import type { FrameRoles } from '../engine/train/session';
 
 type StepsEvent = Extract<TrainEvent, { kind: 'steps' }>;
 export type OverfittingEvent = Extract<TrainEvent, { kind: 'overfitting' }>;
@@ -38,7 +39,7 @@ export interface RunState {
   evals: EvalPoint[];
   evalStride: number;
   samples: { step: number; text: string }[];
-  frames: { step: number; heads: MapCodes[][] }[];
+  frames: { step: number; heads: MapCodes[][]; roles: FrameRoles[][] }[];
   /** The newest step's numbers (its `points` are in the curve). */
   last?: Omit<StepsEvent, 'points' | 'stride'>;
   saved?: { step: number; file: string };
@@ -109,7 +110,7 @@ export function apply(run: RunState | undefined, message: TrainingHostMessage): 
       if (run.samples.length > MAX_SAMPLES) run.samples.splice(1, 1);
       return { run, change: 'sample' };
     case 'frame': {
-      const frame = { step: event.step, heads: event.heads };
+      const frame = { step: event.step, heads: event.heads, roles: event.roles };
       if (run.frames.at(-1)?.step === event.step) run.frames[run.frames.length - 1] = frame;
       else run.frames.push(frame);
       if (run.frames.length > MAX_FRAMES) run.frames = run.frames.filter((_, i, all) => i % 2 === 0 || i === all.length - 1);

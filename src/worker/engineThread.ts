@@ -192,9 +192,9 @@ const handlers: Handlers = {
         steps.flush();
         train({ kind: 'sample', step, text });
       },
-      frame: ({ step, heads }) => {
+      frame: ({ step, heads, roles }) => {
         steps.flush();
-        train({ kind: 'frame', step, heads: heads.map((layer) => layer.map((w) => encodeMap(w, weightScale(w.rows), { lower: true }))) });
+        train({ kind: 'frame', step, heads: heads.map((layer) => layer.map((w) => encodeMap(w, weightScale(w.rows), { lower: true }))), roles });
       },
       saved: ({ step, file, best, valLoss }) => {
         steps.flush();

@@ -12,13 +12,11 @@ import { activationPatching } from '../engine/experiments/patching';
 import { oneTokenId, runWithCache, type RunCache } from '../engine/experiments/run';
 import { argmax } from '../engine/gpt/sampling';
 import type { Tokenizer } from '../engine/types';
-import type { AblationView, AttributionView, ExperimentQuery, ExperimentResult, HeadRolesView, LensView, PatchingView } from '../shared/experimentsProtocol';
+import { ROLE_THRESHOLD, type AblationView, type AttributionView, type ExperimentQuery, type ExperimentResult, type HeadRolesView, type LensView, type PatchingView } from '../shared/experimentsProtocol';
 import type { ModelRun } from './modelView';
 
 /** The lens of a longer text shows its last this many positions (13 × 32 cells of text for GPT-2). */
 export const LENS_POSITIONS = 32;
-/** A head's strongest role counts when its score is at least this; below, the badge says "mixed". */
-export const ROLE_THRESHOLD = 0.3;
 /** The induction probe: this many random ids, then the same again. */
 export const PROBE_LENGTH = 20;
 const PROBE_SEED = 123;

@@ -266,4 +266,28 @@ await inWorkbench({
     const text = await note.innerText();
     if (!/Weights from .*\.safetensors/.test(text)) throw new Error(`model note: ${text}`);
   });
+
+  await check('Train Model → Copying task: its own recipe (1 head a block) on the generated corpus; the timelapse scores each head on the 24-word probe; Stop ends it', async () => {
+    const before = await training.locator('#training').getAttribute('data-run-id');
+    await runCommand('LLM 101: Train Model');
+    await pick('Copying task');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'name the model' }).waitFor({ timeout: STEP_MS });
+    const name = await page.locator('.quick-input-widget input').inputValue();
+    if (name !== 'copying-task') throw new Error(`suggested name ${name}`);
+    await page.keyboard.press('Enter');
+    training = await frameWith(`#training[data-run-id]:not([data-run-id="${before}"])`, 60_000);
+    const header = await training.locator('.run-header').innerText();
+    if (!/the copying task \(generated\)/.test(header) || !/Copying task/.test(header)) throw new Error(`header: ${header}`);
+    await training.locator('#timelapse-roles:not([hidden])').waitFor({ timeout: 120_000 });
+    const model = await training.locator('#train-model').innerText();
+    if (!/2 layers · dim 64 · 1 head · context 64/.test(model)) throw new Error(`model line: ${model}`);
+    const rows = Number(await training.locator('#timelapse-map canvas').getAttribute('data-rows'));
+    if (rows !== 24) throw new Error(`the probe map has ${rows} rows, not 24 (12 words written twice)`);
+    await training.locator('#timelapse-layer button[data-value="1"]').click();
+    const roles = await training.locator('#timelapse-roles').innerText();
+    if (!/^Scores on the probe: previous-token \d\.\d\d .*; induction \d\.\d\d \(in the probe's second copy.*11 back\)\. At step \d+ /.test(roles)) throw new Error(`roles: ${roles}`);
+    console.log(`     ${roles}`);
+    await training.locator('#train-stop').click();
+    await training.locator('#training[data-state="stopped"]').waitFor({ timeout: 60_000 });
+  });
 });

@@ -16,6 +16,18 @@ const small: TrainRequest = {
   corpusPaths: [poems], tokenizer: 'word', dim: 16, heads: 2, layers: 2, contextLength: 16, batchSize: 4, steps: 40, lr: 5e-3, seed: 7, dropout: 0,
 };
 
+test('the copying task: its probe is 12 words written twice, and each frame scores every head as the playground does', () => {
+  const session = TrainingSession.prepare({ ...small, corpusPaths: [], task: 'copying', contextLength: 32, steps: 2 });
+  assert.equal(session.info.probe.length, 24);
+  assert.deepEqual(session.info.probe.slice(12), session.info.probe.slice(0, 12));
+  const frame = session.probeFrame();
+  const w = frame.heads[1]![0]!;
+  const induction = Array.from({ length: 12 }, (_, i) => w.data[(12 + i) * 24 + i + 1]!).reduce((a, b) => a + b, 0) / 12;
+  assertClose(frame.roles[1]![0]!.induction!, induction, { atol: 1e-6, label: 'induction score: mean over the second copy of A[t][t-11]' });
+  assert.equal(frame.roles.length, 2);
+  assert.equal(frame.roles[0]!.length, 2);
+});
+
 test('a run on the poems: the loss falls, the checkpoint loads back with its tokenizer and losses', () => {
   const session = TrainingSession.prepare(small);
   const { info } = session;
@@ -34,6 +46,11 @@ test('a run on the poems: the loss falls, the checkpoint loads back with its tok
   assert.equal(frame.heads[0]!.length, 2);
   const P = info.probe.length;
   assert.equal(frame.heads[0]![0]!.rows, P);
+  // the poems' probe is not written twice: a previous-token score for each head, no induction score
+  const w = frame.heads[1]![1]!;
+  const previous = Array.from({ length: P - 1 }, (_, i) => w.data[(i + 1) * P + i]!).reduce((a, b) => a + b, 0) / (P - 1);
+  assertClose(frame.roles[1]![1]!.previousToken!, previous, { atol: 1e-6, label: 'previous-token score: mean of A[t][t-1]' });
+  assert.equal(frame.roles[0]![0]!.induction, null);
   assert.ok(session.sample(5).startsWith(info.samplePrompt.split(' ')[0]!));
 
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'llm101-train-')), 'models', 'poems.safetensors');

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  endText, modelLine, formatDuration, frameAt, overfittingText, splitSample, stateText, uniformLoss,
+  endText, modelLine, formatDuration, frameAt, overfittingText, rolesText, splitSample, stateText, uniformLoss,
 } from '../../webview/training/run';
 import { MAX_FRAMES, MAX_SAMPLES, apply, replayMessages, type RunState } from '../../src/shared/trainingRun';
 import { parseTrainingHostMessage, type TrainInfo, type TrainingHostMessage } from '../../src/shared/trainingProtocol';
@@ -23,7 +23,7 @@ const step = (n: number, loss: number, stride = 1) => ev({
   kind: 'steps', step: n, steps: 150, loss, lr: 5e-3, tokensPerSecond: 4000, elapsedMs: n * 100, etaMs: (150 - n) * 100, points: n % stride === 0 ? [[n, loss]] : [], stride,
 });
 const evaluation = (n: number, trainLoss: number, valLoss: number | null, stride = 1) => ev({ kind: 'eval', step: n, trainLoss, valLoss, stride });
-const frame = (n: number) => ev({ kind: 'frame', step: n, heads: [[{ rows: 3, cols: 3, scale: { kind: 'sequential', min: 0, max: 1 }, lower: true, codes: new Uint8Array(6) }]] });
+const frame = (n: number) => ev({ kind: 'frame', step: n, heads: [[{ rows: 3, cols: 3, scale: { kind: 'sequential', min: 0, max: 1 }, lower: true, codes: new Uint8Array(6) }]], roles: [[{ previousToken: 0.5, induction: null }]] });
 
 function replay(messages: TrainingHostMessage[]): RunState | undefined {
   let run: RunState | undefined;
@@ -170,4 +170,12 @@ test('the model line counts layers and heads in words that agree with the number
   assert.match(modelLine(info), /^1 layer · dim 32 · 2 heads · context 32 · vocabulary 972 \(word\) · 90,000 parameters$/);
   const big = { ...info, config: { ...info.config, layers: 2, heads: 1 } } as TrainInfo;
   assert.match(modelLine(big), /^2 layers · dim 32 · 1 head · /);
+});
+
+test('the timelapse names the head\'s role from the same scores and threshold as the playground\'s badges', () => {
+  const formed = rolesText({ previousToken: 0.04, induction: 0.92 }, 12, 900);
+  assert.match(formed, /previous-token 0\.04 \(its mean weight on the word just before\); induction 0\.92 \(in the probe's second copy, .*11 back\)/);
+  assert.match(formed, /At step 900 this is an induction head\.$/);
+  assert.match(rolesText({ previousToken: 0.97, induction: null }, 1.5, 300), /^Scores on the probe: previous-token 0\.97 [^;]*\. At step 300 this is a previous-token head\.$/);
+  assert.match(rolesText({ previousToken: 0.1, induction: 0.05 }, 12, 0), /At step 0 no score reaches 0\.3, where the playground names a role\.$/);
 });

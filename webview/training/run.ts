@@ -3,6 +3,9 @@
 // webview/training/main.ts draws with it.
 import type { TrainEnd, TrainInfo } from '../../src/shared/trainingProtocol';
 import type { OverfittingEvent, RunState } from '../../src/shared/trainingRun';
+import { ROLE_THRESHOLD } from '../../src/shared/experimentsProtocol';
+import type { FrameRoles } from '../../src/engine/train/session';
+import { counted } from '../../src/shared/counted';
 
 /** The loss of a uniform guess over the vocabulary: where an untrained model starts. */
 export const uniformLoss = (vocabSize: number) => Math.log(vocabSize);
@@ -48,8 +51,7 @@ export const baseName = (file: string) => file.split(/[\\/]/).pop() ?? file;
 /** The model's size in one line: what the header shows. */
 export function modelLine(info: TrainInfo): string {
   const c = info.config;
-  const n = (count: number, one: string) => `${count} ${one}${count === 1 ? '' : 's'}`;
-  return `${n(c.layers, 'layer')} · dim ${c.dim} · ${n(c.heads, 'head')} · context ${c.contextLength} · vocabulary ${formatCount(c.vocabSize)} (${info.tokenizer}) · ${formatCount(info.parameters)} parameters`;
+  return `${counted(c.layers, 'layer')} · dim ${c.dim} · ${counted(c.heads, 'head')} · context ${c.contextLength} · vocabulary ${formatCount(c.vocabSize)} (${info.tokenizer}) · ${formatCount(info.parameters)} parameters`;
 }
 
 export function dataLine(info: TrainInfo): string {
@@ -94,3 +96,21 @@ export function overfittingText(hint: OverfittingEvent, keepsBest: boolean, ende
 
 /** The frame to show for a slider position (index into the frames, clamped). */
 export const frameAt = <T>(frames: readonly T[], index: number): T | undefined => frames[Math.max(0, Math.min(frames.length - 1, index))];
+
+/**
+ * What the head does on the probe at a step, in the playground's head-role scores, and the role it
+ * has once a score reaches the threshold (the blocks grid's badges use the same scores and threshold).
+ */
+export function rolesText(scores: FrameRoles, half: number, step: number): string {
+  const parts = [];
+  if (scores.previousToken !== null) parts.push(`previous-token ${scores.previousToken.toFixed(2)} (its mean weight on the word just before)`);
+  if (scores.induction !== null) {
+    parts.push(`induction ${scores.induction.toFixed(2)} (in the probe's second copy, its mean weight on the word after the current word's first occurrence, ${half - 1} back)`);
+  }
+  const named = [
+    scores.previousToken !== null && scores.previousToken >= ROLE_THRESHOLD ? 'a previous-token head' : '',
+    scores.induction !== null && scores.induction >= ROLE_THRESHOLD ? 'an induction head' : '',
+  ].filter(Boolean);
+  const verdict = named.length > 0 ? `At step ${step} this is ${named.join(' and ')}.` : `At step ${step} no score reaches ${ROLE_THRESHOLD}, where the playground names a role.`;
+  return `Scores on the probe: ${parts.join('; ')}. ${verdict}`;
+}

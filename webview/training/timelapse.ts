@@ -6,7 +6,7 @@ import { CODE_MASKED, MAP_LEVELS, codeAt, levelValue, type MapCodes } from '../.
 import { Heatmap } from '../heatmap';
 import { colorLegend } from '../legend';
 import type { RunState } from '../../src/shared/trainingRun';
-import { frameAt } from './run';
+import { frameAt, rolesText } from './run';
 import { el } from '../dom';
 
 
@@ -18,6 +18,8 @@ export class Timelapse {
   private readonly layers = el('div', { className: 'toggle', id: 'timelapse-layer', role: 'radiogroup' });
   private readonly heads = el('div', { className: 'toggle', id: 'timelapse-head', role: 'radiogroup' });
   private readonly mapBox = el('figure', { className: 'map', id: 'timelapse-map' });
+  /** The head's role scores on the probe at the frame's step, with what each measures. */
+  private readonly roles = el('p', { className: 'hint', id: 'timelapse-roles' });
   private readonly waiting = el('p', { className: 'hint', textContent: 'The first map comes at step 0, before any training: wait a moment.' });
   private map: Heatmap | undefined;
   private layer = 0;
@@ -43,7 +45,7 @@ export class Timelapse {
     sliderRow.append(this.play, this.slider, this.stepLabel);
     const pickers = el('div', { className: 'pickers' });
     pickers.append(el('span', { className: 'picker-label', textContent: 'layer' }), this.layers, el('span', { className: 'picker-label', textContent: 'head' }), this.heads);
-    this.root.append(sliderRow, pickers, this.waiting, this.mapBox);
+    this.root.append(sliderRow, pickers, this.waiting, this.roles, this.mapBox);
     this.root.hidden = false;
   }
 
@@ -111,6 +113,13 @@ export class Timelapse {
     this.stepLabel.value = frame ? `step ${frame.step}` : 'step –';
     this.root.dataset.step = frame ? String(frame.step) : '';
     const codes = frame?.heads[this.layer]?.[this.head];
+    const scores = frame?.roles[this.layer]?.[this.head];
+    this.roles.textContent = scores ? rolesText(scores, this.probe.length / 2, frame.step) : '';
+    this.roles.hidden = !scores;
+    if (scores) {
+      this.roles.dataset.previousToken = scores.previousToken?.toFixed(3) ?? '';
+      this.roles.dataset.induction = scores.induction?.toFixed(3) ?? '';
+    }
     if (!frame || !codes) {
       this.mapBox.replaceChildren();
       this.map?.dispose();

@@ -42,6 +42,16 @@ function diagonalMean(weights: Matrix, offset: number, from: number): number {
   return sum / (weights.rows - from);
 }
 
+/** mean over t ≥ 1 of A[t][t−1]: how much a head looks at the token just before (null for one token). */
+export function previousTokenScore(weights: Matrix): number | null {
+  return weights.rows > 1 ? diagonalMean(weights, 1, 1) : null;
+}
+
+/** On a probe of N tokens given twice (2N rows): mean over t = N .. 2N−1 of A[t][t−N+1]. */
+export function inductionScore(weights: Matrix, half: number): number {
+  return diagonalMean(weights, half - 1, half);
+}
+
 function columnMean(weights: Matrix, column: number, from: number): number {
   let sum = 0;
   for (let t = from; t < weights.rows; t++) sum += weights.data[t * weights.cols + column]!;
@@ -64,10 +74,10 @@ export function headScores(model: GptModel, text: RunCache, probe: readonly numb
   const T = text.ids.length;
   return text.patterns.map((heads, layer) =>
     heads.map((weights, head) => ({
-      previousToken: T > 1 ? diagonalMean(weights, 1, 1) : null,
+      previousToken: previousTokenScore(weights),
       firstToken: T > 1 ? columnMean(weights, 0, 1) : null,
       selfToken: diagonalMean(weights, 0, 0),
-      induction: diagonalMean(probeRun.patterns[layer]![head]!, half - 1, half),
+      induction: inductionScore(probeRun.patterns[layer]![head]!, half),
     })),
   );
 }

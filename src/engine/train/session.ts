@@ -16,6 +16,7 @@ import { initGptWeights } from '../gpt/init';
 import type { GptConfig, GptModel } from '../gpt/types';
 import { readGptCheckpoint, writeGptCheckpoint } from '../io/gptCheckpoint';
 import { gptForward, traceGptBlock } from '../layers/gptModel';
+import { inductionScore, previousTokenScore } from '../experiments/headScores';
 import { BPE_DEFAULT_VOCAB, END_OF_TEXT, GPT2_VOCAB_SIZE, UNKNOWN, TOKENIZER_METADATA_KEY, createWordTokenizerFromVocab, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
 import { TASK_LABELS, TRAIN_TASKS, type Matrix, type Tokenizer, type TokenizerKind, type TrainTask } from '../types';
 import { DecimatedSeries } from './history';
@@ -75,6 +76,13 @@ export interface TrainInfo {
 export interface ProbeFrame {
   step: number;
   heads: Matrix[][]; // [layer][head] (P, P), 0 above the diagonal
+  /** [layer][head]: the head-role scores of the playground (headScores.ts) on the probe; induction only for a probe written twice. */
+  roles: FrameRoles[][];
+}
+
+export interface FrameRoles {
+  previousToken: number | null;
+  induction: number | null;
 }
 
 /** At most this many step losses and evaluations are kept (checkpoint metadata, the panel's chart). */
@@ -263,7 +271,11 @@ export class TrainingSession {
     const model = this.trainer.model;
     const forward = gptForward(model, this.probeIds, { logits: 'none', keepResiduals: true });
     const heads = Array.from({ length: model.config.layers }, (_, layer) => traceGptBlock(model, forward, layer).attention.heads.map((h) => h.weights));
-    return { step: this.stepCount, heads };
+    const ids = this.probeIds;
+    const half = ids.length / 2;
+    const repeated = Number.isInteger(half) && half >= 2 && ids.every((id, t) => t < half || id === ids[t - half]);
+    const roles = heads.map((layer) => layer.map((w) => ({ previousToken: previousTokenScore(w), induction: repeated ? inductionScore(w, half) : null })));
+    return { step: this.stepCount, heads, roles };
   }
 
   /** Writes the weights at the last completed step, with everything needed to load and tokenize them. */
