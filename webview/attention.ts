@@ -8,6 +8,7 @@ import { fixed } from './notes';
 import { stageMaps } from './stages';
 import { groupData, type Run } from './state';
 import { ATTENTION_AXES, WEIGHT_MEASURE, chart, figure, future, note, pendingSlot, sectionHead, weightColours, weightRangeText } from './view';
+import { counted } from '../src/shared/counted';
 
 /** Cells dropout zeroed, for exact maps (coded maps mark them in their codes). */
 function droppedTest(weights: PanelMap | undefined, droppedWeights: PanelMap) {
@@ -56,7 +57,7 @@ export function headsSection(run: Run): TemplateResult {
   const { trace, labels } = run;
   const m = trace.multiHead;
   const c = trace.config;
-  return html`${sectionHead('attention-heads', 6, `Multi-head attention (${c.heads} heads)`,
+  return html`${sectionHead('attention-heads', 6, `Multi-head attention (${counted(c.heads, 'head')})`,
     `head_h = causal attention on ${c.headDim} of the ${c.attnDim} columns, for h = 1, 2, …, ${c.heads}\nout = concat(head_1, …, head_${c.heads})·W_oᵀ + b   (T×${c.attnDim})`,
     'Each head has its own slice of the query, key and value projections and learns its own pattern; their contexts are concatenated and mixed by an output projection.', trace)}
     ${note(`Each map is one head's weights after dropout, rows = queries, columns = keys, all on the causal maps' colour scale (${weightRangeText(labels.length, c.dropout)}), so heads compare directly.`)}

@@ -75,7 +75,7 @@ function attributionResult(run: Run, view: AttributionView): TemplateResult {
   }, { exports: 'png' })}
     <table class="attribution-sum" id="attribution-sum"><tbody>
       ${parts.map(([name, value, what]) => html`<tr><th scope="row">${name}</th><td>${signed(value)}</td><td class="hint">${what}</td></tr>`)}
-      <tr class="total"><th scope="row">sum of the parts</th><td>${view.sum.toFixed(4)}</td><td class="hint">${L} layers × (${H} heads + bias + MLP) + embeddings + final bias</td></tr>
+      <tr class="total"><th scope="row">sum of the parts</th><td>${view.sum.toFixed(4)}</td><td class="hint">${counted(L, 'layer')} × (${counted(H, 'head')} + bias + MLP) + embeddings + final bias</td></tr>
       <tr class="total"><th scope="row">the logit</th><td id="attribution-logit">${view.logit.toFixed(4)}</td><td class="hint">LN_f(x)·W_out[tok]: the difference is ${Math.abs(view.sum - view.logit).toExponential(1)}, rounding</td></tr>
     </tbody></table>
     ${note('A logit is a score before softmax: only differences between tokens\' logits change the probabilities. A part\'s number is what it alone adds to this token\'s logit, through the output head and the final layer norm with its scale frozen at this position.')}`;

@@ -21,6 +21,7 @@ import { visible } from './notes';
 import { SECTIONS } from './sections';
 import { tokensSection } from './stages';
 import { changed, onChange, revision, state, type PanelState, type Run } from './state';
+import { counted } from '../src/shared/counted';
 
 const app = document.getElementById('app') as HTMLElement;
 let loading = app.querySelector(':scope > .placeholder') ?? undefined;
@@ -192,7 +193,7 @@ function closeOpenBeyond(model: PanelTrace['model']): void {
 function readyStatus(run: Run): PanelState['status'] {
   const c = run.trace.config;
   return {
-    text: `${run.trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${c.heads} heads × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${run.elapsedMs.toFixed(0)} ms`,
+    text: `${run.trace.tokens.length} tokens · ${c.tokenizer} tokenizer (vocabulary ${c.vocabSize.toLocaleString()}) · dim ${c.dim} · attnDim ${c.attnDim} · ${counted(c.heads, 'head')} × ${c.headDim} columns · dropout ${c.dropout} · seed ${c.seed} · ${run.elapsedMs.toFixed(0)} ms`,
     state: 'ready',
   };
 }
@@ -228,7 +229,7 @@ function shownSections(run: Run | undefined): Shown[] | undefined {
         id: 'computing', deps: [starting, state.status.text], view: () => {
           const { heads, dim } = starting.trace.config;
           const T = starting.trace.tokens.length.toLocaleString();
-          return computingNote(computingText('tokens'), `The embeddings, the ${heads} heads' attention (${T} × ${T} weights each, at dim ${dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.`);
+          return computingNote(computingText('tokens'), `The embeddings, the ${heads === 1 ? 'head\'s' : `${heads} heads'`} attention (${T} × ${T} weights each, at dim ${dim}) and the model's sections appear here when they are computed. Cancel from the notification stops it; the last result stays.`);
         },
       },
     ];

@@ -96,7 +96,7 @@ export function blocksSection(run: Run): TemplateResult {
   const { trace, labels } = run;
   const { layers, heads, dim } = sizes(trace);
   const head = sectionHead('blocks', 9, 'Transformer blocks',
-    `x₀ = tok_emb[ids] + pos_emb[0..T)\nfor l = 1…${layers || 'L'}:  x ← x + MultiHead(LN₁(x));  x ← x + FF(LN₂(x))   (T×${dim}, ${heads} heads)`,
+    `x₀ = tok_emb[ids] + pos_emb[0..T)\nfor l = 1…${layers || 'L'}:  x ← x + MultiHead(LN₁(x));  x ← x + FF(LN₂(x))   (T×${dim}, ${counted(heads, 'head')})`,
     'The GPT model is the same block repeated: causal multi-head attention and the feed-forward network, each behind a layer norm and a shortcut. ' +
       'Each thumbnail below is one head of one layer, badged with its strongest role; click one to open it large, or, with “knock it out” picked under the grid, to see the model without it.');
   const { model, header } = modelHeader(trace);
@@ -121,15 +121,19 @@ export function blocksSection(run: Run): TemplateResult {
     }, { measures: 'L2 norm ‖x‖ of the token\'s residual vector (no unit)', scale: 'own scale' })}`;
 }
 
+/** With few heads a thumbnail would fill the panel's width: at most this wide (open it for the large map). */
+const MAX_THUMB_PX = 180;
+
 function thumbGrid(run: Run, thumbs: PanelBlockThumbs, layers: number, heads: number, T: number): TemplateResult {
   const side = thumbs.thumbs[0]?.[0]?.rows ?? T;
   const pooled = side < T;
   const first = thumbs.thumbs[0]?.[0];
   // Heads are numbered in the header row (a column of thumbnails can be 20 px wide at 360 px).
-  return html`<figure class="block-grid" id="block-grid" data-layers=${thumbs.thumbs.length} data-heads=${heads}>
+  // the badges are the head roles' result: asked for when the grid comes into view (webview/experiments.ts)
+  return html`<figure class="block-grid" id="block-grid" data-layers=${thumbs.thumbs.length} data-heads=${heads} data-experiment="headRoles">
     <figcaption>every layer × head: attention weights, rows = queries ↓, columns = keys → (${T} × ${T}${pooled
       ? `, mean-pooled to ${side} × ${side}: a cell shows the mean weight of the cells it covers` : ''})</figcaption>
-    <div class="thumbs" role="grid" style="grid-template-columns: auto repeat(${heads}, minmax(0, 1fr))">
+    <div class="thumbs" role="grid" style="grid-template-columns: auto repeat(${heads}, minmax(0, ${heads < 4 ? `${MAX_THUMB_PX}px` : '1fr'}))">
       <span class="corner" title="rows: layers; columns: heads">layer ╲ head</span>
       ${Array.from({ length: heads }, (_, h) => html`<span class="col-label" aria-label="head ${h + 1}" title="head ${h + 1}">${h + 1}</span>`)}
       ${thumbs.thumbs.map((row, layer) => html`<span class="row-label" aria-label="layer ${layer + 1}" title="layer ${layer + 1}">L${layer + 1}</span>
