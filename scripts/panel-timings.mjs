@@ -8,6 +8,7 @@
 // host). Numbers are printed, never asserted: `npm test`'s e2e suite prints the default-size ones.
 //
 //   node scripts/panel-timings.mjs [--sizes 128,512,2048] [--settings '{"llm101.dim": 768, "llm101.heads": 12}']
+// (seeded weights unless the settings name a llm101.weightsPath)
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXTENSION_ID = 'llm101.llm101-playground';
 const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '128,512,2048' }, settings: { type: 'string', default: '{}' } } });
 const sizes = args.sizes.split(',').map(Number);
-const settings = JSON.parse(args.settings);
+// seeded weights sized by the settings (the bundled default model reads a window of 256 tokens)
+const settings = { 'llm101.weightsPath': 'seeded', ...JSON.parse(args.settings) };
 const heads = settings['llm101.heads'] ?? 7;
 
 // the same kind of text as the e2e suite: N words the word tokenizer takes as N known tokens

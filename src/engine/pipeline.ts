@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  DEFAULT_LAYERS, EngineError, LAYER_NORM_EPS, TOKENIZER_KINDS, checkTokens, checkTraceSize, validateGptConfig, validateSettings,
+  DEFAULT_LAYERS, EngineError, LAYER_NORM_EPS, TOKENIZER_KINDS, checkTokens, checkTraceSize, validateDropout, validateGptConfig, validateSettings,
   type CancelSignal, type EngineSettings,
 } from './config';
 import {
@@ -21,7 +21,7 @@ import {
   tokenizerFromSaved, type SavedTokenizer,
 } from './tokenizer';
 import { corpusStamp, loadCorpus } from './corpus';
-import { runTrace } from './trace';
+import { blockTraceConfig, runTrace } from './trace';
 import { pca2 } from './pca';
 import { checkTokenizerFits } from './gpt/config';
 import { createSeededGpt } from './gpt/init';
@@ -123,6 +123,21 @@ export function traceResult(trace: Trace, unknownCount: number, started: number,
   };
 }
 
+/** The seeded model's sizes: the settings' and the tokenizer's vocabulary, checked before a large initialisation. */
+function seededConfig(request: AnalyzeOptions, tokenizer: { vocabSize: number }): GptConfig {
+  const config: GptConfig = {
+    vocabSize: tokenizer.vocabSize,
+    contextLength: request.contextLength,
+    dim: request.dim,
+    heads: request.heads,
+    layers: request.layers ?? DEFAULT_LAYERS,
+    qkvBias: request.qkvBias,
+    layerNormEps: LAYER_NORM_EPS,
+  };
+  validateGptConfig(config);
+  return config;
+}
+
 export interface AnalyzeHooks {
   signal?: CancelSignal;
   onProgress?: (stage: string) => void;
@@ -159,9 +174,11 @@ export class Analyzer {
     const tokenizer = this.tokenizer(request, hooks);
     onProgress?.('tokenizing');
     const all = encodeSome(tokenizer, request.text);
-    const model = this.modelFor(request, tokenizer, hooks);
+    // The sizes before the weights: seeded weights are drawn only after the tokens have gone out
+    // (drawing GPT-2-sized ones takes a second or more; the tokens are ready in milliseconds).
+    const sizes = this.configFor(request, tokenizer, hooks);
     // A text longer than the model's positions: the model reads a window of it (window.ts).
-    const { tokens, window } = cropToContext(all, model.config.contextLength, request.windowFrom);
+    const { tokens, window } = cropToContext(all, sizes.contextLength, request.windowFrom);
     const limit = request.maxTokens;
     if (limit !== undefined && tokens.length > limit) {
       const last = all[limit - 1];
@@ -175,16 +192,18 @@ export class Analyzer {
         elapsedMs: performance.now() - started,
       };
     }
-    checkTokens(tokens, model.config.contextLength, model.config.vocabSize);
-    checkTraceSize(tokens.length, model.config.heads);
+    checkTokens(tokens, sizes.contextLength, sizes.vocabSize);
+    checkTraceSize(tokens.length, sizes.heads);
     const run = { tokenizer: tokenizer.kind, dropout: request.dropout, seed: request.seed };
+    validateDropout(run.dropout);
     const trained = request.weightsPath ? checkpointTraining(this.layoutOf(request.weightsPath).metadata) : undefined;
     const unknownCount = countUnknown(tokens, tokenizer);
-    const { onStart } = hooks;
-    const onTokens = onStart && ((config: TraceConfig) => onStart({
-      config, tokens, unknownCount, ...(request.weightsPath !== undefined && { weightsPath: request.weightsPath }), ...(window && { window }), ...(trained && { trained }),
-    }));
-    const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage), ...(onTokens && { onTokens }) });
+    hooks.onStart?.({
+      config: blockTraceConfig(sizes, run), tokens, unknownCount,
+      ...(request.weightsPath !== undefined && { weightsPath: request.weightsPath }), ...(window && { window }), ...(trained && { trained }),
+    });
+    const model = this.modelFor(request, tokenizer, hooks);
+    const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage) });
     return traceResult(trace, unknownCount, started, request.weightsPath, window, trained);
   }
 
@@ -276,6 +295,11 @@ export class Analyzer {
     return this.layouts.get(JSON.stringify([weightsPath, checkpointStamp(weightsPath)]), () => weightsLayoutOf(weightsPath));
   }
 
+  /** The model's sizes: a checkpoint's (loaded, as modelFor), or the seeded model's without drawing its weights. */
+  private configFor(request: AnalyzeOptions, tokenizer: { kind: string; vocabSize: number }, hooks: AnalyzeHooks = {}): GptConfig {
+    return request.weightsPath ? this.modelFor(request, tokenizer, hooks).config : seededConfig(request, tokenizer);
+  }
+
   /** The checkpoint's model, or a seeded one; throws unless the tokenizer's vocabulary is the model's. */
   private modelFor(request: AnalyzeOptions, tokenizer: { kind: string; vocabSize: number }, hooks: AnalyzeHooks = {}): GptModel {
     const file = request.weightsPath;
@@ -290,17 +314,11 @@ export class Analyzer {
       checkTokenizerFits(model.config, tokenizer);
       return model;
     }
-    const config: GptConfig = {
-      vocabSize: tokenizer.vocabSize,
-      contextLength: request.contextLength,
-      dim: request.dim,
-      heads: request.heads,
-      layers: request.layers ?? DEFAULT_LAYERS,
-      qkvBias: request.qkvBias,
-      layerNormEps: LAYER_NORM_EPS,
-    };
-    validateGptConfig(config); // before a large initialisation, with the tokenizer's vocabulary
-    return this.gpt.get(JSON.stringify(['seeded', config, request.seed]), () => createSeededGpt(config, request.seed));
+    const config = seededConfig(request, tokenizer);
+    return this.gpt.get(JSON.stringify(['seeded', config, request.seed]), () => {
+      hooks.onProgress?.('drawing the seeded weights');
+      return createSeededGpt(config, request.seed);
+    });
   }
 
   private bpeThroughDisk(corpus: string, vocabSize: number, hooks: AnalyzeHooks): Tokenizer {

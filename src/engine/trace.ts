@@ -2,7 +2,7 @@
 // the CLI can show each number.
 
 import { CancelledError, EngineError, checkTokens, checkTraceSize, divisors, validateDropout, type CancelSignal } from './config';
-import type { BlockWeights, GptModel, NormWeights } from './gpt/types';
+import type { BlockWeights, GptConfig, GptModel, NormWeights } from './gpt/types';
 import { causalAttention } from './layers/causalAttention';
 import { embeddings } from './layers/embedding';
 import { layerNorm } from './layers/layerNorm';
@@ -47,8 +47,6 @@ export interface TraceOptions {
   signal?: CancelSignal;
   /** Called after each stage with its name and the share of the work done so far (0..1]. */
   onProgress?: (stage: string, fraction: number) => void;
-  /** Called once the tokens are checked, before any stage: the trace's config (what a panel shows beside the tokens). */
-  onTokens?: (config: TraceConfig) => void;
 }
 
 /**
@@ -87,11 +85,22 @@ function stageView(source: StageSource): StageView {
   };
 }
 
+/**
+ * The config runTrace gives a trace of block 1 of a model with these sizes, from the sizes alone
+ * (the panel shows it beside the tokens before the weights exist): GPTModel's attention is dim wide.
+ */
+export function blockTraceConfig(model: GptConfig, run: StageRun): TraceConfig {
+  return {
+    stages: 'block 1', tokenizer: run.tokenizer, vocabSize: model.vocabSize, dim: model.dim, attnDim: model.dim, heads: model.heads,
+    headDim: model.dim / model.heads, dropout: run.dropout, seed: run.seed, contextLength: model.contextLength, qkvBias: model.qkvBias,
+  };
+}
+
 /** Stage names in order, as reported to onProgress. */
 export const STAGES = ['tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm'] as const;
 
 export function runTrace(tokens: Token[], source: StageSource, run: StageRun, options: TraceOptions = {}): Trace {
-  const { signal, onProgress, onTokens } = options;
+  const { signal, onProgress } = options;
   const checkpoint = (): void => {
     if (signal?.aborted) throw new CancelledError();
   };
@@ -124,7 +133,6 @@ export function runTrace(tokens: Token[], source: StageSource, run: StageRun, op
   // One fresh generator for all masks: causal first, then head 0, 1, ... (as torch would draw
   // them after torch.manual_seed(seed)), so a trace depends only on its inputs.
   const dropout = { p: config.dropout, generator: new TorchGenerator(config.seed) };
-  onTokens?.(config);
   done('tokens');
 
   const embedded = embeddings(ids, view.tokEmb, view.posEmb);

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Analyzer, type AnalyzeRequest, type TraceStart } from '../../src/engine/pipeline';
+import { blockTraceConfig } from '../../src/engine/trace';
 import { LAZY_ABOVE, cellWindow, panelGroup, panelStart, toPanelTrace, tooltipCodes } from '../../src/worker/panelTrace';
 import { bpeCacheKey, clearBpeCache } from '../../src/engine/tokenizer';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
@@ -72,7 +73,8 @@ test('the tokens come first: onStart before any stage, with the trace\'s tokens 
   });
   assert.equal(result.kind, 'trace');
   if (result.kind !== 'trace' || !start) return assert.fail('no start');
-  assert.deepEqual(seen.slice(seen.indexOf('start')), ['start', 'tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm']);
+  // a new analyzer draws the seeded weights, after the tokens have gone out
+  assert.deepEqual(seen.slice(seen.indexOf('start')), ['start', 'drawing the seeded weights', 'tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm']);
   assert.deepEqual(start.tokens, result.trace.tokens);
   assert.deepEqual(start.config, result.trace.config);
   assert.equal(start.unknownCount, result.unknownCount);
@@ -81,6 +83,29 @@ test('the tokens come first: onStart before any stage, with the trace\'s tokens 
   for (const key of Object.keys(first) as (keyof typeof first)[]) assert.deepEqual(first[key], panel[key], `${key}: as the trace that follows has it`);
   assert.ok(parseHostMessage({ type: 'traceStart', runId: 1, title: 't', source: text, start: first }));
   assert.equal(parseHostMessage({ type: 'traceStart', runId: 1, title: 't', source: text, start: { ...first, tokens: 'x' } }), undefined);
+});
+
+test('the tokens go out before seeded weights are drawn: onStart comes first on a new size, with the config the trace then has', () => {
+  const analyzer = new Analyzer();
+  const order: string[] = [];
+  let start: TraceStart | undefined;
+  // no model of these sizes is cached yet; the progress names the weights' drawing after the start
+  const result = analyzer.analyze(request('the sea reads the shore', { heads: 4, dim: 32, layers: 3 }), {
+    onProgress: (stage) => order.push(stage),
+    onStart: (s) => {
+      start = s;
+      order.push('start');
+    },
+  });
+  assert.equal(result.kind, 'trace');
+  if (result.kind !== 'trace' || !start) return assert.fail('no start');
+  assert.deepEqual(start.config, result.trace.config);
+  assert.deepEqual(blockTraceConfig(analyzer.model(request('x', { heads: 4, dim: 32, layers: 3 })).config, { tokenizer: 'word', dropout: start.config.dropout, seed: start.config.seed }), start.config);
+  assert.deepEqual(order.slice(order.indexOf('start'), order.indexOf('start') + 3), ['start', 'drawing the seeded weights', 'tokens'], order.join(', '));
+  // settings that cannot work get no start
+  let started = false;
+  assert.throws(() => analyzer.analyze(request('sea', { heads: 3, dim: 32 }), { onStart: () => (started = true) }), /heads \(3\) must divide/);
+  assert.equal(started, false);
 });
 
 test('long texts: the panel trace leaves T×T stages to be requested, maps as display codes', () => {
