@@ -60,21 +60,26 @@ test('trained BPE models are kept on disk and loaded instead of trained again', 
   assert.deepEqual(third.tokens.map((t) => t.id), first.tokens.map((t) => t.id), 'a broken file means training again');
 });
 
-test('the tokens come first: onStart before any stage, with the trace\'s tokens and config; its message validates', () => {
-  const text = 'the sea reads the shore';
-  const seen: string[] = [];
+/** An analysis with its progress and its start in the order they came ('start' where onStart was called). */
+function analyzeInOrder(analyzer: Analyzer, req: AnalyzeRequest) {
+  const order: string[] = [];
   let start: TraceStart | undefined;
-  const result = new Analyzer().analyze(request(text, { heads: 2, dim: 8 }), {
-    onProgress: (stage) => seen.push(stage),
+  const result = analyzer.analyze(req, {
+    onProgress: (stage) => order.push(stage),
     onStart: (s) => {
       start = s;
-      seen.push('start');
+      order.push('start');
     },
   });
-  assert.equal(result.kind, 'trace');
-  if (result.kind !== 'trace' || !start) return assert.fail('no start');
+  if (result.kind !== 'trace' || !start) return assert.fail(`no start: ${result.kind}`);
+  return { result, start, order: order.slice(order.indexOf('start')) };
+}
+
+test('the tokens come first: onStart before any stage, with the trace\'s tokens and config; its message validates', () => {
+  const text = 'the sea reads the shore';
+  const { result, start, order } = analyzeInOrder(new Analyzer(), request(text, { heads: 2, dim: 8 }));
   // a new analyzer draws the seeded weights, after the tokens have gone out
-  assert.deepEqual(seen.slice(seen.indexOf('start')), ['start', 'drawing the seeded weights', 'tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm']);
+  assert.deepEqual(order, ['start', 'drawing the seeded weights', 'tokens', 'embeddings', 'simple', 'selfAttention', 'causal', 'multiHead', 'layerNorm']);
   assert.deepEqual(start.tokens, result.trace.tokens);
   assert.deepEqual(start.config, result.trace.config);
   assert.equal(start.unknownCount, result.unknownCount);
@@ -85,23 +90,14 @@ test('the tokens come first: onStart before any stage, with the trace\'s tokens 
   assert.equal(parseHostMessage({ type: 'traceStart', runId: 1, title: 't', source: text, start: { ...first, tokens: 'x' } }), undefined);
 });
 
-test('the tokens go out before seeded weights are drawn: onStart comes first on a new size, with the config the trace then has', () => {
+test('the tokens go out before seeded weights are drawn, with the config the trace then has; a cached model draws nothing', () => {
   const analyzer = new Analyzer();
-  const order: string[] = [];
-  let start: TraceStart | undefined;
-  // no model of these sizes is cached yet; the progress names the weights' drawing after the start
-  const result = analyzer.analyze(request('the sea reads the shore', { heads: 4, dim: 32, layers: 3 }), {
-    onProgress: (stage) => order.push(stage),
-    onStart: (s) => {
-      start = s;
-      order.push('start');
-    },
-  });
-  assert.equal(result.kind, 'trace');
-  if (result.kind !== 'trace' || !start) return assert.fail('no start');
+  const sizes = { heads: 4, dim: 32, layers: 3 };
+  const { result, start, order } = analyzeInOrder(analyzer, request('the sea reads the shore', sizes));
   assert.deepEqual(start.config, result.trace.config);
-  assert.deepEqual(blockTraceConfig(analyzer.model(request('x', { heads: 4, dim: 32, layers: 3 })).config, { tokenizer: 'word', dropout: start.config.dropout, seed: start.config.seed }), start.config);
-  assert.deepEqual(order.slice(order.indexOf('start'), order.indexOf('start') + 3), ['start', 'drawing the seeded weights', 'tokens'], order.join(', '));
+  assert.deepEqual(blockTraceConfig(analyzer.model(request('x', sizes)).config, { tokenizer: 'word', dropout: start.config.dropout, seed: start.config.seed }), start.config);
+  assert.deepEqual(order.slice(0, 3), ['start', 'drawing the seeded weights', 'tokens'], order.join(', '));
+  assert.deepEqual(analyzeInOrder(analyzer, request('the shore reads the sea', sizes)).order.slice(0, 2), ['start', 'tokens']);
   // settings that cannot work get no start
   let started = false;
   assert.throws(() => analyzer.analyze(request('sea', { heads: 3, dim: 32 }), { onStart: () => (started = true) }), /heads \(3\) must divide/);
