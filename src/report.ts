@@ -80,16 +80,17 @@ function modelParts(run: ModelRun): { groups: { group: LazyGroup; value: ReportG
 }
 
 /**
- * The groups a long text's panel trace leaves out (every T×T stage and head), each as the host
+ * The groups a long text's panel trace leaves out (the token and position embeddings, every T×T stage and head), each as the host
  * would send it plus what its tooltips read, as display codes; hovered and zoomed cells of these
  * maps show the codes' values, marked ≈. Exact float32 instead would make a report at default
  * settings (dim 28, 7 heads) about 24 MB rather than 6.8 MB at 512 tokens, and 360 MB rather
  * than 92 MB at 2,048.
  */
 function lazyGroups(trace: PanelTrace, full: Trace): { group: LazyGroup; value: ReportGroup }[] {
+  const embeddings: LazyGroup[] = trace.embeddings.token === null ? ['embeddings'] : [];
   const stages = (['simple', 'selfAttention', 'causal'] as const).filter((stage) => trace[stage] === null);
   const heads = trace.multiHead.heads.flatMap((head, h): LazyGroup[] => (head === null ? [`head:${h}`] : []));
-  return [...stages, ...heads].map((group) => {
+  return [...embeddings, ...stages, ...heads].map((group) => {
     const data = panelGroup(full, group);
     if (!data) throw new Error(`the trace has no ${group} to put in the report`);
     return { group, value: { ...data, tooltip: tooltipCodes(full, group) } };

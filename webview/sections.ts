@@ -32,7 +32,7 @@ const canExperiment = (run: Run) => run.trace.model !== undefined && !isReport()
 
 export const SECTIONS: readonly SectionEntry[] = [
   { id: 'tokens', view: tokensSection },
-  { id: 'embeddings', view: embeddingsSection },
+  { id: 'embeddings', view: embeddingsSection, draws: (g) => g === 'embeddings' },
   { id: 'attention-simple', view: simpleSection, draws: (g) => g === 'simple' },
   { id: 'attention-self', view: selfSection, draws: (g) => g === 'selfAttention' },
   { id: 'attention-causal', view: causalSection, draws: (g) => g === 'causal' },

@@ -32,7 +32,9 @@ export function embeddingsSection(run: Run): TemplateResult {
   const { trace, labels } = run;
   const d = trace.config.dim;
   const view = state.views.embeddings;
-  const m = trace.embeddings[view];
+  // a long text's token and position maps come when their toggle is picked (group 'embeddings')
+  const sent = run.groups.get('embeddings');
+  const m = view === 'input' ? trace.embeddings.input : trace.embeddings[view] ?? (sent?.group === 'embeddings' ? sent.data[view] : null);
   const names = { token: 'token embedding', position: 'positional embedding', input: 'input = token + position' };
   // The positional embedding's rows belong to positions, not to the tokens that sit there.
   const positions = view === 'position';
@@ -41,11 +43,11 @@ export function embeddingsSection(run: Run): TemplateResult {
   return html`${sectionHead('embeddings', 2, 'Embeddings', `x = tok_emb[ids] + pos_emb[0..T)   (T×${d})`,
     'Each id picks a row of the token embedding; each position adds a row of the positional embedding. Their sum is what attention sees.', trace)}
     ${toggle(['token', 'position', 'input'] as const, view, (v) => { state.views.embeddings = v; changed('embeddings'); })}
-    ${figure({
+    ${m ? figure({
       name: `embeddings.${view}`, title: names[view], matrix: m, rowLabels, scale: 'diverging',
       rowAxis: positions ? 'positions' : 'tokens', colAxis: `dimensions (d_in = ${d})`,
       describe: valueDescribe(rowLabels, exactOf(m, `embeddings.${view}`), 'dimension', positions ? 'position' : 'token'), rowsAreTokens: true, colsAreTokens: false,
-    }, { measures: 'embedding value (no unit)', scale: 'own scale' })}
+    }, { measures: 'embedding value (no unit)', scale: 'own scale' }) : pendingSlot('embeddings', `The ${names[view]} map loads when picked…`)}
     ${chart({ id: 'pca', caption: 'input embeddings, first two principal components', make: (canvas) => pcaChart(canvas, trace, labels) }, note(pcaNote(labels)))}`;
 }
 

@@ -73,14 +73,14 @@ const JourneySchema = v.pipe(
 );
 export type JourneyAttention = v.InferOutput<typeof JourneySchema>;
 
-/** The parts of a trace that are sent on request: a stage, or one head by index. */
+/** The parts of a trace that are sent on request: the token and position embeddings, a stage, or one head by index. */
 // 'blocks': every layer × head attention map as a thumbnail (PanelBlockThumbs); `block:L`: block
 // L's maps in full (PanelBlock), recomputed by the engine from the residual stream it keeps.
-export type LazyGroup = 'simple' | 'selfAttention' | 'causal' | `head:${number}` | 'blocks' | `block:${number}`;
+export type LazyGroup = 'embeddings' | 'simple' | 'selfAttention' | 'causal' | `head:${number}` | 'blocks' | `block:${number}`;
 const pattern = <T extends string>(re: RegExp) => v.custom<T>((x) => typeof x === 'string' && re.test(x), `a string like ${re.source}`);
 const HeadGroupSchema = pattern<`head:${number}`>(/^head:\d{1,4}$/);
 const BlockGroupSchema = pattern<`block:${number}`>(/^block:\d{1,3}$/);
-export const LazyGroupSchema = v.union([v.picklist(['simple', 'selfAttention', 'causal', 'blocks']), HeadGroupSchema, BlockGroupSchema]);
+export const LazyGroupSchema = v.union([v.picklist(['embeddings', 'simple', 'selfAttention', 'causal', 'blocks']), HeadGroupSchema, BlockGroupSchema]);
 export const isLazyGroup = (x: unknown): x is LazyGroup => v.is(LazyGroupSchema, x);
 
 /** A context window of a text's tokens: from .. to−1 of `of` (src/engine/window.ts). */
@@ -164,7 +164,8 @@ export const PanelTraceSchema = v.pipe(
   v.object({
     ...PanelStartSchema.entries,
     /** pca: the input embeddings projected on their first two principal components (T, 2). */
-    embeddings: v.object({ token: PanelMapSchema, position: PanelMapSchema, input: PanelMapSchema, pca: MatrixSchema }),
+    // For long texts token and position are null (only their toggle shows them: group 'embeddings').
+    embeddings: v.object({ token: v.nullable(PanelMapSchema), position: v.nullable(PanelMapSchema), input: PanelMapSchema, pca: MatrixSchema }),
     // For long texts the T×T stages are null here and sent on request ('requestGroup') when their
     // section is shown: a 2,048-token trace has hundreds of MB of them.
     simple: v.nullable(StageMapsSchema),
@@ -218,10 +219,11 @@ const PanelBlockSchema = v.object({
 export type PanelBlock = v.InferOutput<typeof PanelBlockSchema>;
 
 /**
- * A lazily sent group and its data: a stage's maps as PanelTrace holds them (causal ones as lower
- * triangles), one head, the blocks' thumbnails or one block. `group` says which the data is.
+ * A lazily sent group and its data: the token and position embeddings, a stage's maps as PanelTrace
+ * holds them (causal ones as lower triangles), one head, the blocks' thumbnails or one block. `group` says which the data is.
  */
 const groupEntries = [
+  v.object({ group: v.literal('embeddings'), data: v.object({ token: PanelMapSchema, position: PanelMapSchema }) }),
   v.object({ group: v.picklist(['simple', 'selfAttention']), data: StageMapsSchema }),
   v.object({ group: v.literal('causal'), data: CausalMapsSchema }),
   v.object({ group: HeadGroupSchema, data: PanelHeadSchema }),
@@ -311,7 +313,7 @@ export const HostMessageSchema = v.pipe(
     v.object({ type: v.literal('error'), runId: int, message: text(10_000), section: v.optional(v.picklist(SECTIONS)) }),
     v.object({ type: v.literal('knobs'), values: KnobValuesSchema }),
     // A lazily sent part of the trace (GroupData), its maps as MapCodes (causal ones as lower triangles).
-    groupMessage(groupEntries[0]), groupMessage(groupEntries[1]), groupMessage(groupEntries[2]), groupMessage(groupEntries[3]), groupMessage(groupEntries[4]),
+    groupMessage(groupEntries[0]), groupMessage(groupEntries[1]), groupMessage(groupEntries[2]), groupMessage(groupEntries[3]), groupMessage(groupEntries[4]), groupMessage(groupEntries[5]),
     // The exact values of a window of cells, one Float32Array (rows·cols, row by row) per path;
     // with `approximate`, the values their display codes stand for (the standalone report).
     CellsReplySchema,

@@ -44,6 +44,7 @@ function stageCodes(trace: Trace, stage: { scores: Matrix; weights: Matrix; cont
  * stays on the host and is fetched per cell with 'requestCells'.
  */
 export function panelGroup(trace: Trace, group: LazyGroup): GroupData | undefined {
+  if (group === 'embeddings') return { group, data: { token: diverging(trace.embeddings.token), position: diverging(trace.embeddings.position) } };
   if (group === 'simple') return { group, data: stageCodes(trace, trace.simple) };
   if (group === 'selfAttention') return { group, data: stageCodes(trace, trace.selfAttention) };
   if (group === 'causal') {
@@ -66,7 +67,7 @@ export function panelGroup(trace: Trace, group: LazyGroup): GroupData | undefine
 export function tooltipCodes(trace: Trace, group: LazyGroup): Record<string, MapCodes> {
   const scoreCodes = (scores: Matrix) => encodeMap(scores, { kind: 'diverging' }, { lower: true });
   if (group === 'causal') return { 'causal.maskedScores': scoreCodes(trace.causal.maskedScores) };
-  if (!group.startsWith('head:')) return {}; // simple and selfAttention send every map their tooltips read
+  if (!group.startsWith('head:')) return {}; // embeddings, simple and selfAttention send every map their tooltips read
   const index = Number(group.slice('head:'.length));
   const head = trace.multiHead.heads[index];
   if (!head) return {};
@@ -117,7 +118,8 @@ export function toPanelTrace(result: TraceResult, options: { mapsAsCodes?: boole
   return {
     ...panelStart({ ...result, config: trace.config, tokens: trace.tokens }),
     journey: journeyAttention(),
-    embeddings: { token: map(token), position: map(position), input: map(input), pca: result.pca },
+    // (T, dim) maps of a long text are megabytes of codes: the ones behind a toggle come when picked
+    embeddings: { token: lazy ? null : token, position: lazy ? null : position, input: map(input), pca: result.pca },
     simple: lazy ? null : trace.simple,
     selfAttention: lazy ? null : panelSelfAttention(trace),
     causal: lazy ? null : trace.causal,

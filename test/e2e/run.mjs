@@ -573,6 +573,16 @@ await inWorkbench({
         if (!/raw score (-?\d+\.\d{4}|masked)/.test(text) || !/weight \d\.\d{4}/.test(text)) throw new Error(`tooltip: ${text}`);
         if (!/future token: masked|dropped by dropout|after dropout/.test(text)) throw new Error(`tooltip lacks dropout: ${text}`);
         await page.screenshot({ path: path.join(RESULTS, `panel-${n}-zoomed.png`) });
+        await page.mouse.move(5, 5);
+        // the token and position embeddings of a long text come when their toggle is picked
+        await web.locator('#embeddings').scrollIntoViewIfNeeded();
+        await web.locator('#embeddings .toggle button[data-value="token"]').click();
+        await web.locator(`canvas[data-name="embeddings.token"][data-rows="${n}"]`).waitFor({ timeout: STEP_MS });
+        await web.locator('#embeddings .toggle button[data-value="position"]').click();
+        await web.locator(`canvas[data-name="embeddings.position"][data-rows="${n}"]`).waitFor({ timeout: STEP_MS });
+        await web.locator('#embeddings .toggle button[data-value="input"]').click();
+        // the editor's group active again, so the next file opens there and not beside the panel
+        await runCommand('View: Focus First Editor Group');
       }
     });
   }

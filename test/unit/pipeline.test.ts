@@ -110,6 +110,12 @@ test('long texts: the panel trace leaves T×T stages to be requested, maps as di
   assert.equal(result.kind, 'trace');
   if (result.kind !== 'trace') return;
   const panel = toPanelTrace(result);
+  assert.equal(panel.embeddings.token, null, 'the token and position maps come when their toggle is picked');
+  assert.equal(panel.embeddings.position, null);
+  const sent = panelGroup(result.trace, 'embeddings');
+  assert.ok(sent?.group === 'embeddings' && isMapCodes(sent.data.token) && isMapCodes(sent.data.position));
+  assert.deepEqual([sent.data.token.rows, sent.data.token.cols], [result.trace.tokens.length, 8]);
+  assert.equal(parseHostMessage({ type: 'group', runId: 1, ...sent })?.type, 'group');
   assert.equal(panel.simple, null);
   assert.equal(panel.causal, null);
   assert.deepEqual(panel.multiHead.heads, [null, null]);
