@@ -19,28 +19,10 @@ import { matmulInto, softmaxRowsInto } from '../kernels';
 import { GELU_CUBIC, SQRT_2_OVER_PI, fastTanh } from '../layers/gelu';
 import { layerNormInto } from '../layers/layerNorm';
 import type { TorchGenerator } from '../rng';
-import { dropoutScale } from '../tensor';
+import { dropoutScale, transposeInto } from '../tensor';
 import type { Linear, Matrix } from '../types';
 import type { NormWeights } from '../gpt/types';
 
-/**
- * out (cols, rows) = aᵀ for a (rows, cols), in tiles of 16 columns × 16 rows, each output row
- * written in order (strided reads, sequential writes), which is faster than writing with the
- * stride or a plain double loop.
- */
-export function transposeInto(out: Float32Array, a: Float32Array, rows: number, cols: number): void {
-  const TILE = 16;
-  for (let c0 = 0; c0 < cols; c0 += TILE) {
-    const c1 = Math.min(cols, c0 + TILE);
-    for (let r0 = 0; r0 < rows; r0 += TILE) {
-      const r1 = Math.min(rows, r0 + TILE);
-      for (let c = c0; c < c1; c++) {
-        const row = c * rows;
-        for (let r = r0; r < r1; r++) out[row + r] = a[r * cols + c]!;
-      }
-    }
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 // Embeddings (book 2.8): x[b, t] = tok_emb[ids[b, t]] + pos_emb[t]
