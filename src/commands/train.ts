@@ -166,8 +166,8 @@ export async function trainModel(context: vscode.ExtensionContext, engine: Engin
     : options.corpusPaths ? { paths: options.corpusPaths, label: options.corpusPaths.map((p) => path.basename(p)).join(', ') }
     : options.preset ? { paths: [path.join(context.extensionPath, 'media', 'corpus')], label: 'the bundled poems' } : await pickCorpus(context.extensionPath);
   if (!corpus) return undefined;
-  const presets = [...PRESETS, customPreset(context.extensionPath), COPYING_PRESET];
-  // the copying task trains with its own recipe; a preset picked for it (tests) must be that one
+  const presets = [...PRESETS, customPreset(context.extensionPath)];
+  // the copying task trains with its own recipe, without the size question
   const preset = corpus.task === 'copying' ? COPYING_PRESET : options.preset
     ? presets.find((p) => p.id === options.preset)
     : await vscode.window.showQuickPick(presets.map((p) => ({ ...p, label: p.label, detail: p.detail })), { title: 'LLM 101: Train Model (2/2): the size', placeHolder: 'How big, and how long?' });

@@ -16,7 +16,7 @@
 //   the induction head, which forms a few hundred steps later. Measured (one head per layer, the
 //   recipe in train-sample.mjs): without the rule, on the same lines, the loss sat at ln 50 for
 //   3,000 steps and the model learned to copy with a blurred look-back by position (its block 1
-//   attended 10–19 tokens back, never to the previous token) instead of with an induction head.
+//   attended about 10–16 tokens back, never to the previous token) instead of with an induction head.
 // - Random words otherwise: the first copy of a line stays unpredictable (the test asks ≥ 3 nats).
 // Words are drawn by the engine's mt19937 (TorchGenerator), so a seed gives the same text anywhere.
 

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  DEFAULT_LAYERS, EngineError, LAYER_NORM_EPS, TOKENIZER_KINDS, checkTokens, checkTraceSize, validateDropout, validateGptConfig, validateSettings,
+  DEFAULT_LAYERS, EngineError, LAYER_NORM_EPS, TOKENIZER_KINDS, checkTokens, checkTraceSize, validateGptConfig, validateSettings,
   type CancelSignal, type EngineSettings,
 } from './config';
 import {
@@ -176,7 +176,8 @@ export class Analyzer {
     const all = encodeSome(tokenizer, request.text);
     // The sizes before the weights: seeded weights are drawn only after the tokens have gone out
     // (drawing GPT-2-sized ones takes a second or more; the tokens are ready in milliseconds).
-    const sizes = this.configFor(request, tokenizer, hooks);
+    const loaded = request.weightsPath ? this.modelFor(request, tokenizer, hooks) : undefined;
+    const sizes = loaded?.config ?? seededConfig(request, tokenizer);
     // A text longer than the model's positions: the model reads a window of it (window.ts).
     const { tokens, window } = cropToContext(all, sizes.contextLength, request.windowFrom);
     const limit = request.maxTokens;
@@ -195,14 +196,13 @@ export class Analyzer {
     checkTokens(tokens, sizes.contextLength, sizes.vocabSize);
     checkTraceSize(tokens.length, sizes.heads);
     const run = { tokenizer: tokenizer.kind, dropout: request.dropout, seed: request.seed };
-    validateDropout(run.dropout);
     const trained = request.weightsPath ? checkpointTraining(this.layoutOf(request.weightsPath).metadata) : undefined;
     const unknownCount = countUnknown(tokens, tokenizer);
     hooks.onStart?.({
       config: blockTraceConfig(sizes, run), tokens, unknownCount,
       ...(request.weightsPath !== undefined && { weightsPath: request.weightsPath }), ...(window && { window }), ...(trained && { trained }),
     });
-    const model = this.modelFor(request, tokenizer, hooks);
+    const model = loaded ?? this.modelFor(request, tokenizer, hooks);
     const trace = runTrace(tokens, { kind: 'block 1', model }, run, { signal, onProgress: (stage) => onProgress?.(stage) });
     return traceResult(trace, unknownCount, started, request.weightsPath, window, trained);
   }
@@ -293,11 +293,6 @@ export class Analyzer {
   /** What a checkpoint path holds, and its __metadata__, from its header (read again when the file changes). */
   layoutOf(weightsPath: string): CheckpointHeader {
     return this.layouts.get(JSON.stringify([weightsPath, checkpointStamp(weightsPath)]), () => weightsLayoutOf(weightsPath));
-  }
-
-  /** The model's sizes: a checkpoint's (loaded, as modelFor), or the seeded model's without drawing its weights. */
-  private configFor(request: AnalyzeOptions, tokenizer: { kind: string; vocabSize: number }, hooks: AnalyzeHooks = {}): GptConfig {
-    return request.weightsPath ? this.modelFor(request, tokenizer, hooks).config : seededConfig(request, tokenizer);
   }
 
   /** The checkpoint's model, or a seeded one; throws unless the tokenizer's vocabulary is the model's. */

@@ -90,9 +90,19 @@ function stageView(source: StageSource): StageView {
  * (the panel shows it beside the tokens before the weights exist): GPTModel's attention is dim wide.
  */
 export function blockTraceConfig(model: GptConfig, run: StageRun): TraceConfig {
+  return traceConfig('block 1', { ...model, attnDim: model.dim }, run);
+}
+
+/** A trace's config from the sizes of what its stages run on and the run's choices. */
+function traceConfig(
+  stages: StagesKind,
+  sizes: Pick<TraceConfig, 'vocabSize' | 'dim' | 'attnDim' | 'heads' | 'contextLength' | 'qkvBias'>,
+  run: StageRun,
+): TraceConfig {
+  const { vocabSize, dim, attnDim, heads, contextLength, qkvBias } = sizes;
   return {
-    stages: 'block 1', tokenizer: run.tokenizer, vocabSize: model.vocabSize, dim: model.dim, attnDim: model.dim, heads: model.heads,
-    headDim: model.dim / model.heads, dropout: run.dropout, seed: run.seed, contextLength: model.contextLength, qkvBias: model.qkvBias,
+    stages, tokenizer: run.tokenizer, vocabSize, dim, attnDim, heads, headDim: attnDim / heads,
+    dropout: run.dropout, seed: run.seed, contextLength, qkvBias,
   };
 }
 
@@ -113,20 +123,10 @@ export function runTrace(tokens: Token[], source: StageSource, run: StageRun, op
   validateDropout(run.dropout);
   if (!Number.isSafeInteger(run.seed) || run.seed < 0) throw new EngineError(`seed must be a whole number >= 0, got ${String(run.seed)}`, { setting: 'seed' });
   const view = stageView(source);
-  const attnDim = view.mha.query.weight.rows;
-  const config: TraceConfig = {
-    stages: view.kind,
-    tokenizer: run.tokenizer,
-    vocabSize: view.tokEmb.rows,
-    dim: view.tokEmb.cols,
-    attnDim,
-    heads: view.heads,
-    headDim: attnDim / view.heads,
-    dropout: run.dropout,
-    seed: run.seed,
-    contextLength: view.posEmb.rows,
-    qkvBias: view.mha.query.bias !== undefined,
-  };
+  const config = traceConfig(view.kind, {
+    vocabSize: view.tokEmb.rows, dim: view.tokEmb.cols, attnDim: view.mha.query.weight.rows, heads: view.heads,
+    contextLength: view.posEmb.rows, qkvBias: view.mha.query.bias !== undefined,
+  }, run);
   checkTokens(tokens, config.contextLength, config.vocabSize);
   checkTraceSize(tokens.length, config.heads);
   const ids = tokens.map((token) => token.id);

@@ -47,6 +47,12 @@ export function previousTokenScore(weights: Matrix): number | null {
   return weights.rows > 1 ? diagonalMean(weights, 1, 1) : null;
 }
 
+/** Whether ids are a sequence of at least 2 ids given twice (a, b, …, a, b, …): what the induction score reads. */
+export function isRepeatedProbe(ids: readonly number[]): boolean {
+  const half = ids.length / 2;
+  return Number.isInteger(half) && half >= 2 && ids.every((id, t) => t < half || id === ids[t - half]);
+}
+
 /** On a probe of N tokens given twice (2N rows): mean over t = N .. 2N−1 of A[t][t−N+1]. */
 export function inductionScore(weights: Matrix, half: number): number {
   return diagonalMean(weights, half - 1, half);
@@ -64,7 +70,7 @@ function columnMean(weights: Matrix, column: number, from: number): number {
  */
 export function headScores(model: GptModel, text: RunCache, probe: readonly number[], packed?: PackedGpt): HeadScore[][] {
   const half = probe.length / 2;
-  if (!(Number.isInteger(half) && half >= 2) || probe.some((id, t) => t >= half && id !== probe[t - half])) {
+  if (!isRepeatedProbe(probe)) {
     throw new EngineError('the induction probe must be a sequence of at least 2 ids given twice (a, b, …, a, b, …)');
   }
   if (probe.length > model.config.contextLength) {

@@ -16,7 +16,7 @@ import { initGptWeights } from '../gpt/init';
 import type { GptConfig, GptModel } from '../gpt/types';
 import { readGptCheckpoint, writeGptCheckpoint } from '../io/gptCheckpoint';
 import { gptForward, traceGptBlock } from '../layers/gptModel';
-import { inductionScore, previousTokenScore } from '../experiments/headScores';
+import { inductionScore, isRepeatedProbe, previousTokenScore } from '../experiments/headScores';
 import { BPE_DEFAULT_VOCAB, END_OF_TEXT, GPT2_VOCAB_SIZE, UNKNOWN, TOKENIZER_METADATA_KEY, createWordTokenizerFromVocab, learnTokenizer, parseSavedTokenizer, tokenizerFromSaved, type SavedTokenizer } from '../tokenizer';
 import { TASK_LABELS, TRAIN_TASKS, type Matrix, type Tokenizer, type TokenizerKind, type TrainTask } from '../types';
 import { DecimatedSeries } from './history';
@@ -134,7 +134,7 @@ function corpusText(request: TrainRequest): string {
 }
 
 /** What a run learned from, as its checkpoint's metadata and the training panel name it. */
-export function corpusLabel(request: Pick<TrainRequest, 'task' | 'corpusPaths'>): string {
+function corpusLabel(request: Pick<TrainRequest, 'task' | 'corpusPaths'>): string {
   if (request.task) return TASK_LABELS[request.task];
   return request.corpusPaths.map((p) => path.basename(p)).join(', ');
 }
@@ -271,9 +271,8 @@ export class TrainingSession {
     const model = this.trainer.model;
     const forward = gptForward(model, this.probeIds, { logits: 'none', keepResiduals: true });
     const heads = Array.from({ length: model.config.layers }, (_, layer) => traceGptBlock(model, forward, layer).attention.heads.map((h) => h.weights));
-    const ids = this.probeIds;
-    const half = ids.length / 2;
-    const repeated = Number.isInteger(half) && half >= 2 && ids.every((id, t) => t < half || id === ids[t - half]);
+    const repeated = isRepeatedProbe(this.probeIds);
+    const half = this.probeIds.length / 2;
     const roles = heads.map((layer) => layer.map((w) => ({ previousToken: previousTokenScore(w), induction: repeated ? inductionScore(w, half) : null })));
     return { step: this.stepCount, heads, roles };
   }
