@@ -112,14 +112,8 @@ export function linear(x: Matrix, layer: Linear, packed?: PackedMatrix): Matrix 
     throw new RangeError(`linear: input has ${x.cols} features but the weight is (${weight.rows}, ${weight.cols})`);
   }
   const out = createMatrix(x.rows, weight.rows);
-  if (packed?.live && packed.source === weight.data) matmulPackedInto(out.data, x.data, x.rows, packed);
-  else matmulInto(out.data, x.data, weight.data, x.rows, weight.rows, x.cols, { bTransposed: true });
-  if (bias) {
-    const y = out.data;
-    const outFeatures = weight.rows;
-    // float32 sum + float32 bias, rounded once: the float32 addition PyTorch does
-    for (let t = 0; t < x.rows; t++) for (let o = 0; o < outFeatures; o++) y[t * outFeatures + o]! += bias[o]!;
-  }
+  if (packed?.live && packed.source === weight.data) matmulPackedInto(out.data, x.data, x.rows, packed, bias);
+  else matmulInto(out.data, x.data, weight.data, x.rows, weight.rows, x.cols, { bTransposed: true, bias });
   return out;
 }
 

@@ -20,7 +20,6 @@ import {
   takeChunks,
   type HelperData,
 } from './protocol';
-import { geluRows } from './rows';
 
 const { module, memory, helper, generation: startGeneration, epoch } = workerData as HelperData;
 const kernel = instantiate(module, memory);
@@ -40,11 +39,10 @@ function jobRunner(kind: number, p: Int32Array): (start: number, end: number) =>
       const divisor = controlFloats[JOB + 2]!;
       return (rowStart, rowEnd) => kernel.softmax(p[0]!, rowStart, rowEnd, p[1]!, divisor, p[3]!);
     }
-    case JobKind.Gelu: {
-      // memory.buffer, not `buffer`: a SharedArrayBuffer keeps the length it had, and the memory may have grown
-      const heap = new Float32Array(memory.buffer as unknown as SharedArrayBuffer);
-      return (rowStart, rowEnd) => geluRows(heap, p[0]!, p[1]!, p[2]!, p[3]!, rowStart, rowEnd);
-    }
+    case JobKind.Gelu:
+      return (rowStart, rowEnd) => kernel.gelu(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, rowStart, rowEnd);
+    case JobKind.GeluBackward:
+      return (start, end) => kernel.geluBackward(p[0]!, p[1]!, p[2]!, p[3]!, start, end);
     case JobKind.Heads: {
       const divisor = controlFloats[JOB + 10]!;
       // slot 0 is the calling thread's

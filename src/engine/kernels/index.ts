@@ -2,7 +2,7 @@
 // matmulInto or matmulPackedInto and every softmax through softmaxRowsInto (products.ts); whole
 // layers at inference stay in the kernel's workspace (layers.ts). The thread pool and its job
 // protocol are pool.ts and protocol.ts, the helper thread helper.ts (dist/kernelHelper.js), the
-// memory heap.ts, the WebAssembly kernels.wat.
+// memory heap.ts, the WebAssembly kernels.wat; the layers' elementwise work rows.ts (rows.wat).
 
 export { type PackedMatrix } from './heap';
 export { feedForwardPackedInto, multiHeadForwardInto, type PackedProjection, type ProjectionWeights } from './layers';
@@ -24,4 +24,5 @@ export {
   warmUpKernel,
   type KernelVariant,
 } from './pool';
+export { columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto } from './rows';
 export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxOfPackedProduct, softmaxRowsInto, type MatmulOptions } from './products';

@@ -4,10 +4,10 @@
 
 import { livePacking, reserve, type PackedMatrix } from './heap';
 import { headSlotBytes, runHeads } from './heads';
-import { MIN_PARALLEL_ENTRIES, MIN_PARALLEL_MACS, copyOut, runGemm } from './products';
+import { MIN_PARALLEL_MACS, addBiasInWorkspace, copyOut, runGemm } from './products';
 import { activeHelpers, kernelState, runRows } from './pool';
 import { JOB, JobKind, PANEL, align16 } from './protocol';
-import { geluRows } from './rows';
+import { geluInKernel } from './rows';
 
 /** A packed nn.Linear: its weight's packing and its bias (out), if any. */
 export interface PackedProjection {
@@ -19,7 +19,7 @@ export interface PackedProjection {
  * The feed-forward module at inference on packed weights, in the kernel's workspace:
  *   h = GELU(x·W_upᵀ + b_up) (T, hidden),   out = h·W_downᵀ + b_down (T, outDim).
  * The hidden layer never leaves the workspace (no (T, 4·dim) copy out and back in), and its bias
- * and GELU are shared between threads by rows (rows.ts). Bit for bit what linear, geluInto
+ * and GELU are shared between threads by rows (rows.wat). Bit for bit what linear, geluInto
  * and linear give (feedForward.ts).
  */
 export function feedForwardPackedInto(out: Float32Array, x: Float32Array, T: number, up: PackedProjection, down: PackedProjection): void {
@@ -40,24 +40,20 @@ export function feedForwardPackedInto(out: Float32Array, x: Float32Array, T: num
   const outPanels = Math.ceil(outDim / PANEL);
   const ldH = hiddenPanels * PANEL;
   const ldY = outPanels * PANEL;
-  // workspace: x (T, dim) | h (T, ldH) | y (T, ldY) | b_up (hidden)
+  // workspace: x (T, dim) | h (T, ldH) | y (T, ldY) | b_up (hidden) | b_down (outDim)
   const xAt = s.workspaceAt;
   const hAt = align16(xAt + 4 * T * dim);
   const yAt = align16(hAt + 4 * T * ldH);
   const biasAt = align16(yAt + 4 * T * ldY);
-  reserve(s, biasAt + 4 * hidden);
+  const downBiasAt = align16(biasAt + 4 * hidden);
+  reserve(s, downBiasAt + 4 * outDim);
   s.heap.set(x, xAt >> 2);
   if (up.bias) s.heap.set(up.bias, biasAt >> 2);
   runGemm(s, xAt, upW.at, hAt, T, hiddenPanels, dim, false, false, dim, ldH);
-  const args = [hAt >> 2, ldH, hidden, up.bias ? biasAt >> 2 : -1];
-  runRows(s, T, T >= 2 && T * hidden >= MIN_PARALLEL_ENTRIES, 1, JobKind.Gelu, args, (rowStart, rowEnd) =>
-    geluRows(s.heap, args[0]!, ldH, hidden, args[3]!, rowStart, rowEnd),
-  );
+  geluInKernel(s, hAt, ldH, hAt, ldH, -1, hidden, up.bias ? biasAt : -1, T);
   runGemm(s, hAt, downW.at, yAt, T, outPanels, hidden, false, false, ldH, ldY);
+  if (down.bias) addBiasInWorkspace(s, yAt, ldY, T, down.bias, downBiasAt);
   copyOut(s, out, yAt, T, outDim, ldY, false);
-  const bias = down.bias;
-  // float32 sum + float32 bias, rounded once, as `linear` adds it
-  if (bias) for (let t = 0; t < T; t++) for (let o = 0; o < outDim; o++) out[t * outDim + o]! += bias[o]!;
 }
 
 /** One projection's weight (out, in) as nn.Linear holds it, and its bias (out) if any. */
@@ -110,7 +106,7 @@ export function multiHeadForwardInto(
   const threadsUsed = 1 + activeHelpers(s);
   const slotBytes = headSlotBytes(T, headDim);
   // workspace (byte offsets): x (T, dim) | a weight as given | packed | Q | K | V (T, ldP) |
-  // concat (T, ldCat) | out (T, ldP) | one slot per thread for the heads (heads.ts)
+  // concat (T, ldCat) | out (T, ldP) | a bias (attnDim) | one slot per thread for the heads (heads.ts)
   let end = s.workspaceAt;
   const place = (bytes: number): number => {
     const at = end;
@@ -123,6 +119,7 @@ export function multiHeadForwardInto(
   const [qAt, kAt, vAt] = [place(4 * T * ldP), place(4 * T * ldP), place(4 * T * ldP)];
   const catAt = place(4 * T * ldCat);
   const outAt = place(4 * T * ldP);
+  const biasAt = place(4 * attnDim);
   const slotsAt = place(slotBytes * threadsUsed);
   reserve(s, end);
   s.heap.set(inputs, xAt >> 2);
@@ -135,11 +132,7 @@ export function multiHeadForwardInto(
       s.kernel.pack(rawWAt, packedWAt, attnDim, k, 1, k);
     }
     runGemm(s, a, packed?.at ?? packedWAt, y, T, projectionPanels, k, false, false, lda, ldP);
-    const bias = projection.bias;
-    if (!bias) return;
-    const heap = s.heap;
-    // float32 sum + float32 bias, rounded once, as `linear` adds it
-    for (let t = 0, row = y >> 2; t < T; t++, row += ldP) for (let o = 0; o < attnDim; o++) heap[row + o]! += bias[o]!;
+    if (projection.bias) addBiasInWorkspace(s, y, ldP, T, projection.bias, biasAt);
   };
   project(xAt, dim, dim, weights.query, qAt);
   project(xAt, dim, dim, weights.key, kAt);

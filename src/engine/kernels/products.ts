@@ -31,6 +31,8 @@ export interface MatmulOptions {
   lowerOutput?: boolean;
   /** a is lower-triangular (a[i][t] = 0 for t > i) and those terms are skipped. */
   lowerInput?: boolean;
+  /** (m) added to every row of out, each sum rounded once: nn.Linear's bias, in float32 as PyTorch adds it. */
+  bias?: Float32Array;
 }
 
 /** Products with fewer multiply-adds than this stay on the calling thread (waking a helper costs more). */
@@ -52,8 +54,8 @@ const PACK_SLAB_FLOATS = 1 << 20;
  * `out` is overwritten (or, with lowerOutput, its lower triangle j <= i).
  */
 export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, n: number, m: number, k: number, options: MatmulOptions): void {
-  if (a.length !== n * k || b.length !== m * k || out.length !== n * m) {
-    throw new RangeError(`matmulInto: buffers of ${a.length}, ${b.length}, ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  if (a.length !== n * k || b.length !== m * k || out.length !== n * m || (options.bias && options.bias.length !== m)) {
+    throw new RangeError(`matmulInto: buffers of ${a.length}, ${b.length}, ${out.length}${options.bias ? `, bias ${options.bias.length}` : ''} floats for (${n}, ${k})·(${k}, ${m})`);
   }
   if (n === 0 || m === 0) return;
   const lowerOutput = options.lowerOutput ?? false;
@@ -61,12 +63,13 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const s = kernelState();
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
-  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k), byte offsets
+  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m), byte offsets
   const aAt = s.workspaceAt;
   const bAt = align16(aAt + 4 * n * k);
   const cAt = align16(bAt + 4 * ldc * k);
   const rawBAt = align16(cAt + 4 * n * ldc);
-  reserve(s, rawBAt + 4 * m * k);
+  const biasAt = align16(rawBAt + 4 * m * k);
+  reserve(s, biasAt + 4 * m);
   const heap = s.heap;
   if (lowerInput) {
     // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
@@ -82,7 +85,14 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   s.kernel.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
 
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
+  if (options.bias) addBiasInWorkspace(s, cAt, ldc, n, options.bias, biasAt);
   copyOut(s, out, cAt, n, m, ldc, lowerOutput);
+}
+
+/** C (n, ldc) at byte address cAt += bias per column, bias copied to biasAt first (rows.wat's addBias). */
+export function addBiasInWorkspace(s: KernelState, cAt: number, ldc: number, n: number, bias: Float32Array, biasAt: number): void {
+  s.heap.set(bias, biasAt >> 2);
+  s.kernel.addBias(cAt, ldc, n, bias.length, biasAt);
 }
 
 /** C (n, ldc) at byte address cAt into out (n, m); with lowerOutput only j <= i. */
@@ -138,19 +148,20 @@ export function releasePacked(packed: PackedMatrix): void {
 }
 
 /**
- * out (n, rows) = a (n, cols) · Wᵀ for a packed W: bit-for-bit matmulInto(out, a, W, n, rows,
- * cols, { bTransposed: true }), without copying or packing W. Few rows (a decode step's one) are
- * shared between threads by column panels, many by rows, as matmulInto shares them.
+ * out (n, rows) = a (n, cols) · Wᵀ (+ bias) for a packed W: bit-for-bit matmulInto(out, a, W, n,
+ * rows, cols, { bTransposed: true, bias }), without copying or packing W. Few rows (a decode
+ * step's one) are shared between threads by column panels, many by rows, as matmulInto shares them.
  */
-export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, packed: PackedMatrix): void {
+export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, packed: PackedMatrix, bias?: Float32Array): void {
   const live = livePacked('matmulPackedInto', packed);
   const { rows: m, cols: k } = live;
-  if (a.length !== n * k || out.length !== n * m) {
-    throw new RangeError(`matmulPackedInto: buffers of ${a.length} and ${out.length} floats for (${n}, ${k})·(${k}, ${m})`);
+  if (a.length !== n * k || out.length !== n * m || (bias && bias.length !== m)) {
+    throw new RangeError(`matmulPackedInto: buffers of ${a.length} and ${out.length}${bias ? `, bias ${bias.length}` : ''} floats for (${n}, ${k})·(${k}, ${m})`);
   }
   if (n === 0) return;
   const s = kernelState();
-  const { cAt, ldc } = packedProductInWorkspace(s, a, n, live);
+  const { cAt, ldc } = packedProductInWorkspace(s, a, n, live, bias ? m : 0);
+  if (bias) addBiasInWorkspace(s, cAt, ldc, n, bias, align16(cAt + 4 * n * ldc));
   copyOut(s, out, cAt, n, m, ldc, false);
 }
 
@@ -160,15 +171,18 @@ function livePacked(caller: string, packed: PackedMatrix): PackedWeight {
   return live;
 }
 
-/** a (n, cols)·Wᵀ for a live packed W into the workspace: C (n, ldc) at byte address cAt. */
-function packedProductInWorkspace(s: KernelState, a: Float32Array, n: number, live: PackedWeight): { cAt: number; ldc: number } {
+/**
+ * a (n, cols)·Wᵀ for a live packed W into the workspace: C (n, ldc) at byte address cAt, and
+ * `after` floats reserved at align16 of C's end.
+ */
+function packedProductInWorkspace(s: KernelState, a: Float32Array, n: number, live: PackedWeight, after = 0): { cAt: number; ldc: number } {
   const { rows: m, cols: k } = live;
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
-  // workspace: A (n, k) | C (n, ldc)
+  // workspace: A (n, k) | C (n, ldc) | `after` floats
   const aAt = s.workspaceAt;
   const cAt = align16(aAt + 4 * n * k);
-  reserve(s, cAt + 4 * n * ldc);
+  reserve(s, align16(cAt + 4 * n * ldc) + 4 * after);
   s.heap.set(a, aAt >> 2);
   runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
   return { cAt, ldc };

@@ -10,13 +10,14 @@ export const PANEL = 8;
 
 // The control block at the start of the shared memory (Int32 slots).
 export const GENERATION = 0; // bumped by the caller to post a job
-export const JOB_KIND = 1; // GEMM, SOFTMAX, HEADS, GEMM_PANELS or GELU
+export const JOB_KIND = 1; // a JobKind
 // The job's parameters, JOB .. JOB + JOB_SLOTS − 1:
 //   gemm: a, b, c, panels, k, lowerOutput, lowerInput, lda, ldc
 //   gemm by panels: a, b, c, rows, k, 0, 0, lda, ldc (the chunks are panel ranges)
 //   softmax: s, cols, divisor (float32 bits), causal
 //   heads: see runHeads (heads.ts)
-//   gelu: at, ld, cols, biasAt (see geluRows, rows.ts)
+//   gelu: src, ldSrc, dst, ldDst, tanhDst, cols, bias (rows.wat's gelu)
+//   gelu backward: dy, x, tanhU, dx (rows.wat's geluBackward; the chunks are elements)
 export const JOB = 2;
 export const JOB_SLOTS = 11;
 export const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
@@ -40,6 +41,8 @@ export enum JobKind {
   /** A product shared by column panels: the chunks are panels, not rows. */
   GemmPanels = 3,
   Gelu = 4,
+  /** The chunks are elements of contiguous buffers, not rows. */
+  GeluBackward = 5,
 }
 
 /** Helper threads at most: 16 threads with the calling one (READY's slots end below SLEEP_SLOT). */
@@ -69,11 +72,21 @@ export interface KernelExports {
   clearBlockUpper(s: number, rows: number, ld: number): void;
   /** Copies a (rows, cols) block from src (row stride lds) to dst (row stride ldd). */
   copyBlock(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  /** Rows rowStart..rowEnd−1 (cols wide) of dst = GELU(src + bias), tanh u into tanhDst; −1: no bias, no tanh (rows.wat). */
+  gelu(src: number, ldSrc: number, dst: number, ldDst: number, tanhDst: number, cols: number, bias: number, rowStart: number, rowEnd: number): void;
+  /** Elements start..end−1 of dx = dy·GELU'(x), from the forward's tanh u (rows.wat). */
+  geluBackward(dy: number, x: number, tanhU: number, dx: number, start: number, end: number): void;
+  /** c (rows, cols; stride ldc) += bias per column, in float32. */
+  addBias(c: number, ldc: number, rows: number, cols: number, bias: number): void;
+  /** sums (cols float64) = column sums of src (rows, cols; stride ld) in double. */
+  columnSums(src: number, ld: number, rows: number, cols: number, sums: number): void;
+  /** Layer norm's backward over (rows, cols): dx accumulated, the scale's and shift's sums (float64) overwritten (rows.wat). */
+  layerNormBackward(x: number, dy: number, dx: number, mean: number, variance: number, scale: number, scaleSums: number, shiftSums: number, rows: number, cols: number, eps: number): void;
 }
 
-/** The module instantiated on `memory`, its exports typed. */
+/** The module instantiated on `memory`, its exports typed. GELU's rare out-of-range inputs take Math.tanh (rows.wat). */
 export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
-  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+  return new WebAssembly.Instance(module, { env: { memory, tanh: Math.tanh } }).exports as unknown as KernelExports;
 }
 
 /**

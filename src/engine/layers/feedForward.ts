@@ -7,10 +7,9 @@
 // computed alone (incremental decoding) or among T rows.
 
 import type { BlockWeights } from '../gpt/types';
-import { feedForwardPackedInto, type PackedMatrix } from '../kernels';
+import { feedForwardPackedInto, geluRowsInto, type PackedMatrix } from '../kernels';
 import { createMatrix, linear } from '../tensor';
 import type { Matrix } from '../types';
-import { geluInto } from './gelu';
 
 export interface FeedForwardTrace {
   preActivation: Matrix; // (T, 4·dim): what GELU is given (the panel puts these on the curve)
@@ -31,7 +30,7 @@ export function feedForward(x: Matrix, ff: BlockWeights['ff'], packed?: { up: Pa
     return output;
   }
   const hidden = linear(x, ff.up, packed?.up); // (T, dim) -> (T, 4·dim)
-  geluInto(hidden.data, hidden.data);
+  geluRowsInto(hidden.data, undefined, hidden.data, hidden.rows, hidden.cols);
   return linear(hidden, ff.down, packed?.down); // (T, 4·dim) -> (T, dim)
 }
 
@@ -39,7 +38,7 @@ export function feedForward(x: Matrix, ff: BlockWeights['ff'], packed?: { up: Pa
 export function feedForwardTraced(x: Matrix, ff: BlockWeights['ff']): FeedForwardTrace {
   const preActivation = linear(x, ff.up); // (T, 4·dim)
   const hidden: Matrix = { rows: preActivation.rows, cols: preActivation.cols, data: new Float32Array(preActivation.data.length) };
-  geluInto(hidden.data, preActivation.data);
+  geluRowsInto(hidden.data, undefined, preActivation.data, preActivation.rows, preActivation.cols);
   const output = linear(hidden, ff.down); // (T, dim)
   return { preActivation, hidden, output };
 }

@@ -3,7 +3,9 @@
 // Computed in double with a rational tanh (fastTanh) and rounded once to float32: within about
 // one float32 ulp of PyTorch's float32 chain of ops, far inside the fixtures' 1e-5.
 
-// No imports: the kernel's helper rows (kernels/rows.ts) use geluScalar, and tensor.ts imports the kernel.
+// The layers' GELU runs in the kernel (kernels/rows.wat), which computes these formulas op for op
+// in two float64 lanes: geluScalar is their JavaScript form, which the kernel is tested against bit
+// for bit.
 
 export const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 export const GELU_CUBIC = 0.044715;
@@ -28,11 +30,4 @@ export function fastTanh(u: number): number {
 /** GELU of one number (double in, double out): every GELU of the engine, the panel's curve, tests. */
 export function geluScalar(x: number): number {
   return 0.5 * x * (1 + fastTanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)));
-}
-
-/** Elementwise into `out` (may be `x` itself). (n) -> (n) */
-export function geluInto(out: Float32Array, x: Float32Array): Float32Array {
-  if (out.length !== x.length) throw new RangeError(`geluInto: ${out.length} floats for ${x.length}`);
-  for (let i = 0; i < x.length; i++) out[i] = geluScalar(x[i]!);
-  return out;
 }

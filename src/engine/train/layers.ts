@@ -11,12 +11,12 @@
 // changed at run time.
 //
 // Numerics: products go through the kernel (matmulInto: float32 sums, both threads for large
-// ones) as PyTorch's float32 BLAS does, softmaxes through softmaxRowsInto; reductions that
-// PyTorch does in float32 (bias gradients, layer-norm backward sums, the loss) are done here in
-// double and rounded once, which keeps every gradient well inside the fixtures' 1e-5 / 1e-4.
+// ones) as PyTorch's float32 BLAS does, softmaxes through softmaxRowsInto, GELU, bias gradients
+// and layer norm's backward through the kernel's rows (rows.wat); reductions that PyTorch does in
+// float32 (bias gradients, layer-norm backward sums, the loss) are done in double and rounded
+// once, which keeps every gradient well inside the fixtures' 1e-5 / 1e-4.
 
-import { matmulInto, softmaxRowsInto } from '../kernels';
-import { GELU_CUBIC, SQRT_2_OVER_PI, fastTanh } from '../layers/gelu';
+import { columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, matmulInto, softmaxRowsInto } from '../kernels';
 import { layerNormInto } from '../layers/layerNorm';
 import type { TorchGenerator } from '../rng';
 import { dropoutScale, transposeInto } from '../tensor';
@@ -65,15 +65,12 @@ export function embeddingBackward(dTokEmb: Float32Array, dPosEmb: Float32Array, 
 /** out (N, out) = x (N, in)·Wᵀ + b. */
 export function linearForward(out: Float32Array, x: Float32Array, layer: Linear, N: number): void {
   const { weight, bias } = layer;
-  matmulInto(out, x, weight.data, N, weight.rows, weight.cols, { bTransposed: true });
-  if (!bias) return;
-  const outFeatures = weight.rows;
-  for (let r = 0; r < N; r++) for (let o = 0; o < outFeatures; o++) out[r * outFeatures + o]! += bias[o]!;
+  matmulInto(out, x, weight.data, N, weight.rows, weight.cols, { bTransposed: true, ...(bias && { bias }) });
 }
 
 /**
  * dx (N, in) = dy·W (overwritten; skipped when dx is undefined), dWeight (out, in) = dyᵀ·x and
- * dBias (out) = column sums of dy (both overwritten). The kernel contracts a's columns, so dy is
+ * dBias (out) = column sums of dy in double (both overwritten). The kernel contracts a's columns, so dy is
  * transposed here into `scratch` (at least out·N floats). Transposing x and the result instead,
  * (xᵀ·dy)ᵀ, moves fewer floats for ff.layers.0 and the head but was measured slower: the kernel
  * then copies and packs the larger operand as B.
@@ -94,12 +91,7 @@ export function linearBackward(
   const dyT = scratch.subarray(0, outFeatures * N);
   transposeInto(dyT, dy, N, outFeatures); // (N, out) -> (out, N)
   matmulInto(dWeight, dyT, x, outFeatures, inFeatures, N, { bTransposed: false }); // (out, N)·(N, in)
-  if (!dBias) return;
-  for (let o = 0; o < outFeatures; o++) {
-    let sum = 0;
-    for (let r = 0; r < N; r++) sum += dyT[o * N + r]!;
-    dBias[o] = sum;
-  }
+  if (dBias) columnSumsInto(dBias, dy, N, outFeatures);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -133,68 +125,21 @@ export function layerNormBackward(
   N: number,
   C: number,
 ): void {
-  const scale = norm.scale;
-  const scaleSums = new Float64Array(C);
-  const shiftSums = new Float64Array(C);
-  for (let r = 0; r < N; r++) {
-    const row = r * C;
-    const mu = stats.mean[r]!;
-    const rstd = 1 / Math.sqrt(stats.variance[r]! + Math.fround(eps));
-    let meanDnorm = 0;
-    let meanDnormNorm = 0;
-    for (let c = 0; c < C; c++) {
-      const normed = (x[row + c]! - mu) * rstd;
-      const g = dy[row + c]!;
-      const dnorm = g * scale[c]!;
-      meanDnorm += dnorm;
-      meanDnormNorm += dnorm * normed;
-      scaleSums[c]! += g * normed;
-      shiftSums[c]! += g;
-    }
-    meanDnorm /= C;
-    meanDnormNorm /= C;
-    for (let c = 0; c < C; c++) {
-      const normed = (x[row + c]! - mu) * rstd;
-      const dnorm = dy[row + c]! * scale[c]!;
-      dx[row + c]! += (dnorm - meanDnorm - normed * meanDnormNorm) * rstd;
-    }
-  }
-  dScale.set(scaleSums);
-  dShift.set(shiftSums);
+  layerNormBackwardInto(dx, dScale, dShift, dy, x, stats, norm.scale, eps, N, C); // rows.wat
 }
 
 // ------------------------------------------------------------------------------------------------
 // GELU, tanh approximation (book 4.3): g(x) = ½·x·(1 + tanh u), u = √(2/π)·(x + 0.044715·x³)
 //   g'(x) = ½·(1 + tanh u) + ½·x·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·x²)
 
-/**
- * out = GELU(x) elementwise, and tanhU = tanh u for the backward: geluScalar's expression
- * (layers/gelu.ts), keeping the tanh. (n)
- */
-export function geluForward(out: Float32Array, tanhU: Float32Array, x: Float32Array): void {
-  // the imports as locals: run unbundled (tsx: tests, benchmarks) each use of an import in the
-  // loop is a module getter, which took a training step from 170 to 250-370 ms
-  const tanh = fastTanh;
-  const scale = SQRT_2_OVER_PI;
-  const cubic = GELU_CUBIC;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    const th = tanh(scale * (v + cubic * v * v * v));
-    tanhU[i] = th;
-    out[i] = 0.5 * v * (1 + th);
-  }
+/** out = GELU(x) and tanhU = tanh u (for the backward), x (N, hidden): layers/gelu.ts's geluScalar bit for bit (rows.wat). */
+export function geluForward(out: Float32Array, tanhU: Float32Array, x: Float32Array, N: number): void {
+  geluRowsInto(out, tanhU, x, N, x.length / N);
 }
 
-/** dx = dy · g'(x) elementwise (overwritten; may be dy itself), tanhU from the forward. (n) */
+/** dx = dy · g'(x) elementwise (overwritten; may be dy itself), tanhU from the forward (rows.wat). (n) */
 export function geluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, tanhU: Float32Array): void {
-  const scale = SQRT_2_OVER_PI; // locals, as in geluForward
-  const cubic3 = 3 * GELU_CUBIC;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    const th = tanhU[i]!;
-    const slope = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * scale * (1 + cubic3 * v * v);
-    dx[i] = dy[i]! * slope;
-  }
+  geluBackwardInto(dx, dy, x, tanhU);
 }
 
 // ------------------------------------------------------------------------------------------------

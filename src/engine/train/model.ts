@@ -229,7 +229,7 @@ export function gptTrainingForward(weights: GptWeights, config: GptConfig, acts:
     addInto(a.middle, a.input, branch); // shortcut
     a.norm2Stats = layerNormForward(a.norm2, a.middle, w.norm2, eps, N, C);
     linearForward(a.ffHidden, a.norm2, w.ff.up, N); // (N, C) -> (N, 4C)
-    geluForward(a.ffActivated, a.ffTanh, a.ffHidden);
+    geluForward(a.ffActivated, a.ffTanh, a.ffHidden, N);
     linearForward(branch, a.ffActivated, w.ff.down, N); // (N, 4C) -> (N, C)
     if (p > 0) dropoutForward(branch, a.shortcut2Keep, branch, p, generator!);
     addInto(next, a.middle, branch); // shortcut
