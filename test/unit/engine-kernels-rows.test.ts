@@ -1,11 +1,13 @@
 // The layers' elementwise work in the kernel (kernels/rows.wat through rows.ts) against the
 // JavaScript it replaced, written out here: GELU and its backward, the bias added to a product and
 // a bias's gradient bit for bit, on one thread and on two with the helper made to take a chunk;
-// layer norm's backward within double rounding (its row sums are split over two lanes).
+// AdamW's update bit for bit; layer norm's backward within double rounding (its row sums are split
+// over two lanes).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  adamwInto,
   columnSumsInto,
   geluBackwardInto,
   geluRowsInto,
@@ -192,5 +194,54 @@ test("layerNormBackwardInto is the formula in double (dx accumulated, the parame
     assertClose(dx, Float32Array.from(expectedDx), { atol: 1e-6, rtol: 1e-6 });
     assert.deepEqual(dScale, Float32Array.from(expectedScale), 'column sums in the same order: the same bits');
     assert.deepEqual(dShift, Float32Array.from(expectedShift));
+  }
+});
+
+test('matmulInto with a given transposed (k, n) is the product of a as given, bit for bit, around the 4 × 4 blocks', () => {
+  for (const [n, m, k] of [
+    [1, 1, 1],
+    [3, 5, 2],
+    [4, 8, 4],
+    [9, 11, 13],
+    [66, 40, 257],
+  ] as const) {
+    const a = randomValues(n * k, 11);
+    const aT = new Float32Array(k * n);
+    for (let i = 0; i < n; i++) for (let t = 0; t < k; t++) aT[t * n + i] = a[i * k + t]!;
+    const b = randomValues(k * m, 12);
+    const expected = new Float32Array(n * m);
+    matmulInto(expected, a, b, n, m, k, { bTransposed: false });
+    const out = new Float32Array(n * m).fill(7);
+    matmulInto(out, aT, b, n, m, k, { bTransposed: false, aTransposed: true });
+    assert.deepEqual(out, expected, `(${k}, ${n})ᵀ·(${k}, ${m})`);
+  }
+  assert.throws(() => matmulInto(new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, { bTransposed: false, aTransposed: true, lowerInput: true }), /cannot be lowerInput/);
+});
+
+test("adamwInto is train/adamw.ts's formula in double bit for bit, on one thread and on two", () => {
+  const f = Math.fround;
+  const c = { decay: f(1 - 4e-4 * 0.1), beta1: f(0.9), beta2: f(0.999), oneMinusBeta1: f(0.1), oneMinusBeta2: f(1 - 0.999), biasCorrection2Sqrt: f(Math.sqrt(1 - 0.999 ** 3)), negStepSize: f(-(4e-4 / (1 - 0.9 ** 3))), eps: f(1e-8) };
+  for (const n of [1, 2, 3, 5, 200_003]) {
+    const theta = randomValues(n, 13);
+    const g = randomValues(n, 14, 1e-2);
+    const m = randomValues(n, 15, 1e-3);
+    const v = randomValues(n, 16, 1e-3).map(Math.abs);
+    g[0] = 0;
+    const [eTheta, eM, eV] = [theta.slice(), m.slice(), v.slice()];
+    for (let k = 0; k < n; k++) {
+      const gk = g[k]!;
+      eM[k] = eM[k]! * c.beta1 + gk * c.oneMinusBeta1;
+      eV[k] = eV[k]! * c.beta2 + gk * c.oneMinusBeta2 * gk;
+      eTheta[k] = Math.fround(eTheta[k]! * c.decay) + (c.negStepSize * eM[k]!) / (Math.sqrt(eV[k]!) / c.biasCorrection2Sqrt + c.eps);
+    }
+    for (const threads of n >= 65_536 ? [1, 2] : [1]) {
+      onThreads(threads, () => {
+        const [t, mm, vv] = [theta.slice(), m.slice(), v.slice()];
+        adamwInto(t, g, mm, vv, c);
+        assert.deepEqual(t, eTheta, `${n} weights on ${threads} thread(s)`);
+        assert.deepEqual(mm, eM);
+        assert.deepEqual(vv, eV);
+      });
+    }
   }
 });

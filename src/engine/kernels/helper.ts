@@ -43,6 +43,8 @@ function jobRunner(kind: number, p: Int32Array): (start: number, end: number) =>
       return (rowStart, rowEnd) => kernel.gelu(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, rowStart, rowEnd);
     case JobKind.GeluBackward:
       return (start, end) => kernel.geluBackward(p[0]!, p[1]!, p[2]!, p[3]!, start, end);
+    case JobKind.AdamW:
+      return (start, end) => kernel.adamw(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, start, end);
     case JobKind.Heads: {
       const divisor = controlFloats[JOB + 10]!;
       // slot 0 is the calling thread's

@@ -24,5 +24,5 @@ export {
   warmUpKernel,
   type KernelVariant,
 } from './pool';
-export { columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto } from './rows';
+export { adamwInto, columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, type AdamWConstants } from './rows';
 export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxOfPackedProduct, softmaxRowsInto, type MatmulOptions } from './products';

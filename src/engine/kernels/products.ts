@@ -31,6 +31,8 @@ export interface MatmulOptions {
   lowerOutput?: boolean;
   /** a is lower-triangular (a[i][t] = 0 for t > i) and those terms are skipped. */
   lowerInput?: boolean;
+  /** a is given transposed, (k, n): out = aᵀ·b (a weight's gradient dyᵀ·x). Not with lowerInput. */
+  aTransposed?: boolean;
   /** (m) added to every row of out, each sum rounded once: nn.Linear's bias, in float32 as PyTorch adds it. */
   bias?: Float32Array;
 }
@@ -63,15 +65,21 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const s = kernelState();
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
-  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m), byte offsets
+  // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m) |
+  // A as given when transposed (k·n), byte offsets
   const aAt = s.workspaceAt;
   const bAt = align16(aAt + 4 * n * k);
   const cAt = align16(bAt + 4 * ldc * k);
   const rawBAt = align16(cAt + 4 * n * ldc);
   const biasAt = align16(rawBAt + 4 * m * k);
-  reserve(s, biasAt + 4 * m);
+  const rawAAt = align16(biasAt + 4 * m); // A as given, when it is given transposed (k, n)
+  reserve(s, rawAAt + (options.aTransposed ? 4 * n * k : 0));
   const heap = s.heap;
-  if (lowerInput) {
+  if (options.aTransposed) {
+    if (lowerInput) throw new RangeError('matmulInto: a transposed a cannot be lowerInput');
+    heap.set(a, rawAAt >> 2);
+    s.kernel.transpose(rawAAt, aAt, k, n);
+  } else if (lowerInput) {
     // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
     // and at T = 2048 the upper half of a weights map is pages never touched (not worth faulting in)
     for (let i = 0; i < n; i++) {

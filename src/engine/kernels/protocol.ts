@@ -18,6 +18,7 @@ export const JOB_KIND = 1; // a JobKind
 //   heads: see runHeads (heads.ts)
 //   gelu: src, ldSrc, dst, ldDst, tanhDst, cols, bias (rows.wat's gelu)
 //   gelu backward: dy, x, tanhU, dx (rows.wat's geluBackward; the chunks are elements)
+//   adamw: theta, g, m, v, constants (rows.wat's adamw; elements)
 export const JOB = 2;
 export const JOB_SLOTS = 11;
 export const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
@@ -43,6 +44,8 @@ export enum JobKind {
   Gelu = 4,
   /** The chunks are elements of contiguous buffers, not rows. */
   GeluBackward = 5,
+  /** Elements too. */
+  AdamW = 6,
 }
 
 /** Helper threads at most: 16 threads with the calling one (READY's slots end below SLEEP_SLOT). */
@@ -80,6 +83,10 @@ export interface KernelExports {
   addBias(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   /** sums (cols float64) = column sums of src (rows, cols; stride ld) in double. */
   columnSums(src: number, ld: number, rows: number, cols: number, sums: number): void;
+  /** AdamW's update of elements start..end−1 in place; c: eight float64 constants (rows.wat). */
+  adamw(theta: number, g: number, m: number, v: number, c: number, start: number, end: number): void;
+  /** dst (cols, rows) = srcᵀ for src (rows, cols), both contiguous. */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
   /** Layer norm's backward over (rows, cols): dx accumulated, the scale's and shift's sums (float64) overwritten (rows.wat). */
   layerNormBackward(x: number, dy: number, dx: number, mean: number, variance: number, scale: number, scaleSums: number, shiftSums: number, rows: number, cols: number, eps: number): void;
 }

@@ -1,5 +1,5 @@
 // The layers' elementwise and row-wise work in the kernel's memory (rows.wat): GELU and its
-// backward, a bias's gradient and layer norm's backward. Each is the double-precision JavaScript
+// backward, a bias's gradient, layer norm's backward and AdamW's update. Each is the double-precision JavaScript
 // it replaced, op for op, in two float64 lanes (rows.wat says where the order of a sum differs),
 // and the large ones are shared between the threads like a product.
 //
@@ -126,4 +126,46 @@ export function layerNormBackwardInto(
   dx.set(heap.subarray(dxAt >> 2, (dxAt >> 2) + n));
   dScale.set(new Float64Array(s.memory.buffer, scaleSumsAt, cols));
   dShift.set(new Float64Array(s.memory.buffer, shiftSumsAt, cols));
+}
+
+/** AdamW's per-step constants, each a float32 value held as a double (train/adamw.ts). */
+export interface AdamWConstants {
+  decay: number;
+  beta1: number;
+  beta2: number;
+  oneMinusBeta1: number;
+  oneMinusBeta2: number;
+  biasCorrection2Sqrt: number;
+  negStepSize: number;
+  eps: number;
+}
+
+/**
+ * One tensor's AdamW update in place (θ, m, v; g its gradient), train/adamw.ts's formula op for op
+ * (rows.wat), shared between the threads when large.
+ */
+export function adamwInto(theta: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, c: AdamWConstants): void {
+  const n = theta.length;
+  if (g.length !== n || m.length !== n || v.length !== n) throw new RangeError(`adamwInto: ${n}, ${g.length}, ${m.length} and ${v.length} floats`);
+  if (n === 0) return;
+  const s = kernelState();
+  // workspace: constants (8 float64) | θ | g | m | v (n each)
+  const constantsAt = s.workspaceAt;
+  const thetaAt = align16(constantsAt + 64);
+  const gAt = align16(thetaAt + 4 * n);
+  const mAt = align16(gAt + 4 * n);
+  const vAt = align16(mAt + 4 * n);
+  reserve(s, vAt + 4 * n);
+  const heap = s.heap;
+  new Float64Array(s.memory.buffer, constantsAt, 8).set([c.decay, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.biasCorrection2Sqrt, c.negStepSize, c.eps]);
+  heap.set(theta, thetaAt >> 2);
+  heap.set(g, gAt >> 2);
+  heap.set(m, mAt >> 2);
+  heap.set(v, vAt >> 2);
+  runRows(s, n, n >= MIN_PARALLEL_ENTRIES, 4, JobKind.AdamW, [thetaAt, gAt, mAt, vAt, constantsAt], (start, end) =>
+    s.kernel.adamw(thetaAt, gAt, mAt, vAt, constantsAt, start, end),
+  );
+  theta.set(heap.subarray(thetaAt >> 2, (thetaAt >> 2) + n));
+  m.set(heap.subarray(mAt >> 2, (mAt >> 2) + n));
+  v.set(heap.subarray(vAt >> 2, (vAt >> 2) + n));
 }

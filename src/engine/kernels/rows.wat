@@ -282,3 +282,131 @@
             (br $second)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; dst (cols, rows) = srcᵀ for src (rows, cols), both contiguous: 4 × 4 blocks through registers
+  ;; (four row vectors in, four column vectors out by two rounds of shuffles), the edges one float
+  ;; at a time. A weight's gradient dW = dyᵀ·x needs dy transposed as the product's A.
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $i i32) (local $j i32) (local $from i32) (local $to i32) (local $rowBytes i32) (local $colBytes i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $colBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (block $blocksDone
+      (loop $blockRows
+        (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $blockColsDone
+          (loop $blockCols
+            (br_if $blockColsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
+            (local.set $from (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
+            (local.set $r0 (v128.load (local.get $from)))
+            (local.set $r1 (v128.load (i32.add (local.get $from) (local.get $rowBytes))))
+            (local.set $r2 (v128.load (i32.add (local.get $from) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+            (local.set $r3 (v128.load (i32.add (local.get $from) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+            ;; (a0 b0 a1 b1), (a2 b2 a3 b3), (c0 d0 c1 d1), (c2 d2 c3 d3)
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+            (local.set $to (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2))))
+            (v128.store (local.get $to) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $to) (local.get $colBytes))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $to) (i32.shl (local.get $colBytes) (i32.const 1)))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store (i32.add (local.get $to) (i32.mul (local.get $colBytes) (i32.const 3)))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $blockCols)))
+        ;; the block rows' last cols mod 4 columns
+        (block $edgeDone
+          (loop $edge
+            (br_if $edgeDone (i32.ge_u (local.get $j) (local.get $cols)))
+            (call $transposeColumn (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $i) (i32.add (local.get $i) (i32.const 4)) (local.get $j))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $edge)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $blockRows)))
+    ;; the last rows mod 4 rows, every column
+    (local.set $j (i32.const 0))
+    (block $lastDone
+      (loop $last
+        (br_if $lastDone (i32.ge_u (local.get $j) (local.get $cols)))
+        (call $transposeColumn (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $i) (local.get $rows) (local.get $j))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $last))))
+
+  ;; dst[j][i] = src[i][j] for i = from .. to−1: transpose's edges.
+  (func $transposeColumn (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $from i32) (param $to i32) (param $j i32)
+    (local $i i32)
+    (local.set $i (local.get $from))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $to)))
+        (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2)))
+          (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $each))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; AdamW's update of elements start .. end−1 (train/adamw.ts, which gives the formula and why
+  ;; each rounding is where it is), in place on θ, m and v; g the gradient; c the address of eight
+  ;; float64 constants: decay, β₁, β₂, 1 − β₁, 1 − β₂, √(1 − β₂ᵗ), −lr/(1 − β₁ᵗ), ε (each a float32
+  ;; value, as torch's kernels take them).
+  ;;   m = fl(m·β₁ + g·(1 − β₁)),  v = fl(v·β₂ + (g·(1 − β₂))·g)
+  ;;   θ = fl(fl(θ·decay) + (−step·m)/(√v/√(1 − β₂ᵗ) + ε))
+  (func (export "adamw") (param $theta i32) (param $g i32) (param $m i32) (param $v i32) (param $c i32) (param $start i32) (param $end i32)
+    (local $k i32) (local $at i32) (local $pair i32) (local $gk v128) (local $mk v128) (local $vk v128) (local $th v128)
+    (local $decay v128) (local $beta1 v128) (local $beta2 v128) (local $oneMinusBeta1 v128) (local $oneMinusBeta2 v128)
+    (local $bias2Sqrt v128) (local $negStep v128) (local $eps v128)
+    (local.set $decay (v128.load64_splat (local.get $c)))
+    (local.set $beta1 (v128.load64_splat offset=8 (local.get $c)))
+    (local.set $beta2 (v128.load64_splat offset=16 (local.get $c)))
+    (local.set $oneMinusBeta1 (v128.load64_splat offset=24 (local.get $c)))
+    (local.set $oneMinusBeta2 (v128.load64_splat offset=32 (local.get $c)))
+    (local.set $bias2Sqrt (v128.load64_splat offset=40 (local.get $c)))
+    (local.set $negStep (v128.load64_splat offset=48 (local.get $c)))
+    (local.set $eps (v128.load64_splat offset=56 (local.get $c)))
+    (local.set $k (local.get $start))
+    (block $done
+      (loop $pairs
+        (br_if $done (i32.ge_u (local.get $k) (local.get $end)))
+        (local.set $at (i32.shl (local.get $k) (i32.const 2)))
+        (local.set $pair (i32.ge_u (i32.sub (local.get $end) (local.get $k)) (i32.const 2)))
+        (if (local.get $pair)
+          (then
+            (local.set $gk (v128.load64_zero (i32.add (local.get $g) (local.get $at))))
+            (local.set $mk (v128.load64_zero (i32.add (local.get $m) (local.get $at))))
+            (local.set $vk (v128.load64_zero (i32.add (local.get $v) (local.get $at))))
+            (local.set $th (v128.load64_zero (i32.add (local.get $theta) (local.get $at)))))
+          (else
+            (local.set $gk (v128.load32_zero (i32.add (local.get $g) (local.get $at))))
+            (local.set $mk (v128.load32_zero (i32.add (local.get $m) (local.get $at))))
+            (local.set $vk (v128.load32_zero (i32.add (local.get $v) (local.get $at))))
+            (local.set $th (v128.load32_zero (i32.add (local.get $theta) (local.get $at))))))
+        (local.set $gk (f64x2.promote_low_f32x4 (local.get $gk)))
+        ;; m and v rounded to float32 as stored, and read back as stored
+        (local.set $mk (f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero (f64x2.add
+          (f64x2.mul (f64x2.promote_low_f32x4 (local.get $mk)) (local.get $beta1))
+          (f64x2.mul (local.get $gk) (local.get $oneMinusBeta1))))))
+        (local.set $vk (f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero (f64x2.add
+          (f64x2.mul (f64x2.promote_low_f32x4 (local.get $vk)) (local.get $beta2))
+          (f64x2.mul (f64x2.mul (local.get $gk) (local.get $oneMinusBeta2)) (local.get $gk))))))
+        (local.set $th (f32x4.demote_f64x2_zero (f64x2.add
+          (f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.promote_low_f32x4 (local.get $th)) (local.get $decay))))
+          (f64x2.div (f64x2.mul (local.get $negStep) (local.get $mk))
+            (f64x2.add (f64x2.div (f64x2.sqrt (local.get $vk)) (local.get $bias2Sqrt)) (local.get $eps))))))
+        (local.set $mk (f32x4.demote_f64x2_zero (local.get $mk)))
+        (local.set $vk (f32x4.demote_f64x2_zero (local.get $vk)))
+        (if (local.get $pair)
+          (then
+            (v128.store64_lane 0 (i32.add (local.get $theta) (local.get $at)) (local.get $th))
+            (v128.store64_lane 0 (i32.add (local.get $m) (local.get $at)) (local.get $mk))
+            (v128.store64_lane 0 (i32.add (local.get $v) (local.get $at)) (local.get $vk)))
+          (else
+            (v128.store32_lane 0 (i32.add (local.get $theta) (local.get $at)) (local.get $th))
+            (v128.store32_lane 0 (i32.add (local.get $m) (local.get $at)) (local.get $mk))
+            (v128.store32_lane 0 (i32.add (local.get $v) (local.get $at)) (local.get $vk))))
+        (local.set $k (i32.add (local.get $k) (i32.const 2)))
+        (br $pairs))))

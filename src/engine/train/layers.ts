@@ -19,7 +19,7 @@
 import { columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, matmulInto, softmaxRowsInto } from '../kernels';
 import { layerNormInto } from '../layers/layerNorm';
 import type { TorchGenerator } from '../rng';
-import { dropoutScale, transposeInto } from '../tensor';
+import { dropoutScale } from '../tensor';
 import type { Linear, Matrix } from '../types';
 import type { NormWeights } from '../gpt/types';
 
@@ -70,10 +70,10 @@ export function linearForward(out: Float32Array, x: Float32Array, layer: Linear,
 
 /**
  * dx (N, in) = dy·W (overwritten; skipped when dx is undefined), dWeight (out, in) = dyᵀ·x and
- * dBias (out) = column sums of dy in double (both overwritten). The kernel contracts a's columns, so dy is
- * transposed here into `scratch` (at least out·N floats). Transposing x and the result instead,
- * (xᵀ·dy)ᵀ, moves fewer floats for ff.layers.0 and the head but was measured slower: the kernel
- * then copies and packs the larger operand as B.
+ * dBias (out) = column sums of dy in double (both overwritten). The kernel transposes dy as it
+ * takes it in (aTransposed). Transposing x and the result instead, (xᵀ·dy)ᵀ, moves fewer floats
+ * for ff.layers.0 and the head but was measured slower: the kernel then copies and packs the
+ * larger operand as B.
  */
 export function linearBackward(
   dx: Float32Array | undefined,
@@ -83,14 +83,11 @@ export function linearBackward(
   x: Float32Array,
   layer: Linear,
   N: number,
-  scratch: Float32Array,
 ): void {
   const outFeatures = layer.weight.rows;
   const inFeatures = layer.weight.cols;
   if (dx) matmulInto(dx, dy, layer.weight.data, N, inFeatures, outFeatures, { bTransposed: false }); // (N, out)·(out, in)
-  const dyT = scratch.subarray(0, outFeatures * N);
-  transposeInto(dyT, dy, N, outFeatures); // (N, out) -> (out, N)
-  matmulInto(dWeight, dyT, x, outFeatures, inFeatures, N, { bTransposed: false }); // (out, N)·(N, in)
+  matmulInto(dWeight, dy, x, outFeatures, inFeatures, N, { bTransposed: false, aTransposed: true }); // (N, out)ᵀ·(N, in)
   if (dBias) columnSumsInto(dBias, dy, N, outFeatures);
 }
 

@@ -78,7 +78,7 @@ export interface GptActivations {
   finalNorm: Float32Array; // (N, C)
   finalStats: NormStats;
   logits: Float32Array; // (N, V); the backward overwrites it with dlogits
-  probs: Float32Array; // (N, V) softmax of the logits; the backward then uses it as scratch
+  probs: Float32Array; // (N, V) softmax of the logits
   loss: number;
   /** The dropout probability the last forward ran with (its backward needs the same). */
   dropout: number;
@@ -90,7 +90,6 @@ export interface GptActivations {
   gradQkvWeight: Float32Array; // (3C, C)
   gradQkvBias: Float32Array; // (3C)
   gradHidden: Float32Array; // (N, 4C)
-  transposed: Float32Array; // (4C, N): dyᵀ of a block linear's backward (the head's uses probs)
   attention: AttentionScratch;
 }
 
@@ -144,7 +143,6 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
     gradQkvWeight: f(3 * C * C),
     gradQkvBias: f(3 * C),
     gradHidden: f(N * 4 * C),
-    transposed: f(4 * C * N),
     attention: createAttentionScratch(T, C / heads),
   };
 }
@@ -252,11 +250,9 @@ export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptAct
   const p = acts.dropout;
   const shape = { B, T, C, heads };
   const dres = acts.gradResidual;
-  const scratch = acts.transposed;
   const dlogits = acts.logits; // (N, V), overwritten in place
   crossEntropyBackward(dlogits, acts.probs, acts.targets, V);
-  // probs is spent: it holds dlogitsᵀ (V, N), so no third (N, V) buffer is needed
-  linearBackward(acts.gradA, grads.outHead.data, undefined, dlogits, acts.finalNorm, { weight: weights.outHead }, N, acts.probs);
+  linearBackward(acts.gradA, grads.outHead.data, undefined, dlogits, acts.finalNorm, { weight: weights.outHead }, N);
   dres.fill(0);
   layerNormBackward(dres, grads.finalNorm.scale, grads.finalNorm.shift, acts.gradA, acts.output, acts.finalStats, weights.finalNorm, eps, N, C);
 
@@ -267,19 +263,19 @@ export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptAct
     // x_out = middle + drop(ff(norm2(middle))): dres is d x_out, and stays the shortcut's share
     const dBranch = acts.gradA;
     dropoutBackward(dBranch, dres, a.shortcut2Keep, p);
-    linearBackward(acts.gradHidden, g.ff.down.weight.data, g.ff.down.bias, dBranch, a.ffActivated, w.ff.down, N, scratch);
+    linearBackward(acts.gradHidden, g.ff.down.weight.data, g.ff.down.bias, dBranch, a.ffActivated, w.ff.down, N);
     geluBackward(acts.gradHidden, acts.gradHidden, a.ffHidden, a.ffTanh); // (N, 4C)
-    linearBackward(acts.gradB, g.ff.up.weight.data, g.ff.up.bias, acts.gradHidden, a.norm2, w.ff.up, N, scratch);
+    linearBackward(acts.gradB, g.ff.up.weight.data, g.ff.up.bias, acts.gradHidden, a.norm2, w.ff.up, N);
     layerNormBackward(dres, g.norm2.scale, g.norm2.shift, acts.gradB, a.middle, a.norm2Stats, w.norm2, eps, N, C); // dres = d middle
     // middle = input + drop(att(norm1(input)))
     dropoutBackward(dBranch, dres, a.shortcut1Keep, p);
     const dContext = acts.gradB;
-    linearBackward(dContext, g.att.outProj.weight.data, g.att.outProj.bias, dBranch, a.contextVec, w.att.outProj, N, scratch);
+    linearBackward(dContext, g.att.outProj.weight.data, g.att.outProj.bias, dBranch, a.contextVec, w.att.outProj, N);
     attentionBackward(acts.gradQkv, dContext, a.qkvHeads, a.attnWeights, a.attnKeep, shape, p, acts.attention);
     // norm1's output feeds the three projections: one product sums their gradients
     const dNorm1 = acts.gradA;
     const stackedBias = a.qkvLinear.bias ? acts.gradQkvBias : undefined;
-    linearBackward(dNorm1, acts.gradQkvWeight, stackedBias, acts.gradQkv, a.norm1, a.qkvLinear, N, scratch);
+    linearBackward(dNorm1, acts.gradQkvWeight, stackedBias, acts.gradQkv, a.norm1, a.qkvLinear, N);
     unstackQkv(g.att, acts.gradQkvWeight, stackedBias, C);
     layerNormBackward(dres, g.norm1.scale, g.norm1.shift, dNorm1, a.input, a.norm1Stats, w.norm1, eps, N, C); // dres = d input
   }
