@@ -2,8 +2,8 @@
 // Power iteration with deflation on the covariance (d×d) or, when there are fewer rows than
 // columns, on the Gram matrix (T×T): both give the same projections, the smaller is cheaper.
 import type { Matrix } from './types';
-import { matmulInto, matmulPackedInto, packMatrix, releasePacked } from './kernels';
-import { createMatrix, transposeInto } from './tensor';
+import { matmulInto, matmulPackedInto, packMatrix, releasePacked, transposeInto } from './kernels';
+import { createMatrix } from './tensor';
 
 /** (T, d) -> (T, 2): coordinates of each centred row on PC 1 and PC 2 (zeros when undefined). */
 export function pca2(x: Matrix): Matrix {

@@ -7,7 +7,7 @@
 // and round to float32 once when stored. The fixture tests show every stage agrees with PyTorch
 // within 1e-5.
 
-import { matmulInto, matmulPackedInto, softmaxRowsInto, type PackedMatrix } from './kernels';
+import { matmulInto, matmulPackedInto, softmaxRowsInto, transposeInto, type PackedMatrix } from './kernels';
 import type { Linear, Matrix } from './types';
 
 /** A zero matrix. (rows, cols) */
@@ -53,25 +53,6 @@ export function transpose(m: Matrix): Matrix {
   const out = createMatrix(m.cols, m.rows);
   transposeInto(out.data, m.data, m.rows, m.cols);
   return out;
-}
-
-/**
- * out (cols, rows) = aᵀ for a (rows, cols), in tiles of 16 columns × 16 rows, each output row
- * written in order (strided reads, sequential writes), which is faster than writing with the
- * stride or a plain double loop.
- */
-export function transposeInto(out: Float32Array, a: Float32Array, rows: number, cols: number): void {
-  const TILE = 16;
-  for (let c0 = 0; c0 < cols; c0 += TILE) {
-    const c1 = Math.min(cols, c0 + TILE);
-    for (let r0 = 0; r0 < rows; r0 += TILE) {
-      const r1 = Math.min(rows, r0 + TILE);
-      for (let c = c0; c < c1; c++) {
-        const row = c * rows;
-        for (let r = r0; r < r1; r++) out[row + r] = a[r * cols + c]!;
-      }
-    }
-  }
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   releasePacked,
   setKernelThreads,
   setWaitForHelper,
+  transposeInto,
   warmUpKernel,
 } from '../../src/engine/kernels';
 import { GELU_CUBIC, SQRT_2_OVER_PI, fastTanh, geluScalar } from '../../src/engine/layers/gelu';
@@ -243,5 +244,21 @@ test("adamwInto is train/adamw.ts's formula in double bit for bit, on one thread
         assert.deepEqual(vv, eV);
       });
     }
+  }
+});
+
+test('transposeInto moves every element, for shapes around the 4 × 4 blocks and the 16-column strips', () => {
+  for (const [rows, cols] of [
+    [1, 1],
+    [1, 9],
+    [7, 1],
+    [4, 16],
+    [5, 17],
+    [33, 50],
+  ] as const) {
+    const a = Float32Array.from({ length: rows * cols }, (_, i) => i + 0.5);
+    const out = new Float32Array(rows * cols).fill(-1);
+    transposeInto(out, a, rows, cols);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) assert.equal(out[j * rows + i], a[i * cols + j], `(${rows}, ${cols}) at [${i}][${j}]`);
   }
 });

@@ -69,6 +69,20 @@ export function geluBackwardInto(dx: Float32Array, dy: Float32Array, x: Float32A
   dx.set(heap.subarray(dyAt >> 2, (dyAt >> 2) + n));
 }
 
+/** out (cols, rows) = aᵀ for a (rows, cols), through the kernel (rows.wat's 4 × 4 blocks in strips of 16 columns). */
+export function transposeInto(out: Float32Array, a: Float32Array, rows: number, cols: number): void {
+  if (a.length !== rows * cols || out.length !== rows * cols) throw new RangeError(`transposeInto: ${a.length} and ${out.length} floats for (${rows}, ${cols})`);
+  if (a.length === 0) return;
+  const s = kernelState();
+  // workspace: a (rows, cols) | aᵀ (cols, rows)
+  const aAt = s.workspaceAt;
+  const outAt = align16(aAt + 4 * a.length);
+  reserve(s, outAt + 4 * a.length);
+  s.heap.set(a, aAt >> 2);
+  s.kernel.transpose(aAt, outAt, rows, cols);
+  out.set(s.heap.subarray(outAt >> 2, (outAt >> 2) + a.length));
+}
+
 /** sums (cols) = the column sums of src (rows, cols), each in double in increasing row, rounded once. */
 export function columnSumsInto(sums: Float32Array, src: Float32Array, rows: number, cols: number): void {
   if (src.length !== rows * cols || sums.length !== cols) throw new RangeError(`columnSumsInto: ${src.length} and ${sums.length} floats for (${rows}, ${cols})`);

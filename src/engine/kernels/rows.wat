@@ -287,55 +287,67 @@
   ;; dst (cols, rows) = srcᵀ for src (rows, cols), both contiguous: 4 × 4 blocks through registers
   ;; (four row vectors in, four column vectors out by two rounds of shuffles), the edges one float
   ;; at a time. A weight's gradient dW = dyᵀ·x needs dy transposed as the product's A.
+  ;; In strips of 16 columns: down a strip every source line is read whole once and the 16
+  ;; destination rows are written front to back. Across all columns at once, a (1,024, 768)
+  ;; transpose ran at 3.6 GB/s: its 768 destination rows are 4 KB apart, so the lines being filled
+  ;; fall into a few cache sets and evict each other.
   (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
-    (local $i i32) (local $j i32) (local $from i32) (local $to i32) (local $rowBytes i32) (local $colBytes i32)
+    (local $i i32) (local $j i32) (local $strip i32) (local $stripEnd i32) (local $from i32) (local $to i32) (local $rowBytes i32) (local $colBytes i32)
     (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $colBytes (i32.shl (local.get $rows) (i32.const 2)))
-    (block $blocksDone
-      (loop $blockRows
-        (br_if $blocksDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
-        (local.set $j (i32.const 0))
-        (block $blockColsDone
-          (loop $blockCols
-            (br_if $blockColsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
-            (local.set $from (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
-            (local.set $r0 (v128.load (local.get $from)))
-            (local.set $r1 (v128.load (i32.add (local.get $from) (local.get $rowBytes))))
-            (local.set $r2 (v128.load (i32.add (local.get $from) (i32.shl (local.get $rowBytes) (i32.const 1)))))
-            (local.set $r3 (v128.load (i32.add (local.get $from) (i32.mul (local.get $rowBytes) (i32.const 3)))))
-            ;; (a0 b0 a1 b1), (a2 b2 a3 b3), (c0 d0 c1 d1), (c2 d2 c3 d3)
-            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
-            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
-            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
-            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
-            (local.set $to (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2))))
-            (v128.store (local.get $to) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-            (v128.store (i32.add (local.get $to) (local.get $colBytes))
-              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-            (v128.store (i32.add (local.get $to) (i32.shl (local.get $colBytes) (i32.const 1)))
-              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-            (v128.store (i32.add (local.get $to) (i32.mul (local.get $colBytes) (i32.const 3)))
-              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $blockCols)))
-        ;; the block rows' last cols mod 4 columns
-        (block $edgeDone
-          (loop $edge
-            (br_if $edgeDone (i32.ge_u (local.get $j) (local.get $cols)))
-            (call $transposeColumn (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $i) (i32.add (local.get $i) (i32.const 4)) (local.get $j))
+    (block $stripsDone
+      (loop $strips
+        (br_if $stripsDone (i32.ge_u (local.get $strip) (local.get $cols)))
+        (local.set $stripEnd (i32.add (local.get $strip) (i32.const 16)))
+        (if (i32.gt_u (local.get $stripEnd) (local.get $cols)) (then (local.set $stripEnd (local.get $cols))))
+        (local.set $i (i32.const 0))
+        (block $blockRowsDone
+          (loop $blockRows
+            (br_if $blockRowsDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+            (local.set $j (local.get $strip))
+            (block $blockColsDone
+              (loop $blockCols
+                (br_if $blockColsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $stripEnd)))
+                (local.set $from (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
+                (local.set $r0 (v128.load (local.get $from)))
+                (local.set $r1 (v128.load (i32.add (local.get $from) (local.get $rowBytes))))
+                (local.set $r2 (v128.load (i32.add (local.get $from) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+                (local.set $r3 (v128.load (i32.add (local.get $from) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+                ;; (a0 b0 a1 b1), (a2 b2 a3 b3), (c0 d0 c1 d1), (c2 d2 c3 d3)
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+                (local.set $to (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2))))
+                (v128.store (local.get $to) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (v128.store (i32.add (local.get $to) (local.get $colBytes))
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                (v128.store (i32.add (local.get $to) (i32.shl (local.get $colBytes) (i32.const 1)))
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (v128.store (i32.add (local.get $to) (i32.mul (local.get $colBytes) (i32.const 3)))
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $blockCols)))
+            ;; the strip's last columns mod 4, for these four rows
+            (block $edgeDone
+              (loop $edge
+                (br_if $edgeDone (i32.ge_u (local.get $j) (local.get $stripEnd)))
+                (call $transposeColumn (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $i) (i32.add (local.get $i) (i32.const 4)) (local.get $j))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $edge)))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $blockRows)))
+        ;; the last rows mod 4 rows of the strip
+        (local.set $j (local.get $strip))
+        (block $lastDone
+          (loop $last
+            (br_if $lastDone (i32.ge_u (local.get $j) (local.get $stripEnd)))
+            (call $transposeColumn (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $i) (local.get $rows) (local.get $j))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $edge)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $blockRows)))
-    ;; the last rows mod 4 rows, every column
-    (local.set $j (i32.const 0))
-    (block $lastDone
-      (loop $last
-        (br_if $lastDone (i32.ge_u (local.get $j) (local.get $cols)))
-        (call $transposeColumn (local.get $src) (local.get $dst) (local.get $rows) (local.get $cols) (local.get $i) (local.get $rows) (local.get $j))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $last))))
+            (br $last)))
+        (local.set $strip (local.get $stripEnd))
+        (br $strips))))
 
   ;; dst[j][i] = src[i][j] for i = from .. to−1: transpose's edges.
   (func $transposeColumn (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $from i32) (param $to i32) (param $j i32)
