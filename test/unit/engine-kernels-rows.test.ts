@@ -14,6 +14,7 @@ import {
   helperChunkCount,
   kernelThreads,
   layerNormBackwardInto,
+  layerNormRowsInto,
   matmulInto,
   matmulPackedInto,
   packMatrix,
@@ -25,6 +26,7 @@ import {
 } from '../../src/engine/kernels';
 import { GELU_CUBIC, SQRT_2_OVER_PI, fastTanh, geluScalar } from '../../src/engine/layers/gelu';
 import { TorchGenerator } from '../../src/engine/rng';
+import { rowMean, rowVariance } from '../../src/engine/tensor';
 import { assertClose } from './assertClose';
 
 function randomValues(count: number, seed: number, scale = 1): Float32Array {
@@ -260,5 +262,37 @@ test('transposeInto moves every element, for shapes around the 4 × 4 blocks and
     const out = new Float32Array(rows * cols).fill(-1);
     transposeInto(out, a, rows, cols);
     for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) assert.equal(out[j * rows + i], a[i * cols + j], `(${rows}, ${cols}) at [${i}][${j}]`);
+  }
+});
+
+test('layerNormRowsInto is the float32 chain of layers/layerNorm.ts around rowMean and rowVariance, bit for bit, in place too, on one thread and on two', () => {
+  const f = Math.fround;
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 7],
+    [300, 257],
+  ] as const) {
+    const x = randomValues(rows * cols, 17, 3).map((v, i) => v + (i % cols) * 0.01);
+    const scale = randomValues(cols, 18);
+    const shift = randomValues(cols, 19);
+    const eps = 1e-5;
+    const matrix = { rows, cols, data: x };
+    const [mean, variance] = [rowMean(matrix), rowVariance(matrix)];
+    const expected = new Float32Array(rows * cols);
+    for (let t = 0; t < rows; t++) {
+      const std = f(Math.sqrt(f(variance[t]! + f(eps))));
+      for (let c = 0; c < cols; c++) expected[t * cols + c] = f(scale[c]! * f(f(x[t * cols + c]! - mean[t]!) / std)) + shift[c]!;
+    }
+    for (const threads of rows * cols >= 65_536 ? [1, 2] : [1]) {
+      onThreads(threads, () => {
+        const out = new Float32Array(rows * cols).fill(7);
+        const stats = layerNormRowsInto(out, x, scale, shift, eps, rows, cols);
+        assert.deepEqual(out, expected, `(${rows}, ${cols}) on ${threads} thread(s)`);
+        assert.deepEqual(stats, { mean, variance });
+        const inPlace = x.slice();
+        layerNormRowsInto(inPlace, inPlace, scale, shift, eps, rows, cols);
+        assert.deepEqual(inPlace, expected);
+      });
+    }
   }
 });

@@ -43,6 +43,10 @@ function jobRunner(kind: number, p: Int32Array): (start: number, end: number) =>
       return (rowStart, rowEnd) => kernel.gelu(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, rowStart, rowEnd);
     case JobKind.GeluBackward:
       return (start, end) => kernel.geluBackward(p[0]!, p[1]!, p[2]!, p[3]!, start, end);
+    case JobKind.LayerNorm: {
+      const eps = controlFloats[JOB + 7]!;
+      return (rowStart, rowEnd) => kernel.layerNorm(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, eps, rowStart, rowEnd);
+    }
     case JobKind.AdamW:
       return (start, end) => kernel.adamw(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, start, end);
     case JobKind.Heads: {

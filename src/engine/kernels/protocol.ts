@@ -19,6 +19,7 @@ export const JOB_KIND = 1; // a JobKind
 //   gelu: src, ldSrc, dst, ldDst, tanhDst, cols, bias (rows.wat's gelu)
 //   gelu backward: dy, x, tanhU, dx (rows.wat's geluBackward; the chunks are elements)
 //   adamw: theta, g, m, v, constants (rows.wat's adamw; elements)
+//   layer norm: x, out, scale, shift, mean, variance, cols, eps (float32 bits)
 export const JOB = 2;
 export const JOB_SLOTS = 11;
 export const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
@@ -46,6 +47,7 @@ export enum JobKind {
   GeluBackward = 5,
   /** Elements too. */
   AdamW = 6,
+  LayerNorm = 7,
 }
 
 /** Helper threads at most: 16 threads with the calling one (READY's slots end below SLEEP_SLOT). */
@@ -83,6 +85,8 @@ export interface KernelExports {
   addBias(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   /** sums (cols float64) = column sums of src (rows, cols; stride ld) in double. */
   columnSums(src: number, ld: number, rows: number, cols: number, sums: number): void;
+  /** Layer norm of rows rowStart..rowEnd−1 of x into out, their means and variances into mean and variance (rows.wat). */
+  layerNorm(x: number, out: number, scale: number, shift: number, mean: number, variance: number, cols: number, eps: number, rowStart: number, rowEnd: number): void;
   /** AdamW's update of elements start..end−1 in place; c: eight float64 constants (rows.wat). */
   adamw(theta: number, g: number, m: number, v: number, c: number, start: number, end: number): void;
   /** dst (cols, rows) = srcᵀ for src (rows, cols), both contiguous. */

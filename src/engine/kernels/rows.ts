@@ -1,5 +1,5 @@
 // The layers' elementwise and row-wise work in the kernel's memory (rows.wat): GELU and its
-// backward, a bias's gradient, layer norm's backward and AdamW's update. Each is the double-precision JavaScript
+// backward, a bias's gradient, layer norm and its backward, a transpose and AdamW's update. Each is the double-precision JavaScript
 // it replaced, op for op, in two float64 lanes (rows.wat says where the order of a sum differs),
 // and the large ones are shared between the threads like a product.
 //
@@ -10,7 +10,7 @@
 import { reserve } from './heap';
 import { MIN_PARALLEL_ENTRIES } from './products';
 import { kernelState, runRows, type KernelState } from './pool';
-import { JobKind, align16 } from './protocol';
+import { JOB, JobKind, align16 } from './protocol';
 
 /**
  * Rows 0..rows−1 (cols wide) of dst = GELU(src + bias) in the kernel's memory, tanh u into
@@ -94,6 +94,42 @@ export function columnSumsInto(sums: Float32Array, src: Float32Array, rows: numb
   s.heap.set(src, srcAt >> 2);
   s.kernel.columnSums(srcAt, cols, rows, cols, sumsAt);
   sums.set(new Float64Array(s.memory.buffer, sumsAt, cols));
+}
+
+/**
+ * out (rows, cols) = layer norm of x (out may be x), as layers/layerNorm.ts specifies it, bit for
+ * bit; returns each row's mean and biased variance (rows). Rows are shared between the threads.
+ */
+export function layerNormRowsInto(out: Float32Array, x: Float32Array, scale: Float32Array, shift: Float32Array, eps: number, rows: number, cols: number): { mean: Float32Array; variance: Float32Array } {
+  const n = rows * cols;
+  if (x.length !== n || out.length !== n || scale.length !== cols || shift.length !== cols) {
+    throw new RangeError(`layerNormRowsInto: ${x.length} and ${out.length} floats, scale ${scale.length}, shift ${shift.length} for (${rows}, ${cols})`);
+  }
+  const mean = new Float32Array(rows);
+  const variance = new Float32Array(rows);
+  if (n === 0) return { mean, variance };
+  const s = kernelState();
+  // workspace: x, normed in place (rows, cols) | scale | shift (cols) | mean | variance (rows)
+  const xAt = s.workspaceAt;
+  const scaleAt = align16(xAt + 4 * n);
+  const shiftAt = align16(scaleAt + 4 * cols);
+  const meanAt = align16(shiftAt + 4 * cols);
+  const varianceAt = align16(meanAt + 4 * rows);
+  reserve(s, varianceAt + 4 * rows);
+  const heap = s.heap;
+  heap.set(x, xAt >> 2);
+  heap.set(scale, scaleAt >> 2);
+  heap.set(shift, shiftAt >> 2);
+  const epsilon = Math.fround(eps);
+  s.controlFloats[JOB + 7] = epsilon; // the helpers read ε as float32 bits
+  const args = [xAt, xAt, scaleAt, shiftAt, meanAt, varianceAt, cols, s.control[JOB + 7]!];
+  runRows(s, rows, rows >= 2 && n >= MIN_PARALLEL_ENTRIES, 1, JobKind.LayerNorm, args, (rowStart, rowEnd) =>
+    s.kernel.layerNorm(xAt, xAt, scaleAt, shiftAt, meanAt, varianceAt, cols, epsilon, rowStart, rowEnd),
+  );
+  out.set(heap.subarray(xAt >> 2, (xAt >> 2) + n));
+  mean.set(heap.subarray(meanAt >> 2, (meanAt >> 2) + rows));
+  variance.set(heap.subarray(varianceAt >> 2, (varianceAt >> 2) + rows));
+  return { mean, variance };
 }
 
 /**

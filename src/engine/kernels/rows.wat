@@ -181,6 +181,77 @@
         (br $rows))))
 
   ;; ---------------------------------------------------------------------------------------------
+  ;; Layer norm (layers/layerNorm.ts) of rows rowStart .. rowEnd−1 of x (rows of cols, contiguous)
+  ;; into out (may be x):
+  ;;   μ = fl(Σx / cols), σ² = fl(Σ(x − Σx/cols)² / cols), the sums in double in increasing column
+  ;;   (one running sum each, as tensor.ts's rowMean and rowVariance take them: bit for bit),
+  ;;   std = fl(√fl(σ² + ε)),  out = fl(fl(scale·fl(fl(x − μ)/std)) + shift), four lanes at a time.
+  ;; mean and variance (rows float32) receive μ and σ².
+  (func (export "layerNorm")
+    (param $x i32) (param $out i32) (param $scale i32) (param $shift i32) (param $mean i32) (param $variance i32)
+    (param $cols i32) (param $eps f32) (param $rowStart i32) (param $rowEnd i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $at i32) (local $sum f64) (local $squares f64) (local $mu f64)
+    (local $centred f64) (local $mu32 v128) (local $std v128) (local $muF f32) (local $stdF f32)
+    (local.set $i (local.get $rowStart))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rowEnd)))
+        (local.set $row (i32.shl (i32.mul (local.get $i) (local.get $cols)) (i32.const 2)))
+        (local.set $sum (f64.const 0))
+        (local.set $j (i32.const 0))
+        (block $sumDone
+          (loop $sumLoop
+            (br_if $sumDone (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $sum (f64.add (local.get $sum)
+              (f64.promote_f32 (f32.load (i32.add (i32.add (local.get $x) (local.get $row)) (i32.shl (local.get $j) (i32.const 2)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $sumLoop)))
+        (local.set $mu (f64.div (local.get $sum) (f64.convert_i32_u (local.get $cols))))
+        (local.set $squares (f64.const 0))
+        (local.set $j (i32.const 0))
+        (block $squaresDone
+          (loop $squaresLoop
+            (br_if $squaresDone (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $centred (f64.sub
+              (f64.promote_f32 (f32.load (i32.add (i32.add (local.get $x) (local.get $row)) (i32.shl (local.get $j) (i32.const 2)))))
+              (local.get $mu)))
+            (local.set $squares (f64.add (local.get $squares) (f64.mul (local.get $centred) (local.get $centred))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $squaresLoop)))
+        (local.set $muF (f32.demote_f64 (local.get $mu)))
+        (f32.store (i32.add (local.get $mean) (i32.shl (local.get $i) (i32.const 2))) (local.get $muF))
+        (local.set $stdF (f32.demote_f64 (f64.div (local.get $squares) (f64.convert_i32_u (local.get $cols)))))
+        (f32.store (i32.add (local.get $variance) (i32.shl (local.get $i) (i32.const 2))) (local.get $stdF))
+        (local.set $stdF (f32.sqrt (f32.add (local.get $stdF) (local.get $eps))))
+        (local.set $mu32 (f32x4.splat (local.get $muF)))
+        (local.set $std (f32x4.splat (local.get $stdF)))
+        (local.set $j (i32.const 0))
+        (block $quadsDone
+          (loop $quads
+            (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
+            (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.store (i32.add (local.get $out) (local.get $at))
+              (f32x4.add
+                (f32x4.mul (v128.load (i32.add (local.get $scale) (i32.shl (local.get $j) (i32.const 2))))
+                  (f32x4.div (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $at))) (local.get $mu32)) (local.get $std)))
+                (v128.load (i32.add (local.get $shift) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $quads)))
+        (block $tailDone
+          (loop $tail
+            (br_if $tailDone (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (f32.store (i32.add (local.get $out) (local.get $at))
+              (f32.add
+                (f32.mul (f32.load (i32.add (local.get $scale) (i32.shl (local.get $j) (i32.const 2))))
+                  (f32.div (f32.sub (f32.load (i32.add (local.get $x) (local.get $at))) (local.get $muF)) (local.get $stdF)))
+                (f32.load (i32.add (local.get $shift) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $tail)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; ---------------------------------------------------------------------------------------------
   ;; Layer norm's backward (train/layers.ts) over rows × cols, all contiguous; mean, variance (rows
   ;; float32) as the forward returned them, eps = fl(ε) in double:
   ;;   rstd = 1/√(σ² + ε),  x̂ = (x − μ)·rstd,  dx̂ = dy·scale

@@ -4,6 +4,7 @@
 //   y = scale · (x − μ) / √(σ² + ε) + shift,   ε = 1e-5
 // Each step is rounded to float32 as PyTorch's elementwise float32 ops round it.
 
+import { layerNormRowsInto } from '../kernels';
 import { createMatrix, rowMean, rowVariance } from '../tensor';
 import { LAYER_NORM_EPS } from '../config';
 import type { NormWeights } from '../gpt/types';
@@ -35,20 +36,7 @@ export function layerNormInto(
 ): { mean: Float32Array; variance: Float32Array } {
   const { rows, cols } = x;
   if (out.length !== rows * cols) throw new RangeError(`layerNormInto: ${out.length} floats for (${rows}, ${cols})`);
-  const mean = rowMean(x); // (T)
-  const variance = rowVariance(x); // (T)
-  const f = Math.fround;
-  const epsilon = f(eps);
-  const { scale, shift } = norm; // (C)
-  const inputs = x.data; // (T, C)
-  for (let t = 0; t < rows; t++) {
-    const mu = mean[t]!;
-    const std = f(Math.sqrt(f(variance[t]! + epsilon)));
-    const row = t * cols;
-    for (let c = 0; c < cols; c++) {
-      const normed = f(f(inputs[row + c]! - mu) / std);
-      out[row + c] = f(scale[c]! * normed) + shift[c]!;
-    }
-  }
-  return { mean, variance };
+  // in the kernel (rows.wat), these formulas bit for bit: rowMean's and rowVariance's double sums,
+  // then each step rounded to float32 as PyTorch's elementwise ops round it
+  return layerNormRowsInto(out, x.data, norm.scale, norm.shift, eps, rows, cols);
 }
