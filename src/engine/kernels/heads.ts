@@ -1,6 +1,7 @@
-// Causal attention heads at inference, each whole on one thread: multiHeadForwardInto (layers.ts)
-// shares heads, not rows, between threads, so no thread waits for another inside a head. Run by
-// the calling thread and by the helpers (helper.ts), the same code on both.
+// Causal attention heads, each whole on one thread: at inference multiHeadForwardInto (layers.ts),
+// in training attention.ts, share heads, not rows, between threads, so no thread waits for
+// another inside a head. Run by the calling thread and by the helpers (helper.ts), the same code
+// on both.
 
 import { PANEL, align16, type KernelExports } from './protocol';
 
@@ -40,4 +41,105 @@ export function headSlotBytes(T: number, headDim: number): number {
   const ldS = Math.ceil(T / PANEL) * PANEL;
   const dPanels = Math.ceil(headDim / PANEL);
   return align16(4 * ldS * headDim) + align16(4 * T * ldS) + 2 * align16(4 * dPanels * PANEL * T);
+}
+
+// ------------------------------------------------------------------------------------------------
+// A training step's heads (attention.ts)
+
+/**
+ * One thread's slot (byte offsets from its start, each 16-aligned):
+ *   packed (a head's operand as B: max(T, 8·dPanels) × max(ldS, T) floats) | S (T, ldS) |
+ *   S2 (T, ldS) | out (T, 8·dPanels)
+ */
+export function trainingSlotLayout(T: number, headDim: number) {
+  const ldS = Math.ceil(T / PANEL) * PANEL;
+  const dPanels = Math.ceil(headDim / PANEL);
+  const packed = 0;
+  const s = align16(4 * Math.max(ldS * headDim, dPanels * PANEL * T));
+  const s2 = align16(s + 4 * T * ldS);
+  const out = align16(s2 + 4 * T * ldS);
+  const bytes = align16(out + 4 * T * dPanels * PANEL);
+  return { ldS, dPanels, packed, s, s2, out, bytes };
+}
+
+/**
+ * The job's parameters (byte addresses; -1 for no mask):
+ *   [qkv, ctx or dctx, weights, keep, dqkv (backward), T, C, heads, slots, slotBytes, constants]
+ * constants: two float64, the dropout scale and the divisor fl(√headDim).
+ */
+export type AttentionJob = ArrayLike<number>;
+
+/**
+ * Forward of heads headStart .. headEnd−1 (b·heads + h) on `slot`:
+ *   S = Q_h·K_hᵀ (j <= i), weights = softmax(S / divisor) kept whole (0 above the diagonal),
+ *   dropped = dropout(weights), ctx[:, head h] = dropped·V_h.
+ */
+export function attentionForwardHeads(k: KernelExports, headStart: number, headEnd: number, p: AttentionJob, scale: number, divisor: number, slot: number): void {
+  const [qkv, ctx, weights, keep, , T, C, heads, slots, slotBytes] = Array.from({ length: 10 }, (_, i) => p[i]!) as [number, number, number, number, number, number, number, number, number, number];
+  const headDim = C / heads;
+  const layout = trainingSlotLayout(T, headDim);
+  const { ldS, dPanels } = layout;
+  const base = slots + slot * slotBytes;
+  const [packed, scores, out] = [base + layout.packed, base + layout.s, base + layout.out];
+  const tPanels = ldS / PANEL;
+  for (let head = headStart; head < headEnd; head++) {
+    const b = Math.floor(head / heads);
+    const h = head % heads;
+    const rows = qkv + 4 * b * T * 3 * C; // window b's rows of the projections
+    const [q, key, v] = [0, C, 2 * C].map((offset) => rows + 4 * (offset + h * headDim)) as [number, number, number];
+    k.pack(key, packed, T, headDim, 1, 3 * C); // K_h (T, hd) as Bᵀ
+    k.gemm(q, packed, scores, 0, T, tPanels, headDim, 1, 0, 3 * C, ldS);
+    k.softmax(scores, 0, T, ldS, divisor, 1);
+    k.clearBlockUpper(scores, T, ldS);
+    k.copyLower(scores, ldS, weights + 4 * head * T * T, T, T, T);
+    if (keep >= 0) k.dropoutLower(scores, ldS, keep + head * T * T, T, T, scale);
+    k.pack(v, packed, headDim, T, 0, 3 * C); // V_h (T, hd) as B
+    k.gemm(scores, packed, out, 0, T, dPanels, T, 0, 1, ldS, dPanels * PANEL);
+    k.copyBlock(out, dPanels * PANEL, ctx + 4 * (b * T * C + h * headDim), C, T, headDim);
+  }
+}
+
+/**
+ * Backward of heads headStart .. headEnd−1 on `slot`, writing head h's columns of dqkv:
+ *   dDropped = dContext·V_hᵀ (j <= i), dScores through dropout and softmax (kernels.wat),
+ *   dQ = dScores·K_h, dK = dScoresᵀ·Q_h, dV = droppedᵀ·dContext.
+ */
+export function attentionBackwardHeads(k: KernelExports, headStart: number, headEnd: number, p: AttentionJob, scale: number, divisor: number, slot: number): void {
+  const [qkv, dctx, weights, keep, dqkv, T, C, heads, slots, slotBytes] = Array.from({ length: 10 }, (_, i) => p[i]!) as [number, number, number, number, number, number, number, number, number, number];
+  const headDim = C / heads;
+  const layout = trainingSlotLayout(T, headDim);
+  const { ldS, dPanels } = layout;
+  const base = slots + slot * slotBytes;
+  const [packed, grad, transposed, out] = [base + layout.packed, base + layout.s, base + layout.s2, base + layout.out];
+  const tPanels = ldS / PANEL;
+  const ldOut = dPanels * PANEL;
+  for (let head = headStart; head < headEnd; head++) {
+    const b = Math.floor(head / heads);
+    const h = head % heads;
+    const rows = 4 * b * T * 3 * C;
+    const [q, key, v] = [0, C, 2 * C].map((offset) => rows + 4 * (offset + h * headDim)) as [number, number, number];
+    const dContext = dctx + 4 * (b * T * C + h * headDim); // (T, hd), row stride C
+    const map = weights + 4 * head * T * T; // (T, T)
+    const mapKeep = keep >= 0 ? keep + head * T * T : -1;
+    // dDropped, then dScores in place
+    k.pack(qkv + v, packed, T, headDim, 1, 3 * C);
+    k.gemm(dContext, packed, grad, 0, T, tPanels, headDim, 1, 0, C, ldS);
+    k.softmaxBackward(grad, ldS, map, T, mapKeep, T, T, T, scale, divisor);
+    // dQ = dScores·K_h
+    k.pack(qkv + key, packed, headDim, T, 0, 3 * C);
+    k.gemm(grad, packed, out, 0, T, dPanels, T, 0, 1, ldS, ldOut);
+    k.copyBlock(out, ldOut, dqkv + q, 3 * C, T, headDim);
+    // dK = dScoresᵀ·Q_h
+    k.transpose(grad, ldS, transposed, ldS, T, T);
+    k.pack(qkv + q, packed, headDim, T, 0, 3 * C);
+    k.gemm(transposed, packed, out, 0, T, dPanels, T, 0, 0, ldS, ldOut);
+    k.copyBlock(out, ldOut, dqkv + key, 3 * C, T, headDim);
+    // dV = droppedᵀ·dContext
+    k.copyLower(map, T, grad, ldS, T, T);
+    if (mapKeep >= 0) k.dropoutLower(grad, ldS, mapKeep, T, T, scale);
+    k.transpose(grad, ldS, transposed, ldS, T, T);
+    k.pack(dContext, packed, headDim, T, 0, C);
+    k.gemm(transposed, packed, out, 0, T, dPanels, T, 0, 0, ldS, ldOut);
+    k.copyBlock(out, ldOut, dqkv + v, 3 * C, T, headDim);
+  }
 }

@@ -4,7 +4,7 @@
 // not started a chunk.
 
 import { workerData } from 'node:worker_threads';
-import { runHeads } from './heads';
+import { attentionBackwardHeads, attentionForwardHeads, runHeads } from './heads';
 import {
   ACTIVE_HELPERS,
   CONTROL_BYTES,
@@ -49,6 +49,12 @@ function jobRunner(kind: number, p: Int32Array): (start: number, end: number) =>
     }
     case JobKind.AdamW:
       return (start, end) => kernel.adamw(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, start, end);
+    case JobKind.AttentionForward:
+    case JobKind.AttentionBackward: {
+      const [scale, divisor] = new Float64Array(memory.buffer, p[10]!, 2);
+      const run = kind === JobKind.AttentionForward ? attentionForwardHeads : attentionBackwardHeads;
+      return (headStart, headEnd) => run(kernel, headStart, headEnd, p, scale!, divisor!, helper + 1);
+    }
     case JobKind.Heads: {
       const divisor = controlFloats[JOB + 10]!;
       // slot 0 is the calling thread's

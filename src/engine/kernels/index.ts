@@ -4,6 +4,7 @@
 // protocol are pool.ts and protocol.ts, the helper thread helper.ts (dist/kernelHelper.js), the
 // memory heap.ts, the WebAssembly kernels.wat; the layers' elementwise work rows.ts (rows.wat).
 
+export { attentionBackwardInto, attentionForwardInto, type AttentionShape } from './attention';
 export { type PackedMatrix } from './heap';
 export { feedForwardPackedInto, multiHeadForwardInto, type PackedProjection, type ProjectionWeights } from './layers';
 export {

@@ -393,5 +393,92 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
 
+;; ---------------------------------------------------------------------------------------------
+  ;; A training step's causal maps (attention.ts): (rows, ·) float32 with row strides in elements.
+
+  ;; dst[i][j] = src[i][j] for j <= i and 0 for i < j < cols: a map kept whole for the backward.
+  (func (export "copyLower") (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32) (param $rows i32) (param $cols i32)
+    (local $i i32) (local $len i32) (local $to i32)
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $len (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.gt_u (local.get $len) (local.get $cols)) (then (local.set $len (local.get $cols))))
+        (local.set $to (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $ldd)) (i32.const 2))))
+        (memory.copy (local.get $to)
+          (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $lds)) (i32.const 2)))
+          (i32.shl (local.get $len) (i32.const 2)))
+        (memory.fill (i32.add (local.get $to) (i32.shl (local.get $len) (i32.const 2))) (i32.const 0)
+          (i32.shl (i32.sub (local.get $cols) (local.get $len)) (i32.const 2)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $each))))
+
+  ;; Dropout on a causal map: s[i][j] = fl((s[i][j]·scale)·keep[i][j]) for j <= i, in double as
+  ;; train/layers.ts wrote it; keep holds bytes 0 or 1 (row stride ldk).
+  (func (export "dropoutLower") (param $s i32) (param $lds i32) (param $keep i32) (param $ldk i32) (param $rows i32) (param $scale f64)
+    (local $i i32) (local $j i32) (local $at i32)
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $colsDone
+          (loop $colsLoop
+            (br_if $colsDone (i32.gt_u (local.get $j) (local.get $i)))
+            (local.set $at (i32.add (local.get $s) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $lds)) (local.get $j)) (i32.const 2))))
+            (f32.store (local.get $at) (f32.demote_f64 (f64.mul
+              (f64.mul (f64.promote_f32 (f32.load (local.get $at))) (local.get $scale))
+              (f64.convert_i32_u (i32.load8_u (i32.add (local.get $keep) (i32.add (i32.mul (local.get $i) (local.get $ldk)) (local.get $j))))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $colsLoop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rowsLoop))))
+
+  ;; Back through dropout and softmax: row i of g holds dDropped (j <= i); it becomes dScores.
+  ;;   with keep >= 0: dWeights[j] = (g[j]·scale)·keep[j] (g keeps it rounded; the dot takes it as is)
+  ;;   dot = Σ_{j <= i} w[j]·dWeights[j], in double in increasing j
+  ;;   g[j] = fl((w[j]·(g[j] − dot)) / divisor) for j <= i, and 0 for i < j < cols
+  (func (export "softmaxBackward")
+    (param $g i32) (param $ldg i32) (param $w i32) (param $ldw i32) (param $keep i32) (param $ldk i32)
+    (param $rows i32) (param $cols i32) (param $scale f64) (param $divisor f64)
+    (local $i i32) (local $j i32) (local $len i32) (local $gRow i32) (local $wRow i32) (local $at i32) (local $dot f64) (local $d f64)
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $gRow (i32.add (local.get $g) (i32.shl (i32.mul (local.get $i) (local.get $ldg)) (i32.const 2))))
+        (local.set $wRow (i32.add (local.get $w) (i32.shl (i32.mul (local.get $i) (local.get $ldw)) (i32.const 2))))
+        (local.set $len (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.gt_u (local.get $len) (local.get $cols)) (then (local.set $len (local.get $cols))))
+        (local.set $dot (f64.const 0))
+        (local.set $j (i32.const 0))
+        (block $dotDone
+          (loop $dotLoop
+            (br_if $dotDone (i32.ge_u (local.get $j) (local.get $len)))
+            (local.set $at (i32.add (local.get $gRow) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $d (f64.promote_f32 (f32.load (local.get $at))))
+            (if (i32.ge_s (local.get $keep) (i32.const 0))
+              (then
+                (local.set $d (f64.mul (f64.mul (local.get $d) (local.get $scale))
+                  (f64.convert_i32_u (i32.load8_u (i32.add (local.get $keep) (i32.add (i32.mul (local.get $i) (local.get $ldk)) (local.get $j)))))))
+                (f32.store (local.get $at) (f32.demote_f64 (local.get $d)))))
+            (local.set $dot (f64.add (local.get $dot)
+              (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $wRow) (i32.shl (local.get $j) (i32.const 2))))) (local.get $d))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $dotLoop)))
+        (local.set $j (i32.const 0))
+        (block $gradDone
+          (loop $gradLoop
+            (br_if $gradDone (i32.ge_u (local.get $j) (local.get $len)))
+            (local.set $at (i32.add (local.get $gRow) (i32.shl (local.get $j) (i32.const 2))))
+            (f32.store (local.get $at) (f32.demote_f64 (f64.div
+              (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $wRow) (i32.shl (local.get $j) (i32.const 2)))))
+                (f64.sub (f64.promote_f32 (f32.load (local.get $at))) (local.get $dot)))
+              (local.get $divisor))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $gradLoop)))
+        (memory.fill (i32.add (local.get $gRow) (i32.shl (local.get $len) (i32.const 2))) (i32.const 0)
+          (i32.shl (i32.sub (local.get $cols) (local.get $len)) (i32.const 2)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rowsLoop))))
+
   ;; rows.wat
 )

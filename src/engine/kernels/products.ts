@@ -78,7 +78,7 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   if (options.aTransposed) {
     if (lowerInput) throw new RangeError('matmulInto: a transposed a cannot be lowerInput');
     heap.set(a, rawAAt >> 2);
-    s.kernel.transpose(rawAAt, aAt, k, n);
+    s.kernel.transpose(rawAAt, n, aAt, k, k, n);
   } else if (lowerInput) {
     // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
     // and at T = 2048 the upper half of a weights map is pages never touched (not worth faulting in)

@@ -20,6 +20,7 @@ export const JOB_KIND = 1; // a JobKind
 //   gelu backward: dy, x, tanhU, dx (rows.wat's geluBackward; the chunks are elements)
 //   adamw: theta, g, m, v, constants (rows.wat's adamw; elements)
 //   layer norm: x, out, scale, shift, mean, variance, cols, eps (float32 bits)
+//   attention forward and backward: see attention.ts
 export const JOB = 2;
 export const JOB_SLOTS = 11;
 export const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
@@ -48,6 +49,9 @@ export enum JobKind {
   /** Elements too. */
   AdamW = 6,
   LayerNorm = 7,
+  /** The chunks are heads (window b, head h) as b·heads + h. */
+  AttentionForward = 8,
+  AttentionBackward = 9,
 }
 
 /** Helper threads at most: 16 threads with the calling one (READY's slots end below SLEEP_SLOT). */
@@ -89,8 +93,14 @@ export interface KernelExports {
   layerNorm(x: number, out: number, scale: number, shift: number, mean: number, variance: number, cols: number, eps: number, rowStart: number, rowEnd: number): void;
   /** AdamW's update of elements start..end−1 in place; c: eight float64 constants (rows.wat). */
   adamw(theta: number, g: number, m: number, v: number, c: number, start: number, end: number): void;
-  /** dst (cols, rows) = srcᵀ for src (rows, cols), both contiguous. */
-  transpose(src: number, dst: number, rows: number, cols: number): void;
+  /** dst (cols, rows) = srcᵀ for src (rows, cols); row strides lds and ldd. */
+  transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  /** dst (row stride ldd) = the lower triangle j <= i of src (row stride lds), 0 above, cols wide. */
+  copyLower(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  /** s[i][j] = (s[i][j]·scale)·keep[i][j] for j <= i; keep bytes with row stride ldk. */
+  dropoutLower(s: number, lds: number, keep: number, ldk: number, rows: number, scale: number): void;
+  /** dDropped rows into dScores in place, through dropout (keep >= 0) and softmax (kernels.wat). */
+  softmaxBackward(g: number, ldg: number, w: number, ldw: number, keep: number, ldk: number, rows: number, cols: number, scale: number, divisor: number): void;
   /** Layer norm's backward over (rows, cols): dx accumulated, the scale's and shift's sums (float64) overwritten (rows.wat). */
   layerNormBackward(x: number, dy: number, dx: number, mean: number, variance: number, scale: number, scaleSums: number, shiftSums: number, rows: number, cols: number, eps: number): void;
 }

@@ -79,7 +79,7 @@ export function transposeInto(out: Float32Array, a: Float32Array, rows: number, 
   const outAt = align16(aAt + 4 * a.length);
   reserve(s, outAt + 4 * a.length);
   s.heap.set(a, aAt >> 2);
-  s.kernel.transpose(aAt, outAt, rows, cols);
+  s.kernel.transpose(aAt, cols, outAt, rows, rows, cols);
   out.set(s.heap.subarray(outAt >> 2, (outAt >> 2) + a.length));
 }
 

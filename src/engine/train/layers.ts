@@ -16,7 +16,7 @@
 // float32 (bias gradients, layer-norm backward sums, the loss) are done in double and rounded
 // once, which keeps every gradient well inside the fixtures' 1e-5 / 1e-4.
 
-import { columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, matmulInto, softmaxRowsInto } from '../kernels';
+import { attentionBackwardInto, attentionForwardInto, columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, matmulInto, softmaxRowsInto, type AttentionShape } from '../kernels';
 import { layerNormInto } from '../layers/layerNorm';
 import type { TorchGenerator } from '../rng';
 import { dropoutScale } from '../tensor';
@@ -168,8 +168,8 @@ export function dropoutBackward(dx: Float32Array, dy: Float32Array, keep: Uint8A
 // ------------------------------------------------------------------------------------------------
 // Causal multi-head attention (book 3.6, MultiHeadAttention), per window b and head h. The three
 // projections are one (N, 3C) buffer qkv = norm1·[W_query; W_key; W_value]ᵀ (GPT-2's c_attn
-// layout: one product instead of three); head h's queries, keys and values are its columns
-// h·headDim .., C + h·headDim .. and 2C + h·headDim ..:
+// layout: one product instead of three), which the forward keeps for the backward; head h's
+// queries, keys and values are its columns h·headDim .., C + h·headDim .. and 2C + h·headDim ..:
 //   attnScores = Q·Kᵀ (T, T), −∞ above the diagonal
 //   attnWeights = softmax_row(attnScores / √headDim)
 //   dropped = dropout(attnWeights)                 (the whole (B, H, T, T) mask in one draw)
@@ -179,221 +179,30 @@ export function dropoutBackward(dx: Float32Array, dy: Float32Array, keep: Uint8A
 //   dScores[i][j] = attnWeights[i][j]·(dWeights[i][j] − Σ_k attnWeights[i][k]·dWeights[i][k]) / √headDim
 //   dQ = dScores·K,  dK = dScoresᵀ·Q
 
-export interface AttentionShape {
-  B: number;
-  T: number;
-  C: number;
-  heads: number;
-}
-
 /**
- * Per-head scratch, reused by every head and layer: two (T, T) maps (scores and dropped weights;
- * dScores and a transposed map) and four (T, headDim) slices (a head's product, its reversed
- * queries, its dContext and reversed dContext).
- */
-export interface AttentionScratch {
-  squareA: Float32Array; // (T, T)
-  squareB: Float32Array; // (T, T)
-  rowsA: Float32Array; // (T, headDim)
-  rowsB: Float32Array;
-  rowsC: Float32Array;
-  rowsD: Float32Array;
-}
-
-export function createAttentionScratch(T: number, headDim: number): AttentionScratch {
-  return {
-    squareA: new Float32Array(T * T),
-    squareB: new Float32Array(T * T),
-    rowsA: new Float32Array(T * headDim),
-    rowsB: new Float32Array(T * headDim),
-    rowsC: new Float32Array(T * headDim),
-    rowsD: new Float32Array(T * headDim),
-  };
-}
-
-/** Columns offset .. of a row-major buffer whose rows are `stride` floats apart. */
-interface Columns {
-  data: Float32Array;
-  stride: number;
-  offset: number;
-}
-
-/**
- * Head h's hd columns of window b's T rows of m into slice (T, hd); with `reversed`, slice row t
- * is window row T − 1 − t.
- */
-function gatherHead(slice: Float32Array, m: Columns, b: number, h: number, shape: AttentionShape, reversed = false): void {
-  const T = shape.T;
-  const hd = shape.C / shape.heads;
-  const { data, stride, offset } = m;
-  // plain loops: a subarray per row (headDim floats) costs more than the copy
-  for (let t = 0; t < T; t++) {
-    const from = (b * T + (reversed ? T - 1 - t : t)) * stride + offset + h * hd;
-    const to = t * hd;
-    for (let c = 0; c < hd; c++) slice[to + c] = data[from + c]!;
-  }
-}
-
-/** gatherHead's inverse: slice (T, hd) into head h's columns of window b's rows of m. */
-function scatterHead(m: Columns, slice: Float32Array, b: number, h: number, shape: AttentionShape, reversed = false): void {
-  const T = shape.T;
-  const hd = shape.C / shape.heads;
-  const { data, stride, offset } = m;
-  for (let t = 0; t < T; t++) {
-    const to = (b * T + (reversed ? T - 1 - t : t)) * stride + offset + h * hd;
-    const from = t * hd;
-    for (let c = 0; c < hd; c++) data[to + c] = slice[from + c]!;
-  }
-}
-
-/** The query, key and value columns of a (N, 3C) buffer. */
-function splitQkv(qkv: Float32Array, C: number): [Columns, Columns, Columns] {
-  return [0, C, 2 * C].map((offset) => ({ data: qkv, stride: 3 * C, offset })) as [Columns, Columns, Columns];
-}
-
-/**
- * out (T, T) = R·Aᵀ·R for a lower-triangular A (T, T), R the row reversal: out[j'][i'] =
- * A[T−1−i'][T−1−j'], again lower-triangular (0 above the diagonal, written). Aᵀ·X is upper ×
- * dense, which the kernel cannot skip; Aᵀ·X = R·(R·Aᵀ·R)·(R·X) is lower × dense, which it can.
- * A's entries are multiplied by keep[at + ·]·scale when `keep` is given (dropout).
- */
-function reversedTranspose(out: Float32Array, a: Float32Array, T: number, keep: Uint8Array | undefined, at: number, scale: number): void {
-  for (let jr = 0; jr < T; jr++) {
-    const j = T - 1 - jr;
-    const row = jr * T;
-    for (let ir = 0; ir <= jr; ir++) {
-      const from = (T - 1 - ir) * T + j;
-      out[row + ir] = keep ? a[from]! * scale * keep[at + from]! : a[from]!;
-    }
-    out.fill(0, row + jr + 1, row + T);
-  }
-}
-
-/** Head (b, h)'s queries (part 0), keys (1) or values (2) in a head-major (3, B, H, T, hd) buffer. */
-function headSlice(qkvHeads: Float32Array, part: number, b: number, h: number, shape: AttentionShape): Float32Array {
-  const size = (shape.T * shape.C) / shape.heads;
-  const at = ((part * shape.B + b) * shape.heads + h) * size;
-  return qkvHeads.subarray(at, at + size);
-}
-
-/** out (T, hd) = the rows of slice (T, hd) in reverse order. */
-function reverseRows(out: Float32Array, slice: Float32Array, T: number, hd: number): void {
-  for (let t = 0; t < T; t++) out.set(slice.subarray((T - 1 - t) * hd, (T - t) * hd), t * hd);
-}
-
-/**
- * ctx (N, C) from qkv (N, 3C). qkvHeads (3·N·C) receives the queries, keys and values head-major,
- * (3, B, H, T, hd), for the products here and the backward (contiguous per head: no gathers
- * there). attnWeights (B·H·T·T) keeps every head's softmax (0 above the diagonal; the buffer
- * must start zeroed and is only ever written on and below it); `keep` (B·H·T·T) receives the
- * dropout mask when p > 0.
+ * ctx (N, C) from qkv (N, 3C); attnWeights (B·H·T·T) keeps every head's softmax, 0 above the
+ * diagonal, and `keep` (B·H·T·T) receives the dropout mask when p > 0, drawn here in one call,
+ * row-major, as torch draws the (B, H, T, T) mask. The heads run in the kernel (kernels/attention.ts).
  */
 export function attentionForward(
   ctx: Float32Array,
-  qkvHeads: Float32Array,
   attnWeights: Float32Array,
   keep: Uint8Array,
   qkv: Float32Array,
   shape: AttentionShape,
   p: number,
   generator: TorchGenerator | undefined,
-  scratch: AttentionScratch,
 ): void {
-  const { B, T, C, heads } = shape;
-  const headDim = C / heads;
-  const divisor = Math.sqrt(headDim);
-  const { squareA: attnScores, squareB: dropped, rowsA: contextVec } = scratch;
-  const [q, k, v] = splitQkv(qkv, C);
-  const out = { data: ctx, stride: C, offset: 0 };
   if (p > 0) {
     if (!generator) throw new Error('attentionForward: dropout needs a generator');
-    generator.dropoutMask(keep, p); // torch draws the (B, H, T, T) mask in one call, row-major
+    generator.dropoutMask(keep, p);
   }
-  const scale = dropoutScale(p);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < heads; h++) {
-      const queries = headSlice(qkvHeads, 0, b, h, shape);
-      const keys = headSlice(qkvHeads, 1, b, h, shape);
-      const values = headSlice(qkvHeads, 2, b, h, shape);
-      gatherHead(queries, q, b, h, shape);
-      gatherHead(keys, k, b, h, shape);
-      gatherHead(values, v, b, h, shape);
-      matmulInto(attnScores, queries, keys, T, T, headDim, { bTransposed: true, lowerOutput: true }); // (T, hd)·(T, hd)ᵀ
-      const map = (b * heads + h) * T * T;
-      const weights = attnWeights.subarray(map, map + T * T);
-      softmaxRowsInto(weights, attnScores, T, T, divisor, true); // (T, T), upper triangle untouched (0)
-      let mixed = weights;
-      if (p > 0) {
-        for (let i = 0; i < T; i++) {
-          for (let j = 0; j <= i; j++) dropped[i * T + j] = weights[i * T + j]! * scale * keep[map + i * T + j]!;
-          dropped.fill(0, i * T + i + 1, (i + 1) * T);
-        }
-        mixed = dropped;
-      }
-      matmulInto(contextVec, mixed, values, T, headDim, T, { bTransposed: false, lowerInput: true }); // (T, T)·(T, hd)
-      scatterHead(out, contextVec, b, h, shape);
-    }
-  }
+  attentionForwardInto(ctx, attnWeights, qkv, p > 0 ? keep : undefined, dropoutScale(p), shape);
 }
 
 /** dqkv (N, 3C) overwritten from dctx (N, C); the other arguments are the forward's. */
-export function attentionBackward(
-  dqkv: Float32Array,
-  dctxData: Float32Array,
-  qkvHeads: Float32Array,
-  attnWeights: Float32Array,
-  keep: Uint8Array,
-  shape: AttentionShape,
-  p: number,
-  scratch: AttentionScratch,
-): void {
-  const { B, T, C, heads } = shape;
-  const headDim = C / heads;
-  const divisor = Math.fround(Math.sqrt(headDim)); // torch divides by the float32 √headDim
-  const scale = dropoutScale(p);
-  const { squareA: grad, squareB: transposed, rowsA: slice, rowsB: reversedQueries, rowsC: reversedContext, rowsD: dContext } = scratch;
-  const [dq, dk, dv] = splitQkv(dqkv, C);
-  const dctx = { data: dctxData, stride: C, offset: 0 };
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < heads; h++) {
-      const map = (b * heads + h) * T * T;
-      const weights = attnWeights.subarray(map, map + T * T);
-      const queries = headSlice(qkvHeads, 0, b, h, shape);
-      const keys = headSlice(qkvHeads, 1, b, h, shape);
-      const values = headSlice(qkvHeads, 2, b, h, shape);
-      gatherHead(dContext, dctx, b, h, shape);
-      // dV (T, hd) = droppedᵀ·dContext, as R·(R·droppedᵀ·R)·(R·dContext): a lower-triangular product
-      reverseRows(reversedContext, dContext, T, headDim);
-      reversedTranspose(transposed, weights, T, p > 0 ? keep : undefined, map, scale);
-      matmulInto(slice, transposed, reversedContext, T, headDim, T, { bTransposed: false, lowerInput: true });
-      scatterHead(dv, slice, b, h, shape, true);
-      // dDropped (T, T) = dContext·Vᵀ, lower triangle only
-      matmulInto(grad, dContext, values, T, T, headDim, { bTransposed: true, lowerOutput: true });
-      // through dropout and softmax, into dScores (j <= i, 0 above for the lowerInput product)
-      for (let i = 0; i < T; i++) {
-        const row = i * T;
-        let dot = 0;
-        if (p > 0) {
-          for (let j = row; j <= row + i; j++) {
-            const dWeight = grad[j]! * scale * keep[map + j]!;
-            grad[j] = dWeight;
-            dot += weights[j]! * dWeight;
-          }
-        } else {
-          for (let j = row; j <= row + i; j++) dot += weights[j]! * grad[j]!;
-        }
-        for (let j = row; j <= row + i; j++) grad[j] = (weights[j]! * (grad[j]! - dot)) / divisor;
-        grad.fill(0, row + i + 1, row + T);
-      }
-      matmulInto(slice, grad, keys, T, headDim, T, { bTransposed: false, lowerInput: true }); // dQ = dScores·K
-      scatterHead(dq, slice, b, h, shape);
-      // dK = dScoresᵀ·Q, reversed as dV is
-      reversedTranspose(transposed, grad, T, undefined, 0, 1);
-      reverseRows(reversedQueries, queries, T, headDim);
-      matmulInto(slice, transposed, reversedQueries, T, headDim, T, { bTransposed: false, lowerInput: true });
-      scatterHead(dk, slice, b, h, shape, true);
-    }
-  }
+export function attentionBackward(dqkv: Float32Array, dctx: Float32Array, qkv: Float32Array, attnWeights: Float32Array, keep: Uint8Array, shape: AttentionShape, p: number): void {
+  attentionBackwardInto(dqkv, dctx, qkv, attnWeights, p > 0 ? keep : undefined, dropoutScale(p), shape);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -18,11 +18,9 @@ import type { TorchGenerator } from '../rng';
 import { createMatrix } from '../tensor';
 import type { Linear } from '../types';
 import {
-  type AttentionScratch,
   type NormStats,
   attentionBackward,
   attentionForward,
-  createAttentionScratch,
   crossEntropyBackward,
   crossEntropyForward,
   dropoutBackward,
@@ -49,7 +47,7 @@ interface BlockActivations {
   input: Float32Array; // (N, C) the residual stream entering the block
   norm1: Float32Array; // (N, C)
   norm1Stats: NormStats;
-  qkvHeads: Float32Array; // (3, B, H, T, headDim) queries, keys, values head by head
+  qkv: Float32Array; // (N, 3C) queries | keys | values, head h at h·headDim of each
   qkvLinear: Linear; // [W_query; W_key; W_value] (3C, C) and their biases (3C), stacked per forward
   attnWeights: Float32Array; // (B, H, T, T) after softmax, 0 above the diagonal
   attnKeep: Uint8Array; // (B, H, T, T) dropout mask (empty without dropout)
@@ -86,11 +84,10 @@ export interface GptActivations {
   gradResidual: Float32Array; // (N, C) d loss / d residual stream
   gradA: Float32Array; // (N, C)
   gradB: Float32Array; // (N, C)
-  gradQkv: Float32Array; // (N, 3C); in the forward, the q | k | v projections before the heads split
+  gradQkv: Float32Array; // (N, 3C)
   gradQkvWeight: Float32Array; // (3C, C)
   gradQkvBias: Float32Array; // (3C)
   gradHidden: Float32Array; // (N, 4C)
-  attention: AttentionScratch;
 }
 
 export function createGptActivations(config: GptConfig, B: number, T: number, withDropout: boolean): GptActivations {
@@ -106,7 +103,7 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
       input: f(N * C),
       norm1: f(N * C),
       norm1Stats: stats(),
-      qkvHeads: f(N * 3 * C),
+      qkv: f(N * 3 * C),
       qkvLinear: { weight: createMatrix(3 * C, C), bias: config.qkvBias ? f(3 * C) : undefined },
       attnWeights: f(B * heads * T * T),
       attnKeep: mask(B * heads * T * T),
@@ -143,7 +140,6 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
     gradQkvWeight: f(3 * C * C),
     gradQkvBias: f(3 * C),
     gradHidden: f(N * 4 * C),
-    attention: createAttentionScratch(T, C / heads),
   };
 }
 
@@ -219,9 +215,8 @@ export function gptTrainingForward(weights: GptWeights, config: GptConfig, acts:
     const next = acts.blocks[l + 1]?.input ?? acts.output;
     a.norm1Stats = layerNormForward(a.norm1, a.input, w.norm1, eps, N, C);
     stackQkv(a.qkvLinear, w.att, C);
-    const qkv = acts.gradQkv; // (N, 3C) scratch: the projections before they are split into heads
-    linearForward(qkv, a.norm1, a.qkvLinear, N); // (N, C) -> (N, 3C)
-    attentionForward(a.contextVec, a.qkvHeads, a.attnWeights, a.attnKeep, qkv, shape, p, generator, acts.attention);
+    linearForward(a.qkv, a.norm1, a.qkvLinear, N); // (N, C) -> (N, 3C)
+    attentionForward(a.contextVec, a.attnWeights, a.attnKeep, a.qkv, shape, p, generator);
     linearForward(branch, a.contextVec, w.att.outProj, N);
     if (p > 0) dropoutForward(branch, a.shortcut1Keep, branch, p, generator!);
     addInto(a.middle, a.input, branch); // shortcut
@@ -271,7 +266,7 @@ export function gptBackward(weights: GptWeights, config: GptConfig, acts: GptAct
     dropoutBackward(dBranch, dres, a.shortcut1Keep, p);
     const dContext = acts.gradB;
     linearBackward(dContext, g.att.outProj.weight.data, g.att.outProj.bias, dBranch, a.contextVec, w.att.outProj, N);
-    attentionBackward(acts.gradQkv, dContext, a.qkvHeads, a.attnWeights, a.attnKeep, shape, p, acts.attention);
+    attentionBackward(acts.gradQkv, dContext, a.qkv, a.attnWeights, a.attnKeep, shape, p);
     // norm1's output feeds the three projections: one product sums their gradients
     const dNorm1 = acts.gradA;
     const stackedBias = a.qkvLinear.bias ? acts.gradQkvBias : undefined;
