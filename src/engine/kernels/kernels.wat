@@ -186,7 +186,7 @@
       (then
         ;; B (k, m): each whole panel's row t is 8 consecutive floats of B's row t, two vectors
         ;; (column by column, below, each load is a new cache line: a weight's gradient product packs
-        ;; its (N, in) input this way, and that loop took 5-6% of a training step)
+        ;; its (N, in) input this way, and the pack was about 4% of a training step)
         (local.set $panels (i32.shr_u (local.get $m) (i32.const 3)))
         (local.set $panelBytes (i32.shl (local.get $k) (i32.const 5)))
         (block $tDone
