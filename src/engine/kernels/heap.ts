@@ -5,6 +5,7 @@
 //   0 .. CONTROL_BYTES | packed weights and holes | workspaceAt .. the memory's end
 
 import { MAX_PAGES, PAGE_BYTES, type KernelState } from './pool';
+import { align16 } from './protocol';
 
 /** Makes the memory at least `bytes` long (byte address of the end of what a call needs). */
 export function reserve(s: KernelState, bytes: number): void {
@@ -90,4 +91,19 @@ export function freePacked(s: KernelState, at: number, bytes: number): void {
     s.workspaceAt = last.at;
     holes.pop();
   }
+}
+
+/**
+ * Lays out a call's scratch in the workspace: the byte address of each part, `bytes` long, one
+ * after the other from the workspace's start, each 16-aligned, all of it reserved.
+ */
+export function placeInWorkspace(s: KernelState, ...bytes: number[]): number[] {
+  let end = s.workspaceAt;
+  const addresses = bytes.map((size) => {
+    const at = end;
+    end = align16(end + size);
+    return at;
+  });
+  reserve(s, end);
+  return addresses;
 }

@@ -2,11 +2,11 @@
 // weights (its hidden layer never leaves the workspace) and multi-head causal attention (no Q, K,
 // V, concat or (T, T) map is allocated or copied out). Bit for bit what the traced forms give.
 
-import { livePacking, reserve, type PackedMatrix } from './heap';
+import { livePacking, placeInWorkspace, type PackedMatrix } from './heap';
 import { headSlotBytes, runHeads } from './heads';
 import { MIN_PARALLEL_MACS, addBiasInWorkspace, copyOut, runGemm } from './products';
 import { activeHelpers, kernelState, runRows } from './pool';
-import { JOB, JobKind, PANEL, align16 } from './protocol';
+import { JOB, JobKind, PANEL } from './protocol';
 import { geluInKernel } from './rows';
 
 /** A packed nn.Linear: its weight's packing and its bias (out), if any. */
@@ -41,12 +41,7 @@ export function feedForwardPackedInto(out: Float32Array, x: Float32Array, T: num
   const ldH = hiddenPanels * PANEL;
   const ldY = outPanels * PANEL;
   // workspace: x (T, dim) | h (T, ldH) | y (T, ldY) | b_up (hidden) | b_down (outDim)
-  const xAt = s.workspaceAt;
-  const hAt = align16(xAt + 4 * T * dim);
-  const yAt = align16(hAt + 4 * T * ldH);
-  const biasAt = align16(yAt + 4 * T * ldY);
-  const downBiasAt = align16(biasAt + 4 * hidden);
-  reserve(s, downBiasAt + 4 * outDim);
+  const [xAt, hAt, yAt, biasAt, downBiasAt] = placeInWorkspace(s, 4 * T * dim, 4 * T * ldH, 4 * T * ldY, 4 * hidden, 4 * outDim) as [number, number, number, number, number];
   s.heap.set(x, xAt >> 2);
   if (up.bias) s.heap.set(up.bias, biasAt >> 2);
   runGemm(s, xAt, upW.at, hAt, T, hiddenPanels, dim, false, false, dim, ldH);
@@ -107,21 +102,10 @@ export function multiHeadForwardInto(
   const slotBytes = headSlotBytes(T, headDim);
   // workspace (byte offsets): x (T, dim) | a weight as given | packed | Q | K | V (T, ldP) |
   // concat (T, ldCat) | out (T, ldP) | a bias (attnDim) | one slot per thread for the heads (heads.ts)
-  let end = s.workspaceAt;
-  const place = (bytes: number): number => {
-    const at = end;
-    end = align16(end + bytes);
-    return at;
-  };
-  const xAt = place(4 * T * dim);
-  const rawWAt = place(4 * attnDim * widest);
-  const packedWAt = place(4 * ldP * widest);
-  const [qAt, kAt, vAt] = [place(4 * T * ldP), place(4 * T * ldP), place(4 * T * ldP)];
-  const catAt = place(4 * T * ldCat);
-  const outAt = place(4 * T * ldP);
-  const biasAt = place(4 * attnDim);
-  const slotsAt = place(slotBytes * threadsUsed);
-  reserve(s, end);
+  const [xAt, rawWAt, packedWAt, qAt, kAt, vAt, catAt, outAt, biasAt, slotsAt] = placeInWorkspace(
+    s,
+    ...[4 * T * dim, 4 * attnDim * widest, 4 * ldP * widest, 4 * T * ldP, 4 * T * ldP, 4 * T * ldP, 4 * T * ldCat, 4 * T * ldP, 4 * attnDim, slotBytes * threadsUsed],
+  ) as [number, number, number, number, number, number, number, number, number, number];
   s.heap.set(inputs, xAt >> 2);
 
   // y (T, ldP) = a (T, k)·Wᵀ + b, a with row stride lda

@@ -20,9 +20,9 @@
 // 1e-5 and with its float64 run within 1e-5 plus one float32 ulp. Summing in double instead (exact
 // products, float64x2 lanes) was measured at half the speed on one thread.
 
-import { PackedWeight, align64, allocatePacked, freePacked, livePacking, reserve, type PackedMatrix } from './heap';
+import { PackedWeight, align64, allocatePacked, freePacked, livePacking, placeInWorkspace, reserve, type PackedMatrix } from './heap';
 import { kernelState, runRows, type KernelState } from './pool';
-import { JOB, JobKind, PANEL, ROW_BLOCK, align16 } from './protocol';
+import { JOB, JobKind, PANEL, ROW_BLOCK } from './protocol';
 
 export interface MatmulOptions {
   /** b is given transposed, (m, k): out = a·bᵀ (x·Wᵀ, Q·Kᵀ). Otherwise b is (k, m). */
@@ -67,13 +67,9 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const ldc = panels * PANEL;
   // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m) |
   // A as given when transposed (k·n), byte offsets
-  const aAt = s.workspaceAt;
-  const bAt = align16(aAt + 4 * n * k);
-  const cAt = align16(bAt + 4 * ldc * k);
-  const rawBAt = align16(cAt + 4 * n * ldc);
-  const biasAt = align16(rawBAt + 4 * m * k);
-  const rawAAt = align16(biasAt + 4 * m); // A as given, when it is given transposed (k, n)
-  reserve(s, rawAAt + (options.aTransposed ? 4 * n * k : 0));
+  const [aAt, bAt, cAt, rawBAt, biasAt, rawAAt] = placeInWorkspace(s, 4 * n * k, 4 * ldc * k, 4 * n * ldc, 4 * m * k, 4 * m, options.aTransposed ? 4 * n * k : 0) as [
+    number, number, number, number, number, number,
+  ];
   const heap = s.heap;
   if (options.aTransposed) {
     if (lowerInput) throw new RangeError('matmulInto: a transposed a cannot be lowerInput');
@@ -168,8 +164,8 @@ export function matmulPackedInto(out: Float32Array, a: Float32Array, n: number, 
   }
   if (n === 0) return;
   const s = kernelState();
-  const { cAt, ldc } = packedProductInWorkspace(s, a, n, live, bias ? m : 0);
-  if (bias) addBiasInWorkspace(s, cAt, ldc, n, bias, align16(cAt + 4 * n * ldc));
+  const { cAt, ldc, afterAt } = packedProductInWorkspace(s, a, n, live, bias ? m : 0);
+  if (bias) addBiasInWorkspace(s, cAt, ldc, n, bias, afterAt);
   copyOut(s, out, cAt, n, m, ldc, false);
 }
 
@@ -181,19 +177,17 @@ function livePacked(caller: string, packed: PackedMatrix): PackedWeight {
 
 /**
  * a (n, cols)·Wᵀ for a live packed W into the workspace: C (n, ldc) at byte address cAt, and
- * `after` floats reserved at align16 of C's end.
+ * `after` floats reserved at afterAt.
  */
-function packedProductInWorkspace(s: KernelState, a: Float32Array, n: number, live: PackedWeight, after = 0): { cAt: number; ldc: number } {
+function packedProductInWorkspace(s: KernelState, a: Float32Array, n: number, live: PackedWeight, after = 0): { cAt: number; ldc: number; afterAt: number } {
   const { rows: m, cols: k } = live;
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
   // workspace: A (n, k) | C (n, ldc) | `after` floats
-  const aAt = s.workspaceAt;
-  const cAt = align16(aAt + 4 * n * k);
-  reserve(s, align16(cAt + 4 * n * ldc) + 4 * after);
+  const [aAt, cAt, afterAt] = placeInWorkspace(s, 4 * n * k, 4 * n * ldc, 4 * after) as [number, number, number];
   s.heap.set(a, aAt >> 2);
   runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
-  return { cAt, ldc };
+  return { cAt, ldc, afterAt };
 }
 
 /**

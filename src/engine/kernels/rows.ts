@@ -7,10 +7,10 @@
 // run at memory speed, while the scalar loops took 3-10 ns an element (GELU's rational tanh alone
 // about 9 ns; at 2,048 tokens of dim 256 a training step ran 6.3M of them forward).
 
-import { reserve } from './heap';
+import { placeInWorkspace } from './heap';
 import { MIN_PARALLEL_ENTRIES } from './products';
 import { kernelState, runRows, type KernelState } from './pool';
-import { JOB, JobKind, align16 } from './protocol';
+import { JOB, JobKind } from './protocol';
 
 /**
  * Rows 0..rows−1 (cols wide) of dst = GELU(src + bias) in the kernel's memory, tanh u into
@@ -36,9 +36,7 @@ export function geluRowsInto(out: Float32Array, tanhU: Float32Array | undefined,
   if (n === 0) return;
   const s = kernelState();
   // workspace: x, GELU'd in place (rows, cols) | tanh u (rows, cols)
-  const xAt = s.workspaceAt;
-  const tanhAt = align16(xAt + 4 * n);
-  reserve(s, tanhAt + (tanhU ? 4 * n : 0));
+  const [xAt, tanhAt] = placeInWorkspace(s, 4 * n, tanhU ? 4 * n : 0) as [number, number];
   s.heap.set(x, xAt >> 2);
   geluInKernel(s, xAt, cols, xAt, cols, tanhU ? tanhAt : -1, cols, -1, rows);
   out.set(s.heap.subarray(xAt >> 2, (xAt >> 2) + n));
@@ -54,10 +52,7 @@ export function geluBackwardInto(dx: Float32Array, dy: Float32Array, x: Float32A
   if (n === 0) return;
   const s = kernelState();
   // workspace: dy, then dx in its place | x | tanh u
-  const dyAt = s.workspaceAt;
-  const xAt = align16(dyAt + 4 * n);
-  const tanhAt = align16(xAt + 4 * n);
-  reserve(s, tanhAt + 4 * n);
+  const [dyAt, xAt, tanhAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n) as [number, number, number];
   const heap = s.heap;
   heap.set(dy, dyAt >> 2);
   heap.set(x, xAt >> 2);
@@ -75,9 +70,7 @@ export function transposeInto(out: Float32Array, a: Float32Array, rows: number, 
   if (a.length === 0) return;
   const s = kernelState();
   // workspace: a (rows, cols) | aᵀ (cols, rows)
-  const aAt = s.workspaceAt;
-  const outAt = align16(aAt + 4 * a.length);
-  reserve(s, outAt + 4 * a.length);
+  const [aAt, outAt] = placeInWorkspace(s, 4 * a.length, 4 * a.length) as [number, number];
   s.heap.set(a, aAt >> 2);
   s.kernel.transpose(aAt, cols, outAt, rows, rows, cols);
   out.set(s.heap.subarray(outAt >> 2, (outAt >> 2) + a.length));
@@ -88,9 +81,7 @@ export function columnSumsInto(sums: Float32Array, src: Float32Array, rows: numb
   if (src.length !== rows * cols || sums.length !== cols) throw new RangeError(`columnSumsInto: ${src.length} and ${sums.length} floats for (${rows}, ${cols})`);
   const s = kernelState();
   // workspace: src (rows, cols) | sums (cols float64)
-  const srcAt = s.workspaceAt;
-  const sumsAt = align16(srcAt + 4 * src.length);
-  reserve(s, sumsAt + 8 * cols);
+  const [srcAt, sumsAt] = placeInWorkspace(s, 4 * src.length, 8 * cols) as [number, number];
   s.heap.set(src, srcAt >> 2);
   s.kernel.columnSums(srcAt, cols, rows, cols, sumsAt);
   sums.set(new Float64Array(s.memory.buffer, sumsAt, cols));
@@ -110,12 +101,7 @@ export function layerNormRowsInto(out: Float32Array, x: Float32Array, scale: Flo
   if (n === 0) return { mean, variance };
   const s = kernelState();
   // workspace: x, normed in place (rows, cols) | scale | shift (cols) | mean | variance (rows)
-  const xAt = s.workspaceAt;
-  const scaleAt = align16(xAt + 4 * n);
-  const shiftAt = align16(scaleAt + 4 * cols);
-  const meanAt = align16(shiftAt + 4 * cols);
-  const varianceAt = align16(meanAt + 4 * rows);
-  reserve(s, varianceAt + 4 * rows);
+  const [xAt, scaleAt, shiftAt, meanAt, varianceAt] = placeInWorkspace(s, 4 * n, 4 * cols, 4 * cols, 4 * rows, 4 * rows) as [number, number, number, number, number];
   const heap = s.heap;
   heap.set(x, xAt >> 2);
   heap.set(scale, scaleAt >> 2);
@@ -155,16 +141,9 @@ export function layerNormBackwardInto(
   }
   const s = kernelState();
   // workspace: x | dy | dx (rows, cols) | mean | variance (rows) | scale (cols) | scale's and shift's sums (cols float64)
-  let end = s.workspaceAt;
-  const place = (bytes: number): number => {
-    const at = end;
-    end = align16(end + bytes);
-    return at;
-  };
-  const [xAt, dyAt, dxAt] = [place(4 * n), place(4 * n), place(4 * n)];
-  const [meanAt, varianceAt, scaleAt] = [place(4 * rows), place(4 * rows), place(4 * cols)];
-  const [scaleSumsAt, shiftSumsAt] = [place(8 * cols), place(8 * cols)];
-  reserve(s, end);
+  const [xAt, dyAt, dxAt, meanAt, varianceAt, scaleAt, scaleSumsAt, shiftSumsAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n, 4 * rows, 4 * rows, 4 * cols, 8 * cols, 8 * cols) as [
+    number, number, number, number, number, number, number, number,
+  ];
   const heap = s.heap;
   heap.set(x, xAt >> 2);
   heap.set(dy, dyAt >> 2);
@@ -200,12 +179,7 @@ export function adamwInto(theta: Float32Array, g: Float32Array, m: Float32Array,
   if (n === 0) return;
   const s = kernelState();
   // workspace: constants (8 float64) | θ | g | m | v (n each)
-  const constantsAt = s.workspaceAt;
-  const thetaAt = align16(constantsAt + 64);
-  const gAt = align16(thetaAt + 4 * n);
-  const mAt = align16(gAt + 4 * n);
-  const vAt = align16(mAt + 4 * n);
-  reserve(s, vAt + 4 * n);
+  const [constantsAt, thetaAt, gAt, mAt, vAt] = placeInWorkspace(s, 64, 4 * n, 4 * n, 4 * n, 4 * n) as [number, number, number, number, number];
   const heap = s.heap;
   new Float64Array(s.memory.buffer, constantsAt, 8).set([c.decay, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.biasCorrection2Sqrt, c.negStepSize, c.eps]);
   heap.set(theta, thetaAt >> 2);
