@@ -150,6 +150,8 @@ export function runBenchLayer(layer: BenchLayer, traced = false, into?: Matrix):
   // p = 0 draws no masks; the generator is never used
   const dropout = { p: 0, generator: new TorchGenerator(0) };
   const attended = multiHeadAttention(layer.input, layer.mha, layer.heads, dropout);
+  // every head's maps, as a panel that shows them all reads them (they are computed on reading)
+  for (const head of attended.heads) void head.droppedWeights;
   return layerNorm(attended.output, layer.norm).output;
 }
 

@@ -1,13 +1,16 @@
-// A training step's attention in the kernel (kernels/attention.ts) against the formulas written
+// Attention in the kernel (kernels/attention.ts): a training step's against the formulas written
 // out in double here (train/layers.ts gives them), with and without dropout, for head widths and
-// lengths around the kernel's blocks; and the same bits on one thread and on two with the helper
-// made to take heads.
+// lengths around the kernel's blocks, and the same bits on one thread and on two with the helper
+// made to take heads; the panel's traced multi-head attention against causalAttention head by head.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { attentionBackwardInto, attentionForwardInto, helperChunkCount, kernelThreads, setKernelThreads, setWaitForHelper, warmUpKernel, type AttentionShape } from '../../src/engine/kernels';
+import { causalAttention } from '../../src/engine/layers/causalAttention';
+import { multiHeadAttention } from '../../src/engine/layers/multiHead';
 import { TorchGenerator } from '../../src/engine/rng';
-import { dropoutScale } from '../../src/engine/tensor';
+import { dropoutScale, linear, sliceColumns } from '../../src/engine/tensor';
+import type { Matrix } from '../../src/engine/types';
 import { assertClose } from './assertClose';
 
 function randomValues(count: number, seed: number): Float32Array {
@@ -124,5 +127,27 @@ test('attention in the kernel gives the same bits on one thread and on two, the 
   } finally {
     setWaitForHelper(false);
     setKernelThreads(previous);
+  }
+});
+
+test("the traced multi-head attention takes its contexts from the kernel and its maps on reading: causalAttention's numbers head by head, bit for bit", () => {
+  const [T, dim, heads] = [37, 24, 3];
+  const matrix = (rows: number, cols: number, seed: number) => ({ rows, cols, data: randomValues(rows * cols, seed).map((v) => v / 4) });
+  const projection = (seed: number) => ({ weight: matrix(dim, dim, seed), bias: randomValues(dim, seed + 100) });
+  const weights = { query: projection(11), key: projection(12), value: projection(13), outProj: projection(14) };
+  const inputs = matrix(T, dim, 15);
+  for (const p of [0, 0.4]) {
+    const traced = multiHeadAttention(inputs, weights, heads, { p, generator: new TorchGenerator(5) });
+    const generator = new TorchGenerator(5);
+    const [queries, keys, values] = [weights.query, weights.key, weights.value].map((layer) => linear(inputs, layer));
+    traced.heads.forEach((head, h) => {
+      const columns = (m: Matrix) => sliceColumns(m, h * (dim / heads), dim / heads);
+      const expected = causalAttention(columns(queries!), columns(keys!), columns(values!), { p, generator });
+      assert.deepEqual(head.context, expected.context, `p ${p}, head ${h}: context`);
+      assert.deepEqual(head.scores, expected.scores, `p ${p}, head ${h}: scores`);
+      assert.deepEqual(head.weights, expected.weights);
+      assert.deepEqual(head.droppedWeights, expected.droppedWeights);
+      assert.equal(head.weights, head.weights, 'computed once, then kept');
+    });
   }
 });

@@ -12,10 +12,10 @@
 // rows), so their sums run in another order: within float32 rounding of it, and of PyTorch.
 
 import { attentionBackwardHeads, attentionForwardHeads, trainingSlotLayout } from './heads';
-import { reserve } from './heap';
+import { placeInWorkspace } from './heap';
 import { MIN_PARALLEL_MACS } from './products';
 import { kernelState, runRows } from './pool';
-import { JobKind, align16 } from './protocol';
+import { JobKind } from './protocol';
 
 /** B windows of T tokens, model width C, `heads` heads of C / heads. */
 export interface AttentionShape {
@@ -32,29 +32,30 @@ function checkShape(caller: string, shape: AttentionShape): void {
   }
 }
 
-/** Places the job's buffers in the workspace and returns their byte addresses. */
-function placeJob(shape: AttentionShape, withKeep: boolean) {
+/** Places the job's buffers in the workspace and returns their byte addresses (−1: not placed). */
+function placeJob(shape: AttentionShape, parts: { keep: boolean; weights: boolean; backward: boolean }) {
   const { B, T, C, heads } = shape;
   const s = kernelState();
   const N = B * T;
   const maps = B * heads * T * T;
   const threads = 1 + s.helpers.length;
   const layout = trainingSlotLayout(T, C / heads);
-  let end = s.workspaceAt;
-  const place = (bytes: number): number => {
-    const at = end;
-    end = align16(end + bytes);
-    return at;
+  const [constants, qkv, ctx, dqkv, weights, keep, slots] = placeInWorkspace(
+    s,
+    ...[16, 4 * N * 3 * C, 4 * N * C, parts.backward ? 4 * N * 3 * C : 0, parts.weights ? 4 * maps : 0, parts.keep ? maps : 0, layout.bytes * threads],
+  ) as [number, number, number, number, number, number, number];
+  return {
+    s,
+    constants,
+    qkv,
+    ctx,
+    dqkv: parts.backward ? dqkv : -1,
+    weights: parts.weights ? weights : -1,
+    keep: parts.keep ? keep : -1,
+    slots,
+    slotBytes: layout.bytes,
+    maps,
   };
-  const constants = place(16);
-  const qkv = place(4 * N * 3 * C);
-  const ctx = place(4 * N * C);
-  const dqkv = place(4 * N * 3 * C);
-  const weights = place(4 * maps);
-  const keep = withKeep ? place(maps) : -1;
-  const slots = place(layout.bytes * threads);
-  reserve(s, end);
-  return { s, constants, qkv, ctx, dqkv, weights, keep, slots, slotBytes: layout.bytes, maps };
 }
 
 /** Heads are shared like a product's rows: worth a helper when the products are large enough. */
@@ -69,23 +70,24 @@ function runAttention(job: ReturnType<typeof placeJob>, shape: AttentionShape, k
 }
 
 /**
- * ctx (N, C) and attnWeights (B·H·T·T, 0 above each diagonal) from qkv (N, 3C); with `keep`
- * (B·H·T·T bytes, drawn by the caller), the weights are dropped out by it, scaled by `scale`.
+ * ctx (N, C) from qkv (N, 3C), and attnWeights (B·H·T·T, 0 above each diagonal) when given; with
+ * `keep` (B·H·T·T bytes, drawn by the caller), the weights are dropped out by it, scaled by `scale`.
  */
-export function attentionForwardInto(ctx: Float32Array, attnWeights: Float32Array, qkv: Float32Array, keep: Uint8Array | undefined, scale: number, shape: AttentionShape): void {
+export function attentionForwardInto(ctx: Float32Array, attnWeights: Float32Array | undefined, qkv: Float32Array, keep: Uint8Array | undefined, scale: number, shape: AttentionShape): void {
   checkShape('attentionForwardInto', shape);
   const { B, T, C, heads } = shape;
   const N = B * T;
-  if (ctx.length !== N * C || qkv.length !== N * 3 * C || attnWeights.length !== B * heads * T * T || (keep && keep.length !== attnWeights.length)) {
+  const maps = B * heads * T * T;
+  if (ctx.length !== N * C || qkv.length !== N * 3 * C || (attnWeights && attnWeights.length !== maps) || (keep && keep.length !== maps)) {
     throw new RangeError(`attentionForwardInto: buffers that do not fit B ${B}, T ${T}, C ${C}, ${heads} heads`);
   }
-  const job = placeJob(shape, keep !== undefined);
+  const job = placeJob(shape, { keep: keep !== undefined, weights: attnWeights !== undefined, backward: false });
   const heap = job.s.heap;
   heap.set(qkv, job.qkv >> 2);
-  if (keep) new Uint8Array(job.s.memory.buffer, job.keep, job.maps).set(keep);
+  if (keep) new Uint8Array(job.s.memory.buffer, job.keep, maps).set(keep);
   runAttention(job, shape, JobKind.AttentionForward, scale, Math.fround(Math.sqrt(C / heads)));
   ctx.set(heap.subarray(job.ctx >> 2, (job.ctx >> 2) + N * C));
-  attnWeights.set(heap.subarray(job.weights >> 2, (job.weights >> 2) + job.maps));
+  attnWeights?.set(heap.subarray(job.weights >> 2, (job.weights >> 2) + maps));
 }
 
 /** dqkv (N, 3C) overwritten from dctx (N, C); the rest is what the forward was given and kept. */
@@ -96,7 +98,7 @@ export function attentionBackwardInto(dqkv: Float32Array, dctx: Float32Array, qk
   if (dqkv.length !== N * 3 * C || dctx.length !== N * C || qkv.length !== N * 3 * C || attnWeights.length !== B * heads * T * T || (keep && keep.length !== attnWeights.length)) {
     throw new RangeError(`attentionBackwardInto: buffers that do not fit B ${B}, T ${T}, C ${C}, ${heads} heads`);
   }
-  const job = placeJob(shape, keep !== undefined);
+  const job = placeJob(shape, { keep: keep !== undefined, weights: true, backward: true });
   const heap = job.s.heap;
   heap.set(qkv, job.qkv >> 2);
   heap.set(dctx, job.ctx >> 2);

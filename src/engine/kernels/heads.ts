@@ -63,7 +63,7 @@ export function trainingSlotLayout(T: number, headDim: number) {
 }
 
 /**
- * The job's parameters (byte addresses; -1 for no mask):
+ * The job's parameters (byte addresses; −1 for no mask, and in a forward for no weights kept):
  *   [qkv, ctx or dctx, weights, keep, dqkv (backward), T, C, heads, slots, slotBytes, constants]
  * constants: two float64, the dropout scale and the divisor fl(√headDim).
  */
@@ -71,7 +71,8 @@ export type AttentionJob = ArrayLike<number>;
 
 /**
  * Forward of heads headStart .. headEnd−1 (b·heads + h) on `slot`:
- *   S = Q_h·K_hᵀ (j <= i), weights = softmax(S / divisor) kept whole (0 above the diagonal),
+ *   S = Q_h·K_hᵀ (j <= i), weights = softmax(S / divisor), kept whole (0 above the diagonal)
+ *   unless the job's weights address is −1,
  *   dropped = dropout(weights), ctx[:, head h] = dropped·V_h.
  */
 export function attentionForwardHeads(k: KernelExports, headStart: number, headEnd: number, p: AttentionJob, scale: number, divisor: number, slot: number): void {
@@ -91,7 +92,7 @@ export function attentionForwardHeads(k: KernelExports, headStart: number, headE
     k.gemm(q, packed, scores, 0, T, tPanels, headDim, 1, 0, 3 * C, ldS);
     k.softmax(scores, 0, T, ldS, divisor, 1);
     k.clearBlockUpper(scores, T, ldS);
-    k.copyLower(scores, ldS, weights + 4 * head * T * T, T, T, T);
+    if (weights >= 0) k.copyLower(scores, ldS, weights + 4 * head * T * T, T, T, T);
     if (keep >= 0) k.dropoutLower(scores, ldS, keep + head * T * T, T, T, scale);
     k.pack(v, packed, headDim, T, 0, 3 * C); // V_h (T, hd) as B
     k.gemm(scores, packed, out, 0, T, dPanels, T, 0, 1, ldS, dPanels * PANEL);

@@ -19,23 +19,55 @@ export interface DropoutSource {
 }
 
 export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, dropout: DropoutSource): HeadTrace {
-  const attnScores = causalMask_(matmulTransposed(queries, keys, { causal: true })); // (T, T)
-  const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols), { causal: true }); // (T, T), 0 above the diagonal
-  const droppedWeights = dropoutWeights(attnWeights, dropout, { causal: true }); // (T, T), attnWeights itself at p = 0
-  const contextVecs = matmul(droppedWeights, values, { causal: true }); // (T, T)·(T, d) -> (T, d)
-  return { queries, keys, values, scores: attnScores, weights: attnWeights, droppedWeights, context: contextVecs };
+  const keep = dropout.p === 0 ? undefined : drawMask(dropout, queries.rows * keys.rows);
+  const maps = headMaps(queries, keys, keep, dropout.p);
+  const contextVecs = matmul(maps.droppedWeights, values, { causal: true }); // (T, T)·(T, d) -> (T, d)
+  return { queries, keys, values, ...maps, context: contextVecs };
 }
 
 /**
- * nn.Dropout in training mode over the whole matrix, row-major, masked entries included (they
- * consume draws too). p = 0 draws nothing and returns attnWeights itself: no stage writes to a
- * trace's matrices after computing them, and a fresh (T, T) copy costs page faults (16 MB at
- * T = 2048, per head). With `causal`, attnWeights is 0 above the diagonal (see applyDropout).
+ * A head whose context was computed elsewhere (multiHeadAttention: every head's in the kernel at
+ * once): its maps are computed from its queries, keys and own dropout mask the first time one
+ * of them is read, the same numbers causalAttention gives. A panel at 2,048 tokens then draws
+ * its first sections without twelve times three (2,048, 2,048) maps (576 MB) being written first.
  */
-export function dropoutWeights(attnWeights: Matrix, dropout: DropoutSource, options: { causal?: boolean } = {}): Matrix {
-  if (dropout.p === 0) return attnWeights;
-  const size = attnWeights.data.length;
+export function headWithMapsOnRead(queries: Matrix, keys: Matrix, values: Matrix, context: Matrix, keep: Uint8Array | undefined, p: number): HeadTrace {
+  let maps: HeadMaps | undefined;
+  const read = (): HeadMaps => (maps ??= headMaps(queries, keys, keep, p));
+  return {
+    queries,
+    keys,
+    values,
+    context,
+    get scores() {
+      return read().scores;
+    },
+    get weights() {
+      return read().weights;
+    },
+    get droppedWeights() {
+      return read().droppedWeights;
+    },
+  };
+}
+
+type HeadMaps = Pick<HeadTrace, 'scores' | 'weights' | 'droppedWeights'>;
+
+/** Scores, weights and dropped weights of one head; keep is its mask (undefined at p = 0). */
+function headMaps(queries: Matrix, keys: Matrix, keep: Uint8Array | undefined, p: number): HeadMaps {
+  const scores = causalMask_(matmulTransposed(queries, keys, { causal: true })); // (T, T)
+  const weights = softmaxRows(scores, Math.sqrt(keys.cols), { causal: true }); // (T, T), 0 above the diagonal
+  // (T, T); attnWeights itself at p = 0: no stage writes to a trace's matrices after computing
+  // them, and a fresh (T, T) copy costs page faults (16 MB at T = 2048, per head)
+  const droppedWeights = keep ? applyDropout(weights, keep, p, { causal: true }) : weights;
+  return { scores, weights, droppedWeights };
+}
+
+/**
+ * nn.Dropout in training mode over a whole (T, T) matrix, row-major, masked entries included
+ * (they consume draws too): the keep-mask of `size` entries, in dropout.keep's scratch.
+ */
+function drawMask(dropout: DropoutSource, size: number): Uint8Array {
   if (dropout.keep?.length !== size) dropout.keep = new Uint8Array(size);
-  const keep = dropout.generator.dropoutMask(dropout.keep, dropout.p);
-  return applyDropout(attnWeights, keep, dropout.p, options);
+  return dropout.generator.dropoutMask(dropout.keep, dropout.p);
 }

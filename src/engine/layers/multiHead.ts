@@ -8,11 +8,11 @@
 //   concat = [z_0 | z_1 | ... ]                                      (T, attnDim)
 //   output = concat·W_oᵀ + b_o                                       (T, attnDim)
 
-import { multiHeadForwardInto } from '../kernels';
-import { concatColumns, createMatrix, linear, sliceColumns } from '../tensor';
+import { attentionForwardInto, multiHeadForwardInto } from '../kernels';
+import { createMatrix, dropoutScale, linear, sliceColumns } from '../tensor';
 import type { BlockWeights } from '../gpt/types';
 import type { HeadTrace, Matrix, Trace } from '../types';
-import { causalAttention, type DropoutSource } from './causalAttention';
+import { headWithMapsOnRead, type DropoutSource } from './causalAttention';
 
 export function multiHeadAttention(
   inputs: Matrix,
@@ -24,21 +24,31 @@ export function multiHeadAttention(
   const queries = linear(inputs, weights.query); // (T, dim) -> (T, attnDim)
   const keys = linear(inputs, weights.key);
   const values = linear(inputs, weights.value);
-  const headDim = queries.cols / heads;
-  const headTraces: HeadTrace[] = [];
+  const T = queries.rows;
+  const attnDim = queries.cols;
+  const headDim = attnDim / heads;
+  // Each head's own dropout mask, drawn head after head from the one generator, as the heads
+  // drew them one at a time (the same masks, so the same numbers).
+  const masks = dropout.p > 0 ? new Uint8Array(heads * T * T) : undefined;
   for (let h = 0; h < heads; h++) {
     beforeHead(h);
-    const start = h * headDim;
-    headTraces.push(
-      causalAttention(
-        sliceColumns(queries, start, headDim), // (T, headDim)
-        sliceColumns(keys, start, headDim),
-        sliceColumns(values, start, headDim),
-        dropout,
-      ),
-    );
+    if (masks) dropout.generator.dropoutMask(masks.subarray(h * T * T, (h + 1) * T * T), dropout.p);
   }
-  const concat = concatColumns(headTraces.map((head) => head.context)); // (T, attnDim)
+  // Every head's context in the kernel at once (the threads share the heads, and no (T, T) map
+  // leaves the kernel's memory): bit for bit causalAttention's, the same products and softmax.
+  // Each head's maps are computed when first read (headWithMapsOnRead).
+  const qkv = new Float32Array(T * 3 * attnDim); // (T, 3·attnDim): queries | keys | values
+  for (let t = 0; t < T; t++) {
+    [queries, keys, values].forEach((m, part) => qkv.set(m.data.subarray(t * attnDim, (t + 1) * attnDim), (3 * t + part) * attnDim));
+  }
+  const concat = createMatrix(T, attnDim); // (T, attnDim)
+  attentionForwardInto(concat.data, undefined, qkv, masks, dropoutScale(dropout.p), { B: 1, T, C: attnDim, heads });
+  const headTraces: HeadTrace[] = [];
+  for (let h = 0; h < heads; h++) {
+    const start = h * headDim;
+    const columns = (m: Matrix) => sliceColumns(m, start, headDim); // (T, headDim)
+    headTraces.push(headWithMapsOnRead(columns(queries), columns(keys), columns(values), columns(concat), masks?.subarray(h * T * T, (h + 1) * T * T), dropout.p));
+  }
   const output = linear(concat, weights.outProj); // (T, attnDim)
   return { heads: headTraces, concat, output };
 }
