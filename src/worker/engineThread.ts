@@ -23,7 +23,7 @@ import {
   EngineRequestSchema, EngineThreadDataSchema, parseEngineRequest, type EngineReply, type EngineRequest, type EngineResults, type TrainEvent,
 } from '../shared/engineProtocol';
 import { parse, problem } from '../shared/wire';
-import { TraceStore } from './traceStore';
+import { TraceStore, typedArrayBytes } from './traceStore';
 import { runExperiment } from './experimentsView';
 import { progressStage } from '../shared/experimentsProtocol';
 import { compareView, type CompareInput } from './compareView';
@@ -97,6 +97,16 @@ class StepReports {
 /** Steps reported at most this often (the panel's chart and status redraw at that rate). */
 const STEP_REPORT_MS = 100;
 
+/**
+ * What a kept analysis takes: its arrays, and its heads' maps as they will be once read (each
+ * head's scores and weights, and its dropped weights when there is dropout; computed on reading).
+ */
+function keptBytes(entry: Kept): number {
+  const { tokens, config } = entry.result.trace;
+  const maps = config.dropout > 0 ? 3 : 2;
+  return typedArrayBytes(entry) + config.heads * maps * 4 * tokens.length ** 2;
+}
+
 const kept = (traceId: number): Kept => {
   const entry = traces.get(traceId);
   if (!entry) throw new EngineError(`trace ${traceId} is no longer kept; analyze the text again`);
@@ -122,7 +132,7 @@ const handlers: Handlers = {
     // the tokens go to the panel at once, the stages when they are done: a long text's stages and model take seconds each
     const result = analyzer.analyze(request, { signal, onProgress: progress, onStart: (info) => start(panelStart(info)) });
     if (result.kind !== 'trace') return result;
-    traces.put(traceId, { result }); // the panel asks for groups and cells of the stages while the model runs
+    traces.put(traceId, { result }, keptBytes({ result })); // the panel asks for groups and cells of the stages while the model runs
     stages(traceId, result, toPanelTrace(result, { mapsAsCodes: true }));
     // The model (book chapter 4) on the same text: its sections need only the residual stream;
     // logits are computed per position when asked. A model that cannot run says why in its
@@ -137,7 +147,7 @@ const handlers: Handlers = {
       if (err instanceof CancelledError || !isUserFacing(err)) throw err;
       modelPart = { modelError: (err as Error).message };
     }
-    if (model) traces.put(traceId, { result, model });
+    if (model) traces.put(traceId, { result, model }, keptBytes({ result, model }));
     return {
       kind: 'trace', traceId, elapsedMs: result.elapsedMs, ...modelPart,
       ...(result.weightsPath !== undefined && { weightsPath: result.weightsPath }),

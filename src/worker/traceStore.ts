@@ -2,7 +2,12 @@
 // trace is never evicted (it is the open panel's: the host releases a trace when its panel
 // closes or shows a newer one); older ones go, oldest first, once the budget is exceeded.
 
-/** Bytes of every typed array under `value`, each buffer counted once. */
+/**
+ * Bytes of every typed array under `value`, each buffer counted once. Values behind getters are
+ * not read: a multi-head trace's head maps are computed when first read (headWithMapsOnRead), and
+ * reading them here would compute 576 MB of maps at 2,048 tokens before the panel gets its
+ * stages; whoever keeps such a trace counts them (see the engine thread's keptBytes).
+ */
 export function typedArrayBytes(value: unknown, seen = new Set<ArrayBufferLike>()): number {
   if (ArrayBuffer.isView(value)) {
     if (seen.has(value.buffer)) return 0;
@@ -11,7 +16,9 @@ export function typedArrayBytes(value: unknown, seen = new Set<ArrayBufferLike>(
   }
   if (!value || typeof value !== 'object') return 0;
   let bytes = 0;
-  for (const child of Object.values(value)) bytes += typedArrayBytes(child, seen);
+  for (const property of Object.values(Object.getOwnPropertyDescriptors(value))) {
+    if ('value' in property) bytes += typedArrayBytes(property.value, seen);
+  }
   return bytes;
 }
 

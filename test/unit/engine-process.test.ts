@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG } from '../../src/engine/config';
 import type { AnalyzeRequest } from '../../src/engine/pipeline';
 import { EngineReplySchema, EngineResultSchemas, parseEngineReply, parseEngineRequest, type EngineReply } from '../../src/shared/engineProtocol';
 import { parse, problem } from '../../src/shared/wire';
-import { TraceStore } from '../../src/worker/traceStore';
+import { TraceStore, typedArrayBytes } from '../../src/worker/traceStore';
 import { EngineClient } from '../../src/host/engineClient';
 import { readGptCheckpoint } from '../../src/engine/io/gptCheckpoint';
 import { assertClose } from './assertClose';
@@ -194,6 +194,19 @@ test('the trace store keeps the newest trace whatever its size and evicts the ol
   assert.ok(store.get(4));
   assert.equal(store.release(4), true);
   assert.deepEqual([store.size, store.bytes], [0, 0]);
+});
+
+test("counting a kept trace's bytes reads no getter (a head's maps are computed when first read)", () => {
+  let read = false;
+  const head = {
+    context: new Float32Array(10),
+    get weights() {
+      read = true;
+      return new Float32Array(1000);
+    },
+  };
+  assert.equal(typedArrayBytes({ heads: [head], shared: head.context }), 40, 'the context once, the getter not at all');
+  assert.equal(read, false);
 });
 
 test('training runs on its own thread: events, pause and Stop within one step, Stop keeps a checkpoint of the last step, hovers answered meanwhile', async () => {
