@@ -65,14 +65,23 @@ export function headsSection(run: Run): TemplateResult {
       const head = headOf(run, h);
       return head ? headFigure(run, head, h) : pendingSlot(`head:${h}`, `head ${h + 1}: loads when shown…`);
     })}</div>
-    <div class="pair">${figure({
-      name: 'multiHead.concat', title: 'concatenated head contexts', matrix: m.concat, rowLabels: labels, scale: 'diverging',
+    ${headsOutput(run)}`;
+}
+
+/** The heads concatenated and projected: in the trace, or arrived as group 'multiHeadOut' (long texts). */
+function headsOutput(run: Run): TemplateResult {
+  const { trace, labels } = run;
+  const c = trace.config;
+  const out = trace.multiHead.concat && trace.multiHead.output ? { concat: trace.multiHead.concat, output: trace.multiHead.output } : groupData(run, 'multiHeadOut');
+  if (!out) return pendingSlot('multiHeadOut', 'The concatenated heads and the output projection load when shown…');
+  return html`<div class="pair">${figure({
+      name: 'multiHead.concat', title: 'concatenated head contexts', matrix: out.concat, rowLabels: labels, scale: 'diverging',
       rowAxis: 'tokens', colAxis: `columns (head 1 | … | head ${c.heads})`, rowsAreTokens: true, colsAreTokens: false,
-      describe: valueDescribe(labels, exactOf(m.concat, 'multiHead.concat'), 'column'),
+      describe: valueDescribe(labels, exactOf(out.concat, 'multiHead.concat'), 'column'),
     }, { measures: 'context value (no unit)', scale: 'own scale' })}${figure({
-      name: 'multiHead.output', title: 'output projection', matrix: m.output, rowLabels: labels, scale: 'diverging',
+      name: 'multiHead.output', title: 'output projection', matrix: out.output, rowLabels: labels, scale: 'diverging',
       rowAxis: 'tokens', colAxis: 'columns (d_out)', rowsAreTokens: true, colsAreTokens: false,
-      describe: valueDescribe(labels, exactOf(m.output, 'multiHead.output'), 'column'),
+      describe: valueDescribe(labels, exactOf(out.output, 'multiHead.output'), 'column'),
     }, { measures: 'output value (no unit)', scale: 'own scale (not the concat map\'s)' })}</div>`;
 }
 

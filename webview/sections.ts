@@ -36,7 +36,7 @@ export const SECTIONS: readonly SectionEntry[] = [
   { id: 'attention-simple', view: simpleSection, draws: (g) => g === 'simple' },
   { id: 'attention-self', view: selfSection, draws: (g) => g === 'selfAttention' },
   { id: 'attention-causal', view: causalSection, draws: (g) => g === 'causal' },
-  { id: 'attention-heads', view: headsSection, draws: (g) => g.startsWith('head:') },
+  { id: 'attention-heads', view: headsSection, draws: (g) => g.startsWith('head:') || g === 'multiHeadOut' },
   { id: 'layernorm', view: layerNormSection },
   { id: 'feed-forward', view: feedForwardSection, shown: modelRan },
   { id: 'blocks', view: blocksSection, shown: modelRan, draws: (g) => g === 'blocks' || g.startsWith('block:') },

@@ -76,11 +76,12 @@ export type JourneyAttention = v.InferOutput<typeof JourneySchema>;
 /** The parts of a trace that are sent on request: the token and position embeddings, a stage, or one head by index. */
 // 'blocks': every layer × head attention map as a thumbnail (PanelBlockThumbs); `block:L`: block
 // L's maps in full (PanelBlock), recomputed by the engine from the residual stream it keeps.
-export type LazyGroup = 'embeddings' | 'simple' | 'selfAttention' | 'causal' | `head:${number}` | 'blocks' | `block:${number}`;
+// 'multiHeadOut': the concatenated heads and the output projection of a long text, (T, attnDim) each.
+export type LazyGroup = 'embeddings' | 'simple' | 'selfAttention' | 'causal' | `head:${number}` | 'multiHeadOut' | 'blocks' | `block:${number}`;
 const pattern = <T extends string>(re: RegExp) => v.custom<T>((x) => typeof x === 'string' && re.test(x), `a string like ${re.source}`);
 const HeadGroupSchema = pattern<`head:${number}`>(/^head:\d{1,4}$/);
 const BlockGroupSchema = pattern<`block:${number}`>(/^block:\d{1,3}$/);
-export const LazyGroupSchema = v.union([v.picklist(['embeddings', 'simple', 'selfAttention', 'causal', 'blocks']), HeadGroupSchema, BlockGroupSchema]);
+export const LazyGroupSchema = v.union([v.picklist(['embeddings', 'simple', 'selfAttention', 'causal', 'multiHeadOut', 'blocks']), HeadGroupSchema, BlockGroupSchema]);
 export const isLazyGroup = (x: unknown): x is LazyGroup => v.is(LazyGroupSchema, x);
 
 /** A context window of a text's tokens: from .. to−1 of `of` (src/engine/window.ts). */
@@ -174,8 +175,9 @@ export const PanelTraceSchema = v.pipe(
     multiHead: v.object({
       /** One entry per head; null until requested as group `head:<index>` (long texts). */
       heads: v.array(v.nullable(PanelHeadSchema)),
-      concat: PanelMapSchema,
-      output: PanelMapSchema,
+      /** Null for a long text in the panel until requested as group 'multiHeadOut'. */
+      concat: v.nullable(PanelMapSchema),
+      output: v.nullable(PanelMapSchema),
     }),
     layerNorm: v.object({
       mean: float32,
@@ -227,6 +229,7 @@ const groupEntries = [
   v.object({ group: v.picklist(['simple', 'selfAttention']), data: StageMapsSchema }),
   v.object({ group: v.literal('causal'), data: CausalMapsSchema }),
   v.object({ group: HeadGroupSchema, data: PanelHeadSchema }),
+  v.object({ group: v.literal('multiHeadOut'), data: v.object({ concat: PanelMapSchema, output: PanelMapSchema }) }),
   v.object({ group: v.literal('blocks'), data: PanelBlockThumbsSchema }),
   v.object({ group: BlockGroupSchema, data: PanelBlockSchema }),
 ] as const;
@@ -313,7 +316,7 @@ export const HostMessageSchema = v.pipe(
     v.object({ type: v.literal('error'), runId: int, message: text(10_000), section: v.optional(v.picklist(SECTIONS)) }),
     v.object({ type: v.literal('knobs'), values: KnobValuesSchema }),
     // A lazily sent part of the trace (GroupData), its maps as MapCodes (causal ones as lower triangles).
-    groupMessage(groupEntries[0]), groupMessage(groupEntries[1]), groupMessage(groupEntries[2]), groupMessage(groupEntries[3]), groupMessage(groupEntries[4]), groupMessage(groupEntries[5]),
+    groupMessage(groupEntries[0]), groupMessage(groupEntries[1]), groupMessage(groupEntries[2]), groupMessage(groupEntries[3]), groupMessage(groupEntries[4]), groupMessage(groupEntries[5]), groupMessage(groupEntries[6]),
     // The exact values of a window of cells, one Float32Array (rows·cols, row by row) per path;
     // with `approximate`, the values their display codes stand for (the standalone report).
     CellsReplySchema,

@@ -554,6 +554,10 @@ await inWorkbench({
         await web.locator(`#head-grid canvas[data-rows="${n}"]`).first().waitFor({ timeout: 60_000 });
         console.log(`     ${n} tokens: → first head map shown ${Date.now() - t0} ms`);
         await page.screenshot({ path: path.join(RESULTS, `panel-${n}-heads.png`) });
+        // so do the concatenated heads and the output projection
+        await web.locator('figure.pending[data-group="multiHeadOut"]').scrollIntoViewIfNeeded({ timeout: 2_000 }).catch(() => {});
+        await web.locator(`canvas[data-name="multiHead.output"][data-rows="${n}"]`).waitFor({ timeout: STEP_MS });
+        await web.locator(`canvas[data-name="multiHead.concat"][data-rows="${n}"]`).waitFor({ timeout: STEP_MS });
         await web.locator('#attention-causal').scrollIntoViewIfNeeded();
         const canvas = web.locator('canvas[data-name="causal.droppedWeights"]');
         const box = await canvas.boundingBox();

@@ -121,6 +121,12 @@ test('long texts: the panel trace leaves T×T stages to be requested, maps as di
   assert.deepEqual(panel.multiHead.heads, [null, null]);
   const coded = toPanelTrace(result, { mapsAsCodes: true });
   assert.ok(isMapCodes(coded.layerNorm.output), 'the panel gets (T, d) maps as codes');
+  assert.deepEqual([coded.multiHead.concat, coded.multiHead.output], [null, null], "the panel's concat and output come when shown");
+  assert.ok(panel.multiHead.concat && 'data' in panel.multiHead.concat, 'the report keeps them');
+  const outGroup = panelGroup(result.trace, 'multiHeadOut');
+  assert.ok(outGroup?.group === 'multiHeadOut' && isMapCodes(outGroup.data.concat) && isMapCodes(outGroup.data.output));
+  assert.deepEqual([outGroup.data.output.rows, outGroup.data.output.cols], [result.trace.tokens.length, 8]);
+  assert.ok(parseHostMessage({ type: 'group', runId: 1, ...outGroup }), 'its message validates');
   assert.ok(parseHostMessage({ type: 'trace', runId: 1, title: 't', source: text, trace: coded, elapsedMs: 1 }), 'and its validator takes them');
   assert.ok(panel.layerNorm.output && 'data' in panel.layerNorm.output, 'the report keeps them exact');
   const causalGroup = panelGroup(result.trace, 'causal');
