@@ -1,7 +1,8 @@
-// Causal multi-head attention of a training step (train/layers.ts gives the formulas) in the
-// kernel's memory: the projections, the maps and the masks staged once per layer, then the B·H
-// (window, head) pairs shared between the threads, each whole on one thread (heads.ts), so
-// nothing of a head crosses into JavaScript. Heads read their queries, keys and values straight
+// Causal multi-head attention with dropout in the kernel's memory (train/layers.ts gives the
+// formulas), for a training step and for the panel's multi-head stage (layers/multiHead.ts): the
+// projections, the maps and the masks staged once per layer, then the B·H (window, head) pairs
+// shared between the threads, each whole on one thread (heads.ts), so nothing of a head crosses
+// into JavaScript. Heads read their queries, keys and values straight
 // from the (N, 3C) projections (c_attn's layout: q | k | v columns, head h at h·headDim of each)
 // and write their columns of the output.
 //

@@ -44,7 +44,8 @@ export function headSlotBytes(T: number, headDim: number): number {
 }
 
 // ------------------------------------------------------------------------------------------------
-// A training step's heads (attention.ts)
+// attention.ts's heads: a training step's, forward and backward, and the panel's multi-head
+// forward (which keeps no maps)
 
 /**
  * One thread's slot (byte offsets from its start, each 16-aligned):
