@@ -98,13 +98,14 @@ class StepReports {
 const STEP_REPORT_MS = 100;
 
 /**
- * What a kept analysis takes: its arrays, and its heads' maps as they will be once read (each
- * head's scores and weights, and its dropped weights when there is dropout; computed on reading).
+ * What a kept analysis takes: its arrays, and what its heads keep out of sight of the count
+ * (computed on reading): each head's scores and weights as they will be once read, and with
+ * dropout its dropped weights and the mask it keeps for them (a byte a cell).
  */
 function keptBytes(entry: Kept): number {
   const { tokens, config } = entry.result.trace;
-  const maps = config.dropout > 0 ? 3 : 2;
-  return typedArrayBytes(entry) + config.heads * maps * 4 * tokens.length ** 2;
+  const perCell = config.dropout > 0 ? 3 * 4 + 1 : 2 * 4;
+  return typedArrayBytes(entry) + config.heads * perCell * tokens.length ** 2;
 }
 
 const kept = (traceId: number): Kept => {

@@ -12,10 +12,10 @@
 // zeros above the diagonal are added, exactly, where the JavaScript form skipped them by reversing
 // rows), so their sums run in another order: within float32 rounding of it, and of PyTorch.
 
-import { attentionBackwardHeads, attentionForwardHeads, trainingSlotLayout } from './heads';
+import { attentionBackwardHeads, attentionForwardHeads, attentionSlotLayout } from './heads';
 import { placeInWorkspace } from './heap';
 import { MIN_PARALLEL_MACS } from './products';
-import { kernelState, runRows } from './pool';
+import { activeHelpers, kernelState, runRows } from './pool';
 import { JobKind } from './protocol';
 
 /** B windows of T tokens, model width C, `heads` heads of C / heads. */
@@ -39,12 +39,12 @@ function placeJob(shape: AttentionShape, parts: { keep: boolean; weights: boolea
   const s = kernelState();
   const N = B * T;
   const maps = B * heads * T * T;
-  const threads = 1 + s.helpers.length;
-  const layout = trainingSlotLayout(T, C / heads);
+  const threads = 1 + activeHelpers(s); // slot 0 the calling thread's, helper h's h + 1
+  const layout = attentionSlotLayout(T, C / heads);
   const [constants, qkv, ctx, dqkv, weights, keep, slots] = placeInWorkspace(
     s,
     ...[16, 4 * N * 3 * C, 4 * N * C, parts.backward ? 4 * N * 3 * C : 0, parts.weights ? 4 * maps : 0, parts.keep ? maps : 0, layout.bytes * threads],
-  ) as [number, number, number, number, number, number, number];
+  );
   return {
     s,
     constants,
@@ -59,10 +59,14 @@ function placeJob(shape: AttentionShape, parts: { keep: boolean; weights: boolea
   };
 }
 
-/** Heads are shared like a product's rows: worth a helper when the products are large enough. */
-function runAttention(job: ReturnType<typeof placeJob>, shape: AttentionShape, kind: JobKind, scale: number, divisor: number): void {
+/**
+ * Heads are shared like a product's rows: worth a helper when the products are large enough. The
+ * softmax divides by fl(√headDim), as torch divides by the float32 square root.
+ */
+function runAttention(job: ReturnType<typeof placeJob>, shape: AttentionShape, kind: JobKind, scale: number): void {
   const { s } = job;
   const { B, T, C, heads } = shape;
+  const divisor = Math.fround(Math.sqrt(C / heads));
   new Float64Array(s.memory.buffer, job.constants, 2).set([scale, divisor]);
   const args = [job.qkv, job.ctx, job.weights, job.keep, job.dqkv, T, C, heads, job.slots, job.slotBytes, job.constants];
   const heavy = B * heads >= 2 && B * T * T * C >= MIN_PARALLEL_MACS;
@@ -86,7 +90,7 @@ export function attentionForwardInto(ctx: Float32Array, attnWeights: Float32Arra
   const heap = job.s.heap;
   heap.set(qkv, job.qkv >> 2);
   if (keep) new Uint8Array(job.s.memory.buffer, job.keep, maps).set(keep);
-  runAttention(job, shape, JobKind.AttentionForward, scale, Math.fround(Math.sqrt(C / heads)));
+  runAttention(job, shape, JobKind.AttentionForward, scale);
   ctx.set(heap.subarray(job.ctx >> 2, (job.ctx >> 2) + N * C));
   attnWeights?.set(heap.subarray(job.weights >> 2, (job.weights >> 2) + maps));
 }
@@ -105,6 +109,6 @@ export function attentionBackwardInto(dqkv: Float32Array, dctx: Float32Array, qk
   heap.set(dctx, job.ctx >> 2);
   heap.set(attnWeights, job.weights >> 2);
   if (keep) new Uint8Array(job.s.memory.buffer, job.keep, job.maps).set(keep);
-  runAttention(job, shape, JobKind.AttentionBackward, scale, Math.fround(Math.sqrt(C / heads)));
+  runAttention(job, shape, JobKind.AttentionBackward, scale);
   dqkv.set(heap.subarray(job.dqkv >> 2, (job.dqkv >> 2) + N * 3 * C));
 }

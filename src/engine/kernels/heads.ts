@@ -52,15 +52,14 @@ export function headSlotBytes(T: number, headDim: number): number {
  *   packed (a head's operand as B: max(T, 8·dPanels) × max(ldS, T) floats) | S (T, ldS) |
  *   S2 (T, ldS) | out (T, 8·dPanels)
  */
-export function trainingSlotLayout(T: number, headDim: number) {
+export function attentionSlotLayout(T: number, headDim: number) {
   const ldS = Math.ceil(T / PANEL) * PANEL;
   const dPanels = Math.ceil(headDim / PANEL);
-  const packed = 0;
   const s = align16(4 * Math.max(ldS * headDim, dPanels * PANEL * T));
   const s2 = align16(s + 4 * T * ldS);
   const out = align16(s2 + 4 * T * ldS);
   const bytes = align16(out + 4 * T * dPanels * PANEL);
-  return { ldS, dPanels, packed, s, s2, out, bytes };
+  return { ldS, dPanels, s, s2, out, bytes };
 }
 
 /**
@@ -70,6 +69,30 @@ export function trainingSlotLayout(T: number, headDim: number) {
  */
 export type AttentionJob = ArrayLike<number>;
 
+/** The job's parameters by name, `slot`'s parts (byte addresses) and where head (b, h) reads. */
+function readJob(p: AttentionJob, slot: number) {
+  const qkv = p[0]!, ctx = p[1]!, weights = p[2]!, keep = p[3]!, dqkv = p[4]!, T = p[5]!, C = p[6]!, heads = p[7]!;
+  const headDim = C / heads;
+  const { ldS, dPanels, s, s2, out } = attentionSlotLayout(T, headDim);
+  const base = p[8]! + slot * p[9]!;
+  return {
+    ctx, weights, keep, dqkv, T, C, heads, headDim, ldS, dPanels,
+    tPanels: ldS / PANEL,
+    packed: base,
+    s: base + s,
+    s2: base + s2,
+    out: base + out,
+    /** Byte offsets, from the start of qkv or dqkv, of head h's queries, keys and values in window b's rows (row stride 3C). */
+    columns(b: number, h: number): [number, number, number] {
+      const rows = 4 * b * T * 3 * C;
+      return [rows + 4 * h * headDim, rows + 4 * (C + h * headDim), rows + 4 * (2 * C + h * headDim)];
+    },
+    /** Byte offset of head h's columns in window b's rows of a (N, C) buffer (ctx, dctx). */
+    context: (b: number, h: number) => 4 * (b * T * C + h * headDim),
+    qkv,
+  };
+}
+
 /**
  * Forward of heads headStart .. headEnd−1 (b·heads + h) on `slot`:
  *   S = Q_h·K_hᵀ (j <= i), weights = softmax(S / divisor), kept whole (0 above the diagonal)
@@ -77,27 +100,19 @@ export type AttentionJob = ArrayLike<number>;
  *   dropped = dropout(weights), ctx[:, head h] = dropped·V_h.
  */
 export function attentionForwardHeads(k: KernelExports, headStart: number, headEnd: number, p: AttentionJob, scale: number, divisor: number, slot: number): void {
-  const [qkv, ctx, weights, keep, , T, C, heads, slots, slotBytes] = Array.from({ length: 10 }, (_, i) => p[i]!) as [number, number, number, number, number, number, number, number, number, number];
-  const headDim = C / heads;
-  const layout = trainingSlotLayout(T, headDim);
-  const { ldS, dPanels } = layout;
-  const base = slots + slot * slotBytes;
-  const [packed, scores, out] = [base + layout.packed, base + layout.s, base + layout.out];
-  const tPanels = ldS / PANEL;
+  const { qkv, ctx, weights, keep, T, C, heads, headDim, ldS, dPanels, tPanels, packed, s: scores, out, columns, context } = readJob(p, slot);
   for (let head = headStart; head < headEnd; head++) {
-    const b = Math.floor(head / heads);
-    const h = head % heads;
-    const rows = qkv + 4 * b * T * 3 * C; // window b's rows of the projections
-    const [q, key, v] = [0, C, 2 * C].map((offset) => rows + 4 * (offset + h * headDim)) as [number, number, number];
-    k.pack(key, packed, T, headDim, 1, 3 * C); // K_h (T, hd) as Bᵀ
-    k.gemm(q, packed, scores, 0, T, tPanels, headDim, 1, 0, 3 * C, ldS);
+    const [b, h] = [Math.floor(head / heads), head % heads];
+    const [q, key, v] = columns(b, h);
+    k.pack(qkv + key, packed, T, headDim, 1, 3 * C); // K_h (T, hd) as Bᵀ
+    k.gemm(qkv + q, packed, scores, 0, T, tPanels, headDim, 1, 0, 3 * C, ldS);
     k.softmax(scores, 0, T, ldS, divisor, 1);
     k.clearBlockUpper(scores, T, ldS);
     if (weights >= 0) k.copyLower(scores, ldS, weights + 4 * head * T * T, T, T, T);
     if (keep >= 0) k.dropoutLower(scores, ldS, keep + head * T * T, T, T, scale);
-    k.pack(v, packed, headDim, T, 0, 3 * C); // V_h (T, hd) as B
+    k.pack(qkv + v, packed, headDim, T, 0, 3 * C); // V_h (T, hd) as B
     k.gemm(scores, packed, out, 0, T, dPanels, T, 0, 1, ldS, dPanels * PANEL);
-    k.copyBlock(out, dPanels * PANEL, ctx + 4 * (b * T * C + h * headDim), C, T, headDim);
+    k.copyBlock(out, dPanels * PANEL, ctx + context(b, h), C, T, headDim);
   }
 }
 
@@ -107,20 +122,12 @@ export function attentionForwardHeads(k: KernelExports, headStart: number, headE
  *   dQ = dScores·K_h, dK = dScoresᵀ·Q_h, dV = droppedᵀ·dContext.
  */
 export function attentionBackwardHeads(k: KernelExports, headStart: number, headEnd: number, p: AttentionJob, scale: number, divisor: number, slot: number): void {
-  const [qkv, dctx, weights, keep, dqkv, T, C, heads, slots, slotBytes] = Array.from({ length: 10 }, (_, i) => p[i]!) as [number, number, number, number, number, number, number, number, number, number];
-  const headDim = C / heads;
-  const layout = trainingSlotLayout(T, headDim);
-  const { ldS, dPanels } = layout;
-  const base = slots + slot * slotBytes;
-  const [packed, grad, transposed, out] = [base + layout.packed, base + layout.s, base + layout.s2, base + layout.out];
-  const tPanels = ldS / PANEL;
+  const { qkv, ctx: dctx, weights, keep, dqkv, T, C, heads, headDim, ldS, dPanels, tPanels, packed, s: grad, s2: transposed, out, columns, context } = readJob(p, slot);
   const ldOut = dPanels * PANEL;
   for (let head = headStart; head < headEnd; head++) {
-    const b = Math.floor(head / heads);
-    const h = head % heads;
-    const rows = 4 * b * T * 3 * C;
-    const [q, key, v] = [0, C, 2 * C].map((offset) => rows + 4 * (offset + h * headDim)) as [number, number, number];
-    const dContext = dctx + 4 * (b * T * C + h * headDim); // (T, hd), row stride C
+    const [b, h] = [Math.floor(head / heads), head % heads];
+    const [q, key, v] = columns(b, h);
+    const dContext = dctx + context(b, h); // (T, hd), row stride C
     const map = weights + 4 * head * T * T; // (T, T)
     const mapKeep = keep >= 0 ? keep + head * T * T : -1;
     // dDropped, then dScores in place

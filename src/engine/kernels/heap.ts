@@ -97,7 +97,7 @@ export function freePacked(s: KernelState, at: number, bytes: number): void {
  * Lays out a call's scratch in the workspace: the byte address of each part, `bytes` long, one
  * after the other from the workspace's start, each 16-aligned, all of it reserved.
  */
-export function placeInWorkspace(s: KernelState, ...bytes: number[]): number[] {
+export function placeInWorkspace<const Sizes extends readonly number[]>(s: KernelState, ...bytes: Sizes): { [K in keyof Sizes]: number } {
   let end = s.workspaceAt;
   const addresses = bytes.map((size) => {
     const at = end;
@@ -105,5 +105,5 @@ export function placeInWorkspace(s: KernelState, ...bytes: number[]): number[] {
     return at;
   });
   reserve(s, end);
-  return addresses;
+  return addresses as { [K in keyof Sizes]: number };
 }

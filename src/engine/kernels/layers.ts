@@ -19,7 +19,7 @@ export interface PackedProjection {
  * The feed-forward module at inference on packed weights, in the kernel's workspace:
  *   h = GELU(x·W_upᵀ + b_up) (T, hidden),   out = h·W_downᵀ + b_down (T, outDim).
  * The hidden layer never leaves the workspace (no (T, 4·dim) copy out and back in), and its bias
- * and GELU are shared between threads by rows (rows.wat). Bit for bit what linear, geluInto
+ * and GELU are shared between threads by rows (rows.wat). Bit for bit what linear, geluRowsInto
  * and linear give (feedForward.ts).
  */
 export function feedForwardPackedInto(out: Float32Array, x: Float32Array, T: number, up: PackedProjection, down: PackedProjection): void {
@@ -41,7 +41,7 @@ export function feedForwardPackedInto(out: Float32Array, x: Float32Array, T: num
   const ldH = hiddenPanels * PANEL;
   const ldY = outPanels * PANEL;
   // workspace: x (T, dim) | h (T, ldH) | y (T, ldY) | b_up (hidden) | b_down (outDim)
-  const [xAt, hAt, yAt, biasAt, downBiasAt] = placeInWorkspace(s, 4 * T * dim, 4 * T * ldH, 4 * T * ldY, 4 * hidden, 4 * outDim) as [number, number, number, number, number];
+  const [xAt, hAt, yAt, biasAt, downBiasAt] = placeInWorkspace(s, 4 * T * dim, 4 * T * ldH, 4 * T * ldY, 4 * hidden, 4 * outDim);
   s.heap.set(x, xAt >> 2);
   if (up.bias) s.heap.set(up.bias, biasAt >> 2);
   runGemm(s, xAt, upW.at, hAt, T, hiddenPanels, dim, false, false, dim, ldH);
@@ -102,10 +102,10 @@ export function multiHeadForwardInto(
   const slotBytes = headSlotBytes(T, headDim);
   // workspace (byte offsets): x (T, dim) | a weight as given | packed | Q | K | V (T, ldP) |
   // concat (T, ldCat) | out (T, ldP) | a bias (attnDim) | one slot per thread for the heads (heads.ts)
+  const projectionBytes = 4 * T * ldP; // Q, K, V and out, each (T, ldP)
   const [xAt, rawWAt, packedWAt, qAt, kAt, vAt, catAt, outAt, biasAt, slotsAt] = placeInWorkspace(
-    s,
-    ...[4 * T * dim, 4 * attnDim * widest, 4 * ldP * widest, 4 * T * ldP, 4 * T * ldP, 4 * T * ldP, 4 * T * ldCat, 4 * T * ldP, 4 * attnDim, slotBytes * threadsUsed],
-  ) as [number, number, number, number, number, number, number, number, number, number];
+    s, 4 * T * dim, 4 * attnDim * widest, 4 * ldP * widest, projectionBytes, projectionBytes, projectionBytes, 4 * T * ldCat, projectionBytes, 4 * attnDim, slotBytes * threadsUsed,
+  );
   s.heap.set(inputs, xAt >> 2);
 
   // y (T, ldP) = a (T, k)·Wᵀ + b, a with row stride lda

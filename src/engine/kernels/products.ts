@@ -67,9 +67,7 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const ldc = panels * PANEL;
   // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m) |
   // A as given when transposed (k·n), byte offsets
-  const [aAt, bAt, cAt, rawBAt, biasAt, rawAAt] = placeInWorkspace(s, 4 * n * k, 4 * ldc * k, 4 * n * ldc, 4 * m * k, 4 * m, options.aTransposed ? 4 * n * k : 0) as [
-    number, number, number, number, number, number,
-  ];
+  const [aAt, bAt, cAt, rawBAt, biasAt, rawAAt] = placeInWorkspace(s, 4 * n * k, 4 * ldc * k, 4 * n * ldc, 4 * m * k, 4 * m, options.aTransposed ? 4 * n * k : 0);
   const heap = s.heap;
   if (options.aTransposed) {
     if (lowerInput) throw new RangeError('matmulInto: a transposed a cannot be lowerInput');
@@ -184,7 +182,7 @@ function packedProductInWorkspace(s: KernelState, a: Float32Array, n: number, li
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
   // workspace: A (n, k) | C (n, ldc) | `after` floats
-  const [aAt, cAt, afterAt] = placeInWorkspace(s, 4 * n * k, 4 * n * ldc, 4 * after) as [number, number, number];
+  const [aAt, cAt, afterAt] = placeInWorkspace(s, 4 * n * k, 4 * n * ldc, 4 * after);
   s.heap.set(a, aAt >> 2);
   runGemm(s, aAt, live.at, cAt, n, panels, k, false, false, k, ldc);
   return { cAt, ldc, afterAt };

@@ -1,7 +1,8 @@
 // The layers' elementwise and row-wise work in the kernel's memory (rows.wat): GELU and its
-// backward, a bias's gradient, layer norm and its backward, a transpose and AdamW's update. Each is the double-precision JavaScript
-// it replaced, op for op, in two float64 lanes (rows.wat says where the order of a sum differs),
-// and the large ones are shared between the threads like a product.
+// backward, a bias's gradient, layer norm and its backward, a transpose and AdamW's update. Each
+// is the double-precision JavaScript it replaced, op for op, in two float64 lanes (rows.wat says
+// where the order of a sum differs), and the large ones are shared between the threads like a
+// product.
 //
 // Why stage operands in the workspace instead of computing in JavaScript: the copies in and out
 // run at memory speed, while the scalar loops took 3-10 ns an element (GELU's rational tanh alone
@@ -36,7 +37,7 @@ export function geluRowsInto(out: Float32Array, tanhU: Float32Array | undefined,
   if (n === 0) return;
   const s = kernelState();
   // workspace: x, GELU'd in place (rows, cols) | tanh u (rows, cols)
-  const [xAt, tanhAt] = placeInWorkspace(s, 4 * n, tanhU ? 4 * n : 0) as [number, number];
+  const [xAt, tanhAt] = placeInWorkspace(s, 4 * n, tanhU ? 4 * n : 0);
   s.heap.set(x, xAt >> 2);
   geluInKernel(s, xAt, cols, xAt, cols, tanhU ? tanhAt : -1, cols, -1, rows);
   out.set(s.heap.subarray(xAt >> 2, (xAt >> 2) + n));
@@ -52,7 +53,7 @@ export function geluBackwardInto(dx: Float32Array, dy: Float32Array, x: Float32A
   if (n === 0) return;
   const s = kernelState();
   // workspace: dy, then dx in its place | x | tanh u
-  const [dyAt, xAt, tanhAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n) as [number, number, number];
+  const [dyAt, xAt, tanhAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n);
   const heap = s.heap;
   heap.set(dy, dyAt >> 2);
   heap.set(x, xAt >> 2);
@@ -70,7 +71,7 @@ export function transposeInto(out: Float32Array, a: Float32Array, rows: number, 
   if (a.length === 0) return;
   const s = kernelState();
   // workspace: a (rows, cols) | aᵀ (cols, rows)
-  const [aAt, outAt] = placeInWorkspace(s, 4 * a.length, 4 * a.length) as [number, number];
+  const [aAt, outAt] = placeInWorkspace(s, 4 * a.length, 4 * a.length);
   s.heap.set(a, aAt >> 2);
   s.kernel.transpose(aAt, cols, outAt, rows, rows, cols);
   out.set(s.heap.subarray(outAt >> 2, (outAt >> 2) + a.length));
@@ -81,7 +82,7 @@ export function columnSumsInto(sums: Float32Array, src: Float32Array, rows: numb
   if (src.length !== rows * cols || sums.length !== cols) throw new RangeError(`columnSumsInto: ${src.length} and ${sums.length} floats for (${rows}, ${cols})`);
   const s = kernelState();
   // workspace: src (rows, cols) | sums (cols float64)
-  const [srcAt, sumsAt] = placeInWorkspace(s, 4 * src.length, 8 * cols) as [number, number];
+  const [srcAt, sumsAt] = placeInWorkspace(s, 4 * src.length, 8 * cols);
   s.heap.set(src, srcAt >> 2);
   s.kernel.columnSums(srcAt, cols, rows, cols, sumsAt);
   sums.set(new Float64Array(s.memory.buffer, sumsAt, cols));
@@ -101,7 +102,7 @@ export function layerNormRowsInto(out: Float32Array, x: Float32Array, scale: Flo
   if (n === 0) return { mean, variance };
   const s = kernelState();
   // workspace: x, normed in place (rows, cols) | scale | shift (cols) | mean | variance (rows)
-  const [xAt, scaleAt, shiftAt, meanAt, varianceAt] = placeInWorkspace(s, 4 * n, 4 * cols, 4 * cols, 4 * rows, 4 * rows) as [number, number, number, number, number];
+  const [xAt, scaleAt, shiftAt, meanAt, varianceAt] = placeInWorkspace(s, 4 * n, 4 * cols, 4 * cols, 4 * rows, 4 * rows);
   const heap = s.heap;
   heap.set(x, xAt >> 2);
   heap.set(scale, scaleAt >> 2);
@@ -141,9 +142,7 @@ export function layerNormBackwardInto(
   }
   const s = kernelState();
   // workspace: x | dy | dx (rows, cols) | mean | variance (rows) | scale (cols) | scale's and shift's sums (cols float64)
-  const [xAt, dyAt, dxAt, meanAt, varianceAt, scaleAt, scaleSumsAt, shiftSumsAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n, 4 * rows, 4 * rows, 4 * cols, 8 * cols, 8 * cols) as [
-    number, number, number, number, number, number, number, number,
-  ];
+  const [xAt, dyAt, dxAt, meanAt, varianceAt, scaleAt, scaleSumsAt, shiftSumsAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n, 4 * rows, 4 * rows, 4 * cols, 8 * cols, 8 * cols);
   const heap = s.heap;
   heap.set(x, xAt >> 2);
   heap.set(dy, dyAt >> 2);
@@ -179,7 +178,7 @@ export function adamwInto(theta: Float32Array, g: Float32Array, m: Float32Array,
   if (n === 0) return;
   const s = kernelState();
   // workspace: constants (8 float64) | θ | g | m | v (n each)
-  const [constantsAt, thetaAt, gAt, mAt, vAt] = placeInWorkspace(s, 64, 4 * n, 4 * n, 4 * n, 4 * n) as [number, number, number, number, number];
+  const [constantsAt, thetaAt, gAt, mAt, vAt] = placeInWorkspace(s, 64, 4 * n, 4 * n, 4 * n, 4 * n);
   const heap = s.heap;
   new Float64Array(s.memory.buffer, constantsAt, 8).set([c.decay, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.biasCorrection2Sqrt, c.negStepSize, c.eps]);
   heap.set(theta, thetaAt >> 2);

@@ -30,9 +30,11 @@ export function multiHeadAttention(
   // Each head's own dropout mask, drawn head after head from the one generator, as the heads
   // drew them one at a time (the same masks, so the same numbers).
   const masks = dropout.p > 0 ? new Uint8Array(heads * T * T) : undefined;
+  const maskOf = (h: number) => masks?.subarray(h * T * T, (h + 1) * T * T);
   for (let h = 0; h < heads; h++) {
     beforeHead(h);
-    if (masks) dropout.generator.dropoutMask(masks.subarray(h * T * T, (h + 1) * T * T), dropout.p);
+    const mask = maskOf(h);
+    if (mask) dropout.generator.dropoutMask(mask, dropout.p);
   }
   // Every head's context in the kernel at once (the threads share the heads, and no (T, T) map
   // leaves the kernel's memory): bit for bit causalAttention's, the same products and softmax.
@@ -47,7 +49,7 @@ export function multiHeadAttention(
   for (let h = 0; h < heads; h++) {
     const start = h * headDim;
     const columns = (m: Matrix) => sliceColumns(m, start, headDim); // (T, headDim)
-    headTraces.push(headWithMapsOnRead(columns(queries), columns(keys), columns(values), columns(concat), masks?.subarray(h * T * T, (h + 1) * T * T), dropout.p));
+    headTraces.push(headWithMapsOnRead(columns(queries), columns(keys), columns(values), columns(concat), maskOf(h), dropout.p));
   }
   const output = linear(concat, weights.outProj); // (T, attnDim)
   return { heads: headTraces, concat, output };
