@@ -232,6 +232,7 @@ const handlers: Handlers = {
     // what was learned is kept: the last completed step's weights, evaluated, sampled and saved
     // (only saved when the window is closing)
     const result = driver.finish({ quick: Atomics.load(pauseCells, SHUTDOWN_CELL) === 1 });
+    session.trainer.releaseActivations(); // so the kernel's idle release can give its memory back
     steps.flush();
     return { ...result, elapsedMs: performance.now() - started, ...(result.stopped && { stop: { step: stoppedAt, askedAt: askedAt() } }) };
   },

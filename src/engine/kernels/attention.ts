@@ -13,7 +13,7 @@
 // rows), so their sums run in another order: within float32 rounding of it, and of PyTorch.
 
 import { attentionBackwardHeads, attentionForwardHeads, attentionSlotLayout } from './heads';
-import { placeInWorkspace } from './heap';
+import { outputAt, placeInWorkspace, stageIn, stageOut, stagedBytes } from './heap';
 import { MIN_PARALLEL_MACS } from './products';
 import { activeHelpers, kernelState, runRows } from './pool';
 import { JobKind } from './protocol';
@@ -33,30 +33,35 @@ function checkShape(caller: string, shape: AttentionShape): void {
   }
 }
 
-/** Places the job's buffers in the workspace and returns their byte addresses (−1: not placed). */
-function placeJob(shape: AttentionShape, parts: { keep: boolean; weights: boolean; backward: boolean }) {
-  const { B, T, C, heads } = shape;
+/** The job's buffers, each given (undefined: none): as used by a forward or a backward. */
+interface JobBuffers {
+  qkv: Float32Array;
+  /** ctx in a forward (written), dctx in a backward (read). */
+  ctx: Float32Array;
+  weights?: Float32Array;
+  keep?: Uint8Array;
+  dqkv?: Float32Array;
+}
+
+/**
+ * The job's byte addresses (−1: none): each buffer where it lives in the kernel's memory, else in
+ * the workspace, the inputs copied there (the forward's ctx and weights, the backward's dqkv are
+ * outputs, copied out by the caller).
+ */
+function placeJob(shape: AttentionShape, buffers: JobBuffers, outputs: ReadonlySet<keyof JobBuffers>) {
+  const { T, C, heads } = shape;
   const s = kernelState();
-  const N = B * T;
-  const maps = B * heads * T * T;
   const threads = 1 + activeHelpers(s); // slot 0 the calling thread's, helper h's h + 1
   const layout = attentionSlotLayout(T, C / heads);
-  const [constants, qkv, ctx, dqkv, weights, keep, slots] = placeInWorkspace(
-    s,
-    ...[16, 4 * N * 3 * C, 4 * N * C, parts.backward ? 4 * N * 3 * C : 0, parts.weights ? 4 * maps : 0, parts.keep ? maps : 0, layout.bytes * threads],
-  );
-  return {
-    s,
-    constants,
-    qkv,
-    ctx,
-    dqkv: parts.backward ? dqkv : -1,
-    weights: parts.weights ? weights : -1,
-    keep: parts.keep ? keep : -1,
-    slots,
-    slotBytes: layout.bytes,
-    maps,
-  };
+  const names = ['qkv', 'ctx', 'weights', 'keep', 'dqkv'] as const;
+  const scratch = placeInWorkspace(s, 16, layout.bytes * threads, ...names.map((name) => (buffers[name] ? stagedBytes(s, buffers[name]) : 0)));
+  const [constants, slots] = scratch;
+  const at = names.map((name, i) => {
+    const buffer = buffers[name];
+    if (!buffer) return -1;
+    return outputs.has(name) ? outputAt(s, buffer, scratch[i + 2]!) : stageIn(s, buffer, scratch[i + 2]!);
+  });
+  return { s, constants, slots, slotBytes: layout.bytes, qkv: at[0]!, ctx: at[1]!, weights: at[2]!, keep: at[3]!, dqkv: at[4]! };
 }
 
 /**
@@ -86,13 +91,10 @@ export function attentionForwardInto(ctx: Float32Array, attnWeights: Float32Arra
   if (ctx.length !== N * C || qkv.length !== N * 3 * C || (attnWeights && attnWeights.length !== maps) || (keep && keep.length !== maps)) {
     throw new RangeError(`attentionForwardInto: buffers that do not fit B ${B}, T ${T}, C ${C}, ${heads} heads`);
   }
-  const job = placeJob(shape, { keep: keep !== undefined, weights: attnWeights !== undefined, backward: false });
-  const heap = job.s.heap;
-  heap.set(qkv, job.qkv >> 2);
-  if (keep) new Uint8Array(job.s.memory.buffer, job.keep, maps).set(keep);
+  const job = placeJob(shape, { qkv, ctx, weights: attnWeights, keep }, new Set(['ctx', 'weights']));
   runAttention(job, shape, JobKind.AttentionForward, scale);
-  ctx.set(heap.subarray(job.ctx >> 2, (job.ctx >> 2) + N * C));
-  attnWeights?.set(heap.subarray(job.weights >> 2, (job.weights >> 2) + maps));
+  stageOut(job.s, ctx, job.ctx);
+  if (attnWeights) stageOut(job.s, attnWeights, job.weights);
 }
 
 /** dqkv (N, 3C) overwritten from dctx (N, C); the rest is what the forward was given and kept. */
@@ -103,12 +105,7 @@ export function attentionBackwardInto(dqkv: Float32Array, dctx: Float32Array, qk
   if (dqkv.length !== N * 3 * C || dctx.length !== N * C || qkv.length !== N * 3 * C || attnWeights.length !== B * heads * T * T || (keep && keep.length !== attnWeights.length)) {
     throw new RangeError(`attentionBackwardInto: buffers that do not fit B ${B}, T ${T}, C ${C}, ${heads} heads`);
   }
-  const job = placeJob(shape, { keep: keep !== undefined, weights: true, backward: true });
-  const heap = job.s.heap;
-  heap.set(qkv, job.qkv >> 2);
-  heap.set(dctx, job.ctx >> 2);
-  heap.set(attnWeights, job.weights >> 2);
-  if (keep) new Uint8Array(job.s.memory.buffer, job.keep, job.maps).set(keep);
+  const job = placeJob(shape, { qkv, ctx: dctx, weights: attnWeights, keep, dqkv }, new Set(['dqkv']));
   runAttention(job, shape, JobKind.AttentionBackward, scale);
-  dqkv.set(heap.subarray(job.dqkv >> 2, (job.dqkv >> 2) + N * 3 * C));
+  stageOut(job.s, dqkv, job.dqkv);
 }

@@ -5,7 +5,7 @@
 // memory heap.ts, the WebAssembly kernels.wat; the layers' elementwise work rows.ts (rows.wat).
 
 export { attentionBackwardInto, attentionForwardInto, type AttentionShape } from './attention';
-export { type PackedMatrix } from './heap';
+export { KernelArena, type PackedMatrix } from './heap';
 export { feedForwardPackedInto, multiHeadForwardInto, type PackedProjection, type ProjectionWeights } from './layers';
 export {
   MAX_THREADS,

@@ -107,6 +107,13 @@ export interface KernelState {
   workspaceAt: number;
   /** Holes left below workspaceAt by released packed weights, by address, none adjacent. */
   holes: { at: number; bytes: number }[];
+  /**
+   * Every buffer object this memory has been seen through (one per growth): an array on one of
+   * them lives in the kernel's memory, at its byteOffset (heap.ts's kernelAddress).
+   */
+  buffers: WeakSet<ArrayBufferLike>;
+  /** Bytes held by live KernelArenas (heap.ts): while any, the workspace is not released. */
+  arenaBytes: number;
 }
 
 let state: KernelState | undefined;
@@ -220,6 +227,7 @@ export function kernelState(): KernelState {
 
 function stateOn(module: WebAssembly.Module, memory: WebAssembly.Memory, workspaceAt: number, holes: KernelState['holes']): KernelState {
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
+  const buffers = new WeakSet<ArrayBufferLike>([buffer]);
   return {
     module,
     kernel: instantiate(module, memory),
@@ -230,6 +238,8 @@ function stateOn(module: WebAssembly.Module, memory: WebAssembly.Memory, workspa
     helpers: [],
     workspaceAt,
     holes,
+    buffers,
+    arenaBytes: 0,
   };
 }
 
@@ -262,6 +272,13 @@ export function kernelMemoryBytes(): number {
 export function releaseWorkspace(keepBytes = 0): number {
   const s = state;
   if (!s) return 0;
+  if (s.arenaBytes > 0) {
+    // a KernelArena's arrays are views of this memory: moving it would leave them behind. A
+    // collection lets the arenas nobody holds any longer free themselves (heap.ts), which
+    // re-arms this release.
+    (globalThis as { gc?: () => void }).gc?.();
+    return 0;
+  }
   const have = s.memory.buffer.byteLength;
   const keep = s.workspaceAt;
   const pages = Math.max(1, Math.ceil(keep / PAGE_BYTES));

@@ -20,7 +20,7 @@
 // 1e-5 and with its float64 run within 1e-5 plus one float32 ulp. Summing in double instead (exact
 // products, float64x2 lanes) was measured at half the speed on one thread.
 
-import { PackedWeight, align64, allocatePacked, freePacked, livePacking, placeInWorkspace, reserve, type PackedMatrix } from './heap';
+import { PackedWeight, align64, allocatePacked, freePacked, kernelAddress, livePacking, overlaps, placeInWorkspace, reserve, stageIn, stagedBytes, type PackedMatrix } from './heap';
 import { kernelState, runRows, type KernelState } from './pool';
 import { JOB, JobKind, PANEL, ROW_BLOCK } from './protocol';
 
@@ -62,17 +62,32 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   if (n === 0 || m === 0) return;
   const lowerOutput = options.lowerOutput ?? false;
   const lowerInput = options.lowerInput ?? false;
+  const aTransposed = options.aTransposed ?? false;
+  if (aTransposed && lowerInput) throw new RangeError('matmulInto: a transposed a cannot be lowerInput');
   const s = kernelState();
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
+  // C straight into out when out lives in the kernel's memory, has no padding columns and is
+  // neither operand
+  const outLives = !lowerOutput && ldc === m && kernelAddress(s, out) >= 0 && !overlaps(s, out, a) && !overlaps(s, out, b);
   // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m) |
-  // A as given when transposed (k·n), byte offsets
-  const [aAt, bAt, cAt, rawBAt, biasAt, rawAAt] = placeInWorkspace(s, 4 * n * k, 4 * ldc * k, 4 * n * ldc, 4 * m * k, 4 * m, options.aTransposed ? 4 * n * k : 0);
+  // A as given when transposed (k·n), byte offsets; operands that live in the kernel's memory
+  // are read where they are
+  const [aScratch, bAt, cScratch, rawBScratch, biasAt, rawAScratch] = placeInWorkspace(
+    s,
+    aTransposed || kernelAddress(s, a) < 0 ? 4 * n * k : 0,
+    4 * ldc * k,
+    outLives ? 0 : 4 * n * ldc,
+    stagedBytes(s, b),
+    4 * m,
+    aTransposed ? stagedBytes(s, a) : 0,
+  );
   const heap = s.heap;
-  if (options.aTransposed) {
-    if (lowerInput) throw new RangeError('matmulInto: a transposed a cannot be lowerInput');
-    heap.set(a, rawAAt >> 2);
-    s.kernel.transpose(rawAAt, n, aAt, k, k, n);
+  let aAt = aScratch;
+  if (aTransposed) {
+    s.kernel.transpose(stageIn(s, a, rawAScratch), n, aAt, k, k, n);
+  } else if (kernelAddress(s, a) >= 0) {
+    aAt = kernelAddress(s, a);
   } else if (lowerInput) {
     // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
     // and at T = 2048 the upper half of a weights map is pages never touched (not worth faulting in)
@@ -83,12 +98,12 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   } else {
     heap.set(a, aAt >> 2);
   }
-  heap.set(b, rawBAt >> 2);
-  s.kernel.pack(rawBAt, bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
+  s.kernel.pack(stageIn(s, b, rawBScratch), bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
 
+  const cAt = outLives ? kernelAddress(s, out) : cScratch;
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
   if (options.bias) addBiasInWorkspace(s, cAt, ldc, n, options.bias, biasAt);
-  copyOut(s, out, cAt, n, m, ldc, lowerOutput);
+  if (!outLives) copyOut(s, out, cAt, n, m, ldc, lowerOutput);
 }
 
 /** C (n, ldc) at byte address cAt += bias per column, bias copied to biasAt first (rows.wat's addBias). */

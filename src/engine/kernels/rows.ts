@@ -8,7 +8,7 @@
 // run at memory speed, while the scalar loops took 3-10 ns an element (GELU's rational tanh alone
 // about 9 ns; at 2,048 tokens of dim 256 a training step ran 6.3M of them forward).
 
-import { placeInWorkspace } from './heap';
+import { outputAt, placeInWorkspace, stageIn, stageOut, stagedBytes } from './heap';
 import { MIN_PARALLEL_ENTRIES } from './products';
 import { kernelState, runRows, type KernelState } from './pool';
 import { JOB, JobKind } from './protocol';
@@ -36,12 +36,14 @@ export function geluRowsInto(out: Float32Array, tanhU: Float32Array | undefined,
   }
   if (n === 0) return;
   const s = kernelState();
-  // workspace: x, GELU'd in place (rows, cols) | tanh u (rows, cols)
-  const [xAt, tanhAt] = placeInWorkspace(s, 4 * n, tanhU ? 4 * n : 0);
-  s.heap.set(x, xAt >> 2);
-  geluInKernel(s, xAt, cols, xAt, cols, tanhU ? tanhAt : -1, cols, -1, rows);
-  out.set(s.heap.subarray(xAt >> 2, (xAt >> 2) + n));
-  tanhU?.set(s.heap.subarray(tanhAt >> 2, (tanhAt >> 2) + n));
+  // workspace: x | GELU(x) | tanh u (rows, cols each), for those that do not live in the kernel's memory
+  const [xScratch, outScratch, tanhScratch] = placeInWorkspace(s, stagedBytes(s, x), stagedBytes(s, out), tanhU ? stagedBytes(s, tanhU) : 0);
+  const xAt = stageIn(s, x, xScratch);
+  const outAt = outputAt(s, out, outScratch);
+  const tanhAt = tanhU ? outputAt(s, tanhU, tanhScratch) : -1;
+  geluInKernel(s, xAt, cols, outAt, cols, tanhAt, cols, -1, rows);
+  stageOut(s, out, outAt);
+  if (tanhU) stageOut(s, tanhU, tanhAt);
 }
 
 /** dx = dy·GELU'(x) elementwise, with tanhU = tanh u from the forward (dx may be dy). (n) */
@@ -52,17 +54,17 @@ export function geluBackwardInto(dx: Float32Array, dy: Float32Array, x: Float32A
   }
   if (n === 0) return;
   const s = kernelState();
-  // workspace: dy, then dx in its place | x | tanh u
-  const [dyAt, xAt, tanhAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n);
-  const heap = s.heap;
-  heap.set(dy, dyAt >> 2);
-  heap.set(x, xAt >> 2);
-  heap.set(tanhU, tanhAt >> 2);
+  // workspace: dy | x | tanh u | dx, for those that do not live in the kernel's memory
+  const [dyScratch, xScratch, tanhScratch, dxScratch] = placeInWorkspace(s, stagedBytes(s, dy), stagedBytes(s, x), stagedBytes(s, tanhU), stagedBytes(s, dx));
+  const dyAt = stageIn(s, dy, dyScratch);
+  const xAt = stageIn(s, x, xScratch);
+  const tanhAt = stageIn(s, tanhU, tanhScratch);
+  const dxAt = outputAt(s, dx, dxScratch);
   // chunks of whole quads of elements, so every chunk but the last starts 16-byte aligned
-  runRows(s, n, n >= MIN_PARALLEL_ENTRIES, 4, JobKind.GeluBackward, [dyAt, xAt, tanhAt, dyAt], (start, end) =>
-    s.kernel.geluBackward(dyAt, xAt, tanhAt, dyAt, start, end),
+  runRows(s, n, n >= MIN_PARALLEL_ENTRIES, 4, JobKind.GeluBackward, [dyAt, xAt, tanhAt, dxAt], (start, end) =>
+    s.kernel.geluBackward(dyAt, xAt, tanhAt, dxAt, start, end),
   );
-  dx.set(heap.subarray(dyAt >> 2, (dyAt >> 2) + n));
+  stageOut(s, dx, dxAt);
 }
 
 /** out (cols, rows) = aᵀ for a (rows, cols), through the kernel (rows.wat's 4 × 4 blocks in strips of 16 columns). */
@@ -82,9 +84,8 @@ export function columnSumsInto(sums: Float32Array, src: Float32Array, rows: numb
   if (src.length !== rows * cols || sums.length !== cols) throw new RangeError(`columnSumsInto: ${src.length} and ${sums.length} floats for (${rows}, ${cols})`);
   const s = kernelState();
   // workspace: src (rows, cols) | sums (cols float64)
-  const [srcAt, sumsAt] = placeInWorkspace(s, 4 * src.length, 8 * cols);
-  s.heap.set(src, srcAt >> 2);
-  s.kernel.columnSums(srcAt, cols, rows, cols, sumsAt);
+  const [srcScratch, sumsAt] = placeInWorkspace(s, stagedBytes(s, src), 8 * cols);
+  s.kernel.columnSums(stageIn(s, src, srcScratch), cols, rows, cols, sumsAt);
   sums.set(new Float64Array(s.memory.buffer, sumsAt, cols));
 }
 
@@ -101,19 +102,21 @@ export function layerNormRowsInto(out: Float32Array, x: Float32Array, scale: Flo
   const variance = new Float32Array(rows);
   if (n === 0) return { mean, variance };
   const s = kernelState();
-  // workspace: x, normed in place (rows, cols) | scale | shift (cols) | mean | variance (rows)
-  const [xAt, scaleAt, shiftAt, meanAt, varianceAt] = placeInWorkspace(s, 4 * n, 4 * cols, 4 * cols, 4 * rows, 4 * rows);
+  // workspace: x | out (rows, cols), for those that do not live in the kernel's memory | scale |
+  // shift (cols) | mean | variance (rows)
+  const [xScratch, outScratch, scaleAt, shiftAt, meanAt, varianceAt] = placeInWorkspace(s, stagedBytes(s, x), stagedBytes(s, out), 4 * cols, 4 * cols, 4 * rows, 4 * rows);
   const heap = s.heap;
-  heap.set(x, xAt >> 2);
+  const xAt = stageIn(s, x, xScratch);
+  const outAt = outputAt(s, out, outScratch);
   heap.set(scale, scaleAt >> 2);
   heap.set(shift, shiftAt >> 2);
   const epsilon = Math.fround(eps);
   s.controlFloats[JOB + 7] = epsilon; // the helpers read ε as float32 bits
-  const args = [xAt, xAt, scaleAt, shiftAt, meanAt, varianceAt, cols, s.control[JOB + 7]!];
+  const args = [xAt, outAt, scaleAt, shiftAt, meanAt, varianceAt, cols, s.control[JOB + 7]!];
   runRows(s, rows, rows >= 2 && n >= MIN_PARALLEL_ENTRIES, 1, JobKind.LayerNorm, args, (rowStart, rowEnd) =>
-    s.kernel.layerNorm(xAt, xAt, scaleAt, shiftAt, meanAt, varianceAt, cols, epsilon, rowStart, rowEnd),
+    s.kernel.layerNorm(xAt, outAt, scaleAt, shiftAt, meanAt, varianceAt, cols, epsilon, rowStart, rowEnd),
   );
-  out.set(heap.subarray(xAt >> 2, (xAt >> 2) + n));
+  stageOut(s, out, outAt);
   mean.set(heap.subarray(meanAt >> 2, (meanAt >> 2) + rows));
   variance.set(heap.subarray(varianceAt >> 2, (varianceAt >> 2) + rows));
   return { mean, variance };
@@ -141,17 +144,18 @@ export function layerNormBackwardInto(
     throw new RangeError(`layerNormBackwardInto: buffers that do not fit (${rows}, ${cols})`);
   }
   const s = kernelState();
-  // workspace: x | dy | dx (rows, cols) | mean | variance (rows) | scale (cols) | scale's and shift's sums (cols float64)
-  const [xAt, dyAt, dxAt, meanAt, varianceAt, scaleAt, scaleSumsAt, shiftSumsAt] = placeInWorkspace(s, 4 * n, 4 * n, 4 * n, 4 * rows, 4 * rows, 4 * cols, 8 * cols, 8 * cols);
+  // workspace: x | dy | dx (rows, cols), for those that do not live in the kernel's memory | mean |
+  // variance (rows) | scale (cols) | scale's and shift's sums (cols float64)
+  const [xScratch, dyScratch, dxScratch, meanAt, varianceAt, scaleAt, scaleSumsAt, shiftSumsAt] = placeInWorkspace(s, stagedBytes(s, x), stagedBytes(s, dy), stagedBytes(s, dx), 4 * rows, 4 * rows, 4 * cols, 8 * cols, 8 * cols);
   const heap = s.heap;
-  heap.set(x, xAt >> 2);
-  heap.set(dy, dyAt >> 2);
-  heap.set(dx, dxAt >> 2);
+  const xAt = stageIn(s, x, xScratch);
+  const dyAt = stageIn(s, dy, dyScratch);
+  const dxAt = stageIn(s, dx, dxScratch);
   heap.set(stats.mean, meanAt >> 2);
   heap.set(stats.variance, varianceAt >> 2);
   heap.set(scale, scaleAt >> 2);
   s.kernel.layerNormBackward(xAt, dyAt, dxAt, meanAt, varianceAt, scaleAt, scaleSumsAt, shiftSumsAt, rows, cols, Math.fround(eps));
-  dx.set(heap.subarray(dxAt >> 2, (dxAt >> 2) + n));
+  stageOut(s, dx, dxAt);
   dScale.set(new Float64Array(s.memory.buffer, scaleSumsAt, cols));
   dShift.set(new Float64Array(s.memory.buffer, shiftSumsAt, cols));
 }

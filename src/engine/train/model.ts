@@ -14,6 +14,7 @@
 // the forward is the model's inference forward on each window.
 
 import type { BlockWeights, GptConfig, GptWeights, NormWeights } from '../gpt/types';
+import { KernelArena } from '../kernels';
 import type { TorchGenerator } from '../rng';
 import { createMatrix } from '../tensor';
 import type { Linear } from '../types';
@@ -62,8 +63,13 @@ interface BlockActivations {
   shortcut2Keep: Uint8Array; // (N, C)
 }
 
-/** Everything one batch's forward keeps for its backward, allocated once per (B, T). */
+/**
+ * Everything one batch's forward keeps for its backward, allocated once per (B, T) in the kernel's
+ * memory (`arena`), where the kernel calls read and write them without staging copies. They are
+ * given back when this struct is collected, or at once by arena.release().
+ */
 export interface GptActivations {
+  arena: KernelArena;
   B: number;
   T: number;
   /** Whether the masks were allocated: dropout > 0 needs them. */
@@ -94,8 +100,9 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
   checkShape(config, B, T);
   const N = B * T;
   const { dim: C, heads, vocabSize: V } = config;
-  const f = (size: number) => new Float32Array(size);
-  const mask = (size: number) => new Uint8Array(withDropout ? size : 0);
+  const arena = new KernelArena();
+  const f = (size: number) => arena.floats(size);
+  const mask = (size: number) => arena.bytes(withDropout ? size : 0);
   const stats = (): NormStats => ({ mean: f(N), variance: f(N) });
   const blocks: BlockActivations[] = [];
   for (let l = 0; l < config.layers; l++) {
@@ -104,7 +111,7 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
       norm1: f(N * C),
       norm1Stats: stats(),
       qkv: f(N * 3 * C),
-      qkvLinear: { weight: createMatrix(3 * C, C), bias: config.qkvBias ? f(3 * C) : undefined },
+      qkvLinear: { weight: { rows: 3 * C, cols: C, data: f(3 * C * C) }, bias: config.qkvBias ? f(3 * C) : undefined },
       attnWeights: f(B * heads * T * T),
       attnKeep: mask(B * heads * T * T),
       contextVec: f(N * C),
@@ -119,6 +126,7 @@ export function createGptActivations(config: GptConfig, B: number, T: number, wi
     });
   }
   return {
+    arena,
     B,
     T,
     withDropout,

@@ -158,8 +158,20 @@ export class Trainer {
   private activationsFor(batch: TokenBatch, withDropout: boolean): GptActivations {
     const acts = this.activations;
     if (acts && acts.B === batch.B && acts.T === batch.T && (acts.withDropout || !withDropout)) return acts;
+    acts?.arena.release();
     this.activations = createGptActivations(this.config, batch.B, batch.T, withDropout);
     return this.activations;
+  }
+
+  /**
+   * Gives back the activations' kernel memory (KernelArena) now instead of when the trainer is
+   * collected; a later step or evaluation allocates them again.
+   */
+  releaseActivations(): void {
+    this.activations?.arena.release();
+    this.evalActivations?.arena.release();
+    this.activations = undefined;
+    this.evalActivations = undefined;
   }
 
   /** One training step: batch, forward (with dropout), backward, clipping, AdamW. */
@@ -203,6 +215,7 @@ export class Trainer {
       let acts = this.activations;
       if (!acts || acts.B !== batch.B || acts.T !== T) {
         if (!this.evalActivations || this.evalActivations.B !== batch.B || this.evalActivations.T !== T) {
+          this.evalActivations?.arena.release();
           this.evalActivations = createGptActivations(this.config, batch.B, T, false);
         }
         acts = this.evalActivations;
