@@ -161,6 +161,42 @@ test('two threads give bit-for-bit the single-thread product (plain and causal, 
   }
 });
 
+test("a large B's pack and a transposed A are shared between the threads too, bit for bit (widths not a multiple of 8 or 16)", () => {
+  const previous = kernelThreads();
+  try {
+    setKernelThreads(2);
+    assert.equal(warmUpKernel(30_000), 1, 'the helper thread starts');
+    // [n, m, k, options, split jobs: the transpose of A, the pack of B, the product]
+    const cases: [number, number, number, MatmulOptions, number][] = [
+      [7, 301, 300, { bTransposed: true }, 1], // a weight (out, in) packed transposed; 7 rows are not split
+      [7, 299, 301, { bTransposed: false }, 1], // B (k, m)
+      [67, 300, 1030, { bTransposed: false, aTransposed: true }, 3], // a weight's gradient dyᵀ·x, dy (1030, 67)
+    ];
+    for (const [n, m, k, options, jobs] of cases) {
+      const a = randomValues(n * k, n);
+      const b = randomValues(m * k, m);
+      setKernelThreads(1);
+      const single = new Float32Array(n * m);
+      matmulInto(single, a, b, n, m, k, options);
+      setKernelThreads(2);
+      const helperBefore = helperChunkCount();
+      const splitBefore = splitProductCount();
+      const split = new Float32Array(n * m);
+      setWaitForHelper(true);
+      try {
+        matmulInto(split, a, b, n, m, k, options);
+      } finally {
+        setWaitForHelper(false);
+      }
+      assert.equal(splitProductCount() - splitBefore, jobs, 'posted to the helper');
+      assert.ok(helperChunkCount() - helperBefore >= jobs, 'the helper took part in each');
+      assert.deepEqual(split, single, `(${n}, ${k})·(${k}, ${m}) ${JSON.stringify(options)}`);
+    }
+  } finally {
+    setKernelThreads(previous);
+  }
+});
+
 test('a whole trace is the same on one thread and on two', () => {
   const { source, run } = seededStages({ vocabSize: 50, dim: 96, heads: 4, contextLength: 400, qkvBias: true }, { dropout: 0.2, seed: 3 });
   const tokens = tokensFromIds(Array.from({ length: 397 }, (_, i) => (i * 7) % 50));

@@ -118,9 +118,10 @@ export function placeInWorkspace<const Sizes extends readonly number[]>(s: Kerne
  * Arrays that live in the kernel's memory, for buffers that go through kernel call after kernel
  * call (a training step's activations): the calls read and write them where they are instead of
  * staging them, which was about a fifth of a two-thread training step. Each array starts
- * zero-filled at a multiple of a cache line. They are given back by release(), or when the arena
- * itself is collected: hold the arena as long as its arrays (and never keep a subarray of one
- * beyond it). While any arena is live, the idle release keeps the workspace (pool.ts).
+ * zero-filled at a multiple of a cache line. They are given back by release(), or once the arena
+ * and every array it gave out have been collected (each array keeps its arena alive; a subarray
+ * does not, so keep one only as long as its parent). While any arena is live, the idle release
+ * keeps the workspace (pool.ts).
  */
 export class KernelArena {
   private readonly parts: { at: number; bytes: number }[] = [];
@@ -131,12 +132,17 @@ export class KernelArena {
 
   floats(count: number): Float32Array {
     const at = this.allocate(4 * count);
-    return at < 0 ? new Float32Array(0) : new Float32Array(kernelState().heap.buffer, at, count);
+    return at < 0 ? new Float32Array(0) : this.keep(new Float32Array(kernelState().heap.buffer, at, count));
   }
 
   bytes(count: number): Uint8Array {
     const at = this.allocate(count);
-    return at < 0 ? new Uint8Array(0) : new Uint8Array(kernelState().heap.buffer, at, count);
+    return at < 0 ? new Uint8Array(0) : this.keep(new Uint8Array(kernelState().heap.buffer, at, count));
+  }
+
+  private keep<View extends ArrayBufferView>(view: View): View {
+    arenaOf.set(view, this);
+    return view;
   }
 
   /** Gives every array's memory back: using them afterwards reads another buffer's values. */
@@ -166,6 +172,8 @@ function freeArena(parts: { at: number; bytes: number }[]): void {
 }
 
 const arenaRegistry = new FinalizationRegistry(freeArena);
+/** Each array to its arena: the arena lives as long as any of its arrays. */
+const arenaOf = new WeakMap<ArrayBufferView, KernelArena>();
 
 /** `view`'s byte address when it lives in the kernel's memory (a KernelArena's array), else −1. */
 export function kernelAddress(s: KernelState, view: ArrayBufferView): number {

@@ -17,7 +17,9 @@ import {
   JobKind,
   READY,
   instantiate,
+  packPanels,
   takeChunks,
+  transposeColumns,
   type HelperData,
 } from './protocol';
 
@@ -55,6 +57,10 @@ function jobRunner(kind: number, p: Int32Array): (start: number, end: number) =>
       const run = kind === JobKind.AttentionForward ? attentionForwardHeads : attentionBackwardHeads;
       return (headStart, headEnd) => run(kernel, headStart, headEnd, p, scale!, divisor!, helper + 1);
     }
+    case JobKind.Pack:
+      return (p0, p1) => packPanels(kernel, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p0, p1);
+    case JobKind.Transpose:
+      return (c0, c1) => transposeColumns(kernel, p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, c0, c1);
     case JobKind.Heads: {
       const divisor = controlFloats[JOB + 10]!;
       // slot 0 is the calling thread's

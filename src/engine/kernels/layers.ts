@@ -4,7 +4,7 @@
 
 import { livePacking, placeInWorkspace, type PackedMatrix } from './heap';
 import { headSlotBytes, runHeads } from './heads';
-import { MIN_PARALLEL_MACS, addBiasInWorkspace, copyOut, runGemm } from './products';
+import { MIN_PARALLEL_MACS, addBiasInWorkspace, copyOut, packShared, runGemm } from './products';
 import { activeHelpers, kernelState, runRows } from './pool';
 import { JOB, JobKind, PANEL } from './protocol';
 import { geluInKernel } from './rows';
@@ -113,7 +113,7 @@ export function multiHeadForwardInto(
     const packed = packingOf(projection.packed, projection.weight);
     if (!packed) {
       s.heap.set(projection.weight, rawWAt >> 2);
-      s.kernel.pack(rawWAt, packedWAt, attnDim, k, 1, k);
+      packShared(s, rawWAt, packedWAt, attnDim, k, 1, k);
     }
     runGemm(s, a, packed?.at ?? packedWAt, y, T, projectionPanels, k, false, false, lda, ldP);
     if (projection.bias) addBiasInWorkspace(s, y, ldP, T, projection.bias, biasAt);

@@ -22,7 +22,7 @@
 
 import { PackedWeight, align64, allocatePacked, freePacked, kernelAddress, livePacking, overlaps, placeInWorkspace, reserve, stageIn, stagedBytes, type PackedMatrix } from './heap';
 import { kernelState, runRows, type KernelState } from './pool';
-import { JOB, JobKind, PANEL, ROW_BLOCK } from './protocol';
+import { JOB, JobKind, PANEL, ROW_BLOCK, packPanels, transposeColumns } from './protocol';
 
 export interface MatmulOptions {
   /** b is given transposed, (m, k): out = a·bᵀ (x·Wᵀ, Q·Kᵀ). Otherwise b is (k, m). */
@@ -85,7 +85,7 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const heap = s.heap;
   let aAt = aScratch;
   if (aTransposed) {
-    s.kernel.transpose(stageIn(s, a, rawAScratch), n, aAt, k, k, n);
+    transposeShared(s, stageIn(s, a, rawAScratch), n, aAt, k, k, n);
   } else if (kernelAddress(s, a) >= 0) {
     aAt = kernelAddress(s, a);
   } else if (lowerInput) {
@@ -98,12 +98,34 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   } else {
     heap.set(a, aAt >> 2);
   }
-  s.kernel.pack(stageIn(s, b, rawBScratch), bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
+  packShared(s, stageIn(s, b, rawBScratch), bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
 
   const cAt = outLives ? kernelAddress(s, out) : cScratch;
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
   if (options.bias) addBiasInWorkspace(s, cAt, ldc, n, options.bias, biasAt);
   if (!outLives) copyOut(s, out, cAt, n, m, ldc, lowerOutput);
+}
+
+/**
+ * B (byte address src; (m, k) when transposed, else (k, m), rows ld apart) packed into panels at
+ * dst, the panels shared between the threads when B is large: a training step packs every weight
+ * and every weight gradient's input, which on one thread was 4% of the step.
+ */
+export function packShared(s: KernelState, src: number, dst: number, m: number, k: number, transposed: number, ld: number): void {
+  const panels = Math.ceil(m / PANEL);
+  runRows(s, panels, panels >= 2 && m * k >= MIN_PARALLEL_ENTRIES, 1, JobKind.Pack, [src, dst, m, k, transposed, ld], (p0, p1) =>
+    packPanels(s.kernel, src, dst, m, k, transposed, ld, p0, p1),
+  );
+}
+
+/**
+ * dst (cols, rows) = srcᵀ for src (rows, cols) (byte addresses, row strides lds and ldd), rows.wat's
+ * strips of 16 columns shared between the threads when large.
+ */
+export function transposeShared(s: KernelState, src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void {
+  runRows(s, cols, cols >= 32 && rows * cols >= MIN_PARALLEL_ENTRIES, 16, JobKind.Transpose, [src, lds, dst, ldd, rows], (c0, c1) =>
+    transposeColumns(s.kernel, src, lds, dst, ldd, rows, c0, c1),
+  );
 }
 
 /** C (n, ldc) at byte address cAt += bias per column, bias copied to biasAt first (rows.wat's addBias). */

@@ -52,6 +52,24 @@ export enum JobKind {
   /** The chunks are heads (window b, head h) as b·heads + h. */
   AttentionForward = 8,
   AttentionBackward = 9,
+  /** A product's B packed: the chunks are panels. */
+  Pack = 10,
+  /** The chunks are the source's columns (the destination's rows). */
+  Transpose = 11,
+}
+
+/**
+ * Panels p0 .. p1−1 of B's pack (kernels.wat's pack; B (m, k) when transposed, else (k, m), rows
+ * ld apart): the pack of only their columns, into their place among `panels`.
+ */
+export function packPanels(kernel: KernelExports, src: number, dst: number, m: number, k: number, transposed: number, ld: number, p0: number, p1: number): void {
+  const first = p0 * PANEL;
+  kernel.pack(src + 4 * first * (transposed ? ld : 1), dst + p0 * k * 4 * PANEL, Math.min(m, p1 * PANEL) - first, k, transposed, ld);
+}
+
+/** Columns c0 .. c1−1 of src (rows, ·) into rows c0 .. c1−1 of dst: rows.wat's transpose of only them. */
+export function transposeColumns(kernel: KernelExports, src: number, lds: number, dst: number, ldd: number, rows: number, c0: number, c1: number): void {
+  kernel.transpose(src + 4 * c0, lds, dst + 4 * c0 * ldd, ldd, rows, c1 - c0);
 }
 
 /** Helper threads at most: 16 threads with the calling one (READY's slots end below SLEEP_SLOT). */

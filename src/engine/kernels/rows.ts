@@ -9,7 +9,7 @@
 // about 9 ns; at 2,048 tokens of dim 256 a training step ran 6.3M of them forward).
 
 import { outputAt, placeInWorkspace, stageIn, stageOut, stagedBytes } from './heap';
-import { MIN_PARALLEL_ENTRIES } from './products';
+import { MIN_PARALLEL_ENTRIES, transposeShared } from './products';
 import { kernelState, runRows, type KernelState } from './pool';
 import { JOB, JobKind } from './protocol';
 
@@ -75,7 +75,7 @@ export function transposeInto(out: Float32Array, a: Float32Array, rows: number, 
   // workspace: a (rows, cols) | aᵀ (cols, rows)
   const [aAt, outAt] = placeInWorkspace(s, 4 * a.length, 4 * a.length);
   s.heap.set(a, aAt >> 2);
-  s.kernel.transpose(aAt, cols, outAt, rows, rows, cols);
+  transposeShared(s, aAt, cols, outAt, rows, rows, cols);
   out.set(s.heap.subarray(outAt >> 2, (outAt >> 2) + a.length));
 }
 
@@ -181,18 +181,17 @@ export function adamwInto(theta: Float32Array, g: Float32Array, m: Float32Array,
   if (g.length !== n || m.length !== n || v.length !== n) throw new RangeError(`adamwInto: ${n}, ${g.length}, ${m.length} and ${v.length} floats`);
   if (n === 0) return;
   const s = kernelState();
-  // workspace: constants (8 float64) | θ | g | m | v (n each)
-  const [constantsAt, thetaAt, gAt, mAt, vAt] = placeInWorkspace(s, 64, 4 * n, 4 * n, 4 * n, 4 * n);
-  const heap = s.heap;
+  // workspace: constants (8 float64) | θ | g | m | v (n each), for those that do not live in the kernel's memory
+  const [constantsAt, thetaScratch, gScratch, mScratch, vScratch] = placeInWorkspace(s, 64, stagedBytes(s, theta), stagedBytes(s, g), stagedBytes(s, m), stagedBytes(s, v));
   new Float64Array(s.memory.buffer, constantsAt, 8).set([c.decay, c.beta1, c.beta2, c.oneMinusBeta1, c.oneMinusBeta2, c.biasCorrection2Sqrt, c.negStepSize, c.eps]);
-  heap.set(theta, thetaAt >> 2);
-  heap.set(g, gAt >> 2);
-  heap.set(m, mAt >> 2);
-  heap.set(v, vAt >> 2);
+  const thetaAt = stageIn(s, theta, thetaScratch);
+  const gAt = stageIn(s, g, gScratch);
+  const mAt = stageIn(s, m, mScratch);
+  const vAt = stageIn(s, v, vScratch);
   runRows(s, n, n >= MIN_PARALLEL_ENTRIES, 4, JobKind.AdamW, [thetaAt, gAt, mAt, vAt, constantsAt], (start, end) =>
     s.kernel.adamw(thetaAt, gAt, mAt, vAt, constantsAt, start, end),
   );
-  theta.set(heap.subarray(thetaAt >> 2, (thetaAt >> 2) + n));
-  m.set(heap.subarray(mAt >> 2, (mAt >> 2) + n));
-  v.set(heap.subarray(vAt >> 2, (vAt >> 2) + n));
+  stageOut(s, theta, thetaAt);
+  stageOut(s, m, mAt);
+  stageOut(s, v, vAt);
 }

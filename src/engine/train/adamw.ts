@@ -10,7 +10,7 @@
 // Also here: clip_grad_norm_ (global L2 norm over every gradient) and the book's learning-rate
 // schedule (appendix D: linear warm-up, then cosine decay). Both are off unless asked for.
 
-import { adamwInto } from '../kernels';
+import { KernelArena, adamwInto } from '../kernels';
 import type { NamedParameter } from './model';
 
 export interface AdamWOptions {
@@ -55,10 +55,12 @@ export class AdamW {
     [this.beta1, this.beta2] = betas;
     this.eps = eps;
     this.weightDecay = weightDecay;
+    // the moments live in the kernel's memory, where each step updates them without copies
+    const arena = new KernelArena();
     this.state = {
       step: 0,
-      expAvg: params.map((p) => new Float32Array(p.data.length)),
-      expAvgSq: params.map((p) => new Float32Array(p.data.length)),
+      expAvg: params.map((p) => arena.floats(p.data.length)),
+      expAvgSq: params.map((p) => arena.floats(p.data.length)),
     };
   }
 

@@ -4,7 +4,7 @@
 
 import { initGptWeights } from '../gpt/init';
 import type { GptConfig } from '../gpt/types';
-import { kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from '../kernels';
+import { KernelArena, kernelThreads, readyHelpers, setKernelThreads, warmUpKernel } from '../kernels';
 import { median, WARMUP_MS } from '../bench';
 import { TorchGenerator } from '../rng';
 import { AdamW } from './adamw';
@@ -72,7 +72,8 @@ export function benchTrain(options: TrainBenchOptions): TrainBenchResult {
   const tokens = { B: batch, T: seq, inputs, targets };
   const dropout = options.dropout ?? 0;
   const acts = createGptActivations(config, batch, seq, dropout > 0);
-  const grads = zeroGptWeights(config);
+  const gradients = new KernelArena(); // as the Trainer keeps them
+  const grads = zeroGptWeights(config, (count) => gradients.floats(count));
   const params = gptParameters(weights);
   const gradList = gptParameters(grads).map((p) => p.data);
   const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });

@@ -16,8 +16,7 @@
 import type { BlockWeights, GptConfig, GptWeights, NormWeights } from '../gpt/types';
 import { KernelArena } from '../kernels';
 import type { TorchGenerator } from '../rng';
-import { createMatrix } from '../tensor';
-import type { Linear } from '../types';
+import type { Linear, Matrix } from '../types';
 import {
   type NormStats,
   attentionBackward,
@@ -329,12 +328,16 @@ export function gptParameters(weights: GptWeights): NamedParameter[] {
   return out;
 }
 
-/** A zero-filled GptWeights for `config`: the gradient struct, or weights to fill by name. */
-export function zeroGptWeights(config: GptConfig): GptWeights {
+/**
+ * A zero-filled GptWeights for `config`: the gradient struct, or weights to fill by name. Its
+ * arrays come from `floats` (a trainer's gradients from a KernelArena's), else are ordinary.
+ */
+export function zeroGptWeights(config: GptConfig, floats: (count: number) => Float32Array = (count) => new Float32Array(count)): GptWeights {
   const { vocabSize: V, contextLength, dim: C, qkvBias } = config;
+  const matrix = (rows: number, cols: number): Matrix => ({ rows, cols, data: floats(rows * cols) });
   const linear = (out: number, inFeatures: number, bias: boolean): Linear =>
-    bias ? { weight: createMatrix(out, inFeatures), bias: new Float32Array(out) } : { weight: createMatrix(out, inFeatures) };
-  const norm = (): NormWeights => ({ scale: new Float32Array(C), shift: new Float32Array(C) });
+    bias ? { weight: matrix(out, inFeatures), bias: floats(out) } : { weight: matrix(out, inFeatures) };
+  const norm = (): NormWeights => ({ scale: floats(C), shift: floats(C) });
   const blocks: BlockWeights[] = [];
   for (let l = 0; l < config.layers; l++) {
     blocks.push({
@@ -344,5 +347,5 @@ export function zeroGptWeights(config: GptConfig): GptWeights {
       norm2: norm(),
     });
   }
-  return { tokEmb: createMatrix(V, C), posEmb: createMatrix(contextLength, C), blocks, finalNorm: norm(), outHead: createMatrix(V, C) };
+  return { tokEmb: matrix(V, C), posEmb: matrix(contextLength, C), blocks, finalNorm: norm(), outHead: matrix(V, C) };
 }

@@ -10,6 +10,7 @@
 // Memory: the activations of one batch (GptActivations), the gradients (one model's worth) and
 // AdamW's two moments (two more), allocated once.
 
+import { KernelArena } from '../kernels';
 import type { GptConfig, GptModel, GptWeights } from '../gpt/types';
 import { TorchGenerator } from '../rng';
 import { AdamW, type LrSchedule, clipGradNorm, globalGradNorm, scheduledLr } from './adamw';
@@ -129,7 +130,8 @@ export class Trainer {
       this.sampler = new BatchSampler(this.train, this.windowLength, this.batchSize, this.generator);
     }
     this.params = gptParameters(weights);
-    this.grads = zeroGptWeights(config);
+    const gradients = new KernelArena(); // where the backward writes them and AdamW reads them, without copies
+    this.grads = zeroGptWeights(config, (count) => gradients.floats(count));
     this.gradList = gptParameters(this.grads).map((p) => p.data);
     this.optimizer = new AdamW(this.params, { lr: options.schedule?.peakLr ?? options.lr, betas: options.betas, eps: options.eps, weightDecay: options.weightDecay ?? 0.1 });
   }
