@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   adamwInto,
+  addInto,
   columnSumsInto,
   geluBackwardInto,
   geluRowsInto,
@@ -292,6 +293,26 @@ test('layerNormRowsInto is the float32 chain of layers/layerNorm.ts around rowMe
         const inPlace = x.slice();
         layerNormRowsInto(inPlace, inPlace, scale, shift, eps, rows, cols);
         assert.deepEqual(inPlace, expected);
+      });
+    }
+  }
+});
+
+test('addInto is the float32 sum of each pair bit for bit, in place too, for lengths around the quads, on one thread and on two', () => {
+  for (const n of [1, 3, 4, 7, 1 << 17, (1 << 17) + 3]) {
+    const a = randomValues(n, n, 1e3);
+    const b = randomValues(n, n + 1, 1e-3);
+    if (n > 8) [a[0], b[0], a[1], b[1], a[2], b[2]] = [Infinity, -Infinity, NaN, 1, 3.4e38, 3.4e38];
+    const expected = new Float32Array(n);
+    for (let i = 0; i < n; i++) expected[i] = a[i]! + b[i]!;
+    for (const threads of n >= 1 << 16 ? [1, 2] : [1]) {
+      onThreads(threads, () => {
+        const out = new Float32Array(n);
+        addInto(out, a, b);
+        assert.deepEqual(out, expected, `n ${n}, ${threads} threads`);
+        const inPlace = a.slice();
+        addInto(inPlace, inPlace, b);
+        assert.deepEqual(inPlace, expected, `n ${n} in place, ${threads} threads`);
       });
     }
   }

@@ -49,6 +49,8 @@ function jobRunner(kind: number, p: Int32Array): (start: number, end: number) =>
       const eps = controlFloats[JOB + 7]!;
       return (rowStart, rowEnd) => kernel.layerNorm(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, eps, rowStart, rowEnd);
     }
+    case JobKind.Add:
+      return (start, end) => kernel.add(p[0]!, p[1]!, p[2]!, start, end);
     case JobKind.AdamW:
       return (start, end) => kernel.adamw(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, start, end);
     case JobKind.AttentionForward:

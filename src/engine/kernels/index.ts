@@ -25,5 +25,5 @@ export {
   warmUpKernel,
   type KernelVariant,
 } from './pool';
-export { adamwInto, columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, layerNormRowsInto, transposeInto, type AdamWConstants } from './rows';
+export { adamwInto, addInto, columnSumsInto, geluBackwardInto, geluRowsInto, layerNormBackwardInto, layerNormRowsInto, transposeInto, type AdamWConstants } from './rows';
 export { matmulInto, matmulPackedInto, packMatrix, releasePacked, softmaxOfPackedProduct, softmaxRowsInto, type MatmulOptions } from './products';

@@ -19,8 +19,11 @@ export const JOB_KIND = 1; // a JobKind
 //   gelu: src, ldSrc, dst, ldDst, tanhDst, cols, bias (rows.wat's gelu)
 //   gelu backward: dy, x, tanhU, dx (rows.wat's geluBackward; the chunks are elements)
 //   adamw: theta, g, m, v, constants (rows.wat's adamw; elements)
+//   add: a, b, out (rows.wat's add; elements)
 //   layer norm: x, out, scale, shift, mean, variance, cols, eps (float32 bits)
 //   attention forward and backward: see attention.ts
+//   pack: src, dst, m, k, transposed, ld (packPanels; the chunks are panels)
+//   transpose: src, lds, dst, ldd, rows (transposeColumns; the chunks are the source's columns)
 export const JOB = 2;
 export const JOB_SLOTS = 11;
 export const ROWS = JOB + JOB_SLOTS; // rows of the job (heads, for HEADS)
@@ -56,6 +59,8 @@ export enum JobKind {
   Pack = 10,
   /** The chunks are the source's columns (the destination's rows). */
   Transpose = 11,
+  /** Elements. */
+  Add = 12,
 }
 
 /**
@@ -103,6 +108,8 @@ export interface KernelExports {
   gelu(src: number, ldSrc: number, dst: number, ldDst: number, tanhDst: number, cols: number, bias: number, rowStart: number, rowEnd: number): void;
   /** Elements start..end−1 of dx = dy·GELU'(x), from the forward's tanh u (rows.wat). */
   geluBackward(dy: number, x: number, tanhU: number, dx: number, start: number, end: number): void;
+  /** out = a + b over elements start..end−1 (float32 adds). */
+  add(a: number, b: number, out: number, start: number, end: number): void;
   /** c (rows, cols; stride ldc) += bias per column, in float32. */
   addBias(c: number, ldc: number, rows: number, cols: number, bias: number): void;
   /** sums (cols float64) = column sums of src (rows, cols; stride ld) in double. */

@@ -67,6 +67,22 @@ export function geluBackwardInto(dx: Float32Array, dy: Float32Array, x: Float32A
   stageOut(s, dx, dxAt);
 }
 
+/** out = a + b elementwise, each sum rounded once to float32 (out may be a or b): the residual stream's shortcut. */
+export function addInto(out: Float32Array, a: Float32Array, b: Float32Array): void {
+  const n = out.length;
+  if (a.length !== n || b.length !== n) throw new RangeError(`addInto: ${out.length}, ${a.length} and ${b.length} floats`);
+  if (n === 0) return;
+  const s = kernelState();
+  // workspace: a | b | out, for those that do not live in the kernel's memory
+  const [aScratch, bScratch, outScratch] = placeInWorkspace(s, stagedBytes(s, a), stagedBytes(s, b), stagedBytes(s, out));
+  const aAt = stageIn(s, a, aScratch);
+  const bAt = stageIn(s, b, bScratch);
+  const outAt = outputAt(s, out, outScratch);
+  // chunks of whole quads of elements, as GELU's backward's
+  runRows(s, n, n >= MIN_PARALLEL_ENTRIES, 4, JobKind.Add, [aAt, bAt, outAt], (start, end) => s.kernel.add(aAt, bAt, outAt, start, end));
+  stageOut(s, out, outAt);
+}
+
 /** out (cols, rows) = aᵀ for a (rows, cols), through the kernel (rows.wat's 4 × 4 blocks in strips of 16 columns). */
 export function transposeInto(out: Float32Array, a: Float32Array, rows: number, cols: number): void {
   if (a.length !== rows * cols || out.length !== rows * cols) throw new RangeError(`transposeInto: ${a.length} and ${out.length} floats for (${rows}, ${cols})`);

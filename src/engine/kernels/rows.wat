@@ -127,6 +127,31 @@
         (br $pairs))))
 
   ;; ---------------------------------------------------------------------------------------------
+  ;; out = fl(a + b) over elements start .. end−1 of contiguous buffers (out may be a or b): the
+  ;; residual stream's shortcut, each sum rounded once as torch's float32 add (and as JavaScript's
+  ;; double sum stored into a Float32Array: a sum of two floats rounded to double and then to
+  ;; float is the float sum). Four at a time, the last one to three one by one.
+  (func (export "add") (param $a i32) (param $b i32) (param $out i32) (param $start i32) (param $end i32)
+    (local $at i32) (local $stop i32)
+    (local.set $at (i32.shl (local.get $start) (i32.const 2)))
+    (local.set $stop (i32.shl (i32.add (local.get $start) (i32.and (i32.sub (local.get $end) (local.get $start)) (i32.const -4))) (i32.const 2)))
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.ge_u (local.get $at) (local.get $stop)))
+        (v128.store (i32.add (local.get $out) (local.get $at))
+          (f32x4.add (v128.load (i32.add (local.get $a) (local.get $at))) (v128.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $quads)))
+    (local.set $stop (i32.shl (local.get $end) (i32.const 2)))
+    (block $done
+      (loop $ones
+        (br_if $done (i32.ge_u (local.get $at) (local.get $stop)))
+        (f32.store (i32.add (local.get $out) (local.get $at))
+          (f32.add (f32.load (i32.add (local.get $a) (local.get $at))) (f32.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (br $ones))))
+
+  ;; ---------------------------------------------------------------------------------------------
   ;; c[i][j] = fl(c[i][j] + bias[j]) for rows × cols of c (row stride ldc): nn.Linear's bias.
   (func (export "addBias") (param $c i32) (param $ldc i32) (param $rows i32) (param $cols i32) (param $bias i32)
     (local $i i32) (local $j i32) (local $row i32) (local $at i32)

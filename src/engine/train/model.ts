@@ -14,7 +14,7 @@
 // the forward is the model's inference forward on each window.
 
 import type { BlockWeights, GptConfig, GptWeights, NormWeights } from '../gpt/types';
-import { KernelArena } from '../kernels';
+import { KernelArena, addInto } from '../kernels';
 import type { TorchGenerator } from '../rng';
 import type { Linear, Matrix } from '../types';
 import {
@@ -179,11 +179,6 @@ function unstackQkv(att: BlockWeights['att'], weight: Float32Array, bias: Float3
     projection.weight.data.set(weight.subarray(i * C * C, (i + 1) * C * C));
     if (bias && projection.bias) projection.bias.set(bias.subarray(i * C, (i + 1) * C));
   });
-}
-
-/** residual (N, C) = a + b, each sum rounded once to float32 as torch's float32 add. */
-function addInto(out: Float32Array, a: Float32Array, b: Float32Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
 }
 
 /**
