@@ -21,7 +21,7 @@ import {
   releaseWorkspace,
   type MatmulOptions,
 } from '../../src/engine/kernels';
-import { kernelAddress } from '../../src/engine/kernels/heap';
+import { kernelAddress, setArenaBudget } from '../../src/engine/kernels/heap';
 import { kernelState } from '../../src/engine/kernels/pool';
 import { initGptWeights } from '../../src/engine/gpt/init';
 import { TorchGenerator } from '../../src/engine/rng';
@@ -268,4 +268,35 @@ test("a trainer's activations live in an arena: releasing them between steps cha
   assert.deepEqual(released.evaluate(), kept.evaluate());
   kept.namedParameters().forEach((p, i) => assert.deepEqual(released.namedParameters()[i]!.data, p.data, p.name));
   kept.releaseActivations();
+});
+
+test("past the arenas' budget an arena gives ordinary arrays, and a trainer whose arrays are all ordinary learns the same bits", () => {
+  const s = kernelState();
+  const arena = new KernelArena();
+  try {
+    setArenaBudget(s.arenaBytes + (1 << 20));
+    const inside = arena.floats(100_000);
+    const outside = arena.floats(1 << 20);
+    assert.ok(kernelAddress(s, inside) >= 0, 'within the budget: in the kernel memory');
+    assert.equal(kernelAddress(s, outside), -1, 'past it: an ordinary array');
+    assert.equal(outside.length, 1 << 20);
+    assert.ok(outside.every((v) => v === 0));
+  } finally {
+    setArenaBudget(undefined);
+    arena.release();
+  }
+  const config = { vocabSize: 30, contextLength: 10, dim: 12, heads: 3, layers: 1, qkvBias: false, layerNormEps: 1e-5 };
+  const ids = Array.from({ length: 200 }, (_, i) => (i * 5 + (i >> 2)) % config.vocabSize);
+  const make = () => new Trainer({ config, weights: initGptWeights(config, 2), ids, batchSize: 2, lr: 1e-2, dropout: 0.2, seed: 4 });
+  const resident = make();
+  const losses = [1, 2, 3].map(() => resident.step().loss);
+  setArenaBudget(0);
+  try {
+    const ordinary = make();
+    assert.equal(kernelAddress(s, ordinary.grads.outHead.data), -1, 'nothing in the kernel memory');
+    assert.deepEqual([1, 2, 3].map(() => ordinary.step().loss), losses);
+    resident.namedParameters().forEach((p, i) => assert.deepEqual(ordinary.namedParameters()[i]!.data, p.data, p.name));
+  } finally {
+    setArenaBudget(undefined);
+  }
 });

@@ -130,14 +130,15 @@ export class KernelArena {
     arenaRegistry.register(this, this.parts, this);
   }
 
+  /** `count` zeros in the kernel's memory, or an ordinary array once the arenas' budget is spent. */
   floats(count: number): Float32Array {
     const at = this.allocate(4 * count);
-    return at < 0 ? new Float32Array(0) : this.keep(new Float32Array(kernelState().heap.buffer, at, count));
+    return at < 0 ? new Float32Array(count) : this.keep(new Float32Array(kernelState().heap.buffer, at, count));
   }
 
   bytes(count: number): Uint8Array {
     const at = this.allocate(count);
-    return at < 0 ? new Uint8Array(0) : this.keep(new Uint8Array(kernelState().heap.buffer, at, count));
+    return at < 0 ? new Uint8Array(count) : this.keep(new Uint8Array(kernelState().heap.buffer, at, count));
   }
 
   private keep<View extends ArrayBufferView>(view: View): View {
@@ -151,11 +152,18 @@ export class KernelArena {
     freeArena(this.parts);
   }
 
+  /** Byte address of `bytes` zeroed bytes, or −1 (none asked, or past the budget). */
   private allocate(bytes: number): number {
     if (bytes === 0) return -1;
     const s = kernelState();
     const size = align64(bytes);
-    const at = allocatePacked(s, size);
+    if (s.arenaBytes + size > arenaBudget) return -1;
+    let at: number;
+    try {
+      at = allocatePacked(s, size);
+    } catch {
+      return -1; // the kernel's memory is at its maximum: staged as before
+    }
     s.heap.fill(0, at >> 2, (at + size) >> 2); // four times as fast as a Uint8Array's fill on shared memory
     this.parts.push({ at, bytes: size });
     s.arenaBytes += size;
@@ -172,6 +180,19 @@ function freeArena(parts: { at: number; bytes: number }[]): void {
 }
 
 const arenaRegistry = new FinalizationRegistry(freeArena);
+
+/**
+ * Bytes all arenas together may take of the kernel's 2 GiB, so that the workspace and packed
+ * weights keep room: training GPT-2 small (124M parameters) would need 1.5 GB for its gradients
+ * and AdamW's moments alone. Past it an arena gives ordinary arrays, which calls stage.
+ */
+const ARENA_BUDGET = 2 ** 30;
+let arenaBudget = ARENA_BUDGET;
+
+/** For tests: the arenas' budget in bytes (undefined: the default, 1 GiB). */
+export function setArenaBudget(bytes: number | undefined): void {
+  arenaBudget = bytes ?? ARENA_BUDGET;
+}
 /** Each array to its arena: the arena lives as long as any of its arrays. */
 const arenaOf = new WeakMap<ArrayBufferView, KernelArena>();
 
