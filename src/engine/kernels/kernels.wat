@@ -184,28 +184,28 @@
         (i32.const 0) (i32.shl (local.get $k) (i32.const 5)))))
     (if (i32.eqz (local.get $transposed))
       (then
-        ;; B (k, m): each whole panel's row t is 8 consecutive floats of B's row t, two vectors
-        ;; (column by column, below, each load is a new cache line: a weight's gradient product packs
-        ;; its (N, in) input this way, and the pack was about 4% of a training step)
+        ;; B (k, m): each whole panel's row t is 8 consecutive floats of B's row t, two vectors,
+        ;; written panel by panel so the stores run front to back (column by column, below, each
+        ;; load is a new cache line; row by row across the panels, each store went to another
+        ;; panel k·32 bytes away: (768, 768) took 0.63 ms that way, 0.17–0.19 ms this way)
         (local.set $panels (i32.shr_u (local.get $m) (i32.const 3)))
         (local.set $panelBytes (i32.shl (local.get $k) (i32.const 5)))
-        (block $tDone
-          (loop $t
-            (br_if $tDone (i32.ge_u (local.get $tRow) (local.get $k)))
-            (local.set $from (i32.add (local.get $src) (i32.mul (local.get $tRow) (local.get $tStep))))
-            (local.set $to (i32.add (local.get $dst) (i32.shl (local.get $tRow) (i32.const 5))))
-            (local.set $p (i32.const 0))
-            (block $panelsDone
-              (loop $panelsLoop
-                (br_if $panelsDone (i32.ge_u (local.get $p) (local.get $panels)))
+        (block $panelsDone
+          (loop $panelsLoop
+            (br_if $panelsDone (i32.ge_u (local.get $p) (local.get $panels)))
+            (local.set $from (i32.add (local.get $src) (i32.shl (local.get $p) (i32.const 5))))
+            (local.set $to (i32.add (local.get $dst) (i32.mul (local.get $p) (local.get $panelBytes))))
+            (local.set $toEnd (i32.add (local.get $to) (local.get $panelBytes)))
+            (block $tDone
+              (loop $t
+                (br_if $tDone (i32.ge_u (local.get $to) (local.get $toEnd)))
                 (v128.store (local.get $to) (v128.load (local.get $from)))
                 (v128.store offset=16 (local.get $to) (v128.load offset=16 (local.get $from)))
-                (local.set $from (i32.add (local.get $from) (i32.const 32)))
-                (local.set $to (i32.add (local.get $to) (local.get $panelBytes)))
-                (local.set $p (i32.add (local.get $p) (i32.const 1)))
-                (br $panelsLoop)))
-            (local.set $tRow (i32.add (local.get $tRow) (i32.const 1)))
-            (br $t)))
+                (local.set $from (i32.add (local.get $from) (local.get $tStep)))
+                (local.set $to (i32.add (local.get $to) (i32.const 32)))
+                (br $t)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $panelsLoop)))
         ;; the last m mod 8 columns, if any, column by column as below
         (local.set $j (i32.shl (local.get $panels) (i32.const 3)))))
     (block $columnsDone
