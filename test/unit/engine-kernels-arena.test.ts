@@ -19,6 +19,7 @@ import {
   layerNormRowsInto,
   matmulInto,
   releaseWorkspace,
+  softmaxRowsInto,
   type MatmulOptions,
 } from '../../src/engine/kernels';
 import { kernelAddress, setArenaBudget } from '../../src/engine/kernels/heap';
@@ -170,6 +171,36 @@ test('GELU, its backward, layer norm, its backward and column sums give the same
     const inPlace = placed(arena, x);
     layerNormRowsInto(inPlace, inPlace, scale, shift, 1e-5, rows, cols);
     assert.deepEqual(inPlace, normed, 'layer norm in place');
+  } finally {
+    arena.release();
+  }
+});
+
+test('softmaxRowsInto gives the same bits into an arena array, from one or an ordinary array, and in place', () => {
+  const rows = 23;
+  const cols = 37;
+  const scores = randomValues(rows * cols, 31);
+  for (const causal of [false, true]) {
+    const expected = new Float32Array(rows * cols);
+    softmaxRowsInto(expected, scores, rows, cols, 1.5, causal);
+    for (const [inLives, outLives] of placements(2)) {
+      const arena = new KernelArena();
+      try {
+        const out = placed(outLives ? arena : undefined, new Float32Array(rows * cols));
+        softmaxRowsInto(out, placed(inLives ? arena : undefined, scores), rows, cols, 1.5, causal);
+        assert.deepEqual(out, expected, `causal ${causal}, scores in the arena ${inLives}, out ${outLives}`);
+      } finally {
+        arena.release();
+      }
+    }
+  }
+  const arena = new KernelArena();
+  try {
+    const both = placed(arena, scores);
+    softmaxRowsInto(both, both, rows, cols, 1.5, false);
+    const expected = new Float32Array(rows * cols);
+    softmaxRowsInto(expected, scores, rows, cols, 1.5, false);
+    assert.deepEqual(both, expected, 'in place');
   } finally {
     arena.release();
   }

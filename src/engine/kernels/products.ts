@@ -270,6 +270,16 @@ export function softmaxRowsInto(out: Float32Array, scores: Float32Array, rows: n
   }
   if (rows === 0 || cols === 0) return;
   const s = kernelState();
+  const outAt = causal ? -1 : kernelAddress(s, out);
+  if (outAt >= 0) {
+    // out lives in the kernel's memory (a training step's probabilities): the scores are copied
+    // there, unless they are out itself, and softmaxed in place
+    const scoresAt = kernelAddress(s, scores);
+    if (scoresAt < 0) s.heap.set(scores, outAt >> 2);
+    else if (scoresAt !== outAt) s.heap.copyWithin(outAt >> 2, scoresAt >> 2, (scoresAt >> 2) + rows * cols);
+    softmaxInPlace(s, outAt, rows, cols, divisor, false);
+    return;
+  }
   // workspace: S (rows, cols) float32, computed in place
   const sAt = s.workspaceAt;
   reserve(s, sAt + 4 * rows * cols);
