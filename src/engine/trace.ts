@@ -3,13 +3,14 @@
 
 import { CancelledError, EngineError, checkTokens, checkTraceSize, divisors, validateDropout, type CancelSignal } from './config';
 import type { BlockWeights, GptConfig, GptModel, NormWeights } from './gpt/types';
-import { causalAttention } from './layers/causalAttention';
+import { causalAttentionOnRead } from './layers/causalAttention';
 import { embeddings } from './layers/embedding';
 import { layerNorm } from './layers/layerNorm';
 import { multiHeadAttention } from './layers/multiHead';
 import { selfAttention } from './layers/selfAttention';
 import { simpleAttention } from './layers/simpleAttention';
 import { addShortcut, normed } from './layers/transformerBlock';
+import { withPartsOnRead } from './onRead';
 import { TorchGenerator } from './rng';
 import type { Linear, Matrix, StagesKind, Token, TokenizerKind, Trace, TraceConfig } from './types';
 
@@ -137,20 +138,21 @@ export function runTrace(tokens: Token[], source: StageSource, run: StageRun, op
 
   const embedded = embeddings(ids, view.tokEmb, view.posEmb);
   done('embeddings');
-  const simple = simpleAttention(embedded.input);
+  // the stages the panel shows only when scrolled to (a long text's) are computed when first read
+  const simple = withPartsOnRead({}, ['scores', 'weights', 'context'], () => simpleAttention(embedded.input));
   done('simple');
   const { block1 } = view;
   const attentionInput = block1 ? normed(embedded.input, block1.norm1, block1.eps) : embedded.input; // (T, dim)
   const self = selfAttention(attentionInput, view.selfAttn);
   done('selfAttention');
   // Causal attention reuses the self-attention projections: only the mask and dropout are new.
-  const causalHead = causalAttention(self.queries, self.keys, self.values, dropout);
-  const causal = {
+  const causalHead = causalAttentionOnRead(self.queries, self.keys, self.values, dropout);
+  const causal = withPartsOnRead({}, ['maskedScores', 'weights', 'droppedWeights', 'context'], () => ({
     maskedScores: causalHead.scores,
     weights: causalHead.weights,
     droppedWeights: causalHead.droppedWeights,
     context: causalHead.context,
-  };
+  }));
   done('causal');
   const multiHead = multiHeadAttention(attentionInput, view.mha, config.heads, dropout, checkpoint);
   done('multiHead');

@@ -104,8 +104,13 @@ const STEP_REPORT_MS = 100;
  */
 function keptBytes(entry: Kept): number {
   const { tokens, config } = entry.result.trace;
-  const perCell = config.dropout > 0 ? 3 * 4 + 1 : 2 * 4;
-  return typedArrayBytes(entry) + config.heads * perCell * tokens.length ** 2;
+  const T = tokens.length;
+  // what is computed when first read (src/engine/onRead.ts), as it will be: the causal stage's and
+  // each head's scores, weights and dropped weights and their masks, the simple and self-attention
+  // stages' scores and weights, and the three stages' contexts
+  const causalCell = config.dropout > 0 ? 3 * 4 + 1 : 2 * 4;
+  const onRead = (config.heads + 1) * causalCell * T ** 2 + 2 * 2 * 4 * T ** 2 + 4 * T * (config.dim + 2 * config.attnDim);
+  return typedArrayBytes(entry) + onRead;
 }
 
 const kept = (traceId: number): Kept => {

@@ -4,9 +4,9 @@
 
 /**
  * Bytes of every typed array under `value`, each buffer counted once. Values behind getters are
- * not read: a multi-head trace's head maps are computed when first read (headWithMapsOnRead), and
- * reading them here would compute 576 MB of maps at 2,048 tokens before the panel gets its
- * stages; whoever keeps such a trace counts them (see the engine thread's keptBytes).
+ * not read: a trace's (T, T) maps are computed when first read (src/engine/onRead.ts), and
+ * reading them here would compute hundreds of MB of maps at 2,048 tokens before the panel gets
+ * its stages; whoever keeps such a trace counts them (see the engine thread's keptBytes).
  */
 export function typedArrayBytes(value: unknown, seen = new Set<ArrayBufferLike>()): number {
   if (ArrayBuffer.isView(value)) {

@@ -7,7 +7,11 @@ import { describe, test } from 'node:test';
 import { runTrace } from '../../src/engine/trace';
 import type { Matrix, Trace } from '../../src/engine/types';
 import { assertClose, maxAbsDiff } from './assertClose';
-import { caseNames, loadCase, tokensFromIds } from './engine-fixtures';
+import { caseNames, loadCase, seededStages, tokensFromIds } from './engine-fixtures';
+import { causalAttention } from '../../src/engine/layers/causalAttention';
+import { simpleAttention } from '../../src/engine/layers/simpleAttention';
+import { TorchGenerator } from '../../src/engine/rng';
+import { matmul, matmulTransposed, softmaxRows } from '../../src/engine/tensor';
 
 /** The trace's tensors under the fixture names ('causal.weights', 'multiHead.heads.2.context', ...). */
 function traceTensors(trace: Trace): Map<string, Matrix | Float32Array> {
@@ -80,4 +84,28 @@ test('largest difference per stage over all fixtures', () => {
   for (const [stage, diff] of [...worstPerStage].sort()) console.log(`worst ${stage}: max abs diff = ${diff.toExponential(2)}`);
   // a sanity check of the helper itself: it must see a difference where there is one
   assert.equal(maxAbsDiff([1, 2, 3], [1, 2.5, 3]).index, 1);
+});
+
+test("a trace's simple, self-attention and causal maps are computed when first read: the same bits as at once, the heads' masks unchanged", () => {
+  const { source, run } = seededStages({ vocabSize: 50, dim: 24, heads: 3, contextLength: 64 }, { dropout: 0.4, seed: 7 });
+  const tokens = tokensFromIds(Array.from({ length: 41 }, (_, i) => (i * 13) % 50));
+  const trace = runTrace(tokens, source, run);
+  for (const [stage, names] of [
+    [trace.simple, ['scores', 'weights', 'context']],
+    [trace.selfAttention, ['scores', 'weights', 'context']],
+    [trace.causal, ['maskedScores', 'weights', 'droppedWeights', 'context']],
+  ] as const) {
+    for (const name of names) assert.ok(Object.getOwnPropertyDescriptor(stage, name)?.get, `${name} is read through a getter`);
+  }
+  // at once, as the stages computed them before
+  assert.deepEqual({ ...trace.simple }, simpleAttention(trace.embeddings.input));
+  const { queries, keys, values } = trace.selfAttention;
+  const scores = matmulTransposed(queries, keys);
+  const weights = softmaxRows(scores, Math.sqrt(keys.cols));
+  assert.deepEqual({ ...trace.selfAttention }, { queries, keys, values, scores, weights, context: matmul(weights, values) });
+  // the causal mask is the generator's first draw, the heads' come after it
+  const causal = causalAttention(queries, keys, values, { p: 0.4, generator: new TorchGenerator(7) });
+  assert.deepEqual({ ...trace.causal }, { maskedScores: causal.scores, weights: causal.weights, droppedWeights: causal.droppedWeights, context: causal.context });
+  const again = runTrace(tokens, source, run);
+  again.multiHead.heads.forEach((head, h) => assert.deepEqual(head.droppedWeights, trace.multiHead.heads[h]!.droppedWeights, `head ${h}, its maps read before the causal stage's`));
 });

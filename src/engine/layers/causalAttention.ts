@@ -8,6 +8,7 @@
 
 import type { TorchGenerator } from '../rng';
 import { applyDropout, causalMask_, matmul, matmulTransposed, softmaxRows } from '../tensor';
+import { withPartsOnRead } from '../onRead';
 import type { HeadTrace, Matrix } from '../types';
 
 /** Where dropout masks come from: every call draws one mask over its whole (T, T) matrix. */
@@ -32,23 +33,20 @@ export function causalAttention(queries: Matrix, keys: Matrix, values: Matrix, d
  * its first sections without twelve times three (2,048, 2,048) maps (576 MB) being written first.
  */
 export function headWithMapsOnRead(queries: Matrix, keys: Matrix, values: Matrix, context: Matrix, keep: Uint8Array | undefined, p: number): HeadTrace {
-  let maps: HeadMaps | undefined;
-  const read = (): HeadMaps => (maps ??= headMaps(queries, keys, keep, p));
-  return {
-    queries,
-    keys,
-    values,
-    context,
-    get scores() {
-      return read().scores;
-    },
-    get weights() {
-      return read().weights;
-    },
-    get droppedWeights() {
-      return read().droppedWeights;
-    },
-  };
+  return withPartsOnRead({ queries, keys, values, context }, ['scores', 'weights', 'droppedWeights'], () => headMaps(queries, keys, keep, p));
+}
+
+/**
+ * causalAttention with its dropout mask drawn now, in its own array (so the generator's order,
+ * causal first and then the heads, is kept), and its maps and context computed the first time
+ * one of them is read: the panel's causal stage, shown only when scrolled to for a long text.
+ */
+export function causalAttentionOnRead(queries: Matrix, keys: Matrix, values: Matrix, dropout: DropoutSource): HeadTrace {
+  const keep = dropout.p === 0 ? undefined : dropout.generator.dropoutMask(new Uint8Array(queries.rows * keys.rows), dropout.p);
+  return withPartsOnRead({ queries, keys, values }, ['scores', 'weights', 'droppedWeights', 'context'], () => {
+    const maps = headMaps(queries, keys, keep, dropout.p);
+    return { ...maps, context: matmul(maps.droppedWeights, values, { causal: true }) }; // (T, T)·(T, d) -> (T, d)
+  });
 }
 
 type HeadMaps = Pick<HeadTrace, 'scores' | 'weights' | 'droppedWeights'>;

@@ -6,14 +6,18 @@
 
 import { linear, matmul, matmulTransposed, softmaxRows } from '../tensor';
 import type { BlockWeights } from '../gpt/types';
+import { withPartsOnRead } from '../onRead';
 import type { Matrix, Trace } from '../types';
 
 export function selfAttention(inputs: Matrix, weights: Pick<BlockWeights['att'], 'query' | 'key' | 'value'>): Trace['selfAttention'] {
   const queries = linear(inputs, weights.query); // (T, dim) -> (T, attnDim)
   const keys = linear(inputs, weights.key);
   const values = linear(inputs, weights.value);
-  const attnScores = matmulTransposed(queries, keys); // (T, T)
-  const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols)); // (T, T)
-  const contextVecs = matmul(attnWeights, values); // (T, attnDim)
-  return { queries, keys, values, scores: attnScores, weights: attnWeights, context: contextVecs };
+  // the maps and context only when first read (the causal stage reads the projections only)
+  return withPartsOnRead({ queries, keys, values }, ['scores', 'weights', 'context'], () => {
+    const attnScores = matmulTransposed(queries, keys); // (T, T)
+    const attnWeights = softmaxRows(attnScores, Math.sqrt(keys.cols)); // (T, T)
+    const contextVecs = matmul(attnWeights, values); // (T, attnDim)
+    return { scores: attnScores, weights: attnWeights, context: contextVecs };
+  });
 }
