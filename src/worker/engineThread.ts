@@ -98,16 +98,14 @@ class StepReports {
 const STEP_REPORT_MS = 100;
 
 /**
- * What a kept analysis takes: its arrays, and what its heads keep out of sight of the count
- * (computed on reading): each head's scores and weights as they will be once read, and with
- * dropout its dropped weights and the mask it keeps for them (a byte a cell).
+ * What a kept analysis takes: its arrays, and what is computed when first read (src/engine/onRead.ts),
+ * out of sight of the count, as it will be: the causal stage's and each head's scores and weights,
+ * with dropout their dropped weights and the masks kept for them (a byte a cell), the simple and
+ * self-attention stages' scores and weights, and the three stages' contexts.
  */
 function keptBytes(entry: Kept): number {
   const { tokens, config } = entry.result.trace;
   const T = tokens.length;
-  // what is computed when first read (src/engine/onRead.ts), as it will be: the causal stage's and
-  // each head's scores, weights and dropped weights and their masks, the simple and self-attention
-  // stages' scores and weights, and the three stages' contexts
   const causalCell = config.dropout > 0 ? 3 * 4 + 1 : 2 * 4;
   const onRead = (config.heads + 1) * causalCell * T ** 2 + 2 * 2 * 4 * T ** 2 + 4 * T * (config.dim + 2 * config.attnDim);
   return typedArrayBytes(entry) + onRead;

@@ -193,6 +193,7 @@ let arenaBudget = ARENA_BUDGET;
 export function setArenaBudget(bytes: number | undefined): void {
   arenaBudget = bytes ?? ARENA_BUDGET;
 }
+
 /** Each array to its arena: the arena lives as long as any of its arrays. */
 const arenaOf = new WeakMap<ArrayBufferView, KernelArena>();
 

@@ -67,15 +67,17 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const s = kernelState();
   const panels = Math.ceil(m / PANEL);
   const ldc = panels * PANEL;
+  const aLivesAt = kernelAddress(s, a); // −1: an ordinary array
+  const outLivesAt = kernelAddress(s, out);
   // C straight into out when out lives in the kernel's memory, has no padding columns and is
   // neither operand
-  const outLives = !lowerOutput && ldc === m && kernelAddress(s, out) >= 0 && !overlaps(s, out, a) && !overlaps(s, out, b);
+  const outLives = !lowerOutput && ldc === m && outLivesAt >= 0 && !overlaps(s, out, a) && !overlaps(s, out, b);
   // workspace: A (n, k) | B in panels (panels, k, 8) | C (n, ldc) | B as given (m·k) | bias (m) |
   // A as given when transposed (k·n), byte offsets; operands that live in the kernel's memory
   // are read where they are
   const [aScratch, bAt, cScratch, rawBScratch, biasAt, rawAScratch] = placeInWorkspace(
     s,
-    aTransposed || kernelAddress(s, a) < 0 ? 4 * n * k : 0,
+    aTransposed || aLivesAt < 0 ? 4 * n * k : 0,
     4 * ldc * k,
     outLives ? 0 : 4 * n * ldc,
     stagedBytes(s, b),
@@ -86,8 +88,8 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   let aAt = aScratch;
   if (aTransposed) {
     transposeShared(s, stageIn(s, a, rawAScratch), n, aAt, k, k, n);
-  } else if (kernelAddress(s, a) >= 0) {
-    aAt = kernelAddress(s, a);
+  } else if (aLivesAt >= 0) {
+    aAt = aLivesAt;
   } else if (lowerInput) {
     // the kernel reads row i only up to the end of its 5-row block: the rest is zeros it skips,
     // and at T = 2048 the upper half of a weights map is pages never touched (not worth faulting in)
@@ -100,7 +102,7 @@ export function matmulInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   }
   packShared(s, stageIn(s, b, rawBScratch), bAt, m, k, options.bTransposed ? 1 : 0, options.bTransposed ? k : m);
 
-  const cAt = outLives ? kernelAddress(s, out) : cScratch;
+  const cAt = outLives ? outLivesAt : cScratch;
   runGemm(s, aAt, bAt, cAt, n, panels, k, lowerOutput, lowerInput, k, ldc);
   if (options.bias) addBiasInWorkspace(s, cAt, ldc, n, options.bias, biasAt);
   if (!outLives) copyOut(s, out, cAt, n, m, ldc, lowerOutput);
